@@ -1,0 +1,71 @@
+/**
+ * Decides what a storage "blob created" notification means for ingestion. Accepts both the Event Grid
+ * schema and the CloudEvents 1.0 schema, because a subscription may deliver either.
+ */
+export interface BlobUpload {
+  /** Blob URL as reported by storage; with the eTag it identifies one version of one upload. */
+  blobUrl: string;
+  container: string;
+  /** Path inside the container, e.g. `ca/2026-11-23.csv`. */
+  blobName: string;
+  /** Two-letter state code, upper case. */
+  state: string;
+  /** Without surrounding quotes. */
+  etag: string;
+  contentLength: number;
+}
+
+export type BlobEventDecision = { kind: 'ingest'; upload: BlobUpload } | { kind: 'ignore'; reason: string };
+
+export const UPLOADS_CONTAINER = 'uploads';
+const BLOB_CREATED = 'Microsoft.Storage.BlobCreated';
+/** Operations that leave a complete blob behind; others (e.g. a block staged by PutBlock) do not. */
+const COMPLETE_WRITE_APIS = new Set(['PutBlob', 'PutBlockList', 'CopyBlob', 'FlushWithClose']);
+const SUBJECT = /^\/blobServices\/default\/containers\/([^/]+)\/blobs\/(.+)$/;
+const STATE_PATH = /^([A-Za-z]{2})\/[^/]+\.csv$/i;
+
+interface BlobCreatedData {
+  api?: unknown;
+  url?: unknown;
+  eTag?: unknown;
+  contentLength?: unknown;
+}
+
+export class MalformedEventError extends Error {}
+
+export function classifyBlobEvent(event: unknown): BlobEventDecision {
+  if (!event || typeof event !== 'object') throw new MalformedEventError('event is not an object');
+  const e = event as Record<string, unknown>;
+  const type = e.eventType ?? e.type;
+  if (type !== BLOB_CREATED) return { kind: 'ignore', reason: `event type ${String(type)} is not ${BLOB_CREATED}` };
+  const subject = typeof e.subject === 'string' ? e.subject : '';
+  const match = SUBJECT.exec(subject);
+  if (!match) throw new MalformedEventError('subject is not a blob path');
+  const container = match[1]!;
+  const blobName = decodeURIComponent(match[2]!);
+  const data = (e.data ?? {}) as BlobCreatedData;
+  if (container !== UPLOADS_CONTAINER) return { kind: 'ignore', reason: `container ${container} is not ${UPLOADS_CONTAINER}` };
+  if (!blobName.toLowerCase().endsWith('.csv')) return { kind: 'ignore', reason: 'blob name has no .csv suffix' };
+  if (typeof data.api === 'string' && !COMPLETE_WRITE_APIS.has(data.api)) {
+    return { kind: 'ignore', reason: `api ${data.api} does not complete a blob` };
+  }
+  const contentLength = Number(data.contentLength);
+  if (!Number.isFinite(contentLength)) throw new MalformedEventError('data.contentLength is missing');
+  if (contentLength === 0) return { kind: 'ignore', reason: 'blob is empty (contentLength 0)' };
+  const statePath = STATE_PATH.exec(blobName);
+  if (!statePath) return { kind: 'ignore', reason: 'blob path is not {state}/{file}.csv with a 2-letter state' };
+  if (typeof data.url !== 'string' || typeof data.eTag !== 'string') {
+    throw new MalformedEventError('data.url or data.eTag is missing');
+  }
+  return {
+    kind: 'ingest',
+    upload: {
+      blobUrl: data.url,
+      container,
+      blobName,
+      state: statePath[1]!.toUpperCase(),
+      etag: data.eTag.replace(/^"|"$/g, ''),
+      contentLength,
+    },
+  };
+}

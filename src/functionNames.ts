@@ -1,0 +1,20 @@
+/** Every function's name, in one place: app.ts registers them, infra/bicep and tests refer to them. */
+export const functionNames = {
+  blobCreatedStarter: 'blobCreatedStarter',
+  ingestOrchestrator: 'ingestOrchestrator',
+  ingestChunksOrchestrator: 'ingestChunksOrchestrator',
+  registerUpload: 'registerUpload',
+  planUpload: 'planUpload',
+  commitChunk: 'commitChunk',
+  activateUpload: 'activateUpload',
+  failUpload: 'failUpload',
+  publishOutbox: 'publishOutbox',
+  uploadProgress: 'uploadProgress',
+  uploadStatus: 'uploadStatus',
+  uploadErrors: 'uploadErrors',
+  stateUploads: 'stateUploads',
+  dashboard: 'dashboard',
+  matchAnalysis: 'matchAnalysis',
+  outboxSweeper: 'outboxSweeper',
+  housekeeping: 'housekeeping',
+} as const;

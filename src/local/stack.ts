@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resolvePostgres, type RunningPostgres } from './embeddedPostgres.js';
+import { startAzurite } from './azurite.js';
+import { startEventHubsEndpoint } from './eventhubs/index.js';
+import { startHost } from './host/index.js';
+import { startBlobCreatedSource } from './eventGrid/blobCreatedSource.js';
+import { EventGridDelivery } from './eventGrid/delivery.js';
+import { readSubscriptions } from './eventGrid/subscriptions.js';
+
+export interface LocalStackOptions {
+  /** The Functions app to run (directory with package.json `main`). */
+  appDir: string;
+  /** Where embedded services keep their data. */
+  dataDir: string;
+  port?: number;
+  /** Keep service data between runs (the main job) or throw it away (tests). */
+  persistent?: boolean;
+  /** Extra app settings (override local.settings.json). */
+  settings?: Record<string, string>;
+  /** Faster Event Grid retries for tests; the default is Event Grid's own schedule. */
+  eventGridRetryDelaysMs?: number[];
+}
+
+export interface LocalStack {
+  url: string;
+  settings: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const EMULATOR_EVENT_HUBS = /UseDevelopmentEmulator=true/i;
+
+/**
+ * Everything `func start` plus Azure would give the app, on this machine: PostgreSQL, Azurite, the Event Hubs
+ * endpoint, the Functions host and Event Grid's blob events. Real connection settings replace the embedded ones.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const persistent = options.persistent ?? true;
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+  };
+  try {
+    const settings: Record<string, string> = { ...(await readLocalSettings(options.appDir)), ...options.settings };
+    const setting = (name: string) => process.env[name] || settings[name] || '';
+
+    let postgres: RunningPostgres | undefined;
+    if (!setting('DATABASE_URL')) {
+      postgres = await resolvePostgres({ dataDir: join(options.dataDir, 'postgres'), persistent });
+      stops.push(() => postgres!.stop());
+      settings.DATABASE_URL = postgres.url;
+    }
+    const storage = setting('UploadStorage');
+    if (!storage || storage === 'UseDevelopmentStorage=true') {
+      const azurite = await startAzurite({ location: join(options.dataDir, 'azurite') });
+      stops.push(() => azurite.stop());
+      settings.UploadStorage = azurite.connectionString;
+      settings.AzureWebJobsStorage = azurite.connectionString;
+    }
+    const eventHubs = setting('EventHubConnection');
+    if (!eventHubs || EMULATOR_EVENT_HUBS.test(eventHubs)) {
+      const hubs = JSON.parse(await readFile(join(options.appDir, 'eventhubs.local.json'), 'utf8'));
+      const endpoint = await startEventHubsEndpoint({ dataDir: join(options.dataDir, 'eventhubs'), ...hubs });
+      stops.push(() => endpoint.stop());
+      settings.EventHubConnection = endpoint.connectionString();
+    }
+
+    const host = await startHost({ appDir: options.appDir, port: options.port ?? 7071, env: settings, databaseUrl: settings.DATABASE_URL });
+    stops.push(() => host.stop());
+
+    const delivery = new EventGridDelivery({
+      hostUrl: host.url,
+      ...(options.eventGridRetryDelaysMs ? { retryDelaysMs: options.eventGridRetryDelaysMs } : {}),
+    });
+    const source = startBlobCreatedSource({
+      subscriptions: await readSubscriptions(join(options.appDir, 'eventgrid.local.json')),
+      connectionString: (name) => settings[name] ?? setting(name),
+      delivery,
+    });
+    stops.push(() => source.stop());
+    return { url: host.url, settings, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function readLocalSettings(appDir: string): Promise<Record<string, string>> {
+  for (const file of ['local.settings.json', 'local.settings.example.json']) {
+    try {
+      const parsed = JSON.parse(await readFile(join(appDir, file), 'utf8')) as { Values?: Record<string, string> };
+      return { ...parsed.Values };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  return {};
+}
