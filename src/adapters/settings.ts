@@ -120,6 +120,12 @@ export const settingDefinitions: readonly SettingDefinition[] = [
     readBy: 'host+app',
     description: 'Application Insights resource; telemetry is off when unset.',
   }),
+  setting({
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+    requirement: 'optional',
+    readBy: 'host',
+    description: 'Entra-authenticated telemetry on Azure: `ClientId=<identity client id>;Authorization=AAD` (local auth is off on the component).',
+  }),
 ];
 
 export type Environment = Readonly<Record<string, string | undefined>>;
