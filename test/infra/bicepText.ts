@@ -7,10 +7,10 @@ export const root = join(import.meta.dirname, '..', '..');
 export const bicepDir = join(root, 'infra', 'bicep');
 
 export function read(relativePath: string): string {
-  // Line comments go, so commented-out code cannot satisfy or break a check.
   return readFileSync(join(root, relativePath), 'utf8');
 }
 
+/** The file without line comments, so commented-out code can neither satisfy nor break a check. */
 export function readBicep(relativePath: string): string {
   return read(relativePath)
     .split('\n')

@@ -78,7 +78,7 @@ describe('function app settings in bicep agree with src/adapters/settings.ts', (
   });
 
   it('sets none of the settings Flex Consumption rejects', () => {
-    const rejected = /^(FUNCTIONS_WORKER_RUNTIME|FUNCTIONS_EXTENSION_VERSION|WEBSITE_RUN_FROM_PACKAGE|WEBSITE_CONTENT\w*|WEBSITE_NODE_DEFAULT_VERSION|SCM_DO_BUILD_DURING_DEPLOYMENT|AzureWebJobsStorage)$/;
+    const rejected = /^(FUNCTIONS_WORKER_RUNTIME|FUNCTIONS_EXTENSION_VERSION|WEBSITE_RUN_FROM_PACKAGE|WEBSITE_CONTENT\w*|WEBSITE_NODE_DEFAULT_VERSION|SCM_DO_BUILD_DURING_DEPLOYMENT)$/;
     expect([...settingNames].filter((name) => rejected.test(name))).toEqual([]);
   });
 
