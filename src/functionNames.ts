@@ -1,4 +1,7 @@
-/** Every function's name, in one place: app.ts registers them, infra/bicep and tests refer to them. */
+/**
+ * Every function the app registers, by name. src/app.ts registers them under these names and
+ * the deployment (infra/bicep, the Event Grid subscription) targets them; test/infra checks both agree.
+ */
 export const functionNames = {
   blobCreatedStarter: 'blobCreatedStarter',
   ingestOrchestrator: 'ingestOrchestrator',
@@ -17,4 +20,21 @@ export const functionNames = {
   matchAnalysis: 'matchAnalysis',
   outboxSweeper: 'outboxSweeper',
   housekeeping: 'housekeeping',
+} as const;
+
+export type FunctionName = (typeof functionNames)[keyof typeof functionNames];
+
+/** Trigger details the deployment depends on, kept beside the names so app and infra share one source. */
+export const triggerContracts = {
+  blobCreatedStarter: {
+    eventType: 'Microsoft.Storage.BlobCreated',
+    uploadsContainer: 'uploads',
+    subjectBeginsWith: '/blobServices/default/containers/uploads/blobs/',
+    subjectEndsWith: '.csv',
+  },
+  matchAnalysis: {
+    connection: 'EventHubConnection',
+    eventHubName: '%EVENT_HUB_NAME%',
+    consumerGroup: 'match-analysis',
+  },
 } as const;

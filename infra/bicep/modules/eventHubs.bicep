@@ -1,0 +1,67 @@
+// Event Hubs namespace + the upload-events hub + the match-analysis consumer group. Local (SAS) auth is off
+// and no authorization rules exist; the app sends and receives with its identity, roles scoped to the hub.
+param namespaceName string
+param eventHubName string
+param consumerGroupName string
+param location string
+param tags object
+@minValue(1)
+@maxValue(32)
+param partitionCount int
+@description('Hours events are kept; short on purpose (the data rules want personal-data events gone soon).')
+@minValue(1)
+param retentionHours int
+param appPrincipalId string
+
+var roles = loadJsonContent('../roles.json')
+
+resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
+  name: namespaceName
+  location: location
+  tags: tags
+  sku: { name: 'Standard', tier: 'Standard', capacity: 1 }
+  properties: {
+    disableLocalAuth: true
+    minimumTlsVersion: '1.2'
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource hub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
+  parent: namespace
+  name: eventHubName
+  properties: {
+    partitionCount: partitionCount
+    retentionDescription: { cleanupPolicy: 'Delete', retentionTimeInHours: retentionHours }
+  }
+}
+
+resource consumerGroup 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = {
+  parent: hub
+  name: consumerGroupName
+}
+
+// publishOutbox sends upload events; matchAnalysis (Event Hub trigger) receives them.
+resource appDataSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(hub.id, appPrincipalId, roles.eventHubsDataSender)
+  scope: hub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataSender)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appDataReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(hub.id, appPrincipalId, roles.eventHubsDataReceiver)
+  scope: hub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataReceiver)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+output namespaceName string = namespace.name
+output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
+output eventHubName string = hub.name

@@ -1,0 +1,102 @@
+// Flex Consumption plan + the function app (Node, user-assigned identity). Every connection is identity-based:
+// no setting below holds a key or password. Flex rejects the classic settings (FUNCTIONS_WORKER_RUNTIME,
+// WEBSITE_RUN_FROM_PACKAGE, WEBSITE_CONTENT*...): the runtime and package location live in functionAppConfig.
+param planName string
+param appName string
+param location string
+param tags object
+param nodeVersion string
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int
+param identityId string
+param identityClientId string
+param identityName string
+param storageAccountName string
+param storageBlobEndpoint string
+param deploymentContainerName string
+param eventHubsNamespace string
+param eventHubName string
+param postgresHost string
+param postgresDatabase string
+param taskHubName string
+@description('PostgreSQL connections per instance; budget: maximumInstanceCount x dbPoolMax <= server max_connections.')
+param dbPoolMax int
+param applicationInsightsConnectionString string
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { name: 'FC1', tier: 'FlexConsumption' }
+  properties: { reserved: true }
+}
+
+var identitySettings = [
+  { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
+  { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+  { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
+  { name: 'UploadStorage__blobServiceUri', value: storageBlobEndpoint }
+  { name: 'UploadStorage__credential', value: 'managedidentity' }
+  { name: 'UploadStorage__clientId', value: identityClientId }
+  { name: 'EventHubConnection__fullyQualifiedNamespace', value: eventHubsNamespace }
+  { name: 'EventHubConnection__credential', value: 'managedidentity' }
+  { name: 'EventHubConnection__clientId', value: identityClientId }
+  { name: 'AZURE_CLIENT_ID', value: identityClientId }
+]
+
+var appSettings = [
+  { name: 'TASK_HUB_NAME', value: taskHubName }
+  { name: 'EVENT_HUB_NAME', value: eventHubName }
+  { name: 'PGHOST', value: postgresHost }
+  { name: 'PGDATABASE', value: postgresDatabase }
+  { name: 'PGUSER', value: identityName }
+  { name: 'PGSSLMODE', value: 'verify-full' }
+  { name: 'DB_POOL_MAX', value: string(dbPoolMax) }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
+  { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
+]
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  // azd deploy finds the app by this tag.
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+        // Durable on Flex: keep one instance of the durable group warm so orchestrations never wait on a cold start.
+        alwaysReady: [{ name: 'durable', instanceCount: 1 }]
+      }
+      runtime: { name: 'node', version: nodeVersion }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      appSettings: concat(identitySettings, appSettings)
+    }
+  }
+}
+
+output name string = app.name
+output id string = app.id
+output defaultHostName string = app.properties.defaultHostName
