@@ -45,7 +45,7 @@ export interface ChunkRangeResult {
 }
 
 export interface ActivateResult {
-  status: 'complete' | 'failed';
+  status: 'complete' | 'failed' | 'superseded';
   rowsCommitted: number;
   rowsRejected: number;
   reason?: string;

@@ -1,3 +1,5 @@
+import { triggerContracts } from '../functionNames.js';
+
 /**
  * Decides what a storage "blob created" notification means for ingestion. Accepts both the Event Grid
  * schema and the CloudEvents 1.0 schema, because a subscription may deliver either.
@@ -15,10 +17,21 @@ export interface BlobUpload {
   contentLength: number;
 }
 
+/** The engine's name for the file: `container/blobName`, unique within the storage account. */
+export function uploadSource(upload: Pick<BlobUpload, 'container' | 'blobName'>): string {
+  return `${upload.container}/${upload.blobName}`;
+}
+
+/** Inverse of {@link uploadSource}. */
+export function parseUploadSource(source: string): { container: string; blobName: string } {
+  const slash = source.indexOf('/');
+  if (slash <= 0) throw new Error(`upload source ${source} is not container/blob`);
+  return { container: source.slice(0, slash), blobName: source.slice(slash + 1) };
+}
+
 export type BlobEventDecision = { kind: 'ingest'; upload: BlobUpload } | { kind: 'ignore'; reason: string };
 
-export const UPLOADS_CONTAINER = 'uploads';
-const BLOB_CREATED = 'Microsoft.Storage.BlobCreated';
+const { eventType: BLOB_CREATED, uploadsContainer: UPLOADS_CONTAINER } = triggerContracts.blobCreatedStarter;
 /** Operations that leave a complete blob behind; others (e.g. a block staged by PutBlock) do not. */
 const COMPLETE_WRITE_APIS = new Set(['PutBlob', 'PutBlockList', 'CopyBlob', 'FlushWithClose']);
 const SUBJECT = /^\/blobServices\/default\/containers\/([^/]+)\/blobs\/(.+)$/;

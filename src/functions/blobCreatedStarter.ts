@@ -1,12 +1,15 @@
 import type { EventGridEvent, InvocationContext } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
-import { classifyBlobEvent, MalformedEventError, type BlobUpload } from '../engine/blobCreated.js';
+import { classifyBlobEvent, MalformedEventError, uploadSource, type BlobUpload } from '../engine/blobCreated.js';
 import { uploadIdFor } from '../engine/index.js';
 import { functionNames } from '../functionNames.js';
 
-/** Readable and prefix-searchable in the Durable Functions monitor: `ingest-ca-…`. */
+/**
+ * Readable and prefix-searchable in the Durable Functions monitor: `ingest-ca-…`. Derived from the blob's
+ * path and eTag, so every delivery of one blob version maps to one instance.
+ */
 export function ingestInstanceId(upload: BlobUpload): string {
-  return `ingest-${uploadIdFor({ state: upload.state, source: upload.blobUrl, etag: upload.etag })}`;
+  return `ingest-${uploadIdFor({ state: upload.state, source: uploadSource(upload), etag: upload.etag })}`;
 }
 
 /**

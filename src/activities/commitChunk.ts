@@ -1,0 +1,20 @@
+import { commitChunk as commit, isTransient } from '../engine/index.js';
+import { appSettings, db } from '../adapters/runtime.js';
+import type { CommitInput, CommitResult } from '../ingestContracts.js';
+import { uploadByteSource } from './uploadBlob.js';
+
+/**
+ * Commits one chunk; idempotent, so a retried or duplicated activity returns the recorded counts.
+ * Returns a result object instead of throwing, so the orchestrator can retry only transient faults.
+ */
+export async function commitChunk(input: CommitInput): Promise<CommitResult> {
+  try {
+    const result = await commit(await db(), input, await uploadByteSource(input.uploadId), {
+      maxErrorRows: appSettings().ingest.maxErrorRows,
+    });
+    return { ok: true, chunkNo: input.chunkNo, rowsCommitted: result.rowsCommitted, rowsRejected: result.rowsRejected };
+  } catch (error) {
+    const { name, message } = error as Error;
+    return { ok: false, chunkNo: input.chunkNo, transient: isTransient(error), code: name, message };
+  }
+}

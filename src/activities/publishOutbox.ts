@@ -1,0 +1,22 @@
+import type { InvocationContext } from '@azure/functions';
+import { deliverOutbox, pendingOutboxCount } from '../engine/outboxDelivery.js';
+import { publishCloudEvents } from '../adapters/eventPublisher.js';
+import { db, eventProducer } from '../adapters/runtime.js';
+
+export interface PublishResult {
+  published: number;
+  /** Events still waiting (Event Hubs unreachable): the sweeper retries them. */
+  pending: number;
+}
+
+/** Sends unsent outbox events; never fails the upload when Event Hubs is down. */
+export async function publishOutbox(_input: unknown, context: InvocationContext): Promise<PublishResult> {
+  const pool = await db();
+  try {
+    const published = await deliverOutbox(pool, (events) => publishCloudEvents(eventProducer(), events));
+    return { published, pending: await pendingOutboxCount(pool) };
+  } catch (error) {
+    context.warn(`outbox delivery deferred: ${(error as Error).message}`);
+    return { published: 0, pending: await pendingOutboxCount(pool) };
+  }
+}

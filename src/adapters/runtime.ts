@@ -1,0 +1,48 @@
+import type { BlobServiceClient } from '@azure/storage-blob';
+import type { EventHubProducerClient } from '@azure/event-hubs';
+import type pg from 'pg';
+import { migrate } from '../engine/index.js';
+import { createEventHubProducer } from './eventHubs.js';
+import { createPool } from './postgresPool.js';
+import { loadSettings, type Settings } from './settings.js';
+import { createBlobServiceClient } from './storage.js';
+
+/**
+ * Process-wide clients, created on first use and shared by every invocation (a pool per invocation
+ * would exhaust the database). Migrations run once per process before the first query.
+ */
+let settings: Settings | undefined;
+let database: Promise<pg.Pool> | undefined;
+let blobService: BlobServiceClient | undefined;
+let producer: EventHubProducerClient | undefined;
+
+export function appSettings(): Settings {
+  settings ??= loadSettings();
+  return settings;
+}
+
+export function db(): Promise<pg.Pool> {
+  database ??= (async () => {
+    const pool = createPool(appSettings().postgres, { max: appSettings().dbPoolMax });
+    try {
+      await migrate(pool);
+    } catch (error) {
+      database = undefined;
+      await pool.end();
+      throw error;
+    }
+    return pool;
+  })();
+  return database;
+}
+
+export function uploadStorage(): BlobServiceClient {
+  blobService ??= createBlobServiceClient(appSettings().uploadStorage);
+  return blobService;
+}
+
+export function eventProducer(): EventHubProducerClient {
+  const { connection, eventHubName } = appSettings().eventHubs;
+  producer ??= createEventHubProducer(connection, eventHubName);
+  return producer;
+}

@@ -1,0 +1,37 @@
+/** The one place that registers the app's functions with the Functions runtime. */
+import { app } from '@azure/functions';
+import * as df from 'durable-functions';
+import { functionNames as names, triggerContracts } from './functionNames.js';
+import { activateUpload, failUpload } from './activities/activateUpload.js';
+import { commitChunk } from './activities/commitChunk.js';
+import { planUpload } from './activities/planUpload.js';
+import { publishOutbox } from './activities/publishOutbox.js';
+import { registerUpload } from './activities/registerUpload.js';
+import { uploadProgress } from './entities/uploadProgress.js';
+import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
+import { housekeeping, outboxSweeper } from './functions/housekeeping.js';
+import { matchAnalysis } from './functions/matchAnalysis.js';
+import { stateUploads, uploadErrors, uploadStatus } from './functions/uploadStatus.js';
+import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
+import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
+
+df.app.client.eventGrid(names.blobCreatedStarter, { handler: blobCreatedStarter });
+
+df.app.orchestration(names.ingestOrchestrator, ingestOrchestrator);
+df.app.orchestration(names.ingestChunksOrchestrator, ingestChunksOrchestrator);
+df.app.activity(names.registerUpload, { handler: registerUpload });
+df.app.activity(names.planUpload, { handler: planUpload });
+df.app.activity(names.commitChunk, { handler: commitChunk });
+df.app.activity(names.activateUpload, { handler: activateUpload });
+df.app.activity(names.failUpload, { handler: failUpload });
+df.app.activity(names.publishOutbox, { handler: publishOutbox });
+df.app.entity(names.uploadProgress, uploadProgress);
+
+df.app.client.http(names.uploadStatus, { route: 'uploads/{uploadId?}', methods: ['GET'], authLevel: 'function', handler: uploadStatus });
+app.http(names.uploadErrors, { route: 'uploads/{uploadId}/errors', methods: ['GET'], authLevel: 'function', handler: uploadErrors });
+df.app.client.http(names.stateUploads, { route: 'states/{state}/uploads', methods: ['GET'], authLevel: 'function', handler: stateUploads });
+
+app.eventHub(names.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: matchAnalysis });
+
+app.timer(names.outboxSweeper, { schedule: '*/30 * * * * *', handler: outboxSweeper });
+df.app.client.timer(names.housekeeping, { schedule: '0 17 * * * *', handler: housekeeping });
