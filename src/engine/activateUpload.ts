@@ -1,0 +1,238 @@
+import type pg from 'pg';
+import { DEFAULT_MAX_ERROR_ROWS } from './commitChunk.js';
+import { lockUpload, uploadTable, withTransaction } from './db.js';
+import { UPLOAD_COMPLETED, UPLOAD_FAILED, writeUploadEvent, type UploadEventData } from './outbox.js';
+import { duplicateMessage } from './participantSchema.js';
+
+export interface ActivationOptions {
+  /** The upload fails when rejected rows / all rows exceed this share. */
+  maxRejectedShare?: number;
+  maxErrorRows?: number;
+}
+
+export interface ActivationResult {
+  uploadId: string;
+  state: string;
+  /** complete (active), failed, or superseded (replaced by, or older than, another upload of its state). */
+  status: 'complete' | 'failed' | 'superseded';
+  /** True while this upload is the active one of its state. */
+  activated: boolean;
+  rowsTotal: number;
+  rowsCommitted: number;
+  rowsRejected: number;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+/** Activation was asked for before every planned chunk was committed. */
+export class IncompleteUploadError extends Error {
+  override readonly name = 'IncompleteUploadError';
+  constructor(
+    readonly uploadId: string,
+    readonly missingChunks: number[],
+  ) {
+    super(`upload ${uploadId} cannot activate: ${missingChunks.length} planned chunk(s) not committed (first: ${missingChunks.slice(0, 5).join(', ')})`);
+  }
+}
+
+export const DEFAULT_MAX_REJECTED_SHARE = 0.05;
+
+interface UploadRow {
+  upload_id: string;
+  seq: string;
+  state: string;
+  source: string;
+  status: string;
+  planned_at: Date | null;
+  finalized_at: Date | null;
+  rows_total: string | null;
+  rows_committed: string | null;
+  rows_rejected: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  superseded_by: string | null;
+}
+
+/**
+ * Finishes an upload whose chunks are all committed: resolves duplicate participant_ids, builds the
+ * indexes once, applies the rejected-row policy, then in ONE transaction makes it the active upload of
+ * its state (previous one superseded) and writes the completion event to the outbox. A failed upload
+ * gets a failure event and never changes which upload is active. Idempotent.
+ */
+export async function activateUpload(pool: pg.Pool, uploadId: string, options: ActivationOptions = {}): Promise<ActivationResult> {
+  const maxShare = options.maxRejectedShare ?? DEFAULT_MAX_REJECTED_SHARE;
+  const maxErrorRows = options.maxErrorRows ?? DEFAULT_MAX_ERROR_ROWS;
+  let upload = await readUpload(pool, uploadId);
+  if (isSettled(upload)) return outcome(upload);
+  if (!upload.planned_at) throw new Error(`upload ${uploadId} is not planned (status ${upload.status})`);
+
+  const missing = await pool.query<{ chunk_no: number }>(
+    `SELECT c.chunk_no FROM bulkflow.upload_chunks c
+     LEFT JOIN bulkflow.chunk_ledger l USING (upload_id, chunk_no)
+     WHERE c.upload_id = $1 AND l.chunk_no IS NULL ORDER BY c.chunk_no`,
+    [uploadId],
+  );
+  if (missing.rows.length > 0) throw new IncompleteUploadError(uploadId, missing.rows.map((r) => r.chunk_no));
+
+  if (!upload.finalized_at) await finalize(pool, uploadId, maxErrorRows);
+  upload = await readUpload(pool, uploadId);
+  const rejectedTooMany = Number(upload.rows_rejected) > maxShare * Number(upload.rows_total);
+  const table = uploadTable(uploadId);
+  if (!rejectedTooMany) {
+    await pool.query(`CREATE INDEX IF NOT EXISTS ${table.name}_lds_hash ON ${table.qualified} (lds_hash)`);
+  }
+
+  return withTransaction(pool, async (client) => {
+    // One activation per state at a time, so "the previous active upload" is well defined.
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('bulkflow.state'), hashtext($1))`, [upload.state]);
+    const current = await readUpload(client, uploadId, true);
+    if (isSettled(current)) return outcome(current);
+    const event = (status: string, activated: boolean, extra: Partial<UploadEventData> = {}): UploadEventData => ({
+      uploadId, state: current.state, source: current.source, status, activated,
+      rowsTotal: Number(current.rows_total), rowsCommitted: Number(current.rows_committed), rowsRejected: Number(current.rows_rejected),
+      ...extra,
+    });
+
+    if (rejectedTooMany) {
+      const total = Number(current.rows_total);
+      const rejected = Number(current.rows_rejected);
+      const message = `${rejected} of ${total} rows were rejected (${((100 * rejected) / total).toFixed(1)} %), above the limit of ${(100 * maxShare).toFixed(1)} %`;
+      await client.query(
+        `UPDATE bulkflow.uploads SET status = 'failed', failed_at = now(), error_code = 'too_many_rejected', error_message = $2 WHERE upload_id = $1`,
+        [uploadId, message],
+      );
+      await writeUploadEvent(client, UPLOAD_FAILED, event('failed', false, { errorCode: 'too_many_rejected' }));
+      return outcome(await readUpload(client, uploadId));
+    }
+
+    const active = await client.query<{ upload_id: string; seq: string }>(
+      `SELECT a.upload_id, u.seq FROM bulkflow.active_uploads a JOIN bulkflow.uploads u USING (upload_id) WHERE a.state = $1`,
+      [current.state],
+    );
+    const previous = active.rows[0];
+    if (previous && BigInt(previous.seq) > BigInt(current.seq)) {
+      // A newer registration of this state is already active: never roll it back to older data.
+      await client.query(
+        `UPDATE bulkflow.uploads SET status = 'superseded', completed_at = now(), superseded_at = now(), superseded_by = $2 WHERE upload_id = $1`,
+        [uploadId, previous.upload_id],
+      );
+      await writeUploadEvent(client, UPLOAD_COMPLETED, event('superseded', false, { supersededBy: previous.upload_id }));
+      return outcome(await readUpload(client, uploadId));
+    }
+
+    await client.query(`ALTER TABLE bulkflow.participants ATTACH PARTITION ${table.qualified} FOR VALUES IN (${client.escapeLiteral(uploadId)})`);
+    await client.query(
+      `INSERT INTO bulkflow.active_uploads (state, upload_id) VALUES ($1, $2)
+       ON CONFLICT (state) DO UPDATE SET upload_id = excluded.upload_id, activated_at = now()`,
+      [current.state, uploadId],
+    );
+    if (previous) {
+      await client.query(
+        `UPDATE bulkflow.uploads SET status = 'superseded', superseded_at = now(), superseded_by = $2 WHERE upload_id = $1`,
+        [previous.upload_id, uploadId],
+      );
+    }
+    await client.query(`UPDATE bulkflow.uploads SET status = 'complete', completed_at = now() WHERE upload_id = $1`, [uploadId]);
+    await writeUploadEvent(client, UPLOAD_COMPLETED, event('complete', true));
+    return outcome(await readUpload(client, uploadId));
+  });
+}
+
+/**
+ * Unique participant_id (and, when duplicates exist, one set-based statement that keeps the first
+ * occurrence by line and rejects the rest), exact totals, and the error rows trimmed to the cap.
+ */
+async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): Promise<void> {
+  const table = uploadTable(uploadId);
+  await withTransaction(pool, async (client) => {
+    await lockUpload(client, uploadId, -1);
+    const again = await readUpload(client, uploadId);
+    if (again.finalized_at) return;
+    await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+    const createUnique = `CREATE UNIQUE INDEX ${table.name}_participant_id ON ${table.qualified} (participant_id)`;
+    let duplicates = 0;
+    // Optimistic: most files have no duplicates, and then the index build is the only cost.
+    await client.query('SAVEPOINT unique_index');
+    try {
+      await client.query(createUnique);
+    } catch (error) {
+      if ((error as { code?: string }).code !== '23505') throw error;
+      await client.query('ROLLBACK TO SAVEPOINT unique_index');
+      duplicates = await removeDuplicates(client, uploadId, maxErrorRows);
+      await client.query(createUnique);
+    }
+    await client.query(
+      `DELETE FROM bulkflow.row_errors e USING (
+         SELECT line, coalesce("column", '') AS col FROM bulkflow.row_errors WHERE upload_id = $1
+         ORDER BY line, coalesce("column", '') OFFSET $2 LIMIT 1
+       ) cut
+       WHERE e.upload_id = $1 AND (e.line, coalesce(e."column", '')) >= (cut.line, cut.col)`,
+      [uploadId, maxErrorRows],
+    );
+    await client.query(
+      `UPDATE bulkflow.uploads u SET finalized_at = now(),
+         rows_committed = t.committed - $2, rows_rejected = t.rejected + $2, rows_duplicate = $2,
+         error_counts = CASE WHEN $2 > 0 THEN t.counts || jsonb_build_object('duplicate_participant_id', $2) ELSE t.counts END
+       FROM (
+         SELECT sum(rows_committed) AS committed, sum(rows_rejected) AS rejected,
+                coalesce((SELECT jsonb_object_agg(key, total) FROM (
+                  SELECT key, sum(value::bigint) AS total FROM bulkflow.chunk_ledger, jsonb_each_text(error_counts)
+                  WHERE upload_id = $1 GROUP BY key) k), '{}') AS counts
+         FROM bulkflow.chunk_ledger WHERE upload_id = $1
+       ) t
+       WHERE u.upload_id = $1`,
+      [uploadId, duplicates],
+    );
+  });
+}
+
+async function removeDuplicates(client: pg.PoolClient, uploadId: string, maxErrorRows: number): Promise<number> {
+  const table = uploadTable(uploadId).qualified;
+  const { rows } = await client.query<{ removed: number }>(
+    `WITH ranked AS (
+       SELECT ctid AS row_id, line, min(line) OVER (PARTITION BY participant_id) AS first_line
+       FROM ${table}
+       WHERE participant_id IN (SELECT participant_id FROM ${table} GROUP BY participant_id HAVING count(*) > 1)
+     ),
+     removed AS (
+       DELETE FROM ${table} t USING ranked r WHERE t.ctid = r.row_id AND r.line > r.first_line
+       RETURNING r.line, r.first_line
+     ),
+     stored AS (
+       INSERT INTO bulkflow.row_errors (upload_id, line, "column", code, message)
+       SELECT $1, line, 'participant_id', 'duplicate_participant_id', $2::text || first_line FROM removed ORDER BY line LIMIT $3
+     )
+     SELECT count(*)::int AS removed FROM removed`,
+    [uploadId, duplicateMessage(''), maxErrorRows],
+  );
+  return rows[0]!.removed;
+}
+
+async function readUpload(db: pg.Pool | pg.PoolClient, uploadId: string, forUpdate = false): Promise<UploadRow> {
+  const { rows } = await db.query<UploadRow>(
+    `SELECT upload_id, seq, state, source, status, planned_at, finalized_at, rows_total, rows_committed, rows_rejected,
+            error_code, error_message, superseded_by
+     FROM bulkflow.uploads WHERE upload_id = $1 ${forUpdate ? 'FOR UPDATE' : ''}`,
+    [uploadId],
+  );
+  if (!rows[0]) throw new Error(`unknown upload ${uploadId}`);
+  return rows[0];
+}
+
+function isSettled(upload: UploadRow): boolean {
+  return upload.status === 'complete' || upload.status === 'failed' || upload.status === 'superseded';
+}
+
+function outcome(upload: UploadRow): ActivationResult {
+  return {
+    uploadId: upload.upload_id,
+    state: upload.state,
+    status: upload.status as ActivationResult['status'],
+    activated: upload.status === 'complete',
+    rowsTotal: Number(upload.rows_total ?? 0),
+    rowsCommitted: Number(upload.rows_committed ?? 0),
+    rowsRejected: Number(upload.rows_rejected ?? 0),
+    errorCode: upload.error_code,
+    errorMessage: upload.error_message,
+  };
+}

@@ -1,0 +1,36 @@
+import type pg from 'pg';
+
+export type Queryable = pg.Pool | pg.PoolClient;
+
+/** Runs `work` in one transaction on one pooled connection; a failed connection is not reused. */
+export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let failed = false;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    failed = true;
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release(failed);
+  }
+}
+
+const UPLOAD_ID = /^([a-z]{2})-([0-9a-f]{20})$/;
+
+/** The upload's own participants table (a partition once active); the id is checked before it becomes SQL. */
+export function uploadTable(uploadId: string): { schema: string; name: string; qualified: string } {
+  const match = UPLOAD_ID.exec(uploadId);
+  if (!match) throw new Error(`not an upload id: ${JSON.stringify(uploadId)}`);
+  const name = `participants_${match[1]}_${match[2]}`;
+  return { schema: 'bulkflow', name, qualified: `bulkflow.${name}` };
+}
+
+/** Transaction-scoped lock on (upload, part); part -1 guards the upload as a whole, >= 0 one chunk. */
+export async function lockUpload(client: pg.PoolClient, uploadId: string, part: number): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1), $2)', [uploadId, part]);
+}

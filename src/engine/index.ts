@@ -1,0 +1,14 @@
+/** The ingestion engine: plan, commit and activate participant uploads in PostgreSQL (no Azure imports). */
+export { fileByteSource, type ByteSource } from './byteSource.js';
+export { classifyError, isTransient, PermanentError, TransientError, WholeFileError, type WholeFileErrorCode } from './errors.js';
+export { migrate } from './migrate.js';
+export { planChunks, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, type Chunk, type Plan, type PlanOptions } from './planner.js';
+export { COLUMNS, type UploadWarning } from './participantSchema.js';
+export { registerUpload, planUpload, uploadIdFor, type UploadIdentity, type Registration, type PlanOutcome, type StoredPlan } from './uploads.js';
+export { commitChunk, DEFAULT_MAX_ERROR_ROWS, type ChunkRef, type ChunkResult, type CommitOptions } from './commitChunk.js';
+export {
+  activateUpload, IncompleteUploadError, DEFAULT_MAX_REJECTED_SHARE, type ActivationOptions, type ActivationResult,
+} from './activateUpload.js';
+export { cleanupUploads, type CleanupOptions, type CleanupResult } from './cleanup.js';
+export { getUpload, listStateUploads, listRowErrors, type UploadView, type RowError, type RowErrorCursor } from './readModel.js';
+export { EVENT_SOURCE, UPLOAD_COMPLETED, UPLOAD_FAILED, type UploadEventData } from './outbox.js';

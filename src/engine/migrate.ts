@@ -1,0 +1,30 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
+
+/** Applies pending migrations; concurrent callers wait on node-pg-migrate's advisory lock. */
+export async function migrate(databaseUrl: string): Promise<void> {
+  await runner({
+    databaseUrl,
+    dir: migrationsDirectory(),
+    direction: 'up',
+    migrationsTable: 'pgmigrations',
+    migrationsSchema: 'bulkflow',
+    createMigrationsSchema: true,
+    checkOrder: true,
+    advisoryLockMode: 'wait',
+    log: () => {},
+  });
+}
+
+/** `migrations/` at the package root, found from this module whether it runs from src/ or dist/src/. */
+export function migrationsDirectory(): string {
+  let directory = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(directory, 'package.json'))) {
+    const parent = dirname(directory);
+    if (parent === directory) throw new Error('cannot find the package root (package.json) above the engine');
+    directory = parent;
+  }
+  return join(directory, 'migrations');
+}

@@ -1,0 +1,116 @@
+import type pg from 'pg';
+import type { UploadWarning } from './participantSchema.js';
+
+export interface UploadView {
+  uploadId: string;
+  state: string;
+  source: string;
+  etag: string;
+  status: 'pending' | 'running' | 'complete' | 'failed' | 'superseded';
+  active: boolean;
+  registeredAt: string;
+  completedAt: string | null;
+  failedAt: string | null;
+  supersededAt: string | null;
+  supersededBy: string | null;
+  sizeBytes: number | null;
+  rowsTotal: number | null;
+  /** Progress while running (from committed chunks), exact totals once finished. */
+  rowsCommitted: number;
+  rowsRejected: number;
+  chunksPlanned: number;
+  chunksCommitted: number;
+  errorCounts: Record<string, number>;
+  warnings: UploadWarning[];
+  error: { code: string; message: string; line: number | null } | null;
+}
+
+const UPLOAD_SELECT = `
+  SELECT u.*, a.upload_id IS NOT NULL AS active,
+         (SELECT count(*) FROM bulkflow.upload_chunks c WHERE c.upload_id = u.upload_id)::int AS chunks_planned,
+         l.chunks_committed, l.committed, l.rejected, l.counts
+  FROM bulkflow.uploads u
+  LEFT JOIN bulkflow.active_uploads a ON a.upload_id = u.upload_id
+  CROSS JOIN LATERAL (
+    SELECT count(*)::int AS chunks_committed, coalesce(sum(rows_committed), 0) AS committed,
+           coalesce(sum(rows_rejected), 0) AS rejected,
+           coalesce((SELECT jsonb_object_agg(key, total) FROM (
+             SELECT key, sum(value::bigint) AS total FROM bulkflow.chunk_ledger, jsonb_each_text(error_counts)
+             WHERE upload_id = u.upload_id GROUP BY key) k), '{}') AS counts
+    FROM bulkflow.chunk_ledger WHERE upload_id = u.upload_id
+  ) l`;
+
+/** An upload by id, or the latest registration of a source (blob name). */
+export async function getUpload(pool: pg.Pool, idOrSource: string): Promise<UploadView | undefined> {
+  const { rows } = await pool.query(
+    `${UPLOAD_SELECT} WHERE u.upload_id = $1 OR u.source = $1 ORDER BY (u.upload_id = $1) DESC, u.seq DESC LIMIT 1`,
+    [idOrSource],
+  );
+  return rows[0] ? toView(rows[0]) : undefined;
+}
+
+/** A state's uploads, newest registration first. */
+export async function listStateUploads(pool: pg.Pool, state: string, limit = 20): Promise<UploadView[]> {
+  const { rows } = await pool.query(`${UPLOAD_SELECT} WHERE u.state = $1 ORDER BY u.seq DESC LIMIT $2`, [state.toUpperCase(), limit]);
+  return rows.map(toView);
+}
+
+export interface RowError {
+  line: number;
+  column: string | null;
+  code: string;
+  message: string;
+}
+
+export interface RowErrorCursor {
+  line: number;
+  column: string | null;
+}
+
+/** Stored row errors in (line, column) order; pass the returned `next` as `after` for the next page. */
+export async function listRowErrors(
+  pool: pg.Pool,
+  uploadId: string,
+  options: { limit?: number; after?: RowErrorCursor } = {},
+): Promise<{ errors: RowError[]; next: RowErrorCursor | null }> {
+  const limit = options.limit ?? 100;
+  const { rows } = await pool.query<RowError>(
+    `SELECT line, "column" AS column, code, message FROM bulkflow.row_errors
+     WHERE upload_id = $1 AND ($2::int IS NULL OR (line, coalesce("column", '')) > ($2::int, coalesce($3::text, '')))
+     ORDER BY line, coalesce("column", '') LIMIT $4`,
+    [uploadId, options.after?.line ?? null, options.after?.column ?? null, limit],
+  );
+  const last = rows[rows.length - 1];
+  return { errors: rows, next: rows.length === limit && last ? { line: last.line, column: last.column } : null };
+}
+
+function toView(row: Record<string, unknown>): UploadView {
+  const settled = row.finalized_at !== null && row.rows_committed !== null;
+  const time = (value: unknown) => (value instanceof Date ? value.toISOString() : null);
+  const count = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+  const counts = settled ? (row.error_counts as Record<string, unknown>) : (row.counts as Record<string, unknown>);
+  return {
+    uploadId: row.upload_id as string,
+    state: row.state as string,
+    source: row.source as string,
+    etag: row.etag as string,
+    status: row.status as UploadView['status'],
+    active: row.active as boolean,
+    registeredAt: time(row.registered_at)!,
+    completedAt: time(row.completed_at),
+    failedAt: time(row.failed_at),
+    supersededAt: time(row.superseded_at),
+    supersededBy: (row.superseded_by as string | null) ?? null,
+    sizeBytes: count(row.size_bytes),
+    rowsTotal: count(row.rows_total),
+    rowsCommitted: Number(settled ? row.rows_committed : row.committed),
+    rowsRejected: Number(settled ? row.rows_rejected : row.rejected),
+    chunksPlanned: row.chunks_planned as number,
+    chunksCommitted: row.chunks_committed as number,
+    errorCounts: Object.fromEntries(Object.entries(counts ?? {}).map(([key, value]) => [key, Number(value)])),
+    warnings: (row.warnings as UploadWarning[]) ?? [],
+    error: row.error_code
+      ? { code: row.error_code as string, message: (row.error_message as string) ?? '', line: (row.error_line as number | null) ?? null }
+      : null,
+  };
+}

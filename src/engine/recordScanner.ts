@@ -1,0 +1,208 @@
+import { isUtf8 } from 'node:buffer';
+import { WholeFileError } from './errors.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+
+/** One CSV record as found in the bytes; offsets are absolute in the file. */
+export interface ScannedRecord {
+  /** First byte of the record. */
+  start: number;
+  /** First byte after the record's line terminator (or end of input). */
+  end: number;
+  /** Physical line (1-based) on which the record starts. */
+  line: number;
+  /** Physical line of the byte at `end`. */
+  endLine: number;
+  /** Number of fields (delimiters outside quotes + 1). */
+  fields: number;
+  /** A carriage return outside quotes that is not part of a CRLF line break. */
+  strayCarriageReturn: boolean;
+  /** The record's bytes without its line terminator, when the scanner captures records. */
+  bytes: Buffer | undefined;
+}
+
+export interface ScannerOptions {
+  /** Absolute offset of the first byte pushed. */
+  startOffset: number;
+  /** Physical line number of the first byte pushed. */
+  startLine: number;
+  /** A longer record is a whole-file error (`line_too_long`). */
+  maxRecordBytes: number;
+  /** Keep each record's bytes (for COPY); the planner only needs offsets. */
+  capture: boolean;
+}
+
+/**
+ * Quote-aware CSV record scanner over raw bytes (RFC 4180: `"` quoting, `""` escape, quoted
+ * delimiters and line breaks). Quotes toggle wherever they appear, exactly as PostgreSQL's
+ * COPY CSV parser treats them, so the records found here are the records COPY will see.
+ * LF ends a physical line (CRLF counts once); blank lines are not records. In the same pass it
+ * rejects NUL bytes and invalid UTF-8, naming the line. Memory: the current record only.
+ */
+export class RecordScanner {
+  capture: boolean;
+  private readonly maxRecordBytes: number;
+  private offset: number; // absolute offset of the next buffer
+  private line: number;
+  private recordStart: number;
+  private recordLine: number;
+  private fields = 1;
+  private inQuote = false;
+  private quoteLine = 0;
+  private crPending = false;
+  private stray = false;
+  private pieces: Buffer[] = [];
+  private utf8Tail: Buffer = Buffer.alloc(0);
+
+  constructor(
+    options: ScannerOptions,
+    private readonly onRecord: (record: ScannedRecord) => void,
+  ) {
+    this.capture = options.capture;
+    this.maxRecordBytes = options.maxRecordBytes;
+    this.offset = options.startOffset;
+    this.recordStart = options.startOffset;
+    this.line = options.startLine;
+    this.recordLine = options.startLine;
+  }
+
+  push(buf: Buffer): void {
+    this.checkBytes(buf);
+    const base = this.offset;
+    const n = buf.length;
+    let segmentStart = 0; // where the open record's bytes begin in this buffer
+    let inQuote = this.inQuote;
+    let crPending = this.crPending;
+    let fields = this.fields;
+    for (let i = 0; i < n; i++) {
+      const b = buf[i]!;
+      if (inQuote) {
+        if (b === QUOTE) inQuote = false;
+        else if (b === LF) this.line++;
+        continue;
+      }
+      const afterCr = crPending;
+      crPending = false;
+      if (b === LF) {
+        this.fields = fields;
+        this.finishRecord(buf, segmentStart, base + i - (afterCr ? 1 : 0), base + i + 1, this.line + 1);
+        this.line++;
+        this.recordLine = this.line;
+        this.recordStart = base + i + 1;
+        segmentStart = i + 1;
+        fields = 1;
+        continue;
+      }
+      if (afterCr) this.stray = true;
+      if (b === COMMA) fields++;
+      else if (b === QUOTE) {
+        inQuote = true;
+        this.quoteLine = this.line;
+      } else if (b === CR) crPending = true;
+    }
+    this.inQuote = inQuote;
+    this.crPending = crPending;
+    this.fields = fields;
+    this.offset = base + n;
+    if (this.offset > this.recordStart) {
+      this.checkLength(this.offset - this.recordStart, inQuote);
+      if (this.capture) this.pieces.push(buf.subarray(segmentStart));
+    }
+  }
+
+  /** Call after the last byte: flushes a final record without a line break. */
+  end(): void {
+    if (this.inQuote) {
+      throw new WholeFileError(
+        'unterminated_quote',
+        `a quoted field opened on line ${this.quoteLine} is never closed before the end of the file`,
+        this.quoteLine,
+      );
+    }
+    this.checkUtf8(this.utf8Tail, this.line);
+    if (this.offset > this.recordStart) {
+      const contentEnd = this.offset - (this.crPending ? 1 : 0);
+      this.finishRecord(Buffer.alloc(0), 0, contentEnd, this.offset, this.line);
+      this.recordStart = this.offset;
+    }
+  }
+
+  private finishRecord(buf: Buffer, segmentStart: number, contentEnd: number, end: number, endLine: number): void {
+    const length = contentEnd - this.recordStart;
+    const stray = this.stray;
+    this.stray = false;
+    if (length === 0) {
+      this.pieces.length = 0;
+      return; // blank line
+    }
+    this.checkLength(length, false);
+    let bytes: Buffer | undefined;
+    if (this.capture) {
+      const tailEnd = segmentStart + (end - this.recordStart) - this.piecesLength();
+      const last = buf.subarray(segmentStart, Math.max(segmentStart, tailEnd));
+      bytes = this.pieces.length === 0 ? last : Buffer.concat([...this.pieces, last]);
+      bytes = bytes.subarray(0, length);
+    }
+    this.pieces.length = 0;
+    this.onRecord({ start: this.recordStart, end, line: this.recordLine, endLine, fields: this.fields, strayCarriageReturn: stray, bytes });
+  }
+
+  private piecesLength(): number {
+    let total = 0;
+    for (const piece of this.pieces) total += piece.length;
+    return total;
+  }
+
+  private checkLength(length: number, inQuote: boolean): void {
+    if (length <= this.maxRecordBytes) return;
+    const hint = inQuote ? ` (it is inside a quoted field opened on line ${this.quoteLine}: is a closing quote missing?)` : '';
+    throw new WholeFileError(
+      'line_too_long',
+      `the record starting on line ${this.recordLine} is longer than the limit of ${this.maxRecordBytes} bytes${hint}`,
+      this.recordLine,
+    );
+  }
+
+  /** NUL bytes and UTF-8, checked on whole lines (LF never occurs inside a multi-byte sequence). */
+  private checkBytes(buf: Buffer): void {
+    const nul = buf.indexOf(0);
+    if (nul >= 0) {
+      const line = this.line + countLineFeeds(buf, 0, nul);
+      throw new WholeFileError('nul_byte', `line ${line} contains a NUL byte`, line);
+    }
+    const first = buf.indexOf(LF);
+    if (first < 0) {
+      this.utf8Tail = this.utf8Tail.length === 0 ? buf : Buffer.concat([this.utf8Tail, buf]);
+      return;
+    }
+    const last = buf.lastIndexOf(LF);
+    const head = this.utf8Tail.length === 0 ? buf.subarray(0, first) : Buffer.concat([this.utf8Tail, buf.subarray(0, first)]);
+    this.checkUtf8(head, this.line);
+    this.checkUtf8(buf.subarray(first + 1, last), this.line + 1);
+    this.utf8Tail = buf.subarray(last + 1);
+  }
+
+  private checkUtf8(bytes: Buffer, firstLine: number): void {
+    if (bytes.length === 0 || isUtf8(bytes)) return;
+    let line = firstLine;
+    let start = 0;
+    for (;;) {
+      const lf = bytes.indexOf(LF, start);
+      const stop = lf < 0 ? bytes.length : lf;
+      if (!isUtf8(bytes.subarray(start, stop))) break;
+      if (lf < 0) break;
+      start = lf + 1;
+      line++;
+    }
+    throw new WholeFileError('invalid_utf8', `line ${line} is not valid UTF-8`, line);
+  }
+}
+
+function countLineFeeds(buf: Buffer, from: number, to: number): number {
+  let count = 0;
+  for (let i = buf.indexOf(LF, from); i >= 0 && i < to; i = buf.indexOf(LF, i + 1)) count++;
+  return count;
+}

@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { ByteSource } from './byteSource.js';
+import { lockUpload, uploadTable, withTransaction } from './db.js';
+import { WholeFileError } from './errors.js';
+import { UPLOAD_FAILED, writeUploadEvent } from './outbox.js';
+import type { UploadWarning } from './participantSchema.js';
+import { planChunks, type Chunk, type PlanOptions } from './planner.js';
+
+/** A blob as the storage event names it. */
+export interface UploadIdentity {
+  /** Two-letter state code, any case. */
+  state: string;
+  /** Blob name (or URL) of the file. */
+  source: string;
+  etag: string;
+}
+
+/** Readable and deterministic: the same blob version always maps to the same upload. */
+export function uploadIdFor(identity: UploadIdentity): string {
+  const state = normalizeState(identity.state);
+  const digest = createHash('sha256').update(`${identity.source}\n${identity.etag}`).digest('hex');
+  return `${state.toLowerCase()}-${digest.slice(0, 20)}`;
+}
+
+function normalizeState(state: string): string {
+  const upper = state.trim().toUpperCase();
+  if (!/^[A-Z]{2}$/.test(upper)) throw new Error(`a state is two letters, not ${JSON.stringify(state)}`);
+  return upper;
+}
+
+export interface Registration {
+  uploadId: string;
+  status: string;
+  /** False when this blob version was registered before (a redelivered event). */
+  created: boolean;
+}
+
+/** Creates the upload row once per blob version; later calls return the existing one. */
+export async function registerUpload(pool: pg.Pool, identity: UploadIdentity): Promise<Registration> {
+  const uploadId = uploadIdFor(identity);
+  const inserted = await pool.query<{ status: string }>(
+    `INSERT INTO bulkflow.uploads (upload_id, state, source, etag) VALUES ($1, $2, $3, $4)
+     ON CONFLICT DO NOTHING RETURNING status`,
+    [uploadId, normalizeState(identity.state), identity.source, identity.etag],
+  );
+  if (inserted.rows[0]) return { uploadId, status: inserted.rows[0].status, created: true };
+  const existing = await pool.query<{ status: string }>('SELECT status FROM bulkflow.uploads WHERE upload_id = $1', [uploadId]);
+  return { uploadId, status: existing.rows[0]!.status, created: false };
+}
+
+export interface StoredPlan {
+  uploadId: string;
+  columns: string[];
+  warnings: UploadWarning[];
+  rowsTotal: number;
+  sizeBytes: number;
+  chunks: Chunk[];
+}
+
+export type PlanOutcome =
+  | { ok: true; plan: StoredPlan }
+  | { ok: false; error: { code: string; message: string; line: number | null } };
+
+/**
+ * Plans the upload once: stores its chunks, creates its (index-less) participants table and marks it
+ * running. Bad files do not throw: the upload is marked failed with the reason, which is returned.
+ * Calling it again returns the stored outcome.
+ */
+export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSource, options: PlanOptions = {}): Promise<PlanOutcome> {
+  const stored = await storedOutcome(pool, uploadId);
+  if (stored) return stored;
+  let plan;
+  try {
+    plan = await planChunks(source, options);
+  } catch (error) {
+    if (!(error instanceof WholeFileError)) throw error;
+    await withTransaction(pool, async (client) => {
+      await lockUpload(client, uploadId, -1);
+      const { rows } = await client.query<{ state: string; source: string }>(
+        `UPDATE bulkflow.uploads SET status = 'failed', failed_at = now(), error_code = $2, error_message = $3, error_line = $4
+         WHERE upload_id = $1 AND planned_at IS NULL AND status IN ('pending', 'running') RETURNING state, source`,
+        [uploadId, error.code, error.message, error.line ?? null],
+      );
+      const failed = rows[0];
+      if (!failed) return;
+      await writeUploadEvent(client, UPLOAD_FAILED, {
+        uploadId, state: failed.state, source: failed.source, status: 'failed', activated: false,
+        rowsTotal: null, rowsCommitted: null, rowsRejected: null, errorCode: error.code,
+        ...(error.line === undefined ? {} : { errorLine: error.line }),
+      });
+    });
+    return (await storedOutcome(pool, uploadId))!;
+  }
+  await withTransaction(pool, async (client) => {
+    await lockUpload(client, uploadId, -1);
+    const { rows } = await client.query('SELECT 1 FROM bulkflow.uploads WHERE upload_id = $1 AND planned_at IS NULL', [uploadId]);
+    if (rows.length === 0) return; // planned meanwhile by a concurrent caller
+    const table = uploadTable(uploadId);
+    await client.query(
+      `CREATE TABLE ${table.qualified} (LIKE bulkflow.participants,
+         CONSTRAINT ${table.name}_upload CHECK (upload_id = ${client.escapeLiteral(uploadId)}))`,
+    );
+    const chunks = plan.chunks;
+    await client.query(
+      `INSERT INTO bulkflow.upload_chunks (upload_id, chunk_no, byte_start, byte_end, first_line, rows)
+       SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int[], $6::int[])`,
+      [uploadId, chunks.map((c) => c.chunkNo), chunks.map((c) => c.byteStart), chunks.map((c) => c.byteEnd),
+        chunks.map((c) => c.firstLine), chunks.map((c) => c.rows)],
+    );
+    await client.query(
+      `UPDATE bulkflow.uploads SET status = 'running', planned_at = now(), header = $2, warnings = $3, rows_total = $4, size_bytes = $5
+       WHERE upload_id = $1`,
+      [uploadId, JSON.stringify(plan.columns), JSON.stringify(plan.warnings), plan.rowsTotal, plan.sizeBytes],
+    );
+  });
+  return (await storedOutcome(pool, uploadId))!;
+}
+
+async function storedOutcome(pool: pg.Pool, uploadId: string): Promise<PlanOutcome | undefined> {
+  const { rows } = await pool.query<{
+    planned: boolean; header: string[] | null; warnings: UploadWarning[]; rows_total: string | null; size_bytes: string | null;
+    error_code: string | null; error_message: string | null; error_line: number | null;
+  }>(
+    `SELECT planned_at IS NOT NULL AS planned, header, warnings, rows_total, size_bytes, error_code, error_message, error_line
+     FROM bulkflow.uploads WHERE upload_id = $1`,
+    [uploadId],
+  );
+  const upload = rows[0];
+  if (!upload) throw new Error(`unknown upload ${uploadId}`);
+  if (upload.planned) {
+    const chunks = await pool.query<{ chunk_no: number; byte_start: string; byte_end: string; first_line: number; rows: number }>(
+      'SELECT chunk_no, byte_start, byte_end, first_line, rows FROM bulkflow.upload_chunks WHERE upload_id = $1 ORDER BY chunk_no',
+      [uploadId],
+    );
+    return {
+      ok: true,
+      plan: {
+        uploadId,
+        columns: upload.header ?? [],
+        warnings: upload.warnings,
+        rowsTotal: Number(upload.rows_total),
+        sizeBytes: Number(upload.size_bytes),
+        chunks: chunks.rows.map((c) => ({
+          chunkNo: c.chunk_no, byteStart: Number(c.byte_start), byteEnd: Number(c.byte_end), firstLine: c.first_line, rows: c.rows,
+        })),
+      },
+    };
+  }
+  if (upload.error_code) {
+    return { ok: false, error: { code: upload.error_code, message: upload.error_message ?? '', line: upload.error_line } };
+  }
+  return undefined;
+}
