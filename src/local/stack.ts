@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolvePostgres, type RunningPostgres } from './embeddedPostgres.js';
 import { startAzurite } from './azurite.js';
-import { startEventHubsEndpoint } from './eventhubs/index.js';
-import { startHost } from './host/index.js';
+import { startEventHubsEndpoint } from './eventhubs/endpoint.js';
+import { loadHubsConfig } from './eventhubs/hubConfig.js';
+import { startHost } from './host.js';
 import { startBlobCreatedSource } from './eventGrid/blobCreatedSource.js';
 import { EventGridDelivery } from './eventGrid/delivery.js';
 import { readSubscriptions } from './eventGrid/subscriptions.js';
@@ -18,6 +19,8 @@ export interface LocalStackOptions {
   persistent?: boolean;
   /** Extra app settings (override local.settings.json). */
   settings?: Record<string, string>;
+  /** Event Hubs endpoint port: 0 picks a free one (tests); the main job uses the emulator's 5672. */
+  eventHubsPort?: number;
   /** Faster Event Grid retries for tests; the default is Event Grid's own schedule. */
   eventGridRetryDelaysMs?: number[];
 }
@@ -59,10 +62,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     const eventHubs = setting('EventHubConnection');
     if (!eventHubs || EMULATOR_EVENT_HUBS.test(eventHubs)) {
-      const hubs = JSON.parse(await readFile(join(options.appDir, 'eventhubs.local.json'), 'utf8'));
-      const endpoint = await startEventHubsEndpoint({ dataDir: join(options.dataDir, 'eventhubs'), ...hubs });
+      const hubs = await loadHubsConfig(join(options.appDir, 'eventhubs.local.json'));
+      const endpoint = await startEventHubsEndpoint({ dataDir: join(options.dataDir, 'eventhubs'), hubs, port: options.eventHubsPort ?? 0 });
       stops.push(() => endpoint.stop());
-      settings.EventHubConnection = endpoint.connectionString();
+      // The hub comes from EVENT_HUB_NAME, as on Azure; the connection names only the namespace.
+      const hub = setting('EVENT_HUB_NAME') || 'upload-events';
+      settings.EventHubConnection = endpoint.connectionString(hub).replace(/;EntityPath=[^;]*/i, '');
     }
 
     const host = await startHost({ appDir: options.appDir, port: options.port ?? 7071, env: settings, databaseUrl: settings.DATABASE_URL });
