@@ -143,22 +143,24 @@ function validationSql(uploadId: string, header: string[]): string {
   const errorPairs = COLUMNS.map((column) => `('${column}', e_${column})`).join(', ');
   return `
     WITH checked AS MATERIALIZED (
-      SELECT line, ${COLUMNS.map((column) => `${source(column)} AS v_${column}`).join(', ')}, ${checks.join(', ')}
-      FROM pg_temp.staging
+      SELECT *, ${valid} AS valid FROM (
+        SELECT line, ${COLUMNS.map((column) => `${source(column)} AS v_${column}`).join(', ')}, ${checks.join(', ')}
+        FROM pg_temp.staging
+      ) s
     ),
     inserted AS (
       INSERT INTO ${uploadTable(uploadId).qualified} (upload_id, line, ${COLUMNS.join(', ')})
-      SELECT $1, line, ${typed.join(', ')} FROM checked WHERE ${valid}
+      SELECT $1, line, ${typed.join(', ')} FROM checked WHERE valid
     ),
     errors AS (
       SELECT c.line, e.col, e.code FROM checked c CROSS JOIN LATERAL (VALUES ${errorPairs}) AS e(col, code)
-      WHERE e.code IS NOT NULL
+      WHERE NOT c.valid AND e.code IS NOT NULL
     ),
     stored AS (
       INSERT INTO bulkflow.row_errors (upload_id, line, "column", code, message)
       SELECT $1, line, col, code, $2::jsonb ->> (col || ':' || code) FROM errors ORDER BY line, col LIMIT $3
     )
-    SELECT (SELECT count(*) FROM checked WHERE ${valid})::int AS committed,
-           (SELECT count(*) FROM checked WHERE NOT (${valid}))::int AS rejected,
-           (SELECT coalesce(jsonb_object_agg(code, n), '{}') FROM (SELECT code, count(*) AS n FROM errors GROUP BY code) g) AS counts`;
+    SELECT count(*) FILTER (WHERE valid)::int AS committed, count(*) FILTER (WHERE NOT valid)::int AS rejected,
+           (SELECT coalesce(jsonb_object_agg(code, n), '{}') FROM (SELECT code, count(*) AS n FROM errors GROUP BY code) g) AS counts
+    FROM checked`;
 }
