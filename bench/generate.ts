@@ -20,6 +20,8 @@ export interface GenerateOptions {
   rows: number;
   /** Share of rows that break one rule (0..1). */
   badShare?: number;
+  /** Which rules bad rows break (default: all). */
+  badKinds?: readonly BadKind[];
   seed?: number;
 }
 
@@ -47,6 +49,7 @@ function prng(seed: number): () => number {
 export function* participantRows(options: GenerateOptions): Generator<{ text: string; bad: BadKind | undefined }> {
   const random = prng(options.seed ?? 42);
   const badShare = options.badShare ?? 0;
+  const kinds = options.badKinds ?? BAD_KINDS;
   const int = (n: number) => Math.floor(random() * n);
   const pad = (n: number) => String(n).padStart(2, '0');
   const date = () => `${2020 + int(5)}-${pad(1 + int(12))}-${pad(1 + int(28))}`;
@@ -56,7 +59,7 @@ export function* participantRows(options: GenerateOptions): Generator<{ text: st
     return out;
   };
   for (let i = 1; i <= options.rows; i++) {
-    const bad = random() < badShare ? BAD_KINDS[int(BAD_KINDS.length)] : undefined;
+    const bad = random() < badShare ? kinds[int(kinds.length)] : undefined;
     let ldsHash = hash();
     let caseId = `CASE-${i}`;
     let participantId = `P${String(i).padStart(9, '0')}`;

@@ -1,7 +1,9 @@
 /** Entry point of `npx bulkflow <command>`; each command lives in its own module, loaded on demand. */
 type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
 
-const commands: Record<string, Command> = {};
+const commands: Record<string, Command> = {
+  demo: { summary: 'ingest the bundled sample CSV (or a given file) through the engine, with progress', load: () => import('./demo.js') },
+};
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...args] = argv;

@@ -79,7 +79,9 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
   const rejectedTooMany = Number(upload.rows_rejected) > maxShare * Number(upload.rows_total);
   const table = uploadTable(uploadId);
   if (!rejectedTooMany) {
-    await pool.query(`CREATE INDEX IF NOT EXISTS ${table.name}_lds_hash ON ${table.qualified} (lds_hash)`);
+    // Matching looks lds_hash up by equality only; a hash index builds several times faster than a
+    // btree over 128-character keys.
+    await pool.query(`CREATE INDEX IF NOT EXISTS ${table.name}_lds_hash ON ${table.qualified} USING hash (lds_hash)`);
   }
 
   return withTransaction(pool, async (client) => {

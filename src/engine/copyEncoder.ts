@@ -1,33 +1,67 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { COLUMNS, type ColumnName } from './participantSchema.js';
 import { RecordScanner, type ScannedRecord } from './recordScanner.js';
+import { booleanValue, closingDate, identifier, issuanceDates, ldsHash, type Check } from './rowRules.js';
 
-export interface RejectedRecord {
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const TAB = 0x09;
+const LF = 0x0a;
+const NULL_MARK = Buffer.from('\\N');
+
+const CHECKS: Record<ColumnName, Check> = {
+  lds_hash: ldsHash,
+  case_id: identifier(false),
+  participant_id: identifier(true),
+  participant_closing_date: closingDate,
+  recent_benefit_issuance_dates: issuanceDates,
+  vulnerable_individual: booleanValue,
+};
+
+/** One failing column of a rejected row (column null for a whole-row problem); never a value. */
+export interface RowReject {
   line: number;
-  code: 'field_count' | 'invalid_line_break';
-  fields: number;
+  column: ColumnName | null;
+  code: string;
+  /** For field_count: the fields the row has. */
+  fields?: number;
 }
 
 export interface CopyEncoderOptions {
   startOffset: number;
   startLine: number;
   maxRecordBytes: number;
-  expectedFields: number;
+  /** Header column names in file order (unknown ones included). */
+  header: string[];
 }
 
+/** The COPY column list matching the rows this encoder writes. */
+export const COPY_COLUMNS = ['line', ...COLUMNS] as const;
+
 /**
- * Turns a chunk's bytes into COPY CSV input: each structurally sound record becomes
- * `<line>,<the record's original bytes>\n`, so PostgreSQL parses the fields and no per-field
- * JavaScript objects are made. Records with the wrong field count are set aside (line only).
+ * Turns a chunk's bytes into COPY text-format rows `line, <the six columns>` for the rows that pass
+ * every column rule, and collects the failures of the others as (line, column, code). Fields are
+ * checked on the bytes where they lie; only a quoted field is copied (to unquote it).
  */
 export class CopyEncoder extends Transform {
-  readonly rejected: RejectedRecord[] = [];
+  readonly rejects: RowReject[] = [];
   records = 0;
+  rowsRejected = 0;
   private readonly scanner: RecordScanner;
+  private readonly columnField: number[];
+  private readonly fieldBuf: Buffer[];
+  private readonly fieldStart: number[];
+  private readonly fieldEnd: number[];
   private out = Buffer.allocUnsafe(1 << 20);
   private used = 0;
 
   constructor(private readonly options: CopyEncoderOptions) {
     super();
+    this.columnField = COLUMNS.map((column) => options.header.indexOf(column));
+    const n = options.header.length;
+    this.fieldBuf = new Array<Buffer>(n);
+    this.fieldStart = new Array<number>(n).fill(0);
+    this.fieldEnd = new Array<number>(n).fill(0);
     this.scanner = new RecordScanner(
       { startOffset: options.startOffset, startLine: options.startLine, maxRecordBytes: options.maxRecordBytes, capture: true },
       (record) => this.encode(record),
@@ -56,19 +90,105 @@ export class CopyEncoder extends Transform {
 
   private encode(record: ScannedRecord): void {
     this.records++;
-    if (record.fields !== this.options.expectedFields) {
-      this.rejected.push({ line: record.line, code: 'field_count', fields: record.fields });
+    const { line } = record;
+    if (record.fields !== this.options.header.length) {
+      this.rejectRow({ line, column: null, code: 'field_count', fields: record.fields });
       return;
     }
     if (record.strayCarriageReturn) {
-      this.rejected.push({ line: record.line, code: 'invalid_line_break', fields: record.fields });
+      this.rejectRow({ line, column: null, code: 'invalid_line_break' });
       return;
     }
-    const bytes = record.bytes!;
-    this.reserve(bytes.length + 12);
-    this.used += this.out.write(`${record.line},`, this.used, 'latin1');
-    this.used += bytes.copy(this.out, this.used);
-    this.out[this.used++] = 0x0a;
+    this.splitFields(record.bytes!);
+    let failed = false;
+    COLUMNS.forEach((column, i) => {
+      const field = this.columnField[i]!;
+      const code = field < 0
+        ? CHECKS[column](NULL_MARK, 0, 0)
+        : CHECKS[column](this.fieldBuf[field]!, this.fieldStart[field]!, this.fieldEnd[field]!);
+      if (code === undefined) return;
+      if (!failed) this.rowsRejected++;
+      failed = true;
+      this.rejects.push({ line, column, code });
+    });
+    if (!failed) this.writeRow(line);
+  }
+
+  private rejectRow(reject: RowReject): void {
+    this.rowsRejected++;
+    this.rejects.push(reject);
+  }
+
+  /** Field spans of a record with the right field count; quoted fields are unquoted into a copy. */
+  private splitFields(bytes: Buffer): void {
+    let field = 0;
+    let start = 0;
+    let quoted = false;
+    let inQuote = false;
+    for (let i = 0; i <= bytes.length; i++) {
+      const c = i < bytes.length ? bytes[i] : COMMA;
+      if (c === QUOTE) {
+        inQuote = !inQuote;
+        quoted = true;
+      } else if (c === COMMA && !inQuote) {
+        if (quoted) {
+          const value = unquote(bytes, start, i);
+          this.fieldBuf[field] = value;
+          this.fieldStart[field] = 0;
+          this.fieldEnd[field] = value.length;
+        } else {
+          this.fieldBuf[field] = bytes;
+          this.fieldStart[field] = start;
+          this.fieldEnd[field] = i;
+        }
+        field++;
+        start = i + 1;
+        quoted = false;
+      }
+    }
+  }
+
+  private writeRow(line: number): void {
+    this.reserve(32);
+    this.used += this.out.write(String(line), this.used, 'latin1');
+    COLUMNS.forEach((column, i) => {
+      this.out[this.used++] = TAB;
+      const field = this.columnField[i]!;
+      const buf = this.fieldBuf[field]!;
+      const start = field < 0 ? 0 : this.fieldStart[field]!;
+      const end = field < 0 ? 0 : this.fieldEnd[field]!;
+      if (end === start) this.append(NULL_MARK, 0, 2);
+      else if (column === 'recent_benefit_issuance_dates') this.appendIssuanceLiteral(buf, start, end);
+      else this.append(buf, start, end);
+    });
+    this.out[this.used++] = LF;
+  }
+
+  /** 'a/b c/d' (already valid) -> '{"[a,b]","[c,d]"}', the daterange[] input syntax. */
+  private appendIssuanceLiteral(buf: Buffer, start: number, end: number): void {
+    this.reserve(2 * (end - start) + 16);
+    this.out[this.used++] = 0x7b; // {
+    this.out[this.used++] = QUOTE;
+    this.out[this.used++] = 0x5b; // [
+    for (let i = start; i < end; i++) {
+      const c = buf[i]!;
+      if (c === 0x2f) this.out[this.used++] = COMMA;
+      else if (c === 0x20) {
+        this.out[this.used++] = 0x5d; // ]
+        this.out[this.used++] = QUOTE;
+        this.out[this.used++] = COMMA;
+        this.out[this.used++] = QUOTE;
+        this.out[this.used++] = 0x5b;
+      } else this.out[this.used++] = c;
+    }
+    this.out[this.used++] = 0x5d;
+    this.out[this.used++] = QUOTE;
+    this.out[this.used++] = 0x7d; // }
+  }
+
+  private append(buf: Buffer, start: number, end: number): void {
+    this.reserve(end - start + 2);
+    this.used += buf.copy(this.out, this.used, start, end);
   }
 
   private reserve(extra: number): void {
@@ -85,4 +205,20 @@ export class CopyEncoder extends Transform {
     this.out = Buffer.allocUnsafe(this.out.length);
     this.used = 0;
   }
+}
+
+/** RFC 4180 field value: quotes toggle quoting, `""` inside quotes is one quote (as PostgreSQL reads it). */
+function unquote(bytes: Buffer, start: number, end: number): Buffer {
+  const value = Buffer.allocUnsafe(end - start);
+  let length = 0;
+  let inQuote = false;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c !== QUOTE) value[length++] = c;
+    else if (inQuote && i + 1 < end && bytes[i + 1] === QUOTE) {
+      value[length++] = QUOTE;
+      i++;
+    } else inQuote = !inQuote;
+  }
+  return value.subarray(0, length);
 }

@@ -18,13 +18,17 @@ export async function migrate(databaseUrl: string): Promise<void> {
   });
 }
 
-/** `migrations/` at the package root, found from this module whether it runs from src/ or dist/src/. */
 export function migrationsDirectory(): string {
+  return join(packageRoot(), 'migrations');
+}
+
+/** The package root (with package.json), found from this module whether it runs from src/ or dist/src/. */
+export function packageRoot(): string {
   let directory = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(directory, 'package.json'))) {
     const parent = dirname(directory);
     if (parent === directory) throw new Error('cannot find the package root (package.json) above the engine');
     directory = parent;
   }
-  return join(directory, 'migrations');
+  return directory;
 }

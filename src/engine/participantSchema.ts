@@ -2,8 +2,8 @@ import { parse } from 'csv-parse/sync';
 import { WholeFileError } from './errors.js';
 
 /**
- * The participant file format (Piipan bulk upload, import-schema.json). Column rules themselves are
- * SQL functions in the migration, applied set-based; this module names them and their messages.
+ * The participant file format (Piipan bulk upload, import-schema.json): its columns, the header,
+ * and the messages of the column rules (the rules themselves are in rowRules.ts).
  */
 export const COLUMNS = [
   'lds_hash',
@@ -16,28 +16,6 @@ export const COLUMNS = [
 export type ColumnName = (typeof COLUMNS)[number];
 
 const REQUIRED: readonly ColumnName[] = ['lds_hash', 'participant_id'];
-
-interface ColumnRule {
-  /** SQL returning an error code or NULL for the text value `v`. */
-  check(v: string): string;
-  /** SQL converting a valid text value to the stored type. */
-  typed(v: string): string;
-}
-
-export const COLUMN_RULES: Record<ColumnName, ColumnRule> = {
-  lds_hash: { check: (v) => `bulkflow.lds_hash_error(${v})`, typed: (v) => v },
-  case_id: { check: (v) => `bulkflow.identifier_error(${v}, false)`, typed: (v) => `nullif(${v}, '')` },
-  participant_id: { check: (v) => `bulkflow.identifier_error(${v}, true)`, typed: (v) => v },
-  participant_closing_date: {
-    check: (v) => `bulkflow.closing_date_error(${v})`,
-    typed: (v) => `nullif(${v}, '')::date`,
-  },
-  recent_benefit_issuance_dates: {
-    check: (v) => `bulkflow.issuance_dates_error(${v})`,
-    typed: (v) => `bulkflow.issuance_dates(${v})`,
-  },
-  vulnerable_individual: { check: (v) => `bulkflow.boolean_error(${v})`, typed: (v) => `nullif(${v}, '')::boolean` },
-};
 
 /** Messages name the rule, never the value (row values are personal data). Keyed `column:code`. */
 export const ROW_ERROR_MESSAGES: Record<string, string> = {

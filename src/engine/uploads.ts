@@ -97,10 +97,10 @@ export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSo
     const { rows } = await client.query('SELECT 1 FROM bulkflow.uploads WHERE upload_id = $1 AND planned_at IS NULL', [uploadId]);
     if (rows.length === 0) return; // planned meanwhile by a concurrent caller
     const table = uploadTable(uploadId);
-    await client.query(
-      `CREATE TABLE ${table.qualified} (LIKE bulkflow.participants,
-         CONSTRAINT ${table.name}_upload CHECK (upload_id = ${client.escapeLiteral(uploadId)}))`,
-    );
+    // The CHECK lets ATTACH PARTITION skip its scan; the default lets COPY leave upload_id out.
+    const id = client.escapeLiteral(uploadId);
+    await client.query(`CREATE TABLE ${table.qualified} (LIKE bulkflow.participants, CONSTRAINT ${table.name}_upload CHECK (upload_id = ${id}))`);
+    await client.query(`ALTER TABLE ${table.qualified} ALTER COLUMN upload_id SET DEFAULT ${id}`);
     const chunks = plan.chunks;
     await client.query(
       `INSERT INTO bulkflow.upload_chunks (upload_id, chunk_no, byte_start, byte_end, first_line, rows)

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { activateUpload, commitChunk, fileByteSource, migrate, planUpload, registerUpload } from '../src/engine/index.js';
+import { resolvePostgres } from '../src/local/embeddedPostgres.js';
+import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
+
+/**
+ * `npm run bench -- --rows N [--concurrency C] [--chunk-mb M] [--bad SHARE]`: the engine against a raw COPY
+ * of the same file into an unindexed all-text table, on the same server, in the same run.
+ */
+function option(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} needs a number`);
+  return value;
+}
+
+const rows = option('rows', 1_000_000);
+const concurrency = option('concurrency', 2);
+const chunkBytes = option('chunk-mb', 8) * 1024 * 1024;
+const badShare = option('bad', 0.001);
+
+const dataDir = join(process.cwd(), '.data');
+await mkdir(join(dataDir, 'bench'), { recursive: true });
+// Field-count errors would stop the baseline's plain COPY, so the bench plants every other kind.
+const kinds = BAD_KINDS.filter((kind) => kind !== 'field_count');
+const file = join(dataDir, 'bench', `participants-${rows}-${badShare}.csv`);
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+let started = process.hrtime.bigint();
+if (!existsSync(file)) await generateParticipantsCsv(file, { rows, badShare, badKinds: kinds, seed: 1 });
+const generateSeconds = seconds(started);
+const sizeBytes = (await stat(file)).size;
+
+const postgres = await resolvePostgres({ dataDir: join(dataDir, `bench-postgres-${process.pid}`), persistent: false });
+const database = `bench_${randomBytes(4).toString('hex')}`;
+const admin = new pg.Client({ connectionString: postgres.url });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${database}`);
+const url = new URL(postgres.url);
+url.pathname = `/${database}`;
+const pool = new pg.Pool({ connectionString: url.toString(), max: concurrency + 2 });
+pool.on('error', () => {}); // an idle connection closed by the server is dropped by the pool
+const table: [string, string][] = [];
+try {
+  await migrate(url.toString());
+
+  started = process.hrtime.bigint();
+  const client = await pool.connect();
+  try {
+    await client.query(`CREATE TABLE baseline (lds_hash text, case_id text, participant_id text, participant_closing_date text,
+      recent_benefit_issuance_dates text, vulnerable_individual text)`);
+    await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), client.query(copyFrom('COPY baseline FROM STDIN (FORMAT csv, HEADER true)')));
+  } finally {
+    client.release();
+  }
+  const baselineSeconds = seconds(started);
+  await pool.query('DROP TABLE baseline');
+  await pool.query('CHECKPOINT');
+
+  const source = fileByteSource(file);
+  started = process.hrtime.bigint();
+  const { uploadId } = await registerUpload(pool, { state: 'BE', source: 'be/participants.csv', etag: randomBytes(8).toString('hex') });
+  const planned = await planUpload(pool, uploadId, source, { targetChunkBytes: chunkBytes });
+  if (!planned.ok) throw new Error(`plan failed: ${planned.error.message}`);
+  const planSeconds = seconds(started);
+  const commitStart = process.hrtime.bigint();
+  const chunks = planned.plan.chunks;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++]!;
+        await commitChunk(pool, { uploadId, chunkNo: chunk.chunkNo }, source);
+      }
+    }),
+  );
+  const commitSeconds = seconds(commitStart);
+  const activateStart = process.hrtime.bigint();
+  const result = await activateUpload(pool, uploadId, { maxRejectedShare: 0.05 });
+  const activateSeconds = seconds(activateStart);
+  const engineSeconds = seconds(started);
+  if (result.status !== 'complete') throw new Error(`upload ended ${result.status}: ${result.errorMessage}`);
+
+  const engineRate = rows / engineSeconds;
+  const baselineRate = rows / baselineSeconds;
+  const rssMb = process.resourceUsage().maxRSS / 1024;
+  table.push(
+    ['rows', String(rows)],
+    ['file', `${(sizeBytes / 1e6).toFixed(0)} MB (generated in ${generateSeconds.toFixed(1)} s)`],
+    ['chunks', `${chunks.length} x ~${(chunkBytes / 1048576).toFixed(0)} MiB, concurrency ${concurrency}`],
+    ['baseline COPY', `${baselineSeconds.toFixed(2)} s  ${Math.round(baselineRate)} rows/s`],
+    ['engine plan', `${planSeconds.toFixed(2)} s`],
+    ['engine commit', `${commitSeconds.toFixed(2)} s`],
+    ['engine activate', `${activateSeconds.toFixed(2)} s`],
+    ['engine total', `${engineSeconds.toFixed(2)} s  ${Math.round(engineRate)} rows/s`],
+    ['committed/rejected', `${result.rowsCommitted} / ${result.rowsRejected}`],
+  );
+  for (const [name, value] of table) console.log(`${name.padEnd(20)} ${value}`);
+  console.log(
+    `bench: rows=${rows} engine=${Math.round(engineRate)} rows/s baseline=${Math.round(baselineRate)} rows/s ratio=${(engineRate / baselineRate).toFixed(2)} rss=${Math.round(rssMb)} MB`,
+  );
+} finally {
+  await pool.end();
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.end();
+  await postgres.stop();
+  if (process.argv.includes('--remove-file')) await rm(file, { force: true });
+}
