@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import type { HostLogger } from './logger.js';
+import { toLogLevel } from './logger.js';
+import type { AppRegistry, RegisteredFunction, RpcTypedData } from './registry.js';
+
+export interface InvocationInput {
+  /** The trigger's data, in the worker protocol's typed-data form. */
+  trigger: RpcTypedData;
+  /** Extra input bindings by binding name (e.g. the durable client). */
+  extraInputs?: Record<string, RpcTypedData>;
+  triggerMetadata?: Record<string, RpcTypedData>;
+}
+
+export interface InvocationResult {
+  invocationId: string;
+  /** The library's InvocationContext, after the call (durable wrappers leave state on it). */
+  context: Record<string, unknown>;
+  returnValue?: RpcTypedData;
+  error?: unknown;
+  durationMs: number;
+}
+
+/** Calls functions through the app's ProgrammingModel exactly as the Node worker does. */
+export class Invoker {
+  constructor(private readonly registry: AppRegistry, private readonly logger: HostLogger, private readonly timeoutMs: number) {}
+
+  async invoke(fn: RegisteredFunction, input: InvocationInput): Promise<InvocationResult> {
+    const invocationId = randomUUID();
+    const started = performance.now();
+    const inputData = [{ name: fn.triggerName, data: input.trigger }];
+    for (const [name, data] of Object.entries(input.extraInputs ?? {})) inputData.push({ name, data });
+    const coreContext = {
+      invocationId,
+      metadata: fn.metadata,
+      request: { inputData, triggerMetadata: input.triggerMetadata ?? {} },
+      state: undefined as string | undefined,
+      log: (level: string, category: string, message: string) => {
+        this.logger.log(toLogLevel(level), message, { function: fn.name, category, invocationId });
+      },
+    };
+    const model = this.registry.programmingModel.getInvocationModel(coreContext);
+    const { context, inputs } = await model.getArguments();
+    try {
+      coreContext.state = 'invocation';
+      const result = await withTimeout(model.invokeFunction(context, inputs, fn.callback), this.timeoutMs, fn.name);
+      const response = await model.getResponse(context, result);
+      return { invocationId, context, returnValue: response.returnValue, durationMs: performance.now() - started };
+    } catch (error) {
+      return { invocationId, context, error, durationMs: performance.now() - started };
+    }
+  }
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number, name: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timeout value of ${Math.round(ms / 1000)}s exceeded by function 'Functions.${name}'`)), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function functionsByTrigger(registry: AppRegistry, type: string): RegisteredFunction[] {
+  return registry.functions.filter((fn) => fn.trigger.type.toLowerCase() === type.toLowerCase());
+}
+
+export function findFunction(registry: AppRegistry, type: string, name: string): RegisteredFunction | undefined {
+  return functionsByTrigger(registry, type).find((fn) => fn.name.toLowerCase() === name.toLowerCase());
+}
