@@ -1,7 +1,9 @@
 /** Entry point of `npx bulkflow <command>`; each command lives in its own module, loaded on demand. */
 type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
 
-const commands: Record<string, Command> = {};
+const commands: Record<string, Command> = {
+  host: { summary: 'run a Functions app locally (HTTP, Event Grid, durable, timers)', load: () => import('./host.js') },
+};
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...args] = argv;
