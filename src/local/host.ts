@@ -28,7 +28,8 @@ export interface HostOptions {
   port: number;
   /** Variables set before the app loads (they win over local.settings.json). */
   env?: Record<string, string>;
-  databaseUrl: string;
+  /** PostgreSQL for durable state; required when the app has durable functions. */
+  databaseUrl?: string;
   /** Overrides host.json logging. */
   logLevel?: LogLevelName;
   /** Activity lease; a killed host's activities run again this long after it died. */
@@ -103,9 +104,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
 
     const usesDurable = registry.functions.some((fn) => DURABLE_TRIGGERS.has(fn.trigger.type.toLowerCase()) || Object.keys(extraInputs(fn)).length > 0);
     if (usesDurable) {
+      const { databaseUrl } = options;
+      if (!databaseUrl) throw new Error('this app has durable functions: startHost needs a databaseUrl for their state');
       const schema = hubSchema(settings.hubName);
-      await migrateHub(options.databaseUrl, schema);
-      const pool = createPool(options.databaseUrl, schema, 12);
+      await migrateHub(databaseUrl, schema);
+      const pool = createPool(databaseUrl, schema, 12);
       cleanup.push(() => pool.end());
       const orchestrations = new OrchestrationWorker(pool, schema, registry, invoker, logger);
       const activities = new ActivityWorker(pool, schema, registry, invoker, logger, settings.maxConcurrentActivityFunctions, options.activityLeaseMs ?? 30_000);
@@ -116,7 +119,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         activities: new WorkerLoop('activity', () => activities.step(), () => pollMs, logger),
         entities: new WorkerLoop('entity', () => entities.step(), () => pollMs, logger),
       };
-      const listener = await listen(options.databaseUrl, schema, {
+      const listener = await listen(databaseUrl, schema, {
         orchestrations: () => loops.orchestrations.wake(),
         activities: () => loops.activities.wake(),
         entities: () => loops.entities.wake(),

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type RunningHost } from '../../src/local/host.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -77,6 +78,29 @@ describe('durable orchestrations on the real SDK replay', () => {
       next: 42,
       failure: "Activity function 'AlwaysFails' failed: always fails ",
     });
+  });
+
+  it('retry history follows the extension (DTFx RetryInterceptor): a timer after every failed attempt, ids from one counter', async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ event: { EventType: number; EventId: number; TaskScheduledId?: number; TimerId?: number } }>(
+        `SELECT event::jsonb AS event FROM durable_fixturehub.history WHERE instance_id = 'retry-1' ORDER BY seq`,
+      );
+      const names: Record<number, string> = { 4: 'Sched', 5: 'Done', 6: 'Fail', 10: 'TimerCreated', 11: 'TimerFired' };
+      const walk = rows
+        .map(({ event: e }) => (names[e.EventType] ? `${names[e.EventType]}(${e.EventId >= 0 ? e.EventId : (e.TaskScheduledId ?? e.TimerId)})` : undefined))
+        .filter(Boolean);
+      // FlakyTwice: 0..4 as recorded from the extension in durable-host-contract.md §5.3; then Double gets 5;
+      // AlwaysFails (2 attempts): 6, timer 7, 8, timer 9, after which the failure surfaces.
+      expect(walk).toEqual([
+        'Sched(0)', 'Fail(0)', 'TimerCreated(1)', 'TimerFired(1)', 'Sched(2)', 'Fail(2)', 'TimerCreated(3)', 'TimerFired(3)', 'Sched(4)', 'Done(4)',
+        'Sched(5)', 'Done(5)',
+        'Sched(6)', 'Fail(6)', 'TimerCreated(7)', 'TimerFired(7)', 'Sched(8)', 'Fail(8)', 'TimerCreated(9)', 'TimerFired(9)',
+      ]);
+    } finally {
+      await client.end();
+    }
   });
 
   it('counter entity: signals, calls and a critical section; readable through the client', async () => {

@@ -21,6 +21,9 @@ interface OrchestratorState {
   customStatus?: unknown;
 }
 
+/** DurableTask.AzureStorage moves queue messages over 45 KB to blobs. */
+const LARGE_MESSAGE_CHARS = 45 * 1024;
+
 const OUT_OF_PROC_MARKER = '\n\n$OutOfProcData$:';
 
 const ActionType = {
@@ -286,6 +289,10 @@ export class OrchestrationWorker {
         const activity = findFunction(this.registry, 'activityTrigger', name);
         if (!activity) throw new ScheduleError(`The function '${name}' doesn't exist, is disabled, or is not an activity function. Additional info: the app registers no activity with that name.`);
         const input = typeof action.input === 'string' ? action.input : JSON.stringify(action.input ?? null);
+        if (input.length > LARGE_MESSAGE_CHARS) {
+          // Azure Storage compresses such messages into blobs: it works, but slowly. Pass blob paths, not data.
+          this.logger.warn('large activity input', { instanceId: row.instance_id, activity: activity.name, taskId: id, chars: input.length });
+        }
         outbox.activities.push({ instanceId: row.instance_id, executionId: row.execution_id, taskId: id, name: activity.name, input });
         return [historyEvent(EventType.TaskScheduled, { Name: activity.name, Version: '', Input: input }, id, now)];
       }

@@ -1,0 +1,35 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { registerTriggerDispatcher, startHost, type RunningHost } from '../../src/local/host.js';
+import { fileURLToPath } from 'node:url';
+import { json } from './support.js';
+
+const timerApp = fileURLToPath(new URL('../fixtures/timer-app', import.meta.url));
+let host: RunningHost | undefined;
+
+afterEach(async () => {
+  await host?.stop();
+  host = undefined;
+});
+
+describe('trigger dispatchers', () => {
+  it('runs NCRONTAB timer triggers (six fields, seconds first); an Event Hub dispatcher plugs in by binding type', async () => {
+    const seenBindings: Array<Record<string, unknown>> = [];
+    // The seam another module (src/local/eventhubs) uses: given the function metadata, start consuming and invoke.
+    registerTriggerDispatcher('eventHubTrigger', async (fn, { invoke }) => {
+      seenBindings.push(fn.trigger);
+      const result = await invoke({
+        trigger: { json: JSON.stringify([{ uploadId: 'u1' }, { uploadId: 'u2' }]) },
+        triggerMetadata: { partitionContext: { json: JSON.stringify({ partitionId: '0' }) } },
+      });
+      if (result.error) throw result.error;
+      return { stop: async () => {} };
+    });
+    host = await startHost({ appDir: timerApp, port: 0, env: { EVENT_HUB_NAME: 'participants' } });
+    await new Promise((r) => setTimeout(r, 2300));
+    const state = (await json(await fetch(`${host.url}/api/state`))) as { ticks: Array<{ isPastDue: boolean; hasSchedule: boolean }>; received: unknown[] };
+    expect(state.ticks.length).toBeGreaterThanOrEqual(2);
+    expect(state.ticks[0]).toEqual({ isPastDue: false, hasSchedule: true });
+    expect(state.received).toEqual([{ messages: [{ uploadId: 'u1' }, { uploadId: 'u2' }], partition: '0' }]);
+    expect(seenBindings[0]).toMatchObject({ type: 'eventHubTrigger', eventHubName: 'participants', cardinality: 'many' });
+  });
+});
