@@ -50,6 +50,8 @@ export interface RunningHost {
   port: number;
   hubName: string;
   functions: HostFunction[];
+  /** Orchestration replay figures so far (zeros when the app has no orchestrations). */
+  stats(): { episodes: number; maxReplayMs: number; maxReplayEvents: number };
   /** Stops taking work, drains in-flight invocations, and closes connections. */
   stop(): Promise<void>;
 }
@@ -102,6 +104,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger, extraInputs);
     routes.eventGrid = new EventGridWebhook(registry, invoker, logger);
 
+    let orchestrationStats: OrchestrationWorker['stats'] | undefined;
     const usesDurable = registry.functions.some((fn) => DURABLE_TRIGGERS.has(fn.trigger.type.toLowerCase()) || Object.keys(extraInputs(fn)).length > 0);
     if (usesDurable) {
       const { databaseUrl } = options;
@@ -111,6 +114,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       const pool = createPool(databaseUrl, schema, 12);
       cleanup.push(() => pool.end());
       const orchestrations = new OrchestrationWorker(pool, schema, registry, invoker, logger);
+      orchestrationStats = orchestrations.stats;
       const activities = new ActivityWorker(pool, schema, registry, invoker, logger, settings.maxConcurrentActivityFunctions, options.activityLeaseMs ?? 30_000);
       const entities = new EntityWorker(pool, schema, registry, invoker, logger);
       routes.management = new ManagementApi(pool, schema, registry, settings.hubName, (id) => orchestrations.forget(id));
@@ -147,6 +151,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     }
 
     const dispatched: RunningDispatcher[] = [];
+    const stats = () => ({ ...(orchestrationStats ?? { episodes: 0, maxReplayMs: 0, maxReplayEvents: 0 }) });
     cleanup.push(async () => {
       await Promise.all(dispatched.map((d) => d.stop()));
     });
@@ -175,6 +180,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       port,
       hubName: settings.hubName,
       functions,
+      stats,
       stop: () => (stopping ??= stopAll()),
     };
   } catch (error) {

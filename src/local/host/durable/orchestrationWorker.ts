@@ -47,6 +47,8 @@ class ScheduleError extends Error {}
  */
 export class OrchestrationWorker {
   private readonly cache = new Map<string, CachedHistory>();
+  /** Replay figures for benchmarks and diagnostics. */
+  readonly stats = { episodes: 0, maxReplayMs: 0, maxReplayEvents: 0 };
 
   constructor(
     private readonly pool: pg.Pool,
@@ -121,6 +123,11 @@ export class OrchestrationWorker {
     } else {
       const trigger = this.triggerText(row, cached, newEvents);
       const result = await this.invoker.invoke(fn, { trigger: { string: trigger } });
+      this.stats.episodes++;
+      if (result.durationMs > this.stats.maxReplayMs) {
+        this.stats.maxReplayMs = result.durationMs;
+        this.stats.maxReplayEvents = history.events.length + newEvents.length;
+      }
       if (result.error !== undefined) {
         const message = errorText(result.error);
         const at = message.indexOf(OUT_OF_PROC_MARKER);
