@@ -93,6 +93,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     for (const fn of registry.functions) fn.trigger = fn.metadata.bindings[fn.triggerName] ?? fn.trigger;
     instrumentSdk(registry.entry);
     const invoker = new Invoker(registry, logger, settings.functionTimeoutMs);
+    await invoker.runHooks('appStart', { hookData: {}, functionAppDirectory: appDir });
+    // Registered early so that, run in reverse, it comes after all in-flight work has drained.
+    cleanup.push(() => invoker.runHooks('appTerminate', { hookData: {} }));
     const clientData = JSON.stringify(durableClientData(origin, settings.hubName));
     const extraInputs = (fn: RegisteredFunction): Record<string, RpcTypedData> => {
       const inputs: Record<string, RpcTypedData> = {};

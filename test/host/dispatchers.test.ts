@@ -12,7 +12,7 @@ afterEach(async () => {
 });
 
 describe('trigger dispatchers', () => {
-  it('runs NCRONTAB timer triggers (six fields, seconds first); an Event Hub dispatcher plugs in by binding type', async () => {
+  it('runs NCRONTAB timer triggers (six fields, seconds first), app hooks, and an Event Hub dispatcher plugged in by binding type', async () => {
     const seenBindings: Array<Record<string, unknown>> = [];
     // The seam another module (src/local/eventhubs) uses: given the function metadata, start consuming and invoke.
     registerTriggerDispatcher('eventHubTrigger', async (fn, { invoke }) => {
@@ -30,6 +30,9 @@ describe('trigger dispatchers', () => {
     expect(state.ticks.length).toBeGreaterThanOrEqual(2);
     expect(state.ticks[0]).toEqual({ isPastDue: false, hasSchedule: true });
     expect(state.received).toEqual([{ messages: [{ uploadId: 'u1' }, { uploadId: 'u2' }], partition: '0' }]);
+    expect(await json(await fetch(`${host.url}/api/wrapped`))).toEqual({ wrapped: true, inner: { value: 1 } });
+    const after = (await json(await fetch(`${host.url}/api/state`))) as { hookCalls: string[] };
+    expect(after.hookCalls).toEqual(['appStart:object', 'postInvocation:preInvocation']);
     expect(seenBindings[0]).toMatchObject({ type: 'eventHubTrigger', eventHubName: 'participants', cardinality: 'many' });
   });
 });

@@ -40,14 +40,33 @@ export class Invoker {
     };
     const model = this.registry.programmingModel.getInvocationModel(coreContext);
     const { context, inputs } = await model.getArguments();
+    // Hook contexts as the worker builds them; the library wraps them in Pre/PostInvocationContext.
+    const pre = { invocationContext: context, inputs, functionCallback: fn.callback, hookData: {} as Record<string, unknown> };
+    let result: unknown;
+    let error: unknown;
     try {
+      coreContext.state = 'preInvocationHooks';
+      await this.runHooks('preInvocation', pre);
       coreContext.state = 'invocation';
-      const result = await withTimeout(model.invokeFunction(context, inputs, fn.callback), this.timeoutMs, fn.name);
-      const response = await model.getResponse(context, result);
-      return { invocationId, context, returnValue: response.returnValue, durationMs: performance.now() - started };
-    } catch (error) {
-      return { invocationId, context, error, durationMs: performance.now() - started };
+      result = await withTimeout(model.invokeFunction(context, pre.inputs, pre.functionCallback), this.timeoutMs, fn.name);
+    } catch (caught) {
+      error = caught;
     }
+    const post = { invocationContext: context, inputs: pre.inputs, result, error, hookData: pre.hookData };
+    try {
+      coreContext.state = 'postInvocationHooks';
+      await this.runHooks('postInvocation', post);
+      if (post.error !== undefined) throw post.error;
+      const response = await model.getResponse(context, post.result);
+      return { invocationId, context, returnValue: response.returnValue, durationMs: performance.now() - started };
+    } catch (caught) {
+      return { invocationId, context, error: caught, durationMs: performance.now() - started };
+    }
+  }
+
+  /** Runs `app.hook.*` callbacks of one kind in registration order. */
+  async runHooks(name: string, context: Record<string, unknown>): Promise<void> {
+    for (const hook of this.registry.hooks.get(name) ?? []) await hook(context);
   }
 }
 

@@ -18,6 +18,8 @@ export interface FunctionMetadata {
 }
 
 export type FunctionCallback = (...args: unknown[]) => unknown;
+/** The library's hook wrapper: takes the worker's plain hook context object. */
+export type HookCallback = (context: Record<string, unknown>) => unknown;
 
 export interface RegisteredFunction {
   name: string;
@@ -43,8 +45,8 @@ export interface AppRegistry {
   entry: string;
   functions: RegisteredFunction[];
   programmingModel: ProgrammingModel;
-  /** Hooks registered with `app.hook.*`; not run by this host yet (see README of the host). */
-  hookNames: string[];
+  /** Hooks registered with `app.hook.*`, by hook name (appStart, preInvocation, ...). */
+  hooks: Map<string, HookCallback[]>;
 }
 
 export class AppLoadError extends Error {
@@ -55,7 +57,7 @@ export class AppLoadError extends Error {
 
 interface Capture {
   functions: RegisteredFunction[];
-  hookNames: string[];
+  hooks: Map<string, HookCallback[]>;
   programmingModel?: ProgrammingModel;
 }
 
@@ -78,9 +80,10 @@ const coreApi = {
     target.functions.push({ name: metadata.name, metadata, callback, triggerName: entry[0], trigger: entry[1] });
     return { dispose() {} };
   },
-  registerHook(name: string) {
-    requireCapture('registerHook').hookNames.push(name);
-    return { dispose() {} };
+  registerHook(name: string, callback: HookCallback) {
+    const { hooks } = requireCapture('registerHook');
+    hooks.set(name, [...(hooks.get(name) ?? []), callback]);
+    return { dispose: () => hooks.set(name, (hooks.get(name) ?? []).filter((hook) => hook !== callback)) };
   },
   setProgrammingModel(model: ProgrammingModel) {
     requireCapture('setProgrammingModel').programmingModel = model;
@@ -133,7 +136,7 @@ export async function loadApp(appDir: string): Promise<AppRegistry> {
   const known = loaded.get(entry);
   if (known) return known;
   installCoreModule();
-  capture = { functions: [], hookNames: [] };
+  capture = { functions: [], hooks: new Map() };
   try {
     await import(pathToFileURL(entry).href);
   } catch (error) {
@@ -146,7 +149,7 @@ export async function loadApp(appDir: string): Promise<AppRegistry> {
   if (!result.programmingModel) {
     throw new AppLoadError(entry, 'the app registered no functions through @azure/functions (or uses a different copy of it)');
   }
-  const registry: AppRegistry = { entry, functions: result.functions, programmingModel: result.programmingModel, hookNames: result.hookNames };
+  const registry: AppRegistry = { entry, functions: result.functions, programmingModel: result.programmingModel, hooks: result.hooks };
   loaded.set(entry, registry);
   return registry;
 }
