@@ -116,10 +116,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       await migrateHub(databaseUrl, schema);
       const pool = createPool(databaseUrl, schema, 12);
       cleanup.push(() => pool.end());
-      const orchestrations = new OrchestrationWorker(pool, schema, registry, invoker, logger);
+      const hub = { pool, schema, registry, invoker, logger };
+      const orchestrations = new OrchestrationWorker(hub);
       orchestrationStats = orchestrations.stats;
-      const activities = new ActivityWorker(pool, schema, registry, invoker, logger, settings.maxConcurrentActivityFunctions, options.activityLeaseMs ?? 30_000);
-      const entities = new EntityWorker(pool, schema, registry, invoker, logger);
+      const activities = new ActivityWorker(hub, settings.maxConcurrentActivityFunctions, options.activityLeaseMs ?? 30_000);
+      const entities = new EntityWorker(hub);
       routes.management = new ManagementApi(pool, schema, registry, settings.hubName, (id) => orchestrations.forget(id));
       const loops = {
         orchestrations: new WorkerLoop('orchestration', () => orchestrations.step(), () => orchestrations.nextDueMs(pollMs), logger),

@@ -119,12 +119,35 @@ describe('durable orchestrations on the real SDK replay', () => {
     }
     expect(read).toEqual({ entityExists: true, entityState: 35 });
     expect((await fetch(`${host.url}/runtime/webhooks/durabletask/entities/Counter/missing`)).status).toBe(404);
+    const entities = (await json(await fetch(`${host.url}/runtime/webhooks/durabletask/entities?fetchState=true`))) as Array<{ entityId: unknown; state: unknown }>;
+    expect(entities).toContainEqual(expect.objectContaining({ entityId: { name: 'counter', key: 'c1' }, state: 35 }));
   });
 
   it('an orchestrator that throws fails with the extension\'s message', async () => {
     const status = await run('Throws');
     expect(status.runtimeStatus).toBe('Failed');
     expect(String(status.output)).toContain("Orchestrator function 'Throws' failed: orchestrator bug");
+  });
+
+  it('a failing sub-orchestration surfaces to the parent as an exception', async () => {
+    const status = await run('ParentOfThrows', undefined, 'pot-1');
+    expect(status.output).toEqual({ caught: "Orchestrator function 'Throws' failed: orchestrator bug " });
+    const child = (await json(await fetch(`${host.url}/runtime/webhooks/durabletask/instances/pot-1-child`))) as Record<string, unknown>;
+    expect(child.runtimeStatus).toBe('Failed');
+  });
+
+  it('more than 100,000 actions fails with the extension\'s MaxOrchestrationActions message, scheduling nothing', async () => {
+    const status = await run('TooManyActions', undefined, 'too-many');
+    expect(status.runtimeStatus).toBe('Failed');
+    expect(String(status.output)).toContain('Maximum amount of orchestration actions (100000) has been reached');
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM durable_fixturehub.activity_queue WHERE instance_id = 'too-many'`);
+      expect(rows[0]).toEqual({ n: 0 });
+    } finally {
+      await client.end();
+    }
   });
 
   it('custom status over 16 KB of UTF-16 fails the orchestration with the extension\'s error', async () => {
@@ -170,6 +193,17 @@ describe('durable orchestrations on the real SDK replay', () => {
     const list = (await json(await fetch(`${host.url}/runtime/webhooks/durabletask/instances?instanceIdPrefix=dup-`))) as unknown[];
     expect(list).toHaveLength(1);
     await fetch(`${host.url}/runtime/webhooks/durabletask/instances/dup-1/terminate?reason=done`, { method: 'POST' });
+  });
+
+  it('purges by filter: createdTimeFrom and runtimeStatus; 404 when nothing matches', async () => {
+    const since = new Date(Date.now() - 60_000).toISOString();
+    await run('Throws', undefined, 'purge-me');
+    const api = `${host.url}/runtime/webhooks/durabletask/instances?createdTimeFrom=${since}&runtimeStatus=Failed`;
+    const purged = await fetch(api, { method: 'DELETE' });
+    expect(purged.status).toBe(200);
+    expect(((await json(purged)) as { instancesDeleted: number }).instancesDeleted).toBeGreaterThanOrEqual(1);
+    expect((await fetch(`${host.url}/runtime/webhooks/durabletask/instances/purge-me`)).status).toBe(404);
+    expect((await fetch(api, { method: 'DELETE' })).status).toBe(404);
   });
 
   it('management API: status codes for malformed and unknown requests', async () => {

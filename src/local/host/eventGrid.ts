@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorText } from './httpTriggers.js';
-import { findFunction, type Invoker } from './invoke.js';
+import { errorText, findFunction, type Invoker } from './invoke.js';
 import type { HostLogger } from './logger.js';
 import type { AppRegistry } from './registry.js';
 

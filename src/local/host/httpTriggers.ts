@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Invoker } from './invoke.js';
+import { errorText, type Invoker } from './invoke.js';
 import type { HostLogger } from './logger.js';
 import type { RegisteredFunction, RpcTypedData } from './registry.js';
 import { compileRoute, type CompiledRoute } from './routes.js';
@@ -111,8 +111,4 @@ function writeRpcResponse(response: ServerResponse, rpc: RpcHttpResponse | undef
   const body = rpc.body?.bytes ?? (rpc.body?.string !== undefined ? Buffer.from(rpc.body.string) : undefined);
   response.writeHead(Number(rpc.statusCode ?? 200), headers);
   response.end(body ? Buffer.from(body) : undefined);
-}
-
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -90,3 +90,7 @@ export function functionsByTrigger(registry: AppRegistry, type: string): Registe
 export function findFunction(registry: AppRegistry, type: string, name: string): RegisteredFunction | undefined {
   return functionsByTrigger(registry, type).find((fn) => fn.name.toLowerCase() === name.toLowerCase());
 }
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { EventGridWebhook } from './eventGrid.js';
 import { sendText } from './eventGrid.js';
 import type { HttpTriggers } from './httpTriggers.js';
-import { errorText } from './httpTriggers.js';
+import { errorText } from './invoke.js';
 import type { HostLogger } from './logger.js';
 import type { ManagementApi } from './durable/managementApi.js';
 

@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { errorText } from './httpTriggers.js';
+import { errorText } from './invoke.js';
 import { registerTriggerDispatcher } from './dispatchers.js';
 
 /**

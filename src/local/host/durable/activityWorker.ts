@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { errorText } from '../httpTriggers.js';
-import { findFunction, type Invoker } from '../invoke.js';
-import type { HostLogger } from '../logger.js';
-import type { AppRegistry, RpcTypedData } from '../registry.js';
+import { errorText, findFunction } from '../invoke.js';
+import type { RpcTypedData } from '../registry.js';
 import { Semaphore } from '../workerLoop.js';
 import { EventType, historyEvent } from './history.js';
 import { notifySql } from './store.js';
+import type { TaskHub } from './hub.js';
 
 interface ActivityItem {
   id: string;
@@ -34,11 +33,7 @@ export class ActivityWorker {
   failed = 0;
 
   constructor(
-    private readonly pool: pg.Pool,
-    private readonly schema: string,
-    private readonly registry: AppRegistry,
-    private readonly invoker: Invoker,
-    private readonly logger: HostLogger,
+    private readonly hub: TaskHub,
     private readonly concurrency: number,
     private readonly leaseMs: number,
   ) {
@@ -47,9 +42,9 @@ export class ActivityWorker {
 
   startLeaseRenewal(): void {
     this.renewTimer = setInterval(() => {
-      this.pool
+      this.hub.pool
         .query(`UPDATE activity_queue SET locked_until = now() + make_interval(secs => $2) WHERE locked_by = $1`, [this.owner, this.leaseMs / 1000])
-        .catch((error: unknown) => this.logger.warn('activity lease renewal failed', { error: errorText(error) }));
+        .catch((error: unknown) => this.hub.logger.warn('activity lease renewal failed', { error: errorText(error) }));
     }, Math.max(200, this.leaseMs / 3));
     this.renewTimer.unref();
   }
@@ -61,7 +56,7 @@ export class ActivityWorker {
       await Promise.race(this.running);
       return true;
     }
-    const { rows } = await this.pool.query<ActivityItem>(
+    const { rows } = await this.hub.pool.query<ActivityItem>(
       `UPDATE activity_queue SET locked_by = $1, locked_until = now() + make_interval(secs => $3)
        WHERE id IN (SELECT id FROM activity_queue WHERE locked_until IS NULL OR locked_until < now()
                     ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
@@ -87,12 +82,12 @@ export class ActivityWorker {
   }
 
   private async run(item: ActivityItem): Promise<void> {
-    const fn = findFunction(this.registry, 'activityTrigger', item.name);
+    const fn = findFunction(this.hub.registry, 'activityTrigger', item.name);
     let event;
     if (!fn) {
       event = failed(item, `The function '${item.name}' doesn't exist, is disabled, or is not an activity function.`, '{}');
     } else {
-      const result = await this.invoker.invoke(fn, {
+      const result = await this.hub.invoker.invoke(fn, {
         trigger: { string: item.input },
         triggerMetadata: { instanceId: { string: item.instance_id } },
       });
@@ -101,11 +96,11 @@ export class ActivityWorker {
         const error = result.error;
         const details = JSON.stringify({ ClassName: error instanceof Error ? error.name : 'Error', Message: errorText(error), StackTraceString: error instanceof Error ? (error.stack ?? null) : null });
         event = failed(item, `Activity function '${fn.name}' failed: ${errorText(error)}`, details);
-        this.logger.warn('activity failed', { activity: fn.name, instanceId: item.instance_id, taskId: item.task_id, error: errorText(error) });
+        this.hub.logger.warn('activity failed', { activity: fn.name, instanceId: item.instance_id, taskId: item.task_id, error: errorText(error) });
       } else {
         this.executed++;
         event = historyEvent(EventType.TaskCompleted, { TaskScheduledId: item.task_id, Result: resultJson(result.returnValue) });
-        this.logger.debug('activity executed', { activity: fn.name, instanceId: item.instance_id, taskId: item.task_id, ms: Math.round(result.durationMs) });
+        this.hub.logger.debug('activity executed', { activity: fn.name, instanceId: item.instance_id, taskId: item.task_id, ms: Math.round(result.durationMs) });
       }
     }
     this.pending.push({ id: item.id, event: JSON.stringify(event) });
@@ -136,7 +131,7 @@ export class ActivityWorker {
 
   private async write(batch: Array<{ id: string; event: string }>): Promise<void> {
     try {
-      await this.pool.query(
+      await this.hub.pool.query(
         `WITH done AS (
            DELETE FROM activity_queue q USING unnest($1::bigint[], $2::text[]) AS c(id, event)
            WHERE q.id = c.id AND q.locked_by = $3
@@ -144,10 +139,10 @@ export class ActivityWorker {
          INSERT INTO inbox (instance_id, execution_id, event) SELECT instance_id, execution_id, event FROM done ORDER BY id`,
         [batch.map((b) => b.id), batch.map((b) => b.event), this.owner],
       );
-      await this.pool.query(notifySql(this.schema, 'orchestrations'));
+      await this.hub.pool.query(notifySql(this.hub.schema, 'orchestrations'));
     } catch (error) {
       // The items stay leased; they run again once the lease lapses (at-least-once).
-      this.logger.error('writing activity completions failed', { count: batch.length, error: errorText(error) });
+      this.hub.logger.error('writing activity completions failed', { count: batch.length, error: errorText(error) });
     }
   }
 }

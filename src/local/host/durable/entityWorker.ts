@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { errorText } from '../httpTriggers.js';
-import { findFunction, type Invoker } from '../invoke.js';
-import type { HostLogger } from '../logger.js';
-import type { AppRegistry } from '../registry.js';
+import { errorText, findFunction } from '../invoke.js';
 import { EventType, historyEvent } from './history.js';
 import { entitySchedulerId, Outbox } from './outbox.js';
 import { inTransaction } from './store.js';
+import type { TaskHub } from './hub.js';
 
 interface EntityRow {
   entity_id: string;
@@ -53,15 +51,11 @@ const BATCH_SIZE = 50;
  */
 export class EntityWorker {
   constructor(
-    private readonly pool: pg.Pool,
-    private readonly schema: string,
-    private readonly registry: AppRegistry,
-    private readonly invoker: Invoker,
-    private readonly logger: HostLogger,
+    private readonly hub: TaskHub,
   ) {}
 
   async step(): Promise<boolean> {
-    return inTransaction(this.pool, async (client) => {
+    return inTransaction(this.hub.pool, async (client) => {
       const { rows } = await client.query<EntityRow>(
         // An entity held by a critical section is only eligible for its holder's messages.
         `SELECT * FROM entities e WHERE EXISTS (
@@ -98,7 +92,7 @@ export class EntityWorker {
         await this.runBatch(client, outbox, entity, batch.map((b) => b.message));
       }
       await client.query('DELETE FROM entity_queue WHERE id = ANY($1::bigint[])', [taken]);
-      await outbox.flush(client, this.schema);
+      await outbox.flush(client, this.hub.schema);
       return true;
     });
   }
@@ -118,7 +112,7 @@ export class EntityWorker {
   }
 
   private async runBatch(client: pg.PoolClient, outbox: Outbox, entity: EntityRow, batch: Operation[]): Promise<void> {
-    const fn = findFunction(this.registry, 'entityTrigger', entity.name);
+    const fn = findFunction(this.hub.registry, 'entityTrigger', entity.name);
     let state: EntityState;
     if (!fn) {
       const error = JSON.stringify(`The function '${entity.name}' doesn't exist, is disabled, or is not an entity function.`);
@@ -130,15 +124,15 @@ export class EntityWorker {
         state: entity.state,
         batch: batch.map((op) => ({ name: op.op, input: op.input ?? null, isSignal: op.signal === true })),
       };
-      const result = await this.invoker.invoke(fn, { trigger: { string: JSON.stringify(trigger) } });
+      const result = await this.hub.invoker.invoke(fn, { trigger: { string: JSON.stringify(trigger) } });
       if (result.error !== undefined) {
         // The whole batch failed (the extension fails every operation of a failed batch); state is unchanged.
         const error = JSON.stringify(errorText(result.error));
-        this.logger.warn('entity batch failed', { entity: fn.name, operations: batch.length, error: errorText(result.error) });
+        this.hub.logger.warn('entity batch failed', { entity: fn.name, operations: batch.length, error: errorText(result.error) });
         state = { results: batch.map(() => ({ isError: true, result: error })), signals: [], entityExists: entity.entity_exists, entityState: entity.state ?? undefined };
       } else {
         state = JSON.parse(result.returnValue?.json ?? 'null') as EntityState;
-        this.logger.debug('entity batch executed', { entity: fn.name, operations: batch.length, ms: Math.round(result.durationMs) });
+        this.hub.logger.debug('entity batch executed', { entity: fn.name, operations: batch.length, ms: Math.round(result.durationMs) });
       }
     }
     await client.query('UPDATE entities SET state = $2, entity_exists = $3, updated_at = now() WHERE entity_id = $1', [

@@ -1,9 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { errorText } from '../httpTriggers.js';
-import { findFunction, type Invoker } from '../invoke.js';
-import type { HostLogger } from '../logger.js';
-import type { AppRegistry } from '../registry.js';
+import { errorText, findFunction } from '../invoke.js';
 import {
   completedTaskId, customStatusError, EventType, ExecutionHistory, historyEvent, MAX_ORCHESTRATION_ACTIONS, maxActionsMessage,
   type HistoryEvent,
@@ -12,6 +9,7 @@ import { notifyParent, releaseLocks, startInstance, InstanceExistsError, type In
 import { entitySchedulerId, Outbox } from './outbox.js';
 import { allocationsOf, retryStep, type Allocation, type SdkAction, type SdkTask } from './sequence.js';
 import { inTransaction } from './store.js';
+import type { TaskHub } from './hub.js';
 
 interface OrchestratorState {
   isDone: boolean;
@@ -51,11 +49,7 @@ export class OrchestrationWorker {
   readonly stats = { episodes: 0, maxReplayMs: 0, maxReplayEvents: 0 };
 
   constructor(
-    private readonly pool: pg.Pool,
-    private readonly schema: string,
-    private readonly registry: AppRegistry,
-    private readonly invoker: Invoker,
-    private readonly logger: HostLogger,
+    private readonly hub: TaskHub,
   ) {}
 
   /** Claims and runs one episode; false when no instance has due messages. */
@@ -63,7 +57,7 @@ export class OrchestrationWorker {
     let after: (() => void) | undefined;
     let claimed: string | undefined;
     try {
-      const worked = await inTransaction(this.pool, async (client) => {
+      const worked = await inTransaction(this.hub.pool, async (client) => {
         const { rows } = await client.query<InstanceRow>(
           `SELECT * FROM instances
            WHERE instance_id = ANY(ARRAY(SELECT DISTINCT instance_id FROM inbox WHERE visible_at <= now() LIMIT 64))
@@ -86,7 +80,7 @@ export class OrchestrationWorker {
 
   /** Milliseconds until the next durable timer is due (capped by the poll interval). */
   async nextDueMs(pollMs: number): Promise<number> {
-    const { rows } = await this.pool.query<{ ms: number | null }>(
+    const { rows } = await this.hub.pool.query<{ ms: number | null }>(
       `SELECT (EXTRACT(EPOCH FROM min(visible_at) - now()) * 1000)::float8 AS ms FROM inbox WHERE visible_at > now()`,
     );
     const ms = rows[0]?.ms;
@@ -112,7 +106,7 @@ export class OrchestrationWorker {
 
     const now = new Date();
     const newEvents = [historyEvent(EventType.OrchestratorStarted, {}, -1, now), ...accepted];
-    const fn = findFunction(this.registry, 'orchestrationTrigger', row.name);
+    const fn = findFunction(this.hub.registry, 'orchestrationTrigger', row.name);
     const outbox = new Outbox();
     const scheduled: HistoryEvent[] = [];
     let failure: string | undefined;
@@ -122,7 +116,7 @@ export class OrchestrationWorker {
       failure = `The function '${row.name}' doesn't exist, is disabled, or is not an orchestrator function.`;
     } else {
       const trigger = this.triggerText(row, cached, newEvents);
-      const result = await this.invoker.invoke(fn, { trigger: { string: trigger } });
+      const result = await this.hub.invoker.invoke(fn, { trigger: { string: trigger } });
       this.stats.episodes++;
       if (result.durationMs > this.stats.maxReplayMs) {
         this.stats.maxReplayMs = result.durationMs;
@@ -198,15 +192,15 @@ export class OrchestrationWorker {
       await client.query('UPDATE instances SET status = $2, output = $3, updated_at = now() WHERE instance_id = $1', [row.instance_id, status, output]);
       if (status !== 'Running') {
         await client.query('DELETE FROM inbox WHERE instance_id = $1', [row.instance_id]);
-        await releaseLocks(client, this.schema, row.instance_id);
+        await releaseLocks(client, this.hub.schema, row.instance_id);
       }
     }
-    await outbox.flush(client, this.schema);
+    await outbox.flush(client, this.hub.schema);
 
     const newActivities = outbox.activities.length;
-    if (newActivities >= 100) this.logger.info('fan-out scheduled', { orchestration: row.name, instanceId: row.instance_id, activities: newActivities });
+    if (newActivities >= 100) this.hub.logger.info('fan-out scheduled', { orchestration: row.name, instanceId: row.instance_id, activities: newActivities });
     if (status !== 'Running') {
-      this.logger.info('orchestration ended', { orchestration: row.name, instanceId: row.instance_id, status, events: history.events.length + appended.length });
+      this.hub.logger.info('orchestration ended', { orchestration: row.name, instanceId: row.instance_id, status, events: history.events.length + appended.length });
     }
     return () => {
       if (status !== 'Running') {
@@ -293,12 +287,12 @@ export class OrchestrationWorker {
       case ActionType.CallActivity:
       case ActionType.CallActivityWithRetry: {
         const name = action.functionName ?? '';
-        const activity = findFunction(this.registry, 'activityTrigger', name);
+        const activity = findFunction(this.hub.registry, 'activityTrigger', name);
         if (!activity) throw new ScheduleError(`The function '${name}' doesn't exist, is disabled, or is not an activity function. Additional info: the app registers no activity with that name.`);
         const input = typeof action.input === 'string' ? action.input : JSON.stringify(action.input ?? null);
         if (input.length > LARGE_MESSAGE_CHARS) {
           // Azure Storage compresses such messages into blobs: it works, but slowly. Pass blob paths, not data.
-          this.logger.warn('large activity input', { instanceId: row.instance_id, activity: activity.name, taskId: id, chars: input.length });
+          this.hub.logger.warn('large activity input', { instanceId: row.instance_id, activity: activity.name, taskId: id, chars: input.length });
         }
         outbox.activities.push({ instanceId: row.instance_id, executionId: row.execution_id, taskId: id, name: activity.name, input });
         return [historyEvent(EventType.TaskScheduled, { Name: activity.name, Version: '', Input: input }, id, now)];
@@ -356,7 +350,7 @@ export class OrchestrationWorker {
 
   private async startChild(client: pg.PoolClient, outbox: Outbox, row: InstanceRow, action: SdkAction, id: number, now: Date): Promise<HistoryEvent> {
     const name = action.functionName ?? '';
-    const child = findFunction(this.registry, 'orchestrationTrigger', name);
+    const child = findFunction(this.hub.registry, 'orchestrationTrigger', name);
     if (!child) throw new ScheduleError(`The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`);
     const instanceId = action.instanceId || `${row.instance_id}:${id}`;
     const input = action.input === undefined ? null : JSON.stringify(action.input);
