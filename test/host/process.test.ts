@@ -41,15 +41,18 @@ describe('bulkflow host (CLI process)', () => {
     expect(await host.exited).toBe(0);
   });
 
-  it('SIGKILL mid fan-out, restart: the orchestration completes once with exact results; lost activities re-run, completed ones do not', async () => {
+  it.each([
+    { shape: 'flat', name: 'FanOutSlow', instanceId: 'killed-flat' },
+    { shape: 'in sub-orchestrations of 100', name: 'FanOutSlowSplit', instanceId: 'killed-split' },
+  ])('SIGKILL mid fan-out ($shape), restart: completes once with exact results; lost activities re-run, completed ones do not', async ({ name, instanceId }) => {
     const count = 400;
-    const log = join(scratch, 'executions.log');
+    const log = join(scratch, `${instanceId}.log`);
     const port = await freePort();
     const args = ['--app', fixtureApp, '--port', String(port), '--activity-lease-ms', '1500'];
     const env = { DATABASE_URL: db.url, EXECUTION_LOG: log };
     const first = spawnHost(args, env);
     await waitForOutput(first, 'Host listening on');
-    const started = await fetch(`http://localhost:${port}/api/orchestrators/FanOutSlow/killed-1`, { method: 'POST', body: JSON.stringify({ count }) });
+    const started = await fetch(`http://localhost:${port}/api/orchestrators/${name}/${instanceId}`, { method: 'POST', body: JSON.stringify({ count, size: 100 }) });
     expect(started.status).toBe(202);
     const statusUrl = ((await json(started)) as { statusQueryGetUri: string }).statusQueryGetUri;
     const executedBeforeKill = await waitForLines(log, count / 4);
@@ -73,7 +76,8 @@ describe('bulkflow host (CLI process)', () => {
     await client.connect();
     try {
       const { rows } = await client.query<{ completions: string }>(
-        `SELECT count(*) AS completions FROM durable_fixturehub.history WHERE instance_id = 'killed-1' AND (event::jsonb ->> 'EventType')::int = 1`,
+        `SELECT count(*) AS completions FROM durable_fixturehub.history WHERE instance_id = $1 AND (event::jsonb ->> 'EventType')::int = 1`,
+        [instanceId],
       );
       expect(Number(rows[0]?.completions)).toBe(1); // completed exactly once
     } finally {

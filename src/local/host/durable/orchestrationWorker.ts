@@ -34,7 +34,13 @@ const ActionType = {
 interface CachedHistory {
   history: ExecutionHistory;
   playedJson: string[];
+  /** Characters of history JSON, to warn once when an instance's history grows past ~1 MB. */
+  chars: number;
+  warned: boolean;
 }
+
+/** Every episode replays the whole history: past this size, split the work into sub-orchestrations. */
+const LARGE_HISTORY_CHARS = 1024 * 1024;
 
 /** Raised while scheduling an action the extension would reject; it fails the orchestration. */
 class ScheduleError extends Error {}
@@ -208,7 +214,13 @@ export class OrchestrationWorker {
         return;
       }
       history.append(appended);
-      for (const event of appended) cached.playedJson.push(JSON.stringify({ ...event, IsPlayed: true }));
+      for (const event of appended) this.remember(cached, JSON.stringify({ ...event, IsPlayed: true }));
+      if (!cached.warned && cached.chars > LARGE_HISTORY_CHARS) {
+        cached.warned = true;
+        this.hub.logger.warn('large orchestration history: every episode replays all of it; consider sub-orchestrations', {
+          orchestration: row.name, instanceId: row.instance_id, events: history.events.length, chars: cached.chars,
+        });
+      }
     };
   }
 
@@ -241,13 +253,18 @@ export class OrchestrationWorker {
     const from = cached?.history.events.length ?? 0;
     const { rows } = await client.query<{ event: string }>('SELECT event FROM history WHERE instance_id = $1 AND seq >= $2 ORDER BY seq', [row.instance_id, from]);
     if (!cached) {
-      cached = { history: new ExecutionHistory(row.execution_id), playedJson: [] };
+      cached = { history: new ExecutionHistory(row.execution_id), playedJson: [], chars: 0, warned: false };
       this.cache.set(row.instance_id, cached);
     }
     const events = rows.map((r) => ({ ...(JSON.parse(r.event) as HistoryEvent), IsPlayed: true }));
     cached.history.append(events);
-    for (const event of events) cached.playedJson.push(JSON.stringify(event));
+    for (const event of events) this.remember(cached, JSON.stringify(event));
     return cached;
+  }
+
+  private remember(cached: CachedHistory, json: string): void {
+    cached.playedJson.push(json);
+    cached.chars += json.length;
   }
 
   private async appendHistory(client: pg.PoolClient, instanceId: string, firstSeq: number, events: HistoryEvent[]): Promise<void> {
