@@ -62,7 +62,11 @@ export async function run(args: string[]): Promise<number> {
     throw error;
   }
   console.log(`\nFunctions (task hub ${host.hubName}, ${postgres.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}):\n`);
-  for (const fn of host.functions) console.log(`  ${fn.name}: ${fn.url ? `[${fn.trigger}] ${fn.url}` : fn.trigger}`);
+  // The same shape as Core Tools: `Name: [GET,POST] url` for HTTP, `Name: triggerType` otherwise.
+  for (const fn of host.functions) {
+    const label = fn.methods ? `[${fn.methods.join(',')}] ${fn.url}` : fn.url ? `${fn.trigger} ${fn.url}` : fn.trigger;
+    console.log(`  ${fn.name}: ${label}`);
+  }
   console.log(`\nHost listening on ${host.url} (management API: ${host.url}/runtime/webhooks/durabletask/). Ctrl-C to stop.`);
 
   await new Promise<void>((done) => {

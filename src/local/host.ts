@@ -42,6 +42,8 @@ export interface HostOptions {
 export interface HostFunction {
   name: string;
   trigger: string;
+  /** HTTP methods, for HTTP triggers. */
+  methods?: string[];
   url?: string;
 }
 
@@ -174,7 +176,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
 
     const functions = registry.functions.map((fn): HostFunction => {
       const type = fn.trigger.type;
-      if (type.toLowerCase() === 'httptrigger') return { name: fn.name, trigger: type, url: routes.http?.urlFor(fn, origin) };
+      if (type.toLowerCase() === 'httptrigger') {
+        const methods = Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]) : ['GET', 'POST'];
+        return { name: fn.name, trigger: type, methods, url: routes.http?.urlFor(fn, origin) };
+      }
       if (type.toLowerCase() === 'eventgridtrigger') return { name: fn.name, trigger: type, url: `${origin}/runtime/webhooks/EventGrid?functionName=${fn.name}` };
       return { name: fn.name, trigger: type };
     });

@@ -35,7 +35,8 @@ describe('bulkflow host (CLI process)', () => {
     const port = await freePort();
     const host = spawnHost(['--app', fixtureApp, '--port', String(port)], { DATABASE_URL: db.url });
     await waitForOutput(host, 'Host listening on');
-    expect(host.output()).toContain(`Hello: [httpTrigger] http://localhost:${port}/api/hello/{name}/{times:int?}`);
+    expect(host.output()).toContain(`Hello: [GET] http://localhost:${port}/api/hello/{name}/{times:int?}`);
+    expect(host.output()).toContain(`OnUpload: eventGridTrigger http://localhost:${port}/runtime/webhooks/EventGrid?functionName=OnUpload`);
     expect(host.output()).toContain('Chain: orchestrationTrigger');
     host.child.kill('SIGTERM');
     expect(await host.exited).toBe(0);

@@ -19,7 +19,7 @@ afterAll(async () => {
 describe('registration capture', () => {
   it('captures every function the unmodified app registers, with URLs for HTTP and Event Grid', () => {
     const byName = Object.fromEntries(host.functions.map((f) => [f.name, f]));
-    expect(byName.Hello).toEqual({ name: 'Hello', trigger: 'httpTrigger', url: `${host.url}/api/hello/{name}/{times:int?}` });
+    expect(byName.Hello).toEqual({ name: 'Hello', trigger: 'httpTrigger', methods: ['GET'], url: `${host.url}/api/hello/{name}/{times:int?}` });
     expect(byName.OnUpload?.url).toBe(`${host.url}/runtime/webhooks/EventGrid?functionName=OnUpload`);
     expect(byName.Chain?.trigger).toBe('orchestrationTrigger');
     expect(byName.SayHello?.trigger).toBe('activityTrigger');

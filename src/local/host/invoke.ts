@@ -39,7 +39,14 @@ export class Invoker {
       },
     };
     const model = this.registry.programmingModel.getInvocationModel(coreContext);
-    const { context, inputs } = await model.getArguments();
+    let args: Awaited<ReturnType<typeof model.getArguments>>;
+    try {
+      args = await model.getArguments();
+    } catch (error) {
+      // e.g. trigger data the library cannot convert: a failed invocation, never a crash of the host
+      return { invocationId, context: {}, error, durationMs: performance.now() - started };
+    }
+    const { context, inputs } = args;
     // Hook contexts as the worker builds them; the library wraps them in Pre/PostInvocationContext.
     const pre = { invocationContext: context, inputs, functionCallback: fn.callback, hookData: {} as Record<string, unknown> };
     let result: unknown;

@@ -33,6 +33,7 @@ export interface RegisteredFunction {
 /** What the worker's ProgrammingModel exposes (the subset the host drives). */
 export interface ProgrammingModel {
   getInvocationModel(coreContext: unknown): InvocationModel;
+  getCapabilities(capabilities: Record<string, string>): Promise<Record<string, string>>;
 }
 export interface InvocationModel {
   getArguments(): Promise<{ context: Record<string, unknown>; inputs: unknown[] }>;
@@ -130,8 +131,17 @@ export function appEntry(appDir: string): string {
   return entry;
 }
 
+let loading: Promise<unknown> = Promise.resolve();
+
 /** Imports the app and returns every function it registered, without changing the app's code. */
-export async function loadApp(appDir: string): Promise<AppRegistry> {
+export function loadApp(appDir: string): Promise<AppRegistry> {
+  // Registrations go to one process-wide capture, so apps load one at a time.
+  const next = loading.then(() => loadAppNow(appDir));
+  loading = next.catch(() => {});
+  return next;
+}
+
+async function loadAppNow(appDir: string): Promise<AppRegistry> {
   const entry = appEntry(resolve(appDir));
   const known = loaded.get(entry);
   if (known) return known;
@@ -148,6 +158,11 @@ export async function loadApp(appDir: string): Promise<AppRegistry> {
   capture = undefined;
   if (!result.programmingModel) {
     throw new AppLoadError(entry, 'the app registered no functions through @azure/functions (or uses a different copy of it)');
+  }
+  // The worker asks for capabilities once the app is loaded; this also locks `app.setup()`.
+  const capabilities = await result.programmingModel.getCapabilities({});
+  if (capabilities.HttpUri) {
+    throw new AppLoadError(entry, 'app.setup({ enableHttpStream: true }) is not supported by the local host; remove it for local runs');
   }
   const registry: AppRegistry = { entry, functions: result.functions, programmingModel: result.programmingModel, hooks: result.hooks };
   loaded.set(entry, registry);
