@@ -34,6 +34,8 @@ export interface StartRequest {
   /** JSON text of the input, or null. */
   input: string | null;
   parent?: { instanceId: string; executionId: string; taskId: number };
+  /** ContinueAsNew: keep external events not yet delivered (they belong to whichever execution is current). */
+  carryOverEvents?: boolean;
 }
 
 /**
@@ -57,7 +59,10 @@ export async function startInstance(client: pg.PoolClient, outbox: Outbox, reque
     throw new InstanceExistsError(request.instanceId, existing.rows[0]?.status ?? 'Running');
   }
   await client.query('DELETE FROM history WHERE instance_id = $1', [request.instanceId]);
-  await client.query('DELETE FROM inbox WHERE instance_id = $1', [request.instanceId]);
+  await client.query(
+    `DELETE FROM inbox WHERE instance_id = $1 AND ($2::boolean IS NOT TRUE OR execution_id IS NOT NULL)`,
+    [request.instanceId, request.carryOverEvents ?? false],
+  );
   outbox.inbox.push({
     instanceId: request.instanceId,
     executionId,

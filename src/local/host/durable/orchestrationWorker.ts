@@ -186,12 +186,12 @@ export class OrchestrationWorker {
       await client.query('DELETE FROM history WHERE instance_id = $1', [row.instance_id]);
       await client.query(`UPDATE instances SET status = 'Completed' WHERE instance_id = $1`, [row.instance_id]);
       await startInstance(client, outbox, {
-        name: row.name, instanceId: row.instance_id, input,
+        name: row.name, instanceId: row.instance_id, input, carryOverEvents: true,
         parent: row.parent_instance_id && row.parent_execution_id && row.parent_task_id !== null
           ? { instanceId: row.parent_instance_id, executionId: row.parent_execution_id, taskId: row.parent_task_id }
           : undefined,
       });
-      // startInstance reset created_at; a continued instance keeps its creation time, and undelivered events carry over.
+      // startInstance reset created_at; a continued instance keeps its creation time.
       await client.query(`UPDATE instances SET status = 'Running', created_at = $2 WHERE instance_id = $1`, [row.instance_id, row.created_at]);
     } else {
       await this.appendHistory(client, row.instance_id, history.events.length, appended);
