@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { json } from './support.js';
 
 const timerApp = fileURLToPath(new URL('../fixtures/timer-app', import.meta.url));
+const cjsApp = fileURLToPath(new URL('../fixtures/cjs-app', import.meta.url));
 let host: RunningHost | undefined;
 
 afterEach(async () => {
@@ -34,5 +35,13 @@ describe('trigger dispatchers', () => {
     const after = (await json(await fetch(`${host.url}/api/state`))) as { hookCalls: string[] };
     expect(after.hookCalls).toEqual(['appStart:object', 'postInvocation:preInvocation']);
     expect(seenBindings[0]).toMatchObject({ type: 'eventHubTrigger', eventHubName: 'participants', cardinality: 'many' });
+  });
+});
+
+describe('more than one app in one process', () => {
+  it('loads a CommonJS app (compiled-TS layout, main in dist/) after an ESM app; authLevel is accepted without keys', async () => {
+    host = await startHost({ appDir: cjsApp, port: 0 });
+    expect(host.functions).toEqual([{ name: 'Ping', trigger: 'httpTrigger', methods: ['GET'], url: `${host.url}/api/ping/{*rest}` }]);
+    expect(await json(await fetch(`${host.url}/api/ping/a/b`))).toEqual({ pong: 'a/b' });
   });
 });

@@ -59,12 +59,13 @@ export class AppLoadError extends Error {
 interface Capture {
   functions: RegisteredFunction[];
   hooks: Map<string, HookCallback[]>;
-  programmingModel?: ProgrammingModel;
 }
 
 // The library looks its core API up once per process and keeps it, so the proxy and the
 // capture target are process-wide; loaded apps are remembered because ESM modules run once.
 let capture: Capture | undefined;
+// @azure/functions sets its ProgrammingModel once per process (on its first registration), so apps share it.
+let programmingModel: ProgrammingModel | undefined;
 const loaded = new Map<string, AppRegistry>();
 let installed = false;
 
@@ -87,10 +88,10 @@ const coreApi = {
     return { dispose: () => hooks.set(name, (hooks.get(name) ?? []).filter((hook) => hook !== callback)) };
   },
   setProgrammingModel(model: ProgrammingModel) {
-    requireCapture('setProgrammingModel').programmingModel = model;
+    programmingModel = model;
   },
   getProgrammingModel() {
-    return capture?.programmingModel;
+    return programmingModel;
   },
   log(level: string, category: string, message: string) {
     if (level === 'error' || level === 'critical' || level === 'warning') console.error(`[${category}] ${message}`);
@@ -156,15 +157,15 @@ async function loadAppNow(appDir: string): Promise<AppRegistry> {
   }
   const result = capture;
   capture = undefined;
-  if (!result.programmingModel) {
+  if (result.functions.length === 0 || !programmingModel) {
     throw new AppLoadError(entry, 'the app registered no functions through @azure/functions (or uses a different copy of it)');
   }
   // The worker asks for capabilities once the app is loaded; this also locks `app.setup()`.
-  const capabilities = await result.programmingModel.getCapabilities({});
+  const capabilities = await programmingModel.getCapabilities({});
   if (capabilities.HttpUri) {
     throw new AppLoadError(entry, 'app.setup({ enableHttpStream: true }) is not supported by the local host; remove it for local runs');
   }
-  const registry: AppRegistry = { entry, functions: result.functions, programmingModel: result.programmingModel, hooks: result.hooks };
+  const registry: AppRegistry = { entry, functions: result.functions, programmingModel, hooks: result.hooks };
   loaded.set(entry, registry);
   return registry;
 }

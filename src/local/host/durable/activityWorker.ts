@@ -89,7 +89,7 @@ export class ActivityWorker {
     } else {
       const result = await this.hub.invoker.invoke(fn, {
         trigger: { string: item.input },
-        triggerMetadata: { instanceId: { string: item.instance_id } },
+        triggerMetadata: { instanceId: { json: JSON.stringify(item.instance_id) } },
       });
       if (result.error !== undefined) {
         this.failed++;
