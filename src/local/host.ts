@@ -117,6 +117,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       const schema = hubSchema(settings.hubName);
       await migrateHub(databaseUrl, schema);
       const pool = createPool(databaseUrl, schema, 12);
+      // An idle connection can die (e.g. Ctrl-C also reaches an embedded PostgreSQL in the same process group);
+      // the work it carried is retried from the database, so this is not fatal.
+      pool.on('error', (error) => logger.warn('idle database connection lost', { error: error.message }));
       cleanup.push(() => pool.end());
       const hub = { pool, schema, registry, invoker, logger };
       const orchestrations = new OrchestrationWorker(hub);

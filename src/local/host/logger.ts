@@ -10,7 +10,7 @@ export type LogFields = Record<string, string | number | boolean | undefined>;
 export class HostLogger {
   constructor(private readonly level: LogLevelName, private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)) {}
 
-  enabled(level: LogLevelName): boolean {
+  private enabled(level: LogLevelName): boolean {
     return ORDER[level] >= ORDER[this.level] && level !== 'none';
   }
 

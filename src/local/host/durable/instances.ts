@@ -4,9 +4,6 @@ import { EventType, historyEvent } from './history.js';
 import type { Outbox } from './outbox.js';
 import { notifySql } from './store.js';
 
-export const ACTIVE_STATUSES = ['Pending', 'Running', 'Suspended'] as const;
-export const TERMINAL_STATUSES = ['Completed', 'Failed', 'Terminated', 'Canceled'] as const;
-
 export interface InstanceRow {
   instance_id: string;
   execution_id: string;

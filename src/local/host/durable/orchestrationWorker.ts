@@ -205,7 +205,7 @@ export class OrchestrationWorker {
 
     const newActivities = outbox.activities.length;
     if (newActivities >= 100) this.hub.logger.info('fan-out scheduled', { orchestration: row.name, instanceId: row.instance_id, activities: newActivities });
-    if (status !== 'Running') {
+    if (status === 'Completed' || status === 'Failed') {
       this.hub.logger.info('orchestration ended', { orchestration: row.name, instanceId: row.instance_id, status, events: history.events.length + appended.length });
     }
     return () => {

@@ -42,20 +42,26 @@ export function createPool(databaseUrl: string, schema: string, max: number): pg
 
 export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A connection that dies between queries (while the episode runs user code) emits 'error' on the client;
+  // the next query then fails and the transaction rolls back, so the event itself needs no handling.
+  const ignore = () => {};
+  client.on('error', ignore);
+  let failure: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
-    client.release();
+    client.off('error', ignore);
+    // Passing the error discards the connection instead of returning a possibly broken one to the pool.
+    client.release(failure);
   }
 }
-
-export type Queryable = pg.Pool | pg.PoolClient;
 
 /** Channels the workers LISTEN on; a slow poll covers missed notifications and due timers. */
 export const CHANNELS = { orchestrations: 'orchestrations', activities: 'activities', entities: 'entities' } as const;
