@@ -3,6 +3,7 @@ type Command = { summary: string; load: () => Promise<{ run(args: string[]): Pro
 
 const commands: Record<string, Command> = {
   demo: { summary: 'ingest the bundled sample CSV (or a given file) through the engine, with progress', load: () => import('./demo.js') },
+  host: { summary: 'run a Functions app locally (HTTP, Event Grid, durable, timers)', load: () => import('./host.js') },
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -1,0 +1,202 @@
+/** The local Functions host: runs an @azure/functions v4 + durable-functions v3 app with state in PostgreSQL. */
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { triggerDispatcher, type RunningDispatcher } from './host/dispatchers.js';
+import { ActivityWorker } from './host/durable/activityWorker.js';
+import { EntityWorker } from './host/durable/entityWorker.js';
+import { durableClientData, ManagementApi } from './host/durable/managementApi.js';
+import { OrchestrationWorker } from './host/durable/orchestrationWorker.js';
+import { instrumentSdk } from './host/durable/sequence.js';
+import { createPool, hubSchema, migrateHub } from './host/durable/store.js';
+import { EventGridWebhook } from './host/eventGrid.js';
+import { HttpTriggers } from './host/httpTriggers.js';
+import { functionsByTrigger, Invoker } from './host/invoke.js';
+import { HostLogger } from './host/logger.js';
+import { listen } from './host/notifier.js';
+import { loadApp, type RegisteredFunction, type RpcTypedData } from './host/registry.js';
+import { createHostServer } from './host/server.js';
+import { applyLocalSettings, readHostSettings, resolveSettingExpressions, type LogLevelName } from './host/settings.js';
+import { WorkerLoop } from './host/workerLoop.js';
+import './host/timerTriggers.js';
+
+export { registerTriggerDispatcher, type TriggerDispatcher, type DispatcherContext, type RunningDispatcher } from './host/dispatchers.js';
+export { AppLoadError } from './host/registry.js';
+
+export interface HostOptions {
+  appDir: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Variables set before the app loads (they win over local.settings.json). */
+  env?: Record<string, string>;
+  /** PostgreSQL for durable state; required when the app has durable functions. */
+  databaseUrl?: string;
+  /** Overrides host.json logging. */
+  logLevel?: LogLevelName;
+  /** Activity lease; a killed host's activities run again this long after it died. */
+  activityLeaseMs?: number;
+  /** Slow poll fallback when no notification arrives. */
+  pollMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface HostFunction {
+  name: string;
+  trigger: string;
+  /** HTTP methods, for HTTP triggers. */
+  methods?: string[];
+  url?: string;
+}
+
+export interface RunningHost {
+  url: string;
+  port: number;
+  hubName: string;
+  functions: HostFunction[];
+  /** Orchestration replay figures so far (zeros when the app has no orchestrations). */
+  stats(): { episodes: number; maxReplayMs: number; maxReplayEvents: number };
+  /** Stops taking work, drains in-flight invocations, and closes connections. */
+  stop(): Promise<void>;
+}
+
+const DURABLE_TRIGGERS = new Set(['orchestrationtrigger', 'activitytrigger', 'entitytrigger']);
+const SERVED_TRIGGERS = new Set([...DURABLE_TRIGGERS, 'httptrigger', 'eventgridtrigger']);
+
+export async function startHost(options: HostOptions): Promise<RunningHost> {
+  const appDir = resolve(options.appDir);
+  for (const [key, value] of Object.entries(options.env ?? {})) process.env[key] = value;
+  applyLocalSettings(appDir, process.env);
+  const settings = readHostSettings(appDir, process.env);
+  const logger = new HostLogger(options.logLevel ?? settings.logLevel, options.log);
+  const pollMs = options.pollMs ?? 2000;
+
+  const routes: Parameters<typeof createHostServer>[0] = {};
+  const { server, inFlight } = createHostServer(routes, logger);
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(options.port, '127.0.0.1', () => done());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const origin = `http://localhost:${port}`;
+  // The durable client builds createCheckStatusResponse URLs from it (see durable-host-contract §9.1).
+  process.env.WEBSITE_HOSTNAME = `localhost:${port}`;
+
+  const closed = new Promise<void>((done) => server.once('close', () => done()));
+  const cleanup: Array<() => Promise<void>> = [async () => {
+    server.closeAllConnections();
+    await closed;
+  }];
+  const stopAll = async () => {
+    server.close();
+    for (const step of cleanup.reverse()) await step().catch((error: unknown) => logger.warn('shutdown step failed', { error: String(error) }));
+  };
+  try {
+    const registry = await loadApp(appDir);
+    for (const fn of registry.functions) fn.metadata.bindings = resolveSettingExpressions(fn.metadata.bindings, process.env);
+    for (const fn of registry.functions) fn.trigger = fn.metadata.bindings[fn.triggerName] ?? fn.trigger;
+    instrumentSdk(registry.entry);
+    const invoker = new Invoker(registry, logger, settings.functionTimeoutMs);
+    await invoker.runHooks('appStart', { hookData: {}, functionAppDirectory: appDir });
+    // Registered early so that, run in reverse, it comes after all in-flight work has drained.
+    cleanup.push(() => invoker.runHooks('appTerminate', { hookData: {} }));
+    const clientData = JSON.stringify(durableClientData(origin, settings.hubName));
+    const extraInputs = (fn: RegisteredFunction): Record<string, RpcTypedData> => {
+      const inputs: Record<string, RpcTypedData> = {};
+      for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
+        if (binding.type.toLowerCase() === 'durableclient') inputs[name] = { string: clientData };
+      }
+      return inputs;
+    };
+    routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger, extraInputs);
+    routes.eventGrid = new EventGridWebhook(registry, invoker, logger);
+
+    let orchestrationStats: OrchestrationWorker['stats'] | undefined;
+    const usesDurable = registry.functions.some((fn) => DURABLE_TRIGGERS.has(fn.trigger.type.toLowerCase()) || Object.keys(extraInputs(fn)).length > 0);
+    if (usesDurable) {
+      const { databaseUrl } = options;
+      if (!databaseUrl) throw new Error('this app has durable functions: startHost needs a databaseUrl for their state');
+      const schema = hubSchema(settings.hubName);
+      await migrateHub(databaseUrl, schema);
+      const pool = createPool(databaseUrl, schema, 12);
+      // An idle connection can die (e.g. Ctrl-C also reaches an embedded PostgreSQL in the same process group);
+      // the work it carried is retried from the database, so this is not fatal.
+      pool.on('error', (error) => logger.warn('idle database connection lost', { error: error.message }));
+      cleanup.push(() => pool.end());
+      const hub = { pool, schema, registry, invoker, logger };
+      const orchestrations = new OrchestrationWorker(hub);
+      orchestrationStats = orchestrations.stats;
+      const activities = new ActivityWorker(hub, settings.maxConcurrentActivityFunctions, options.activityLeaseMs ?? 30_000);
+      const entities = new EntityWorker(hub);
+      routes.management = new ManagementApi(pool, schema, registry, settings.hubName, (id) => orchestrations.forget(id));
+      const loops = {
+        orchestrations: new WorkerLoop('orchestration', () => orchestrations.step(), () => orchestrations.nextDueMs(pollMs), logger),
+        activities: new WorkerLoop('activity', () => activities.step(), () => pollMs, logger),
+        entities: new WorkerLoop('entity', () => entities.step(), () => pollMs, logger),
+      };
+      const listener = await listen(databaseUrl, schema, {
+        orchestrations: () => loops.orchestrations.wake(),
+        activities: () => loops.activities.wake(),
+        entities: () => loops.entities.wake(),
+      }, logger);
+      cleanup.push(() => listener.close());
+      activities.startLeaseRenewal();
+      // Episodes are CPU-bound replays on this one thread; two loops overlap one replay with the other's I/O.
+      loops.orchestrations.start(Math.min(2, settings.maxConcurrentOrchestratorFunctions));
+      loops.activities.start(1);
+      loops.entities.start(1);
+      cleanup.push(async () => {
+        await loops.activities.stop();
+        await activities.drain();
+        await loops.orchestrations.stop();
+        await loops.entities.stop();
+      });
+      const summary = setInterval(() => {
+        if (activities.executed + activities.failed === 0) return;
+        logger.info('activities', { executed: activities.executed, failed: activities.failed });
+        activities.executed = 0;
+        activities.failed = 0;
+      }, 10_000);
+      summary.unref();
+      cleanup.push(async () => clearInterval(summary));
+    }
+
+    const dispatched: RunningDispatcher[] = [];
+    const stats = () => ({ ...(orchestrationStats ?? { episodes: 0, maxReplayMs: 0, maxReplayEvents: 0 }) });
+    cleanup.push(async () => {
+      await Promise.all(dispatched.map((d) => d.stop()));
+    });
+    for (const fn of registry.functions) {
+      const type = fn.trigger.type.toLowerCase();
+      const dispatcher = triggerDispatcher(type);
+      if (dispatcher) {
+        dispatched.push(await dispatcher(fn, { invoke: (input) => invoker.invoke(fn, input), logger, env: process.env }));
+      } else if (!SERVED_TRIGGERS.has(type)) {
+        logger.warn('no local dispatcher for this trigger type; the function will not run', { function: fn.name, trigger: fn.trigger.type });
+      }
+    }
+    cleanup.push(async () => {
+      await Promise.all(inFlight);
+    });
+
+    const functions = registry.functions.map((fn): HostFunction => {
+      const type = fn.trigger.type;
+      if (type.toLowerCase() === 'httptrigger') {
+        const methods = Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]) : ['GET', 'POST'];
+        return { name: fn.name, trigger: type, methods, url: routes.http?.urlFor(fn, origin) };
+      }
+      if (type.toLowerCase() === 'eventgridtrigger') return { name: fn.name, trigger: type, url: `${origin}/runtime/webhooks/EventGrid?functionName=${fn.name}` };
+      return { name: fn.name, trigger: type };
+    });
+    let stopping: Promise<void> | undefined;
+    return {
+      url: origin,
+      port,
+      hubName: settings.hubName,
+      functions,
+      stats,
+      stop: () => (stopping ??= stopAll()),
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

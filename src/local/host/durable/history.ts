@@ -1,0 +1,85 @@
+/** DTFx history event types (the extension sends `EventType` as these ints). */
+export const EventType = {
+  ExecutionStarted: 0,
+  ExecutionCompleted: 1,
+  ExecutionTerminated: 3,
+  TaskScheduled: 4,
+  TaskCompleted: 5,
+  TaskFailed: 6,
+  SubOrchestrationInstanceCreated: 7,
+  SubOrchestrationInstanceCompleted: 8,
+  SubOrchestrationInstanceFailed: 9,
+  TimerCreated: 10,
+  TimerFired: 11,
+  OrchestratorStarted: 12,
+  OrchestratorCompleted: 13,
+  EventSent: 14,
+  EventRaised: 15,
+  ContinueAsNew: 16,
+  ExecutionSuspended: 19,
+  ExecutionResumed: 20,
+} as const;
+
+export interface HistoryEvent {
+  EventType: number;
+  EventId: number;
+  IsPlayed: boolean;
+  Timestamp: string;
+  [field: string]: unknown;
+}
+
+export function historyEvent(type: number, fields: Record<string, unknown> = {}, eventId = -1, at = new Date()): HistoryEvent {
+  return { EventType: type, EventId: eventId, IsPlayed: false, Timestamp: at.toISOString(), ...fields };
+}
+
+/** Events that schedule work carry the task's sequence number as EventId. */
+export const SCHEDULING_TYPES: ReadonlySet<number> = new Set([
+  EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated, EventType.TimerCreated, EventType.EventSent,
+]);
+
+/** The id a completion event answers, or undefined for events not keyed by a task id. */
+export function completedTaskId(event: HistoryEvent): number | undefined {
+  switch (event.EventType) {
+    case EventType.TaskCompleted:
+    case EventType.TaskFailed:
+    case EventType.SubOrchestrationInstanceCompleted:
+    case EventType.SubOrchestrationInstanceFailed:
+      return event.TaskScheduledId as number;
+    case EventType.TimerFired:
+      return event.TimerId as number;
+    default:
+      return undefined;
+  }
+}
+
+/** In-memory view of one execution's history: the events plus indexes the episode loop needs. */
+export class ExecutionHistory {
+  readonly scheduled = new Map<number, HistoryEvent>();
+  readonly completed = new Set<number>();
+
+  constructor(readonly executionId: string, readonly events: HistoryEvent[] = []) {
+    for (const event of events) this.index(event);
+  }
+
+  append(events: HistoryEvent[]): void {
+    for (const event of events) {
+      this.events.push(event);
+      this.index(event);
+    }
+  }
+
+  private index(event: HistoryEvent): void {
+    if (SCHEDULING_TYPES.has(event.EventType)) this.scheduled.set(event.EventId, event);
+    const done = completedTaskId(event);
+    if (done !== undefined) this.completed.add(done);
+  }
+}
+
+/** The extension's customStatus limit: 16 KB of UTF-16 (`Encoding.Unicode.GetByteCount(json) / 1024 > 16`). */
+export function customStatusError(json: string): string | undefined {
+  const kb = Math.floor((json.length * 2) / 1024);
+  return kb > 16 ? `The UTF-16 size of the JSON-serialized payload must not exceed 16 KB. The current payload size is ${kb} KB.` : undefined;
+}
+
+export const MAX_ORCHESTRATION_ACTIONS = 100_000;
+export const maxActionsMessage = `Maximum amount of orchestration actions (${MAX_ORCHESTRATION_ACTIONS}) has been reached. This value can be configured in host.json file as MaxOrchestrationActions.`;

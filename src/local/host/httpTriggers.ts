@@ -1,0 +1,114 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorText, type Invoker } from './invoke.js';
+import type { HostLogger } from './logger.js';
+import type { RegisteredFunction, RpcTypedData } from './registry.js';
+import { compileRoute, type CompiledRoute } from './routes.js';
+
+interface HttpRoute {
+  fn: RegisteredFunction;
+  route: CompiledRoute;
+  methods: string[];
+}
+
+/** Supplies extra inputs (e.g. the durable client binding) for a function invoked over HTTP. */
+export type ExtraInputsProvider = (fn: RegisteredFunction, requestUrl: URL) => Record<string, RpcTypedData>;
+
+interface RpcHttpResponse {
+  statusCode?: string;
+  headers?: Record<string, string>;
+  cookies?: Array<{ name: string; value: string; path?: { value?: string } }>;
+  body?: RpcTypedData;
+}
+
+/**
+ * HTTP-triggered functions under `/{routePrefix}/{route}`. authLevel is accepted but not enforced:
+ * there are no function keys locally (the Functions host also skips keys when running locally).
+ */
+export class HttpTriggers {
+  private readonly routes: HttpRoute[];
+
+  constructor(
+    functions: RegisteredFunction[],
+    private readonly routePrefix: string,
+    private readonly invoker: Invoker,
+    private readonly logger: HostLogger,
+    private readonly extraInputs: ExtraInputsProvider,
+  ) {
+    this.routes = functions
+      .map((fn) => ({
+        fn,
+        route: compileRoute(typeof fn.trigger.route === 'string' ? fn.trigger.route : fn.name),
+        methods: (Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]) : ['GET', 'POST']).map((m) => m.toUpperCase()),
+      }))
+      .sort((a, b) => b.route.precedence - a.route.precedence);
+  }
+
+  urlFor(fn: RegisteredFunction, origin: string): string {
+    const route = this.routes.find((r) => r.fn === fn)?.route.template ?? fn.name;
+    return `${origin}/${[this.routePrefix, route].filter(Boolean).join('/')}`;
+  }
+
+  /** Returns false when the path is not under the route prefix or no route matches. */
+  async handle(request: IncomingMessage, response: ServerResponse, url: URL, body: Buffer): Promise<boolean> {
+    const prefix = this.routePrefix ? `/${this.routePrefix}` : '';
+    if (prefix && url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) return false;
+    const path = url.pathname.slice(prefix.length);
+    let methodMismatch = false;
+    for (const candidate of this.routes) {
+      const params = candidate.route.match(path);
+      if (!params) continue;
+      if (!candidate.methods.includes(request.method ?? 'GET')) {
+        methodMismatch = true;
+        continue;
+      }
+      await this.invoke(candidate.fn, request, response, url, body, params);
+      return true;
+    }
+    if (methodMismatch) {
+      response.writeHead(405).end();
+      return true;
+    }
+    return false;
+  }
+
+  private async invoke(fn: RegisteredFunction, request: IncomingMessage, response: ServerResponse, url: URL, body: Buffer, params: Record<string, string>): Promise<void> {
+    const headers: Record<string, string> = {};
+    for (const [key, value] of Object.entries(request.headers)) {
+      if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const http = {
+      method: request.method ?? 'GET',
+      url: url.toString(),
+      headers,
+      query: Object.fromEntries(url.searchParams),
+      params,
+      body: body.length > 0 ? { bytes: body } : undefined,
+    };
+    const result = await this.invoker.invoke(fn, { trigger: { http }, extraInputs: this.extraInputs(fn, url) });
+    if (result.error !== undefined) {
+      this.logger.error('function failed', { function: fn.name, invocationId: result.invocationId, error: errorText(result.error) });
+      response.writeHead(500).end();
+      return;
+    }
+    this.logger.info('executed', { function: fn.name, status: status(result.returnValue), ms: Math.round(result.durationMs) });
+    writeRpcResponse(response, result.returnValue?.http as RpcHttpResponse | undefined);
+  }
+}
+
+function status(value: RpcTypedData | undefined): string {
+  return (value?.http as RpcHttpResponse | undefined)?.statusCode ?? '204';
+}
+
+function writeRpcResponse(response: ServerResponse, rpc: RpcHttpResponse | undefined): void {
+  if (!rpc) {
+    response.writeHead(204).end();
+    return;
+  }
+  const headers: Record<string, string | string[]> = { ...(rpc.headers ?? {}) };
+  if (rpc.cookies?.length) {
+    headers['set-cookie'] = rpc.cookies.map((c) => `${c.name}=${c.value}${c.path?.value ? `; Path=${c.path.value}` : ''}`);
+  }
+  const body = rpc.body?.bytes ?? (rpc.body?.string !== undefined ? Buffer.from(rpc.body.string) : undefined);
+  response.writeHead(Number(rpc.statusCode ?? 200), headers);
+  response.end(body ? Buffer.from(body) : undefined);
+}

@@ -1,0 +1,48 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { EventGridWebhook } from './eventGrid.js';
+import { sendText } from './eventGrid.js';
+import type { HttpTriggers } from './httpTriggers.js';
+import { errorText } from './invoke.js';
+import type { HostLogger } from './logger.js';
+import type { ManagementApi } from './durable/managementApi.js';
+
+export interface Routes {
+  http?: HttpTriggers;
+  eventGrid?: EventGridWebhook;
+  management?: ManagementApi;
+}
+
+const MANAGEMENT_PREFIXES = ['/runtime/webhooks/durabletask/', '/durabletask/'];
+
+/** One HTTP server for app routes, the Event Grid webhook and the durable management API. */
+export function createHostServer(routes: Routes, logger: HostLogger): { server: Server; inFlight: Set<Promise<void>> } {
+  const inFlight = new Set<Promise<void>>();
+  const server = createServer((request, response) => {
+    const work = handle(routes, request, response).catch((error: unknown) => {
+      logger.error('request failed', { method: request.method, path: request.url?.split('?')[0], error: errorText(error) });
+      if (!response.headersSent) sendText(response, 500, 'internal error');
+      else response.end();
+    });
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  });
+  server.keepAliveTimeout = 1000;
+  return { server, inFlight };
+}
+
+async function handle(routes: Routes, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks);
+  if (url.pathname.toLowerCase() === '/runtime/webhooks/eventgrid' && routes.eventGrid) {
+    return routes.eventGrid.handle(request, response, url, body);
+  }
+  const prefix = MANAGEMENT_PREFIXES.find((p) => url.pathname.startsWith(p) || `${url.pathname}/` === p);
+  if (prefix) {
+    if (!routes.management) return sendText(response, 404, 'this app has no durable functions');
+    return routes.management.handle(request, response, url, url.pathname.slice(prefix.length), body);
+  }
+  if (routes.http && (await routes.http.handle(request, response, url, body))) return;
+  sendText(response, 404, 'not found');
+}
