@@ -24,6 +24,9 @@ export function appSettings(): Settings {
 export function db(): Promise<pg.Pool> {
   database ??= (async () => {
     const pool = createPool(appSettings().postgres, { max: appSettings().dbPoolMax });
+    // An idle connection dropped by the server (failover, restart) must not crash the worker; the pool
+    // replaces it on next use.
+    pool.on('error', (error) => console.warn(`postgres pool: idle connection lost (${(error as { code?: string }).code ?? error.message})`));
     try {
       await migrate(pool);
     } catch (error) {

@@ -141,6 +141,27 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
 }
 
 /**
+ * Fails an upload that cannot finish (a chunk failed for good, e.g. its blob changed after registration).
+ * Keeps its error rows, writes the failure event, never changes which upload is active. Idempotent.
+ */
+export async function failUpload(pool: pg.Pool, uploadId: string, reason: { code: string; message: string }): Promise<ActivationResult> {
+  return withTransaction(pool, async (client) => {
+    const current = await readUpload(client, uploadId, true);
+    if (isSettled(current)) return outcome(current);
+    await client.query(
+      `UPDATE bulkflow.uploads SET status = 'failed', failed_at = now(), error_code = $2, error_message = $3 WHERE upload_id = $1`,
+      [uploadId, reason.code, reason.message],
+    );
+    await writeUploadEvent(client, UPLOAD_FAILED, {
+      uploadId, state: current.state, source: current.source, status: 'failed', activated: false,
+      rowsTotal: current.rows_total === null ? null : Number(current.rows_total), rowsCommitted: null, rowsRejected: null,
+      errorCode: reason.code,
+    });
+    return outcome(await readUpload(client, uploadId));
+  });
+}
+
+/**
  * Unique participant_id (and, when duplicates exist, one set-based statement that keeps the first
  * occurrence by line and rejects the rest), exact totals, and the error rows trimmed to the cap.
  */

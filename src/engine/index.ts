@@ -7,7 +7,7 @@ export { COLUMNS, type UploadWarning } from './participantSchema.js';
 export { registerUpload, planUpload, uploadIdFor, type UploadIdentity, type Registration, type PlanOutcome, type StoredPlan } from './uploads.js';
 export { commitChunk, DEFAULT_MAX_ERROR_ROWS, type ChunkRef, type ChunkResult, type CommitOptions } from './commitChunk.js';
 export {
-  activateUpload, IncompleteUploadError, DEFAULT_MAX_REJECTED_SHARE, type ActivationOptions, type ActivationResult,
+  activateUpload, failUpload, IncompleteUploadError, DEFAULT_MAX_REJECTED_SHARE, type ActivationOptions, type ActivationResult,
 } from './activateUpload.js';
 export { cleanupUploads, type CleanupOptions, type CleanupResult } from './cleanup.js';
 export { getUpload, listStateUploads, listRowErrors, type UploadView, type RowError, type RowErrorCursor } from './readModel.js';

@@ -2,11 +2,27 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
+import type pg from 'pg';
 
-/** Applies pending migrations; concurrent callers wait on node-pg-migrate's advisory lock. */
-export async function migrate(databaseUrl: string): Promise<void> {
+/**
+ * Applies pending migrations; concurrent callers wait on node-pg-migrate's advisory lock. Given a pool
+ * (the app's, which may authenticate with Entra tokens), it borrows one connection.
+ */
+export async function migrate(database: string | pg.Pool): Promise<void> {
+  if (typeof database !== 'string') {
+    const client = await database.connect();
+    try {
+      return await run({ dbClient: client });
+    } finally {
+      client.release();
+    }
+  }
+  return run({ databaseUrl: database });
+}
+
+async function run(connection: { databaseUrl: string } | { dbClient: pg.PoolClient }): Promise<void> {
   await runner({
-    databaseUrl,
+    ...connection,
     dir: migrationsDirectory(),
     direction: 'up',
     migrationsTable: 'pgmigrations',

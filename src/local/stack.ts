@@ -5,6 +5,7 @@ import { startAzurite } from './azurite.js';
 import { startEventHubsEndpoint } from './eventhubs/endpoint.js';
 import { loadHubsConfig } from './eventhubs/hubConfig.js';
 import { startHost } from './host.js';
+import type { LogLevelName } from './host/settings.js';
 import { startBlobCreatedSource } from './eventGrid/blobCreatedSource.js';
 import { EventGridDelivery } from './eventGrid/delivery.js';
 import { readSubscriptions } from './eventGrid/subscriptions.js';
@@ -19,6 +20,8 @@ export interface LocalStackOptions {
   persistent?: boolean;
   /** Extra app settings (override local.settings.json). */
   settings?: Record<string, string>;
+  /** Host log level (host.json's by default). */
+  logLevel?: LogLevelName;
   /** Event Hubs endpoint port: 0 picks a free one (tests); the main job uses the emulator's 5672. */
   eventHubsPort?: number;
   /** Faster Event Grid retries for tests; the default is Event Grid's own schedule. */
@@ -70,7 +73,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       settings.EventHubConnection = endpoint.connectionString(hub).replace(/;EntityPath=[^;]*/i, '');
     }
 
-    const host = await startHost({ appDir: options.appDir, port: options.port ?? 7071, env: settings, databaseUrl: settings.DATABASE_URL });
+    const host = await startHost({
+      appDir: options.appDir,
+      port: options.port ?? 7071,
+      env: settings,
+      databaseUrl: settings.DATABASE_URL,
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    });
     stops.push(() => host.stop());
 
     const delivery = new EventGridDelivery({

@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateParticipantsCsv } from '../../bench/generate.js';
+import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+
+const FINAL = new Set(['complete', 'failed', 'superseded']);
+
+async function finalStatus(t: TestStack, blobName: string, timeoutMs = 120_000): Promise<UploadStatusBody> {
+  return waitFor(`upload of ${blobName} to finish`, async () => {
+    const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`);
+    if (response.status === 404) return undefined;
+    const body = (await response.json()) as UploadStatusBody;
+    return FINAL.has(body.status) ? body : undefined;
+  }, timeoutMs);
+}
+
+describe('ingest end to end through the local host', () => {
+  let t: TestStack;
+  beforeAll(async () => {
+    t = await startTestStack({ INGEST_CHUNK_BYTES: String(1 << 20) });
+  });
+  afterAll(async () => t?.stop());
+
+  it('ingests 100k rows with 1 % bad rows: complete, every bad row reported by line and column', async () => {
+    const file = join(process.cwd(), '.data', `e2e-${process.pid}.csv`);
+    const generated = await generateParticipantsCsv(file, {
+      rows: 100_000, badShare: 0.01, seed: 7, badKinds: ['lds_hash_format', 'closing_date_invalid', 'boolean_invalid', 'field_count'],
+    });
+    await t.uploads.getBlockBlobClient('ca/happy.csv').uploadFile(file);
+
+    const status = await finalStatus(t, 'ca/happy.csv');
+    expect(status).toMatchObject({ status: 'complete', state: 'CA', isActive: true, rowsTotal: 100_000, percent: 100 });
+    expect(status.rowsRejected).toBe(generated.badRows);
+    expect(status.rowsCommitted).toBe(100_000 - generated.badRows);
+    expect(status.chunksDone).toBe(status.chunksTotal);
+    expect(status.chunksTotal).toBeGreaterThan(10);
+
+    const active = await t.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE state = 'CA'`);
+    expect(active.rows[0]!.n).toBe(status.rowsCommitted);
+
+    const errors = (await (await fetch(`${t.url}${status.links.errors}?limit=1000`)).json()) as {
+      errors: Array<{ line: number; column: string | null; code: string; message: string }>; next: string | null;
+    };
+    expect(errors.errors.length).toBe(generated.badRows);
+    for (const error of errors.errors) {
+      expect(error.line).toBeGreaterThan(1);
+      expect(error.message).not.toMatch(/[0-9a-f]{128}/i);
+    }
+
+    const orchestration = await fetch(`${t.url}${status.links.orchestration}`);
+    const instance = (await orchestration.json()) as { runtimeStatus: string; output: { status: string } };
+    expect(instance.runtimeStatus).toBe('Completed');
+    expect(instance.output.status).toBe('complete');
+  });
+
+  it('answers the same BlobCreated delivered 10 times (concurrently and after completion) with one upload', async () => {
+    const file = join(process.cwd(), '.data', `e2e-dup-${process.pid}.csv`);
+    await generateParticipantsCsv(file, { rows: 5_000, seed: 11 });
+    const blob = t.uploads.getBlockBlobClient('tx/dup.csv');
+    const uploaded = await blob.uploadFile(file);
+    const event = {
+      id: 'evt-dup', topic: '/local', subject: '/blobServices/default/containers/uploads/blobs/tx/dup.csv',
+      eventType: 'Microsoft.Storage.BlobCreated', eventTime: new Date().toISOString(), dataVersion: '', metadataVersion: '1',
+      data: { api: 'PutBlob', eTag: uploaded.etag, contentLength: 1, url: blob.url, blobType: 'BlockBlob' },
+    };
+    const deliver = () => fetch(`${t.url}/runtime/webhooks/EventGrid?functionName=blobCreatedStarter`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' }, body: JSON.stringify([event]),
+    });
+    const first = await Promise.all(Array.from({ length: 10 }, deliver));
+    expect(first.map((r) => r.status).every((s) => s >= 200 && s < 300)).toBe(true);
+    const status = await finalStatus(t, 'tx/dup.csv');
+    const again = await Promise.all(Array.from({ length: 10 }, deliver));
+    expect(again.map((r) => r.status).every((s) => s >= 200 && s < 300)).toBe(true);
+
+    expect(status.rowsCommitted).toBe(5_000);
+    const uploads = await t.pool.query(`SELECT upload_id FROM bulkflow.uploads WHERE source = 'uploads/tx/dup.csv'`);
+    expect(uploads.rowCount).toBe(1);
+    const rows = await t.pool.query<{ n: number; d: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT participant_id)::int AS d FROM bulkflow.active_participants WHERE state = 'TX'`,
+    );
+    expect(rows.rows[0]).toEqual({ n: 5_000, d: 5_000 });
+    const list = await fetch(`${t.url}/runtime/webhooks/durabletask/instances?instanceIdPrefix=ingest-tx-`);
+    const instances = (await list.json()) as Array<{ instanceId: string }>;
+    expect(instances.map((i) => i.instanceId)).toEqual([status.instanceId]);
+  });
+
+  it('reports 404 and 400 as problem details', async () => {
+    const missing = await fetch(`${t.url}/api/uploads/zz-0000`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toContain('application/problem+json');
+    const badState = await fetch(`${t.url}/api/states/california/uploads`);
+    expect(badState.status).toBe(400);
+    const badLimit = await fetch(`${t.url}/api/states/ca/uploads?limit=0`);
+    expect(badLimit.status).toBe(400);
+    const list = (await (await fetch(`${t.url}/api/states/ca/uploads`)).json()) as { activeUploadId: string; uploads: UploadStatusBody[] };
+    expect(list.uploads[0]!.uploadId).toBe(list.activeUploadId);
+  });
+});

@@ -1,0 +1,58 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import pg from 'pg';
+import { startLocalStack, type LocalStack } from '../../src/local/stack.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export interface TestStack {
+  stack: LocalStack;
+  url: string;
+  pool: pg.Pool;
+  uploads: ContainerClient;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole product on this machine for one test file: its own database, Azurite, Event Hubs endpoint,
+ * the host running the compiled app (npm test builds first), and local Event Grid with fast retries.
+ */
+export async function startTestStack(settings: Record<string, string> = {}): Promise<TestStack> {
+  const database: TestDatabase = await createTestDatabase('app');
+  const dataDir = await mkdtemp(join(process.cwd(), '.data', 'stack-'));
+  const stack = await startLocalStack({
+    appDir: process.cwd(),
+    dataDir,
+    port: 0,
+    eventHubsPort: 0,
+    persistent: false,
+    logLevel: 'warning',
+    eventGridRetryDelaysMs: [500, 1000, 2000],
+    settings: { DATABASE_URL: database.url, TASK_HUB_NAME: 'testhub', ...settings },
+  });
+  const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  const uploads = BlobServiceClient.fromConnectionString(stack.settings.UploadStorage!).getContainerClient('uploads');
+  await uploads.createIfNotExists();
+  return {
+    stack,
+    url: stack.url,
+    pool,
+    uploads,
+    async stop() {
+      await pool.end();
+      await stack.stop();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 200));
+  }
+}
