@@ -206,6 +206,19 @@ describe('durable orchestrations on the real SDK replay', () => {
     expect((await fetch(api, { method: 'DELETE' })).status).toBe(404);
   });
 
+  it('start-and-wait answers 200 with the output; restart runs the same input again', async () => {
+    const api = `${host.url}/runtime/webhooks/durabletask`;
+    const waited = await fetch(`${api}/orchestrators/FanOut/wait-and-see?timeout=20&pollingInterval=0.1`, { method: 'POST', body: JSON.stringify({ count: 3 }) });
+    expect(waited.status).toBe(200);
+    expect(await json(waited)).toEqual({ count: 3, sum: 6 });
+    const restarted = await fetch(`${api}/instances/wait-and-see/restart`, { method: 'POST' });
+    expect(restarted.status).toBe(202);
+    const again = (await json(restarted)) as { id: string; statusQueryGetUri: string };
+    expect(again.id).not.toBe('wait-and-see');
+    expect(await waitForStatus(again.statusQueryGetUri)).toMatchObject({ runtimeStatus: 'Completed', input: { count: 3 }, output: { count: 3, sum: 6 } });
+    expect((await fetch(`${api}/instances/nobody/restart`, { method: 'POST' })).status).toBe(404);
+  });
+
   it('management API: status codes for malformed and unknown requests', async () => {
     const api = `${host.url}/runtime/webhooks/durabletask`;
     expect((await fetch(`${api}/orchestrators/NoSuchOrchestrator`, { method: 'POST' })).status).toBe(400);
