@@ -103,6 +103,32 @@ describe('durable orchestrations on the real SDK replay', () => {
     }
   });
 
+  it('retries a failing sub-orchestration (callSubOrchestratorWithRetry) with a fresh child per attempt', async () => {
+    const status = await run('RetrySub', undefined, 'rs-1');
+    expect(status).toMatchObject({ runtimeStatus: 'Completed', output: { key: 'sub-rs-1', attempts: 3 } });
+    const children = (await json(await fetch(`${host.url}/runtime/webhooks/durabletask/instances?instanceIdPrefix=rs-1:`))) as Array<{ runtimeStatus: string }>;
+    expect(children.map((c) => c.runtimeStatus).sort()).toEqual(['Completed', 'Failed', 'Failed']);
+  });
+
+  it('entities signal other entities; DELETE through the API deletes the entity', async () => {
+    const api = `${host.url}/runtime/webhooks/durabletask/entities/Counter`;
+    const post = (path: string, body: unknown) => fetch(`${api}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post('from?op=forward', { to: 'to', amount: 7 })).status).toBe(202);
+    let state: Response | undefined;
+    for (let i = 0; i < 100 && state?.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = await fetch(`${api}/to`);
+    }
+    expect(await json(state as Response)).toBe(7);
+    expect((await fetch(`${api}/to`, { method: 'DELETE' })).status).toBe(202);
+    let gone = 200;
+    for (let i = 0; i < 100 && gone !== 404; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      gone = (await fetch(`${api}/to`)).status;
+    }
+    expect(gone).toBe(404);
+  });
+
   it('counter entity: signals, calls and a critical section; readable through the client', async () => {
     const status = await run('CounterWorkflow', { key: 'c1' });
     expect(status.output).toEqual({ afterSignals: 3, final: 30, locked: true, lockedAfterRelease: false });
