@@ -245,6 +245,37 @@ describe('durable orchestrations on the real SDK replay', () => {
     expect((await fetch(`${api}/instances/nobody/restart`, { method: 'POST' })).status).toBe(404);
   });
 
+  it('drops duplicate completions (at-least-once activities) and messages to ended instances', async () => {
+    const { body } = await start('ActivityThenWait', undefined, 'dup-done');
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const inject = async (instanceId: string, result: string) => {
+      await client.query(
+        `INSERT INTO durable_fixturehub.inbox (instance_id, execution_id, event) VALUES ($1, NULL, $2)`,
+        [instanceId, JSON.stringify({ EventType: 5, EventId: -1, IsPlayed: false, Timestamp: new Date().toISOString(), TaskScheduledId: 0, Result: result })],
+      );
+      await client.query(`SELECT pg_notify('durable_fixturehub_orchestrations', '')`);
+    };
+    const completions = async (instanceId: string) =>
+      (await client.query(`SELECT count(*)::int AS n FROM durable_fixturehub.history WHERE instance_id = $1 AND (event::jsonb ->> 'EventType')::int = 5`, [instanceId])).rows[0];
+    try {
+      for (let i = 0; i < 100 && (await completions('dup-done'))?.n !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+      await inject('dup-done', '999');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await completions('dup-done')).toEqual({ n: 1 });
+      await fetch(`${host.url}/api/client/raise/dup-done`, { method: 'POST', body: 'true' });
+      expect((await waitForStatus(body.statusQueryGetUri as string)).output).toBe(2);
+
+      await inject('dup-done', '123');
+      await new Promise((r) => setTimeout(r, 300));
+      const left = await client.query(`SELECT count(*)::int AS n FROM durable_fixturehub.inbox WHERE instance_id = 'dup-done'`);
+      expect(left.rows[0]).toEqual({ n: 0 });
+      expect(await completions('dup-done')).toEqual({ n: 1 });
+    } finally {
+      await client.end();
+    }
+  });
+
   it('management API: status codes for malformed and unknown requests', async () => {
     const api = `${host.url}/runtime/webhooks/durabletask`;
     expect((await fetch(`${api}/orchestrators/NoSuchOrchestrator`, { method: 'POST' })).status).toBe(400);
