@@ -2,21 +2,16 @@
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { triggerDispatcher, type RunningDispatcher } from './host/dispatchers.js';
-import { ActivityWorker } from './host/durable/activityWorker.js';
-import { EntityWorker } from './host/durable/entityWorker.js';
-import { durableClientData, ManagementApi } from './host/durable/managementApi.js';
-import { OrchestrationWorker } from './host/durable/orchestrationWorker.js';
+import { durableClientData } from './host/durable/managementApi.js';
+import { startDurableRuntime, type DurableRuntime } from './host/durable/runtime.js';
 import { instrumentSdk } from './host/durable/sequence.js';
-import { createPool, hubSchema, migrateHub } from './host/durable/store.js';
 import { EventGridWebhook } from './host/eventGrid.js';
 import { HttpTriggers } from './host/httpTriggers.js';
 import { functionsByTrigger, Invoker } from './host/invoke.js';
 import { HostLogger } from './host/logger.js';
-import { listen } from './host/notifier.js';
 import { loadApp, type RegisteredFunction, type RpcTypedData } from './host/registry.js';
 import { createHostServer } from './host/server.js';
 import { applyLocalSettings, readHostSettings, resolveSettingExpressions, type LogLevelName } from './host/settings.js';
-import { WorkerLoop } from './host/workerLoop.js';
 import './host/timerTriggers.js';
 
 export { registerTriggerDispatcher, type TriggerDispatcher, type DispatcherContext, type RunningDispatcher } from './host/dispatchers.js';
@@ -109,58 +104,21 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger, extraInputs);
     routes.eventGrid = new EventGridWebhook(registry, invoker, logger);
 
-    let orchestrationStats: OrchestrationWorker['stats'] | undefined;
+    let durable: DurableRuntime | undefined;
     const usesDurable = registry.functions.some((fn) => DURABLE_TRIGGERS.has(fn.trigger.type.toLowerCase()) || Object.keys(extraInputs(fn)).length > 0);
     if (usesDurable) {
       const { databaseUrl } = options;
       if (!databaseUrl) throw new Error('this app has durable functions: startHost needs a databaseUrl for their state');
-      const schema = hubSchema(settings.hubName);
-      await migrateHub(databaseUrl, schema);
-      const pool = createPool(databaseUrl, schema, 12);
-      // An idle connection can die (e.g. Ctrl-C also reaches an embedded PostgreSQL in the same process group);
-      // the work it carried is retried from the database, so this is not fatal.
-      pool.on('error', (error) => logger.warn('idle database connection lost', { error: error.message }));
-      cleanup.push(() => pool.end());
-      const hub = { pool, schema, registry, invoker, logger };
-      const orchestrations = new OrchestrationWorker(hub);
-      orchestrationStats = orchestrations.stats;
-      const activities = new ActivityWorker(hub, settings.maxConcurrentActivityFunctions, options.activityLeaseMs ?? 30_000);
-      const entities = new EntityWorker(hub);
-      routes.management = new ManagementApi(pool, schema, registry, settings.hubName, (id) => orchestrations.forget(id));
-      const loops = {
-        orchestrations: new WorkerLoop('orchestration', () => orchestrations.step(), () => orchestrations.nextDueMs(pollMs), logger),
-        activities: new WorkerLoop('activity', () => activities.step(), () => pollMs, logger),
-        entities: new WorkerLoop('entity', () => entities.step(), () => pollMs, logger),
-      };
-      const listener = await listen(databaseUrl, schema, {
-        orchestrations: () => loops.orchestrations.wake(),
-        activities: () => loops.activities.wake(),
-        entities: () => loops.entities.wake(),
-      }, logger);
-      cleanup.push(() => listener.close());
-      activities.startLeaseRenewal();
-      // Episodes are CPU-bound replays on this one thread; two loops overlap one replay with the other's I/O.
-      loops.orchestrations.start(Math.min(2, settings.maxConcurrentOrchestratorFunctions));
-      loops.activities.start(1);
-      loops.entities.start(1);
-      cleanup.push(async () => {
-        await loops.activities.stop();
-        await activities.drain();
-        await loops.orchestrations.stop();
-        await loops.entities.stop();
+      const runtime = await startDurableRuntime({
+        databaseUrl, settings, registry, invoker, logger, pollMs, activityLeaseMs: options.activityLeaseMs ?? 30_000,
       });
-      const summary = setInterval(() => {
-        if (activities.executed + activities.failed === 0) return;
-        logger.info('activities', { executed: activities.executed, failed: activities.failed });
-        activities.executed = 0;
-        activities.failed = 0;
-      }, 10_000);
-      summary.unref();
-      cleanup.push(async () => clearInterval(summary));
+      durable = runtime;
+      routes.management = runtime.management;
+      cleanup.push(() => runtime.stop());
     }
 
     const dispatched: RunningDispatcher[] = [];
-    const stats = () => ({ ...(orchestrationStats ?? { episodes: 0, maxReplayMs: 0, maxReplayEvents: 0 }) });
+    const stats = () => durable?.stats() ?? { episodes: 0, maxReplayMs: 0, maxReplayEvents: 0 };
     cleanup.push(async () => {
       await Promise.all(dispatched.map((d) => d.stop()));
     });

@@ -103,6 +103,32 @@ describe('durable orchestrations on the real SDK replay', () => {
     }
   });
 
+  it('retries a failing sub-orchestration (callSubOrchestratorWithRetry) with a fresh child per attempt', async () => {
+    const status = await run('RetrySub', undefined, 'rs-1');
+    expect(status).toMatchObject({ runtimeStatus: 'Completed', output: { key: 'sub-rs-1', attempts: 3 } });
+    const children = (await json(await fetch(`${host.url}/runtime/webhooks/durabletask/instances?instanceIdPrefix=rs-1:`))) as Array<{ runtimeStatus: string }>;
+    expect(children.map((c) => c.runtimeStatus).sort()).toEqual(['Completed', 'Failed', 'Failed']);
+  });
+
+  it('entities signal other entities; DELETE through the API deletes the entity', async () => {
+    const api = `${host.url}/runtime/webhooks/durabletask/entities/Counter`;
+    const post = (path: string, body: unknown) => fetch(`${api}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post('from?op=forward', { to: 'to', amount: 7 })).status).toBe(202);
+    let state: Response | undefined;
+    for (let i = 0; i < 100 && state?.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = await fetch(`${api}/to`);
+    }
+    expect(await json(state as Response)).toBe(7);
+    expect((await fetch(`${api}/to`, { method: 'DELETE' })).status).toBe(202);
+    let gone = 200;
+    for (let i = 0; i < 100 && gone !== 404; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      gone = (await fetch(`${api}/to`)).status;
+    }
+    expect(gone).toBe(404);
+  });
+
   it('counter entity: signals, calls and a critical section; readable through the client', async () => {
     const status = await run('CounterWorkflow', { key: 'c1' });
     expect(status.output).toEqual({ afterSignals: 3, final: 30, locked: true, lockedAfterRelease: false });
@@ -204,6 +230,50 @@ describe('durable orchestrations on the real SDK replay', () => {
     expect(((await json(purged)) as { instancesDeleted: number }).instancesDeleted).toBeGreaterThanOrEqual(1);
     expect((await fetch(`${host.url}/runtime/webhooks/durabletask/instances/purge-me`)).status).toBe(404);
     expect((await fetch(api, { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('start-and-wait answers 200 with the output; restart runs the same input again', async () => {
+    const api = `${host.url}/runtime/webhooks/durabletask`;
+    const waited = await fetch(`${api}/orchestrators/FanOut/wait-and-see?timeout=20&pollingInterval=0.1`, { method: 'POST', body: JSON.stringify({ count: 3 }) });
+    expect(waited.status).toBe(200);
+    expect(await json(waited)).toEqual({ count: 3, sum: 6 });
+    const restarted = await fetch(`${api}/instances/wait-and-see/restart`, { method: 'POST' });
+    expect(restarted.status).toBe(202);
+    const again = (await json(restarted)) as { id: string; statusQueryGetUri: string };
+    expect(again.id).not.toBe('wait-and-see');
+    expect(await waitForStatus(again.statusQueryGetUri)).toMatchObject({ runtimeStatus: 'Completed', input: { count: 3 }, output: { count: 3, sum: 6 } });
+    expect((await fetch(`${api}/instances/nobody/restart`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('drops duplicate completions (at-least-once activities) and messages to ended instances', async () => {
+    const { body } = await start('ActivityThenWait', undefined, 'dup-done');
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const inject = async (instanceId: string, result: string) => {
+      await client.query(
+        `INSERT INTO durable_fixturehub.inbox (instance_id, execution_id, event) VALUES ($1, NULL, $2)`,
+        [instanceId, JSON.stringify({ EventType: 5, EventId: -1, IsPlayed: false, Timestamp: new Date().toISOString(), TaskScheduledId: 0, Result: result })],
+      );
+      await client.query(`SELECT pg_notify('durable_fixturehub_orchestrations', '')`);
+    };
+    const completions = async (instanceId: string) =>
+      (await client.query(`SELECT count(*)::int AS n FROM durable_fixturehub.history WHERE instance_id = $1 AND (event::jsonb ->> 'EventType')::int = 5`, [instanceId])).rows[0];
+    try {
+      for (let i = 0; i < 100 && (await completions('dup-done'))?.n !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+      await inject('dup-done', '999');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await completions('dup-done')).toEqual({ n: 1 });
+      await fetch(`${host.url}/api/client/raise/dup-done`, { method: 'POST', body: 'true' });
+      expect((await waitForStatus(body.statusQueryGetUri as string)).output).toBe(2);
+
+      await inject('dup-done', '123');
+      await new Promise((r) => setTimeout(r, 300));
+      const left = await client.query(`SELECT count(*)::int AS n FROM durable_fixturehub.inbox WHERE instance_id = 'dup-done'`);
+      expect(left.rows[0]).toEqual({ n: 0 });
+      expect(await completions('dup-done')).toEqual({ n: 1 });
+    } finally {
+      await client.end();
+    }
   });
 
   it('management API: status codes for malformed and unknown requests', async () => {

@@ -90,7 +90,8 @@ describe('bulkflow host (CLI process)', () => {
 });
 
 async function waitForLines(path: string, lines: number): Promise<number> {
-  for (let i = 0; i < 600; i++) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
     const text = await readFile(path, 'utf8').catch(() => '');
     const n = text.split('\n').filter(Boolean).length;
     if (n >= lines) return n;

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
 import { errorText, findFunction } from '../invoke.js';
 import type { RpcTypedData } from '../registry.js';
 import { Semaphore } from '../workerLoop.js';
@@ -34,7 +33,7 @@ export class ActivityWorker {
 
   constructor(
     private readonly hub: TaskHub,
-    private readonly concurrency: number,
+    concurrency: number,
     private readonly leaseMs: number,
   ) {
     this.slots = new Semaphore(concurrency);

@@ -72,7 +72,13 @@ export class ManagementApi {
 
   private async route(method: string, parts: string[], url: URL, body: Buffer, origin: string, contentType: string | undefined): Promise<Reply> {
     const [resource, a, b, c] = parts;
-    if (resource === 'orchestrators' && method === 'POST' && a && parts.length <= 3) return this.start(a, b, body, origin);
+    if (resource === 'orchestrators' && method === 'POST' && a && parts.length <= 3) {
+      const started = await this.start(a, b, body, origin);
+      const timeout = Number(url.searchParams.get('timeout') ?? 0);
+      if (started.status !== 202 || !(timeout > 0)) return started;
+      const id = (started.body as { id: string }).id;
+      return this.waitForCompletion(id, timeout * 1000, Number(url.searchParams.get('pollingInterval') ?? 1) * 1000, started);
+    }
     if (resource === 'instances') {
       if (!a) {
         if (method === 'GET') return this.list(url);
@@ -82,6 +88,8 @@ export class ManagementApi {
         if (method === 'DELETE') return this.purge(a);
       } else if (method === 'POST' && b === 'raiseEvent' && c && parts.length === 4) {
         return this.raiseEvent(a, c, body, contentType);
+      } else if (method === 'POST' && b === 'restart' && parts.length === 3) {
+        return this.restart(a, url, origin);
       } else if (method === 'POST' && b && parts.length === 3) {
         return this.control(a, b, url.searchParams.get('reason') ?? '');
       }
@@ -125,6 +133,25 @@ export class ManagementApi {
     this.forget(instanceId);
     const urls = managementUrls(origin, this.hubName, instanceId);
     return { status: 202, body: urls, headers: { Location: urls.statusQueryGetUri as string, 'Retry-After': '10' } };
+  }
+
+  /** createAndWaitOnNewInstance: 200 with the output if the instance ends in time, else the check-status reply. */
+  private async waitForCompletion(id: string, timeoutMs: number, intervalMs: number, pending: Reply): Promise<Reply> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const row = await this.instance(id);
+      if (row && !ACTIVE.has(row.status)) return { status: 200, body: row.output === null ? null : JSON.parse(row.output) };
+      if (Date.now() + intervalMs > deadline) return pending;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(50, intervalMs)));
+    }
+  }
+
+  /** restart: a new run of the same orchestration and input, under a new id unless `restartWithNewInstanceId=false`. */
+  private async restart(id: string, url: URL, origin: string): Promise<Reply> {
+    const row = await this.instance(id);
+    if (!row) return { status: 404, body: { message: `No instance with ID '${id}' found.` } };
+    const sameId = url.searchParams.get('restartWithNewInstanceId') === 'false';
+    return this.start(row.name, sameId ? id : undefined, Buffer.from(row.input ?? ''), origin);
   }
 
   private async instance(id: string): Promise<InstanceRow | undefined> {
