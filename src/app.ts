@@ -14,6 +14,7 @@ import { matchAnalysis } from './functions/matchAnalysis.js';
 import { stateUploads, uploadErrors, uploadStatus } from './functions/uploadStatus.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
+import { closeRuntime } from './adapters/runtime.js';
 
 df.app.client.eventGrid(names.blobCreatedStarter, { handler: blobCreatedStarter });
 
@@ -35,3 +36,5 @@ app.eventHub(names.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinali
 
 app.timer(names.outboxSweeper, { schedule: '*/30 * * * * *', handler: outboxSweeper });
 df.app.client.timer(names.housekeeping, { schedule: '0 17 * * * *', handler: housekeeping });
+
+app.hook.appTerminate(closeRuntime);

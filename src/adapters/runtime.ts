@@ -49,3 +49,11 @@ export function eventProducer(): EventHubProducerClient {
   producer ??= createEventHubProducer(connection, eventHubName);
   return producer;
 }
+
+/** Closes the shared clients when the host shuts the app down (drains the pool instead of dropping it). */
+export async function closeRuntime(): Promise<void> {
+  const pool = database;
+  database = undefined;
+  await Promise.allSettled([pool?.then((p) => p.end()), producer?.close()]);
+  producer = undefined;
+}

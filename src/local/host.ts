@@ -89,11 +89,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     for (const fn of registry.functions) fn.metadata.bindings = resolveSettingExpressions(fn.metadata.bindings, process.env);
     for (const fn of registry.functions) fn.trigger = fn.metadata.bindings[fn.triggerName] ?? fn.trigger;
     instrumentSdk(registry.entry);
-    const invoker = new Invoker(registry, logger, settings.functionTimeoutMs);
-    await invoker.runHooks('appStart', { hookData: {}, functionAppDirectory: appDir });
-    // Registered early so that, run in reverse, it comes after all in-flight work has drained.
-    cleanup.push(() => invoker.runHooks('appTerminate', { hookData: {} }));
     const clientData = JSON.stringify(durableClientData(origin, settings.hubName));
+    // Any trigger may carry a durable client input (df.app.client.http / eventGrid / timer ...).
     const extraInputs = (fn: RegisteredFunction): Record<string, RpcTypedData> => {
       const inputs: Record<string, RpcTypedData> = {};
       for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
@@ -101,7 +98,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       }
       return inputs;
     };
-    routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger, extraInputs);
+    const invoker = new Invoker(registry, logger, settings.functionTimeoutMs, extraInputs);
+    await invoker.runHooks('appStart', { hookData: {}, functionAppDirectory: appDir });
+    // Registered early so that, run in reverse, it comes after all in-flight work has drained.
+    cleanup.push(() => invoker.runHooks('appTerminate', { hookData: {} }));
+    routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger);
     routes.eventGrid = new EventGridWebhook(registry, invoker, logger);
 
     let durable: DurableRuntime | undefined;

@@ -39,17 +39,27 @@ describe('ingest end to end through the local host', () => {
     const active = await t.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE state = 'CA'`);
     expect(active.rows[0]!.n).toBe(status.rowsCommitted);
 
-    const errors = (await (await fetch(`${t.url}${status.links.errors}?limit=1000`)).json()) as {
-      errors: Array<{ line: number; column: string | null; code: string; message: string }>; next: string | null;
-    };
-    expect(errors.errors.length).toBe(generated.badRows);
-    for (const error of errors.errors) {
+    // Page through the errors API with its cursor: every bad row once, in line order.
+    type Page = { errors: Array<{ line: number; column: string | null; code: string; message: string }>; next: string | null };
+    const errors: Page['errors'] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const page = (await (await fetch(`${t.url}${status.links.errors}?limit=500${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`)).json()) as Page;
+      errors.push(...page.errors);
+      cursor = page.next;
+    }
+    expect(new Set(errors.map((e) => e.line)).size).toBe(generated.badRows);
+    expect(errors.map((e) => e.line)).toEqual([...errors.map((e) => e.line)].sort((a, b) => a - b));
+    for (const error of errors) {
       expect(error.line).toBeGreaterThan(1);
       expect(error.message).not.toMatch(/[0-9a-f]{128}/i);
     }
 
-    const orchestration = await fetch(`${t.url}${status.links.orchestration}`);
-    const instance = (await orchestration.json()) as { runtimeStatus: string; output: { status: string } };
+    // The orchestration finishes after activation: it still publishes the completion event.
+    const instance = await waitFor('the orchestration to complete', async () => {
+      const body = (await (await fetch(`${t.url}${status.links.orchestration}`)).json()) as { runtimeStatus: string; output: { status: string } };
+      return body.runtimeStatus === 'Running' || body.runtimeStatus === 'Pending' ? undefined : body;
+    });
     expect(instance.runtimeStatus).toBe('Completed');
     expect(instance.output.status).toBe('complete');
   });

@@ -15,7 +15,8 @@ export function malformedReason(events: unknown): string | undefined {
     const e = event as EventObject;
     const isCloudEvent = typeof e.specversion === 'string';
     const required = isCloudEvent ? ['id', 'source', 'type'] : ['id', 'subject', 'eventType', 'eventTime', 'dataVersion'];
-    const missing = required.filter((key) => typeof e[key] !== 'string' || e[key] === '');
+    // Storage events carry `dataVersion: ""`: present but empty is valid, only non-strings are not.
+    const missing = required.filter((key) => typeof e[key] !== 'string' || (e[key] === '' && key !== 'dataVersion'));
     if (missing.length) return `event ${index} (${isCloudEvent ? 'CloudEvents 1.0' : 'Event Grid'} schema) lacks ${missing.join(', ')}`;
   }
   return undefined;

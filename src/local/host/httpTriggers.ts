@@ -11,8 +11,6 @@ interface HttpRoute {
 }
 
 /** Supplies extra inputs (e.g. the durable client binding) for a function invoked over HTTP. */
-export type ExtraInputsProvider = (fn: RegisteredFunction, requestUrl: URL) => Record<string, RpcTypedData>;
-
 interface RpcHttpResponse {
   statusCode?: string;
   headers?: Record<string, string>;
@@ -32,7 +30,6 @@ export class HttpTriggers {
     private readonly routePrefix: string,
     private readonly invoker: Invoker,
     private readonly logger: HostLogger,
-    private readonly extraInputs: ExtraInputsProvider,
   ) {
     this.routes = functions
       .map((fn) => ({
@@ -84,7 +81,7 @@ export class HttpTriggers {
       params,
       body: body.length > 0 ? { bytes: body } : undefined,
     };
-    const result = await this.invoker.invoke(fn, { trigger: { http }, extraInputs: this.extraInputs(fn, url) });
+    const result = await this.invoker.invoke(fn, { trigger: { http } });
     if (result.error !== undefined) {
       this.logger.error('function failed', { function: fn.name, invocationId: result.invocationId, error: errorText(result.error) });
       response.writeHead(500).end();

@@ -22,13 +22,19 @@ export interface InvocationResult {
 
 /** Calls functions through the app's ProgrammingModel exactly as the Node worker does. */
 export class Invoker {
-  constructor(private readonly registry: AppRegistry, private readonly logger: HostLogger, private readonly timeoutMs: number) {}
+  constructor(
+    private readonly registry: AppRegistry,
+    private readonly logger: HostLogger,
+    private readonly timeoutMs: number,
+    /** Inputs every invocation of a function gets whatever its trigger (the durable client binding). */
+    private readonly bindingInputs: (fn: RegisteredFunction) => Record<string, RpcTypedData> = () => ({}),
+  ) {}
 
   async invoke(fn: RegisteredFunction, input: InvocationInput): Promise<InvocationResult> {
     const invocationId = randomUUID();
     const started = performance.now();
     const inputData = [{ name: fn.triggerName, data: input.trigger }];
-    for (const [name, data] of Object.entries(input.extraInputs ?? {})) inputData.push({ name, data });
+    for (const [name, data] of Object.entries({ ...this.bindingInputs(fn), ...input.extraInputs })) inputData.push({ name, data });
     const coreContext = {
       invocationId,
       metadata: fn.metadata,
