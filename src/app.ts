@@ -1,7 +1,7 @@
 /** The one place that registers the app's functions with the Functions runtime. */
 import { app } from '@azure/functions';
 import * as df from 'durable-functions';
-import { functionNames as names, triggerContracts } from './functionNames.js';
+import { functionNames, triggerContracts } from './functionNames.js';
 import { activateUpload, failUpload } from './activities/activateUpload.js';
 import { commitChunk } from './activities/commitChunk.js';
 import { planUpload } from './activities/planUpload.js';
@@ -16,25 +16,25 @@ import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrat
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 import { closeRuntime } from './adapters/runtime.js';
 
-df.app.client.eventGrid(names.blobCreatedStarter, { handler: blobCreatedStarter });
+df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: blobCreatedStarter });
 
-df.app.orchestration(names.ingestOrchestrator, ingestOrchestrator);
-df.app.orchestration(names.ingestChunksOrchestrator, ingestChunksOrchestrator);
-df.app.activity(names.registerUpload, { handler: registerUpload });
-df.app.activity(names.planUpload, { handler: planUpload });
-df.app.activity(names.commitChunk, { handler: commitChunk });
-df.app.activity(names.activateUpload, { handler: activateUpload });
-df.app.activity(names.failUpload, { handler: failUpload });
-df.app.activity(names.publishOutbox, { handler: publishOutbox });
-df.app.entity(names.uploadProgress, uploadProgress);
+df.app.orchestration(functionNames.ingestOrchestrator, ingestOrchestrator);
+df.app.orchestration(functionNames.ingestChunksOrchestrator, ingestChunksOrchestrator);
+df.app.activity(functionNames.registerUpload, { handler: registerUpload });
+df.app.activity(functionNames.planUpload, { handler: planUpload });
+df.app.activity(functionNames.commitChunk, { handler: commitChunk });
+df.app.activity(functionNames.activateUpload, { handler: activateUpload });
+df.app.activity(functionNames.failUpload, { handler: failUpload });
+df.app.activity(functionNames.publishOutbox, { handler: publishOutbox });
+df.app.entity(functionNames.uploadProgress, uploadProgress);
 
-df.app.client.http(names.uploadStatus, { route: 'uploads/{uploadId?}', methods: ['GET'], authLevel: 'function', handler: uploadStatus });
-app.http(names.uploadErrors, { route: 'uploads/{uploadId}/errors', methods: ['GET'], authLevel: 'function', handler: uploadErrors });
-df.app.client.http(names.stateUploads, { route: 'states/{state}/uploads', methods: ['GET'], authLevel: 'function', handler: stateUploads });
+df.app.client.http(functionNames.uploadStatus, { route: 'uploads/{uploadId?}', methods: ['GET'], authLevel: 'function', handler: uploadStatus });
+app.http(functionNames.uploadErrors, { route: 'uploads/{uploadId}/errors', methods: ['GET'], authLevel: 'function', handler: uploadErrors });
+df.app.client.http(functionNames.stateUploads, { route: 'states/{state}/uploads', methods: ['GET'], authLevel: 'function', handler: stateUploads });
 
-app.eventHub(names.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: matchAnalysis });
+app.eventHub(functionNames.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: matchAnalysis });
 
-app.timer(names.outboxSweeper, { schedule: '*/30 * * * * *', handler: outboxSweeper });
-df.app.client.timer(names.housekeeping, { schedule: '0 17 * * * *', handler: housekeeping });
+app.timer(functionNames.outboxSweeper, { schedule: '*/30 * * * * *', handler: outboxSweeper });
+df.app.client.timer(functionNames.housekeeping, { schedule: '0 17 * * * *', handler: housekeeping });
 
 app.hook.appTerminate(closeRuntime);

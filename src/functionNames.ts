@@ -16,7 +16,6 @@ export const functionNames = {
   uploadStatus: 'uploadStatus',
   uploadErrors: 'uploadErrors',
   stateUploads: 'stateUploads',
-  dashboard: 'dashboard',
   matchAnalysis: 'matchAnalysis',
   outboxSweeper: 'outboxSweeper',
   housekeeping: 'housekeeping',
