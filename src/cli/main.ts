@@ -2,7 +2,7 @@
 type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
 
 const commands: Record<string, Command> = {
-  demo: { summary: 'ingest the bundled sample CSV (or a given file) through the engine, with progress', load: () => import('./demo.js') },
+  demo: { summary: 'the main job: ingest the bundled samples end to end on the local stack, with progress', load: () => import('./demo.js') },
   ingest: { summary: 'ingest FILE --state XX through the whole local stack, with progress [--json]', load: () => import('./ingest.js') },
   status: { summary: 'status ID [--json]: an upload by id, instance id or blob name', load: () => import('./status.js') },
   host: { summary: 'run a Functions app locally (HTTP, Event Grid, durable, timers)', load: () => import('./host.js') },
