@@ -14,6 +14,12 @@ import { createHostServer } from './host/server.js';
 import { applyLocalSettings, readHostSettings, resolveSettingExpressions, type LogLevelName } from './host/settings.js';
 import './host/timerTriggers.js';
 
+import { registerTriggerDispatcher } from './host/dispatchers.js';
+import { eventHubTriggerDispatcher } from './eventhubs/eventHubTrigger.js';
+
+// Event Hub triggers consume from whatever the app's connection setting points at (the local endpoint or Azure).
+registerTriggerDispatcher('eventHubTrigger', eventHubTriggerDispatcher);
+
 export { registerTriggerDispatcher, type TriggerDispatcher, type DispatcherContext, type RunningDispatcher } from './host/dispatchers.js';
 export { AppLoadError } from './host/registry.js';
 
