@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
+import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+
+const HEADER = 'lds_hash,participant_id,case_id';
+const hash = (n: number) => n.toString(16).padStart(128, '0');
+/** A small valid file whose lds_hash values are hash(from) .. hash(to - 1). */
+const csv = (from: number, to: number, bad = 0) => {
+  const rows = [HEADER];
+  for (let i = from; i < to; i++) rows.push(`${hash(i)},P${i},C${i}`);
+  for (let i = 0; i < bad; i++) rows.push(`not-a-hash,B${i},C${i}`);
+  return `${rows.join('\n')}\n`;
+};
+
+async function upload(t: TestStack, blobName: string, content: string): Promise<void> {
+  await t.uploads.getBlockBlobClient(blobName).upload(content, Buffer.byteLength(content));
+}
+
+async function finished(t: TestStack, blobName: string, etagNot?: string): Promise<UploadStatusBody> {
+  return waitFor(`${blobName} to finish`, async () => {
+    const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`);
+    if (response.status === 404) return undefined;
+    const body = (await response.json()) as UploadStatusBody;
+    if (etagNot && body.uploadId === etagNot) return undefined;
+    return ['complete', 'failed', 'superseded'].includes(body.status) ? body : undefined;
+  });
+}
+
+describe('upload lifecycle through the local host', () => {
+  let t: TestStack;
+  beforeAll(async () => {
+    t = await startTestStack();
+  });
+  afterAll(async () => t?.stop());
+
+  it('matches a new upload against every other state\'s active upload, once per event', async () => {
+    await upload(t, 'ny/a.csv', csv(0, 300));
+    await upload(t, 'nj/a.csv', csv(1000, 1100));
+    const ny = await finished(t, 'ny/a.csv');
+    const nj = await finished(t, 'nj/a.csv');
+    // PA shares 40 hashes with NY and 25 with NJ.
+    await upload(t, 'pa/a.csv', `${csv(260, 300)}${csv(1075, 1100).split('\n').slice(1).join('\n')}${csv(5000, 5010).split('\n').slice(1).join('\n')}`);
+    const pa = await finished(t, 'pa/a.csv');
+    expect(pa.status).toBe('complete');
+    const run = await waitFor('the match-analysis run', async () => {
+      const { rows } = await t.pool.query('SELECT event_id, results FROM bulkflow.match_runs WHERE upload_id = $1', [pa.uploadId]);
+      return rows[0] as { event_id: string; results: Array<{ state: string; matches: number }> } | undefined;
+    });
+    expect(run.event_id).toBe(`${pa.uploadId}.completed`);
+    expect(run.results).toEqual([{ state: 'NJ', matches: 25 }, { state: 'NY', matches: 40 }]);
+
+    // Another consumer group sees each completion event exactly once, partitioned by state.
+    const consumer = new EventHubConsumerClient('$Default', t.stack.settings.EventHubConnection!, 'upload-events');
+    const seen: Array<{ id: string; partitionKey: string | null }> = [];
+    const subscription = consumer.subscribe(
+      {
+        processEvents: async (events) => {
+          for (const e of events) seen.push({ id: (e.body as { id: string }).id, partitionKey: e.partitionKey ?? null });
+        },
+        processError: async () => {},
+      },
+      { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
+    );
+    await waitFor('three completion events', async () => (seen.length >= 3 ? true : undefined));
+    await new Promise((done) => setTimeout(done, 1500));
+    await subscription.close();
+    await consumer.close();
+    expect(seen.map((e) => e.id).sort()).toEqual([nj, ny, pa].map((u) => `${u.uploadId}.completed`).sort());
+    expect(seen.find((e) => e.id === `${pa.uploadId}.completed`)?.partitionKey).toBe('PA');
+
+    // Replaying the event changes nothing: the run is keyed by event id.
+    const runs = await t.pool.query('SELECT count(*)::int AS n FROM bulkflow.match_runs WHERE upload_id = $1', [pa.uploadId]);
+    expect(runs.rows[0].n).toBe(1);
+  });
+
+  it('fails an upload above the rejected-row limit and keeps the previous one active and matchable', async () => {
+    await upload(t, 'oh/good.csv', csv(0, 100));
+    const good = await finished(t, 'oh/good.csv');
+    expect(good.status).toBe('complete');
+    await upload(t, 'oh/bad.csv', csv(100, 180, 20)); // 20 of 100 rows bad: 20 % > 5 %
+    const bad = await finished(t, 'oh/bad.csv');
+    expect(bad).toMatchObject({ status: 'failed', isActive: false, rowsRejected: 20 });
+    expect(bad.error?.code).toBe('too_many_rejected');
+    const state = (await (await fetch(`${t.url}/api/states/oh/uploads`)).json()) as { activeUploadId: string };
+    expect(state.activeUploadId).toBe(good.uploadId);
+    const rows = await t.pool.query(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE state = 'OH'`);
+    expect(rows.rows[0].n).toBe(100);
+  });
+
+  it('supersedes the old upload when the same blob is overwritten with new content', async () => {
+    await upload(t, 'wa/monthly.csv', csv(0, 50));
+    const first = await finished(t, 'wa/monthly.csv');
+    await upload(t, 'wa/monthly.csv', csv(50, 120));
+    const second = await finished(t, 'wa/monthly.csv', first.uploadId);
+    expect(second.uploadId).not.toBe(first.uploadId);
+    expect(second).toMatchObject({ status: 'complete', isActive: true, rowsCommitted: 70 });
+    const old = (await (await fetch(`${t.url}/api/uploads/${first.uploadId}`)).json()) as UploadStatusBody;
+    expect(old).toMatchObject({ status: 'superseded', isActive: false });
+    const rows = await t.pool.query(`SELECT min(participant_id) AS first, count(*)::int AS n FROM bulkflow.active_participants WHERE state = 'WA'`);
+    expect(rows.rows[0]).toEqual({ first: 'P100', n: 70 });
+  });
+});
