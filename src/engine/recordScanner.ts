@@ -20,8 +20,13 @@ export interface ScannedRecord {
   fields: number;
   /** A carriage return outside quotes that is not part of a CRLF line break. */
   strayCarriageReturn: boolean;
-  /** The record's bytes without its line terminator, when the scanner captures records. */
-  bytes: Buffer | undefined;
+  /**
+   * When the scanner captures records: the record's bytes without its line terminator are
+   * buf[from, to) (a view of the input where possible, so no copy is made).
+   */
+  buf: Buffer | undefined;
+  from: number;
+  to: number;
 }
 
 export interface ScannerOptions {
@@ -140,14 +145,21 @@ export class RecordScanner {
     }
     this.checkLength(length, false);
     let bytes: Buffer | undefined;
+    let from = 0;
     if (this.capture) {
-      const tailEnd = segmentStart + (end - this.recordStart) - this.piecesLength();
-      const last = buf.subarray(segmentStart, Math.max(segmentStart, tailEnd));
-      bytes = this.pieces.length === 0 ? last : Buffer.concat([...this.pieces, last]);
-      bytes = bytes.subarray(0, length);
+      if (this.pieces.length === 0) {
+        bytes = buf;
+        from = segmentStart;
+      } else {
+        const tailEnd = segmentStart + (end - this.recordStart) - this.piecesLength();
+        bytes = Buffer.concat([...this.pieces, buf.subarray(segmentStart, Math.max(segmentStart, tailEnd))]);
+      }
     }
     this.pieces.length = 0;
-    this.onRecord({ start: this.recordStart, end, line: this.recordLine, endLine, fields: this.fields, strayCarriageReturn: stray, bytes });
+    this.onRecord({
+      start: this.recordStart, end, line: this.recordLine, endLine, fields: this.fields, strayCarriageReturn: stray,
+      buf: bytes, from, to: from + length,
+    });
   }
 
   private piecesLength(): number {
