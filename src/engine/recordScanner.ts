@@ -84,6 +84,14 @@ export class RecordScanner {
     let fields = this.fields;
     for (let i = 0; i < n; i++) {
       const b = buf[i]!;
+      // Fast path: every byte above ',' is ordinary data (and ends a pending CR as a stray one).
+      if (b > COMMA) {
+        if (crPending) {
+          crPending = false;
+          this.stray = true;
+        }
+        continue;
+      }
       if (inQuote) {
         if (b === QUOTE) inQuote = false;
         else if (b === LF) this.line++;
