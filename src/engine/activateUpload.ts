@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { DEFAULT_MAX_ERROR_ROWS } from './commitChunk.js';
-import { lockUpload, uploadTable, withTransaction } from './db.js';
+import { ledgerTotalsSql, lockUpload, uploadTable, withTransaction } from './db.js';
 import { UPLOAD_COMPLETED, UPLOAD_FAILED, writeUploadEvent, type UploadEventData } from './outbox.js';
 import { duplicateMessage } from './participantSchema.js';
 
@@ -180,12 +180,7 @@ async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): 
       `UPDATE bulkflow.uploads u SET finalized_at = now(),
          rows_committed = t.committed - $2, rows_rejected = t.rejected + $2, rows_duplicate = $2,
          error_counts = CASE WHEN $2 > 0 THEN t.counts || jsonb_build_object('duplicate_participant_id', $2) ELSE t.counts END
-       FROM (
-         SELECT sum(rows_committed) AS committed, sum(rows_rejected) AS rejected,
-                coalesce((SELECT jsonb_object_agg(key, total) FROM (
-                  SELECT key, sum(value::bigint) AS total FROM bulkflow.chunk_ledger, jsonb_each_text(error_counts)
-                  WHERE upload_id = $1 GROUP BY key) k), '{}') AS counts
-         FROM bulkflow.chunk_ledger WHERE upload_id = $1
+       FROM (${ledgerTotalsSql('$1')}
        ) t
        WHERE u.upload_id = $1`,
       [uploadId, duplicates],
