@@ -94,15 +94,15 @@ export class CopyEncoder extends Transform {
   private encode(record: ScannedRecord): void {
     this.records++;
     const { line } = record;
-    if (record.fields !== this.options.header.length) {
-      this.rejectRow({ line, column: null, code: 'field_count', fields: record.fields });
+    const fields = this.splitFields(record.buf!, record.from, record.to);
+    if (fields !== this.options.header.length) {
+      this.rejectRow({ line, column: null, code: 'field_count', fields });
       return;
     }
     if (record.strayCarriageReturn) {
       this.rejectRow({ line, column: null, code: 'invalid_line_break' });
       return;
     }
-    this.splitFields(record.buf!, record.from, record.to);
     let failed = false;
     for (let i = 0; i < COLUMNS.length; i++) {
       const field = this.columnField[i]!;
@@ -122,8 +122,12 @@ export class CopyEncoder extends Transform {
     this.rejects.push(reject);
   }
 
-  /** Field spans of a record with the right field count; quoted fields are unquoted into a copy. */
-  private splitFields(bytes: Buffer, from: number, to: number): void {
+  /**
+   * Records the spans of the first header-count fields (quoted ones unquoted into a copy) and
+   * returns how many fields the record has.
+   */
+  private splitFields(bytes: Buffer, from: number, to: number): number {
+    const capacity = this.fieldBuf.length;
     let field = 0;
     let start = from;
     let quoted = false;
@@ -134,7 +138,9 @@ export class CopyEncoder extends Transform {
         inQuote = !inQuote;
         quoted = true;
       } else if (c === COMMA && !inQuote) {
-        if (quoted) {
+        if (field >= capacity) {
+          // More fields than the header: only the count matters now.
+        } else if (quoted) {
           const value = unquote(bytes, start, i);
           this.fieldBuf[field] = value;
           this.fieldStart[field] = 0;
@@ -149,6 +155,7 @@ export class CopyEncoder extends Transform {
         quoted = false;
       }
     }
+    return field;
   }
 
   private writeRow(line: number): void {
