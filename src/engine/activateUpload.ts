@@ -192,6 +192,7 @@ async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): 
 async function buildLookupIndex(pool: pg.Pool, uploadId: string): Promise<void> {
   const table = uploadTable(uploadId);
   await withTransaction(pool, async (client) => {
+    await lockUpload(client, uploadId, -2); // two activations of one upload must not race on the name
     await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
     await client.query(`CREATE INDEX IF NOT EXISTS ${table.name}_lds_hash ON ${table.qualified} (lds_hash)`);
   });

@@ -30,7 +30,7 @@ export function uploadTable(uploadId: string): { schema: string; name: string; q
   return { schema: 'bulkflow', name, qualified: `bulkflow.${name}` };
 }
 
-/** Transaction-scoped lock on (upload, part); part -1 guards the upload as a whole, >= 0 one chunk. */
+/** Transaction-scoped lock on (upload, part): -1 guards plan and finalize, -2 the lookup index, >= 0 one chunk. */
 export async function lockUpload(client: pg.PoolClient, uploadId: string, part: number): Promise<void> {
   await client.query('SELECT pg_advisory_xact_lock(hashtext($1), $2)', [uploadId, part]);
 }
