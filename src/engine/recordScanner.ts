@@ -17,6 +17,8 @@ export interface ScannedRecord {
   endLine: number;
   /** A carriage return outside quotes that is not part of a CRLF line break. */
   strayCarriageReturn: boolean;
+  /** The record contains a quote character (its fields need unquoting). */
+  quoted: boolean;
   /**
    * When the scanner captures records: the record's bytes without its line terminator are
    * buf[from, to) (a view of the input where possible, so no copy is made).
@@ -56,6 +58,7 @@ export class RecordScanner {
   private quoteLine = 0;
   private crPending = false;
   private stray = false;
+  private quoted = false;
   private pieces: Buffer[] = [];
   private utf8Tail: Buffer = Buffer.alloc(0);
 
@@ -109,6 +112,7 @@ export class RecordScanner {
       if (quote >= 0 && (lf < 0 || quote < lf)) {
         if (cr >= 0 && cr < quote) this.stray = true;
         this.inQuote = true;
+        this.quoted = true;
         this.quoteLine = this.line;
         i = quote + 1;
         continue;
@@ -159,7 +163,9 @@ export class RecordScanner {
   private finishRecord(buf: Buffer, segmentStart: number, contentEnd: number, end: number, endLine: number): void {
     const length = contentEnd - this.recordStart;
     const stray = this.stray;
+    const quoted = this.quoted;
     this.stray = false;
+    this.quoted = false;
     if (length === 0) {
       this.pieces.length = 0;
       return; // blank line
@@ -178,7 +184,7 @@ export class RecordScanner {
     }
     this.pieces.length = 0;
     this.onRecord({
-      start: this.recordStart, end, line: this.recordLine, endLine, strayCarriageReturn: stray,
+      start: this.recordStart, end, line: this.recordLine, endLine, strayCarriageReturn: stray, quoted,
       buf: bytes, from, to: from + length,
     });
   }
