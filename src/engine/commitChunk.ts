@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { ByteSource } from './byteSource.js';
-import { COPY_COLUMNS, CopyEncoder, type RowReject } from './copyEncoder.js';
+import { COPY_COLUMNS, COPY_OPTIONS, CopyEncoder, type RowReject } from './copyEncoder.js';
 import { lockUpload, uploadTable } from './db.js';
 import { classifyError, PermanentError } from './errors.js';
 import { fieldCountMessage, ROW_ERROR_MESSAGES } from './participantSchema.js';
@@ -83,7 +83,7 @@ async function commitInTransaction(client: pg.PoolClient, ref: ChunkRef, source:
     maxRecordBytes: options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
     header: chunk.header,
   });
-  const copy = client.query(copyFrom(`COPY ${table} (${COPY_COLUMNS.join(', ')}) FROM STDIN`));
+  const copy = client.query(copyFrom(`COPY ${table} (${COPY_COLUMNS.join(', ')}) FROM STDIN ${COPY_OPTIONS}`));
   await pipeline(source.stream(Number(chunk.byte_start), Number(chunk.byte_end)), encoder, copy);
   if (encoder.records !== chunk.rows) {
     throw new PermanentError(`chunk ${chunkNo} of upload ${uploadId} holds ${encoder.records} rows, planned ${chunk.rows}: the file changed`);

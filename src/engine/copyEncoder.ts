@@ -5,9 +5,8 @@ import { booleanValue, closingDate, identifier, issuanceDates, ldsHash, type Che
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
-const TAB = 0x09;
 const LF = 0x0a;
-const NULL_MARK = Buffer.from('\\N');
+const EMPTY = Buffer.alloc(0);
 
 const CHECKS: Record<ColumnName, Check> = {
   lds_hash: ldsHash,
@@ -17,6 +16,9 @@ const CHECKS: Record<ColumnName, Check> = {
   recent_benefit_issuance_dates: issuanceDates,
   vulnerable_individual: booleanValue,
 };
+
+const CHECK_LIST = COLUMNS.map((column) => CHECKS[column]);
+const ISSUANCE = COLUMNS.indexOf('recent_benefit_issuance_dates');
 
 /** One failing column of a rejected row (column null for a whole-row problem); never a value. */
 export interface RowReject {
@@ -35,13 +37,15 @@ export interface CopyEncoderOptions {
   header: string[];
 }
 
-/** The COPY column list matching the rows this encoder writes. */
+/** The COPY statement options and column list matching the rows this encoder writes. */
 export const COPY_COLUMNS = ['line', ...COLUMNS] as const;
+export const COPY_OPTIONS = '(FORMAT csv)';
 
 /**
- * Turns a chunk's bytes into COPY text-format rows `line, <the six columns>` for the rows that pass
- * every column rule, and collects the failures of the others as (line, column, code). Fields are
- * checked on the bytes where they lie; only a quoted field is copied (to unquote it).
+ * Turns a chunk's bytes into COPY CSV rows `line,<the six columns>` for the rows that pass every
+ * column rule, and collects the failures of the others as (line, column, code). Fields are checked
+ * on the bytes where they lie; only a quoted field is copied (to unquote it). An empty field is
+ * written empty (NULL in COPY CSV); valid values never need quoting, the daterange[] literal does.
  */
 export class CopyEncoder extends Transform {
   readonly rejects: RowReject[] = [];
@@ -49,6 +53,8 @@ export class CopyEncoder extends Transform {
   rowsRejected = 0;
   private readonly scanner: RecordScanner;
   private readonly columnField: number[];
+  /** The header is exactly the six columns in their canonical order (rows are copied nearly as they are). */
+  private readonly canonical: boolean;
   private readonly fieldBuf: Buffer[];
   private readonly fieldStart: number[];
   private readonly fieldEnd: number[];
@@ -58,6 +64,7 @@ export class CopyEncoder extends Transform {
   constructor(private readonly options: CopyEncoderOptions) {
     super();
     this.columnField = COLUMNS.map((column) => options.header.indexOf(column));
+    this.canonical = options.header.length === COLUMNS.length && this.columnField.every((field, i) => field === i);
     const n = options.header.length;
     this.fieldBuf = new Array<Buffer>(n);
     this.fieldStart = new Array<number>(n).fill(0);
@@ -91,27 +98,31 @@ export class CopyEncoder extends Transform {
   private encode(record: ScannedRecord): void {
     this.records++;
     const { line } = record;
-    if (record.fields !== this.options.header.length) {
-      this.rejectRow({ line, column: null, code: 'field_count', fields: record.fields });
+    const fields = record.quoted
+      ? this.splitFields(record.buf!, record.from, record.to)
+      : this.splitPlainFields(record.buf!, record.from, record.to);
+    if (fields !== this.options.header.length) {
+      this.rejectRow({ line, column: null, code: 'field_count', fields });
       return;
     }
     if (record.strayCarriageReturn) {
       this.rejectRow({ line, column: null, code: 'invalid_line_break' });
       return;
     }
-    this.splitFields(record.bytes!);
     let failed = false;
-    COLUMNS.forEach((column, i) => {
+    for (let i = 0; i < COLUMNS.length; i++) {
       const field = this.columnField[i]!;
       const code = field < 0
-        ? CHECKS[column](NULL_MARK, 0, 0)
-        : CHECKS[column](this.fieldBuf[field]!, this.fieldStart[field]!, this.fieldEnd[field]!);
-      if (code === undefined) return;
+        ? CHECK_LIST[i]!(EMPTY, 0, 0)
+        : CHECK_LIST[i]!(this.fieldBuf[field]!, this.fieldStart[field]!, this.fieldEnd[field]!);
+      if (code === undefined) continue;
       if (!failed) this.rowsRejected++;
       failed = true;
-      this.rejects.push({ line, column, code });
-    });
-    if (!failed) this.writeRow(line);
+      this.rejects.push({ line, column: COLUMNS[i]!, code });
+    }
+    if (failed) return;
+    if (this.canonical && !record.quoted) this.writePlainRow(line, record.buf!, record.from, record.to);
+    else this.writeRow(line);
   }
 
   private rejectRow(reject: RowReject): void {
@@ -119,19 +130,44 @@ export class CopyEncoder extends Transform {
     this.rejects.push(reject);
   }
 
-  /** Field spans of a record with the right field count; quoted fields are unquoted into a copy. */
-  private splitFields(bytes: Buffer): void {
+  /** splitFields for a record without quotes: native searches for the delimiters. */
+  private splitPlainFields(bytes: Buffer, from: number, to: number): number {
+    const capacity = this.fieldBuf.length;
     let field = 0;
-    let start = 0;
+    let start = from;
+    for (;;) {
+      let comma = bytes.indexOf(COMMA, start);
+      if (comma < 0 || comma > to) comma = to;
+      if (field < capacity) {
+        this.fieldBuf[field] = bytes;
+        this.fieldStart[field] = start;
+        this.fieldEnd[field] = comma;
+      }
+      field++;
+      if (comma === to) return field;
+      start = comma + 1;
+    }
+  }
+
+  /**
+   * Records the spans of the first header-count fields (quoted ones unquoted into a copy) and
+   * returns how many fields the record has.
+   */
+  private splitFields(bytes: Buffer, from: number, to: number): number {
+    const capacity = this.fieldBuf.length;
+    let field = 0;
+    let start = from;
     let quoted = false;
     let inQuote = false;
-    for (let i = 0; i <= bytes.length; i++) {
-      const c = i < bytes.length ? bytes[i] : COMMA;
+    for (let i = from; i <= to; i++) {
+      const c = i < to ? bytes[i] : COMMA;
       if (c === QUOTE) {
         inQuote = !inQuote;
         quoted = true;
       } else if (c === COMMA && !inQuote) {
-        if (quoted) {
+        if (field >= capacity) {
+          // More fields than the header: only the count matters now.
+        } else if (quoted) {
           const value = unquote(bytes, start, i);
           this.fieldBuf[field] = value;
           this.fieldStart[field] = 0;
@@ -146,49 +182,86 @@ export class CopyEncoder extends Transform {
         quoted = false;
       }
     }
+    return field;
   }
 
+  /** Any header order, quoted fields: the six columns written one by one. */
   private writeRow(line: number): void {
-    this.reserve(32);
-    this.used += this.out.write(String(line), this.used, 'latin1');
-    COLUMNS.forEach((column, i) => {
-      this.out[this.used++] = TAB;
+    this.reserve(16);
+    this.appendNumber(line);
+    for (let i = 0; i < COLUMNS.length; i++) {
+      this.out[this.used++] = COMMA;
       const field = this.columnField[i]!;
-      const buf = this.fieldBuf[field]!;
-      const start = field < 0 ? 0 : this.fieldStart[field]!;
-      const end = field < 0 ? 0 : this.fieldEnd[field]!;
-      if (end === start) this.append(NULL_MARK, 0, 2);
-      else if (column === 'recent_benefit_issuance_dates') this.appendIssuanceLiteral(buf, start, end);
-      else this.append(buf, start, end);
-    });
+      if (field < 0) continue;
+      const start = this.fieldStart[field]!;
+      const end = this.fieldEnd[field]!;
+      if (i === ISSUANCE) this.appendIssuanceLiteral(this.fieldBuf[field]!, start, end);
+      else this.append(this.fieldBuf[field]!, start, end);
+    }
     this.out[this.used++] = LF;
   }
 
-  /** 'a/b c/d' (already valid) -> '{"[a,b]","[c,d]"}', the daterange[] input syntax. */
+  /** Canonical header, no quotes: the record's own bytes, with only the issuance field rewritten. */
+  private writePlainRow(line: number, bytes: Buffer, from: number, to: number): void {
+    const start = this.fieldStart[ISSUANCE]!;
+    const end = this.fieldEnd[ISSUANCE]!;
+    this.reserve(16 + 2 * (to - from) + 16);
+    this.appendNumber(line);
+    this.out[this.used++] = COMMA;
+    this.used += bytes.copy(this.out, this.used, from, start);
+    this.appendIssuanceLiteral(bytes, start, end);
+    this.used += bytes.copy(this.out, this.used, end, to);
+    this.out[this.used++] = LF;
+  }
+
+  private appendNumber(value: number): void {
+    const digits = value < 10 ? 1 : Math.floor(Math.log10(value)) + 1;
+    for (let i = this.used + digits - 1; i >= this.used; i--) {
+      this.out[i] = 0x30 + (value % 10);
+      value = Math.floor(value / 10);
+    }
+    this.used += digits;
+  }
+
+  /** 'a/b c/d' (already valid) -> '"{""[a,b]"",""[c,d]""}"', the daterange[] input syntax quoted for CSV. */
   private appendIssuanceLiteral(buf: Buffer, start: number, end: number): void {
+    if (end === start) return;
     this.reserve(2 * (end - start) + 16);
-    this.out[this.used++] = 0x7b; // {
-    this.out[this.used++] = QUOTE;
-    this.out[this.used++] = 0x5b; // [
+    const out = this.out;
+    let at = this.used;
+    out[at++] = QUOTE;
+    out[at++] = 0x7b; // {
+    out[at++] = QUOTE;
+    out[at++] = QUOTE;
+    out[at++] = 0x5b; // [
     for (let i = start; i < end; i++) {
       const c = buf[i]!;
-      if (c === 0x2f) this.out[this.used++] = COMMA;
+      if (c === 0x2f) out[at++] = COMMA;
       else if (c === 0x20) {
-        this.out[this.used++] = 0x5d; // ]
-        this.out[this.used++] = QUOTE;
-        this.out[this.used++] = COMMA;
-        this.out[this.used++] = QUOTE;
-        this.out[this.used++] = 0x5b;
-      } else this.out[this.used++] = c;
+        out[at++] = 0x5d; // ]
+        out[at++] = QUOTE;
+        out[at++] = QUOTE;
+        out[at++] = COMMA;
+        out[at++] = QUOTE;
+        out[at++] = QUOTE;
+        out[at++] = 0x5b;
+      } else out[at++] = c;
     }
-    this.out[this.used++] = 0x5d;
-    this.out[this.used++] = QUOTE;
-    this.out[this.used++] = 0x7d; // }
+    out[at++] = 0x5d;
+    out[at++] = QUOTE;
+    out[at++] = QUOTE;
+    out[at++] = 0x7d; // }
+    out[at++] = QUOTE;
+    this.used = at;
   }
 
   private append(buf: Buffer, start: number, end: number): void {
     this.reserve(end - start + 2);
-    this.used += buf.copy(this.out, this.used, start, end);
+    // Fields are short: a plain loop beats a native copy call.
+    const out = this.out;
+    let at = this.used;
+    for (let i = start; i < end; i++) out[at++] = buf[i]!;
+    this.used = at;
   }
 
   private reserve(extra: number): void {

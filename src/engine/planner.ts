@@ -1,7 +1,7 @@
 import type { ByteSource } from './byteSource.js';
 import { WholeFileError } from './errors.js';
 import { parseHeader, type Header } from './participantSchema.js';
-import { RecordScanner } from './recordScanner.js';
+import { RecordScanner, type ScannedRecord } from './recordScanner.js';
 
 export interface Chunk {
   chunkNo: number;
@@ -47,9 +47,9 @@ export async function planChunks(source: ByteSource, options: PlanOptions = {}):
   let chunkRows = 0;
   let rowsTotal = 0;
   let scanner: RecordScanner | undefined;
-  const onRecord = (record: { start: number; end: number; line: number; endLine: number; bytes: Buffer | undefined }) => {
+  const onRecord = (record: ScannedRecord) => {
     if (!header) {
-      header = parseHeader(record.bytes!, record.line);
+      header = parseHeader(record.buf!.subarray(record.from, record.to), record.line);
       scanner!.capture = false;
       chunkStart = record.end;
       chunkFirstLine = record.endLine;

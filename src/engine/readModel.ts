@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ledgerTotalsSql } from './db.js';
 import type { UploadWarning } from './participantSchema.js';
 
 export interface UploadView {
@@ -31,13 +32,7 @@ const UPLOAD_SELECT = `
          l.chunks_committed, l.committed, l.rejected, l.counts
   FROM bulkflow.uploads u
   LEFT JOIN bulkflow.active_uploads a ON a.upload_id = u.upload_id
-  CROSS JOIN LATERAL (
-    SELECT count(*)::int AS chunks_committed, coalesce(sum(rows_committed), 0) AS committed,
-           coalesce(sum(rows_rejected), 0) AS rejected,
-           coalesce((SELECT jsonb_object_agg(key, total) FROM (
-             SELECT key, sum(value::bigint) AS total FROM bulkflow.chunk_ledger, jsonb_each_text(error_counts)
-             WHERE upload_id = u.upload_id GROUP BY key) k), '{}') AS counts
-    FROM bulkflow.chunk_ledger WHERE upload_id = u.upload_id
+  CROSS JOIN LATERAL (${ledgerTotalsSql('u.upload_id')}
   ) l`;
 
 /** An upload by id, or the latest registration of a source (blob name). */

@@ -4,7 +4,6 @@ import { WholeFileError } from './errors.js';
 const LF = 0x0a;
 const CR = 0x0d;
 const QUOTE = 0x22;
-const COMMA = 0x2c;
 
 /** One CSV record as found in the bytes; offsets are absolute in the file. */
 export interface ScannedRecord {
@@ -16,12 +15,17 @@ export interface ScannedRecord {
   line: number;
   /** Physical line of the byte at `end`. */
   endLine: number;
-  /** Number of fields (delimiters outside quotes + 1). */
-  fields: number;
   /** A carriage return outside quotes that is not part of a CRLF line break. */
   strayCarriageReturn: boolean;
-  /** The record's bytes without its line terminator, when the scanner captures records. */
-  bytes: Buffer | undefined;
+  /** The record contains a quote character (its fields need unquoting). */
+  quoted: boolean;
+  /**
+   * When the scanner captures records: the record's bytes without its line terminator are
+   * buf[from, to) (a view of the input where possible, so no copy is made).
+   */
+  buf: Buffer | undefined;
+  from: number;
+  to: number;
 }
 
 export interface ScannerOptions {
@@ -37,8 +41,9 @@ export interface ScannerOptions {
 
 /**
  * Quote-aware CSV record scanner over raw bytes (RFC 4180: `"` quoting, `""` escape, quoted
- * delimiters and line breaks). Quotes toggle wherever they appear, exactly as PostgreSQL's
- * COPY CSV parser treats them, so the records found here are the records COPY will see.
+ * delimiters and line breaks). Quotes toggle wherever they appear (as PostgreSQL's COPY CSV parser
+ * treats them). It jumps between line breaks, quotes and CRs with native searches, so ordinary
+ * bytes cost nothing in JavaScript; fields are split by the consumer (see copyEncoder).
  * LF ends a physical line (CRLF counts once); blank lines are not records. In the same pass it
  * rejects NUL bytes and invalid UTF-8, naming the line. Memory: the current record only.
  */
@@ -49,11 +54,11 @@ export class RecordScanner {
   private line: number;
   private recordStart: number;
   private recordLine: number;
-  private fields = 1;
   private inQuote = false;
   private quoteLine = 0;
   private crPending = false;
   private stray = false;
+  private quoted = false;
   private pieces: Buffer[] = [];
   private utf8Tail: Buffer = Buffer.alloc(0);
 
@@ -74,43 +79,68 @@ export class RecordScanner {
     const base = this.offset;
     const n = buf.length;
     let segmentStart = 0; // where the open record's bytes begin in this buffer
-    let inQuote = this.inQuote;
-    let crPending = this.crPending;
-    let fields = this.fields;
-    for (let i = 0; i < n; i++) {
-      const b = buf[i]!;
-      if (inQuote) {
-        if (b === QUOTE) inQuote = false;
-        else if (b === LF) this.line++;
-        continue;
+    // Next LF, quote and CR at or after i (-1: none left); native searches skip ordinary bytes.
+    let lf = buf.indexOf(LF);
+    let quote = buf.indexOf(QUOTE);
+    let cr = buf.indexOf(CR);
+    let i = 0;
+    if (this.crPending && n > 0) {
+      this.crPending = false;
+      if (buf[0] !== LF) this.stray = true;
+      else {
+        this.finishRecord(buf, 0, base - 1, base + 1, this.line + 1);
+        this.startRecordAfter(base, 0);
+        segmentStart = 1;
+        i = 1;
       }
-      const afterCr = crPending;
-      crPending = false;
-      if (b === LF) {
-        this.fields = fields;
-        this.finishRecord(buf, segmentStart, base + i - (afterCr ? 1 : 0), base + i + 1, this.line + 1);
-        this.line++;
-        this.recordLine = this.line;
-        this.recordStart = base + i + 1;
-        segmentStart = i + 1;
-        fields = 1;
-        continue;
-      }
-      if (afterCr) this.stray = true;
-      if (b === COMMA) fields++;
-      else if (b === QUOTE) {
-        inQuote = true;
-        this.quoteLine = this.line;
-      } else if (b === CR) crPending = true;
     }
-    this.inQuote = inQuote;
-    this.crPending = crPending;
-    this.fields = fields;
+    while (i < n) {
+      if (lf >= 0 && lf < i) lf = buf.indexOf(LF, i);
+      if (quote >= 0 && quote < i) quote = buf.indexOf(QUOTE, i);
+      if (cr >= 0 && cr < i) cr = buf.indexOf(CR, i);
+      if (this.inQuote) {
+        const stop = quote < 0 ? n : quote;
+        while (lf >= 0 && lf < stop) {
+          this.line++;
+          lf = buf.indexOf(LF, lf + 1);
+        }
+        if (quote < 0) break;
+        this.inQuote = false;
+        i = quote + 1;
+        continue;
+      }
+      if (quote >= 0 && (lf < 0 || quote < lf)) {
+        if (cr >= 0 && cr < quote) this.stray = true;
+        this.inQuote = true;
+        this.quoted = true;
+        this.quoteLine = this.line;
+        i = quote + 1;
+        continue;
+      }
+      if (lf < 0) {
+        // No line break left: a CR is stray unless it is the very last byte (its LF may follow).
+        if (cr >= 0 && cr < n - 1) this.stray = true;
+        if (cr >= 0 && buf[n - 1] === CR) this.crPending = true;
+        break;
+      }
+      const terminatorCr = lf > i && buf[lf - 1] === CR;
+      if (cr >= 0 && cr < lf - (terminatorCr ? 1 : 0)) this.stray = true;
+      this.finishRecord(buf, segmentStart, base + lf - (terminatorCr ? 1 : 0), base + lf + 1, this.line + 1);
+      this.startRecordAfter(base, lf);
+      segmentStart = lf + 1;
+      i = lf + 1;
+    }
     this.offset = base + n;
     if (this.offset > this.recordStart) {
-      this.checkLength(this.offset - this.recordStart, inQuote);
+      this.checkLength(this.offset - this.recordStart, this.inQuote);
       if (this.capture) this.pieces.push(buf.subarray(segmentStart));
     }
+  }
+
+  private startRecordAfter(base: number, lf: number): void {
+    this.line++;
+    this.recordLine = this.line;
+    this.recordStart = base + lf + 1;
   }
 
   /** Call after the last byte: flushes a final record without a line break. */
@@ -133,21 +163,30 @@ export class RecordScanner {
   private finishRecord(buf: Buffer, segmentStart: number, contentEnd: number, end: number, endLine: number): void {
     const length = contentEnd - this.recordStart;
     const stray = this.stray;
+    const quoted = this.quoted;
     this.stray = false;
+    this.quoted = false;
     if (length === 0) {
       this.pieces.length = 0;
       return; // blank line
     }
     this.checkLength(length, false);
     let bytes: Buffer | undefined;
+    let from = 0;
     if (this.capture) {
-      const tailEnd = segmentStart + (end - this.recordStart) - this.piecesLength();
-      const last = buf.subarray(segmentStart, Math.max(segmentStart, tailEnd));
-      bytes = this.pieces.length === 0 ? last : Buffer.concat([...this.pieces, last]);
-      bytes = bytes.subarray(0, length);
+      if (this.pieces.length === 0) {
+        bytes = buf;
+        from = segmentStart;
+      } else {
+        const tailEnd = segmentStart + (end - this.recordStart) - this.piecesLength();
+        bytes = Buffer.concat([...this.pieces, buf.subarray(segmentStart, Math.max(segmentStart, tailEnd))]);
+      }
     }
     this.pieces.length = 0;
-    this.onRecord({ start: this.recordStart, end, line: this.recordLine, endLine, fields: this.fields, strayCarriageReturn: stray, bytes });
+    this.onRecord({
+      start: this.recordStart, end, line: this.recordLine, endLine, strayCarriageReturn: stray, quoted,
+      buf: bytes, from, to: from + length,
+    });
   }
 
   private piecesLength(): number {

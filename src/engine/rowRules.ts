@@ -10,14 +10,21 @@ const SLASH = 0x2f;
 const SPACE = 0x20;
 
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
-const isLowerHex = (c: number) => isDigit(c) || (c >= 0x61 && c <= 0x66);
-const isIdentifier = (c: number) => isDigit(c) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === DASH || c === 0x5f;
+
+/** Byte classes as lookup tables: one load per byte in the hot loops. */
+function byteClass(chars: string): Uint8Array {
+  const table = new Uint8Array(256);
+  for (const c of chars) table[c.charCodeAt(0)] = 1;
+  return table;
+}
+const LOWER_HEX = byteClass('0123456789abcdef');
+const IDENTIFIER = byteClass('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_');
 
 /** lds_hash: required, exactly 128 lowercase hex characters (SHA-512). */
 export const ldsHash: Check = (b, start, end) => {
   if (end === start) return 'required';
   if (end - start !== 128) return 'invalid_format';
-  for (let i = start; i < end; i++) if (!isLowerHex(b[i]!)) return 'invalid_format';
+  for (let i = start; i < end; i++) if (LOWER_HEX[b[i]!] === 0) return 'invalid_format';
   return undefined;
 };
 
@@ -25,7 +32,7 @@ export const ldsHash: Check = (b, start, end) => {
 export function identifier(required: boolean): Check {
   return (b, start, end) => {
     if (end === start) return required ? 'required' : undefined;
-    for (let i = start; i < end; i++) if (!isIdentifier(b[i]!)) return 'invalid_format';
+    for (let i = start; i < end; i++) if (IDENTIFIER[b[i]!] === 0) return 'invalid_format';
     return end - start > 20 ? 'too_long' : undefined;
   };
 }

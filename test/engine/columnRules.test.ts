@@ -87,3 +87,37 @@ describe('column rules', () => {
     ]);
   });
 });
+
+describe('header order and unknown columns', () => {
+  let engine: EngineDatabase;
+  beforeAll(async () => {
+    engine = await createEngineDatabase();
+  });
+  afterAll(async () => engine.close());
+
+  it('reads columns by name in any order, ignores unknown ones and leaves absent optional ones empty', async () => {
+    const content = [
+      'notes,participant_id,recent_benefit_issuance_dates,LDS_HASH,vulnerable_individual',
+      `"a, quoted note",P1,2024-1-1/2024-1-31,${HASH},false`,
+      `x,"P2",,${HASH},`,
+      `y,P3,2024-2-1/2024-1-1,${HASH},true`,
+      '',
+    ].join('\r\n');
+    const result = await ingest(engine.pool, content, { state: 'HO', source: 'ho.csv' });
+    expect(result.planned).toMatchObject({ ok: true, plan: { warnings: [{ code: 'unknown_column', column: 'notes' }] } });
+    expect(result.activation).toMatchObject({ status: 'complete', rowsCommitted: 2, rowsRejected: 1 });
+    const { rows } = await engine.pool.query(
+      `SELECT line, participant_id, lds_hash = $1 AS hash_ok, case_id, participant_closing_date, recent_benefit_issuance_dates::text AS issuance, vulnerable_individual
+       FROM bulkflow.active_participants WHERE state = 'HO' ORDER BY line`,
+      [HASH],
+    );
+    expect(rows).toEqual([
+      { line: 2, participant_id: 'P1', hash_ok: true, case_id: null, participant_closing_date: null, issuance: '{"[2024-01-01,2024-02-01)"}', vulnerable_individual: false },
+      { line: 3, participant_id: 'P2', hash_ok: true, case_id: null, participant_closing_date: null, issuance: null, vulnerable_individual: null },
+    ]);
+    const { errors } = await listRowErrors(engine.pool, result.uploadId);
+    expect(errors).toEqual([
+      { line: 4, column: 'recent_benefit_issuance_dates', code: 'invalid_interval', message: 'recent_benefit_issuance_dates has an interval that ends before it starts' },
+    ]);
+  });
+});

@@ -171,6 +171,23 @@ describe('upload lifecycle', () => {
     expect(seen).toEqual(new Set(['3000/1/OLD1', '4000/1/NEW1']));
   });
 
+  it('lets two activations of one upload race safely: one outcome, one event', async () => {
+    const file = await csvSource(csv(300, 'W'));
+    try {
+      const { uploadId } = await registerUpload(engine.pool, { state: 'WA', source: 'wa.csv', etag: 'race' });
+      const planned = await planUpload(engine.pool, uploadId, file, { targetChunkBytes: 4096 });
+      if (!planned.ok) throw new Error('plan failed');
+      await Promise.all(planned.plan.chunks.map((c) => commitChunk(engine.pool, { uploadId, chunkNo: c.chunkNo }, file)));
+      const [a, b] = await Promise.all([activateUpload(engine.pool, uploadId), activateUpload(engine.pool, uploadId)]);
+      expect(a).toEqual(b);
+      expect(a).toMatchObject({ status: 'complete', activated: true, rowsCommitted: 300 });
+      const events = await engine.pool.query('SELECT count(*)::int AS n FROM bulkflow.outbox WHERE id = $1', [`${uploadId}.completed`]);
+      expect(events.rows[0].n).toBe(1);
+    } finally {
+      await file.remove();
+    }
+  });
+
   it('caps stored error rows per upload at the lowest lines while counts stay exact', async () => {
     const content = csv(100, 'E', (i) => (i % 2 === 0 ? `${hash(i)},C${i},E${i},,,maybe` : undefined));
     const result = await ingest(engine.pool, content, { state: 'EC', source: 'ec.csv', targetChunkBytes: 1200, maxErrorRows: 7, order: (n) => [...n].reverse() });

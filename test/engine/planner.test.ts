@@ -2,6 +2,7 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { planChunks, WholeFileError, type ByteSource } from '../../src/engine/index.js';
+import { CopyEncoder, type RowReject } from '../../src/engine/copyEncoder.js';
 import { RecordScanner, type ScannedRecord } from '../../src/engine/recordScanner.js';
 
 /** An in-memory ByteSource that hands out bytes in small, uneven pieces (as a network stream would). */
@@ -48,6 +49,8 @@ const csvFile = fc
     return { bytes: Buffer.from((bom ? '\uFEFF' : '') + text), records: starts };
   });
 
+const bytesOf = (r: ScannedRecord) => r.buf!.subarray(r.from, r.to);
+
 function scanAll(bytes: Buffer, start: number, end: number, firstLine: number): ScannedRecord[] {
   const found: ScannedRecord[] = [];
   const scanner = new RecordScanner({ startOffset: start, startLine: firstLine, maxRecordBytes: 1 << 20, capture: true }, (r) => found.push(r));
@@ -86,11 +89,30 @@ describe('planChunks (properties)', () => {
 
         // And csv-parse agrees on the records and their fields.
         const reference = parse(csv.bytes, { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][];
-        const ours = scanned.map((r) => (parse(r.bytes!, { relax_column_count: true }) as string[][])[0]);
+        const ours = scanned.map((r) => (parse(bytesOf(r), { relax_column_count: true }) as string[][])[0]);
         expect(ours).toEqual(reference.slice(1));
-        expect(scanned.map((r) => r.fields)).toEqual(reference.slice(1).map((fields) => fields.length));
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('CopyEncoder field counts (property)', () => {
+  it('rejects exactly the records whose field count differs from the header, naming their count', async () => {
+    await fc.assert(
+      fc.asyncProperty(csvFile, async (csv) => {
+        const headerEnd = csv.bytes.indexOf(0x0a) + 1;
+        const encoder = new CopyEncoder({ startOffset: headerEnd, startLine: 2, maxRecordBytes: 1 << 20, header: ['lds_hash', 'participant_id'] });
+        encoder.resume();
+        const done = new Promise((resolve, reject) => encoder.on('end', resolve).on('error', reject));
+        encoder.end(csv.bytes.subarray(headerEnd));
+        await done;
+        const reference = (parse(csv.bytes, { bom: true, relax_column_count: true, skip_empty_lines: true }) as string[][]).slice(1);
+        const expected = reference.flatMap((fields, i): RowReject[] =>
+          fields.length === 2 ? [] : [{ line: csv.records[i]!.line, column: null, code: 'field_count', fields: fields.length }]);
+        expect(encoder.rejects.filter((r) => r.code === 'field_count')).toEqual(expected);
+      }),
+      { numRuns: 200 },
     );
   });
 });
@@ -133,13 +155,25 @@ describe('planChunks (whole-file errors)', () => {
 });
 
 describe('RecordScanner', () => {
+  it('treats a CR at the end of one read and an LF at the start of the next as one line break', () => {
+    const found: ScannedRecord[] = [];
+    const scanner = new RecordScanner({ startOffset: 0, startLine: 1, maxRecordBytes: 100, capture: true }, (r) => found.push(r));
+    for (const piece of ['a,b\r', '\nc,d\r', 'x\n\r', '\n', 'e,f\r']) scanner.push(Buffer.from(piece));
+    scanner.end();
+    expect(found.map((r) => [r.line, r.strayCarriageReturn, bytesOf(r).toString()])).toEqual([
+      [1, false, 'a,b'],
+      [2, true, 'c,d\rx'],
+      [4, false, 'e,f'],
+    ]);
+  });
+
   it('reports a stray carriage return, keeps CRLF as one line break, and counts quoted line breaks', () => {
     const bytes = Buffer.from('a,"x\r\ny"\r\nb\rc,d\r\n\r\ne,f');
     const found = scanAll(bytes, 0, bytes.length, 1);
-    expect(found.map((r) => [r.line, r.fields, r.strayCarriageReturn, r.bytes!.toString()])).toEqual([
-      [1, 2, false, 'a,"x\r\ny"'],
-      [3, 2, true, 'b\rc,d'],
-      [5, 2, false, 'e,f'],
+    expect(found.map((r) => [r.line, r.strayCarriageReturn, bytesOf(r).toString()])).toEqual([
+      [1, false, 'a,"x\r\ny"'],
+      [3, true, 'b\rc,d'],
+      [5, false, 'e,f'],
     ]);
   });
 });
