@@ -55,7 +55,7 @@ try {
   try {
     await client.query(`CREATE TABLE baseline (lds_hash text, case_id text, participant_id text, participant_closing_date text,
       recent_benefit_issuance_dates text, vulnerable_individual text)`);
-    await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), client.query(copyFrom('COPY baseline FROM STDIN (FORMAT csv, HEADER true)')));
+    await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), client.query(copyFrom('COPY baseline FROM STDIN (FORMAT csv, HEADER true)')));
   } finally {
     client.release();
   }

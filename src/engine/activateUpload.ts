@@ -177,7 +177,7 @@ async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): 
     const again = await readUpload(client, uploadId);
     if (again.finalized_at) return;
     await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
-    const createUnique = `CREATE UNIQUE INDEX ${table.name}_participant_id ON ${table.qualified} (participant_id)`;
+    const createUnique = `CREATE UNIQUE INDEX ${table.name}_participant_id ON ${table.qualified} (participant_id) WITH (fillfactor = 100)`;
     let duplicates = 0;
     // Optimistic: most files have no duplicates, and then the index build is the only cost.
     await client.query('SAVEPOINT unique_index');
@@ -215,7 +215,7 @@ async function buildLookupIndex(pool: pg.Pool, uploadId: string): Promise<void> 
   await withTransaction(pool, async (client) => {
     await lockUpload(client, uploadId, -2); // two activations of one upload must not race on the name
     await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
-    await client.query(`CREATE INDEX IF NOT EXISTS ${table.name}_lds_hash ON ${table.qualified} (lds_hash)`);
+    await client.query(`CREATE INDEX IF NOT EXISTS ${table.name}_lds_hash ON ${table.qualified} (lds_hash) WITH (fillfactor = 100)`);
   });
 }
 

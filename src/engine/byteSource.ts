@@ -9,7 +9,8 @@ export interface ByteSource {
   stream(start: number, endExclusive: number): AsyncIterable<Buffer> | Readable;
 }
 
-const READ_SIZE = 1024 * 1024;
+// Large enough for native searches to pay off, small enough to keep peak memory low.
+const READ_SIZE = 256 * 1024;
 
 export function fileByteSource(path: string): ByteSource {
   return {

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { ByteSource } from './byteSource.js';
 import { COPY_COLUMNS, COPY_OPTIONS, CopyEncoder, type RowReject } from './copyEncoder.js';
-import { lockUpload, uploadTable } from './db.js';
+import { lockUpload, uploadTable, withTransaction } from './db.js';
 import { classifyError, PermanentError } from './errors.js';
 import { fieldCountMessage, ROW_ERROR_MESSAGES } from './participantSchema.js';
 import { DEFAULT_MAX_LINE_BYTES } from './planner.js';
@@ -36,25 +36,10 @@ export const DEFAULT_MAX_ERROR_ROWS = 10_000;
  * Throws only TransientError or PermanentError (infrastructure); bad rows never fail the chunk.
  */
 export async function commitChunk(pool: pg.Pool, ref: ChunkRef, source: ByteSource, options: CommitOptions = {}): Promise<ChunkResult> {
-  const context = `commit of chunk ${ref.chunkNo} of upload ${ref.uploadId}`;
-  let client: pg.PoolClient;
   try {
-    client = await pool.connect();
+    return await withTransaction(pool, (client) => commitInTransaction(client, ref, source, options));
   } catch (error) {
-    throw classifyError(error, context);
-  }
-  let failed = false;
-  try {
-    await client.query('BEGIN');
-    const result = await commitInTransaction(client, ref, source, options);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    failed = true;
-    await client.query('ROLLBACK').catch(() => {});
-    throw classifyError(error, context);
-  } finally {
-    client.release(failed);
+    throw classifyError(error, `commit of chunk ${ref.chunkNo} of upload ${ref.uploadId}`);
   }
 }
 

@@ -58,7 +58,7 @@ export class CopyEncoder extends Transform {
   private readonly fieldBuf: Buffer[];
   private readonly fieldStart: number[];
   private readonly fieldEnd: number[];
-  private out = Buffer.allocUnsafe(1 << 20);
+  private out = Buffer.allocUnsafe(256 * 1024);
   private used = 0;
 
   constructor(private readonly options: CopyEncoderOptions) {
