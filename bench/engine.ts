@@ -9,10 +9,12 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { activateUpload, commitChunk, fileByteSource, migrate, planUpload, registerUpload } from '../src/engine/index.js';
 import { resolvePostgres } from '../src/local/embeddedPostgres.js';
 import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
+import { e2eDataDir, measureEndToEnd } from './e2e.js';
 
 /**
  * `npm run bench -- --rows N [--concurrency C] [--chunk-mb M] [--bad SHARE]`: the engine against a raw COPY
- * of the same file into an unindexed all-text table, on the same server, in the same run.
+ * of the same file into an unindexed all-text table, on the same server, in the same run; then the end-to-end
+ * path through the local stack (skip with --engine-only).
  */
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -25,6 +27,7 @@ const rows = option('rows', 1_000_000);
 const concurrency = option('concurrency', 2);
 const chunkBytes = option('chunk-mb', 8) * 1024 * 1024;
 const badShare = option('bad', 0.001);
+const skipE2e = process.argv.includes('--engine-only');
 
 const dataDir = join(process.cwd(), '.data');
 await mkdir(join(dataDir, 'bench'), { recursive: true });
@@ -90,6 +93,9 @@ try {
   const engineRate = rows / engineSeconds;
   const baselineRate = rows / baselineSeconds;
   const rssMb = process.resourceUsage().maxRSS / 1024;
+  // The product path on the same file and server: blob upload -> durable fan-out -> active -> event consumed.
+  const e2e = skipE2e ? undefined : await measureEndToEnd({ file, databaseUrl: url.toString(), dataDir: e2eDataDir(process.cwd()) });
+  const e2eRate = e2e ? rows / e2e.seconds : 0;
   table.push(
     ['rows', String(rows)],
     ['file', `${(sizeBytes / 1e6).toFixed(0)} MB (generated in ${generateSeconds.toFixed(1)} s)`],
@@ -101,9 +107,16 @@ try {
     ['engine total', `${engineSeconds.toFixed(2)} s  ${Math.round(engineRate)} rows/s`],
     ['committed/rejected', `${result.rowsCommitted} / ${result.rowsRejected}`],
   );
+  if (e2e) {
+    table.push(
+      ['end to end', `${e2e.seconds.toFixed(2)} s  ${Math.round(e2eRate)} rows/s (${e2e.status}, ${e2e.rowsCommitted} rows)`],
+      ['starter latency', `p50 ${e2e.starterP50Ms} ms, p99 ${e2e.starterP99Ms} ms (100 events in flight)`],
+    );
+  }
   for (const [name, value] of table) console.log(`${name.padEnd(20)} ${value}`);
   console.log(
-    `bench: rows=${rows} engine=${Math.round(engineRate)} rows/s baseline=${Math.round(baselineRate)} rows/s ratio=${(engineRate / baselineRate).toFixed(2)} rss=${Math.round(rssMb)} MB`,
+    `bench: rows=${rows} engine=${Math.round(engineRate)} rows/s baseline=${Math.round(baselineRate)} rows/s ratio=${(engineRate / baselineRate).toFixed(2)} rss=${Math.round(rssMb)} MB` +
+      (e2e ? ` e2e=${Math.round(e2eRate)} rows/s e2e_ratio=${(e2eRate / baselineRate).toFixed(2)}` : ''),
   );
 } finally {
   await pool.end();

