@@ -3,7 +3,7 @@
 // API call carries that code. Row values never reach this page; the API returns lines, columns and codes.
 
 const FAST_POLL_MS = 1500; // while an upload on screen is pending or running
-const SLOW_POLL_MS = 10000; // otherwise, to notice new uploads
+const SLOW_POLL_MS = 3000; // otherwise, to notice new uploads soon
 const UPLOADS_PER_STATE = 10;
 const DOWNLOAD_PAGE = 1000; // the errors API's largest page
 
@@ -100,7 +100,7 @@ async function pollOverview(state) {
     if (mine !== generation) return;
     showProblem(null);
     $('no-uploads').hidden = lists.some((list) => list.uploads.length > 0);
-    renderStates(lists);
+    renderStates(lists, new Map(states.map((s) => [s.state, s.activeUploadId])));
     schedule(() => pollOverview(state), lists.some((list) => list.uploads.some(running)));
   } catch (error) {
     if (mine !== generation) return;
@@ -120,7 +120,7 @@ function fillStateFilter(states, selected) {
 }
 
 /** Updates sections and rows in place, so focus and scroll survive each poll. */
-function renderStates(lists) {
+function renderStates(lists, activeIds) {
   const container = $('states');
   const sections = lists.map((list) => {
     const id = `state-${list.state}`;
@@ -137,8 +137,12 @@ function renderStates(lists) {
           tbody));
       section.setAttribute('aria-labelledby', `${id}-title`);
     }
-    const active = list.uploads.find((u) => u.isActive);
-    section.querySelector('.state-meta').textContent = active ? `Active upload: ${fileName(active)}` : 'No active upload';
+    // The active upload may be older than the newest few listed: the states summary always names it.
+    const activeId = activeIds.get(list.state);
+    const active = list.uploads.find((u) => u.uploadId === activeId);
+    section.querySelector('.state-meta').replaceChildren(...(!activeId ? ['No active upload']
+      : active ? [`Active upload: ${fileName(active)}`]
+        : ['Active upload: ', element('a', { href: uploadHash(activeId), textContent: activeId }), ' (older than those listed)']));
     renderUploadRows(section.querySelector('tbody'), list.uploads);
     return section;
   });
