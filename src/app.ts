@@ -11,7 +11,8 @@ import { uploadProgress } from './entities/uploadProgress.js';
 import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
 import { housekeeping, outboxSweeper } from './functions/housekeeping.js';
 import { matchAnalysis } from './functions/matchAnalysis.js';
-import { stateUploads, uploadErrors, uploadStatus } from './functions/uploadStatus.js';
+import { dashboard } from './functions/dashboard.js';
+import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './functions/uploadStatus.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 import { closeRuntime } from './adapters/runtime.js';
@@ -31,6 +32,9 @@ df.app.entity(functionNames.uploadProgress, uploadProgress);
 df.app.client.http(functionNames.uploadStatus, { route: 'uploads/{uploadId?}', methods: ['GET'], authLevel: 'function', handler: uploadStatus });
 app.http(functionNames.uploadErrors, { route: 'uploads/{uploadId}/errors', methods: ['GET'], authLevel: 'function', handler: uploadErrors });
 df.app.client.http(functionNames.stateUploads, { route: 'states/{state}/uploads', methods: ['GET'], authLevel: 'function', handler: stateUploads });
+app.http(functionNames.stateSummaries, { route: 'states', methods: ['GET'], authLevel: 'function', handler: stateSummaries });
+// The page and its assets hold no data (every figure comes from the function-level API above), so they need no key.
+app.http(functionNames.dashboard, { route: 'dashboard/{*asset}', methods: ['GET'], authLevel: 'anonymous', handler: dashboard });
 
 app.eventHub(functionNames.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: matchAnalysis });
 

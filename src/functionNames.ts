@@ -16,6 +16,8 @@ export const functionNames = {
   uploadStatus: 'uploadStatus',
   uploadErrors: 'uploadErrors',
   stateUploads: 'stateUploads',
+  stateSummaries: 'stateSummaries',
+  dashboard: 'dashboard',
   matchAnalysis: 'matchAnalysis',
   outboxSweeper: 'outboxSweeper',
   housekeeping: 'housekeeping',

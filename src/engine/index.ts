@@ -10,5 +10,7 @@ export {
   activateUpload, failUpload, IncompleteUploadError, DEFAULT_MAX_REJECTED_SHARE, type ActivationOptions, type ActivationResult,
 } from './activateUpload.js';
 export { cleanupUploads, type CleanupOptions, type CleanupResult } from './cleanup.js';
-export { getUpload, listStateUploads, listRowErrors, type UploadView, type RowError, type RowErrorCursor } from './readModel.js';
+export {
+  getUpload, listStateUploads, listStates, listRowErrors, type UploadView, type RowError, type RowErrorCursor, type StateSummary,
+} from './readModel.js';
 export { EVENT_SOURCE, UPLOAD_COMPLETED, UPLOAD_FAILED, type UploadEventData } from './outbox.js';

@@ -50,6 +50,33 @@ export async function listStateUploads(pool: pg.Pool, state: string, limit = 20)
   return rows.map(toView);
 }
 
+export interface StateSummary {
+  state: string;
+  uploads: number;
+  activeUploadId: string | null;
+  /** Uploads still pending or running. */
+  running: number;
+  lastRegisteredAt: string;
+}
+
+/** States that have uploads, the one with the newest registration first (the operator's overview). */
+export async function listStates(pool: pg.Pool, limit = 60): Promise<StateSummary[]> {
+  const { rows } = await pool.query<{ state: string; uploads: number; active_upload_id: string | null; running: number; last: Date }>(
+    `SELECT u.state, count(*)::int AS uploads, a.upload_id AS active_upload_id,
+            count(*) FILTER (WHERE u.status IN ('pending', 'running'))::int AS running, max(u.registered_at) AS last
+     FROM bulkflow.uploads u LEFT JOIN bulkflow.active_uploads a ON a.state = u.state
+     GROUP BY u.state, a.upload_id ORDER BY max(u.seq) DESC LIMIT $1`,
+    [limit],
+  );
+  return rows.map((row) => ({
+    state: row.state,
+    uploads: row.uploads,
+    activeUploadId: row.active_upload_id,
+    running: row.running,
+    lastRegisteredAt: row.last.toISOString(),
+  }));
+}
+
 export interface RowError {
   line: number;
   column: string | null;

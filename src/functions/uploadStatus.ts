@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
-import { getUpload, listRowErrors, listStateUploads } from '../engine/index.js';
+import { getUpload, listRowErrors, listStates, listStateUploads } from '../engine/index.js';
 import { db } from '../adapters/runtime.js';
 import type { UploadProgressState } from '../entities/uploadProgress.js';
 import { functionNames } from '../functionNames.js';
@@ -62,6 +62,11 @@ export async function stateUploads(request: HttpRequest, client: DurableClient, 
     if (error instanceof BadRequest) return problem(400, 'Bad request', error.message);
     throw error;
   }
+}
+
+/** GET /api/states : states that have uploads, newest registration first, with their active upload. */
+export async function stateSummaries(): Promise<HttpResponseInit> {
+  return json({ states: await listStates(await db()) });
 }
 
 /** Cursor `line:column` as returned in `next`. */

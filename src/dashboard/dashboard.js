@@ -1,0 +1,333 @@
+// The upload dashboard: reads the status API (../uploads, ../states) and polls it while uploads run.
+// On Azure the API needs a function key: open the page as .../api/dashboard/?code=<key> and every
+// API call carries that code. Row values never reach this page; the API returns lines, columns and codes.
+
+const FAST_POLL_MS = 1500; // while an upload on screen is pending or running
+const SLOW_POLL_MS = 3000; // otherwise, to notice new uploads soon
+const UPLOADS_PER_STATE = 10;
+const DOWNLOAD_PAGE = 1000; // the errors API's largest page
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const key = new URLSearchParams(location.search).get('code');
+const number = new Intl.NumberFormat('en-US');
+const time = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** GET an API path relative to the route prefix (the page lives at {prefix}/dashboard/). */
+async function api(path, query = {}) {
+  const url = new URL(`../${path}`, location.href);
+  url.search = '';
+  for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, String(value));
+  if (key) url.searchParams.set('code', key);
+  const response = await fetch(url, { headers: { accept: 'application/json' }, cache: 'no-store' });
+  if (response.status === 401) throw new Error('The status API needs a function key: open this page with ?code=<function key> in its address.');
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    throw new Error(`${problem.title ?? `HTTP ${response.status}`}${problem.detail ? `: ${problem.detail}` : ''}`);
+  }
+  return response.json();
+}
+
+/** The orchestration's management API URL, with the page's key (on Azure it must be the master or durabletask_extension key). */
+function orchestrationUrl(path) {
+  const url = new URL(path, location.origin);
+  if (key) url.searchParams.set('code', key);
+  return url.href;
+}
+
+function element(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+const announce = (text) => { $('announcer').textContent = text; };
+const showProblem = (error) => {
+  $('problem').hidden = !error;
+  $('problem').textContent = error ? error.message : '';
+};
+
+const rowsDone = (u) => u.rowsCommitted + u.rowsRejected;
+const running = (u) => u.status === 'pending' || u.status === 'running';
+const rowsText = (u) => `${number.format(rowsDone(u))}${u.rowsTotal !== null ? ` of ${number.format(u.rowsTotal)}` : ''}`;
+const fileName = (u) => u.blobName.replace(/^uploads\//, '');
+const uploadHash = (id) => `#/upload/${encodeURIComponent(id)}`;
+
+// ---- routing -------------------------------------------------------------------------------
+
+let timer = 0;
+let generation = 0; // a view change makes older poll results stale
+
+function route() {
+  const [, view, arg] = location.hash.split('/');
+  clearTimeout(timer);
+  generation++;
+  showProblem(null);
+  const detail = view === 'upload' && arg;
+  $('overview').hidden = Boolean(detail);
+  $('detail').hidden = !detail;
+  if (detail) openUpload(decodeURIComponent(arg));
+  else openOverview(view === 'state' && arg ? decodeURIComponent(arg).toUpperCase() : '');
+}
+
+function schedule(poll, fast) {
+  const mine = generation;
+  clearTimeout(timer);
+  timer = setTimeout(() => { if (mine === generation) poll(); }, fast ? FAST_POLL_MS : SLOW_POLL_MS);
+}
+
+// ---- overview: uploads per state, newest first, the active one marked ------------------------
+
+let focusTitleOnLoad = true;
+
+function openOverview(state) {
+  const title = $('overview-title');
+  title.textContent = state ? `Uploads for ${state}` : 'Uploads';
+  document.title = `${title.textContent} · bulkflow`;
+  if (focusTitleOnLoad) title.focus();
+  $('states').replaceChildren();
+  pollOverview(state);
+}
+
+async function pollOverview(state) {
+  const mine = generation;
+  try {
+    const { states } = await api('states');
+    if (mine !== generation) return;
+    fillStateFilter(states, state);
+    const shown = state ? [state] : states.map((s) => s.state);
+    const lists = await Promise.all(shown.map((code) => api(`states/${encodeURIComponent(code)}/uploads`, { limit: UPLOADS_PER_STATE })));
+    if (mine !== generation) return;
+    showProblem(null);
+    $('no-uploads').hidden = lists.some((list) => list.uploads.length > 0);
+    renderStates(lists, new Map(states.map((s) => [s.state, s.activeUploadId])));
+    schedule(() => pollOverview(state), lists.some((list) => list.uploads.some(running)));
+  } catch (error) {
+    if (mine !== generation) return;
+    showProblem(error);
+    schedule(() => pollOverview(state), false);
+  }
+}
+
+function fillStateFilter(states, selected) {
+  const select = /** @type {HTMLSelectElement} */ ($('state-filter'));
+  const codes = [...new Set([...states.map((s) => s.state), ...(selected ? [selected] : [])])].sort();
+  const current = [...select.options].slice(1).map((o) => o.value);
+  if (current.join() !== codes.join()) {
+    select.replaceChildren(element('option', { value: '', textContent: 'All states' }), ...codes.map((code) => element('option', { value: code, textContent: code })));
+  }
+  select.value = selected;
+}
+
+/** Updates sections and rows in place, so focus and scroll survive each poll. */
+function renderStates(lists, activeIds) {
+  const container = $('states');
+  const sections = lists.map((list) => {
+    const id = `state-${list.state}`;
+    let section = document.getElementById(id);
+    if (!section) {
+      const tbody = element('tbody');
+      section = element('section', { id },
+        element('h2', { id: `${id}-title`, textContent: list.state }),
+        element('p', { className: 'state-meta' }),
+        element('table', {},
+          element('caption', { className: 'visually-hidden', textContent: `Uploads for ${list.state}, newest first` }),
+          element('thead', {}, element('tr', {}, ...['File', 'Status', 'Progress', 'Rows', 'Rows/s', 'Rejected', 'Started'].map((name) =>
+            element('th', { scope: 'col', className: ['Rows', 'Rows/s', 'Rejected'].includes(name) ? 'num' : '', textContent: name })))),
+          tbody));
+      section.setAttribute('aria-labelledby', `${id}-title`);
+    }
+    // The active upload may be older than the newest few listed: the states summary always names it.
+    const activeId = activeIds.get(list.state);
+    const active = list.uploads.find((u) => u.uploadId === activeId);
+    section.querySelector('.state-meta').replaceChildren(...(!activeId ? ['No active upload']
+      : active ? [`Active upload: ${fileName(active)}`]
+        : ['Active upload: ', element('a', { href: uploadHash(activeId), textContent: activeId }), ' (older than those listed)']));
+    renderUploadRows(section.querySelector('tbody'), list.uploads);
+    return section;
+  });
+  if (sections.some((section, i) => container.children[i] !== section) || container.children.length !== sections.length) {
+    container.replaceChildren(...sections);
+  }
+}
+
+function renderUploadRows(tbody, uploads) {
+  const rows = uploads.map((u) => {
+    let row = tbody.querySelector(`tr[data-upload-id="${CSS.escape(u.uploadId)}"]`);
+    if (!row) {
+      const progress = element('progress', { max: 100 });
+      progress.setAttribute('aria-label', `Progress of ${fileName(u)}`);
+      row = element('tr', {},
+        element('td', { className: 'file' }, element('a', { href: uploadHash(u.uploadId), textContent: fileName(u) })),
+        element('td', { className: 'status' }),
+        element('td', { className: 'progress' }, progress, ' ', element('span', { className: 'percent' })),
+        element('td', { className: 'num rows' }),
+        element('td', { className: 'num speed' }),
+        element('td', { className: 'num rejected' }),
+        element('td', { className: 'started', textContent: time.format(new Date(u.startedAt)) }));
+      row.dataset.uploadId = u.uploadId;
+    }
+    const was = row.dataset.status;
+    row.dataset.status = u.status;
+    row.classList.toggle('active', u.isActive);
+    row.querySelector('.status').replaceChildren(statusLabel(u));
+    setProgress(row.querySelector('progress'), u);
+    row.querySelector('.percent').textContent = `${u.percent} %`;
+    row.querySelector('.rows').textContent = rowsText(u);
+    row.querySelector('.speed').textContent = u.rowsPerSecond === null ? '–' : number.format(u.rowsPerSecond);
+    row.querySelector('.rejected').textContent = number.format(u.rowsRejected);
+    if (was && was !== u.status) announce(`${fileName(u)}: ${u.status}`);
+    return row;
+  });
+  if (rows.some((row, i) => tbody.children[i] !== row) || tbody.children.length !== rows.length) tbody.replaceChildren(...rows);
+}
+
+function statusLabel(u) {
+  return element('span', {},
+    element('span', { className: `status-${u.status}`, textContent: u.status }),
+    u.isActive ? element('span', { className: 'badge active', textContent: 'active' }) : null);
+}
+
+function setProgress(progress, u) {
+  progress.value = u.percent;
+  progress.setAttribute('aria-valuetext', `${u.percent} %, ${rowsText(u)} rows, ${number.format(u.rowsRejected)} rejected`);
+}
+
+// ---- detail: one upload, its rejected rows paginated and downloadable ----------------------------
+
+let cursors = ['']; // cursors[i] opens page i of the rejected rows
+let page = 0;
+let detailId = '';
+
+function openUpload(id) {
+  if (id !== detailId) {
+    detailId = id;
+    cursors = [''];
+    page = 0;
+    $('errors').querySelector('tbody').replaceChildren();
+    $('counts').querySelector('tbody').replaceChildren();
+  }
+  $('detail-title').textContent = 'Upload';
+  pollUpload(true);
+}
+
+async function pollUpload(first = false) {
+  const mine = generation;
+  try {
+    const upload = await api(`uploads/${encodeURIComponent(detailId)}`);
+    if (mine !== generation) return;
+    const title = $('detail-title');
+    title.textContent = `Upload ${fileName(upload)}`;
+    document.title = `${title.textContent} · bulkflow`;
+    if (first) title.focus();
+    const progress = /** @type {HTMLProgressElement} */ ($('detail-progress'));
+    setProgress(progress, upload);
+    $('detail-percent').textContent = `${upload.percent} %`;
+    renderSummary(upload);
+    $('back').href = `#/state/${upload.state}`;
+    /** @type {HTMLAnchorElement} */ ($('orchestration')).href = orchestrationUrl(upload.links.orchestration);
+    $('counts').querySelector('tbody').replaceChildren(...Object.entries(upload.errorCounts).sort((a, b) => b[1] - a[1]).map(([code, n]) =>
+      element('tr', {}, element('td', { textContent: code }), element('td', { className: 'num', textContent: number.format(n) }))));
+    // Rows are rejected as chunks commit: refresh the page on screen while the upload runs.
+    if (first || running(upload)) await loadErrorPage(mine);
+    schedule(() => pollUpload(), running(upload));
+  } catch (error) {
+    if (mine !== generation) return;
+    showProblem(error);
+    schedule(() => pollUpload(), false);
+  }
+}
+
+function renderSummary(u) {
+  const items = [
+    ['Status', statusLabel(u)],
+    ['State', u.state],
+    ['File', u.blobName],
+    ['Upload id', u.uploadId],
+    ['Rows', rowsText(u)],
+    ['Committed', number.format(u.rowsCommitted)],
+    ['Rejected', number.format(u.rowsRejected)],
+    ['Rows/s', u.rowsPerSecond === null ? '–' : number.format(u.rowsPerSecond)],
+    ['Chunks', `${number.format(u.chunksDone)} of ${number.format(u.chunksTotal)}`],
+    ['Started', time.format(new Date(u.startedAt))],
+    ['Finished', u.completedAt ? time.format(new Date(u.completedAt)) : '–'],
+    ...(u.error ? [['Error', `${u.error.code}${u.error.line ? ` (line ${u.error.line})` : ''}: ${u.error.message}`]] : []),
+    ...u.warnings.map((w) => ['Warning', Object.values(w).join(' ')]),
+    ['Orchestration', u.instanceId],
+  ];
+  $('summary').replaceChildren(...items.flatMap(([term, value]) => [element('dt', { textContent: term }), element('dd', {}, value)]));
+}
+
+async function loadErrorPage(mine = generation) {
+  const limit = Number(/** @type {HTMLSelectElement} */ ($('page-size')).value);
+  const body = await api(`uploads/${encodeURIComponent(detailId)}/errors`, { limit, after: cursors[page] });
+  if (mine !== generation) return;
+  cursors[page + 1] = body.next ?? undefined;
+  cursors.length = page + 2;
+  $('errors').querySelector('tbody').replaceChildren(...body.errors.map((e) => element('tr', {},
+    element('td', { className: 'num', textContent: String(e.line) }),
+    element('td', { textContent: e.column ?? '–' }),
+    element('td', { textContent: e.code }),
+    element('td', { textContent: e.message }))));
+  const from = page * limit + 1;
+  $('page-info').textContent = body.errors.length === 0
+    ? (page === 0 ? 'No rejected rows.' : 'No more rejected rows.')
+    : `Rejected rows ${number.format(from)}–${number.format(from + body.errors.length - 1)} of ${number.format(body.rowsRejected)} (page ${page + 1}).`;
+  /** @type {HTMLButtonElement} */ ($('prev-page')).disabled = page === 0;
+  /** @type {HTMLButtonElement} */ ($('next-page')).disabled = !body.next;
+  /** @type {HTMLButtonElement} */ ($('download')).disabled = body.rowsRejected === 0;
+}
+
+async function turnPage(step) {
+  page = Math.max(0, page + step);
+  try {
+    await loadErrorPage();
+    announce($('page-info').textContent);
+  } catch (error) {
+    showProblem(error);
+  }
+}
+
+const csvField = (value) => (/[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
+
+/** Fetches every page of the errors API and saves it as CSV: line, column, code, message. */
+async function downloadCsv() {
+  const button = /** @type {HTMLButtonElement} */ ($('download'));
+  button.disabled = true;
+  announce('Preparing the CSV…');
+  try {
+    const lines = ['line,column,code,message'];
+    let after = '';
+    do {
+      const body = await api(`uploads/${encodeURIComponent(detailId)}/errors`, { limit: DOWNLOAD_PAGE, after });
+      for (const e of body.errors) lines.push([String(e.line), e.column ?? '', e.code, e.message].map(csvField).join(','));
+      after = body.next;
+    } while (after);
+    const url = URL.createObjectURL(new Blob([`${lines.join('\r\n')}\r\n`], { type: 'text/csv' }));
+    const link = element('a', { href: url, download: `${detailId}-rejected-rows.csv` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    announce(`Downloaded ${number.format(lines.length - 1)} rejected rows.`);
+  } catch (error) {
+    showProblem(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- wiring -----------------------------------------------------------------------------------
+
+$('state-filter').addEventListener('change', (event) => {
+  const value = /** @type {HTMLSelectElement} */ (event.target).value;
+  focusTitleOnLoad = false; // keep focus on the select for keyboard users
+  location.hash = value ? `#/state/${value}` : '#/';
+});
+$('filter').addEventListener('submit', (event) => event.preventDefault());
+$('prev-page').addEventListener('click', () => turnPage(-1));
+$('next-page').addEventListener('click', () => turnPage(1));
+$('page-size').addEventListener('change', () => { cursors = ['']; page = 0; turnPage(0); });
+$('download').addEventListener('click', downloadCsv);
+window.addEventListener('hashchange', () => { route(); focusTitleOnLoad = true; });
+route();

@@ -1,0 +1,197 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateParticipantsCsv } from '../../bench/generate.js';
+import { dashboardUrl } from '../../src/functions/dashboard.js';
+import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const ARTIFACTS = join(process.cwd(), 'test-results');
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+type RowError = { line: number; column: string | null; code: string; message: string };
+type ErrorsPage = { rowsRejected: number; errors: RowError[]; next: string | null };
+
+async function getJson<T>(url: string): Promise<T> {
+  const response = await fetch(url);
+  expect(response.status, url).toBe(200);
+  return (await response.json()) as T;
+}
+
+/** Serious and critical axe-core findings on the page as shown (CSP stays on: the source goes in through DevTools). */
+async function seriousViolations(page: Page): Promise<Array<{ id: string; impact: string; nodes: string[] }>> {
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await (globalThis as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: string[] }> }> }> } }).axe.run();
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/** A <progress> element's current value (the DOM property: the page sets it, not the attribute). */
+const valueOf = (progress: Locator) => progress.evaluate((p) => (p as unknown as { value: number }).value);
+
+/** The rejected rows table as the page shows it. */
+async function shownErrors(page: Page): Promise<RowError[]> {
+  return page.$$eval('#errors tbody tr', (rows) => rows.map((row) => {
+    const cells = [...row.querySelectorAll('td')].map((td) => td.textContent ?? '');
+    return { line: Number(cells[0]), column: cells[1] === '–' ? null : cells[1]!, code: cells[2]!, message: cells[3]! };
+  }));
+}
+
+describe('upload dashboard in chromium', () => {
+  let t: TestStack;
+  let browser: Browser;
+  let page: Page;
+  const pageProblems: string[] = [];
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    [t, browser] = await Promise.all([
+      startTestStack({ INGEST_CHUNK_BYTES: String(256 << 10) }),
+      chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
+    ]);
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // CSP violations and script errors surface here: the page must run under its own policy.
+    page.on('console', (message) => { if (message.type() === 'error') pageProblems.push(message.text()); });
+    page.on('pageerror', (error) => pageProblems.push(error.message));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.stop();
+  });
+
+  it('serves the page and its assets with types and a CSP; nothing else', async () => {
+    const url = dashboardUrl(t.url);
+    expect(url).toBe(`${t.url}/api/dashboard/`);
+    const html = await fetch(url);
+    expect(html.status).toBe(200);
+    expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(html.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await html.text()).toContain('<script type="module" src="dashboard.js">');
+    expect((await fetch(`${url}dashboard.js`)).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect((await fetch(`${url}dashboard.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
+
+    // Relative asset URLs need the trailing slash: the bare path redirects, keeping the key.
+    const bare = await fetch(`${t.url}/api/dashboard?code=abc`, { redirect: 'manual' });
+    expect(bare.status).toBe(308);
+    expect(bare.headers.get('location')).toBe('/api/dashboard/?code=abc');
+
+    for (const path of ['missing.js', '..%2F..%2Fpackage.json', 'dashboard.ts']) {
+      expect((await fetch(`${url}${path}`)).status, path).toBe(404);
+    }
+  });
+
+  it('shows a CA upload with bad rows live to 100 %, its rejected rows as the API has them, paginated and as CSV; no serious axe findings', async () => {
+    await page.goto(dashboardUrl(t.url));
+    await page.locator('#no-uploads').waitFor({ state: 'visible' });
+    // Every value any progress bar shows from now on, as the page sets it (no reloads happen below).
+    await page.evaluate(`(() => {
+      window.progressSeen = [];
+      new MutationObserver((records) => { for (const r of records) if (r.target.localName === 'progress') window.progressSeen.push(r.target.value); })
+        .observe(document.getElementById('states'), { subtree: true, attributes: true, attributeFilter: ['value'] });
+    })()`);
+
+    const file = join(process.cwd(), '.data', `dashboard-${process.pid}.csv`);
+    const generated = await generateParticipantsCsv(file, {
+      rows: 100_000, badShare: 0.02, seed: 21, badKinds: ['lds_hash_format', 'closing_date_invalid', 'boolean_invalid', 'field_count'],
+    });
+    await t.uploads.getBlockBlobClient('ca/dashboard.csv').uploadFile(file);
+
+    // The page picks the upload up without a reload and its bar climbs to 100 %.
+    const row = page.locator('#state-CA tbody tr').first();
+    await row.waitFor({ timeout: 60_000 });
+    const progress = row.locator('progress');
+    expect(await progress.getAttribute('aria-label')).toBe('Progress of ca/dashboard.csv');
+    await waitFor('the progress bar to reach 100 % and the upload to complete', async () =>
+      (await row.getAttribute('data-status')) === 'complete' && (await valueOf(progress)) === 100 ? true : undefined, 120_000);
+    const seen = (await page.evaluate('window.progressSeen')) as number[];
+    console.info(`dashboard progress values shown: ${seen.join(', ')}`);
+    expect(seen.at(-1)).toBe(100);
+    expect(seen.some((value) => value < 100), 'the bar showed the upload while it ran').toBe(true);
+
+    const status = await getJson<UploadStatusBody>(`${t.url}/api/uploads?blob=${encodeURIComponent('uploads/ca/dashboard.csv')}`);
+    expect(status).toMatchObject({ status: 'complete', isActive: true, rowsTotal: 100_000, rowsRejected: generated.badRows });
+    expect(await row.getAttribute('data-upload-id')).toBe(status.uploadId);
+    expect(await row.locator('.rejected').textContent()).toBe(generated.badRows.toLocaleString('en-US'));
+    expect(await row.locator('.rows').textContent()).toBe('100,000 of 100,000');
+    expect(await row.locator('.badge.active').textContent()).toBe('active');
+    expect(await progress.getAttribute('aria-valuetext')).toContain(`${generated.badRows.toLocaleString('en-US')} rejected`);
+    expect(await page.locator('#state-CA .state-meta').textContent()).toBe('Active upload: ca/dashboard.csv');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png'), fullPage: true });
+    expect(await seriousViolations(page)).toEqual([]);
+
+    // Keyboard only: focus the upload's link and press Enter.
+    await row.getByRole('link').focus();
+    await page.keyboard.press('Enter');
+    await waitFor('the upload view', async () => ((await page.locator('#detail-title').textContent()) === 'Upload ca/dashboard.csv' ? true : undefined));
+    expect(await page.evaluate('document.activeElement?.id')).toBe('detail-title');
+    expect(await valueOf(page.locator('#detail-progress'))).toBe(100);
+
+    const errorsUrl = `${t.url}${status.links.errors}`;
+    const first = await getJson<ErrorsPage>(`${errorsUrl}?limit=100`);
+    expect(first.errors).toHaveLength(100);
+    await waitFor('the first page of rejected rows', async () => ((await shownErrors(page)).length === 100 ? true : undefined));
+    expect(await shownErrors(page)).toEqual(first.errors);
+    expect(await page.locator('#page-info').textContent()).toBe(`Rejected rows 1–100 of ${generated.badRows.toLocaleString('en-US')} (page 1).`);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-upload.png'), fullPage: true });
+    expect(await seriousViolations(page)).toEqual([]);
+
+    const second = await getJson<ErrorsPage>(`${errorsUrl}?limit=100&after=${encodeURIComponent(first.next!)}`);
+    await page.locator('#next-page').focus();
+    await page.keyboard.press('Enter');
+    await waitFor('the second page of rejected rows', async () => ((await shownErrors(page))[0]?.line === second.errors[0]!.line ? true : undefined));
+    expect(await shownErrors(page)).toEqual(second.errors);
+    await page.locator('#prev-page').click();
+    await waitFor('the first page again', async () => ((await shownErrors(page))[0]?.line === first.errors[0]!.line ? true : undefined));
+
+    // The CSV download holds every rejected row the API pages through, in line order, and no values.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#download').click()]);
+    expect(download.suggestedFilename()).toBe(`${status.uploadId}-rejected-rows.csv`);
+    const csv = (await readFile((await download.path())!, 'utf8')).trimEnd().split('\r\n');
+    expect(csv[0]).toBe('line,column,code,message');
+    expect(csv).toHaveLength(1 + generated.badRows);
+    const all: RowError[] = [];
+    for (let after: string | null = ''; after !== null;) {
+      const body: ErrorsPage = await getJson<ErrorsPage>(`${errorsUrl}?limit=1000${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+      all.push(...body.errors);
+      after = body.next;
+    }
+    expect(csv.slice(1).map((line) => Number(line.split(',')[0]))).toEqual(all.map((e) => e.line));
+    expect(csv.join('\n')).not.toMatch(/[0-9a-f]{64}/i);
+
+    // The orchestration link opens the instance in the management API.
+    const orchestration = await page.locator('#orchestration').getAttribute('href');
+    const instance = await getJson<{ instanceId: string }>(orchestration!);
+    expect(instance.instanceId).toBe(status.instanceId);
+    expect(pageProblems).toEqual([]);
+  });
+
+  it('lists states newest activity first and filters to one state', async () => {
+    const file = join(process.cwd(), '.data', `dashboard-tx-${process.pid}.csv`);
+    await generateParticipantsCsv(file, { rows: 1_000, seed: 5 });
+    await t.uploads.getBlockBlobClient('tx/small.csv').uploadFile(file);
+    await waitFor('the TX upload to complete', async () => {
+      const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent('uploads/tx/small.csv')}`);
+      return response.ok && ((await response.json()) as UploadStatusBody).status === 'complete' ? true : undefined;
+    });
+    const { states } = await getJson<{ states: Array<{ state: string; uploads: number; activeUploadId: string | null; running: number }> }>(`${t.url}/api/states`);
+    expect(states.map((s) => s.state)).toEqual(['TX', 'CA']);
+    expect(states.every((s) => s.uploads === 1 && s.running === 0 && s.activeUploadId !== null)).toBe(true);
+
+    await page.goto(dashboardUrl(t.url));
+    await waitFor('both state sections', async () => ((await page.locator('#states > section').count()) === 2 ? true : undefined));
+    expect(await page.locator('#states > section h2').allTextContents()).toEqual(['TX', 'CA']);
+    await page.locator('#state-filter').selectOption('TX');
+    await waitFor('the TX view', async () => ((await page.locator('#overview-title').textContent()) === 'Uploads for TX' ? true : undefined));
+    await waitFor('only TX listed', async () => ((await page.locator('#states > section h2').allTextContents()).join() === 'TX' ? true : undefined));
+    expect(page.url()).toMatch(/#\/state\/TX$/);
+    expect(pageProblems).toEqual([]);
+  });
+});
