@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { migrate, packageRoot } from '../engine/index.js';
 import { startLocalStack } from '../local/stack.js';
+import { dashboardUrl } from '../functions/dashboard.js';
 import { ingestFile, printSummary } from './ingest.js';
 
 /**
@@ -9,7 +10,8 @@ import { ingestFile, printSummary } from './ingest.js';
  * has an active upload so match analysis has something to compare with, then uploads the bundled California
  * sample (a few bad rows of every kind) and follows it to the end: progress, summary, event, matches.
  */
-export async function run(): Promise<number> {
+export async function run(args: string[]): Promise<number> {
+  const serve = args.includes('--serve');
   const root = packageRoot();
   console.error('starting embedded PostgreSQL, Azurite, the Event Hubs endpoint and the Functions host...');
   const stack = await startLocalStack({ appDir: root, dataDir: join(root, '.data'), port: 7071, eventHubsPort: 5672, logLevel: 'warning' });
@@ -22,8 +24,17 @@ export async function run(): Promise<number> {
     console.error('uploading samples/participants-sample.csv to uploads/ca/ ...');
     const summary = await ingestFile(stack, join(root, 'samples', 'participants-sample.csv'), 'CA', { progress: true });
     printSummary(summary);
-    console.log('\nnext: `npx bulkflow host` serves the same app on http://localhost:7071 until Ctrl-C;' +
-      ` \`npx bulkflow status ${summary.uploadId}\` reads this upload back.`);
+    console.log(`  dashboard: ${dashboardUrl(stack.url)}`);
+    if (serve) {
+      console.log('\nserving until Ctrl-C (upload more files to the uploads container, or open the dashboard)...');
+      await new Promise<void>((done) => {
+        process.once('SIGINT', () => done());
+        process.once('SIGTERM', () => done());
+      });
+    } else {
+      console.log('\nnext: `npm start -- --serve` keeps everything running for the dashboard;' +
+        ` \`npx bulkflow status ${summary.uploadId}\` reads this upload back.`);
+    }
     return summary.status === 'complete' ? 0 : 1;
   } finally {
     await stack.stop();
