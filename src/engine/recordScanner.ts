@@ -61,9 +61,13 @@ export class RecordScanner {
   private quoted = false;
   private pieces: Buffer[] = [];
   private utf8Tail: Buffer = Buffer.alloc(0);
+  private readonly record: ScannedRecord = {
+    start: 0, end: 0, line: 0, endLine: 0, strayCarriageReturn: false, quoted: false, buf: undefined, from: 0, to: 0,
+  };
 
   constructor(
     options: ScannerOptions,
+    /** Called for each record; the object is reused, valid only during the call. */
     private readonly onRecord: (record: ScannedRecord) => void,
   ) {
     this.capture = options.capture;
@@ -183,10 +187,18 @@ export class RecordScanner {
       }
     }
     this.pieces.length = 0;
-    this.onRecord({
-      start: this.recordStart, end, line: this.recordLine, endLine, strayCarriageReturn: stray, quoted,
-      buf: bytes, from, to: from + length,
-    });
+    // One record object, refilled for each record: no allocation per row (consumers copy what they keep).
+    const record = this.record;
+    record.start = this.recordStart;
+    record.end = end;
+    record.line = this.recordLine;
+    record.endLine = endLine;
+    record.strayCarriageReturn = stray;
+    record.quoted = quoted;
+    record.buf = bytes;
+    record.from = from;
+    record.to = from + length;
+    this.onRecord(record);
   }
 
   private piecesLength(): number {

@@ -53,7 +53,7 @@ const bytesOf = (r: ScannedRecord) => r.buf!.subarray(r.from, r.to);
 
 function scanAll(bytes: Buffer, start: number, end: number, firstLine: number): ScannedRecord[] {
   const found: ScannedRecord[] = [];
-  const scanner = new RecordScanner({ startOffset: start, startLine: firstLine, maxRecordBytes: 1 << 20, capture: true }, (r) => found.push(r));
+  const scanner = new RecordScanner({ startOffset: start, startLine: firstLine, maxRecordBytes: 1 << 20, capture: true }, (r) => found.push({ ...r }));
   scanner.push(bytes.subarray(start, end));
   scanner.end();
   return found;
@@ -157,7 +157,7 @@ describe('planChunks (whole-file errors)', () => {
 describe('RecordScanner', () => {
   it('treats a CR at the end of one read and an LF at the start of the next as one line break', () => {
     const found: ScannedRecord[] = [];
-    const scanner = new RecordScanner({ startOffset: 0, startLine: 1, maxRecordBytes: 100, capture: true }, (r) => found.push(r));
+    const scanner = new RecordScanner({ startOffset: 0, startLine: 1, maxRecordBytes: 100, capture: true }, (r) => found.push({ ...r }));
     for (const piece of ['a,b\r', '\nc,d\r', 'x\n\r', '\n', 'e,f\r']) scanner.push(Buffer.from(piece));
     scanner.end();
     expect(found.map((r) => [r.line, r.strayCarriageReturn, bytesOf(r).toString()])).toEqual([
