@@ -1,7 +1,9 @@
 /** Entry point of `npx bulkflow <command>`; each command lives in its own module, loaded on demand. */
 type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
 
-const commands: Record<string, Command> = {};
+const commands: Record<string, Command> = {
+  eventhubs: { summary: 'run the local Event Hubs endpoint (AMQP on port 5672)', load: () => import('./eventhubs.js') },
+};
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...args] = argv;
