@@ -172,15 +172,16 @@ test('two triggers in one consumer group split the partitions, and one takes ove
   try {
     await until(async () => JSON.stringify(await owners()) === '[2,2]', 'a 2/2 split of the partitions');
     await publish(5_000, 400);
-    await until(() => numbersOf([...deliveredA, ...deliveredB]).filter((n) => n >= 5_000).length >= 400, '400 events across both');
+    // Distinct counts: during a rebalance a batch may legitimately be delivered twice (at-least-once).
+    const distinct = (delivered: Delivered[], from: number, to: number) => new Set(numbersOf(delivered).filter((n) => n >= from && n < to)).size;
+    await until(() => distinct([...deliveredA, ...deliveredB], 5_000, 5_400) === 400, '400 events across both');
     expect(new Set(deliveredA.map((invocation) => invocation.partitionId)).size).toBeGreaterThan(0);
     expect(new Set(deliveredB.map((invocation) => invocation.partitionId)).size).toBeGreaterThan(0);
     await a.stop();
     await until(async () => JSON.stringify(await owners()) === '[4]', 'the remaining trigger owning all 4 partitions');
     await publish(6_000, 400);
-    await until(() => numbersOf(deliveredB).filter((n) => n >= 6_000).length >= 400, 'the survivor processing all new events');
-    const all = new Set(numbersOf([...deliveredA, ...deliveredB]).filter((n) => n >= 5_000 && n < 7_000));
-    expect(all.size).toBe(800);
+    await until(() => distinct(deliveredB, 6_000, 6_400) === 400, 'the survivor processing all new events');
+    expect(distinct([...deliveredA, ...deliveredB], 5_000, 7_000)).toBe(800);
   } finally {
     await Promise.all([a.stop(), b.stop()]);
   }
