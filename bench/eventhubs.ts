@@ -80,8 +80,9 @@ await consumed;
 const totalMs = performance.now() - started;
 await Promise.all([producer.close(), consumer.close()]);
 
-const peakRssBytes = await new Promise<number>((resolve) => {
-  child.once('message', (message: { peakRssBytes: number }) => resolve(message.peakRssBytes));
+const clientCpu = process.cpuUsage();
+const endpointUsage = await new Promise<{ peakRssBytes: number; cpuMs: number }>((resolve) => {
+  child.once('message', resolve);
   child.send('stop');
 });
 await rm(dataDir, { recursive: true, force: true });
@@ -100,6 +101,9 @@ console.log(JSON.stringify({
   publishEventsPerSecond: Math.round(TOTAL / (publishedMs / 1000)),
   endToEndEventsPerSecond: Math.round(received / (totalMs / 1000)),
   publishLatencyMs: { p50: +percentile(50).toFixed(1), p99: +percentile(99).toFixed(1), max: +(latencies[latencies.length - 1] ?? 0).toFixed(1) },
-  endpointPeakRssMiB: Number(mib(peakRssBytes)),
+  endpointPeakRssMiB: Number(mib(endpointUsage.peakRssBytes)),
+  // CPU per event shows which side limits throughput on a shared machine.
+  endpointCpuMicrosPerEvent: Math.round((endpointUsage.cpuMs * 1000) / received),
+  sdkClientsCpuMicrosPerEvent: Math.round((clientCpu.user + clientCpu.system) / received),
   benchPeakRssMiB: Number(mib(process.resourceUsage().maxRSS * 1024)),
 }, null, 2));

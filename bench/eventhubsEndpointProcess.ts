@@ -12,7 +12,8 @@ const endpoint = await startEventHubsEndpoint({
 process.send?.({ ready: endpoint.connectionString('bench') });
 process.on('message', () => {
   void endpoint.stop().then(() => {
-    // maxRSS is in kilobytes.
-    process.send?.({ peakRssBytes: process.resourceUsage().maxRSS * 1024 }, () => process.exit(0));
+    const usage = process.resourceUsage();
+    // maxRSS is in kilobytes, CPU times in microseconds.
+    process.send?.({ peakRssBytes: usage.maxRSS * 1024, cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000 }, () => process.exit(0));
   });
 });
