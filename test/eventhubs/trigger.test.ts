@@ -186,3 +186,30 @@ test('two triggers in one consumer group split the partitions, and one takes ove
     await Promise.all([a.stop(), b.stop()]);
   }
 }, 120_000);
+
+test('cardinality one invokes per event with per-event metadata', async () => {
+  const invocations: Array<{ input: unknown; metadata: Record<string, unknown> }> = [];
+  const trigger = await startEventHubTrigger({
+    functionName: 'perEvent',
+    bindings: { eventHubName: HUB, consumerGroup: '$Default', connection: 'EventHubConnection', cardinality: 'one' },
+    settings: { EventHubConnection: ctx.endpoint.connectionString(HUB) },
+    checkpointStoreConnectionString: azurite.connectionString,
+    loadBalancingOptions: { updateIntervalInMs: 500, partitionOwnershipExpirationIntervalInMs: 3_000 },
+    invoke: async (input, metadata) => {
+      invocations.push({ input, metadata });
+    },
+  });
+  try {
+    await publish(20_000, 20);
+    await until(() => invocations.filter(({ input }) => (input as { n: number }).n >= 20_000).length >= 20, '20 single-event invocations');
+  } finally {
+    await trigger.stop();
+  }
+  const mine = invocations.filter(({ input }) => (input as { n: number }).n >= 20_000);
+  expect(mine.map(({ input }) => (input as { n: number }).n).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, n) => 20_000 + n));
+  for (const { metadata } of mine) {
+    expect(typeof metadata.sequenceNumber).toBe('number');
+    expect(metadata.partitionKey).toMatch(/^key-/);
+    expect(metadata.partitionContext).toMatchObject({ eventHubName: HUB, consumerGroup: '$Default' });
+  }
+}, 60_000);
