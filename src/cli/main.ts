@@ -6,6 +6,7 @@ const commands: Record<string, Command> = {
   ingest: { summary: 'ingest FILE --state XX through the whole local stack, with progress [--json]', load: () => import('./ingest.js') },
   status: { summary: 'status ID [--json]: an upload by id, instance id or blob name', load: () => import('./status.js') },
   host: { summary: 'run a Functions app locally (HTTP, Event Grid, durable, timers)', load: () => import('./host.js') },
+  eventhubs: { summary: 'run the local Event Hubs endpoint (AMQP on port 5672)', load: () => import('./eventhubs.js') },
 };
 
 export async function main(argv: string[]): Promise<void> {

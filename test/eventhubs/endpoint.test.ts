@@ -8,6 +8,7 @@ import {
   latestEventPosition,
   type MessagingError,
 } from '@azure/event-hubs';
+import rhea, { type EventContext } from 'rhea';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { partitionForKey } from '../../src/local/eventhubs/partitionKeys.js';
 import { receive } from './consume.js';
@@ -236,6 +237,49 @@ describe('errors the SDK maps', () => {
       expect((await received).length).toBeGreaterThanOrEqual(1);
     } finally {
       await Promise.all([low.close(), high.close()]);
+    }
+  });
+});
+
+describe('flow control', () => {
+  test('a receiver gets no more events than the credit it granted, however many are stored', async () => {
+    const partitionId = '3';
+    await withProducer((producer) => producer.sendBatch(Array.from({ length: 200 }, (_, n) => ({ body: `credit-${n}` })), { partitionId }));
+    // A bare AMQP client, so the credit is exactly what this test grants (the SDK prefetches).
+    const connection = rhea.create_container().connect({ host: '127.0.0.1', port: ctx.endpoint.port, reconnect: false });
+    try {
+      await new Promise((resolve) => connection.once('connection_open', resolve));
+      const audience = `sb://localhost:${ctx.endpoint.port}/${HUB}`;
+      const cbsReply = connection.open_receiver({ source: { address: '$cbs' }, name: 'cbs-reply' });
+      const cbs = connection.open_sender({ target: { address: '$cbs' } });
+      await new Promise((resolve) => cbs.once('sendable', resolve));
+      const accepted = new Promise<unknown>((resolve) => cbsReply.once('message', (context: EventContext) => resolve(context.message?.application_properties?.['status-code'])));
+      cbs.send({
+        message_id: 'put-token-1',
+        reply_to: 'cbs-reply',
+        body: `SharedAccessSignature sr=${encodeURIComponent(audience)}&sig=x&se=${Math.floor(Date.now() / 1000) + 600}&skn=test`,
+        application_properties: { operation: 'put-token', name: audience, type: 'servicebus.windows.net:sastoken' },
+      });
+      expect(await accepted).toBe(202);
+
+      const received: unknown[] = [];
+      const receiver = connection.open_receiver({
+        credit_window: 0,
+        source: {
+          address: `${HUB}/ConsumerGroups/$Default/Partitions/${partitionId}`,
+          filter: { 'apache.org:selector-filter:string': rhea.types.wrap_described("amqp.annotation.x-opt-offset > '-1'", 0x468c00000004) },
+        },
+      });
+      receiver.on('message', (context: EventContext) => received.push(context.message?.body));
+      await new Promise((resolve) => receiver.once('receiver_open', resolve));
+      receiver.add_credit(5);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(received).toHaveLength(5);
+      receiver.add_credit(7);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(received).toHaveLength(12);
+    } finally {
+      connection.close();
     }
   });
 });

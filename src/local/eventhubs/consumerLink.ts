@@ -66,12 +66,24 @@ export class ConsumerLink {
         this.nextSequence = this.log.beginSequence;
         continue;
       }
+      this.coalesceWrites();
       for (const event of events) {
         if (this.closed || !this.sender.sendable()) return;
         this.sender.send(event.payload, undefined, 0);
         this.nextSequence = event.sequenceNumber + 1;
       }
     }
+  }
+
+  /**
+   * rhea writes each transfer frame to the socket separately; corking until its output pass has
+   * run turns a read's worth of frames into one writev instead of a syscall per event.
+   */
+  private coalesceWrites(): void {
+    const socket = (this.sender.connection as unknown as { socket?: { cork(): void; uncork(): void } }).socket;
+    if (!socket) return;
+    socket.cork();
+    setImmediate(() => socket.uncork());
   }
 
   close(): void {

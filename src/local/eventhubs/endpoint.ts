@@ -407,7 +407,7 @@ export async function startEventHubsEndpoint(options: EventHubsEndpointOptions):
   const servers: Server[] = [];
   const listen = (host: string, port: number): Promise<Server> =>
     new Promise((resolve, reject) => {
-      const server = container.listen({ host, port, autoaccept: false, credit_window: 0 } as never) as unknown as Server;
+      const server = container.listen({ host, port, autoaccept: false, credit_window: 0, tcp_no_delay: true } as never) as unknown as Server;
       server.once('listening', () => resolve(server));
       server.once('error', reject);
     });

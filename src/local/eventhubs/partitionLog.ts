@@ -223,10 +223,6 @@ export class PartitionLog extends EventEmitter {
     return this.nextSequence;
   }
 
-  get endSequence(): number {
-    return this.committedSequence + 1;
-  }
-
   /** Drops whole segments whose newest event is older than the retention period. */
   async enforceRetention(now = Date.now()): Promise<number> {
     const cutoff = now - this.options.retentionMs;
