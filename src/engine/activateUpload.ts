@@ -86,8 +86,10 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
   }
   upload = await readUpload(pool, uploadId);
   const rejectedTooMany = Number(upload.rows_rejected) > maxShare * Number(upload.rows_total);
-  const table = uploadTable(uploadId);
-  if (!rejectedTooMany) await buildLookupIndex(pool, uploadId);
+  if (!rejectedTooMany) {
+    await buildLookupIndex(pool, uploadId);
+    await attachPartition(pool, uploadId);
+  }
 
   return withTransaction(pool, async (client) => {
     // One activation per state at a time, so "the previous active upload" is well defined.
@@ -127,7 +129,6 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
       return outcome(await readUpload(client, uploadId));
     }
 
-    await client.query(`ALTER TABLE bulkflow.participants ATTACH PARTITION ${table.qualified} FOR VALUES IN (${client.escapeLiteral(uploadId)})`);
     await client.query(
       `INSERT INTO bulkflow.active_uploads (state, upload_id) VALUES ($1, $2)
        ON CONFLICT (state) DO UPDATE SET upload_id = excluded.upload_id, activated_at = now()`,
@@ -206,6 +207,26 @@ async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): 
        WHERE u.upload_id = $1`,
       [uploadId, duplicates],
     );
+  });
+}
+
+/**
+ * Attaches the upload's table to `participants` before (not inside) the transaction that activates it. Which
+ * partitions a query scans is fixed when it is planned, not by its MVCC snapshot, so attaching in the switch
+ * let a concurrent reader plan without the new partition yet see the new active row: zero rows. Attached but
+ * not active, the rows are invisible to readers (the view joins active_uploads); the switch is one row update.
+ */
+async function attachPartition(pool: pg.Pool, uploadId: string): Promise<void> {
+  const table = uploadTable(uploadId);
+  await withTransaction(pool, async (client) => {
+    await lockUpload(client, uploadId, -2);
+    const { rows } = await client.query<{ attached: boolean }>(
+      `SELECT c.relispartition AS attached FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relname = $2`,
+      [table.schema, table.name],
+    );
+    if (rows[0]?.attached) return;
+    await client.query(`ALTER TABLE bulkflow.participants ATTACH PARTITION ${table.qualified} FOR VALUES IN (${client.escapeLiteral(uploadId)})`);
   });
 }
 
