@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/functions/statusView.js';
@@ -47,5 +48,39 @@ describe('services going away while chunks are read and committed', () => {
     await t.startAzurite();
     const status = await finalStatus(t, 'az/big.csv', { timeoutMs: 300_000 });
     await expectIngestedOnce(t, status, validRows);
+  });
+});
+
+describe('Event Hubs endpoint down when an upload completes', () => {
+  let t: FaultStack;
+  beforeAll(async () => {
+    t = await startFaultStack();
+  });
+  afterAll(async () => t?.stop());
+
+  it('keeps the completion event in the outbox and delivers it once the endpoint is back', async () => {
+    await t.stopEventHubs();
+    const rows = 'lds_hash,participant_id\n' + Array.from({ length: 50 }, (_, i) => `${i.toString(16).padStart(128, '0')},P${i}`).join('\n') + '\n';
+    await t.uploads.getBlockBlobClient('eh/a.csv').upload(rows, rows.length);
+    const status = await finalStatus(t, 'eh/a.csv');
+    expect(status.status).toBe('complete');
+    // Give the publisher a few attempts against the closed port.
+    await new Promise((done) => setTimeout(done, 5_000));
+    const pending = await t.pool.query('SELECT id FROM bulkflow.outbox WHERE published_at IS NULL');
+    expect(pending.rows).toEqual([{ id: `${status.uploadId}.completed` }]);
+
+    await t.startEventHubs();
+    await expectIngestedOnce(t, status, 50);
+    const consumer = new EventHubConsumerClient('$Default', t.stack.settings.EventHubConnection!, 'upload-events');
+    const seen: string[] = [];
+    const subscription = consumer.subscribe(
+      { processEvents: async (events) => { for (const e of events) seen.push((e.body as { id: string }).id); }, processError: async () => {} },
+      { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
+    );
+    await waitFor('the completion event on the hub', async () => (seen.length > 0 ? true : undefined), 60_000);
+    await new Promise((done) => setTimeout(done, 2_000));
+    await subscription.close();
+    await consumer.close();
+    expect(seen).toEqual([`${status.uploadId}.completed`]);
   });
 });

@@ -7,7 +7,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../../src/local/emb
 import { startBlobCreatedSource } from '../../src/local/eventGrid/blobCreatedSource.js';
 import { EventGridDelivery } from '../../src/local/eventGrid/delivery.js';
 import { readSubscriptions } from '../../src/local/eventGrid/subscriptions.js';
-import { startEventHubsEndpoint } from '../../src/local/eventhubs/endpoint.js';
+import { startEventHubsEndpoint, type EventHubsEndpoint } from '../../src/local/eventhubs/endpoint.js';
 import { loadHubsConfig } from '../../src/local/eventhubs/hubConfig.js';
 import { freePort } from '../../src/local/freePort.js';
 import { spawnHost, waitForOutput, type HostProcess } from '../host/cli.js';
@@ -23,6 +23,8 @@ export interface FaultStack extends TestStack {
   /** Stops PostgreSQL (fast shutdown: open connections are cut), waits `downMs`, starts it on the same data and port. */
   restartPostgres(downMs: number): Promise<void>;
   stopAzurite(): Promise<void>;
+  stopEventHubs(): Promise<void>;
+  startEventHubs(): Promise<void>;
   startAzurite(): Promise<void>;
   hostOutput(): string;
 }
@@ -36,7 +38,10 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
   const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
   const startAz = () => startAzurite({ location: join(dataDir, 'azurite'), blobPort, queuePort, tablePort });
   let azurite: RunningAzurite | undefined = await startAz();
-  const hubs = await startEventHubsEndpoint({ dataDir: join(dataDir, 'eventhubs'), hubs: await loadHubsConfig(join(appDir, 'eventhubs.local.json')), port: 0 });
+  const hubsConfig = await loadHubsConfig(join(appDir, 'eventhubs.local.json'));
+  const hubsPort = await freePort();
+  const startHubs = () => startEventHubsEndpoint({ dataDir: join(dataDir, 'eventhubs'), hubs: hubsConfig, port: hubsPort });
+  let hubs: EventHubsEndpoint | undefined = await startHubs();
 
   const example = JSON.parse(await readFile(join(appDir, 'local.settings.example.json'), 'utf8')) as { Values: Record<string, string> };
   const settings: Record<string, string> = {
@@ -88,6 +93,13 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
       await new Promise((done) => setTimeout(done, downMs));
       postgres = await startPg();
     },
+    async stopEventHubs() {
+      await hubs?.stop();
+      hubs = undefined;
+    },
+    async startEventHubs() {
+      hubs = await startHubs();
+    },
     async stopAzurite() {
       await azurite?.stop();
       azurite = undefined;
@@ -103,7 +115,7 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
         await killHost();
       }
       await pool.end().catch(() => {});
-      await hubs.stop().catch(() => {});
+      await hubs?.stop().catch(() => {});
       await azurite?.stop().catch(() => {});
       await postgres?.stop().catch(() => {});
       await rm(dataDir, { recursive: true, force: true });
