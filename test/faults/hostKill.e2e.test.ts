@@ -22,7 +22,7 @@ describe('host SIGKILLed in the middle of a fan-out', () => {
   afterAll(async () => t?.stop());
 
   it('restarts and completes: valid rows once, one upload row, one completion event', async () => {
-    const file = join(process.cwd(), '.data', `kill-${process.pid}.csv`);
+    const file = join(t.stack.dataDir, 'kill.csv');
     const generated = await generateParticipantsCsv(file, { rows: ROWS, badShare: 0.01, seed: 3, badKinds: ['lds_hash_format', 'boolean_invalid'] });
     await t.uploads.getBlockBlobClient('ks/big.csv').uploadFile(file);
 

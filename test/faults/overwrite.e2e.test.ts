@@ -13,7 +13,7 @@ describe('a blob overwritten while its upload runs', () => {
   afterAll(async () => t?.stop());
 
   it('never lets the older upload become active over the newer one', async () => {
-    const file = join(process.cwd(), '.data', `overwrite-${process.pid}.csv`);
+    const file = join(t.stack.dataDir, 'overwrite.csv');
     await generateParticipantsCsv(file, { rows: 60_000, seed: 9 });
     const blob = t.uploads.getBlockBlobClient('ow/x.csv');
     const first = await blob.uploadFile(file);

@@ -24,7 +24,7 @@ describe('services going away while chunks are read and committed', () => {
   let validRows: number;
   beforeAll(async () => {
     t = await startFaultStack({ INGEST_CHUNK_BYTES: String(256 * 1024), INGEST_MAX_CHUNKS_IN_FLIGHT: '4' });
-    file = join(process.cwd(), '.data', `outage-${process.pid}.csv`);
+    file = join(t.stack.dataDir, 'outage.csv');
     const generated = await generateParticipantsCsv(file, { rows: ROWS, badShare: 0.01, seed: 5, badKinds: ['closing_date_invalid'] });
     validRows = ROWS - generated.badRows;
   });
