@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/functions/statusView.js';
@@ -41,4 +42,33 @@ describe('host SIGKILLed in the middle of a fan-out', () => {
     const ledger = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bulkflow.chunk_ledger WHERE upload_id = $1', [status.uploadId]);
     expect(ledger.rows[0]!.n).toBe(status.chunksTotal);
   }, 400_000);
+
+  it('a consumer that dies before checkpointing reprocesses the completion events idempotently', async () => {
+    const csv = (from: number) => `lds_hash,participant_id\n${Array.from({ length: 40 }, (_, i) => `${(from + i).toString(16).padStart(128, '0')},P${i}`).join('\n')}\n`;
+    await t.uploads.getBlockBlobClient('kt/a.csv').upload(csv(0), csv(0).length);
+    await t.uploads.getBlockBlobClient('ku/a.csv').upload(csv(20), csv(20).length);
+    const uploads = [await finalStatus(t, 'kt/a.csv'), await finalStatus(t, 'ku/a.csv')];
+    const runs = async () => (await t.pool.query('SELECT event_id, upload_id, outcome, results FROM bulkflow.match_runs ORDER BY event_id')).rows;
+    const before = await waitFor('match runs of both uploads', async () => {
+      const all = await runs();
+      return uploads.every((u) => all.some((r) => r.upload_id === u.uploadId)) ? all : undefined;
+    }, 180_000); // after the first test's kill, the new consumer waits for the dead owner's partition claims to expire
+
+    // Crash, and lose every checkpoint (and the dead owner's partition claims): all events are delivered again.
+    await t.killHost();
+    const store = BlobServiceClient.fromConnectionString(t.stack.settings.AzureWebJobsStorage!).getContainerClient('azure-webjobs-eventhub');
+    const names: string[] = [];
+    for await (const blob of store.listBlobsFlat()) names.push(blob.name);
+    expect(names.some((name) => name.includes('/checkpoint/'))).toBe(true);
+    for (const name of names) await store.deleteBlob(name);
+    await t.startHost();
+
+    await waitFor('the consumer to checkpoint again', async () => {
+      for await (const blob of store.listBlobsFlat()) if (blob.name.includes('/checkpoint/')) return true;
+      return undefined;
+    }, 120_000);
+    expect(await runs()).toEqual(before);
+    const rows = await t.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE state IN ('KT', 'KU')`);
+    expect(rows.rows[0]!.n).toBe(80);
+  }, 300_000);
 });
