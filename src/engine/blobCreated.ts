@@ -64,7 +64,7 @@ export function classifyBlobEvent(event: unknown): BlobEventDecision {
   }
   const contentLength = Number(data.contentLength);
   if (!Number.isFinite(contentLength)) throw new MalformedEventError('data.contentLength is missing');
-  if (contentLength === 0) return { kind: 'ignore', reason: 'blob is empty (contentLength 0)' };
+  // An empty file is still an upload: it fails visibly (empty_file) instead of leaving the uploader without an answer.
   const statePath = STATE_PATH.exec(blobName);
   if (!statePath) return { kind: 'ignore', reason: 'blob path is not {state}/{file}.csv with a 2-letter state' };
   if (typeof data.url !== 'string' || typeof data.eTag !== 'string') {

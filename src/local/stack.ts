@@ -26,11 +26,14 @@ export interface LocalStackOptions {
   eventHubsPort?: number;
   /** Faster Event Grid retries for tests; the default is Event Grid's own schedule. */
   eventGridRetryDelaysMs?: number[];
+  /** Receives every host log line instead of stdout (tests capture them). */
+  log?: (line: string) => void;
 }
 
 export interface LocalStack {
   url: string;
   settings: Record<string, string>;
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -79,6 +82,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       env: settings,
       databaseUrl: settings.DATABASE_URL,
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+      ...(options.log ? { log: options.log } : {}),
     });
     stops.push(() => host.stop());
 
@@ -92,7 +96,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       delivery,
     });
     stops.push(() => source.stop());
-    return { url: host.url, settings, stop: stopAll };
+    return { url: host.url, settings, dataDir: options.dataDir, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

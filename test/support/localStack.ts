@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import pg from 'pg';
-import { startLocalStack, type LocalStack } from '../../src/local/stack.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/local/stack.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestStack {
@@ -17,7 +17,10 @@ export interface TestStack {
  * The whole product on this machine for one test file: its own database, Azurite, Event Hubs endpoint,
  * the host running the compiled app (npm test builds first), and local Event Grid with fast retries.
  */
-export async function startTestStack(settings: Record<string, string> = {}): Promise<TestStack> {
+export async function startTestStack(
+  settings: Record<string, string> = {},
+  options: Pick<LocalStackOptions, 'log' | 'logLevel'> = {},
+): Promise<TestStack> {
   const database: TestDatabase = await createTestDatabase('app');
   const dataDir = await mkdtemp(join(process.cwd(), '.data', 'stack-'));
   const stack = await startLocalStack({
@@ -26,7 +29,8 @@ export async function startTestStack(settings: Record<string, string> = {}): Pro
     port: 0,
     eventHubsPort: 0,
     persistent: false,
-    logLevel: 'warning',
+    logLevel: options.logLevel ?? 'warning',
+    ...(options.log ? { log: options.log } : {}),
     eventGridRetryDelaysMs: [500, 1000, 2000],
     settings: { DATABASE_URL: database.url, TASK_HUB_NAME: 'testhub', ...settings },
   });

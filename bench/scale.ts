@@ -1,0 +1,118 @@
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BlobServiceClient } from '@azure/storage-blob';
+import pg from 'pg';
+import { ingestFile } from '../src/cli/ingest.js';
+import { packageRoot } from '../src/engine/index.js';
+import type { UploadStatusBody } from '../src/functions/statusView.js';
+import { startLocalStack } from '../src/local/stack.js';
+import { generateParticipantsCsv, HEADER } from './generate.js';
+
+/**
+ * `npm run bench:scale [-- --rows 10000000] [--uploads 200] [--states 50]`: the whole product on the embedded
+ * defaults. 1) one big file end to end: time and this process's peak RSS (it runs the host); 2) many small
+ * uploads from many states at once: all final, the newest upload of each state active.
+ */
+const STATES = ['AL', 'AK', 'AZ', 'AR', 'CA', 'CO', 'CT', 'DE', 'FL', 'GA', 'HI', 'ID', 'IL', 'IN', 'IA', 'KS', 'KY', 'LA', 'ME', 'MD',
+  'MA', 'MI', 'MN', 'MS', 'MO', 'MT', 'NE', 'NV', 'NH', 'NJ', 'NM', 'NY', 'NC', 'ND', 'OH', 'OK', 'OR', 'PA', 'RI', 'SC',
+  'SD', 'TN', 'TX', 'UT', 'VT', 'VA', 'WA', 'WV', 'WI', 'WY'];
+
+/** Peak and current resident memory of this process, MiB (Linux /proc; maxRSS elsewhere). */
+async function memory(): Promise<{ peakMiB: number; rssMiB: number }> {
+  try {
+    const status = await readFile('/proc/self/status', 'utf8');
+    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { peakMiB: Math.round(kib('VmHWM') / 1024), rssMiB: Math.round(kib('VmRSS') / 1024) };
+  } catch {
+    return { peakMiB: Math.round(process.resourceUsage().maxRSS / 1024), rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) };
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rows: { type: 'string', default: '10000000' },
+      uploads: { type: 'string', default: '200' },
+      states: { type: 'string', default: '50' },
+      'rows-per-upload': { type: 'string', default: '500' },
+    },
+  });
+  const rows = Number(values.rows);
+  const uploadCount = Number(values.uploads);
+  const stateCount = Math.min(Number(values.states), STATES.length);
+  const root = packageRoot();
+  await mkdir(join(root, '.data'), { recursive: true });
+  const dataDir = await mkdtemp(join(root, '.data', 'scale-'));
+  const stack = await startLocalStack({ appDir: root, dataDir, port: 0, eventHubsPort: 0, persistent: false, logLevel: 'warning' });
+  try {
+    if (rows > 0) {
+      const file = join(dataDir, 'participants-scale.csv');
+      let t0 = Date.now();
+      const generated = await generateParticipantsCsv(file, { rows, badShare: 0.001, seed: 1 });
+      console.log(`generated ${rows.toLocaleString()} rows (${(generated.bytes / 2 ** 20).toFixed(0)} MiB, ${generated.badRows} bad) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const before = await memory();
+      t0 = Date.now();
+      const summary = await ingestFile(stack, file, 'ZZ', { progress: false });
+      const seconds = (Date.now() - t0) / 1000;
+      const after = await memory();
+      console.log(JSON.stringify({
+        phase: 'one big file', rows, status: summary.status, rowsCommitted: summary.rowsCommitted, rowsRejected: summary.rowsRejected,
+        expectedRejected: generated.badRows, seconds: Math.round(seconds), rowsPerSecond: Math.round(rows / seconds),
+        eventPublished: summary.event !== null, peakRssMiBBefore: before.peakMiB, peakRssMiB: after.peakMiB, rssMiBAfter: after.rssMiB,
+      }));
+      await rm(file, { force: true });
+    }
+    if (uploadCount > 0) await manyUploads(stack.settings, stack.url, uploadCount, STATES.slice(0, stateCount), Number(values['rows-per-upload']));
+  } finally {
+    await stack.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function manyUploads(settings: Record<string, string>, url: string, count: number, states: string[], rowsEach: number): Promise<void> {
+  const container = BlobServiceClient.fromConnectionString(settings.UploadStorage!).getContainerClient('uploads');
+  await container.createIfNotExists();
+  const blobs = Array.from({ length: count }, (_, i) => {
+    const state = states[i % states.length]!;
+    let body = `${HEADER}\n`;
+    for (let r = 0; r < rowsEach; r++) body += `${(i * rowsEach + r).toString(16).padStart(128, '0')},C${r},P${i}-${r},,,\n`;
+    return { name: `${state.toLowerCase()}/batch-${String(i).padStart(4, '0')}.csv`, state, body };
+  });
+  const t0 = Date.now();
+  await Promise.all(blobs.map((b) => container.getBlockBlobClient(b.name).upload(b.body, Buffer.byteLength(b.body))));
+  const finals = new Map<string, UploadStatusBody>();
+  const deadline = Date.now() + 30 * 60_000;
+  while (finals.size < blobs.length && Date.now() < deadline) {
+    for (const b of blobs) {
+      if (finals.has(b.name)) continue;
+      const response = await fetch(`${url}/api/uploads?blob=${encodeURIComponent(`uploads/${b.name}`)}`);
+      if (!response.ok) continue;
+      const status = (await response.json()) as UploadStatusBody;
+      if (['complete', 'failed', 'superseded'].includes(status.status)) finals.set(b.name, status);
+    }
+    await new Promise((done) => setTimeout(done, 1000));
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  // The right active upload per state: the one registered last (highest seq) among those that completed.
+  const db = new pg.Client({ connectionString: settings.DATABASE_URL });
+  await db.connect();
+  const { rows: wrong } = await db.query<{ state: string }>(
+    `SELECT s.state FROM bulkflow.active_uploads a
+       RIGHT JOIN (SELECT DISTINCT ON (state) state, upload_id FROM bulkflow.uploads
+                    WHERE state = ANY($1) AND status IN ('complete', 'superseded') ORDER BY state, seq DESC) s
+         ON s.state = a.state AND s.upload_id = a.upload_id
+      WHERE a.upload_id IS NULL`,
+    [states],
+  );
+  await db.end();
+  const byStatus: Record<string, number> = {};
+  for (const s of finals.values()) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1;
+  console.log(JSON.stringify({
+    phase: 'many small uploads at once', uploads: count, states: states.length, rowsEach, final: finals.size, byStatus,
+    seconds: Math.round(seconds), statesWithWrongActiveUpload: wrong.map((w) => w.state), peakRssMiB: (await memory()).peakMiB,
+  }));
+  if (finals.size !== count || (byStatus.failed ?? 0) > 0 || wrong.length > 0) process.exitCode = 1;
+}
+
+await main();

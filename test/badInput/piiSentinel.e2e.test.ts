@@ -1,0 +1,153 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+import { CSV_HEADER, allRowErrors, finalStatus, getJson, hashOf, putBlob, validRows } from '../support/uploads.js';
+
+/**
+ * Row values are personal data: bad rows carry a marker in every field, and after the uploads no log line,
+ * API response, event, durable state or table (other than the participants table) may contain it.
+ */
+
+const MARKER = 'ZqxSentinel';
+const FULL_HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
+const m = (n: number) => `${MARKER}${n}`;
+/** Every field of a 6-column row carries the marker (the row breaks several rules at once). */
+const markedRow = (n: number) => Array.from({ length: 6 }, (_, k) => m(n * 10 + k)).join(',');
+const goodRow = (i: number) => `${hashOf(i)},C${i},P${i},,,`;
+
+function rowLevelFile(): string {
+  const lines = [FULL_HEADER];
+  for (let i = 0; i < 400; i++) {
+    lines.push(goodRow(i));
+    if (i % 100 === 50) lines.push(markedRow(i));
+  }
+  lines.push(`${m(1)},${m(2)},P9001,,,`); // lds_hash bad, case_id and participant_id are markers
+  lines.push(`${hashOf(9002)},${m(3).repeat(3)},P9002,,,`); // case_id too long
+  lines.push(`${hashOf(9003)},C9003,P9003,,,,${m(4)}`); // one field too many
+  lines.push(`${hashOf(9004)},${m(5)},P10,2024-02-30,${m(6)}/${m(7)},${m(8)}`); // several rules
+  lines.push(`${hashOf(9005)},${m(9)},P11,,,`); // duplicate participant_id, case_id a marker
+  lines.push(`${hashOf(9007)},${m(13)},P9007,,,`); // valid: the marker is stored in the participants table only
+  lines.push(`${hashOf(9006)},"${m(10)}, ""${m(11)}""\n${m(12)}",P9006,,,`); // quoted marker over two lines
+  return `${lines.join('\n')}\n`;
+}
+
+const WHOLE_FILE_FAILURES: Array<[string, () => Buffer]> = [
+  ['no_header', () => Buffer.from(`${markedRow(1)}\n${markedRow(2)}\n`)],
+  ['unterminated_quote', () => Buffer.from(`${CSV_HEADER}\n${validRows(0, 3)}"${m(20)},${m(21)},${m(22)}\n`)],
+  ['invalid_utf8', () => Buffer.concat([Buffer.from(`${CSV_HEADER}\n${validRows(0, 3)}${m(30)},${m(31)},`), Buffer.from([0xc3, 0x28]), Buffer.from(`${m(32)}\n`)])],
+  ['nul_byte', () => Buffer.from(`${CSV_HEADER}\n${validRows(0, 3)}${m(40)},${m(41)}\u0000,${m(42)}\n`)],
+  ['line_too_long', () => Buffer.from(`${CSV_HEADER}\n${validRows(0, 3)}${m(50)},${m(51).repeat(150_000)},x\n`)],
+  ['too_many_rejected', () => Buffer.from(`${FULL_HEADER}\n${Array.from({ length: 20 }, (_, i) => markedRow(100 + i)).join('\n')}\n`)],
+];
+
+describe('no row value leaves the participants table', () => {
+  let t: TestStack;
+  const logLines: string[] = [];
+  const responses: string[] = [];
+  const statuses: UploadStatusBody[] = [];
+  const restore: Array<() => void> = [];
+
+  /** GET through the APIs, keeping every body for the search. */
+  const get = async <T>(path: string): Promise<T> => {
+    const response = await fetch(`${t.url}${path}`);
+    const body = await response.text();
+    responses.push(body);
+    return JSON.parse(body) as T;
+  };
+
+  beforeAll(async () => {
+    // Anything written to this process's stdout/stderr too (the host runs in it), besides the host log.
+    for (const stream of [process.stdout, process.stderr]) {
+      const write = stream.write.bind(stream);
+      stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+        logLines.push(String(chunk));
+        return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+      }) as typeof stream.write;
+      restore.push(() => { stream.write = write; });
+    }
+    t = await startTestStack({ INGEST_CHUNK_BYTES: String(16 * 1024) }, { logLevel: 'trace', log: (line) => logLines.push(line) });
+
+    await putBlob(t, 'sa/rows.csv', rowLevelFile());
+    statuses.push(await finalStatus(t, 'sa/rows.csv'));
+    for (const [code, content] of WHOLE_FILE_FAILURES) await putBlob(t, `sb/${code}.csv`, content());
+    for (const [code] of WHOLE_FILE_FAILURES) statuses.push(await finalStatus(t, `sb/${code}.csv`));
+
+    // Read everything a user or operator can read about these uploads.
+    for (const status of statuses) {
+      await get(status.links.self);
+      await get(`/api/uploads?blob=${encodeURIComponent(`uploads/${status.blobName.replace(/^uploads\//, '')}`)}`);
+      responses.push(JSON.stringify(await allRowErrors(t, status)));
+      await waitFor(`${status.instanceId} to end`, async () => {
+        const body = await get<{ runtimeStatus: string }>(`${status.links.orchestration}?showHistory=true&showHistoryOutput=true&showInput=true`);
+        return ['Running', 'Pending'].includes(body.runtimeStatus) ? undefined : body;
+      });
+    }
+    await get('/api/states/sa/uploads');
+    await get('/api/states/sb/uploads');
+    await get('/runtime/webhooks/durabletask/instances?showInput=true');
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const undo of restore) undo();
+    await t?.stop();
+  });
+
+  it('processed the marked files as expected', () => {
+    const [rows, ...failed] = statuses;
+    // 4 marked rows + 6 special bad rows (with the duplicate) rejected; 400 good rows + the valid marked one.
+    expect(rows).toMatchObject({ status: 'complete', rowsCommitted: 401, rowsRejected: 10 });
+    expect(failed.map((s) => [s.status, s.error?.code])).toEqual(WHOLE_FILE_FAILURES.map(([code]) => ['failed', code]));
+    expect(logLines.length).toBeGreaterThan(20);
+  });
+
+  const hits = (texts: string[]) => texts.filter((text) => text.toLowerCase().includes(MARKER.toLowerCase()));
+
+  it('logs no row value', () => {
+    expect(hits(logLines)).toEqual([]);
+  });
+
+  it('answers no row value through the APIs', () => {
+    expect(responses.length).toBeGreaterThan(20);
+    expect(hits(responses)).toEqual([]);
+  });
+
+  it('keeps no row value in any table but the participants partitions (durable state, outbox, errors)', async () => {
+    const { rows: tables } = await t.pool.query<{ name: string }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p', 'm')
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+          AND NOT (c.oid = 'bulkflow.participants'::regclass
+                   OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'bulkflow.participants'::regclass))`,
+    );
+    const names = tables.map((table) => table.name);
+    expect(names).toEqual(expect.arrayContaining(['bulkflow.uploads', 'bulkflow.row_errors', 'bulkflow.outbox']));
+    expect(names.some((name) => name.startsWith('durable_'))).toBe(true);
+    const hex = Buffer.from(MARKER.toLowerCase()).toString('hex');
+    const found: string[] = [];
+    for (const name of names) {
+      const { rows } = await t.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${name} t WHERE lower(t::text) LIKE $1 OR lower(t::text) LIKE $2`,
+        [`%${MARKER.toLowerCase()}%`, `%${hex}%`],
+      );
+      if (rows[0]!.n > 0) found.push(`${name}: ${rows[0]!.n}`);
+    }
+    expect(found).toEqual([]);
+    // The same search does find the one valid marked row where it belongs.
+    const participants = await t.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM bulkflow.participants t WHERE lower(t::text) LIKE $1`, [`%${MARKER.toLowerCase()}%`]);
+    expect(participants.rows[0]!.n).toBe(1);
+  });
+
+  it('publishes no row value in events (outbox and the Event Hubs endpoint\'s log)', async () => {
+    const outbox = await t.pool.query<{ body: string }>('SELECT o::text AS body FROM bulkflow.outbox o');
+    expect(outbox.rowCount).toBeGreaterThan(0);
+    expect(hits(outbox.rows.map((r) => r.body))).toEqual([]);
+    const dir = join(t.stack.dataDir, 'eventhubs');
+    const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    const contents = await Promise.all(files.map((f) => readFile(join(f.parentPath, f.name), 'latin1')));
+    expect(hits(contents)).toEqual([]);
+  });
+});

@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateParticipantsCsv } from '../../bench/generate.js';
+import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import { startFaultStack, type FaultStack } from '../support/faultStack.js';
+import { waitFor } from '../support/localStack.js';
+import { finalStatus } from '../support/uploads.js';
+import { expectIngestedOnce } from './expectations.js';
+
+const ROWS = 100_000;
+
+async function progress(t: FaultStack, blobName: string): Promise<UploadStatusBody | undefined> {
+  const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`).catch(() => undefined);
+  return response?.ok ? ((await response.json()) as UploadStatusBody) : undefined;
+}
+
+describe('host SIGKILLed in the middle of a fan-out', () => {
+  let t: FaultStack;
+  beforeAll(async () => {
+    t = await startFaultStack({ INGEST_CHUNK_BYTES: String(256 * 1024), INGEST_MAX_CHUNKS_IN_FLIGHT: '4' });
+  });
+  afterAll(async () => t?.stop());
+
+  it('restarts and completes: valid rows once, one upload row, one completion event', async () => {
+    const file = join(t.stack.dataDir, 'kill.csv');
+    const generated = await generateParticipantsCsv(file, { rows: ROWS, badShare: 0.01, seed: 3, badKinds: ['lds_hash_format', 'boolean_invalid'] });
+    await t.uploads.getBlockBlobClient('ks/big.csv').uploadFile(file);
+
+    const midway = await waitFor('some chunks committed', async () => {
+      const status = await progress(t, 'ks/big.csv');
+      return status && status.chunksDone >= 3 ? status : undefined;
+    }, 120_000);
+    expect(midway.status).toBe('running');
+    expect(midway.chunksDone).toBeLessThan(midway.chunksTotal);
+    await t.killHost();
+    await t.startHost();
+
+    const status = await finalStatus(t, 'ks/big.csv', { timeoutMs: 240_000 });
+    await expectIngestedOnce(t, status, ROWS - generated.badRows);
+    expect(status.rowsRejected).toBe(generated.badRows);
+    const ledger = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bulkflow.chunk_ledger WHERE upload_id = $1', [status.uploadId]);
+    expect(ledger.rows[0]!.n).toBe(status.chunksTotal);
+  }, 400_000);
+
+  it('a consumer that dies before checkpointing reprocesses the completion events idempotently', async () => {
+    const csv = (from: number) => `lds_hash,participant_id\n${Array.from({ length: 40 }, (_, i) => `${(from + i).toString(16).padStart(128, '0')},P${i}`).join('\n')}\n`;
+    await t.uploads.getBlockBlobClient('kt/a.csv').upload(csv(0), csv(0).length);
+    await t.uploads.getBlockBlobClient('ku/a.csv').upload(csv(20), csv(20).length);
+    const uploads = [await finalStatus(t, 'kt/a.csv'), await finalStatus(t, 'ku/a.csv')];
+    const runs = async () => (await t.pool.query('SELECT event_id, upload_id, outcome, results FROM bulkflow.match_runs ORDER BY event_id')).rows;
+    const before = await waitFor('match runs of both uploads', async () => {
+      const all = await runs();
+      return uploads.every((u) => all.some((r) => r.upload_id === u.uploadId)) ? all : undefined;
+    }, 180_000); // after the first test's kill, the new consumer waits for the dead owner's partition claims to expire
+
+    // Crash, and lose every checkpoint (and the dead owner's partition claims): all events are delivered again.
+    await t.killHost();
+    const store = BlobServiceClient.fromConnectionString(t.stack.settings.AzureWebJobsStorage!).getContainerClient('azure-webjobs-eventhub');
+    const names: string[] = [];
+    for await (const blob of store.listBlobsFlat()) names.push(blob.name);
+    expect(names.some((name) => name.includes('/checkpoint/'))).toBe(true);
+    for (const name of names) await store.deleteBlob(name);
+    await t.startHost();
+
+    await waitFor('the consumer to checkpoint again', async () => {
+      for await (const blob of store.listBlobsFlat()) if (blob.name.includes('/checkpoint/')) return true;
+      return undefined;
+    }, 120_000);
+    expect(await runs()).toEqual(before);
+    const rows = await t.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE state IN ('KT', 'KU')`);
+    expect(rows.rows[0]!.n).toBe(80);
+  }, 300_000);
+});

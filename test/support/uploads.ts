@@ -1,0 +1,67 @@
+import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import { waitFor, type TestStack } from './localStack.js';
+
+const FINAL = new Set(['complete', 'failed', 'superseded']);
+
+export const CSV_HEADER = 'lds_hash,participant_id,case_id';
+/** A valid 128-hex lds_hash derived from n (distinct per n). */
+export const hashOf = (n: number) => n.toString(16).padStart(128, '0');
+/** Valid rows `from .. to-1` (participant ids P{n}), each ending in `eol`. */
+export const validRows = (from: number, to: number, eol = '\n') => {
+  let out = '';
+  for (let i = from; i < to; i++) out += `${hashOf(i)},P${i},C${i}${eol}`;
+  return out;
+};
+
+export async function putBlob(t: TestStack, blobName: string, content: string | Buffer): Promise<string> {
+  const body = typeof content === 'string' ? Buffer.from(content) : content;
+  const response = await t.uploads.getBlockBlobClient(blobName).upload(body, body.length);
+  return response.etag!;
+}
+
+export interface RowErrorBody {
+  line: number;
+  column: string | null;
+  code: string;
+  message: string;
+}
+
+export async function getJson<T>(t: TestStack, path: string): Promise<T> {
+  const response = await fetch(`${t.url}${path}`);
+  if (!response.ok) throw new Error(`GET ${path}: ${response.status}`);
+  return (await response.json()) as T;
+}
+
+/** The final status of the upload of `blobName` (optionally: a different upload than `notUploadId`). */
+export async function finalStatus(t: TestStack, blobName: string, options: { notUploadId?: string; timeoutMs?: number } = {}): Promise<UploadStatusBody> {
+  return waitFor(`upload of ${blobName} to finish`, async () => {
+    const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`);
+    if (response.status === 404) return undefined;
+    const body = (await response.json()) as UploadStatusBody;
+    if (options.notUploadId && body.uploadId === options.notUploadId) return undefined;
+    return FINAL.has(body.status) ? body : undefined;
+  }, options.timeoutMs ?? 120_000);
+}
+
+/** Every stored row error of an upload, paging through the errors API. */
+export async function allRowErrors(t: TestStack, status: UploadStatusBody): Promise<RowErrorBody[]> {
+  type Page = { errors: RowErrorBody[]; next: string | null };
+  const errors: RowErrorBody[] = [];
+  let cursor: string | null = '';
+  while (cursor !== null) {
+    const page: Page = await getJson<Page>(t, `${status.links.errors}?limit=500${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`);
+    errors.push(...page.errors);
+    cursor = page.next;
+  }
+  return errors;
+}
+
+/** Rows of the state's active upload and how many distinct participant ids they hold. */
+export async function activeRows(t: TestStack, state: string): Promise<{ n: number; distinct: number; uploadId: string | null }> {
+  const { rows } = await t.pool.query<{ n: number; distinct: number }>(
+    `SELECT count(*)::int AS n, count(DISTINCT participant_id)::int AS distinct FROM bulkflow.active_participants WHERE state = $1`,
+    [state.toUpperCase()],
+  );
+  const active = await getJson<{ activeUploadId: string | null }>(t, `/api/states/${state.toLowerCase()}/uploads`);
+  return { ...rows[0]!, uploadId: active.activeUploadId };
+}
