@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { withTransaction } from './db.js';
 
 /** A CloudEvent 1.0 as stored in the outbox (structured JSON form). */
 export interface OutboxEvent {
@@ -24,32 +25,22 @@ export async function deliverOutbox(pool: pg.Pool, send: EventSender, options: {
   const batchSize = options.batchSize ?? 100;
   let delivered = 0;
   for (;;) {
-    const client = await pool.connect();
-    let sent = 0;
-    try {
-      await client.query('BEGIN');
+    const sent = await withTransaction(pool, async (client) => {
       const { rows } = await client.query<{ id: string; type: string; source: string; subject: string; time: Date; data: OutboxEvent['data'] }>(
         `SELECT id, type, source, subject, time, data FROM bulkflow.outbox
          WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [batchSize],
       );
-      if (rows.length > 0) {
-        await send(
-          rows.map((row) => ({
-            specversion: '1.0', id: row.id, type: row.type, source: row.source, subject: row.subject,
-            time: row.time.toISOString(), datacontenttype: 'application/json', data: row.data,
-          })),
-        );
-        await client.query('UPDATE bulkflow.outbox SET published_at = now() WHERE id = ANY($1)', [rows.map((row) => row.id)]);
-      }
-      await client.query('COMMIT');
-      sent = rows.length;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+      if (rows.length === 0) return 0;
+      await send(
+        rows.map((row) => ({
+          specversion: '1.0', id: row.id, type: row.type, source: row.source, subject: row.subject,
+          time: row.time.toISOString(), datacontenttype: 'application/json', data: row.data,
+        })),
+      );
+      await client.query('UPDATE bulkflow.outbox SET published_at = now() WHERE id = ANY($1)', [rows.map((row) => row.id)]);
+      return rows.length;
+    });
     delivered += sent;
     if (sent < batchSize) return delivered;
   }
