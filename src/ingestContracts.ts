@@ -24,6 +24,9 @@ export interface CommitInput {
   chunkNo: number;
 }
 
+/** CommitResult code when the database's global commit slots were all taken: wait and retry, never give up. */
+export const BUSY = 'busy';
+
 export type CommitResult =
   | { ok: true; chunkNo: number; rowsCommitted: number; rowsRejected: number }
   | { ok: false; chunkNo: number; transient: boolean; code: string; message: string };

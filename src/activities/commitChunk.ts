@@ -1,6 +1,6 @@
-import { commitChunk as commit, isTransient } from '../engine/index.js';
+import { CommitSlotsBusyError, commitChunk as commit, isTransient } from '../engine/index.js';
 import { appSettings, db } from '../adapters/runtime.js';
-import type { CommitInput, CommitResult } from '../ingestContracts.js';
+import { BUSY, type CommitInput, type CommitResult } from '../ingestContracts.js';
 import { uploadByteSource } from './uploadBlob.js';
 
 /**
@@ -9,12 +9,15 @@ import { uploadByteSource } from './uploadBlob.js';
  */
 export async function commitChunk(input: CommitInput): Promise<CommitResult> {
   try {
+    const { maxErrorRows, maxConcurrentCommits } = appSettings().ingest;
     const result = await commit(await db(), input, await uploadByteSource(input.uploadId), {
-      maxErrorRows: appSettings().ingest.maxErrorRows,
+      maxErrorRows,
+      commitSlots: maxConcurrentCommits,
     });
     return { ok: true, chunkNo: input.chunkNo, rowsCommitted: result.rowsCommitted, rowsRejected: result.rowsRejected };
   } catch (error) {
     const { name, message } = error as Error;
+    if (error instanceof CommitSlotsBusyError) return { ok: false, chunkNo: input.chunkNo, transient: true, code: BUSY, message };
     return { ok: false, chunkNo: input.chunkNo, transient: isTransient(error), code: name, message };
   }
 }

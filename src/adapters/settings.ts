@@ -107,7 +107,11 @@ export const settingDefinitions: readonly SettingDefinition[] = [
     readBy: 'app',
     description: 'Client id of the user-assigned managed identity whose Entra token is the PostgreSQL password.',
   }),
-  setting({ name: 'INGEST_MAX_CHUNKS_IN_FLIGHT', requirement: 'optional', readBy: 'app', default: '8', description: 'Chunks an ingestion commits concurrently.' }),
+  setting({ name: 'INGEST_MAX_CHUNKS_IN_FLIGHT', requirement: 'optional', readBy: 'app', default: '8', description: 'Chunks one ingestion commits concurrently (its orchestrator\'s wave width).' }),
+  setting({
+    name: 'INGEST_MAX_CONCURRENT_COMMITS', requirement: 'optional', readBy: 'app', default: '16',
+    description: 'Chunk commits running at once across every upload and app instance, enforced by PostgreSQL (size it to the server, not to one instance).',
+  }),
   setting({ name: 'INGEST_CHUNK_BYTES', requirement: 'optional', readBy: 'app', default: String(8 * 1024 * 1024), description: 'Target size of one chunk of the CSV, in bytes.' }),
   setting({ name: 'INGEST_MAX_REJECTED_SHARE', requirement: 'optional', readBy: 'app', default: '0.05', description: 'Share of rejected rows (0..1) above which an upload is not activated.' }),
   setting({ name: 'INGEST_MAX_ERROR_ROWS', requirement: 'optional', readBy: 'app', default: '10000', description: 'Row errors kept per upload.' }),
@@ -170,6 +174,7 @@ export interface Settings {
   readonly dbPoolMax: number;
   readonly ingest: {
     readonly maxChunksInFlight: number;
+    readonly maxConcurrentCommits: number;
     readonly chunkBytes: number;
     readonly maxRejectedShare: number;
     readonly maxErrorRows: number;
@@ -196,6 +201,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     dbPoolMax: reader.positiveInteger('DB_POOL_MAX'),
     ingest: {
       maxChunksInFlight: reader.positiveInteger('INGEST_MAX_CHUNKS_IN_FLIGHT'),
+      maxConcurrentCommits: reader.positiveInteger('INGEST_MAX_CONCURRENT_COMMITS'),
       chunkBytes: reader.positiveInteger('INGEST_CHUNK_BYTES'),
       maxRejectedShare: reader.share('INGEST_MAX_REJECTED_SHARE'),
       maxErrorRows: reader.positiveInteger('INGEST_MAX_ERROR_ROWS'),

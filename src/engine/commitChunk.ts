@@ -4,7 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { ByteSource } from './byteSource.js';
 import { COPY_COLUMNS, COPY_OPTIONS, CopyEncoder, type RowReject } from './copyEncoder.js';
 import { lockUpload, uploadTable, withTransaction } from './db.js';
-import { classifyError, PermanentError } from './errors.js';
+import { classifyError, CommitSlotsBusyError, PermanentError } from './errors.js';
 import { fieldCountMessage, ROW_ERROR_MESSAGES } from './participantSchema.js';
 import { DEFAULT_MAX_LINE_BYTES } from './planner.js';
 
@@ -24,6 +24,11 @@ export interface CommitOptions {
   /** Stored error rows per upload (counts stay exact beyond it). */
   maxErrorRows?: number;
   maxLineBytes?: number;
+  /**
+   * Commits allowed at once across all uploads and processes sharing this database. The slot is a
+   * transaction-level advisory lock, so it is released with the commit, also when a process dies.
+   */
+  commitSlots?: number;
 }
 
 export const DEFAULT_MAX_ERROR_ROWS = 10_000;
@@ -53,6 +58,7 @@ async function commitInTransaction(client: pg.PoolClient, ref: ChunkRef, source:
   if (done.rows[0]) {
     return { uploadId, chunkNo, rowsCommitted: done.rows[0].rows_committed, rowsRejected: done.rows[0].rows_rejected, alreadyCommitted: true };
   }
+  if (options.commitSlots) await takeCommitSlot(client, chunkNo, options.commitSlots);
   const planned = await client.query<{ header: string[]; byte_start: string; byte_end: string; first_line: number; rows: number }>(
     `SELECT u.header, c.byte_start, c.byte_end, c.first_line, c.rows
      FROM bulkflow.upload_chunks c JOIN bulkflow.uploads u USING (upload_id)
@@ -103,4 +109,17 @@ async function commitInTransaction(client: pg.PoolClient, ref: ChunkRef, source:
 function rowErrorMessage(reject: RowReject, headerFields: number): string {
   if (reject.code === 'field_count') return fieldCountMessage(reject.fields ?? 0, headerFields);
   return ROW_ERROR_MESSAGES[`${reject.column ?? ''}:${reject.code}`]!;
+}
+
+/** Takes one of `slots` transaction-level advisory locks, or throws CommitSlotsBusyError. */
+async function takeCommitSlot(client: pg.PoolClient, chunkNo: number, slots: number): Promise<void> {
+  for (let i = 0; i < slots; i++) {
+    const slot = (chunkNo + i) % slots; // start at different slots so chunks do not all probe slot 0 first
+    const { rows } = await client.query<{ taken: boolean }>(
+      `SELECT pg_try_advisory_xact_lock(hashtext('bulkflow.commit-slot'), $1) AS taken`,
+      [slot],
+    );
+    if (rows[0]!.taken) return;
+  }
+  throw new CommitSlotsBusyError(`all ${slots} commit slots are in use`);
 }

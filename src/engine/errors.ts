@@ -24,7 +24,12 @@ export class WholeFileError extends Error {
 
 /** An infrastructure failure that may succeed when retried (connection lost, deadlock, server restarting). */
 export class TransientError extends Error {
-  override readonly name = 'TransientError';
+  override readonly name: string = 'TransientError';
+}
+
+/** Every global commit slot is taken: try again later; not a failure of the chunk. */
+export class CommitSlotsBusyError extends TransientError {
+  override readonly name = 'CommitSlotsBusyError';
 }
 
 /** An infrastructure failure that will fail again (missing table, permission, bug). */

@@ -1,6 +1,6 @@
 /** The ingestion engine: plan, commit and activate participant uploads in PostgreSQL (no Azure imports). */
 export { fileByteSource, type ByteSource } from './byteSource.js';
-export { classifyError, isTransient, PermanentError, TransientError, WholeFileError, type WholeFileErrorCode } from './errors.js';
+export { classifyError, CommitSlotsBusyError, isTransient, PermanentError, TransientError, WholeFileError, type WholeFileErrorCode } from './errors.js';
 export { migrate, packageRoot } from './migrate.js';
 export { planChunks, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, type Chunk, type Plan, type PlanOptions } from './planner.js';
 export { COLUMNS, type UploadWarning } from './participantSchema.js';

@@ -1,12 +1,14 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { functionNames } from '../functionNames.js';
-import type { ChunkRangeInput, ChunkRangeResult, CommitResult } from '../ingestContracts.js';
+import { BUSY, type ChunkRangeInput, type ChunkRangeResult, type CommitResult } from '../ingestContracts.js';
 
 /** Attempts per chunk for classified transient failures (connection reset, failover, too many connections...). */
 const MAX_TRANSIENT_ATTEMPTS = 8;
 const FIRST_BACKOFF_MS = 2_000;
 const MAX_BACKOFF_MS = 60_000;
+/** Wait before retrying chunks that found every global commit slot taken. */
+const BUSY_BACKOFF_MS = 1_000;
 /** The activity returns result objects; this only covers the activity itself crashing or timing out. */
 const CRASH_RETRY = Object.assign(new df.RetryOptions(5_000, 3), { backoffCoefficient: 2 });
 
@@ -47,7 +49,8 @@ export function* commitChunkWaves(
         progress.rowsRejected += result.rowsRejected;
         continue;
       }
-      const attempt = (attempts.get(result.chunkNo) ?? 1) + 1;
+      // Busy (the global commit bound is reached) is back-pressure, not a failure: it never uses up attempts.
+      const attempt = (attempts.get(result.chunkNo) ?? 1) + (result.code === BUSY ? 0 : 1);
       attempts.set(result.chunkNo, attempt);
       if (!result.transient || attempt > MAX_TRANSIENT_ATTEMPTS) {
         total.failure = {
@@ -65,8 +68,8 @@ export function* commitChunkWaves(
     onWave(progress, total);
     if (total.failure) return total;
     if (retry.length > 0) {
-      const worst = Math.max(...retry.map((chunkNo) => attempts.get(chunkNo) ?? 2));
-      const delay = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (worst - 2));
+      const worst = Math.max(...retry.map((chunkNo) => attempts.get(chunkNo) ?? 1));
+      const delay = worst <= 1 ? BUSY_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (worst - 2));
       yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + delay));
       queue.unshift(...retry);
     }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  activateUpload, cleanupUploads, commitChunk, getUpload, IncompleteUploadError, isTransient, listRowErrors,
+  activateUpload, cleanupUploads, commitChunk, CommitSlotsBusyError, getUpload, IncompleteUploadError, isTransient, listRowErrors,
   listStateUploads, planUpload, registerUpload, TransientError,
 } from '../../src/engine/index.js';
 import { createEngineDatabase, csvSource, ingest, type EngineDatabase } from '../support/engineDatabase.js';
@@ -36,6 +36,31 @@ describe('upload lifecycle', () => {
     expect(first.uploadId).toMatch(/^tx-[0-9a-f]{20}$/);
     expect(again).toEqual({ uploadId: first.uploadId, status: 'pending', created: false });
     expect(first.created).toBe(true);
+  });
+
+  it('bounds concurrent commits across uploads with database slots, released when a commit ends', async () => {
+    const file = await csvSource(csv(20, 'S'));
+    const holder = await engine.pool.connect();
+    try {
+      const { uploadId } = await registerUpload(engine.pool, { state: 'SL', source: 'sl.csv', etag: '1' });
+      const planned = await planUpload(engine.pool, uploadId, file);
+      if (!planned.ok) throw new Error('plan failed');
+      // Another upload's commit holds the only slot in its transaction.
+      await holder.query('BEGIN');
+      await holder.query(`SELECT pg_advisory_xact_lock(hashtext('bulkflow.commit-slot'), 0)`);
+      const busy = commitChunk(engine.pool, { uploadId, chunkNo: 0 }, file, { commitSlots: 1 });
+      await expect(busy).rejects.toBeInstanceOf(CommitSlotsBusyError);
+      await expect(busy).rejects.toSatisfy(isTransient);
+      const ledger = await engine.pool.query('SELECT count(*)::int AS n FROM bulkflow.chunk_ledger WHERE upload_id = $1', [uploadId]);
+      expect(ledger.rows[0].n).toBe(0);
+      await holder.query('COMMIT');
+      const done = await commitChunk(engine.pool, { uploadId, chunkNo: 0 }, file, { commitSlots: 1 });
+      expect(done).toMatchObject({ rowsCommitted: 20, alreadyCommitted: false });
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      holder.release();
+      await file.remove();
+    }
   });
 
   it('makes a re-commit of a chunk a no-op, also when two run at once', async () => {
