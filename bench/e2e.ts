@@ -7,6 +7,8 @@ import { startLocalStack } from '../src/local/stack.js';
 export interface EndToEnd {
   /** Blob upload started -> upload active -> its completion event processed by the match-analysis consumer. */
   seconds: number;
+  /** Where the time went: blob upload to storage, then until the upload was final, then until its event was consumed. */
+  phases: { uploadSeconds: number; ingestSeconds: number; eventSeconds: number };
   status: string;
   rowsCommitted: number;
   /** Latency of the Event Grid webhook answering the starter, 100 deliveries in flight at once. */
@@ -30,6 +32,7 @@ export async function measureEndToEnd(options: { file: string; databaseUrl: stri
     const blobName = `be/${basename(options.file)}`;
     const started = process.hrtime.bigint();
     const uploaded = await uploads.getBlockBlobClient(blobName).uploadFile(options.file, { blockSize: 8 << 20, concurrency: 4 });
+    const uploadedAt = process.hrtime.bigint();
     const uploadId = uploadIdFor({ state: 'BE', source: `uploads/${blobName}`, etag: uploaded.etag!.replace(/^"|"$/g, '') });
     let status: { status: string; rowsCommitted: number } | undefined;
     while (!status || !FINAL.has(status.status)) {
@@ -37,15 +40,19 @@ export async function measureEndToEnd(options: { file: string; databaseUrl: stri
       const response = await fetch(`${stack.url}/api/uploads/${uploadId}`);
       if (response.ok) status = (await response.json()) as { status: string; rowsCommitted: number };
     }
+    const finalAt = process.hrtime.bigint();
     for (;;) {
       const { rowCount } = await pool.query('SELECT 1 FROM bulkflow.match_runs WHERE upload_id = $1', [uploadId]);
       if (rowCount || status.status !== 'complete') break;
       await sleep(50);
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const consumedAt = process.hrtime.bigint();
+    const seconds = Number(consumedAt - started) / 1e9;
+    const span = (from: bigint, to: bigint) => Number(to - from) / 1e9;
+    const phases = { uploadSeconds: span(started, uploadedAt), ingestSeconds: span(uploadedAt, finalAt), eventSeconds: span(finalAt, consumedAt) };
     const latencies = await starterLatencies(stack.url, uploads.url, 100);
     return {
-      seconds, status: status.status, rowsCommitted: status.rowsCommitted,
+      seconds, phases, status: status.status, rowsCommitted: status.rowsCommitted,
       starterP50Ms: percentile(latencies, 0.5), starterP99Ms: percentile(latencies, 0.99),
     };
   } finally {

@@ -110,6 +110,7 @@ try {
   if (e2e) {
     table.push(
       ['end to end', `${e2e.seconds.toFixed(2)} s  ${Math.round(e2eRate)} rows/s (${e2e.status}, ${e2e.rowsCommitted} rows)`],
+      ['  phases', `blob upload ${e2e.phases.uploadSeconds.toFixed(2)} s, ingest ${e2e.phases.ingestSeconds.toFixed(2)} s, event consumed ${e2e.phases.eventSeconds.toFixed(2)} s`],
       ['starter latency', `p50 ${e2e.starterP50Ms} ms, p99 ${e2e.starterP99Ms} ms (100 events in flight)`],
     );
   }
