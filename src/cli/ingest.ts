@@ -1,5 +1,4 @@
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { BlobServiceClient } from '@azure/storage-blob';

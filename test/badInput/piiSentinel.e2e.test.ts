@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadStatusBody } from '../../src/functions/statusView.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
-import { CSV_HEADER, allRowErrors, finalStatus, getJson, hashOf, putBlob, validRows } from '../support/uploads.js';
+import { CSV_HEADER, allRowErrors, finalStatus, hashOf, putBlob, validRows } from '../support/uploads.js';
 
 /**
  * Row values are personal data: bad rows carry a marker in every field, and after the uploads no log line,
