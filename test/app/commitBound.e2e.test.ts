@@ -14,7 +14,7 @@ describe('global bound on chunk commits', () => {
 
   it('completes two concurrent uploads exactly when commits beyond the bound are told to wait', async () => {
     const files = await Promise.all(['ga', 'al'].map(async (state, i) => {
-      const file = join(process.cwd(), '.data', `bound-${state}-${process.pid}.csv`);
+      const file = join(t.stack.dataDir, `bound-${state}-${process.pid}.csv`);
       await generateParticipantsCsv(file, { rows: 3_000, seed: 30 + i });
       return { state, file };
     }));

@@ -23,7 +23,7 @@ describe('ingest end to end through the local host', () => {
   afterAll(async () => t?.stop());
 
   it('ingests 100k rows with 1 % bad rows: complete, every bad row reported by line and column', async () => {
-    const file = join(process.cwd(), '.data', `e2e-${process.pid}.csv`);
+    const file = join(t.stack.dataDir, `e2e-${process.pid}.csv`);
     const generated = await generateParticipantsCsv(file, {
       rows: 100_000, badShare: 0.01, seed: 7, badKinds: ['lds_hash_format', 'closing_date_invalid', 'boolean_invalid', 'field_count'],
     });
@@ -65,7 +65,7 @@ describe('ingest end to end through the local host', () => {
   });
 
   it('answers the same BlobCreated delivered 10 times (concurrently and after completion) with one upload', async () => {
-    const file = join(process.cwd(), '.data', `e2e-dup-${process.pid}.csv`);
+    const file = join(t.stack.dataDir, `e2e-dup-${process.pid}.csv`);
     await generateParticipantsCsv(file, { rows: 5_000, seed: 11 });
     const blob = t.uploads.getBlockBlobClient('tx/dup.csv');
     const uploaded = await blob.uploadFile(file);

@@ -99,7 +99,7 @@ describe('upload dashboard in chromium', () => {
         .observe(document.getElementById('states'), { subtree: true, attributes: true, attributeFilter: ['value'] });
     })()`);
 
-    const file = join(process.cwd(), '.data', `dashboard-${process.pid}.csv`);
+    const file = join(t.stack.dataDir, `dashboard-${process.pid}.csv`);
     const generated = await generateParticipantsCsv(file, {
       rows: 100_000, badShare: 0.02, seed: 21, badKinds: ['lds_hash_format', 'closing_date_invalid', 'boolean_invalid', 'field_count'],
     });
@@ -175,7 +175,7 @@ describe('upload dashboard in chromium', () => {
   });
 
   it('lists states newest activity first and filters to one state', async () => {
-    const file = join(process.cwd(), '.data', `dashboard-tx-${process.pid}.csv`);
+    const file = join(t.stack.dataDir, `dashboard-tx-${process.pid}.csv`);
     await generateParticipantsCsv(file, { rows: 1_000, seed: 5 });
     await t.uploads.getBlockBlobClient('tx/small.csv').uploadFile(file);
     await waitFor('the TX upload to complete', async () => {
