@@ -38,7 +38,9 @@ describe('loadSettings', () => {
     expect(settings.eventHubs.eventHubName).toBe('upload-events');
     expect(settings.eventHubs.connection.kind).toBe('connectionString');
     expect(settings.postgres).toEqual({ kind: 'url', url: local.DATABASE_URL });
-    expect(settings.ingest).toEqual({ maxChunksInFlight: 8, chunkBytes: 8 * 1024 * 1024, maxRejectedShare: 0.05, maxErrorRows: 10000 });
+    expect(settings.ingest).toEqual({
+      maxChunksInFlight: 8, maxConcurrentCommits: 16, chunkBytes: 8 * 1024 * 1024, maxRejectedShare: 0.05, maxErrorRows: 10000,
+    });
     expect(settings.dbPoolMax).toBe(10);
     expect(settings.cleanupRetentionHours).toBe(24);
     expect(settings.durableHistoryRetentionDays).toBe(7);

@@ -49,9 +49,13 @@ describe('host SIGKILLed in the middle of a fan-out', () => {
     await t.uploads.getBlockBlobClient('ku/a.csv').upload(csv(20), csv(20).length);
     const uploads = [await finalStatus(t, 'kt/a.csv'), await finalStatus(t, 'ku/a.csv')];
     const runs = async () => (await t.pool.query('SELECT event_id, upload_id, outcome, results FROM bulkflow.match_runs ORDER BY event_id')).rows;
-    const before = await waitFor('match runs of both uploads', async () => {
+    // Every completed upload so far (the first test's too) must have its run before the snapshot, or a late
+    // first delivery would look like a replay changing something.
+    const before = await waitFor('match runs of every completed upload', async () => {
       const all = await runs();
-      return uploads.every((u) => all.some((r) => r.upload_id === u.uploadId)) ? all : undefined;
+      const { rows: complete } = await t.pool.query<{ upload_id: string }>(`SELECT upload_id FROM bulkflow.uploads WHERE status = 'complete'`);
+      const done = [...complete.map((u) => u.upload_id), ...uploads.map((u) => u.uploadId)];
+      return done.every((id) => all.some((r) => r.upload_id === id)) ? all : undefined;
     }, 180_000); // after the first test's kill, the new consumer waits for the dead owner's partition claims to expire
 
     // Crash, and lose every checkpoint (and the dead owner's partition claims): all events are delivered again.
