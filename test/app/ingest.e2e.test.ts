@@ -3,17 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/functions/statusView.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
-
-const FINAL = new Set(['complete', 'failed', 'superseded']);
-
-async function finalStatus(t: TestStack, blobName: string, timeoutMs = 120_000): Promise<UploadStatusBody> {
-  return waitFor(`upload of ${blobName} to finish`, async () => {
-    const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`);
-    if (response.status === 404) return undefined;
-    const body = (await response.json()) as UploadStatusBody;
-    return FINAL.has(body.status) ? body : undefined;
-  }, timeoutMs);
-}
+import { finalStatus } from '../support/uploads.js';
 
 describe('ingest end to end through the local host', () => {
   let t: TestStack;

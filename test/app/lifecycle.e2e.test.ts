@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import { finalStatus } from '../support/uploads.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
 
 const HEADER = 'lds_hash,participant_id,case_id';
@@ -17,16 +18,6 @@ async function upload(t: TestStack, blobName: string, content: string): Promise<
   await t.uploads.getBlockBlobClient(blobName).upload(content, Buffer.byteLength(content));
 }
 
-async function finished(t: TestStack, blobName: string, etagNot?: string): Promise<UploadStatusBody> {
-  return waitFor(`${blobName} to finish`, async () => {
-    const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`);
-    if (response.status === 404) return undefined;
-    const body = (await response.json()) as UploadStatusBody;
-    if (etagNot && body.uploadId === etagNot) return undefined;
-    return ['complete', 'failed', 'superseded'].includes(body.status) ? body : undefined;
-  });
-}
-
 describe('upload lifecycle through the local host', () => {
   let t: TestStack;
   beforeAll(async () => {
@@ -37,11 +28,11 @@ describe('upload lifecycle through the local host', () => {
   it('matches a new upload against every other state\'s active upload, once per event', async () => {
     await upload(t, 'ny/a.csv', csv(0, 300));
     await upload(t, 'nj/a.csv', csv(1000, 1100));
-    const ny = await finished(t, 'ny/a.csv');
-    const nj = await finished(t, 'nj/a.csv');
+    const ny = await finalStatus(t, 'ny/a.csv');
+    const nj = await finalStatus(t, 'nj/a.csv');
     // PA shares 40 hashes with NY and 25 with NJ.
     await upload(t, 'pa/a.csv', `${csv(260, 300)}${csv(1075, 1100).split('\n').slice(1).join('\n')}${csv(5000, 5010).split('\n').slice(1).join('\n')}`);
-    const pa = await finished(t, 'pa/a.csv');
+    const pa = await finalStatus(t, 'pa/a.csv');
     expect(pa.status).toBe('complete');
     const run = await waitFor('the match-analysis run', async () => {
       const { rows } = await t.pool.query('SELECT event_id, results FROM bulkflow.match_runs WHERE upload_id = $1', [pa.uploadId]);
@@ -76,10 +67,10 @@ describe('upload lifecycle through the local host', () => {
 
   it('fails an upload above the rejected-row limit and keeps the previous one active and matchable', async () => {
     await upload(t, 'oh/good.csv', csv(0, 100));
-    const good = await finished(t, 'oh/good.csv');
+    const good = await finalStatus(t, 'oh/good.csv');
     expect(good.status).toBe('complete');
     await upload(t, 'oh/bad.csv', csv(100, 180, 20)); // 20 of 100 rows bad: 20 % > 5 %
-    const bad = await finished(t, 'oh/bad.csv');
+    const bad = await finalStatus(t, 'oh/bad.csv');
     expect(bad).toMatchObject({ status: 'failed', isActive: false, rowsRejected: 20 });
     expect(bad.error?.code).toBe('too_many_rejected');
     const state = (await (await fetch(`${t.url}/api/states/oh/uploads`)).json()) as { activeUploadId: string };
@@ -90,9 +81,9 @@ describe('upload lifecycle through the local host', () => {
 
   it('supersedes the old upload when the same blob is overwritten with new content', async () => {
     await upload(t, 'wa/monthly.csv', csv(0, 50));
-    const first = await finished(t, 'wa/monthly.csv');
+    const first = await finalStatus(t, 'wa/monthly.csv');
     await upload(t, 'wa/monthly.csv', csv(50, 120));
-    const second = await finished(t, 'wa/monthly.csv', first.uploadId);
+    const second = await finalStatus(t, 'wa/monthly.csv', { notUploadId: first.uploadId });
     expect(second.uploadId).not.toBe(first.uploadId);
     expect(second).toMatchObject({ status: 'complete', isActive: true, rowsCommitted: 70 });
     const old = (await (await fetch(`${t.url}/api/uploads/${first.uploadId}`)).json()) as UploadStatusBody;
