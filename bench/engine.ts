@@ -10,11 +10,13 @@ import { activateUpload, commitChunk, fileByteSource, migrate, planUpload, regis
 import { resolvePostgres } from '../src/local/embeddedPostgres.js';
 import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
 import { e2eDataDir, measureEndToEnd } from './e2e.js';
+import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';
 
 /**
- * `npm run bench -- --rows N [--concurrency C] [--chunk-mb M] [--bad SHARE]`: the engine against a raw COPY
- * of the same file into an unindexed all-text table, on the same server, in the same run; then the end-to-end
- * path through the local stack (skip with --engine-only).
+ * `npm run bench -- --rows N [--concurrency C] [--chunk-mb M] [--bad SHARE] [--compare]`: the engine against a raw
+ * COPY of the same file into an unindexed all-text table, on the same server, in the same run; then the end-to-end
+ * path through the local stack (skip with --engine-only). --compare adds pgloader loading the same file into the
+ * same kind of table, when it is installed, and prints every loader side by side.
  */
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -28,6 +30,8 @@ const concurrency = option('concurrency', 2);
 const chunkBytes = option('chunk-mb', 8) * 1024 * 1024;
 const badShare = option('bad', 0.001);
 const skipE2e = process.argv.includes('--engine-only');
+const compare = process.argv.includes('--compare');
+const BASELINE_COLUMNS = ['lds_hash', 'case_id', 'participant_id', 'participant_closing_date', 'recent_benefit_issuance_dates', 'vulnerable_individual'];
 
 const dataDir = join(process.cwd(), '.data');
 await mkdir(join(dataDir, 'bench'), { recursive: true });
@@ -53,18 +57,34 @@ const table: [string, string][] = [];
 try {
   await migrate(url.toString());
 
+  // Both raw loaders write into the same unindexed all-text table, dropped and checkpointed after each run.
+  const createBaseline = () => pool.query(`CREATE TABLE baseline (${BASELINE_COLUMNS.map((c) => `${c} text`).join(', ')})`);
+  const dropBaseline = async () => {
+    const { rows: [count] } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM baseline');
+    await pool.query('DROP TABLE baseline');
+    await pool.query('CHECKPOINT');
+    return Number(count!.n);
+  };
+  await createBaseline();
   started = process.hrtime.bigint();
   const client = await pool.connect();
   try {
-    await client.query(`CREATE TABLE baseline (lds_hash text, case_id text, participant_id text, participant_closing_date text,
-      recent_benefit_issuance_dates text, vulnerable_individual text)`);
     await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), client.query(copyFrom('COPY baseline FROM STDIN (FORMAT csv, HEADER true)')));
   } finally {
     client.release();
   }
   const baselineSeconds = seconds(started);
-  await pool.query('DROP TABLE baseline');
-  await pool.query('CHECKPOINT');
+  await dropBaseline();
+
+  const pgloader = compare ? pgloaderVersion() : undefined;
+  let pgloaderRun: { seconds: number; rows: number } | undefined;
+  if (compare && !pgloader) console.log(`pgloader: not installed, skipped; ${PGLOADER_INSTALL_HINT}`);
+  if (pgloader) {
+    await createBaseline();
+    const run = await runPgloader({ file, databaseUrl: url.toString(), table: 'baseline', columns: BASELINE_COLUMNS });
+    pgloaderRun = { seconds: run.seconds, rows: await dropBaseline() };
+    if (pgloaderRun.rows !== rows) console.log(`pgloader loaded ${pgloaderRun.rows} of ${rows} rows (${run.report})`);
+  }
 
   const source = fileByteSource(file);
   started = process.hrtime.bigint();
@@ -115,9 +135,19 @@ try {
     );
   }
   for (const [name, value] of table) console.log(`${name.padEnd(20)} ${value}`);
+  if (compare) {
+    console.log(`\nside by side: the same ${rows.toLocaleString('en-US')}-row file into the same PostgreSQL server`);
+    const line = (name: string, secs: number, note = '') =>
+      console.log(`  ${name.padEnd(32)} ${secs.toFixed(2).padStart(8)} s ${Math.round(rows / secs).toLocaleString('en-US').padStart(10)} rows/s  x${(baselineSeconds / secs).toFixed(2)} of COPY${note}`);
+    line('raw COPY (no checks)', baselineSeconds);
+    if (pgloaderRun) line(`pgloader ${pgloader} (no checks)`, pgloaderRun.seconds);
+    line('bulkflow engine', engineSeconds, pgloaderRun ? `  x${(pgloaderRun.seconds / engineSeconds).toFixed(1)} pgloader` : '');
+    if (e2e) line('bulkflow end to end', e2e.seconds, pgloaderRun ? `  x${(pgloaderRun.seconds / e2e.seconds).toFixed(1)} pgloader` : '');
+  }
   console.log(
     `bench: rows=${rows} engine=${Math.round(engineRate)} rows/s baseline=${Math.round(baselineRate)} rows/s ratio=${(engineRate / baselineRate).toFixed(2)} rss=${Math.round(rssMb)} MB` +
-      (e2e ? ` e2e=${Math.round(e2eRate)} rows/s e2e_ratio=${(e2eRate / baselineRate).toFixed(2)}` : ''),
+      (e2e ? ` e2e=${Math.round(e2eRate)} rows/s e2e_ratio=${(e2eRate / baselineRate).toFixed(2)}` : '') +
+      (pgloaderRun ? ` pgloader=${Math.round(rows / pgloaderRun.seconds)} rows/s pgloader_ratio=${(baselineSeconds / pgloaderRun.seconds).toFixed(2)}` : ''),
   );
 } finally {
   await pool.end();

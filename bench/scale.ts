@@ -6,31 +6,32 @@ import pg from 'pg';
 import { ingestFile } from '../src/cli/ingest.js';
 import { packageRoot } from '../src/engine/index.js';
 import type { UploadStatusBody } from '../src/functions/statusView.js';
-import { startLocalStack } from '../src/local/stack.js';
+import { startLocalStack, type LocalStack } from '../src/local/stack.js';
 import { generateParticipantsCsv, HEADER } from './generate.js';
 
 /**
  * `npm run bench:scale [-- --rows 10000000] [--uploads 200] [--states 50]`: the whole product on the embedded
- * defaults. 1) one big file end to end: time and this process's peak RSS (it runs the host); 2) many small
- * uploads from many states at once: all final, the newest upload of each state active.
+ * defaults, the Functions host in its own process (as on Azure). 1) one big file end to end: time and the host's
+ * peak RSS; 2) many small uploads from many states at once: all final, the newest upload of each state active,
+ * the host's peak RSS.
  */
 const STATES = ['AL', 'AK', 'AZ', 'AR', 'CA', 'CO', 'CT', 'DE', 'FL', 'GA', 'HI', 'ID', 'IL', 'IN', 'IA', 'KS', 'KY', 'LA', 'ME', 'MD',
   'MA', 'MI', 'MN', 'MS', 'MO', 'MT', 'NE', 'NV', 'NH', 'NJ', 'NM', 'NY', 'NC', 'ND', 'OH', 'OK', 'OR', 'PA', 'RI', 'SC',
   'SD', 'TN', 'TX', 'UT', 'VT', 'VA', 'WA', 'WV', 'WI', 'WY'];
 
-/** Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM); false where unsupported. */
-async function resetPeak(): Promise<boolean> {
-  return writeFile('/proc/self/clear_refs', '5').then(() => true, () => false);
+/** Starts a new peak-RSS measurement of a process (Linux: writing 5 to clear_refs resets VmHWM); false where unsupported. */
+async function resetPeak(pid: number): Promise<boolean> {
+  return writeFile(`/proc/${pid}/clear_refs`, '5').then(() => true, () => false);
 }
 
-/** Peak and current resident memory of this process, MiB (Linux /proc; maxRSS elsewhere). */
-async function memory(): Promise<{ peakMiB: number; rssMiB: number }> {
+/** Peak and current resident memory of a process, MiB (Linux /proc; null elsewhere). */
+async function memory(pid: number): Promise<{ peakMiB: number | null; rssMiB: number | null }> {
   try {
-    const status = await readFile('/proc/self/status', 'utf8');
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
     const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
     return { peakMiB: Math.round(kib('VmHWM') / 1024), rssMiB: Math.round(kib('VmRSS') / 1024) };
   } catch {
-    return { peakMiB: Math.round(process.resourceUsage().maxRSS / 1024), rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) };
+    return { peakMiB: null, rssMiB: null };
   }
 }
 
@@ -49,36 +50,36 @@ async function main(): Promise<void> {
   const root = packageRoot();
   await mkdir(join(root, '.data'), { recursive: true });
   const dataDir = await mkdtemp(join(root, '.data', 'scale-'));
-  const stack = await startLocalStack({ appDir: root, dataDir, port: 0, eventHubsPort: 0, persistent: false, logLevel: 'warning' });
+  const stack = await startLocalStack({ appDir: root, dataDir, port: 0, eventHubsPort: 0, persistent: false, logLevel: 'warning', hostProcess: true });
   try {
     if (rows > 0) {
       const file = join(dataDir, 'participants-scale.csv');
       let t0 = Date.now();
       const generated = await generateParticipantsCsv(file, { rows, badShare: 0.001, seed: 1 });
       console.log(`generated ${rows.toLocaleString()} rows (${(generated.bytes / 2 ** 20).toFixed(0)} MiB, ${generated.badRows} bad) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      // Measure the ingestion alone: generating the file in this process must not count.
-      const peakReset = await resetPeak();
-      const before = await memory();
+      const peakReset = await resetPeak(stack.hostPid);
+      const before = await memory(stack.hostPid);
       t0 = Date.now();
       const summary = await ingestFile(stack, file, 'ZZ', { progress: false });
       const seconds = (Date.now() - t0) / 1000;
-      const after = await memory();
+      const after = await memory(stack.hostPid);
       console.log(JSON.stringify({
         phase: 'one big file', rows, status: summary.status, rowsCommitted: summary.rowsCommitted, rowsRejected: summary.rowsRejected,
         expectedRejected: generated.badRows, seconds: Math.round(seconds), rowsPerSecond: Math.round(rows / seconds),
-        eventPublished: summary.event !== null, peakReset, rssMiBBefore: before.rssMiB, peakRssMiB: after.peakMiB, rssMiBAfter: after.rssMiB,
+        eventPublished: summary.event !== null, peakReset, hostRssMiBBefore: before.rssMiB, hostPeakRssMiB: after.peakMiB, hostRssMiBAfter: after.rssMiB,
       }));
       if (summary.status !== 'complete' || summary.rowsRejected !== generated.badRows || summary.rowsCommitted !== rows - generated.badRows) process.exitCode = 1;
       await rm(file, { force: true });
     }
-    if (uploadCount > 0) await manyUploads(stack.settings, stack.url, uploadCount, STATES.slice(0, stateCount), Number(values['rows-per-upload']));
+    if (uploadCount > 0) await manyUploads(stack, uploadCount, STATES.slice(0, stateCount), Number(values['rows-per-upload']));
   } finally {
     await stack.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
 }
 
-async function manyUploads(settings: Record<string, string>, url: string, count: number, states: string[], rowsEach: number): Promise<void> {
+async function manyUploads(stack: LocalStack, count: number, states: string[], rowsEach: number): Promise<void> {
+  const { settings, url } = stack;
   const container = BlobServiceClient.fromConnectionString(settings.UploadStorage!).getContainerClient('uploads');
   await container.createIfNotExists();
   const blobs = Array.from({ length: count }, (_, i) => {
@@ -87,7 +88,7 @@ async function manyUploads(settings: Record<string, string>, url: string, count:
     for (let r = 0; r < rowsEach; r++) body += `${(i * rowsEach + r).toString(16).padStart(128, '0')},C${r},P${i}-${r},,,\n`;
     return { name: `${state.toLowerCase()}/batch-${String(i).padStart(4, '0')}.csv`, state, body };
   });
-  const peakReset = await resetPeak();
+  const peakReset = await resetPeak(stack.hostPid);
   const t0 = Date.now();
   await Promise.all(blobs.map((b) => container.getBlockBlobClient(b.name).upload(b.body, Buffer.byteLength(b.body))));
   const finals = new Map<string, UploadStatusBody>();
@@ -119,7 +120,7 @@ async function manyUploads(settings: Record<string, string>, url: string, count:
   for (const s of finals.values()) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1;
   console.log(JSON.stringify({
     phase: 'many small uploads at once', uploads: count, states: states.length, rowsEach, final: finals.size, byStatus,
-    seconds: Math.round(seconds), statesWithWrongActiveUpload: wrong.map((w) => w.state), peakReset, peakRssMiB: (await memory()).peakMiB,
+    seconds: Math.round(seconds), statesWithWrongActiveUpload: wrong.map((w) => w.state), peakReset, hostPeakRssMiB: (await memory(stack.hostPid)).peakMiB,
   }));
   if (finals.size !== count || (byStatus.failed ?? 0) > 0 || wrong.length > 0) process.exitCode = 1;
 }

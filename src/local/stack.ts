@@ -5,6 +5,7 @@ import { startAzurite } from './azurite.js';
 import { startEventHubsEndpoint } from './eventhubs/endpoint.js';
 import { loadHubsConfig } from './eventhubs/hubConfig.js';
 import { startHost } from './host.js';
+import { spawnHost, stopHost, waitForOutput } from './hostProcess.js';
 import type { LogLevelName } from './host/settings.js';
 import { startBlobCreatedSource } from './eventGrid/blobCreatedSource.js';
 import { EventGridDelivery } from './eventGrid/delivery.js';
@@ -28,12 +29,19 @@ export interface LocalStackOptions {
   eventGridRetryDelaysMs?: number[];
   /** Receives every host log line instead of stdout (tests capture them). */
   log?: (line: string) => void;
+  /**
+   * Run the Functions host as its own process (`bulkflow host`), as on Azure, where the app's worker is alone in
+   * its process: what it uses (memory, CPU) can then be measured apart from the callers. Default: in this process.
+   */
+  hostProcess?: boolean;
 }
 
 export interface LocalStack {
   url: string;
   settings: Record<string, string>;
   dataDir: string;
+  /** The host's process id (this process unless `hostProcess`). */
+  hostPid: number;
   stop(): Promise<void>;
 }
 
@@ -76,7 +84,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       settings.EventHubConnection = endpoint.connectionString(hub).replace(/;EntityPath=[^;]*/i, '');
     }
 
-    const host = await startHost({
+    const host = options.hostProcess ? await startHostProcess(options, settings) : await startHost({
       appDir: options.appDir,
       port: options.port ?? 7071,
       env: settings,
@@ -96,11 +104,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       delivery,
     });
     stops.push(() => source.stop());
-    return { url: host.url, settings, dataDir: options.dataDir, stop: stopAll };
+    return { url: host.url, settings, dataDir: options.dataDir, hostPid: 'pid' in host ? host.pid : process.pid, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+async function startHostProcess(options: LocalStackOptions, settings: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const host = spawnHost(['--app', options.appDir, '--port', String(options.port ?? 7071)], settings);
+  try {
+    await waitForOutput(host, 'Ctrl-C to stop', 60_000);
+  } catch (error) {
+    await stopHost(host);
+    throw error;
+  }
+  const url = /Host listening on (http:\/\/\S+)/.exec(host.output())![1]!;
+  return { url, pid: host.child.pid!, stop: () => stopHost(host) };
 }
 
 async function readLocalSettings(appDir: string): Promise<Record<string, string>> {

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/freePort.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { spawnHost, waitForOutput } from './cli.js';
+import { spawnHost, waitForOutput } from '../../src/local/hostProcess.js';
 import { fixtureApp, json, waitForStatus } from './support.js';
 
 const brokenApp = fileURLToPath(new URL('../fixtures/broken-app', import.meta.url));

@@ -10,7 +10,7 @@ import { readSubscriptions } from '../../src/local/eventGrid/subscriptions.js';
 import { startEventHubsEndpoint, type EventHubsEndpoint } from '../../src/local/eventhubs/endpoint.js';
 import { loadHubsConfig } from '../../src/local/eventhubs/hubConfig.js';
 import { freePort } from '../../src/local/freePort.js';
-import { spawnHost, waitForOutput, type HostProcess } from '../host/cli.js';
+import { spawnHost, stopHost, waitForOutput, type HostProcess } from '../../src/local/hostProcess.js';
 import type { TestStack } from './localStack.js';
 
 /**
@@ -80,7 +80,7 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
     await host.exited;
   };
   return {
-    stack: { url, settings, dataDir, stop: async () => {} },
+    stack: { url, settings, dataDir, get hostPid() { return host?.child.pid ?? 0; }, stop: async () => {} },
     url,
     pool,
     uploads,
@@ -109,11 +109,7 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
     },
     async stop() {
       await source.stop().catch(() => {});
-      if (host && host.child.exitCode === null) {
-        host.child.kill('SIGTERM');
-        await Promise.race([host.exited, new Promise((done) => setTimeout(done, 20_000))]);
-        await killHost();
-      }
+      if (host) await stopHost(host);
       await pool.end().catch(() => {});
       await hubs?.stop().catch(() => {});
       await azurite?.stop().catch(() => {});

@@ -19,7 +19,7 @@ export interface TestStack {
  */
 export async function startTestStack(
   settings: Record<string, string> = {},
-  options: Pick<LocalStackOptions, 'log' | 'logLevel'> = {},
+  options: Pick<LocalStackOptions, 'log' | 'logLevel' | 'hostProcess'> = {},
 ): Promise<TestStack> {
   const database: TestDatabase = await createTestDatabase('app');
   const dataDir = await mkdtemp(join(process.cwd(), '.data', 'stack-'));
@@ -31,6 +31,7 @@ export async function startTestStack(
     persistent: false,
     logLevel: options.logLevel ?? 'warning',
     ...(options.log ? { log: options.log } : {}),
+    ...(options.hostProcess ? { hostProcess: true } : {}),
     eventGridRetryDelaysMs: [500, 1000, 2000],
     settings: { DATABASE_URL: database.url, TASK_HUB_NAME: 'testhub', ...settings },
   });
