@@ -19,6 +19,9 @@ const CHECKS: Record<ColumnName, Check> = {
 
 const CHECK_LIST = COLUMNS.map((column) => CHECKS[column]);
 const ISSUANCE = COLUMNS.indexOf('recent_benefit_issuance_dates');
+const LDS_HASH = COLUMNS.indexOf('lds_hash');
+const BACKSLASH = 0x5c;
+const LOWER_X = 0x78;
 
 /** One failing column of a rejected row (column null for a whole-row problem); never a value. */
 export interface RowReject {
@@ -46,6 +49,7 @@ export const COPY_OPTIONS = '(FORMAT csv)';
  * column rule, and collects the failures of the others as (line, column, code). Fields are checked
  * on the bytes where they lie; only a quoted field is copied (to unquote it). An empty field is
  * written empty (NULL in COPY CSV); valid values never need quoting, the daterange[] literal does.
+ * lds_hash gets the `\x` prefix of bytea's hex input, so PostgreSQL stores its 64 bytes.
  */
 export class CopyEncoder extends Transform {
   readonly rejects: RowReject[] = [];
@@ -196,22 +200,32 @@ export class CopyEncoder extends Transform {
       const start = this.fieldStart[field]!;
       const end = this.fieldEnd[field]!;
       if (i === ISSUANCE) this.appendIssuanceLiteral(this.fieldBuf[field]!, start, end);
-      else this.append(this.fieldBuf[field]!, start, end);
+      else {
+        if (i === LDS_HASH) this.appendHexPrefix();
+        this.append(this.fieldBuf[field]!, start, end);
+      }
     }
     this.out[this.used++] = LF;
   }
 
-  /** Canonical header, no quotes: the record's own bytes, with only the issuance field rewritten. */
+  /** Canonical header (lds_hash first), no quotes: the record's own bytes, the issuance field rewritten. */
   private writePlainRow(line: number, bytes: Buffer, from: number, to: number): void {
     const start = this.fieldStart[ISSUANCE]!;
     const end = this.fieldEnd[ISSUANCE]!;
     this.reserve(16 + 2 * (to - from) + 16);
     this.appendNumber(line);
     this.out[this.used++] = COMMA;
+    this.appendHexPrefix();
     this.used += bytes.copy(this.out, this.used, from, start);
     this.appendIssuanceLiteral(bytes, start, end);
     this.used += bytes.copy(this.out, this.used, end, to);
     this.out[this.used++] = LF;
+  }
+
+  private appendHexPrefix(): void {
+    this.reserve(2);
+    this.out[this.used++] = BACKSLASH;
+    this.out[this.used++] = LOWER_X;
   }
 
   private appendNumber(value: number): void {

@@ -107,7 +107,7 @@ describe('header order and unknown columns', () => {
     expect(result.planned).toMatchObject({ ok: true, plan: { warnings: [{ code: 'unknown_column', column: 'notes' }] } });
     expect(result.activation).toMatchObject({ status: 'complete', rowsCommitted: 2, rowsRejected: 1 });
     const { rows } = await engine.pool.query(
-      `SELECT line, participant_id, lds_hash = $1 AS hash_ok, case_id, participant_closing_date, recent_benefit_issuance_dates::text AS issuance, vulnerable_individual
+      `SELECT line, participant_id, encode(lds_hash, 'hex') = $1 AS hash_ok, case_id, participant_closing_date, recent_benefit_issuance_dates::text AS issuance, vulnerable_individual
        FROM bulkflow.active_participants WHERE state = 'HO' ORDER BY line`,
       [HASH],
     );

@@ -26,6 +26,14 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
       const client = new pg.Client({ connectionString: serverUrl });
       await client.connect();
       try {
+        // A pool's end() resolves before its sessions have closed; forcing one still closing makes the server
+        // send it a FATAL that its client, already let go by the pool, reports as an uncaught error. Let them go first.
+        const deadline = Date.now() + 5_000;
+        while (Date.now() < deadline) {
+          const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (rows[0]!.n === 0) break;
+          await new Promise((done) => setTimeout(done, 50));
+        }
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await client.end();

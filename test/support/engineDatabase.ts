@@ -43,6 +43,8 @@ export interface IngestOptions {
   order?: (chunkNos: number[]) => number[];
   maxRejectedShare?: number;
   maxErrorRows?: number;
+  /** Commit every chunk but leave the upload unactivated (in flight). */
+  skipActivation?: boolean;
 }
 
 /** Register, plan, commit every chunk and activate one upload of `content`, as the app would. */
@@ -60,6 +62,7 @@ export async function ingest(pool: pg.Pool, content: string | Buffer, options: I
     for (const chunkNo of (options.order ?? ((n) => n))(chunkNos)) {
       await commitChunk(pool, { uploadId, chunkNo }, file, { maxErrorRows: options.maxErrorRows ?? 10_000 });
     }
+    if (options.skipActivation) return { uploadId, planned, activation: undefined };
     const activation = await activateUpload(pool, uploadId, {
       maxRejectedShare: options.maxRejectedShare ?? 1,
       maxErrorRows: options.maxErrorRows ?? 10_000,

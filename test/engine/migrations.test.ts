@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runner } from 'node-pg-migrate';
+import pg from 'pg';
+import { activateUpload, migrate } from '../../src/engine/index.js';
+import { uploadTable } from '../../src/engine/db.js';
+import { migrationsDirectory } from '../../src/engine/migrate.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { ingest } from '../support/engineDatabase.js';
+
+const hash = (n: number) => n.toString(16).padStart(128, '0');
+const file = (from: number, to: number) => `lds_hash,participant_id\n${Array.from({ length: to - from }, (_, i) => `${hash(from + i)},P${from + i}`).join('\n')}\n`;
+
+const up = (url: string, count: number) => runner({
+  databaseUrl: url, dir: migrationsDirectory(), direction: 'up', count, migrationsTable: 'pgmigrations',
+  migrationsSchema: 'bulkflow', createMigrationsSchema: true, checkOrder: true, log: () => {},
+});
+
+// lds_hash moved from hex text to bytea: data written under the old schema must come through intact.
+describe('migrating a database that already holds uploads', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  beforeAll(async () => {
+    db = await createTestDatabase('migrations');
+    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('keeps active rows and uploads in flight, lds_hash as its bytes, and both still match and activate', async () => {
+    await up(db.url, 2); // the schema before lds_hash became bytea
+    const { rows: [before] } = await pool.query<{ type: string }>(
+      `SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'bulkflow.participants'::regclass AND attname = 'lds_hash'`,
+    );
+    expect(before!.type).toBe('text');
+    // One upload active (its table a partition with the lookup index), one committed but not yet activated.
+    const active = await ingest(pool, file(0, 30), { state: 'AA', source: 'aa.csv', etag: '1' });
+    expect(active.activation).toMatchObject({ status: 'complete', rowsCommitted: 30 });
+    const inFlight = await ingest(pool, file(20, 50), { state: 'BB', source: 'bb.csv', etag: '1', skipActivation: true });
+    // Today's encoder writes bytea's \x prefix; the previous release wrote the bare hex into the text column.
+    for (const table of ['bulkflow.participants', uploadTable(inFlight.uploadId).qualified]) {
+      await pool.query(`UPDATE ${table} SET lds_hash = substr(lds_hash, 3) WHERE lds_hash LIKE '\\\\x%'`);
+    }
+    const { rows: [old] } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE lds_hash = $1`, [hash(5)]);
+    expect(old!.n).toBe(1);
+
+    await migrate(db.url);
+
+    const { rows: columns } = await pool.query<{ relname: string; type: string }>(
+      `SELECT c.relname, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'bulkflow' AND a.attname = 'lds_hash' AND c.relkind IN ('r', 'p')`,
+    );
+    expect(columns.length).toBe(3); // the parent and both upload tables
+    expect(columns.every((c) => c.type === 'bytea')).toBe(true);
+    const { rows: stored } = await pool.query<{ hex: string }>(`SELECT encode(lds_hash, 'hex') AS hex FROM bulkflow.active_participants WHERE state = 'AA' ORDER BY line`);
+    expect(stored.map((r) => r.hex)).toEqual(Array.from({ length: 30 }, (_, i) => hash(i)));
+
+    const activated = await activateUpload(pool, inFlight.uploadId);
+    expect(activated).toMatchObject({ status: 'complete', rowsCommitted: 30 });
+    const { rows: [shared] } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM bulkflow.active_participants a JOIN bulkflow.active_participants b ON a.lds_hash = b.lds_hash
+       WHERE a.state = 'AA' AND b.state = 'BB'`,
+    );
+    expect(shared!.n).toBe(10); // hashes 20..29 are in both files
+  });
+});
