@@ -5,6 +5,11 @@ export type Queryable = pg.Pool | pg.PoolClient;
 /** Runs `work` in one transaction on one pooled connection; a failed connection is not reused. */
 export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // The pool stops listening for a checked-out client's errors: a connection cut between two queries (server
+  // restart while this transaction awaits a blob read) would be an uncaught 'error' and end the process. The
+  // next query fails instead, the transaction rolls back and the client is discarded.
+  const ignore = () => {};
+  client.on('error', ignore);
   let failed = false;
   try {
     await client.query('BEGIN');
@@ -16,6 +21,7 @@ export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolCl
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
+    client.off('error', ignore);
     client.release(failed);
   }
 }

@@ -11,10 +11,17 @@ import type pg from 'pg';
 export async function migrate(database: string | pg.Pool): Promise<void> {
   if (typeof database !== 'string') {
     const client = await database.connect();
+    const ignore = () => {}; // a cut connection fails the running query; see withTransaction
+    client.on('error', ignore);
+    let failed = false;
     try {
       return await run({ dbClient: client });
+    } catch (error) {
+      failed = true;
+      throw error;
     } finally {
-      client.release();
+      client.off('error', ignore);
+      client.release(failed);
     }
   }
   return run({ databaseUrl: database });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/functions/statusView.js';
 import { startFaultStack, type FaultStack } from '../support/faultStack.js';
@@ -29,6 +29,10 @@ describe('services going away while chunks are read and committed', () => {
     validRows = ROWS - generated.badRows;
   });
   afterAll(async () => t?.stop());
+  afterEach(({ task }) => {
+    // What the host printed is the only trace of why it stopped answering.
+    if (task.result?.state === 'fail') console.error(`host output (tail):\n${t.hostOutput().slice(-8000)}`);
+  });
 
   it('PostgreSQL restarted in the middle of chunk commits: chunks retried, nothing duplicated or lost', async () => {
     await t.uploads.getBlockBlobClient('pr/big.csv').uploadFile(file);
