@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { tcpPort } from './args.js';
 import { startEventHubsEndpoint } from '../local/eventhubs/endpoint.js';
 import { loadHubsConfig } from '../local/eventhubs/hubConfig.js';
 
@@ -27,11 +28,8 @@ export async function run(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`--port must be a TCP port number, got "${values.port}"\n${USAGE}`);
-    return 2;
-  }
+  const port = tcpPort(values.port, USAGE);
+  if (port === undefined) return 2;
   if (values.fsync !== 'always' && values.fsync !== 'interval') {
     console.error(`--fsync must be "always" or "interval", got "${values.fsync}"\n${USAGE}`);
     return 2;

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { tcpPort } from './args.js';
 import { resolvePostgres } from '../local/embeddedPostgres.js';
 import { AppLoadError, startHost } from '../local/host.js';
 
@@ -37,11 +38,8 @@ export async function run(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`--port must be a TCP port number, got "${values.port}"`);
-    return 2;
-  }
+  const port = tcpPort(values.port);
+  if (port === undefined) return 2;
   const appDir = resolve(values.app ?? projectRoot());
   const postgres = await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true });
   let host;

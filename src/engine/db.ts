@@ -2,28 +2,40 @@ import type pg from 'pg';
 
 export type Queryable = pg.Pool | pg.PoolClient;
 
-/** Runs `work` in one transaction on one pooled connection; a failed connection is not reused. */
-export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` on one pooled connection. The pool stops listening for a checked-out client's errors: a connection
+ * cut between two queries (server restart while `work` awaits a blob read) would be an uncaught 'error' and end
+ * the process. Here the next query fails instead, and a client whose work failed is discarded, not reused.
+ */
+export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
-  // The pool stops listening for a checked-out client's errors: a connection cut between two queries (server
-  // restart while this transaction awaits a blob read) would be an uncaught 'error' and end the process. The
-  // next query fails instead, the transaction rolls back and the client is discarded.
   const ignore = () => {};
   client.on('error', ignore);
   let failed = false;
   try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
+    return await work(client);
   } catch (error) {
     failed = true;
-    await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
     client.off('error', ignore);
     client.release(failed);
   }
+}
+
+/** Runs `work` in one transaction on one pooled connection (see withClient). */
+export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client) => {
+    await client.query('BEGIN');
+    try {
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  });
 }
 
 const UPLOAD_ID = /^([a-z]{2})-([0-9a-f]{20})$/;

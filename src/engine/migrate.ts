@@ -3,27 +3,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import type pg from 'pg';
+import { withClient } from './db.js';
 
 /**
  * Applies pending migrations; concurrent callers wait on node-pg-migrate's advisory lock. Given a pool
  * (the app's, which may authenticate with Entra tokens), it borrows one connection.
  */
 export async function migrate(database: string | pg.Pool): Promise<void> {
-  if (typeof database !== 'string') {
-    const client = await database.connect();
-    const ignore = () => {}; // a cut connection fails the running query; see withTransaction
-    client.on('error', ignore);
-    let failed = false;
-    try {
-      return await run({ dbClient: client });
-    } catch (error) {
-      failed = true;
-      throw error;
-    } finally {
-      client.off('error', ignore);
-      client.release(failed);
-    }
-  }
+  if (typeof database !== 'string') return withClient(database, (client) => run({ dbClient: client }));
   return run({ databaseUrl: database });
 }
 

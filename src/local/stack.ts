@@ -84,14 +84,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       settings.EventHubConnection = endpoint.connectionString(hub).replace(/;EntityPath=[^;]*/i, '');
     }
 
-    const host = options.hostProcess ? await startHostProcess(options, settings) : await startHost({
-      appDir: options.appDir,
-      port: options.port ?? 7071,
-      env: settings,
-      databaseUrl: settings.DATABASE_URL,
-      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
-      ...(options.log ? { log: options.log } : {}),
-    });
+    const host = options.hostProcess ? await startHostProcess(options, settings) : await startHostHere(options, settings);
     stops.push(() => host.stop());
 
     const delivery = new EventGridDelivery({
@@ -104,14 +97,32 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       delivery,
     });
     stops.push(() => source.stop());
-    return { url: host.url, settings, dataDir: options.dataDir, hostPid: 'pid' in host ? host.pid : process.pid, stop: stopAll };
+    return { url: host.url, settings, dataDir: options.dataDir, hostPid: host.pid, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
   }
 }
 
-async function startHostProcess(options: LocalStackOptions, settings: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+interface StackHost {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startHostHere(options: LocalStackOptions, settings: Record<string, string>): Promise<StackHost> {
+  const host = await startHost({
+    appDir: options.appDir,
+    port: options.port ?? 7071,
+    env: settings,
+    databaseUrl: settings.DATABASE_URL,
+    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  });
+  return { url: host.url, pid: process.pid, stop: () => host.stop() };
+}
+
+async function startHostProcess(options: LocalStackOptions, settings: Record<string, string>): Promise<StackHost> {
   const host = spawnHost(['--app', options.appDir, '--port', String(options.port ?? 7071)], settings);
   try {
     await waitForOutput(host, 'Ctrl-C to stop', 60_000);
