@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'local/test/**/*.test.ts'],
     // Minutes-long fault injection: `npm run test:faults` (vitest.faults.config.ts).
     exclude: ['test/faults/**/*.faults.test.ts', '**/node_modules/**'],
     globalSetup: ['test/support/globalSetup.ts'],

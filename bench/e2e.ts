@@ -2,7 +2,7 @@ import { basename, join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import pg from 'pg';
 import { packageRoot, uploadIdFor } from '../src/engine/index.js';
-import { startLocalStack } from '../src/local/stack.js';
+import { startLocalStack } from '../local/src/stack.js';
 
 export interface EndToEnd {
   /** Blob upload started -> upload active -> its completion event processed by the match-analysis consumer. */

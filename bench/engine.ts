@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { activateUpload, commitChunk, fileByteSource, migrate, planUpload, registerUpload } from '../src/engine/index.js';
-import { resolvePostgres } from '../src/local/embeddedPostgres.js';
+import { resolvePostgres } from '../local/src/embeddedPostgres.js';
 import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
 import { e2eDataDir, measureEndToEnd } from './e2e.js';
 import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import pg from 'pg';
-import { ingestFile } from '../src/cli/ingest.js';
+import { ingestFile } from '../local/src/cli/ingest.js';
 import { packageRoot } from '../src/engine/index.js';
 import type { UploadStatusBody } from '../src/functions/statusView.js';
-import { startLocalStack, type LocalStack } from '../src/local/stack.js';
+import { startLocalStack, type LocalStack } from '../local/src/stack.js';
 import { generateParticipantsCsv, HEADER } from './generate.js';
 
 /**

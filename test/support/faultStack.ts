@@ -2,15 +2,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import pg from 'pg';
-import { startAzurite, type RunningAzurite } from '../../src/local/azurite.js';
-import { startEmbeddedPostgres, type RunningPostgres } from '../../src/local/embeddedPostgres.js';
-import { startBlobCreatedSource } from '../../src/local/eventGrid/blobCreatedSource.js';
-import { EventGridDelivery } from '../../src/local/eventGrid/delivery.js';
-import { readSubscriptions } from '../../src/local/eventGrid/subscriptions.js';
-import { startEventHubsEndpoint, type EventHubsEndpoint } from '../../src/local/eventhubs/endpoint.js';
-import { loadHubsConfig } from '../../src/local/eventhubs/hubConfig.js';
-import { freePort } from '../../src/local/freePort.js';
-import { spawnHost, stopHost, waitForOutput, type HostProcess } from '../../src/local/hostProcess.js';
+import { startAzurite, type RunningAzurite } from '../../local/src/azurite.js';
+import { startEmbeddedPostgres, type RunningPostgres } from '../../local/src/embeddedPostgres.js';
+import { startBlobCreatedSource } from '../../local/src/eventGrid/blobCreatedSource.js';
+import { EventGridDelivery } from '../../local/src/eventGrid/delivery.js';
+import { readSubscriptions } from '../../local/src/eventGrid/subscriptions.js';
+import { startEventHubsEndpoint, type EventHubsEndpoint } from '../../local/src/eventhubs/endpoint.js';
+import { loadHubsConfig } from '../../local/src/eventhubs/hubConfig.js';
+import { freePort } from '../../local/src/freePort.js';
+import { spawnHost, stopHost, waitForOutput, type HostProcess } from '../../local/src/hostProcess.js';
 import type { TestStack } from './localStack.js';
 
 /**

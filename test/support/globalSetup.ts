@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { resolvePostgres, type RunningPostgres } from '../../src/local/embeddedPostgres.js';
+import { resolvePostgres, type RunningPostgres } from '../../local/src/embeddedPostgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import pg from 'pg';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/local/stack.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/src/stack.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestStack {

@@ -1,9 +1,0 @@
-#!/usr/bin/env node
-// Thin launcher: the CLI is compiled TypeScript (npm run build).
-import('../dist/src/cli/main.js').then(
-  ({ main }) => main(process.argv.slice(2)),
-  (error) => {
-    console.error(`bulkflow: cannot load the CLI (${error.message}); run "npm run build" first`);
-    process.exit(1);
-  },
-);

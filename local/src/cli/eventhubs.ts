@@ -1,0 +1,52 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { tcpPort } from './args.js';
+import { startEventHubsEndpoint } from '../eventhubs/endpoint.js';
+import { loadHubsConfig } from '../eventhubs/hubConfig.js';
+
+const USAGE = `usage: bulkflow eventhubs [--port 5672] [--config eventhubs.local.json] [--data .data/eventhubs] [--fsync always|interval]`;
+
+/** `npx bulkflow eventhubs`: runs the local Event Hubs endpoint until interrupted. */
+export async function run(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        port: { type: 'string', default: '5672' },
+        config: { type: 'string', default: 'eventhubs.local.json' },
+        data: { type: 'string', default: '.data/eventhubs' },
+        fsync: { type: 'string', default: 'always' },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const port = tcpPort(values.port, USAGE);
+  if (port === undefined) return 2;
+  if (values.fsync !== 'always' && values.fsync !== 'interval') {
+    console.error(`--fsync must be "always" or "interval", got "${values.fsync}"\n${USAGE}`);
+    return 2;
+  }
+  const hubs = await loadHubsConfig(resolve(values.config));
+  const endpoint = await startEventHubsEndpoint({
+    port,
+    dataDir: resolve(values.data),
+    hubs,
+    fsync: values.fsync,
+    log: (event, fields) => console.error(JSON.stringify({ time: new Date().toISOString(), event, ...fields })),
+  });
+  for (const hub of Object.keys(hubs)) console.log(`${hub}: ${endpoint.connectionString(hub)}`);
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await endpoint.stop();
+  return 0;
+}

@@ -1,0 +1,187 @@
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
+import { BlobServiceClient } from '@azure/storage-blob';
+import cliProgress from 'cli-progress';
+import pg from 'pg';
+import { packageRoot, uploadIdFor } from '../../../src/engine/index.js';
+import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
+import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
+import type { UploadStatusBody } from '../../../src/functions/statusView.js';
+import { startLocalStack, type LocalStack } from '../stack.js';
+
+const FINAL = new Set(['complete', 'failed', 'superseded']);
+
+
+export interface IngestSummary {
+  uploadId: string;
+  instanceId: string;
+  state: string;
+  status: string;
+  rowsTotal: number | null;
+  rowsCommitted: number;
+  rowsRejected: number;
+  errors: Array<{ line: number; column: string | null; code: string; message: string }>;
+  durationMs: number;
+  rowsPerSecond: number | null;
+  event: { id: string; type: string; subject: string } | null;
+  matchAnalysis: MatchRun['results'] | null;
+  statusUrl: string;
+  managementUrl: string;
+}
+
+/** `bulkflow ingest FILE --state XX [--json]`: the whole product path for one file, on this machine. */
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, port: { type: 'string', default: '7071' } },
+  });
+  const file = positionals[0];
+  if (!file || !values.state || !/^[A-Za-z]{2}$/.test(values.state)) {
+    console.error('usage: bulkflow ingest FILE --state XX [--json] [--port 7071]');
+    return 2;
+  }
+  const stack = await startLocalStack({ appDir: packageRoot(), dataDir: join(packageRoot(), '.data'), port: Number(values.port), eventHubsPort: 5672 });
+  try {
+    const summary = await ingestFile(stack, resolve(file), values.state, { progress: true });
+    if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else printSummary(summary);
+    return summary.status === 'complete' ? 0 : 1;
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** Uploads a file to `uploads/{state}/` and follows it through the status API until it is final. */
+export async function ingestFile(stack: LocalStack, file: string, state: string, options: { progress: boolean }): Promise<IngestSummary> {
+  const started = Date.now();
+  const blobName = `${state.toLowerCase()}/${basename(file)}`;
+  const events = watchUploadEvents(stack.settings);
+  try {
+    const service = BlobServiceClient.fromConnectionString(stack.settings.UploadStorage!);
+    const container = service.getContainerClient('uploads');
+    await container.createIfNotExists();
+    const uploaded = await container.getBlockBlobClient(blobName).uploadFile(file, { blockSize: 8 << 20, concurrency: 4 });
+    const uploadId = uploadIdFor({ state, source: `uploads/${blobName}`, etag: uploaded.etag!.replace(/^"|"$/g, '') });
+    const status = await followProgress(stack.url, uploadId, options.progress);
+    const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}/api/uploads/${uploadId}/errors?limit=10`);
+    const event = await events.waitFor(uploadId, 30_000);
+    const matches = status.status === 'complete' ? await waitForMatchRun(stack.settings.DATABASE_URL!, uploadId, 30_000) : undefined;
+    return {
+      uploadId,
+      instanceId: status.instanceId,
+      state: status.state,
+      status: status.status,
+      rowsTotal: status.rowsTotal,
+      rowsCommitted: status.rowsCommitted,
+      rowsRejected: status.rowsRejected,
+      errors: errors?.errors ?? [],
+      durationMs: Date.now() - started,
+      rowsPerSecond: status.rowsPerSecond,
+      event: event ? { id: event.id, type: event.type, subject: event.subject } : null,
+      matchAnalysis: matches?.results ?? null,
+      statusUrl: `${stack.url}/api/uploads/${uploadId}`,
+      managementUrl: `${stack.url}${status.links.orchestration}`,
+    };
+  } finally {
+    await events.close();
+  }
+}
+
+async function followProgress(hostUrl: string, uploadId: string, showProgress: boolean): Promise<UploadStatusBody> {
+  const bar = showProgress
+    ? new cliProgress.SingleBar(
+        { format: ' {bar} {percentage}% | {rows} rows | {rate} rows/s | {rejected} rejected | {phase}', stream: process.stderr, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  bar?.start(100, 0, { rows: 0, rate: 0, rejected: 0, phase: 'waiting for the upload to start' });
+  try {
+    for (;;) {
+      const status = await getJson<UploadStatusBody>(`${hostUrl}/api/uploads/${uploadId}`);
+      if (status) {
+        bar?.update(Math.floor(status.percent), {
+          rows: status.rowsCommitted + status.rowsRejected,
+          rate: status.rowsPerSecond ?? 0,
+          rejected: status.rowsRejected,
+          phase: status.status,
+        });
+        if (FINAL.has(status.status)) return status;
+      }
+      await new Promise((done) => setTimeout(done, 500));
+    }
+  } finally {
+    bar?.stop();
+  }
+}
+
+async function getJson<T>(url: string): Promise<T | undefined> {
+  const response = await fetch(url);
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
+  return (await response.json()) as T;
+}
+
+/** Listens on the upload-events hub like any downstream consumer would ($Default consumer group). */
+function watchUploadEvents(settings: Record<string, string>) {
+  const consumer = new EventHubConsumerClient('$Default', settings.EventHubConnection!, settings.EVENT_HUB_NAME || 'upload-events');
+  const seen = new Map<string, OutboxEvent>();
+  const subscription = consumer.subscribe(
+    {
+      processEvents: async (received) => {
+        for (const { body } of received) {
+          const event = body as OutboxEvent;
+          if (event?.data && typeof event.data.uploadId === 'string') seen.set(event.data.uploadId, event);
+        }
+      },
+      processError: async () => {},
+    },
+    { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
+  );
+  return {
+    async waitFor(uploadId: string, timeoutMs: number): Promise<OutboxEvent | undefined> {
+      const deadline = Date.now() + timeoutMs;
+      while (!seen.has(uploadId) && Date.now() < deadline) await new Promise((done) => setTimeout(done, 200));
+      return seen.get(uploadId);
+    },
+    async close() {
+      await subscription.close();
+      await consumer.close();
+    },
+  };
+}
+
+async function waitForMatchRun(databaseUrl: string, uploadId: string, timeoutMs: number): Promise<MatchRun | undefined> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const run = await getMatchRun(pool, uploadId);
+      if (run || Date.now() > deadline) return run;
+      await new Promise((done) => setTimeout(done, 250));
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+export function printSummary(summary: IngestSummary): void {
+  const lines = [
+    '',
+    `upload ${summary.uploadId} (${summary.state}): ${summary.status}`,
+    `  rows: ${summary.rowsCommitted} committed, ${summary.rowsRejected} rejected of ${summary.rowsTotal ?? '?'}`,
+    `  time: ${(summary.durationMs / 1000).toFixed(1)} s end to end${summary.rowsPerSecond ? `, ${summary.rowsPerSecond} rows/s` : ''}`,
+  ];
+  if (summary.errors.length > 0) {
+    lines.push(`  first rejected rows:`);
+    for (const e of summary.errors) lines.push(`    line ${e.line}${e.column ? `, ${e.column}` : ''}: ${e.message} (${e.code})`);
+  }
+  lines.push(summary.event ? `  event: ${summary.event.type} ${summary.event.id} (${summary.event.subject})` : '  event: not received yet');
+  if (summary.matchAnalysis) {
+    const matches = summary.matchAnalysis.map((m) => `${m.state}: ${m.matches}`).join(', ') || 'no other active state';
+    lines.push(`  match analysis: ${matches}`);
+  }
+  lines.push(`  status: ${summary.statusUrl}`, `  orchestration: ${summary.managementUrl}`);
+  console.log(lines.join('\n'));
+}
