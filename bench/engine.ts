@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
@@ -10,7 +11,7 @@ import { resolvePostgres } from '../local/src/embeddedPostgres.js';
 import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
 import { e2eDataDir, EndToEndStack, type EndToEndRun, type StarterLatency } from './e2e.js';
 import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';
-import { fixed2, formatSpread, load1, mib, ms, percent, rate, secs, spread } from './stats.js';
+import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, percent, rate, secs, spread } from './stats.js';
 
 /**
  * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--engine-only] [--compare]`:
@@ -49,6 +50,8 @@ interface EngineRun {
 
 interface Round {
   load: number;
+  /** CPU cores' worth used by other processes on the machine during the round (it has os.cpus().length). */
+  others: number;
   baseline: number;
   engine: EngineRun;
   e2e?: EndToEndRun;
@@ -149,14 +152,16 @@ try {
   const rounds: Round[] = [];
   for (let run = 1; run <= runs; run++) {
     const load = load1();
+    const cpuBefore = cpuSnapshot();
     const baseline = await measureBaseline();
     const engine = await measureEngine();
     await settle();
     const e2e = stack ? await stack.measure(file, run) : undefined;
     if (e2e) await settle();
-    rounds.push({ load, baseline, engine, ...(e2e ? { e2e } : {}) });
+    const others = othersCores(cpuBefore, cpuSnapshot());
+    rounds.push({ load, others, baseline, engine, ...(e2e ? { e2e } : {}) });
     console.log(
-      `round ${run}/${runs} (load ${load.toFixed(1)}): baseline ${secs(baseline)}; engine ${secs(engine.seconds)} ratio ${fixed2(baseline / engine.seconds)} ` +
+      `round ${run}/${runs} (load ${load.toFixed(1)}, others ${others.toFixed(2)} cores): baseline ${secs(baseline)}; engine ${secs(engine.seconds)} ratio ${fixed2(baseline / engine.seconds)} ` +
         `(plan ${secs(engine.plan)}, commit ${secs(engine.commit)}, activate ${secs(engine.activate)}, first row ${secs(engine.firstRow)})` +
         (e2e
           ? `; end to end ${secs(e2e.seconds)} ratio ${fixed2(baseline / e2e.seconds)} (upload ${secs(e2e.uploadSeconds)}, ingest ${secs(e2e.ingestSeconds)}, ` +
@@ -177,6 +182,7 @@ try {
     ['chunks', `${last.engine.chunks} x ~${(chunkBytes / 1048576).toFixed(0)} MiB, engine concurrency ${concurrency}`],
     ['committed/rejected', `${last.engine.rowsCommitted} / ${last.engine.rowsRejected}`],
     ['load average (1 min)', formatSpread(of((r) => r.load), fixed2)],
+    ['other processes', `${formatSpread(of((r) => r.others), fixed2)} of ${cpus().length} cores busy with other work during the rounds`],
     ['baseline COPY', `${formatSpread(of((r) => r.baseline), secs)}  (${formatSpread(baselineRate, rate)} rows/s)`],
     ['engine total', `${formatSpread(of((r) => r.engine.seconds), secs)}  (${formatSpread(engineRate, rate)} rows/s)`],
     ['  plan', formatSpread(of((r) => r.engine.plan), secs)],
