@@ -43,6 +43,8 @@ interface EngineRun {
   activate: number;
   /** Engine start -> the first chunk committed. */
   firstRow: number;
+  /** CPU seconds of this process and PostgreSQL per step: unlike wall time, barely moved by other work on the machine. */
+  cpu: { plan: number; commit: number; activate: number };
   chunks: number;
   rowsCommitted: number;
   rowsRejected: number;
@@ -109,11 +111,13 @@ try {
   };
   const measureEngine = async (): Promise<EngineRun> => {
     const source = fileByteSource(file);
+    const cpuAt = [cpuSnapshot()];
     const started = process.hrtime.bigint();
     const { uploadId } = await registerUpload(pool, { state: 'BE', source: 'be/participants.csv', etag: randomBytes(8).toString('hex') });
     const planned = await planUpload(pool, uploadId, source, { targetChunkBytes: chunkBytes });
     if (!planned.ok) throw new Error(`plan failed: ${planned.error.message}`);
     const plan = elapsed(started);
+    cpuAt.push(cpuSnapshot());
     const commitStart = process.hrtime.bigint();
     const chunks = planned.plan.chunks;
     let next = 0;
@@ -128,12 +132,16 @@ try {
       }),
     );
     const commit = elapsed(commitStart);
+    cpuAt.push(cpuSnapshot());
     const activateStart = process.hrtime.bigint();
     const result = await activateUpload(pool, uploadId, { maxRejectedShare: 0.05 });
     const activate = elapsed(activateStart);
     const seconds = elapsed(started);
+    cpuAt.push(cpuSnapshot());
+    const [plan0, commit0, activate0, end] = cpuAt.map((c) => c.ours) as [number, number, number, number];
     if (result.status !== 'complete') throw new Error(`upload ended ${result.status}: ${result.errorMessage}`);
-    return { seconds, plan, commit, activate, firstRow: firstRow!, chunks: chunks.length, rowsCommitted: result.rowsCommitted, rowsRejected: result.rowsRejected };
+    const cpu = { plan: commit0 - plan0, commit: activate0 - commit0, activate: end - activate0 };
+    return { seconds, plan, commit, activate, firstRow: firstRow!, cpu, chunks: chunks.length, rowsCommitted: result.rowsCommitted, rowsRejected: result.rowsRejected };
   };
 
   const pgloader = compare ? pgloaderVersion() : undefined;
@@ -162,7 +170,8 @@ try {
     rounds.push({ load, others, baseline, engine, ...(e2e ? { e2e } : {}) });
     console.log(
       `round ${run}/${runs} (load ${load.toFixed(1)}, others ${others.toFixed(2)} cores): baseline ${secs(baseline)}; engine ${secs(engine.seconds)} ratio ${fixed2(baseline / engine.seconds)} ` +
-        `(plan ${secs(engine.plan)}, commit ${secs(engine.commit)}, activate ${secs(engine.activate)}, first row ${secs(engine.firstRow)})` +
+        `(plan ${secs(engine.plan)}, commit ${secs(engine.commit)}, activate ${secs(engine.activate)}, first row ${secs(engine.firstRow)}; ` +
+        `CPU ${engine.cpu.plan.toFixed(2)}/${engine.cpu.commit.toFixed(2)}/${engine.cpu.activate.toFixed(2)} s)` +
         (e2e
           ? `; end to end ${secs(e2e.seconds)} ratio ${fixed2(baseline / e2e.seconds)} (upload ${secs(e2e.uploadSeconds)}, ingest ${secs(e2e.ingestSeconds)}, ` +
             `event ${secs(e2e.eventSeconds)}, first row ${secs(e2e.firstRowSeconds)}, ${e2e.status}, host peak ${e2e.hostPeakMiB ?? '?'} MiB)`
@@ -189,6 +198,7 @@ try {
     ['  commit', formatSpread(of((r) => r.engine.commit), secs)],
     ['  activate', formatSpread(of((r) => r.engine.activate), secs)],
     ['  first committed row', formatSpread(of((r) => r.engine.firstRow), secs)],
+    ['  CPU plan/commit/activate', `${formatSpread(of((r) => r.engine.cpu.plan), secs)}; ${formatSpread(of((r) => r.engine.cpu.commit), secs)}; ${formatSpread(of((r) => r.engine.cpu.activate), secs)} (this process and PostgreSQL)`],
     ['engine ratio', `${formatSpread(ratio, fixed2)}  pairwise: ${rounds.map((r) => fixed2(r.baseline / r.engine.seconds)).join(', ')}`],
   ];
   let e2eSummary = '';
