@@ -4,7 +4,7 @@ import pg from 'pg';
 import { packageRoot, uploadIdFor } from '../src/engine/index.js';
 import { startLocalStack, type LocalStack } from '../local/src/stack.js';
 import { memory, resetPeak } from './processMemory.js';
-import { percentile } from './stats.js';
+import { cpuSnapshot, percentile } from './stats.js';
 
 /** Where one end-to-end upload spent its time, from the orchestration's own history (seconds). */
 export interface DurablePhases {
@@ -35,6 +35,8 @@ export interface EndToEndRun {
   rowsCommitted: number;
   /** Peak resident memory of the host process during this upload. */
   hostPeakMiB: number | null;
+  /** CPU seconds of every process of the run (host, storage, PostgreSQL, this one) from blob uploaded to final. */
+  ingestCpu: number;
 }
 
 export interface StarterLatency {
@@ -81,6 +83,7 @@ export class EndToEndStack {
     const startedAt = Date.now();
     const uploaded = await blob.uploadFile(file, { blockSize: 8 << 20, concurrency: 4 });
     const uploadedAt = Date.now();
+    const cpuUploaded = cpuSnapshot();
     const uploadId = uploadIdFor({ state: 'BE', source: `uploads/${blobName}`, etag: uploaded.etag!.replace(/^"|"$/g, '') });
     let status: { status: string; rowsCommitted: number } | undefined;
     let firstRowAt: number | undefined;
@@ -92,6 +95,7 @@ export class EndToEndStack {
       if (firstRowAt === undefined && status.rowsCommitted > 0) firstRowAt = Date.now();
     }
     const finalAt = Date.now();
+    const ingestCpu = cpuSnapshot().ours - cpuUploaded.ours;
     for (;;) {
       const { rowCount } = await this.pool.query('SELECT 1 FROM bulkflow.match_runs WHERE upload_id = $1', [uploadId]);
       if (rowCount || status.status !== 'complete') break;
@@ -112,6 +116,7 @@ export class EndToEndStack {
       status: status.status,
       rowsCommitted: status.rowsCommitted,
       hostPeakMiB,
+      ingestCpu,
     };
   }
 

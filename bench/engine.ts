@@ -52,6 +52,7 @@ interface EngineRun {
 
 interface Round {
   load: number;
+  baselineCpu: number;
   /** CPU cores' worth used by other processes on the machine during the round (it has os.cpus().length). */
   others: number;
   baseline: number;
@@ -93,6 +94,7 @@ try {
   };
   const measureBaseline = async () => {
     await createBaseline();
+    const cpuBefore = cpuSnapshot();
     const started = process.hrtime.bigint();
     const client = await pool.connect();
     try {
@@ -101,8 +103,9 @@ try {
       client.release();
     }
     const seconds = elapsed(started);
+    const cpu = cpuSnapshot().ours - cpuBefore.ours;
     await dropBaseline();
-    return seconds;
+    return { seconds, cpu };
   };
   // Superseded uploads' tables are dropped between rounds, so every round starts from the same database.
   const settle = async () => {
@@ -161,20 +164,20 @@ try {
   for (let run = 1; run <= runs; run++) {
     const load = load1();
     const cpuBefore = cpuSnapshot();
-    const baseline = await measureBaseline();
+    const { seconds: baseline, cpu: baselineCpu } = await measureBaseline();
     const engine = await measureEngine();
     await settle();
     const e2e = stack ? await stack.measure(file, run) : undefined;
     if (e2e) await settle();
     const others = othersCores(cpuBefore, cpuSnapshot());
-    rounds.push({ load, others, baseline, engine, ...(e2e ? { e2e } : {}) });
+    rounds.push({ load, baselineCpu, others, baseline, engine, ...(e2e ? { e2e } : {}) });
     console.log(
-      `round ${run}/${runs} (load ${load.toFixed(1)}, others ${others.toFixed(2)} cores): baseline ${secs(baseline)}; engine ${secs(engine.seconds)} ratio ${fixed2(baseline / engine.seconds)} ` +
+      `round ${run}/${runs} (load ${load.toFixed(1)}, others ${others.toFixed(2)} cores): baseline ${secs(baseline)} (CPU ${baselineCpu.toFixed(2)} s); engine ${secs(engine.seconds)} ratio ${fixed2(baseline / engine.seconds)} ` +
         `(plan ${secs(engine.plan)}, commit ${secs(engine.commit)}, activate ${secs(engine.activate)}, first row ${secs(engine.firstRow)}; ` +
         `CPU ${engine.cpu.plan.toFixed(2)}/${engine.cpu.commit.toFixed(2)}/${engine.cpu.activate.toFixed(2)} s)` +
         (e2e
           ? `; end to end ${secs(e2e.seconds)} ratio ${fixed2(baseline / e2e.seconds)} (upload ${secs(e2e.uploadSeconds)}, ingest ${secs(e2e.ingestSeconds)}, ` +
-            `event ${secs(e2e.eventSeconds)}, first row ${secs(e2e.firstRowSeconds)}, ${e2e.status}, host peak ${e2e.hostPeakMiB ?? '?'} MiB)`
+            `CPU ${e2e.ingestCpu.toFixed(2)} s, event ${secs(e2e.eventSeconds)}, first row ${secs(e2e.firstRowSeconds)}, ${e2e.status}, host peak ${e2e.hostPeakMiB ?? '?'} MiB)`
           : ''),
     );
   }
@@ -192,7 +195,7 @@ try {
     ['committed/rejected', `${last.engine.rowsCommitted} / ${last.engine.rowsRejected}`],
     ['load average (1 min)', formatSpread(of((r) => r.load), fixed2)],
     ['other processes', `${formatSpread(of((r) => r.others), fixed2)} of ${cpus().length} cores busy with other work during the rounds`],
-    ['baseline COPY', `${formatSpread(of((r) => r.baseline), secs)}  (${formatSpread(baselineRate, rate)} rows/s)`],
+    ['baseline COPY', `${formatSpread(of((r) => r.baseline), secs)}  (${formatSpread(baselineRate, rate)} rows/s; CPU ${formatSpread(of((r) => r.baselineCpu), secs)})`],
     ['engine total', `${formatSpread(of((r) => r.engine.seconds), secs)}  (${formatSpread(engineRate, rate)} rows/s)`],
     ['  plan', formatSpread(of((r) => r.engine.plan), secs)],
     ['  commit', formatSpread(of((r) => r.engine.commit), secs)],
@@ -210,7 +213,7 @@ try {
     table.push(
       ['end to end', `${formatSpread(e2eOf((e) => e.seconds), secs)}  (${formatSpread(e2eOf((e) => rows / e.seconds), rate)} rows/s)`],
       ['  blob upload', formatSpread(e2eOf((e) => e.uploadSeconds), secs)],
-      ['  ingest', formatSpread(e2eOf((e) => e.ingestSeconds), secs)],
+      ['  ingest', `${formatSpread(e2eOf((e) => e.ingestSeconds), secs)} (CPU ${formatSpread(e2eOf((e) => e.ingestCpu), secs)}, engine: ${formatSpread(of((r) => r.engine.cpu.plan + r.engine.cpu.commit + r.engine.cpu.activate), secs)})`],
       ['    to orchestration start', formatSpread(e2eOf((e) => e.phases.start), secs)],
       ['    register', formatSpread(e2eOf((e) => e.phases.register), secs)],
       ['    plan', formatSpread(e2eOf((e) => e.phases.plan), secs)],
