@@ -10,6 +10,7 @@ export {
 export { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js';
 export { registerUpload, type Registration } from './registerUpload.js';
 export { planUpload, type PlanOutcome, type StoredPlan } from './planUpload.js';
+export type { FailureReason } from './uploadFailure.js';
 export { commitChunk, DEFAULT_MAX_ERROR_ROWS, type ChunkRef, type ChunkResult, type CommitOptions } from './commitChunk.js';
 export {
   activateUpload, failUpload, IncompleteUploadError, DEFAULT_MAX_REJECTED_SHARE, type ActivationOptions, type ActivationResult,

@@ -2,9 +2,9 @@ import type pg from 'pg';
 import type { ByteSource } from './byteSource.js';
 import { lockUpload, uploadTable, withTransaction } from './db.js';
 import { WholeFileError } from './errors.js';
-import { UPLOAD_FAILED, writeUploadEvent } from './outbox.js';
 import type { UploadWarning } from './participantSchema.js';
 import { planChunks, type Chunk, type PlanOptions } from './planner.js';
+import { markUploadFailed } from './uploadFailure.js';
 
 export interface StoredPlan {
   uploadId: string;
@@ -34,18 +34,7 @@ export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSo
     if (!(error instanceof WholeFileError)) throw error;
     await withTransaction(pool, async (client) => {
       await lockUpload(client, uploadId, -1);
-      const { rows } = await client.query<{ state: string; source: string }>(
-        `UPDATE bulkflow.uploads SET status = 'failed', failed_at = now(), error_code = $2, error_message = $3, error_line = $4
-         WHERE upload_id = $1 AND planned_at IS NULL AND status IN ('pending', 'running') RETURNING state, source`,
-        [uploadId, error.code, error.message, error.line ?? null],
-      );
-      const failed = rows[0];
-      if (!failed) return;
-      await writeUploadEvent(client, UPLOAD_FAILED, {
-        uploadId, state: failed.state, source: failed.source, status: 'failed', activated: false,
-        rowsTotal: null, rowsCommitted: null, rowsRejected: null, errorCode: error.code,
-        ...(error.line === undefined ? {} : { errorLine: error.line }),
-      });
+      await markUploadFailed(client, uploadId, { code: error.code, message: error.message, line: error.line }, { unplannedOnly: true });
     });
     return (await storedOutcome(pool, uploadId))!;
   }
