@@ -6,7 +6,8 @@ import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestStack {
-  stack: LocalStack;
+  /** What tests read of the stack (a fault stack assembles the same from separately started parts). */
+  stack: Pick<LocalStack, 'url' | 'settings' | 'dataDir' | 'hostPid'>;
   url: string;
   pool: pg.Pool;
   uploads: ContainerClient;
