@@ -38,6 +38,7 @@ export async function run(args: string[]): Promise<number> {
   const appDir = resolve(values.app ?? '.');
   const stop = handleStopSignals();
   const components = new Components();
+  console.error(`starting the Functions host for ${appDir}...`);
   try {
     const postgres = await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true, notice: (line) => console.error(line) });
     components.add({ name: 'PostgreSQL', stop: () => postgres.stop(), boundMs: 5_000, ...(postgres.exited ? { exited: postgres.exited.then(describeExit) } : {}) });

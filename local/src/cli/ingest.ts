@@ -29,6 +29,8 @@ export interface IngestSummary {
   errors: Array<{ line: number; column: string | null; code: string; message: string }>;
   durationMs: number;
   rowsPerSecond: number | null;
+  /** From the upload being final to its completion event being read from the hub (null: not received). */
+  eventWaitMs: number | null;
   event: { id: string; type: string; subject: string } | null;
   matchAnalysis: MatchRun['results'] | null;
   statusUrl: string;
@@ -58,6 +60,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   return runOnStack(stackOptions(values, port), async (stack, signal) => {
+    console.error(`uploading ${file} to uploads/${values.state!.toLowerCase()}/ ...`);
     const summary = await ingestFile(stack, resolve(file), values.state!, { progress: true, signal });
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else printSummary(summary);
@@ -86,7 +89,9 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
     const uploadId = uploadIdFor({ state, source: `uploads/${blobName}`, etag: uploaded.etag!.replace(/^"|"$/g, '') });
     const status = await followProgress(stack.url, uploadId, options);
     const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}/api/uploads/${uploadId}/errors?limit=10`, signal);
+    const final = Date.now();
     const event = await events.waitFor(uploadId, 30_000, signal);
+    const eventWaitMs = event ? Date.now() - final : null;
     const matches = status.status === 'complete' ? await waitForMatchRun(stack.settings.DATABASE_URL!, uploadId, 30_000, signal) : undefined;
     return {
       uploadId,
@@ -99,6 +104,7 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
       errors: errors?.errors ?? [],
       durationMs: Date.now() - started,
       rowsPerSecond: status.rowsPerSecond,
+      eventWaitMs,
       event: event ? { id: event.id, type: event.type, subject: event.subject } : null,
       matchAnalysis: matches?.results ?? null,
       statusUrl: `${stack.url}/api/uploads/${uploadId}`,
