@@ -84,22 +84,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const settings: Record<string, string> = { ...(await readLocalSettings(options.appDir)), ...options.settings };
     const setting = (name: string) => process.env[name] || settings[name] || '';
 
-    if (!setting('DATABASE_URL')) {
-      const postgres = await resolvePostgres({ dataDir: join(options.dataDir, 'postgres'), persistent, notice });
-      components.add({ name: 'PostgreSQL', stop: () => postgres.stop(), boundMs: 5_000, ...processExit(postgres.exited) });
-      settings.DATABASE_URL = postgres.url;
-      if (postgres.dataDir) services.postgres = { url: postgres.url, dataDir: postgres.dataDir };
-      started();
-    }
+    // Real services named in the environment win over local.settings.json, as app settings do on Azure.
+    for (const name of ['DATABASE_URL', 'UploadStorage', 'EventHubConnection']) if (setting(name)) settings[name] = setting(name);
     const storage = setting('UploadStorage');
-    if (!storage || storage === 'UseDevelopmentStorage=true') {
-      const azurite = await startAzurite({ location: join(options.dataDir, 'azurite'), ports: options.storagePorts ?? 'free', notice });
-      components.add({ name: 'Azurite', stop: () => azurite.stop(), boundMs: 3_000, ...processExit(azurite.exited) });
-      settings.UploadStorage = azurite.connectionString;
-      settings.AzureWebJobsStorage = azurite.connectionString;
-      services.storage = { connectionString: azurite.connectionString, developmentStorage: azurite.standardPorts };
-      started();
+    // PostgreSQL and Azurite are independent and take seconds each: they start together.
+    const [postgres, azurite] = await Promise.allSettled([
+      setting('DATABASE_URL') ? undefined : resolvePostgres({ dataDir: join(options.dataDir, 'postgres'), persistent, notice }),
+      storage && storage !== 'UseDevelopmentStorage=true'
+        ? undefined
+        : startAzurite({ location: join(options.dataDir, 'azurite'), ports: options.storagePorts ?? 'free', notice }),
+    ]);
+    if (postgres.status === 'fulfilled' && postgres.value) {
+      const server = postgres.value;
+      components.add({ name: 'PostgreSQL', stop: () => server.stop(), boundMs: 5_000, ...processExit(server.exited) });
+      settings.DATABASE_URL = server.url;
+      if (server.dataDir) services.postgres = { url: server.url, dataDir: server.dataDir };
     }
+    if (azurite.status === 'fulfilled' && azurite.value) {
+      const server = azurite.value;
+      components.add({ name: 'Azurite', stop: () => server.stop(), boundMs: 3_000, ...processExit(server.exited) });
+      settings.UploadStorage = server.connectionString;
+      settings.AzureWebJobsStorage = server.connectionString;
+      services.storage = { connectionString: server.connectionString, developmentStorage: server.standardPorts };
+    }
+    for (const result of [postgres, azurite]) if (result.status === 'rejected') throw result.reason;
+    started();
     const eventHubs = setting('EventHubConnection');
     if (!eventHubs || EMULATOR_EVENT_HUBS.test(eventHubs)) {
       const hubs = await loadHubsConfig(join(options.appDir, 'eventhubs.local.json'));
