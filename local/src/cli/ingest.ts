@@ -5,7 +5,7 @@ import { EventHubConsumerClient, earliestEventPosition, type EventPosition } fro
 import { BlobServiceClient } from '@azure/storage-blob';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { uploadIdFor } from '../../../src/engine/index.js';
+import { uploadIdOf } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
 import type { UploadStatusBody } from '../../../src/functions/statusView.js';
@@ -86,7 +86,7 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
     const container = service.getContainerClient('uploads');
     await container.createIfNotExists({ abortSignal: signal });
     const uploaded = await container.getBlockBlobClient(blobName).uploadFile(file, { blockSize: 8 << 20, concurrency: 4, abortSignal: signal });
-    const uploadId = uploadIdFor({ state, source: `uploads/${blobName}`, etag: uploaded.etag!.replace(/^"|"$/g, '') });
+    const uploadId = uploadIdOf({ state, container: container.containerName, blobName, etag: uploaded.etag! });
     const status = await followProgress(stack.url, uploadId, options);
     const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}/api/uploads/${uploadId}/errors?limit=10`, signal);
     const final = Date.now();
