@@ -5,15 +5,13 @@ import { EventHubConsumerClient, earliestEventPosition, type EventPosition } fro
 import { BlobServiceClient } from '@azure/storage-blob';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { uploadIdOf } from '../../../src/engine/index.js';
+import { isFinal, uploadIdOf } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
-import type { UploadStatusBody } from '../../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../../src/status/statusBody.js';
 import type { LocalStack } from '../stack.js';
 import { tcpPort } from './args.js';
 import { runOnStack, STACK_OPTIONS, STACK_OPTIONS_USAGE, stackOptions } from './runOnStack.js';
-
-const FINAL = new Set(['complete', 'failed', 'superseded']);
 
 /** A wait that ends early, by throwing, when the command stops. */
 const pause = (ms: number, signal?: AbortSignal) => sleep(ms, undefined, signal ? { signal } : {});
@@ -133,7 +131,7 @@ async function followProgress(hostUrl: string, uploadId: string, options: Ingest
           rejected: status.rowsRejected,
           phase: status.status,
         });
-        if (FINAL.has(status.status)) return status;
+        if (isFinal(status.status)) return status;
       }
       await pause(500, options.signal);
     }
