@@ -1,7 +1,8 @@
 import { basename, join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import pg from 'pg';
-import { packageRoot, uploadIdFor } from '../src/engine/index.js';
+import { instanceIdOf, isFinal, packageRoot, uploadIdOf, type UploadStatus } from '../src/engine/index.js';
+import type { UploadStatusBody } from '../src/status/statusBody.js';
 import { startLocalStack, type LocalStack } from '../local/src/stack.js';
 import { memory, resetPeak } from './processMemory.js';
 import { cpuSnapshot, percentile } from './stats.js';
@@ -31,7 +32,7 @@ export interface EndToEndRun {
   /** Blob uploaded -> the status API first reports committed rows (what a user watching progress sees). */
   firstRowSeconds: number;
   phases: DurablePhases;
-  status: string;
+  status: UploadStatus;
   rowsCommitted: number;
   /** Peak resident memory of the host process during this upload. */
   hostPeakMiB: number | null;
@@ -44,7 +45,6 @@ export interface StarterLatency {
   p99Ms: number;
 }
 
-const FINAL = new Set(['complete', 'failed', 'superseded']);
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 interface HistoryRow {
@@ -84,14 +84,14 @@ export class EndToEndStack {
     const uploaded = await blob.uploadFile(file, { blockSize: 8 << 20, concurrency: 4 });
     const uploadedAt = Date.now();
     const cpuUploaded = cpuSnapshot();
-    const uploadId = uploadIdFor({ state: 'BE', source: `uploads/${blobName}`, etag: uploaded.etag!.replace(/^"|"$/g, '') });
-    let status: { status: string; rowsCommitted: number } | undefined;
+    const uploadId = uploadIdOf({ state: 'BE', container: this.uploads.containerName, blobName, etag: uploaded.etag! });
+    let status: UploadStatusBody | undefined;
     let firstRowAt: number | undefined;
-    while (!status || !FINAL.has(status.status)) {
+    while (!status || !isFinal(status.status)) {
       await sleep(100);
       const response = await fetch(`${this.stack.url}/api/uploads/${uploadId}`);
       if (!response.ok) continue;
-      status = (await response.json()) as { status: string; rowsCommitted: number };
+      status = (await response.json()) as UploadStatusBody;
       if (firstRowAt === undefined && status.rowsCommitted > 0) firstRowAt = Date.now();
     }
     const finalAt = Date.now();
@@ -103,7 +103,7 @@ export class EndToEndStack {
     }
     const consumedAt = Date.now();
     const hostPeakMiB = peakReset ? (await memory(this.stack.hostPid)).peakMiB : null;
-    const phases = await this.phases(`ingest-${uploadId}`, uploadedAt);
+    const phases = await this.phases(instanceIdOf(uploadId), uploadedAt);
     await blob.delete();
     const span = (from: number, to: number) => (to - from) / 1000;
     return {
