@@ -10,7 +10,7 @@ import { makePlanUploadActivity } from './activities/planUploadActivity.js';
 import { makePublishOutboxActivity } from './activities/publishOutboxActivity.js';
 import { makeRegisterUploadActivity } from './activities/registerUploadActivity.js';
 import { uploadProgress } from './entities/uploadProgress.js';
-import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
+import { makeBlobCreatedStarter } from './functions/blobCreatedStarter.js';
 import { makeHousekeeping } from './functions/housekeeping.js';
 import { makeOutboxSweeper } from './functions/outboxSweeper.js';
 import { makeMatchAnalysis } from './functions/matchAnalysis.js';
@@ -23,7 +23,7 @@ import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 const clients = composeApp();
 const statusApi = makeStatusApi(clients);
 
-df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: blobCreatedStarter });
+df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: makeBlobCreatedStarter(clients) });
 
 df.app.orchestration(functionNames.ingestOrchestrator, ingestOrchestrator);
 df.app.orchestration(functionNames.ingestChunksOrchestrator, ingestChunksOrchestrator);
