@@ -13,6 +13,7 @@ export const functionNames = {
   failUpload: 'failUpload',
   publishOutbox: 'publishOutbox',
   uploadProgress: 'uploadProgress',
+  uploadFile: 'uploadFile',
   uploadStatus: 'uploadStatus',
   uploadErrors: 'uploadErrors',
   stateUploads: 'stateUploads',

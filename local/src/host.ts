@@ -6,6 +6,7 @@ import { durableClientData } from './host/durable/managementApi.js';
 import { startDurableRuntime, type DurableRuntime } from './host/durable/runtime.js';
 import { instrumentSdk } from './host/durable/sequence.js';
 import { EventGridWebhook } from './host/eventGrid.js';
+import { bodyLimit } from './host/httpBody.js';
 import { HttpTriggers } from './host/httpTriggers.js';
 import { functionsByTrigger, Invoker } from './host/invoke.js';
 import { HostLogger } from './host/logger.js';
@@ -108,7 +109,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     await invoker.runHooks('appStart', { hookData: {}, functionAppDirectory: appDir });
     // Registered early so that, run in reverse, it comes after all in-flight work has drained.
     cleanup.push(() => invoker.runHooks('appTerminate', { hookData: {} }));
-    routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger);
+    routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger, bodyLimit(process.env), registry.httpUri);
     routes.eventGrid = new EventGridWebhook(registry, invoker, logger);
 
     let durable: DurableRuntime | undefined;

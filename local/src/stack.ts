@@ -10,6 +10,9 @@ import type { LogLevelName } from './host/settings.js';
 import { startBlobCreatedSource } from './eventGrid/blobCreatedSource.js';
 import { EventGridDelivery } from './eventGrid/delivery.js';
 import { readSubscriptions } from './eventGrid/subscriptions.js';
+import { startIssuer, type RunningIssuer } from './issuer/issuerServer.js';
+import { loadOrCreateSigningKey } from './issuer/signingKey.js';
+import { LOCAL_AUDIENCE, LOCAL_DASHBOARD_CLIENT_ID, LOCAL_ISSUER } from './issuer/tokens.js';
 
 export interface LocalStackOptions {
   /** The Functions app to run (directory with package.json `main`). */
@@ -40,6 +43,8 @@ export interface LocalStack {
   url: string;
   settings: Record<string, string>;
   dataDir: string;
+  /** The local token issuer (absent when AUTH_ISSUER points elsewhere, e.g. at a real Entra tenant). */
+  issuer?: RunningIssuer;
   /** The host's process id (this process unless `hostProcess`). */
   hostPid: number;
   stop(): Promise<void>;
@@ -84,6 +89,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       settings.EventHubConnection = endpoint.connectionString(hub).replace(/;EntityPath=[^;]*/i, '');
     }
 
+    let issuer: RunningIssuer | undefined;
+    if (!setting('AUTH_ISSUER')) {
+      // The local stand-in for Entra ID: the app validates its tokens through the same settings as on Azure.
+      issuer = await startIssuer(await loadOrCreateSigningKey(options.dataDir));
+      stops.push(() => issuer!.stop());
+      Object.assign(settings, {
+        AUTH_ISSUER: LOCAL_ISSUER,
+        AUTH_AUDIENCE: LOCAL_AUDIENCE,
+        AUTH_JWKS_URL: issuer.jwksUrl,
+        DASHBOARD_AUTHORITY: issuer.authority,
+        DASHBOARD_CLIENT_ID: LOCAL_DASHBOARD_CLIENT_ID,
+        DASHBOARD_SCOPE: `${LOCAL_AUDIENCE}/user_impersonation`,
+      });
+    }
+
     const host = options.hostProcess ? await startHostProcess(options, settings) : await startHostHere(options, settings);
     stops.push(() => host.stop());
 
@@ -97,7 +117,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       delivery,
     });
     stops.push(() => source.stop());
-    return { url: host.url, settings, dataDir: options.dataDir, hostPid: host.pid, stop: stopAll };
+    return { url: host.url, settings, dataDir: options.dataDir, hostPid: host.pid, ...(issuer ? { issuer } : {}), stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
