@@ -74,6 +74,8 @@ export async function forwardThroughProxy(options: {
   const proxied = httpRequest(new URL(`${url.pathname}${url.search}`, options.httpUri), { method: request.method ?? 'GET', headers, agent });
   let proxyError: Error | undefined;
   proxied.on('error', (error) => (proxyError ??= error));
+  // The worker's invocation waits for this request: send its head now, not with the first body bytes.
+  proxied.flushHeaders();
   const answered = new Promise<void>((done) => {
     proxied.on('response', (workerResponse) => {
       const out: Record<string, string | string[]> = {};
