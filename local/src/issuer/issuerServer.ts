@@ -58,6 +58,13 @@ export async function startIssuer(key: SigningKey, options: { port?: number } = 
       const params = request.method === 'POST' ? new URLSearchParams(await readBody(request)) : url.searchParams;
       return authorize(request.method ?? 'GET', params, response);
     }
+    if (request.method === 'GET' && path === `${TENANT}/oauth2/v2.0/logout`) {
+      // Nothing to end here (no session is kept): back to where the dashboard asked to go.
+      const back = url.searchParams.get('post_logout_redirect_uri') ?? '';
+      if (!isLocalAddress(back)) return send(response, 400, 'text/plain; charset=utf-8', 'post_logout_redirect_uri must be a local address');
+      response.writeHead(302, { location: back }).end();
+      return;
+    }
     if (request.method === 'POST' && path === `${TENANT}/oauth2/v2.0/token`) {
       return exchange(new URLSearchParams(await readBody(request)), response);
     }
