@@ -12,11 +12,18 @@ import { uploadProgress } from './entities/uploadProgress.js';
 import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
 import { housekeeping, outboxSweeper } from './functions/housekeeping.js';
 import { matchAnalysis } from './functions/matchAnalysis.js';
-import { dashboard } from './functions/dashboard.js';
+import { createDashboard } from './functions/dashboard.js';
+import { createAccessGuard } from './functions/accessGuard.js';
+import { httpOptions } from './functions/httpRoutes.js';
+import { createUploadFile } from './functions/uploadFile.js';
 import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './functions/uploadStatus.js';
+import { uploadIdOf } from './functions/statusView.js';
+import { createRateLimiter, type RateLimit } from './auth/rateLimiter.js';
+import { createTokenValidator } from './auth/tokenValidator.js';
+import { uploadStateOf } from './engine/index.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
-import { closeRuntime } from './adapters/runtime.js';
+import { appSettings, closeRuntime, db, uploadStorage } from './adapters/runtime.js';
 
 df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: blobCreatedStarter });
 
@@ -30,12 +37,30 @@ df.app.activity(functionNames.failUpload, { handler: failUploadActivity });
 df.app.activity(functionNames.publishOutbox, { handler: publishOutboxActivity });
 df.app.entity(functionNames.uploadProgress, uploadProgress);
 
-df.app.client.http(functionNames.uploadStatus, { route: 'uploads/{uploadId?}', methods: ['GET'], authLevel: 'function', handler: uploadStatus });
-app.http(functionNames.uploadErrors, { route: 'uploads/{uploadId}/errors', methods: ['GET'], authLevel: 'function', handler: uploadErrors });
-df.app.client.http(functionNames.stateUploads, { route: 'states/{state}/uploads', methods: ['GET'], authLevel: 'function', handler: stateUploads });
-app.http(functionNames.stateSummaries, { route: 'states', methods: ['GET'], authLevel: 'function', handler: stateSummaries });
-// The page and its assets hold no data (every figure comes from the function-level API above), so they need no key.
-app.http(functionNames.dashboard, { route: 'dashboard/{*asset}', methods: ['GET'], authLevel: 'anonymous', handler: dashboard });
+// Upload bodies stream through to blob storage instead of arriving whole (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT caps them).
+app.setup({ enableHttpStream: true });
+
+// Every HTTP route's access rule is in functions/httpRoutes.ts; the guard applies it before the handler runs.
+const access = createAccessGuard({
+  authenticate: onFirstCall(() => createTokenValidator(appSettings().auth)),
+  rateLimit: async (callerId) => (rateLimit ??= createRateLimiter(await db(), { limit: appSettings().auth.rateLimitPerMinute }))(callerId),
+  uploadState: async (id) => uploadStateOf(await db(), id.includes('/') ? id : uploadIdOf(id)),
+});
+let rateLimit: RateLimit | undefined;
+const uploadsContainer = () => uploadStorage().getContainerClient(triggerContracts.blobCreatedStarter.uploadsContainer);
+
+app.http(functionNames.uploadFile, {
+  ...httpOptions(functionNames.uploadFile),
+  handler: access.protect(functionNames.uploadFile, onFirstCall(() => createUploadFile({ uploads: uploadsContainer, maxBytes: appSettings().uploadMaxBytes }))),
+});
+df.app.client.http(functionNames.uploadStatus, { ...httpOptions(functionNames.uploadStatus), handler: access.protect(functionNames.uploadStatus, uploadStatus) });
+app.http(functionNames.uploadErrors, { ...httpOptions(functionNames.uploadErrors), handler: access.protect(functionNames.uploadErrors, uploadErrors) });
+df.app.client.http(functionNames.stateUploads, { ...httpOptions(functionNames.stateUploads), handler: access.protect(functionNames.stateUploads, stateUploads) });
+df.app.client.http(functionNames.stateSummaries, { ...httpOptions(functionNames.stateSummaries), handler: access.protect(functionNames.stateSummaries, stateSummaries) });
+app.http(functionNames.dashboard, {
+  ...httpOptions(functionNames.dashboard),
+  handler: access.open(functionNames.dashboard, onFirstCall(() => createDashboard(appSettings().dashboard))),
+});
 
 app.eventHub(functionNames.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: matchAnalysis });
 
@@ -43,3 +68,9 @@ app.timer(functionNames.outboxSweeper, { schedule: '*/30 * * * * *', handler: ou
 df.app.client.timer(functionNames.housekeeping, { schedule: '0 17 * * * *', handler: housekeeping });
 
 app.hook.appTerminate(closeRuntime);
+
+/** Built on first call, from settings read then: the app loads without settings, as the host's indexing does. */
+function onFirstCall<A extends unknown[], T>(build: () => (...args: A) => T): (...args: A) => T {
+  let built: ((...args: A) => T) | undefined;
+  return (...args) => (built ??= build())(...args);
+}

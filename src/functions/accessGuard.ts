@@ -19,8 +19,11 @@ type Open<R extends unknown[]> = (request: HttpRequest, ...rest: R) => Promise<H
 export const STATE_PATTERN = /^[A-Za-z]{2}$/;
 const REALM = 'Bearer realm="bulkflow"';
 
-/** The 404 for an upload that does not exist and for one the caller may not read: the two must not differ. */
-export const uploadNotFound = (id: string): HttpResponseInit => problem(404, 'Upload not found', `no upload ${id}`);
+/**
+ * The 404 for an upload that does not exist and for one the caller may not read: the two must not differ, and
+ * neither repeats the id asked for.
+ */
+export const uploadNotFound = (): HttpResponseInit => problem(404, 'Upload not found', 'there is no such upload among the uploads you may read');
 
 /**
  * Applies the route table's policy before a handler runs: authenticate (401) → a bulkflow role (403) → the
@@ -55,7 +58,12 @@ export function createAccessGuard(deps: AccessGuardDeps) {
           return deny(429, 'rate limit', problem(429, 'Too many requests', `try again in ${rate.retryAfterSeconds} s`, { 'retry-after': String(rate.retryAfterSeconds) }));
         }
         const verdict = await check(policy, request, principal, deps);
-        if (!verdict.ok) return deny(verdict.status, verdict.reason, verdict.response);
+        if (!verdict.ok && verdict.denied) return deny(verdict.status, verdict.reason, verdict.response);
+        if (!verdict.ok) {
+          // Not a denial (an id that does not exist, a malformed state): the caller's own mistake, logged quietly.
+          context.log(`refused: function=${name} status=${verdict.status} ${callerLabel(principal)} reason="${verdict.reason}"`);
+          return verdict.response;
+        }
         context.log(`access: function=${name} ${callerLabel(principal)}${verdict.state ? ` state=${verdict.state}` : ''}`);
         return handler(request, principal, ...rest);
       };
@@ -69,7 +77,10 @@ export function createAccessGuard(deps: AccessGuardDeps) {
 }
 
 /** Allowed (with the state the request concerns, for the log) or refused with the response to send. */
-type Verdict = { ok: true; state?: string } | { ok: false; status: number; reason: string; response: HttpResponseInit };
+type Verdict =
+  | { ok: true; state?: string }
+  /** `denied`: the caller asked for something of a state it does not hold (logged as a warning). */
+  | { ok: false; denied: boolean; status: number; reason: string; response: HttpResponseInit };
 
 async function check(policy: AccessPolicy, request: HttpRequest, principal: Principal, deps: AccessGuardDeps): Promise<Verdict> {
   switch (policy.kind) {
@@ -77,19 +88,19 @@ async function check(policy: AccessPolicy, request: HttpRequest, principal: Prin
     case 'stateUpload': {
       const state = request.params.state ?? '';
       if (!STATE_PATTERN.test(state)) {
-        return { ok: false, status: 400, reason: 'bad state', response: problem(400, 'Bad request', 'state must be a 2-letter code') };
+        return { ok: false, denied: false, status: 400, reason: 'bad state', response: problem(400, 'Bad request', 'state must be a 2-letter code') };
       }
       const allowed = policy.kind === 'stateRead' ? canRead(principal, state) : canUpload(principal, state);
       if (allowed) return { ok: true, state: state.toUpperCase() };
       const verb = policy.kind === 'stateRead' ? 'read' : 'upload for';
-      return { ok: false, status: 403, reason: `cannot ${verb} ${state.toUpperCase()}`, response: problem(403, 'Forbidden', `your roles do not let you ${verb} state ${state.toUpperCase()}`) };
+      return { ok: false, denied: true, status: 403, reason: `cannot ${verb} ${state.toUpperCase()}`, response: problem(403, 'Forbidden', `your roles do not let you ${verb} state ${state.toUpperCase()}`) };
     }
     case 'uploadRead': {
       const id = request.params.uploadId ?? request.query.get('blob');
       if (!id) return { ok: true }; // the handler explains what to pass
       const state = await deps.uploadState(id);
       if (state !== undefined && canRead(principal, state)) return { ok: true, state };
-      return { ok: false, status: 404, reason: state === undefined ? 'no such upload' : 'upload of another state', response: uploadNotFound(id) };
+      return { ok: false, denied: state !== undefined, status: 404, reason: state === undefined ? 'no such upload' : 'upload of another state', response: uploadNotFound() };
     }
     case 'ownStates':
     case 'public':

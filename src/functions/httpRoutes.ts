@@ -1,3 +1,4 @@
+import type { HttpMethod } from '@azure/functions';
 import { functionNames } from '../functionNames.js';
 
 /**
@@ -41,3 +42,12 @@ export const httpRoutes = {
 } as const satisfies Record<string, HttpRoute>;
 
 export type HttpFunctionName = keyof typeof httpRoutes;
+
+/**
+ * Registration options of a route from the table. Every route is `anonymous` to the Functions host: a function key
+ * is one shared secret that reads every state, so the app checks each caller's own token instead (accessGuard.ts).
+ */
+export function httpOptions(name: HttpFunctionName): { route: string; methods: HttpMethod[]; authLevel: 'anonymous' } {
+  const { route, methods } = httpRoutes[name];
+  return { route, methods: [...methods], authLevel: 'anonymous' };
+}

@@ -1,31 +1,33 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
-import { getUpload, listRowErrors, listStates, listStateUploads } from '../engine/index.js';
+import type { Principal } from '../auth/principal.js';
+import { getUpload, listRowErrors, listStates, listStateUploads, type UploadView } from '../engine/index.js';
 import { db } from '../adapters/runtime.js';
 import type { UploadProgressState } from '../entities/uploadProgress.js';
 import { functionNames } from '../functionNames.js';
 import { BadRequest, intParam, json, problem } from './problem.js';
-import { statusBody, uploadIdOf } from './statusView.js';
+import { uploadNotFound } from './accessGuard.js';
+import { statusBody, uploadIdOf, type UploadStatusBody } from './statusView.js';
 
 /** GET /api/uploads/{uploadId} (an upload id or instance id), or GET /api/uploads?blob=uploads/ca/file.csv */
-export async function uploadStatus(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
+export async function uploadStatus(request: HttpRequest, _caller: Principal, client: DurableClient): Promise<HttpResponseInit> {
   const id = request.params.uploadId ?? request.query.get('blob');
   if (!id) return problem(400, 'Bad request', 'give an upload id in the path or a blob name as ?blob=container/name.csv');
   const view = await getUpload(await db(), request.params.uploadId ? uploadIdOf(id) : id);
-  if (!view) return problem(404, 'Upload not found', `no upload ${id}`);
+  if (!view) return uploadNotFound();
   const live = await client.readEntityState<UploadProgressState>(new df.EntityId(functionNames.uploadProgress, view.uploadId));
   return json(statusBody(view, live.entityExists ? live.entityState : undefined, new Date()));
 }
 
 /** GET /api/uploads/{uploadId}/errors?limit=&after= : rejected rows (line, column, code, message; never values). */
-export async function uploadErrors(request: HttpRequest): Promise<HttpResponseInit> {
+export async function uploadErrors(request: HttpRequest, _caller: Principal): Promise<HttpResponseInit> {
   try {
     const limit = intParam(request.query.get('limit'), 'limit', 1, 1000, 100);
     const after = parseCursor(request.query.get('after'));
     const pool = await db();
     const view = await getUpload(pool, uploadIdOf(request.params.uploadId ?? ''));
-    if (!view) return problem(404, 'Upload not found', `no upload ${request.params.uploadId}`);
+    if (!view) return uploadNotFound();
     const page = await listRowErrors(pool, view.uploadId, { limit, ...(after ? { after } : {}) });
     return json({
       uploadId: view.uploadId,
@@ -41,22 +43,11 @@ export async function uploadErrors(request: HttpRequest): Promise<HttpResponseIn
 }
 
 /** GET /api/states/{state}/uploads?limit= : newest first, the active one marked. */
-export async function stateUploads(request: HttpRequest, client: DurableClient, _context: InvocationContext): Promise<HttpResponseInit> {
+export async function stateUploads(request: HttpRequest, _caller: Principal, client: DurableClient, _context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const state = request.params.state ?? '';
-    if (!/^[A-Za-z]{2}$/.test(state)) throw new BadRequest('state must be a 2-letter code');
     const limit = intParam(request.query.get('limit'), 'limit', 1, 100, 20);
-    const views = await listStateUploads(await db(), state, limit);
-    const now = new Date();
-    const uploads = await Promise.all(
-      views.map(async (view) => {
-        const running = view.status === 'pending' || view.status === 'running';
-        const live = running
-          ? await client.readEntityState<UploadProgressState>(new df.EntityId(functionNames.uploadProgress, view.uploadId))
-          : undefined;
-        return statusBody(view, live?.entityExists ? live.entityState : undefined, now);
-      }),
-    );
+    const uploads = await withLiveProgress(client, await listStateUploads(await db(), state, limit));
     return json({ state: state.toUpperCase(), activeUploadId: uploads.find((u) => u.isActive)?.uploadId ?? null, uploads });
   } catch (error) {
     if (error instanceof BadRequest) return problem(400, 'Bad request', error.message);
@@ -64,9 +55,36 @@ export async function stateUploads(request: HttpRequest, client: DurableClient, 
   }
 }
 
-/** GET /api/states : states that have uploads, newest registration first, with their active upload. */
-export async function stateSummaries(): Promise<HttpResponseInit> {
-  return json({ states: await listStates(await db()) });
+/**
+ * GET /api/states?uploads= : the states the caller may read (an operator: every state with uploads, newest
+ * registration first; a state role: its own states, also before their first upload), each with its active upload
+ * and, with `uploads=N`, its N newest uploads (the dashboard's overview in one request).
+ */
+export async function stateSummaries(request: HttpRequest, caller: Principal, client: DurableClient): Promise<HttpResponseInit> {
+  try {
+    const perState = intParam(request.query.get('uploads'), 'uploads', 0, 20, 0);
+    const pool = await db();
+    const states = await listStates(pool, caller.operator ? {} : { only: caller.states });
+    if (perState === 0) return json({ states });
+    const withUploads = await Promise.all(states.map(async (summary) => ({
+      ...summary,
+      recentUploads: summary.uploads === 0 ? [] : await withLiveProgress(client, await listStateUploads(pool, summary.state, perState)),
+    })));
+    return json({ states: withUploads });
+  } catch (error) {
+    if (error instanceof BadRequest) return problem(400, 'Bad request', error.message);
+    throw error;
+  }
+}
+
+/** Status bodies; uploads still running get their live progress from the progress entity. */
+async function withLiveProgress(client: DurableClient, views: UploadView[]): Promise<UploadStatusBody[]> {
+  const now = new Date();
+  return Promise.all(views.map(async (view) => {
+    const running = view.status === 'pending' || view.status === 'running';
+    const live = running ? await client.readEntityState<UploadProgressState>(new df.EntityId(functionNames.uploadProgress, view.uploadId)) : undefined;
+    return statusBody(view, live?.entityExists ? live.entityState : undefined, now);
+  }));
 }
 
 /** Cursor `line:column` as returned in `next`. */

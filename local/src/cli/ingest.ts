@@ -1,10 +1,12 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
-import { BlobServiceClient } from '@azure/storage-blob';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { packageRoot, uploadIdFor } from '../../../src/engine/index.js';
+import { packageRoot } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
 import type { UploadStatusBody } from '../../../src/functions/statusView.js';
@@ -53,24 +55,26 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
-/** Uploads a file to `uploads/{state}/` and follows it through the status API until it is final. */
+/**
+ * Sends a file to the upload API as the state's own system would (a token with the state's role), then follows it
+ * through the status API until it is final.
+ */
 export async function ingestFile(stack: LocalStack, file: string, state: string, options: { progress: boolean }): Promise<IngestSummary> {
+  if (!stack.issuer) throw new Error('the stack trusts another issuer (AUTH_ISSUER is set): ingest needs the local issuer to sign its token');
   const started = Date.now();
-  const blobName = `${state.toLowerCase()}/${basename(file)}`;
+  const token = await stack.issuer.mint({ states: [state] });
   const events = watchUploadEvents(stack.settings);
   try {
-    const service = BlobServiceClient.fromConnectionString(stack.settings.UploadStorage!);
-    const container = service.getContainerClient('uploads');
-    await container.createIfNotExists();
-    const uploaded = await container.getBlockBlobClient(blobName).uploadFile(file, { blockSize: 8 << 20, concurrency: 4 });
-    const uploadId = uploadIdFor({ state, source: `uploads/${blobName}`, etag: uploaded.etag!.replace(/^"|"$/g, '') });
-    const status = await followProgress(stack.url, uploadId, options.progress);
-    const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}/api/uploads/${uploadId}/errors?limit=10`);
-    const event = await events.waitFor(uploadId, 30_000);
-    const matches = status.status === 'complete' ? await waitForMatchRun(stack.settings.DATABASE_URL!, uploadId, 30_000) : undefined;
+    // The API takes letters, digits, ".", "_" and "-" in a file name.
+    const name = basename(file).replace(/[^A-Za-z0-9._-]/g, '-');
+    const accepted = await putFile(`${stack.url}/api/states/${state.toLowerCase()}/uploads/${name}`, file, token);
+    const status = await followProgress(stack.url, accepted.uploadId, token, options.progress);
+    const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}${status.links.errors}?limit=10`, token);
+    const event = await events.waitFor(accepted.uploadId, 30_000);
+    const matches = status.status === 'complete' ? await waitForMatchRun(stack.settings.DATABASE_URL!, accepted.uploadId, 30_000) : undefined;
     return {
-      uploadId,
-      instanceId: status.instanceId,
+      uploadId: accepted.uploadId,
+      instanceId: accepted.instanceId,
       state: status.state,
       status: status.status,
       rowsTotal: status.rowsTotal,
@@ -81,7 +85,7 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
       rowsPerSecond: status.rowsPerSecond,
       event: event ? { id: event.id, type: event.type, subject: event.subject } : null,
       matchAnalysis: matches?.results ?? null,
-      statusUrl: `${stack.url}/api/uploads/${uploadId}`,
+      statusUrl: accepted.statusUrl,
       managementUrl: `${stack.url}${status.links.orchestration}`,
     };
   } finally {
@@ -89,7 +93,25 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
   }
 }
 
-async function followProgress(hostUrl: string, uploadId: string, showProgress: boolean): Promise<UploadStatusBody> {
+/** PUT with the file streamed from disk and its length declared (the API refuses chunked bodies). */
+async function putFile(url: string, file: string, token: string): Promise<{ uploadId: string; instanceId: string; statusUrl: string }> {
+  const { size } = await stat(file);
+  return new Promise((resolveUpload, reject) => {
+    const put = httpRequest(url, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv', 'content-length': String(size) } }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => {
+        if (response.statusCode === 202) resolveUpload(JSON.parse(body) as { uploadId: string; instanceId: string; statusUrl: string });
+        else reject(new Error(`PUT ${url}: HTTP ${response.statusCode} ${body}`));
+      });
+    });
+    put.on('error', reject);
+    createReadStream(file).on('error', reject).pipe(put);
+  });
+}
+
+async function followProgress(hostUrl: string, uploadId: string, token: string, showProgress: boolean): Promise<UploadStatusBody> {
   const bar = showProgress
     ? new cliProgress.SingleBar(
         { format: ' {bar} {percentage}% | {rows} rows | {rate} rows/s | {rejected} rejected | {phase}', stream: process.stderr, hideCursor: true },
@@ -99,7 +121,8 @@ async function followProgress(hostUrl: string, uploadId: string, showProgress: b
   bar?.start(100, 0, { rows: 0, rate: 0, rejected: 0, phase: 'waiting for the upload to start' });
   try {
     for (;;) {
-      const status = await getJson<UploadStatusBody>(`${hostUrl}/api/uploads/${uploadId}`);
+      // 404 until the blob's event has registered the upload.
+      const status = await getJson<UploadStatusBody>(`${hostUrl}/api/uploads/${uploadId}`, token);
       if (status) {
         bar?.update(Math.floor(status.percent), {
           rows: status.rowsCommitted + status.rowsRejected,
@@ -109,18 +132,26 @@ async function followProgress(hostUrl: string, uploadId: string, showProgress: b
         });
         if (FINAL.has(status.status)) return status;
       }
-      await new Promise((done) => setTimeout(done, 500));
+      // 40 requests a minute: inside the API's per-caller limit (60 by default); a 429 is waited out anyway.
+      await new Promise((done) => setTimeout(done, 1500));
     }
   } finally {
     bar?.stop();
   }
 }
 
-async function getJson<T>(url: string): Promise<T | undefined> {
-  const response = await fetch(url);
-  if (response.status === 404) return undefined;
-  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
-  return (await response.json()) as T;
+/** GET with the token; undefined for 404; waits out a 429 as its Retry-After says. */
+async function getJson<T>(url: string, token: string): Promise<T | undefined> {
+  for (;;) {
+    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    if (response.status === 404) return undefined;
+    if (response.status === 429) {
+      await new Promise((done) => setTimeout(done, Number(response.headers.get('retry-after') ?? 5) * 1000));
+      continue;
+    }
+    if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
+    return (await response.json()) as T;
+  }
 }
 
 /** Listens on the upload-events hub like any downstream consumer would ($Default consumer group). */
