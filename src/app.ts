@@ -17,10 +17,9 @@ import { createAccessGuard } from './functions/accessGuard.js';
 import { httpOptions } from './functions/httpRoutes.js';
 import { createUploadFile } from './functions/uploadFile.js';
 import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './functions/uploadStatus.js';
-import { uploadIdOf } from './functions/statusView.js';
 import { createRateLimiter, type RateLimit } from './auth/rateLimiter.js';
 import { createTokenValidator } from './auth/tokenValidator.js';
-import { uploadStateOf } from './engine/index.js';
+import { uploadIdOfInstance, uploadStateOf } from './engine/index.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 import { appSettings, closeRuntime, db, uploadStorage } from './adapters/runtime.js';
@@ -44,7 +43,7 @@ app.setup({ enableHttpStream: true });
 const access = createAccessGuard({
   authenticate: onFirstCall(() => createTokenValidator(appSettings().auth)),
   rateLimit: async (callerId) => (rateLimit ??= createRateLimiter(await db(), { limit: appSettings().auth.rateLimitPerMinute }))(callerId),
-  uploadState: async (id) => uploadStateOf(await db(), id.includes('/') ? id : uploadIdOf(id)),
+  uploadState: async (id) => uploadStateOf(await db(), id.includes('/') ? id : uploadIdOfInstance(id)),
 });
 let rateLimit: RateLimit | undefined;
 const uploadsContainer = () => uploadStorage().getContainerClient(triggerContracts.blobCreatedStarter.uploadsContainer);

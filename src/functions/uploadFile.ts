@@ -3,9 +3,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { Principal } from '../auth/principal.js';
-import { uploadIdFor } from '../engine/index.js';
+import { instanceIdOf, uploadIdOf } from '../engine/index.js';
 import { problem } from './problem.js';
-import { instanceIdOf } from './statusView.js';
 
 /** A file name the blob path, logs and the dashboard can carry as is: no path, no spaces, no control characters. */
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,195}\.csv$/i;
@@ -39,7 +38,6 @@ export function createUploadFile(deps: UploadFileDeps) {
     if (length > deps.maxBytes) return problem(413, 'File too large', `the largest file accepted is ${deps.maxBytes} bytes; this one declares ${length}`);
 
     const blobName = `${state}/${filename}`;
-    const source = `${deps.uploads().containerName}/${blobName}`;
     const received = Readable.fromWeb(request.body as WebReadableStream<Uint8Array>);
     const body = received.pipe(exactly(length));
     // pipe() does not pass errors on: a cut connection must fail the upload, not leave it waiting.
@@ -49,7 +47,7 @@ export function createUploadFile(deps: UploadFileDeps) {
       const result = await deps.uploads().getBlockBlobClient(blobName).uploadStream(body, BLOCK_BYTES, BLOCKS_IN_FLIGHT, {
         blobHTTPHeaders: { blobContentType: 'text/csv' },
       });
-      etag = result.etag!.replace(/^"|"$/g, '');
+      etag = result.etag!;
     } catch (error) {
       if (error instanceof IncompleteBodyError) {
         context.warn(`upload not stored: client=${principal.clientId} state=${state.toUpperCase()} reason="${error.message}"`);
@@ -57,7 +55,8 @@ export function createUploadFile(deps: UploadFileDeps) {
       }
       throw error;
     }
-    const uploadId = uploadIdFor({ state, source, etag });
+    // The ids the blob's BlobCreated event will start, from the one identity module.
+    const uploadId = uploadIdOf({ state, container: deps.uploads().containerName, blobName, etag });
     const instanceId = instanceIdOf(uploadId);
     const statusUrl = new URL(`/api/uploads/${uploadId}`, request.url).href;
     context.log(`upload stored: client=${principal.clientId} state=${state.toUpperCase()} upload=${uploadId} bytes=${length}`);
