@@ -80,11 +80,13 @@ export async function startIssuer(key: SigningKey, options: { port?: number } = 
     if (params.get('response_type') !== 'code' || params.get('code_challenge_method') !== 'S256' || !params.get('code_challenge')) {
       return send(response, 400, 'text/plain; charset=utf-8', 'only response_type=code with a S256 code_challenge (PKCE) is supported');
     }
-    if (method !== 'POST') return send(response, 200, 'text/html; charset=utf-8', signInPage(params), PAGE_HEADERS);
+    // The form posts here and is then redirected to the dashboard: form-action must allow both (browsers check redirects).
+    const pageHeaders = { ...PAGE_HEADERS, 'content-security-policy': `${PAGE_CSP}; form-action 'self' ${new URL(redirectUri).origin}` };
+    if (method !== 'POST') return send(response, 200, 'text/html; charset=utf-8', signInPage(params), pageHeaders);
     const as = params.get('as');
     const states = (params.get('states') ?? '').split(/[\s,]+/).filter(Boolean);
     if (as === 'state' && (states.length === 0 || !states.every((s) => /^[A-Za-z]{2}$/.test(s)))) {
-      return send(response, 400, 'text/html; charset=utf-8', signInPage(params, 'Enter one or more 2-letter state codes, such as CA or CA, TX.'), PAGE_HEADERS);
+      return send(response, 400, 'text/html; charset=utf-8', signInPage(params, 'Enter one or more 2-letter state codes, such as CA or CA, TX.'), pageHeaders);
     }
     const operator = as === 'operator';
     const token = await mintToken(key, {
@@ -131,10 +133,8 @@ export async function startIssuer(key: SigningKey, options: { port?: number } = 
 
 /** The dashboard exchanges its code from the browser, as a single-page app does with Entra. */
 const CORS = { 'access-control-allow-origin': '*' };
-const PAGE_HEADERS = {
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-  'cache-control': 'no-store',
-};
+const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+const PAGE_HEADERS = { 'cache-control': 'no-store' };
 
 function isLocalAddress(value: string): boolean {
   try {
