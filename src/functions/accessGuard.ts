@@ -3,7 +3,7 @@ import { callerLabel, canRead, canUpload, hasAnyRole, type Principal } from '../
 import type { RateLimit } from '../auth/rateLimiter.js';
 import type { Authenticate } from '../auth/tokenValidator.js';
 import { httpRoutes, type AccessPolicy, type HttpFunctionName } from './httpRoutes.js';
-import { problem } from './problem.js';
+import { problem } from './httpEncoders.js';
 
 export interface AccessGuardDeps {
   readonly authenticate: Authenticate;

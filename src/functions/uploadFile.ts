@@ -4,7 +4,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type { ContainerClient } from '@azure/storage-blob';
 import type { Principal } from '../auth/principal.js';
 import { instanceIdOf, uploadIdOf } from '../engine/index.js';
-import { problem } from './problem.js';
+import { problem } from './httpEncoders.js';
 
 /** A file name the blob path, logs and the dashboard can carry as is: no path, no spaces, no control characters. */
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,195}\.csv$/i;

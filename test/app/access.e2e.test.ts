@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { httpRoutes, type HttpFunctionName } from '../../src/functions/httpRoutes.js';
-import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { startTestStack, type TestStack } from '../support/localStack.js';
 import { CSV_HEADER, finalStatus, validRows } from '../support/uploads.js';
 

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
-import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
 import { CSV_HEADER, finalStatus, getJson, validRows } from '../support/uploads.js';
 

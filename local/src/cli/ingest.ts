@@ -6,13 +6,11 @@ import { parseArgs } from 'node:util';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { packageRoot } from '../../../src/engine/index.js';
+import { isFinal, packageRoot } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
-import type { UploadStatusBody } from '../../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../../src/status/statusBody.js';
 import { startLocalStack, type LocalStack } from '../stack.js';
-
-const FINAL = new Set(['complete', 'failed', 'superseded']);
 
 
 export interface IngestSummary {
@@ -130,7 +128,7 @@ async function followProgress(hostUrl: string, uploadId: string, token: string, 
           rejected: status.rowsRejected,
           phase: status.status,
         });
-        if (FINAL.has(status.status)) return status;
+        if (isFinal(status.status)) return status;
       }
       // 40 requests a minute: inside the API's per-caller limit (60 by default); a 429 is waited out anyway.
       await new Promise((done) => setTimeout(done, 1500));
