@@ -24,7 +24,7 @@ export async function run(args: string[]): Promise<number> {
     console.error('uploading samples/participants-sample.csv to uploads/ca/ ...');
     const summary = await ingestFile(stack, join(root, 'samples', 'participants-sample.csv'), 'CA', { progress: true });
     printSummary(summary);
-    console.log(`  dashboard: ${dashboardUrl(stack.url)}`);
+    console.log(`  dashboard: ${dashboardUrl(stack.url)} (sign in on the local page as a state user or an operator)`);
     if (serve) {
       console.log('\nserving until Ctrl-C (upload more files to the uploads container, or open the dashboard)...');
       await new Promise<void>((done) => {
