@@ -3,14 +3,14 @@ import { freePort } from '../../local/src/freePort.js';
 import { spawnHost, stopHost, waitForOutput, type HostProcess } from '../../local/src/hostProcess.js';
 import { startTestStack, type TestStack } from '../support/localStack.js';
 
-/** The per-caller limit holds across scaled-out instances: two host processes, one database. */
+/** The per-caller limit holds across scaled-out instances: two hosts in two processes (this one and a child), one database. */
 describe('API rate limit per caller', () => {
   let t: TestStack;
   let second: HostProcess;
   let secondUrl: string;
 
   beforeAll(async () => {
-    t = await startTestStack({ API_RATE_LIMIT_PER_MINUTE: '60' }, { hostProcess: true });
+    t = await startTestStack({ API_RATE_LIMIT_PER_MINUTE: '60' });
     const port = await freePort();
     second = spawnHost(['--port', String(port)], t.stack.settings);
     await waitForOutput(second, 'Host listening', 60_000);
