@@ -1,7 +1,9 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { callerLabel, canRead, canUpload, hasAnyRole, type Principal } from '../auth/principal.js';
-import type { RateLimit } from '../auth/rateLimiter.js';
-import type { Authenticate } from '../auth/tokenValidator.js';
+import { createRateLimiter, type RateLimit } from '../auth/rateLimiter.js';
+import { createTokenValidator, type Authenticate } from '../auth/tokenValidator.js';
+import type { AppClients } from '../composition.js';
+import { uploadIdOfInstance, uploadStateOf } from '../engine/index.js';
 import { httpRoutes, type AccessPolicy, type HttpFunctionName } from './httpRoutes.js';
 import { problem } from './httpEncoders.js';
 
@@ -13,6 +15,17 @@ export interface AccessGuardDeps {
 }
 
 /** Handlers get the caller as their second argument; the last argument is always the InvocationContext. */
+/** The guard of the app: token settings and the rate limit from the app settings, read on first use. */
+export function makeAccessGuard({ settings, db }: Pick<AppClients, 'settings' | 'db'>) {
+  let authenticate: Authenticate | undefined;
+  let rateLimit: RateLimit | undefined;
+  return createAccessGuard({
+    authenticate: (header) => (authenticate ??= createTokenValidator(settings().auth))(header),
+    rateLimit: async (callerId) => (rateLimit ??= createRateLimiter(await db(), { limit: settings().auth.rateLimitPerMinute }))(callerId),
+    uploadState: async (id) => uploadStateOf(await db(), id.includes('/') ? id : uploadIdOfInstance(id)),
+  });
+}
+
 type Protected<R extends unknown[]> = (request: HttpRequest, principal: Principal, ...rest: R) => Promise<HttpResponseInit>;
 type Open<R extends unknown[]> = (request: HttpRequest, ...rest: R) => Promise<HttpResponseInit>;
 

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { AppClients } from '../composition.js';
 import { problem } from './httpEncoders.js';
 
 /** The page's static files: copied next to the compiled code by `npm run build` (dist/src/dashboard). */
@@ -39,9 +40,10 @@ export function dashboardUrl(hostUrl: string): string {
  * GET /api/dashboard/{*asset}: the upload dashboard (plain HTML, CSS and JS) and `config.json`, its sign-in
  * settings. None of it holds data: every figure comes from the API with the signed-in user's token.
  */
-export function createDashboard(signIn: DashboardSignIn | undefined) {
-  const headers = securityHeaders(signIn);
+export function makeDashboard({ settings }: Pick<AppClients, 'settings'>) {
   return async function dashboard(request: HttpRequest): Promise<HttpResponseInit> {
+    const signIn = settings().dashboard;
+    const headers = securityHeaders(signIn);
     const url = new URL(request.url);
     const asset = request.params.asset || 'index.html';
     // The page loads its assets by relative URL, so it must be addressed as a directory.

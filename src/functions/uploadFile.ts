@@ -3,6 +3,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { Principal } from '../auth/principal.js';
+import type { AppClients } from '../composition.js';
+import { triggerContracts } from '../functionNames.js';
 import { instanceIdOf, uploadIdOf } from '../engine/index.js';
 import { problem } from './httpEncoders.js';
 
@@ -14,7 +16,16 @@ const BLOCKS_IN_FLIGHT = 4;
 
 export interface UploadFileDeps {
   readonly uploads: () => ContainerClient;
-  readonly maxBytes: number;
+  /** Read per request: settings are loaded on first use. */
+  readonly maxBytes: () => number;
+}
+
+/** The upload API with the app's uploads container and size limit. */
+export function makeUploadFile({ settings, uploadStorage }: Pick<AppClients, 'settings' | 'uploadStorage'>) {
+  return createUploadFile({
+    uploads: () => uploadStorage().getContainerClient(triggerContracts.blobCreatedStarter.uploadsContainer),
+    maxBytes: () => settings().uploadMaxBytes,
+  });
 }
 
 /**
@@ -35,7 +46,8 @@ export function createUploadFile(deps: UploadFileDeps) {
     const length = Number(declared);
     if (!/^\d+$/.test(declared) || !Number.isSafeInteger(length)) return problem(400, 'Bad request', 'Content-Length must be a byte count');
     if (length === 0 || !request.body) return problem(400, 'Empty file', 'the file is empty: send the CSV with its header row');
-    if (length > deps.maxBytes) return problem(413, 'File too large', `the largest file accepted is ${deps.maxBytes} bytes; this one declares ${length}`);
+    const maxBytes = deps.maxBytes();
+    if (length > maxBytes) return problem(413, 'File too large', `the largest file accepted is ${maxBytes} bytes; this one declares ${length}`);
 
     const blobName = `${state}/${filename}`;
     const received = Readable.fromWeb(request.body as WebReadableStream<Uint8Array>);

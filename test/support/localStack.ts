@@ -8,7 +8,8 @@ import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestStack {
-  stack: LocalStack;
+  /** What tests read of the stack (a fault stack assembles the same from separately started parts). */
+  stack: Pick<LocalStack, 'url' | 'settings' | 'dataDir' | 'hostPid'>;
   url: string;
   pool: pg.Pool;
   uploads: ContainerClient;
@@ -38,7 +39,7 @@ export function apiClient(url: string, issuer: RunningIssuer): Pick<TestStack, '
  */
 export async function startTestStack(
   settings: Record<string, string> = {},
-  options: Pick<LocalStackOptions, 'log' | 'logLevel' | 'hostProcess'> = {},
+  options: Pick<LocalStackOptions, 'log' | 'logLevel' | 'hostProcess' | 'storagePorts'> = {},
 ): Promise<TestStack> {
   const database: TestDatabase = await createTestDatabase('app');
   const dataDir = await mkdtemp(join(process.cwd(), '.data', 'stack-'));
@@ -51,6 +52,7 @@ export async function startTestStack(
     logLevel: options.logLevel ?? 'warning',
     ...(options.log ? { log: options.log } : {}),
     ...(options.hostProcess ? { hostProcess: true } : {}),
+    ...(options.storagePorts ? { storagePorts: options.storagePorts } : {}),
     eventGridRetryDelaysMs: [500, 1000, 2000],
     // Tests poll the API far faster than any person or state system: the rate limit has its own test.
     settings: { DATABASE_URL: database.url, TASK_HUB_NAME: 'testhub', API_RATE_LIMIT_PER_MINUTE: '1000000', ...settings },

@@ -1,17 +1,22 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
+import { EventHubConsumerClient, earliestEventPosition, type EventPosition } from '@azure/event-hubs';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { isFinal, packageRoot } from '../../../src/engine/index.js';
+import { isFinal } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
 import type { UploadStatusBody } from '../../../src/status/statusBody.js';
-import { startLocalStack, type LocalStack } from '../stack.js';
+import type { LocalStack } from '../stack.js';
+import { tcpPort } from './args.js';
+import { runOnStack, STACK_OPTIONS, STACK_OPTIONS_USAGE, stackOptions } from './runOnStack.js';
 
+/** A wait that ends early, by throwing, when the command stops. */
+const pause = (ms: number, signal?: AbortSignal) => sleep(ms, undefined, signal ? { signal } : {});
 
 export interface IngestSummary {
   uploadId: string;
@@ -24,55 +29,75 @@ export interface IngestSummary {
   errors: Array<{ line: number; column: string | null; code: string; message: string }>;
   durationMs: number;
   rowsPerSecond: number | null;
+  /** From the upload being final to its completion event being read from the hub (null: not received). */
+  eventWaitMs: number | null;
   event: { id: string; type: string; subject: string } | null;
   matchAnalysis: MatchRun['results'] | null;
   statusUrl: string;
   managementUrl: string;
 }
 
+const USAGE = `usage: bulkflow ingest FILE --state XX [--json] [--port 7071] ${STACK_OPTIONS_USAGE}`;
+
 /** `bulkflow ingest FILE --state XX [--json]`: the whole product path for one file, on this machine. */
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, port: { type: 'string', default: '7071' } },
-  });
-  const file = positionals[0];
-  if (!file || !values.state || !/^[A-Za-z]{2}$/.test(values.state)) {
-    console.error('usage: bulkflow ingest FILE --state XX [--json] [--port 7071]');
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, port: { type: 'string', default: '7071' }, ...STACK_OPTIONS },
+    });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
     return 2;
   }
-  const stack = await startLocalStack({ appDir: packageRoot(), dataDir: join(packageRoot(), '.data'), port: Number(values.port), eventHubsPort: 5672 });
-  try {
-    const summary = await ingestFile(stack, resolve(file), values.state, { progress: true });
+  const { values, positionals } = parsed;
+  const file = positionals[0];
+  const port = tcpPort(values.port, USAGE);
+  if (!file || !values.state || !/^[A-Za-z]{2}$/.test(values.state) || port === undefined) {
+    if (port !== undefined) console.error(USAGE);
+    return 2;
+  }
+  return runOnStack(stackOptions(values, port), async (stack, signal) => {
+    console.error(`uploading ${file} through the upload API as state ${values.state!.toUpperCase()} ...`);
+    const summary = await ingestFile(stack, resolve(file), values.state!, { progress: true, signal });
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else printSummary(summary);
     return summary.status === 'complete' ? 0 : 1;
-  } finally {
-    await stack.stop();
-  }
+  });
+}
+
+export interface IngestOptions {
+  progress: boolean;
+  /** Stops following the upload (the command is stopping). */
+  signal?: AbortSignal;
 }
 
 /**
- * Sends a file to the upload API as the state's own system would (a token with the state's role), then follows it
- * through the status API until it is final.
+ * Sends a file to the upload API as the state's own system would (a token with the state's role, from the local
+ * issuer), then follows it through the status API until it is final.
  */
-export async function ingestFile(stack: LocalStack, file: string, state: string, options: { progress: boolean }): Promise<IngestSummary> {
+export async function ingestFile(stack: LocalStack, file: string, state: string, options: IngestOptions): Promise<IngestSummary> {
   if (!stack.issuer) throw new Error('the stack trusts another issuer (AUTH_ISSUER is set): ingest needs the local issuer to sign its token');
   const started = Date.now();
+  const { signal } = options;
   const token = await stack.issuer.mint({ states: [state] });
-  const events = watchUploadEvents(stack.settings);
+  // Opened before the upload, so the event of this upload comes after the positions it starts from.
+  const events = await watchUploadEvents(stack.settings);
   try {
     // The API takes letters, digits, ".", "_" and "-" in a file name.
     const name = basename(file).replace(/[^A-Za-z0-9._-]/g, '-');
-    const accepted = await putFile(`${stack.url}/api/states/${state.toLowerCase()}/uploads/${name}`, file, token);
-    const status = await followProgress(stack.url, accepted.uploadId, token, options.progress);
-    const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}${status.links.errors}?limit=10`, token);
-    const event = await events.waitFor(accepted.uploadId, 30_000);
-    const matches = status.status === 'complete' ? await waitForMatchRun(stack.settings.DATABASE_URL!, accepted.uploadId, 30_000) : undefined;
+    const { uploadId } = await putFile(`${stack.url}/api/states/${state.toLowerCase()}/uploads/${name}`, file, token, signal);
+    const status = await followProgress(stack.url, uploadId, token, options);
+    const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}/api/uploads/${uploadId}/errors?limit=10`, token, signal);
+    const final = Date.now();
+    const event = await events.waitFor(uploadId, 30_000, signal);
+    const eventWaitMs = event ? Date.now() - final : null;
+    const matches = status.status === 'complete' ? await waitForMatchRun(stack.settings.DATABASE_URL!, uploadId, 30_000, signal) : undefined;
     return {
-      uploadId: accepted.uploadId,
-      instanceId: accepted.instanceId,
+      uploadId,
+      instanceId: status.instanceId,
       state: status.state,
       status: status.status,
       rowsTotal: status.rowsTotal,
@@ -81,9 +106,10 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
       errors: errors?.errors ?? [],
       durationMs: Date.now() - started,
       rowsPerSecond: status.rowsPerSecond,
+      eventWaitMs,
       event: event ? { id: event.id, type: event.type, subject: event.subject } : null,
       matchAnalysis: matches?.results ?? null,
-      statusUrl: accepted.statusUrl,
+      statusUrl: `${stack.url}/api/uploads/${uploadId}`,
       managementUrl: `${stack.url}${status.links.orchestration}`,
     };
   } finally {
@@ -92,10 +118,11 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
 }
 
 /** PUT with the file streamed from disk and its length declared (the API refuses chunked bodies). */
-async function putFile(url: string, file: string, token: string): Promise<{ uploadId: string; instanceId: string; statusUrl: string }> {
+async function putFile(url: string, file: string, token: string, signal?: AbortSignal): Promise<{ uploadId: string; instanceId: string; statusUrl: string }> {
   const { size } = await stat(file);
   return new Promise((resolveUpload, reject) => {
-    const put = httpRequest(url, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv', 'content-length': String(size) } }, (response) => {
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'text/csv', 'content-length': String(size) };
+    const put = httpRequest(url, { method: 'PUT', headers, ...(signal ? { signal } : {}) }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
@@ -109,8 +136,8 @@ async function putFile(url: string, file: string, token: string): Promise<{ uplo
   });
 }
 
-async function followProgress(hostUrl: string, uploadId: string, token: string, showProgress: boolean): Promise<UploadStatusBody> {
-  const bar = showProgress
+async function followProgress(hostUrl: string, uploadId: string, token: string, options: IngestOptions): Promise<UploadStatusBody> {
+  const bar = options.progress
     ? new cliProgress.SingleBar(
         { format: ' {bar} {percentage}% | {rows} rows | {rate} rows/s | {rejected} rejected | {phase}', stream: process.stderr, hideCursor: true },
         cliProgress.Presets.shades_classic,
@@ -120,7 +147,7 @@ async function followProgress(hostUrl: string, uploadId: string, token: string, 
   try {
     for (;;) {
       // 404 until the blob's event has registered the upload.
-      const status = await getJson<UploadStatusBody>(`${hostUrl}/api/uploads/${uploadId}`, token);
+      const status = await getJson<UploadStatusBody>(`${hostUrl}/api/uploads/${uploadId}`, token, options.signal);
       if (status) {
         bar?.update(Math.floor(status.percent), {
           rows: status.rowsCommitted + status.rowsRejected,
@@ -131,7 +158,7 @@ async function followProgress(hostUrl: string, uploadId: string, token: string, 
         if (isFinal(status.status)) return status;
       }
       // 40 requests a minute: inside the API's per-caller limit (60 by default); a 429 is waited out anyway.
-      await new Promise((done) => setTimeout(done, 1500));
+      await pause(1500, options.signal);
     }
   } finally {
     bar?.stop();
@@ -139,12 +166,12 @@ async function followProgress(hostUrl: string, uploadId: string, token: string, 
 }
 
 /** GET with the token; undefined for 404; waits out a 429 as its Retry-After says. */
-async function getJson<T>(url: string, token: string): Promise<T | undefined> {
+async function getJson<T>(url: string, token: string, signal?: AbortSignal): Promise<T | undefined> {
   for (;;) {
-    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, ...(signal ? { signal } : {}) });
     if (response.status === 404) return undefined;
     if (response.status === 429) {
-      await new Promise((done) => setTimeout(done, Number(response.headers.get('retry-after') ?? 5) * 1000));
+      await pause(Number(response.headers.get('retry-after') ?? 5) * 1000, signal);
       continue;
     }
     if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
@@ -152,9 +179,19 @@ async function getJson<T>(url: string, token: string): Promise<T | undefined> {
   }
 }
 
-/** Listens on the upload-events hub like any downstream consumer would ($Default consumer group). */
-function watchUploadEvents(settings: Record<string, string>) {
+/**
+ * Listens on the upload-events hub like any downstream consumer would ($Default consumer group), from the end
+ * of each partition as it is now: finding the event takes the same time however many events the hub retains.
+ */
+async function watchUploadEvents(settings: Record<string, string>) {
   const consumer = new EventHubConsumerClient('$Default', settings.EventHubConnection!, settings.EVENT_HUB_NAME || 'upload-events');
+  let startPosition: Record<string, EventPosition>;
+  try {
+    startPosition = await currentEnds(consumer);
+  } catch (error) {
+    await consumer.close();
+    throw error;
+  }
   const seen = new Map<string, OutboxEvent>();
   const subscription = consumer.subscribe(
     {
@@ -166,12 +203,12 @@ function watchUploadEvents(settings: Record<string, string>) {
       },
       processError: async () => {},
     },
-    { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
+    { startPosition, maxWaitTimeInSeconds: 1 },
   );
   return {
-    async waitFor(uploadId: string, timeoutMs: number): Promise<OutboxEvent | undefined> {
+    async waitFor(uploadId: string, timeoutMs: number, signal?: AbortSignal): Promise<OutboxEvent | undefined> {
       const deadline = Date.now() + timeoutMs;
-      while (!seen.has(uploadId) && Date.now() < deadline) await new Promise((done) => setTimeout(done, 200));
+      while (!seen.has(uploadId) && Date.now() < deadline) await pause(100, signal);
       return seen.get(uploadId);
     },
     async close() {
@@ -181,14 +218,24 @@ function watchUploadEvents(settings: Record<string, string>) {
   };
 }
 
-async function waitForMatchRun(databaseUrl: string, uploadId: string, timeoutMs: number): Promise<MatchRun | undefined> {
+/** Per partition: after its last enqueued event, or its beginning when it holds none. */
+export async function currentEnds(consumer: EventHubConsumerClient): Promise<Record<string, EventPosition>> {
+  const positions: Record<string, EventPosition> = {};
+  for (const id of await consumer.getPartitionIds()) {
+    const partition = await consumer.getPartitionProperties(id);
+    positions[id] = partition.isEmpty ? earliestEventPosition : { sequenceNumber: partition.lastEnqueuedSequenceNumber, isInclusive: false };
+  }
+  return positions;
+}
+
+async function waitForMatchRun(databaseUrl: string, uploadId: string, timeoutMs: number, signal?: AbortSignal): Promise<MatchRun | undefined> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const run = await getMatchRun(pool, uploadId);
       if (run || Date.now() > deadline) return run;
-      await new Promise((done) => setTimeout(done, 250));
+      await pause(250, signal);
     }
   } finally {
     await pool.end();

@@ -3,11 +3,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { forwardThroughProxy, readBody, refuseDeclaredOversize } from './httpBody.js';
 import { errorText, type Invoker } from './invoke.js';
 import type { HostLogger } from './logger.js';
-import type { RegisteredFunction, RpcTypedData } from './registry.js';
+import { sendText } from './eventGrid.js';
+import type { BindingMetadata, DisabledFunction, RegisteredFunction, RpcTypedData } from './registry.js';
 import { compileRoute, type CompiledRoute } from './routes.js';
 
 interface HttpRoute {
-  fn: RegisteredFunction;
+  name: string;
+  /** Absent for a function the host disabled; `disabled` then says why. */
+  fn?: RegisteredFunction;
+  disabled?: string;
   route: CompiledRoute;
   methods: string[];
 }
@@ -28,6 +32,7 @@ interface RpcHttpResponse {
 export class HttpTriggers {
   private readonly routes: HttpRoute[];
 
+  /** `disabled`: HTTP functions the host could not start; their routes answer 500 with the reason. */
   constructor(
     functions: RegisteredFunction[],
     private readonly routePrefix: string,
@@ -35,15 +40,18 @@ export class HttpTriggers {
     private readonly logger: HostLogger,
     private readonly bodyLimit: number,
     /** The worker's HTTP proxy when the app enabled HTTP streams. */
-    private readonly httpUri?: string,
+    private readonly httpUri: string | undefined,
+    disabled: DisabledFunction[] = [],
   ) {
-    this.routes = functions
-      .map((fn) => ({
-        fn,
-        route: compileRoute(typeof fn.trigger.route === 'string' ? fn.trigger.route : fn.name),
-        methods: (Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]) : ['GET', 'POST']).map((m) => m.toUpperCase()),
-      }))
-      .sort((a, b) => b.route.precedence - a.route.precedence);
+    const routeOf = (name: string, trigger: BindingMetadata) => ({
+      name,
+      route: compileRoute(typeof trigger.route === 'string' ? trigger.route : name),
+      methods: (Array.isArray(trigger.methods) ? (trigger.methods as string[]) : ['GET', 'POST']).map((m) => m.toUpperCase()),
+    });
+    this.routes = [
+      ...functions.map((fn): HttpRoute => ({ ...routeOf(fn.name, fn.trigger), fn })),
+      ...disabled.map((fn): HttpRoute => ({ ...routeOf(fn.name, fn.trigger), disabled: fn.reason })),
+    ].sort((a, b) => b.route.precedence - a.route.precedence);
   }
 
   urlFor(fn: RegisteredFunction, origin: string): string {
@@ -63,6 +71,10 @@ export class HttpTriggers {
       if (!candidate.methods.includes(request.method ?? 'GET')) {
         methodMismatch = true;
         continue;
+      }
+      if (!candidate.fn) {
+        sendText(response, 500, `function "${candidate.name}" is disabled: ${candidate.disabled}`);
+        return true;
       }
       if (refuseDeclaredOversize(request, response, this.bodyLimit)) return true;
       await this.invoke(candidate.fn, request, response, url, params);
