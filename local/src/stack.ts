@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { join } from 'node:path';
 import { resolvePostgres } from './embeddedPostgres.js';
 import { startAzurite } from './azurite.js';
@@ -11,7 +12,7 @@ import type { ServiceExit } from './lifecycle/services.js';
 import type { LogLevelName } from './host/settings.js';
 import { startBlobCreatedSource } from './eventGrid/blobCreatedSource.js';
 import { EventGridDelivery } from './eventGrid/delivery.js';
-import { readSubscriptions } from './eventGrid/subscriptions.js';
+import { containerOf, readSubscriptions } from './eventGrid/subscriptions.js';
 import { startIssuer, type RunningIssuer } from './issuer/issuerServer.js';
 import { loadOrCreateSigningKey } from './issuer/signingKey.js';
 import { LOCAL_AUDIENCE, LOCAL_DASHBOARD_CLIENT_ID, LOCAL_ISSUER } from './issuer/tokens.js';
@@ -150,8 +151,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       hostUrl: host.url,
       ...(options.eventGridRetryDelaysMs ? { retryDelaysMs: options.eventGridRetryDelaysMs } : {}),
     });
+    const subscriptions = await readSubscriptions(join(options.appDir, 'eventgrid.local.json'));
+    if (services.storage) {
+      // infra/bicep creates the containers the subscriptions watch (uploads): a fresh local storage gets them here,
+      // so the upload API has somewhere to write.
+      const blobs = BlobServiceClient.fromConnectionString(services.storage.connectionString);
+      for (const subscription of subscriptions) await blobs.getContainerClient(containerOf(subscription)).createIfNotExists();
+    }
     const source = startBlobCreatedSource({
-      subscriptions: await readSubscriptions(join(options.appDir, 'eventgrid.local.json')),
+      subscriptions,
       connectionString: (name) => settings[name] ?? setting(name),
       delivery,
     });

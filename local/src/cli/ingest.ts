@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { EventHubConsumerClient, earliestEventPosition, type EventPosition } from '@azure/event-hubs';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { isFinal } from '../../../src/engine/index.js';
+import { isFinal, type UploadStatus } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
 import type { UploadStatusBody } from '../../../src/status/statusBody.js';
@@ -22,7 +22,7 @@ export interface IngestSummary {
   uploadId: string;
   instanceId: string;
   state: string;
-  status: string;
+  status: UploadStatus;
   rowsTotal: number | null;
   rowsCommitted: number;
   rowsRejected: number;
