@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { prepareAppDatabase } from './appDatabase.js';
 import { resolvePostgres, type RunningPostgres } from './embeddedPostgres.js';
 import { startAzurite } from './azurite.js';
 import { startEventHubsEndpoint } from './eventhubs/endpoint.js';
@@ -38,7 +39,10 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   url: string;
+  /** What the app sees: DATABASE_URL is its least-privilege login (see adminDatabaseUrl). */
   settings: Record<string, string>;
+  /** The database as its administrator, which migrated it (as the deploy hook does on Azure). */
+  adminDatabaseUrl: string;
   dataDir: string;
   /** The host's process id (this process unless `hostProcess`). */
   hostPid: number;
@@ -67,6 +71,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       stops.push(() => postgres!.stop());
       settings.DATABASE_URL = postgres.url;
     }
+    // As on Azure: the administrator migrates before the app starts; the app connects as the app role.
+    const adminDatabaseUrl = settings.DATABASE_URL || setting('DATABASE_URL');
+    settings.DATABASE_URL = await prepareAppDatabase(adminDatabaseUrl);
+    settings.DB_MIGRATE_ON_START = 'false';
     const storage = setting('UploadStorage');
     if (!storage || storage === 'UseDevelopmentStorage=true') {
       const azurite = await startAzurite({ location: join(options.dataDir, 'azurite') });
@@ -84,7 +92,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       settings.EventHubConnection = endpoint.connectionString(hub).replace(/;EntityPath=[^;]*/i, '');
     }
 
-    const host = options.hostProcess ? await startHostProcess(options, settings) : await startHostHere(options, settings);
+    const host = options.hostProcess
+      ? await startHostProcess(options, settings, adminDatabaseUrl)
+      : await startHostHere(options, settings, adminDatabaseUrl);
     stops.push(() => host.stop());
 
     const delivery = new EventGridDelivery({
@@ -97,7 +107,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       delivery,
     });
     stops.push(() => source.stop());
-    return { url: host.url, settings, dataDir: options.dataDir, hostPid: host.pid, stop: stopAll };
+    return { url: host.url, settings, adminDatabaseUrl, dataDir: options.dataDir, hostPid: host.pid, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
@@ -110,20 +120,21 @@ interface StackHost {
   stop(): Promise<void>;
 }
 
-async function startHostHere(options: LocalStackOptions, settings: Record<string, string>): Promise<StackHost> {
+/** `durableStoreUrl`: where the local host keeps its task hub (Azure Storage's stand-in), not the app's login. */
+async function startHostHere(options: LocalStackOptions, settings: Record<string, string>, durableStoreUrl: string): Promise<StackHost> {
   const host = await startHost({
     appDir: options.appDir,
     port: options.port ?? 7071,
     env: settings,
-    databaseUrl: settings.DATABASE_URL,
+    databaseUrl: durableStoreUrl,
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     ...(options.log ? { log: options.log } : {}),
   });
   return { url: host.url, pid: process.pid, stop: () => host.stop() };
 }
 
-async function startHostProcess(options: LocalStackOptions, settings: Record<string, string>): Promise<StackHost> {
-  const host = spawnHost(['--app', options.appDir, '--port', String(options.port ?? 7071)], settings);
+async function startHostProcess(options: LocalStackOptions, settings: Record<string, string>, durableStoreUrl: string): Promise<StackHost> {
+  const host = spawnHost(['--app', options.appDir, '--port', String(options.port ?? 7071)], { ...settings, DURABLE_STORE_URL: durableStoreUrl });
   try {
     await waitForOutput(host, 'Ctrl-C to stop', 60_000);
   } catch (error) {

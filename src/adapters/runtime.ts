@@ -9,7 +9,8 @@ import { createBlobServiceClient } from './storage.js';
 
 /**
  * Process-wide clients, created on first use and shared by every invocation (a pool per invocation
- * would exhaust the database). Migrations run once per process before the first query.
+ * would exhaust the database). Only where DB_MIGRATE_ON_START says so (a local database) do migrations run, once
+ * per process before the first query; on Azure the predeploy hook has migrated before this code serves.
  */
 let settings: Settings | undefined;
 let database: Promise<pg.Pool> | undefined;
@@ -28,7 +29,7 @@ export function db(): Promise<pg.Pool> {
     // replaces it on next use.
     pool.on('error', (error) => console.warn(`postgres pool: idle connection lost (${(error as { code?: string }).code ?? error.message})`));
     try {
-      await migrate(pool);
+      if (appSettings().migrateOnStart) await migrate(pool);
     } catch (error) {
       database = undefined;
       await pool.end();

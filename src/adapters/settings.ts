@@ -102,6 +102,23 @@ export const settingDefinitions: readonly SettingDefinition[] = [
     description: 'Static PostgreSQL password (with PGHOST); when unset an Entra access token is used. Never set on Azure.',
   }),
   setting({
+    name: 'PGOPTIONS',
+    requirement: 'optional',
+    readBy: 'app',
+    description:
+      'Startup options of every PostgreSQL session (with PGHOST). On Azure `-c role=bulkflow_app`: the identity\'s login acts only as ' +
+      'the least-privilege role the migrations grant. With DATABASE_URL the URL carries them (`?options=...`).',
+  }),
+  setting({
+    name: 'DB_MIGRATE_ON_START',
+    requirement: 'optional',
+    readBy: 'app',
+    default: 'false',
+    description:
+      'true: the app applies pending migrations before its first query (a local database it administers). Never on Azure, where ' +
+      'the predeploy hook migrates as the PostgreSQL administrator and the app\'s role may not change the schema.',
+  }),
+  setting({
     name: 'AZURE_CLIENT_ID',
     requirement: 'optional',
     readBy: 'app',
@@ -165,6 +182,8 @@ export type PostgresSettings =
       readonly password?: string;
       /** User-assigned identity for the token (AZURE_CLIENT_ID). */
       readonly clientId?: string;
+      /** Session startup options (PGOPTIONS), e.g. the role to act as. */
+      readonly options?: string;
     };
 
 export interface Settings {
@@ -172,6 +191,7 @@ export interface Settings {
   readonly eventHubs: { readonly connection: EventHubsConnection; readonly eventHubName: string };
   readonly postgres: PostgresSettings;
   readonly dbPoolMax: number;
+  readonly migrateOnStart: boolean;
   readonly ingest: {
     readonly maxChunksInFlight: number;
     readonly maxConcurrentCommits: number;
@@ -199,6 +219,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     eventHubs: { connection: readEventHubs(reader), eventHubName: reader.text('EVENT_HUB_NAME') },
     postgres: readPostgres(reader),
     dbPoolMax: reader.positiveInteger('DB_POOL_MAX'),
+    migrateOnStart: reader.boolean('DB_MIGRATE_ON_START'),
     ingest: {
       maxChunksInFlight: reader.positiveInteger('INGEST_MAX_CHUNKS_IN_FLIGHT'),
       maxConcurrentCommits: reader.positiveInteger('INGEST_MAX_CONCURRENT_COMMITS'),
@@ -244,6 +265,12 @@ class SettingReader {
       this.problems.push(`${name} must be a positive integer (got "${raw}")`);
     }
     return value;
+  }
+
+  boolean(name: string): boolean {
+    const raw = this.text(name).toLowerCase();
+    if (raw !== 'true' && raw !== 'false') this.problems.push(`${name} must be true or false (got "${raw}")`);
+    return raw === 'true';
   }
 
   share(name: string): number {
@@ -350,6 +377,7 @@ function readPostgres(reader: SettingReader): PostgresSettings {
     sslMode,
     ...optional('password', reader.optional('PGPASSWORD')),
     ...optional('clientId', reader.optional('AZURE_CLIENT_ID')),
+    ...optional('options', reader.optional('PGOPTIONS')),
   };
 }
 

@@ -18,6 +18,7 @@ const azure = {
   PGHOST: 'psql-abc.postgres.database.azure.com',
   PGDATABASE: 'bulkflow',
   PGUSER: 'id-abc',
+  PGOPTIONS: '-c role=bulkflow_app',
   AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001',
 };
 
@@ -42,6 +43,7 @@ describe('loadSettings', () => {
       maxChunksInFlight: 8, maxConcurrentCommits: 16, chunkBytes: 8 * 1024 * 1024, maxRejectedShare: 0.05, maxErrorRows: 10000,
     });
     expect(settings.dbPoolMax).toBe(10);
+    expect(settings.migrateOnStart).toBe(false);
     expect(settings.cleanupRetentionHours).toBe(24);
     expect(settings.durableHistoryRetentionDays).toBe(7);
     expect(settings.applicationInsightsConnectionString).toBeUndefined();
@@ -69,7 +71,15 @@ describe('loadSettings', () => {
       user: 'id-abc',
       sslMode: 'verify-full',
       clientId: azure.AZURE_CLIENT_ID,
+      options: '-c role=bulkflow_app',
     });
+    expect(settings.migrateOnStart).toBe(false);
+  });
+
+  it('migrates on start only when DB_MIGRATE_ON_START says true, and names a bad value', () => {
+    expect(loadSettings({ ...local, DB_MIGRATE_ON_START: 'true' }).migrateOnStart).toBe(true);
+    expect(loadSettings({ ...local, DB_MIGRATE_ON_START: 'FALSE' }).migrateOnStart).toBe(false);
+    expect(problemsOf({ ...local, DB_MIGRATE_ON_START: 'yes' })).toEqual(['DB_MIGRATE_ON_START must be true or false (got "yes")']);
   });
 
   it('derives the blob endpoint from UploadStorage__accountName', () => {

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { APP_ROLE } from '../../local/src/appDatabase.js';
 import { settingDefinitions, type SettingDefinition } from '../../src/adapters/settings.js';
 import { functionNames, triggerContracts } from '../../src/functionNames.js';
 import {
@@ -101,6 +102,15 @@ describe('function app settings in bicep agree with src/adapters/settings.ts', (
     expect(property(admins[0]!.body, 'name')).toBe('adminPrincipalId');
     expect(property(admins[0]!.body, 'principalName')).toBe('adminPrincipalName');
     expect(property(admins[0]!.body, 'principalType')).toBe('adminPrincipalType');
+  });
+
+  it('acts as the migrations\' least-privilege role and never migrates on Azure (the predeploy hook does)', () => {
+    const value = (name: string) => bicepAppSettings.find((s) => s.name === name)?.value;
+    expect(value('PGOPTIONS')).toBe(`'-c role=${APP_ROLE}'`);
+    expect(settingNames.has('DB_MIGRATE_ON_START')).toBe(false);
+    expect(settingDefinitions.find((d) => d.name === 'DB_MIGRATE_ON_START')?.default).toBe('false');
+    expect(read('infra/hooks/predeploy.mjs')).toMatch(new RegExp(`^export const appRole = '${APP_ROLE}';$`, 'm'));
+    expect(readdirSync(join(root, 'migrations')).some((file) => read(`migrations/${file}`).includes(`CREATE ROLE ${APP_ROLE} NOLOGIN`))).toBe(true);
   });
 
   it('ships a local settings example that satisfies every required setting with local stand-ins', () => {

@@ -80,7 +80,7 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
     await host.exited;
   };
   return {
-    stack: { url, settings, dataDir, get hostPid() { return host?.child.pid ?? 0; }, stop: async () => {} },
+    stack: { url, settings, adminDatabaseUrl: postgres.url, dataDir, get hostPid() { return host?.child.pid ?? 0; }, stop: async () => {} },
     url,
     pool,
     uploads,

@@ -57,6 +57,8 @@ var appSettings = [
   { name: 'PGHOST', value: postgresHost }
   { name: 'PGDATABASE', value: postgresDatabase }
   { name: 'PGUSER', value: identityName }
+  // The identity's login holds nothing itself: every session acts as the role the migrations grant (predeploy hook).
+  { name: 'PGOPTIONS', value: '-c role=bulkflow_app' }
   { name: 'PGSSLMODE', value: 'verify-full' }
   { name: 'DB_POOL_MAX', value: string(dbPoolMax) }
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import pg from 'pg';
-import { migrate, packageRoot } from '../../../src/engine/index.js';
+import { packageRoot } from '../../../src/engine/index.js';
 import { startLocalStack } from '../stack.js';
 import { dashboardUrl } from '../../../src/functions/dashboard.js';
 import { ingestFile, printSummary } from './ingest.js';
@@ -42,7 +42,6 @@ export async function run(args: string[]): Promise<number> {
 }
 
 async function hasActiveUpload(databaseUrl: string, state: string): Promise<boolean> {
-  await migrate(databaseUrl); // a fresh database has no schema until the app's first activity
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {

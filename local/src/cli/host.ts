@@ -7,8 +7,8 @@ import { AppLoadError, startHost } from '../host.js';
 const USAGE = `usage: bulkflow host [--app DIR] [--port 7071] [--activity-lease-ms 30000]
 
 Runs the Functions app in DIR (default: the current folder) like \`func start\`: HTTP under /api, the Event
-Grid webhook, durable functions with state in PostgreSQL (DATABASE_URL, or an embedded server with data in
-DIR/.data/postgres), timer triggers. Ctrl-C drains in-flight work and exits.`;
+Grid webhook, durable functions with state in PostgreSQL (DURABLE_STORE_URL, else DATABASE_URL, else an embedded
+server with data in DIR/.data/postgres), timer triggers. Ctrl-C drains in-flight work and exits.`;
 
 export async function run(args: string[]): Promise<number> {
   let values;
@@ -33,7 +33,11 @@ export async function run(args: string[]): Promise<number> {
   const port = tcpPort(values.port);
   if (port === undefined) return 2;
   const appDir = resolve(values.app ?? '.');
-  const postgres = await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true });
+  // The local stack runs the app as a least-privilege login; the durable store (Azure Storage's stand-in) is its own.
+  const storeUrl = process.env.DURABLE_STORE_URL;
+  const postgres = storeUrl
+    ? { url: storeUrl, embedded: false, stop: async () => {} }
+    : await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true });
   let host;
   try {
     host = await startHost({
