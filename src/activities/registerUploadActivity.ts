@@ -1,4 +1,4 @@
-import { registerUpload as register } from '../engine/index.js';
+import { registerUpload } from '../engine/index.js';
 import { uploadSource } from '../engine/blobCreated.js';
 import { appSettings, db } from '../adapters/runtime.js';
 import type { IngestInput, RegisterResult } from '../ingestContracts.js';
@@ -6,8 +6,8 @@ import type { IngestInput, RegisterResult } from '../ingestContracts.js';
 const FINAL = new Set(['complete', 'failed', 'superseded']);
 
 /** Idempotent by blob identity: a redelivered start finds the upload it registered before. */
-export async function registerUpload(input: IngestInput): Promise<RegisterResult> {
-  const registration = await register(await db(), { state: input.state, source: uploadSource(input), etag: input.etag });
+export async function registerUploadActivity(input: IngestInput): Promise<RegisterResult> {
+  const registration = await registerUpload(await db(), { state: input.state, source: uploadSource(input), etag: input.etag });
   return {
     uploadId: registration.uploadId,
     status: registration.status,

@@ -10,7 +10,7 @@ export interface PublishResult {
 }
 
 /** Sends unsent outbox events; never fails the upload when Event Hubs is down. */
-export async function publishOutbox(_input: unknown, context: InvocationContext): Promise<PublishResult> {
+export async function publishOutboxActivity(_input: unknown, context: InvocationContext): Promise<PublishResult> {
   const pool = await db();
   try {
     const published = await deliverOutbox(pool, (events) => publishCloudEvents(eventProducer(), events));
