@@ -7,6 +7,7 @@ import { commitChunkActivity } from './activities/commitChunkActivity.js';
 import { failUploadActivity } from './activities/failUploadActivity.js';
 import { planUploadActivity } from './activities/planUploadActivity.js';
 import { publishOutboxActivity } from './activities/publishOutboxActivity.js';
+import { deleteUploadBlobActivity } from './activities/deleteUploadBlobActivity.js';
 import { registerUploadActivity } from './activities/registerUploadActivity.js';
 import { uploadProgress } from './entities/uploadProgress.js';
 import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
@@ -28,6 +29,7 @@ df.app.activity(functionNames.commitChunk, { handler: commitChunkActivity });
 df.app.activity(functionNames.activateUpload, { handler: activateUploadActivity });
 df.app.activity(functionNames.failUpload, { handler: failUploadActivity });
 df.app.activity(functionNames.publishOutbox, { handler: publishOutboxActivity });
+df.app.activity(functionNames.deleteUploadBlob, { handler: deleteUploadBlobActivity });
 df.app.entity(functionNames.uploadProgress, uploadProgress);
 
 df.app.client.http(functionNames.uploadStatus, { route: 'uploads/{uploadId?}', methods: ['GET'], authLevel: 'function', handler: uploadStatus });

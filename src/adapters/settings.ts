@@ -134,6 +134,14 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   setting({ name: 'INGEST_MAX_ERROR_ROWS', requirement: 'optional', readBy: 'app', default: '10000', description: 'Row errors kept per upload.' }),
   setting({ name: 'DB_POOL_MAX', requirement: 'optional', readBy: 'app', default: '10', description: 'PostgreSQL connections per app instance.' }),
   setting({ name: 'CLEANUP_RETENTION_HOURS', requirement: 'optional', readBy: 'app', default: '24', description: 'Hours staged rows of unfinished uploads are kept.' }),
+  setting({
+    name: 'UPLOAD_BLOB_RETENTION_HOURS', requirement: 'optional', readBy: 'app', default: '0',
+    description: 'Hours an uploaded file is kept after its upload is final (complete, failed, superseded): 0 deletes it at once; otherwise the hourly housekeeping deletes it once the hours have passed. Status and row errors stay.',
+  }),
+  setting({
+    name: 'OUTBOX_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7',
+    description: 'Days a delivered upload event is kept in the outbox before housekeeping purges it.',
+  }),
   setting({ name: 'DURABLE_HISTORY_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7', description: 'Days finished orchestration histories are kept before purge.' }),
   setting({
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
@@ -201,6 +209,8 @@ export interface Settings {
   };
   readonly cleanupRetentionHours: number;
   readonly durableHistoryRetentionDays: number;
+  readonly uploadBlobRetentionHours: number;
+  readonly outboxRetentionDays: number;
   readonly applicationInsightsConnectionString?: string;
 }
 
@@ -229,6 +239,8 @@ export function loadSettings(env: Environment = process.env): Settings {
     },
     cleanupRetentionHours: reader.positiveInteger('CLEANUP_RETENTION_HOURS'),
     durableHistoryRetentionDays: reader.positiveInteger('DURABLE_HISTORY_RETENTION_DAYS'),
+    uploadBlobRetentionHours: reader.nonNegativeInteger('UPLOAD_BLOB_RETENTION_HOURS'),
+    outboxRetentionDays: reader.positiveInteger('OUTBOX_RETENTION_DAYS'),
     ...optional('applicationInsightsConnectionString', reader.optional('APPLICATIONINSIGHTS_CONNECTION_STRING')),
   };
   if (reader.problems.length > 0) throw new SettingsError(reader.problems);
@@ -259,10 +271,18 @@ class SettingReader {
   }
 
   positiveInteger(name: string): number {
+    return this.integer(name, 1, 'a positive integer');
+  }
+
+  nonNegativeInteger(name: string): number {
+    return this.integer(name, 0, 'a whole number, 0 or more');
+  }
+
+  private integer(name: string, min: number, what: string): number {
     const raw = this.text(name);
     const value = Number(raw);
-    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
-      this.problems.push(`${name} must be a positive integer (got "${raw}")`);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min) {
+      this.problems.push(`${name} must be ${what} (got "${raw}")`);
     }
     return value;
   }

@@ -2,9 +2,11 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import { cleanupUploads } from '../engine/index.js';
-import { deliverOutbox } from '../engine/outboxDelivery.js';
+import { deliverOutbox, purgeOutbox } from '../engine/outboxDelivery.js';
+import { sweepUploadBlobs } from '../engine/rawFileRetention.js';
+import { uploadBlobRemover } from '../adapters/uploadBlobRemover.js';
 import { publishCloudEvents } from '../adapters/eventPublisher.js';
-import { appSettings, db, eventProducer } from '../adapters/runtime.js';
+import { appSettings, db, eventProducer, uploadStorage } from '../adapters/runtime.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -18,14 +20,25 @@ export async function outboxSweeper(_timer: Timer, context: InvocationContext): 
   }
 }
 
-/** Drops superseded and failed uploads after retention, and purges old finished orchestration histories. */
+/**
+ * Drops superseded and failed uploads after retention, deletes uploaded files that are due (kept for
+ * UPLOAD_BLOB_RETENTION_HOURS, or whose deletion at final failed), purges delivered outbox events and old
+ * finished orchestration histories.
+ */
 export async function housekeeping(_timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
   const settings = appSettings();
-  const cleaned = await cleanupUploads(await db(), { retentionMs: settings.cleanupRetentionHours * HOUR_MS });
+  const pool = await db();
+  const cleaned = await cleanupUploads(pool, { retentionMs: settings.cleanupRetentionHours * HOUR_MS });
+  const files = await sweepUploadBlobs(pool, uploadBlobRemover(uploadStorage()), { retentionMs: settings.uploadBlobRetentionHours * HOUR_MS });
+  const events = await purgeOutbox(pool, settings.outboxRetentionDays * 24 * HOUR_MS);
   const purged = await client.purgeInstanceHistoryBy({
     createdTimeFrom: new Date(0),
     createdTimeTo: new Date(Date.now() - settings.durableHistoryRetentionDays * 24 * HOUR_MS),
     runtimeStatus: [df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed, df.OrchestrationRuntimeStatus.Terminated],
   });
-  context.log(`housekeeping: ${cleaned.cleaned.length} upload(s) cleaned, ${cleaned.skipped.length} deferred; ${purged.instancesDeleted} orchestration histories purged`);
+  context.log(
+    `housekeeping: ${cleaned.cleaned.length} upload(s) cleaned, ${cleaned.skipped.length} deferred; ${files.removed} uploaded file(s) deleted, ` +
+      `${files.failed} to retry; ${events} outbox event(s) and ${purged.instancesDeleted} orchestration histories purged`,
+  );
+  if (files.failed > 0) context.warn(`housekeeping: ${files.failed} uploaded file(s) could not be deleted; retrying next run`);
 }

@@ -44,6 +44,8 @@ describe('loadSettings', () => {
     });
     expect(settings.dbPoolMax).toBe(10);
     expect(settings.migrateOnStart).toBe(false);
+    expect(settings.uploadBlobRetentionHours).toBe(0);
+    expect(settings.outboxRetentionDays).toBe(7);
     expect(settings.cleanupRetentionHours).toBe(24);
     expect(settings.durableHistoryRetentionDays).toBe(7);
     expect(settings.applicationInsightsConnectionString).toBeUndefined();
@@ -74,6 +76,11 @@ describe('loadSettings', () => {
       options: '-c role=bulkflow_app',
     });
     expect(settings.migrateOnStart).toBe(false);
+  });
+
+  it('keeps uploaded files 0 hours or more after final', () => {
+    expect(loadSettings({ ...local, UPLOAD_BLOB_RETENTION_HOURS: '48' }).uploadBlobRetentionHours).toBe(48);
+    expect(problemsOf({ ...local, UPLOAD_BLOB_RETENTION_HOURS: '-1' })).toEqual(['UPLOAD_BLOB_RETENTION_HOURS must be a whole number, 0 or more (got "-1")']);
   });
 
   it('migrates on start only when DB_MIGRATE_ON_START says true, and names a bad value', () => {
