@@ -11,7 +11,8 @@ import { deleteUploadBlobActivity } from './activities/deleteUploadBlobActivity.
 import { registerUploadActivity } from './activities/registerUploadActivity.js';
 import { uploadProgress } from './entities/uploadProgress.js';
 import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
-import { housekeeping, outboxSweeper } from './functions/housekeeping.js';
+import { housekeeping } from './functions/housekeeping.js';
+import { outboxSweeper } from './functions/outboxSweeper.js';
 import { matchAnalysis } from './functions/matchAnalysis.js';
 import { dashboard } from './functions/dashboard.js';
 import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './functions/uploadStatus.js';

@@ -1,5 +1,5 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
-import { parseUploadSource } from '../engine/blobCreated.js';
+import { identityOf } from '../engine/uploadIdentity.js';
 import type { BlobRemover } from '../engine/rawFileRetention.js';
 
 /**
@@ -8,8 +8,8 @@ import type { BlobRemover } from '../engine/rawFileRetention.js';
  * Anything else (a lease on the blob, storage unreachable) throws, so the deletion is tried again.
  */
 export function uploadBlobRemover(storage: BlobServiceClient): BlobRemover {
-  return async ({ source, etag }) => {
-    const { container, blobName } = parseUploadSource(source);
+  return async (blob) => {
+    const { container, blobName, etag } = identityOf(blob);
     try {
       await storage.getContainerClient(container).getBlobClient(blobName).delete({ deleteSnapshots: 'include', conditions: { ifMatch: `"${etag}"` } });
       return 'deleted';

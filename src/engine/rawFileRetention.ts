@@ -3,6 +3,7 @@ import type pg from 'pg';
 /** The blob version an upload was registered with (what its raw file is). */
 export interface UploadBlob {
   uploadId: string;
+  state: string;
   source: string;
   etag: string;
 }
@@ -21,14 +22,14 @@ const FINAL_AT = `coalesce(u.failed_at, u.superseded_at, u.completed_at)`;
  * oldest first. Status, counts and row errors stay in PostgreSQL; only the uploaded file goes.
  */
 export async function uploadBlobsDue(pool: pg.Pool, options: { retentionMs: number; limit: number; uploadId?: string }): Promise<UploadBlob[]> {
-  const { rows } = await pool.query<{ upload_id: string; source: string; etag: string }>(
-    `SELECT u.upload_id, u.source, u.etag FROM bulkflow.uploads u
+  const { rows } = await pool.query<{ upload_id: string; state: string; source: string; etag: string }>(
+    `SELECT u.upload_id, u.state, u.source, u.etag FROM bulkflow.uploads u
      WHERE u.blob_deleted_at IS NULL AND u.status IN ('complete', 'failed', 'superseded')
        AND ${FINAL_AT} <= now() - $1 * interval '1 millisecond' AND ($3::text IS NULL OR u.upload_id = $3)
      ORDER BY ${FINAL_AT} LIMIT $2`,
     [options.retentionMs, options.limit, options.uploadId ?? null],
   );
-  return rows.map((row) => ({ uploadId: row.upload_id, source: row.source, etag: row.etag }));
+  return rows.map((row) => ({ uploadId: row.upload_id, state: row.state, source: row.source, etag: row.etag }));
 }
 
 export type BlobDeletion = 'deleted' | 'gone' | 'not-due';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionNames } from '../../src/functionNames.js';
-import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
 import { allRowErrors, CSV_HEADER, finalStatus, getJson, putBlob, validRows } from '../support/uploads.js';
 
