@@ -8,6 +8,8 @@ CREATE UNLOGGED TABLE bulkflow.api_rate_limits (
   window_start timestamptz NOT NULL,
   requests     integer NOT NULL
 );
+-- The app role (1763900300000_app-role.sql) counts; it never deletes.
+GRANT SELECT, INSERT, UPDATE ON bulkflow.api_rate_limits TO bulkflow_app;
 
 -- Down Migration
 

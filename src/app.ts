@@ -8,6 +8,7 @@ import { makeCommitChunkActivity } from './activities/commitChunkActivity.js';
 import { makeFailUploadActivity } from './activities/failUploadActivity.js';
 import { makePlanUploadActivity } from './activities/planUploadActivity.js';
 import { makePublishOutboxActivity } from './activities/publishOutboxActivity.js';
+import { makeDeleteUploadBlobActivity } from './activities/deleteUploadBlobActivity.js';
 import { makeRegisterUploadActivity } from './activities/registerUploadActivity.js';
 import { uploadProgress } from './entities/uploadProgress.js';
 import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
@@ -41,6 +42,7 @@ df.app.activity(functionNames.commitChunk, { handler: makeCommitChunkActivity(cl
 df.app.activity(functionNames.activateUpload, { handler: makeActivateUploadActivity(clients) });
 df.app.activity(functionNames.failUpload, { handler: makeFailUploadActivity(clients) });
 df.app.activity(functionNames.publishOutbox, { handler: makePublishOutboxActivity(clients) });
+df.app.activity(functionNames.deleteUploadBlob, { handler: makeDeleteUploadBlobActivity(clients) });
 df.app.entity(functionNames.uploadProgress, uploadProgress);
 
 app.http(functionNames.uploadFile, { ...httpOptions(functionNames.uploadFile), handler: access.protect(functionNames.uploadFile, makeUploadFile(clients)) });
