@@ -12,7 +12,8 @@ describe('API rate limit per caller', () => {
   beforeAll(async () => {
     t = await startTestStack({ API_RATE_LIMIT_PER_MINUTE: '60' });
     const port = await freePort();
-    second = spawnHost(['--port', String(port)], t.stack.settings);
+    // The host's durable store is migrated with the administrator login, as the stack's own host does.
+    second = spawnHost(['--port', String(port)], { ...t.stack.settings, DURABLE_STORE_URL: t.stack.adminDatabaseUrl });
     await waitForOutput(second, 'Host listening', 60_000);
     secondUrl = `http://127.0.0.1:${port}`;
   }, 180_000);
