@@ -63,6 +63,8 @@ export class EndToEndStack {
     private readonly stack: LocalStack,
     private readonly uploads: ContainerClient,
     private readonly pool: pg.Pool,
+    /** An operator's bearer token for the status API. */
+    private readonly headers: Record<string, string>,
   ) {}
 
   static async start(options: { databaseUrl: string; dataDir: string }): Promise<EndToEndStack> {
@@ -72,7 +74,8 @@ export class EndToEndStack {
     });
     const uploads = BlobServiceClient.fromConnectionString(stack.settings.UploadStorage!).getContainerClient('uploads');
     await uploads.createIfNotExists();
-    return new EndToEndStack(stack, uploads, new pg.Pool({ connectionString: options.databaseUrl, max: 2 }));
+    const headers = { authorization: `Bearer ${await stack.issuer!.mint({ operator: true })}` };
+    return new EndToEndStack(stack, uploads, new pg.Pool({ connectionString: options.databaseUrl, max: 2 }), headers);
   }
 
   /** Uploads `file` as a new blob of state BE and follows it until its completion event was consumed. */
@@ -101,7 +104,7 @@ export class EndToEndStack {
     }
     const finalAt = Date.now();
     const ingestCpu = cpuSnapshot().ours - cpuUploaded.ours;
-    const response = await fetch(`${this.stack.url}/api/uploads/${uploadId}`);
+    const response = await fetch(`${this.stack.url}/api/uploads/${uploadId}`, { headers: this.headers });
     if (!response.ok) throw new Error(`status API answered HTTP ${response.status}`);
     const status = (await response.json()) as UploadStatusBody;
     for (;;) {
