@@ -16,6 +16,7 @@ export interface DurablePhases {
   /** First chunk scheduled -> last chunk done (all waves, or all sub-orchestrations). */
   commit: number;
   activate: number;
+  /** Publishing the completion event and deleting the raw upload. */
   publish: number;
   /** Orchestration time outside those steps: queueing, replays, scheduling between steps. */
   between: number;
@@ -115,7 +116,7 @@ export class EndToEndStack {
     const consumedAt = Date.now();
     const hostPeakMiB = peakReset ? (await memory(this.stack.hostPid)).peakMiB : null;
     const phases = await this.phases(instanceIdOf(uploadId), uploadedAt);
-    await blob.delete();
+    await blob.deleteIfExists(); // the app deletes raw uploads once they are final
     const span = (from: number, to: number) => (to - from) / 1000;
     return {
       seconds: span(startedAt, consumedAt),
@@ -153,7 +154,7 @@ export class EndToEndStack {
       plan: step('planUpload'),
       commit: step('commitChunk', 'ingestChunksOrchestrator'),
       activate: step('activateUpload', 'failUpload'),
-      publish: step('publishOutbox'),
+      publish: step('publishOutbox', 'deleteUploadBlob'),
     };
     const inSteps = Object.values(steps).reduce((sum, value) => sum + value, 0);
     return { start: (started - uploadedAt) / 1000, ...steps, between: (ended - started) / 1000 - inSteps };

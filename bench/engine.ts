@@ -219,7 +219,7 @@ try {
       ['    plan', formatSpread(e2eOf((e) => e.phases.plan), secs)],
       ['    commit', formatSpread(e2eOf((e) => e.phases.commit), secs)],
       ['    activate', formatSpread(e2eOf((e) => e.phases.activate), secs)],
-      ['    publish', formatSpread(e2eOf((e) => e.phases.publish), secs)],
+      ['    publish, delete blob', formatSpread(e2eOf((e) => e.phases.publish), secs)],
       ['    between steps', formatSpread(e2eOf((e) => e.phases.between), secs)],
       ['  event consumed', formatSpread(e2eOf((e) => e.eventSeconds), secs)],
       ['  first committed row', `${formatSpread(e2eOf((e) => e.firstRowSeconds), secs)} after the blob upload`],
