@@ -68,10 +68,11 @@ export class EndToEndStack {
     private readonly headers: Record<string, string>,
   ) {}
 
-  static async start(options: { databaseUrl: string; dataDir: string }): Promise<EndToEndStack> {
+  /** `settings`: app settings for this run (e.g. INGEST_MAX_CHUNKS_IN_FLIGHT), over local.settings.json. */
+  static async start(options: { databaseUrl: string; dataDir: string; settings?: Record<string, string> }): Promise<EndToEndStack> {
     const stack = await startLocalStack({
       appDir: packageRoot(), dataDir: options.dataDir, port: 0, eventHubsPort: 0, persistent: false, logLevel: 'warning', hostProcess: true,
-      settings: { DATABASE_URL: options.databaseUrl, TASK_HUB_NAME: 'bench' },
+      settings: { DATABASE_URL: options.databaseUrl, TASK_HUB_NAME: 'bench', ...options.settings },
     });
     const uploads = BlobServiceClient.fromConnectionString(stack.settings.UploadStorage!).getContainerClient('uploads');
     await uploads.createIfNotExists();

@@ -14,11 +14,12 @@ import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.
 import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, percent, rate, secs, spread } from './stats.js';
 
 /**
- * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--engine-only] [--compare]`:
+ * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--engine-only] [--compare]`:
  * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), then the engine, then
  * the end-to-end path through the local stack (skip with --engine-only), on the same server. Ratios are taken per
  * round, against the baseline measured right before, and the summary gives min / median / max over the rounds.
- * --compare adds pgloader (once) loading the same file into the same kind of table, when it is installed.
+ * --in-flight sets the app's chunks in flight per upload for the end-to-end runs. --compare adds pgloader (once) loading
+ * the same file into the same kind of table, when it is installed.
  */
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -33,6 +34,8 @@ const concurrency = option('concurrency', 2);
 const chunkBytes = option('chunk-mb', 8) * 1024 * 1024;
 const badShare = option('bad', 0.001);
 const skipE2e = process.argv.includes('--engine-only');
+// The product's chunks in flight per upload (INGEST_MAX_CHUNKS_IN_FLIGHT) for the end-to-end runs; default: the app's.
+const inFlight = process.argv.includes('--in-flight') ? option('in-flight', 0) : undefined;
 const compare = process.argv.includes('--compare');
 const BASELINE_COLUMNS = ['lds_hash', 'case_id', 'participant_id', 'participant_closing_date', 'recent_benefit_issuance_dates', 'vulnerable_individual'];
 
@@ -158,7 +161,12 @@ try {
   }
 
   // The product path on the same file and server: blob upload -> durable fan-out -> active -> event consumed.
-  if (!skipE2e) stack = await EndToEndStack.start({ databaseUrl: url.toString(), dataDir: e2eDataDir(process.cwd()) });
+  if (!skipE2e) {
+    stack = await EndToEndStack.start({
+      databaseUrl: url.toString(), dataDir: e2eDataDir(process.cwd()),
+      ...(inFlight ? { settings: { INGEST_MAX_CHUNKS_IN_FLIGHT: String(inFlight) } } : {}),
+    });
+  }
   console.log(`${rows} rows, ${(sizeBytes / 1e6).toFixed(0)} MB (generated in ${generateSeconds.toFixed(1)} s); ${runs} round(s) of baseline, engine${stack ? ', end to end' : ''}`);
   const rounds: Round[] = [];
   for (let run = 1; run <= runs; run++) {
