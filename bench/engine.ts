@@ -167,7 +167,7 @@ try {
       ...(inFlight ? { settings: { INGEST_MAX_CHUNKS_IN_FLIGHT: String(inFlight) } } : {}),
     });
   }
-  console.log(`${rows} rows, ${(sizeBytes / 1e6).toFixed(0)} MB (generated in ${generateSeconds.toFixed(1)} s); ${runs} round(s) of baseline, engine${stack ? ', end to end' : ''}`);
+  console.log(`${rows} rows, ${(sizeBytes / 1e6).toFixed(0)} MB (generated in ${generateSeconds.toFixed(1)} s); ${runs} round(s) of baseline, engine${stack ? `, end to end (chunks in flight: ${inFlight ?? 'app default'})` : ''}`);
   const rounds: Round[] = [];
   for (let run = 1; run <= runs; run++) {
     const load = load1();
