@@ -20,6 +20,11 @@ export interface DurablePhases {
   publish: number;
   /** Orchestration time outside those steps: queueing, replays, scheduling between steps. */
   between: number;
+  /**
+   * Share of the chunk slots' time spent waiting for the slowest chunk of their batch: for every set of chunk commits
+   * scheduled together, the time each finished one waits for the last, over the time all of them were in flight.
+   */
+  batchIdle: number;
 }
 
 export interface EndToEndRun {
@@ -158,7 +163,7 @@ export class EndToEndStack {
       publish: step('publishOutbox', 'deleteUploadBlob'),
     };
     const inSteps = Object.values(steps).reduce((sum, value) => sum + value, 0);
-    return { start: (started - uploadedAt) / 1000, ...steps, between: (ended - started) / 1000 - inSteps };
+    return { start: (started - uploadedAt) / 1000, ...steps, between: (ended - started) / 1000 - inSteps, batchIdle: batchIdle(historyEvents) };
   }
 
   /** `count` BlobCreated deliveries at once (distinct blob versions), as Event Grid sends them to the webhook. */
@@ -199,6 +204,23 @@ export class EndToEndStack {
     await this.pool.end();
     await this.stack.stop();
   }
+}
+
+/** See DurablePhases.batchIdle; 0 when chunks were not committed by this orchestration itself. */
+function batchIdle(historyEvents: HistoryRow[]): number {
+  const batches = new Map<string, number[]>();
+  for (const e of historyEvents) {
+    if (e.FunctionName !== 'commitChunk' || !e.ScheduledTime) continue;
+    batches.set(e.ScheduledTime, [...(batches.get(e.ScheduledTime) ?? []), Date.parse(e.Timestamp)]);
+  }
+  let idle = 0;
+  let busy = 0;
+  for (const [scheduled, ends] of batches) {
+    const last = Math.max(...ends);
+    idle += ends.reduce((sum, end) => sum + last - end, 0);
+    busy += ends.length * (last - Date.parse(scheduled));
+  }
+  return busy > 0 ? idle / busy : 0;
 }
 
 export const e2eDataDir = (root: string) => join(root, '.data', `bench-stack-${process.pid}`);

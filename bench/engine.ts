@@ -225,7 +225,7 @@ try {
       ['    to orchestration start', formatSpread(e2eOf((e) => e.phases.start), secs)],
       ['    register', formatSpread(e2eOf((e) => e.phases.register), secs)],
       ['    plan', formatSpread(e2eOf((e) => e.phases.plan), secs)],
-      ['    commit', formatSpread(e2eOf((e) => e.phases.commit), secs)],
+      ['    commit', `${formatSpread(e2eOf((e) => e.phases.commit), secs)} (chunk slots idle waiting for their batch: ${formatSpread(e2eOf((e) => e.phases.batchIdle), percent)})`],
       ['    activate', formatSpread(e2eOf((e) => e.phases.activate), secs)],
       ['    publish, delete blob', formatSpread(e2eOf((e) => e.phases.publish), secs)],
       ['    between steps', formatSpread(e2eOf((e) => e.phases.between), secs)],

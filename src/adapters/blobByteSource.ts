@@ -1,7 +1,7 @@
 import type { BlobClient } from '@azure/storage-blob';
 import { PermanentError, TransientError, type ByteSource } from '../engine/index.js';
 
-/** Reads longer than one block (planning reads the whole blob) go as block downloads, several at once. */
+/** Reads longer than four blocks (planning reads the whole blob) go as block downloads, four at once. */
 const BLOCK_BYTES = 8 * 1024 * 1024;
 const BLOCKS_AHEAD = 4;
 
@@ -10,7 +10,9 @@ const BLOCKS_AHEAD = 4;
  * so a blob overwritten mid-upload fails the old upload instead of mixing two files.
  *
  * One download stream is as fast as one connection to storage; a long range is read as blocks, up to four at
- * once (about 40 MB held), and handed on in order, so storage and the reader work at the same time.
+ * once (about 40 MB held), and handed on in order, so storage and the reader work at the same time. A chunk
+ * (~8 MiB) streams as it arrives: buffering whole blocks there cost every commit its overlap of download and
+ * encoding, and the host 130 MiB of peak memory with eight chunks in flight.
  */
 export function blobByteSource(blob: BlobClient, etag: string, { blockBytes = BLOCK_BYTES } = {}): ByteSource {
   const conditions = { ifMatch: `"${etag}"` };
@@ -34,7 +36,7 @@ export function blobByteSource(blob: BlobClient, etag: string, { blockBytes = BL
     },
     async *stream(start, endExclusive) {
       if (endExclusive <= start) return;
-      if (endExclusive - start <= blockBytes) {
+      if (endExclusive - start <= BLOCKS_AHEAD * blockBytes) {
         try {
           const response = await blob.download(start, endExclusive - start, { conditions });
           for await (const chunk of response.readableStreamBody!) yield chunk as Buffer;
