@@ -143,7 +143,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     // Registered early so that, run in reverse, it comes after all in-flight work has drained.
     cleanup.push(() => invoker.runHooks('appTerminate', { hookData: {} }));
     const disabledHttp = (registry.disabled ?? []).filter((fn) => fn.trigger.type.toLowerCase() === 'httptrigger');
-    routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger, disabledHttp);
+    routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger, disabledHttp, registry.httpStreamUri);
     routes.eventGrid = new EventGridWebhook(registry, invoker, logger);
 
     let durable: DurableRuntime | undefined;

@@ -1,5 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorText, type Invoker } from './invoke.js';
+import { randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { errorText, type InvocationResult, type Invoker } from './invoke.js';
+import { forwardToApp, relayedHeaders } from './httpStream.js';
 import type { HostLogger } from './logger.js';
 import { sendText } from './eventGrid.js';
 import type { BindingMetadata, DisabledFunction, RegisteredFunction, RpcTypedData } from './registry.js';
@@ -36,6 +39,8 @@ export class HttpTriggers {
     private readonly invoker: Invoker,
     private readonly logger: HostLogger,
     disabled: DisabledFunction[] = [],
+    /** The library's own HTTP server, when the app set `enableHttpStream` (see httpStream.ts). */
+    private readonly streamUri?: string,
   ) {
     const routeOf = (name: string, trigger: BindingMetadata) => ({
       name,
@@ -90,14 +95,38 @@ export class HttpTriggers {
       params,
       body: body.length > 0 ? { bytes: body } : undefined,
     };
+    if (this.streamUri) return this.invokeStreamed(fn, this.streamUri, http, url, response, body);
     const result = await this.invoker.invoke(fn, { trigger: { http } });
-    if (result.error !== undefined) {
-      this.logger.error('function failed', { function: fn.name, invocationId: result.invocationId, error: errorText(result.error) });
-      response.writeHead(500).end();
-      return;
-    }
+    if (result.error !== undefined) return this.failed(fn, result, response);
     this.logger.info('executed', { function: fn.name, status: status(result.returnValue), ms: Math.round(result.durationMs) });
     writeRpcResponse(response, result.returnValue?.http as RpcHttpResponse | undefined);
+  }
+
+  /**
+   * Stream mode: the invocation's HTTP request and response go through the library's own server; the trigger
+   * metadata carries the headers and route parameters, as the Functions host sends them.
+   */
+  private async invokeStreamed(fn: RegisteredFunction, streamUri: string, http: { method: string; headers: Record<string, string>; params: Record<string, string> }, url: URL, response: ServerResponse, body: Buffer): Promise<void> {
+    const invocationId = randomUUID();
+    const proxied = forwardToApp(streamUri, invocationId, { method: http.method, path: `${url.pathname}${url.search}`, headers: http.headers, body, host: url.host });
+    const triggerMetadata: Record<string, RpcTypedData> = { Headers: { json: JSON.stringify(http.headers) } };
+    for (const [name, value] of Object.entries(http.params)) triggerMetadata[name] = { string: value };
+    const result = await this.invoker.invoke(fn, { trigger: { http }, triggerMetadata, invocationId });
+    if (result.error !== undefined || !result.returned) proxied.cancel();
+    if (result.error !== undefined) return this.failed(fn, result, response);
+    if (!result.returned) {
+      response.writeHead(204).end();
+      return;
+    }
+    const answer = await proxied.response;
+    this.logger.info('executed', { function: fn.name, status: String(answer.statusCode), ms: Math.round(result.durationMs) });
+    response.writeHead(answer.statusCode ?? 200, relayedHeaders(answer.headers));
+    await pipeline(answer, response);
+  }
+
+  private failed(fn: RegisteredFunction, result: InvocationResult, response: ServerResponse): void {
+    this.logger.error('function failed', { function: fn.name, invocationId: result.invocationId, error: errorText(result.error) });
+    response.writeHead(500).end();
   }
 }
 

@@ -9,6 +9,8 @@ export interface InvocationInput {
   /** Extra input bindings by binding name (e.g. the durable client). */
   extraInputs?: Record<string, RpcTypedData>;
   triggerMetadata?: Record<string, RpcTypedData>;
+  /** Set by a caller that must know it before the call (HTTP in stream mode); a new one otherwise. */
+  invocationId?: string;
 }
 
 export interface InvocationResult {
@@ -16,6 +18,8 @@ export interface InvocationResult {
   /** The library's InvocationContext, after the call (durable wrappers leave state on it). */
   context: Record<string, unknown>;
   returnValue?: RpcTypedData;
+  /** The function returned a value (in HTTP stream mode, a response the library sends itself). */
+  returned: boolean;
   error?: unknown;
   durationMs: number;
 }
@@ -31,7 +35,7 @@ export class Invoker {
   ) {}
 
   async invoke(fn: RegisteredFunction, input: InvocationInput): Promise<InvocationResult> {
-    const invocationId = randomUUID();
+    const invocationId = input.invocationId ?? randomUUID();
     const started = performance.now();
     const inputData = [{ name: fn.triggerName, data: input.trigger }];
     for (const [name, data] of Object.entries({ ...this.bindingInputs(fn), ...input.extraInputs })) inputData.push({ name, data });
@@ -50,7 +54,7 @@ export class Invoker {
       args = await model.getArguments();
     } catch (error) {
       // e.g. trigger data the library cannot convert: a failed invocation, never a crash of the host
-      return { invocationId, context: {}, error, durationMs: performance.now() - started };
+      return { invocationId, context: {}, error, returned: false, durationMs: performance.now() - started };
     }
     const { context, inputs } = args;
     // Hook contexts as the worker builds them; the library wraps them in Pre/PostInvocationContext.
@@ -66,14 +70,15 @@ export class Invoker {
       error = caught;
     }
     const post = { invocationContext: context, inputs: pre.inputs, result, error, hookData: pre.hookData };
+    const returned = () => post.result !== undefined && post.result !== null;
     try {
       coreContext.state = 'postInvocationHooks';
       await this.runHooks('postInvocation', post);
       if (post.error !== undefined) throw post.error;
       const response = await model.getResponse(context, post.result);
-      return { invocationId, context, returnValue: response.returnValue, durationMs: performance.now() - started };
+      return { invocationId, context, returnValue: response.returnValue, returned: returned(), durationMs: performance.now() - started };
     } catch (caught) {
-      return { invocationId, context, error: caught, durationMs: performance.now() - started };
+      return { invocationId, context, error: caught, returned: returned(), durationMs: performance.now() - started };
     }
   }
 
