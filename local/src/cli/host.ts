@@ -40,7 +40,7 @@ export async function run(args: string[]): Promise<number> {
   const components = new Components();
   console.error(`starting the Functions host for ${appDir}...`);
   try {
-    const postgres = await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true, notice: (line) => console.error(line) });
+    const postgres = await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true, notice: (line) => console.error(line), signal: stop.signal });
     components.add({ name: 'PostgreSQL', stop: () => postgres.stop(), boundMs: 5_000, ...(postgres.exited ? { exited: postgres.exited.then(describeExit) } : {}) });
     stop.signal.throwIfAborted();
     let host;
