@@ -1,7 +1,7 @@
 import { basename, join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import pg from 'pg';
-import { isFinal, packageRoot, uploadIdOf } from '../src/engine/index.js';
+import { isFinal, packageRoot, uploadIdOf, type UploadStatus } from '../src/engine/index.js';
 import type { UploadStatusBody } from '../src/status/statusBody.js';
 import { startLocalStack } from '../local/src/stack.js';
 
@@ -10,7 +10,7 @@ export interface EndToEnd {
   seconds: number;
   /** Where the time went: blob upload to storage, then until the upload was final, then until its event was consumed. */
   phases: { uploadSeconds: number; ingestSeconds: number; eventSeconds: number };
-  status: string;
+  status: UploadStatus;
   rowsCommitted: number;
   /** Latency of the Event Grid webhook answering the starter, 100 deliveries in flight at once. */
   starterP50Ms: number;

@@ -12,6 +12,7 @@ export const functionNames = {
   activateUpload: 'activateUpload',
   failUpload: 'failUpload',
   publishOutbox: 'publishOutbox',
+  deleteUploadBlob: 'deleteUploadBlob',
   uploadProgress: 'uploadProgress',
   uploadStatus: 'uploadStatus',
   uploadErrors: 'uploadErrors',

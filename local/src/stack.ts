@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { prepareAppDatabase } from './appDatabase.js';
 import { resolvePostgres } from './embeddedPostgres.js';
 import { startAzurite } from './azurite.js';
 import { startEventHubsEndpoint } from './eventhubs/endpoint.js';
@@ -49,7 +50,10 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   url: string;
+  /** What the app sees: DATABASE_URL is its least-privilege login (see adminDatabaseUrl). */
   settings: Record<string, string>;
+  /** The database as its administrator, which migrated it (as the deploy hook does on Azure). */
+  adminDatabaseUrl: string;
   dataDir: string;
   /** The host's process id (this process unless `hostProcess`). */
   hostPid: number;
@@ -110,6 +114,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     for (const result of [postgres, azurite]) if (result.status === 'rejected') throw result.reason;
     started();
+    // As on Azure: the administrator migrates before the app starts; the app connects as the app role.
+    const adminDatabaseUrl = settings.DATABASE_URL!;
+    settings.DATABASE_URL = await prepareAppDatabase(adminDatabaseUrl);
+    settings.DB_MIGRATE_ON_START = 'false';
     const eventHubs = setting('EventHubConnection');
     if (!eventHubs || EMULATOR_EVENT_HUBS.test(eventHubs)) {
       const hubs = await loadHubsConfig(join(options.appDir, 'eventhubs.local.json'));
@@ -122,7 +130,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       started();
     }
 
-    const host = options.hostProcess ? await startHostProcess(options, settings) : await startHostHere(options, settings);
+    const host = options.hostProcess ? await startHostProcess(options, settings, adminDatabaseUrl) : await startHostHere(options, settings, adminDatabaseUrl);
     components.add({ name: 'host', stop: () => host.stop(), boundMs: HOST_DRAIN_MS + 2_000, ...(host.exited ? { exited: host.exited } : {}) });
     started();
 
@@ -139,6 +147,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return {
       url: host.url,
       settings,
+      adminDatabaseUrl,
       dataDir: options.dataDir,
       hostPid: host.pid,
       services,
@@ -163,20 +172,21 @@ function processExit(exited: Promise<ServiceExit> | undefined): { exited?: Promi
   return exited ? { exited: exited.then(describeExit) } : {};
 }
 
-async function startHostHere(options: LocalStackOptions, settings: Record<string, string>): Promise<StackHost> {
+/** `durableStoreUrl`: where the local host keeps its task hub (Azure Storage's stand-in), not the app's login. */
+async function startHostHere(options: LocalStackOptions, settings: Record<string, string>, durableStoreUrl: string): Promise<StackHost> {
   const host = await startHost({
     appDir: options.appDir,
     port: options.port ?? 7071,
     env: settings,
-    databaseUrl: settings.DATABASE_URL,
+    databaseUrl: durableStoreUrl,
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     ...(options.log ? { log: options.log } : {}),
   });
   return { url: host.url, pid: process.pid, stop: () => host.stop({ drainMs: HOST_DRAIN_MS, quiet: true }) };
 }
 
-async function startHostProcess(options: LocalStackOptions, settings: Record<string, string>): Promise<StackHost> {
-  const host = spawnHost(['--app', options.appDir, '--port', String(options.port ?? 7071)], settings);
+async function startHostProcess(options: LocalStackOptions, settings: Record<string, string>, durableStoreUrl: string): Promise<StackHost> {
+  const host = spawnHost(['--app', options.appDir, '--port', String(options.port ?? 7071)], { ...settings, DURABLE_STORE_URL: durableStoreUrl });
   try {
     await waitForOutput(host, 'Ctrl-C to stop', 60_000);
   } catch (error) {

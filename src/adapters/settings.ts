@@ -102,6 +102,23 @@ export const settingDefinitions: readonly SettingDefinition[] = [
     description: 'Static PostgreSQL password (with PGHOST); when unset an Entra access token is used. Never set on Azure.',
   }),
   setting({
+    name: 'PGOPTIONS',
+    requirement: 'optional',
+    readBy: 'app',
+    description:
+      'Startup options of every PostgreSQL session (with PGHOST). On Azure `-c role=bulkflow_app`: the identity\'s login acts only as ' +
+      'the least-privilege role the migrations grant. With DATABASE_URL the URL carries them (`?options=...`).',
+  }),
+  setting({
+    name: 'DB_MIGRATE_ON_START',
+    requirement: 'optional',
+    readBy: 'app',
+    default: 'false',
+    description:
+      'true: the app applies pending migrations before its first query (a local database it administers). Never on Azure, where ' +
+      'the predeploy hook migrates as the PostgreSQL administrator and the app\'s role may not change the schema.',
+  }),
+  setting({
     name: 'AZURE_CLIENT_ID',
     requirement: 'optional',
     readBy: 'app',
@@ -117,6 +134,14 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   setting({ name: 'INGEST_MAX_ERROR_ROWS', requirement: 'optional', readBy: 'app', default: '10000', description: 'Row errors kept per upload.' }),
   setting({ name: 'DB_POOL_MAX', requirement: 'optional', readBy: 'app', default: '10', description: 'PostgreSQL connections per app instance.' }),
   setting({ name: 'CLEANUP_RETENTION_HOURS', requirement: 'optional', readBy: 'app', default: '24', description: 'Hours staged rows of unfinished uploads are kept.' }),
+  setting({
+    name: 'UPLOAD_BLOB_RETENTION_HOURS', requirement: 'optional', readBy: 'app', default: '0',
+    description: 'Hours an uploaded file is kept after its upload is final (complete, failed, superseded): 0 deletes it at once; otherwise the hourly housekeeping deletes it once the hours have passed. Status and row errors stay.',
+  }),
+  setting({
+    name: 'OUTBOX_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7',
+    description: 'Days a delivered upload event is kept in the outbox before housekeeping purges it.',
+  }),
   setting({ name: 'DURABLE_HISTORY_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7', description: 'Days finished orchestration histories are kept before purge.' }),
   setting({
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
@@ -165,6 +190,8 @@ export type PostgresSettings =
       readonly password?: string;
       /** User-assigned identity for the token (AZURE_CLIENT_ID). */
       readonly clientId?: string;
+      /** Session startup options (PGOPTIONS), e.g. the role to act as. */
+      readonly options?: string;
     };
 
 export interface Settings {
@@ -172,6 +199,7 @@ export interface Settings {
   readonly eventHubs: { readonly connection: EventHubsConnection; readonly eventHubName: string };
   readonly postgres: PostgresSettings;
   readonly dbPoolMax: number;
+  readonly migrateOnStart: boolean;
   readonly ingest: {
     readonly maxChunksInFlight: number;
     readonly maxConcurrentCommits: number;
@@ -181,6 +209,8 @@ export interface Settings {
   };
   readonly cleanupRetentionHours: number;
   readonly durableHistoryRetentionDays: number;
+  readonly uploadBlobRetentionHours: number;
+  readonly outboxRetentionDays: number;
   readonly applicationInsightsConnectionString?: string;
 }
 
@@ -199,6 +229,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     eventHubs: { connection: readEventHubs(reader), eventHubName: reader.text('EVENT_HUB_NAME') },
     postgres: readPostgres(reader),
     dbPoolMax: reader.positiveInteger('DB_POOL_MAX'),
+    migrateOnStart: reader.boolean('DB_MIGRATE_ON_START'),
     ingest: {
       maxChunksInFlight: reader.positiveInteger('INGEST_MAX_CHUNKS_IN_FLIGHT'),
       maxConcurrentCommits: reader.positiveInteger('INGEST_MAX_CONCURRENT_COMMITS'),
@@ -208,6 +239,8 @@ export function loadSettings(env: Environment = process.env): Settings {
     },
     cleanupRetentionHours: reader.positiveInteger('CLEANUP_RETENTION_HOURS'),
     durableHistoryRetentionDays: reader.positiveInteger('DURABLE_HISTORY_RETENTION_DAYS'),
+    uploadBlobRetentionHours: reader.nonNegativeInteger('UPLOAD_BLOB_RETENTION_HOURS'),
+    outboxRetentionDays: reader.positiveInteger('OUTBOX_RETENTION_DAYS'),
     ...optional('applicationInsightsConnectionString', reader.optional('APPLICATIONINSIGHTS_CONNECTION_STRING')),
   };
   if (reader.problems.length > 0) throw new SettingsError(reader.problems);
@@ -238,12 +271,26 @@ class SettingReader {
   }
 
   positiveInteger(name: string): number {
+    return this.integer(name, 1, 'a positive integer');
+  }
+
+  nonNegativeInteger(name: string): number {
+    return this.integer(name, 0, 'a whole number, 0 or more');
+  }
+
+  private integer(name: string, min: number, what: string): number {
     const raw = this.text(name);
     const value = Number(raw);
-    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
-      this.problems.push(`${name} must be a positive integer (got "${raw}")`);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min) {
+      this.problems.push(`${name} must be ${what} (got "${raw}")`);
     }
     return value;
+  }
+
+  boolean(name: string): boolean {
+    const raw = this.text(name).toLowerCase();
+    if (raw !== 'true' && raw !== 'false') this.problems.push(`${name} must be true or false (got "${raw}")`);
+    return raw === 'true';
   }
 
   share(name: string): number {
@@ -350,6 +397,7 @@ function readPostgres(reader: SettingReader): PostgresSettings {
     sslMode,
     ...optional('password', reader.optional('PGPASSWORD')),
     ...optional('clientId', reader.optional('AZURE_CLIENT_ID')),
+    ...optional('options', reader.optional('PGOPTIONS')),
   };
 }
 

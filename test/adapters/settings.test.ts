@@ -18,6 +18,7 @@ const azure = {
   PGHOST: 'psql-abc.postgres.database.azure.com',
   PGDATABASE: 'bulkflow',
   PGUSER: 'id-abc',
+  PGOPTIONS: '-c role=bulkflow_app',
   AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001',
 };
 
@@ -42,6 +43,9 @@ describe('loadSettings', () => {
       maxChunksInFlight: 8, maxConcurrentCommits: 16, chunkBytes: 8 * 1024 * 1024, maxRejectedShare: 0.05, maxErrorRows: 10000,
     });
     expect(settings.dbPoolMax).toBe(10);
+    expect(settings.migrateOnStart).toBe(false);
+    expect(settings.uploadBlobRetentionHours).toBe(0);
+    expect(settings.outboxRetentionDays).toBe(7);
     expect(settings.cleanupRetentionHours).toBe(24);
     expect(settings.durableHistoryRetentionDays).toBe(7);
     expect(settings.applicationInsightsConnectionString).toBeUndefined();
@@ -69,7 +73,20 @@ describe('loadSettings', () => {
       user: 'id-abc',
       sslMode: 'verify-full',
       clientId: azure.AZURE_CLIENT_ID,
+      options: '-c role=bulkflow_app',
     });
+    expect(settings.migrateOnStart).toBe(false);
+  });
+
+  it('keeps uploaded files 0 hours or more after final', () => {
+    expect(loadSettings({ ...local, UPLOAD_BLOB_RETENTION_HOURS: '48' }).uploadBlobRetentionHours).toBe(48);
+    expect(problemsOf({ ...local, UPLOAD_BLOB_RETENTION_HOURS: '-1' })).toEqual(['UPLOAD_BLOB_RETENTION_HOURS must be a whole number, 0 or more (got "-1")']);
+  });
+
+  it('migrates on start only when DB_MIGRATE_ON_START says true, and names a bad value', () => {
+    expect(loadSettings({ ...local, DB_MIGRATE_ON_START: 'true' }).migrateOnStart).toBe(true);
+    expect(loadSettings({ ...local, DB_MIGRATE_ON_START: 'FALSE' }).migrateOnStart).toBe(false);
+    expect(problemsOf({ ...local, DB_MIGRATE_ON_START: 'yes' })).toEqual(['DB_MIGRATE_ON_START must be true or false (got "yes")']);
   });
 
   it('derives the blob endpoint from UploadStorage__accountName', () => {

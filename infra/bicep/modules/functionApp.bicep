@@ -6,7 +6,7 @@ param appName string
 param location string
 param tags object
 param nodeVersion string
-@minValue(40)
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int
 @allowed([512, 2048, 4096])
@@ -22,8 +22,11 @@ param eventHubName string
 param postgresHost string
 param postgresDatabase string
 param taskHubName string
-@description('PostgreSQL connections per instance; budget: maximumInstanceCount x dbPoolMax <= server max_connections.')
+@description('PostgreSQL connections per instance (the pool size).')
 param dbPoolMax int
+@description('max_connections - reserved - worst-case app connections, computed in main.bicep: a negative value (the budget is broken) fails the deployment here.')
+@minValue(0)
+param dbConnectionHeadroom int
 param applicationInsightsConnectionString string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -54,6 +57,8 @@ var appSettings = [
   { name: 'PGHOST', value: postgresHost }
   { name: 'PGDATABASE', value: postgresDatabase }
   { name: 'PGUSER', value: identityName }
+  // The identity's login holds nothing itself: every session acts as the role the migrations grant (predeploy hook).
+  { name: 'PGOPTIONS', value: '-c role=bulkflow_app' }
   { name: 'PGSSLMODE', value: 'verify-full' }
   { name: 'DB_POOL_MAX', value: string(dbPoolMax) }
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
@@ -100,3 +105,4 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 output name string = app.name
 output id string = app.id
 output defaultHostName string = app.properties.defaultHostName
+output dbConnectionHeadroom int = dbConnectionHeadroom

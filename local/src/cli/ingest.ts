@@ -5,7 +5,7 @@ import { EventHubConsumerClient, earliestEventPosition, type EventPosition } fro
 import { BlobServiceClient } from '@azure/storage-blob';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { isFinal, uploadIdOf } from '../../../src/engine/index.js';
+import { isFinal, uploadIdOf, type UploadStatus } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
 import type { UploadStatusBody } from '../../../src/status/statusBody.js';
@@ -20,7 +20,7 @@ export interface IngestSummary {
   uploadId: string;
   instanceId: string;
   state: string;
-  status: string;
+  status: UploadStatus;
   rowsTotal: number | null;
   rowsCommitted: number;
   rowsRejected: number;
