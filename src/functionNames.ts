@@ -14,6 +14,7 @@ export const functionNames = {
   publishOutbox: 'publishOutbox',
   deleteUploadBlob: 'deleteUploadBlob',
   uploadProgress: 'uploadProgress',
+  uploadFile: 'uploadFile',
   uploadStatus: 'uploadStatus',
   uploadErrors: 'uploadErrors',
   stateUploads: 'stateUploads',

@@ -83,6 +83,16 @@ param uploadsRetentionDays int = 7
 @description('Daily Log Analytics ingestion cap in GB (-1 = none).')
 param logDailyQuotaGb int = 2
 
+@description('States (2-letter codes) that get a State.XX app role; add codes and run azd provision to onboard more.')
+param states array = [
+  'AL', 'AK', 'AZ', 'AR', 'CA', 'CO', 'CT', 'DE', 'DC', 'FL', 'GA', 'HI', 'ID', 'IL', 'IN', 'IA', 'KS', 'KY', 'LA', 'ME'
+  'MD', 'MA', 'MI', 'MN', 'MS', 'MO', 'MT', 'NE', 'NV', 'NH', 'NJ', 'NM', 'NY', 'NC', 'ND', 'OH', 'OK', 'OR', 'PA', 'RI'
+  'SC', 'SD', 'TN', 'TX', 'UT', 'VT', 'VA', 'WA', 'WV', 'WI', 'WY', 'AS', 'GU', 'MP', 'PR', 'VI'
+]
+
+@description('Largest file the upload API accepts, in bytes (default 4 GiB).')
+param uploadMaxBytes int = 4294967296
+
 @description('Deploy the standalone Durable Functions monitor bound to the task hub.')
 param deployDfMon bool = false
 
@@ -193,6 +203,18 @@ module postgres 'modules/postgres.bicep' = {
   }
 }
 
+// The API's app registration: app roles State.XX and Operator.Read, the dashboard's sign-in. The dashboard address
+// assumes the app's classic default host name (<app>.azurewebsites.net).
+module appRegistration 'modules/appRegistration.bicep' = {
+  scope: rg
+  params: {
+    uniqueName: 'bulkflow-${resourceToken}'
+    displayName: 'bulkflow (${environmentName})'
+    dashboardUrl: 'https://${appName}.azurewebsites.net/api/dashboard/'
+    states: states
+  }
+}
+
 module functionApp 'modules/functionApp.bicep' = {
   scope: rg
   params: {
@@ -217,6 +239,8 @@ module functionApp 'modules/functionApp.bicep' = {
     dbPoolMax: dbPoolMax
     dbConnectionHeadroom: dbConnectionHeadroom
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    authClientId: appRegistration.outputs.clientId
+    uploadMaxBytes: uploadMaxBytes
   }
 }
 
@@ -255,4 +279,7 @@ output AZURE_APP_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output DB_CONNECTIONS_WORST_CASE int = dbConnectionsWorstCase
 output DB_CONNECTION_HEADROOM int = functionApp.outputs.dbConnectionHeadroom
 output TASK_HUB_NAME string = taskHubName
+output AZURE_API_CLIENT_ID string = appRegistration.outputs.clientId
+output AZURE_API_SERVICE_PRINCIPAL_ID string = appRegistration.outputs.servicePrincipalId
+output AZURE_API_SCOPE string = appRegistration.outputs.scope
 output DFMON_URL string = deployDfMon ? dfmon!.outputs.url : ''

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { join } from 'node:path';
 import { prepareAppDatabase } from './appDatabase.js';
 import { resolvePostgres } from './embeddedPostgres.js';
@@ -12,7 +13,10 @@ import type { ServiceExit } from './lifecycle/services.js';
 import type { LogLevelName } from './host/settings.js';
 import { startBlobCreatedSource } from './eventGrid/blobCreatedSource.js';
 import { EventGridDelivery } from './eventGrid/delivery.js';
-import { readSubscriptions } from './eventGrid/subscriptions.js';
+import { containerOf, readSubscriptions } from './eventGrid/subscriptions.js';
+import { startIssuer, type RunningIssuer } from './issuer/issuerServer.js';
+import { loadOrCreateSigningKey } from './issuer/signingKey.js';
+import { LOCAL_AUDIENCE, LOCAL_DASHBOARD_CLIENT_ID, LOCAL_ISSUER } from './issuer/tokens.js';
 
 export interface LocalStackOptions {
   /** The Functions app to run (directory with package.json `main`). */
@@ -61,6 +65,8 @@ export interface LocalStack {
   services: StackServices;
   /** The first of the stack's service processes that ended while it should have been running. */
   serviceExited: Promise<ComponentExit>;
+  /** The local token issuer (absent when AUTH_ISSUER points elsewhere, e.g. at a real Entra tenant). */
+  issuer?: RunningIssuer;
   /** Stops everything in order (Event Grid, host, Event Hubs, Azurite, PostgreSQL), each step bounded; one line on how it went. */
   stop(): Promise<string>;
 }
@@ -130,6 +136,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       started();
     }
 
+    let issuer: RunningIssuer | undefined;
+    if (!setting('AUTH_ISSUER')) {
+      // The local stand-in for Entra ID: the app validates its tokens through the same settings as on Azure.
+      const running = await startIssuer(await loadOrCreateSigningKey(options.dataDir));
+      issuer = running;
+      components.add({ name: 'issuer', stop: () => running.stop(), boundMs: 1_000 });
+      Object.assign(settings, {
+        AUTH_ISSUER: LOCAL_ISSUER,
+        AUTH_AUDIENCE: LOCAL_AUDIENCE,
+        AUTH_JWKS_URL: running.jwksUrl,
+        DASHBOARD_AUTHORITY: running.authority,
+        DASHBOARD_CLIENT_ID: LOCAL_DASHBOARD_CLIENT_ID,
+        DASHBOARD_SCOPE: `${LOCAL_AUDIENCE}/user_impersonation`,
+      });
+    }
+
     const host = options.hostProcess ? await startHostProcess(options, settings, adminDatabaseUrl) : await startHostHere(options, settings, adminDatabaseUrl);
     components.add({ name: 'host', stop: () => host.stop(), boundMs: HOST_DRAIN_MS + 2_000, ...(host.exited ? { exited: host.exited } : {}) });
     started();
@@ -138,8 +160,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       hostUrl: host.url,
       ...(options.eventGridRetryDelaysMs ? { retryDelaysMs: options.eventGridRetryDelaysMs } : {}),
     });
+    const subscriptions = await readSubscriptions(join(options.appDir, 'eventgrid.local.json'));
+    if (services.storage) {
+      // infra/bicep creates the containers the subscriptions watch (uploads): a fresh local storage gets them here,
+      // so the upload API has somewhere to write.
+      const blobs = BlobServiceClient.fromConnectionString(services.storage.connectionString);
+      for (const subscription of subscriptions) await blobs.getContainerClient(containerOf(subscription)).createIfNotExists();
+    }
     const source = startBlobCreatedSource({
-      subscriptions: await readSubscriptions(join(options.appDir, 'eventgrid.local.json')),
+      subscriptions,
       connectionString: (name) => settings[name] ?? setting(name),
       delivery,
     });
@@ -151,6 +180,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dataDir: options.dataDir,
       hostPid: host.pid,
       services,
+      ...(issuer ? { issuer } : {}),
       serviceExited: components.firstExit,
       stop: () => components.stopAll(),
     };

@@ -144,6 +144,44 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   }),
   setting({ name: 'DURABLE_HISTORY_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7', description: 'Days finished orchestration histories are kept before purge.' }),
   setting({
+    name: 'AUTH_ISSUER',
+    requirement: 'required',
+    readBy: 'app',
+    description:
+      'Issuer (`iss`) of the bearer tokens the API accepts. On Azure Entra ID v2: `https://login.microsoftonline.com/<tenant>/v2.0`; ' +
+      'locally the stack fills it with its own issuer.',
+  }),
+  setting({
+    name: 'AUTH_AUDIENCE',
+    requirement: 'required',
+    readBy: 'app',
+    description: 'Audience (`aud`) the tokens must carry: on Azure the client id of the bulkflow app registration.',
+  }),
+  setting({
+    name: 'AUTH_JWKS_URL',
+    requirement: 'required',
+    readBy: 'app',
+    description: "The issuer's signing keys (JWKS). On Azure `https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys`.",
+  }),
+  setting({
+    name: 'API_RATE_LIMIT_PER_MINUTE', requirement: 'optional', readBy: 'app', default: '60',
+    description: 'Requests one caller (token object id) may make to the HTTP API per minute, across all instances; more get 429.',
+  }),
+  setting({
+    name: 'UPLOAD_MAX_BYTES', requirement: 'optional', readBy: 'app', default: String(4 * 1024 ** 3),
+    description: 'Largest file the upload API accepts (413 above); FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be at least this.',
+  }),
+  setting({
+    name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', requirement: 'optional', readBy: 'host', default: '104857600',
+    description: 'The Functions host refuses larger request bodies (413); set to UPLOAD_MAX_BYTES so uploads reach the app.',
+  }),
+  setting({
+    name: 'DASHBOARD_AUTHORITY', requirement: 'optional', readBy: 'app',
+    description: 'Where the dashboard signs people in (authorization code + PKCE): `https://login.microsoftonline.com/<tenant>`. Unset: no sign-in.',
+  }),
+  setting({ name: 'DASHBOARD_CLIENT_ID', requirement: 'optional', readBy: 'app', description: 'Client id the dashboard signs in as (the app registration, with a SPA redirect URI).' }),
+  setting({ name: 'DASHBOARD_SCOPE', requirement: 'optional', readBy: 'app', description: 'Scope the dashboard asks for: `api://<client id>/user_impersonation`.' }),
+  setting({
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
     requirement: 'optional',
     readBy: 'host+app',
@@ -212,6 +250,15 @@ export interface Settings {
   readonly uploadBlobRetentionHours: number;
   readonly outboxRetentionDays: number;
   readonly applicationInsightsConnectionString?: string;
+  readonly auth: {
+    readonly issuer: string;
+    readonly audience: string;
+    readonly jwksUrl: string;
+    readonly rateLimitPerMinute: number;
+  };
+  readonly uploadMaxBytes: number;
+  /** Sign-in of the dashboard; absent when not configured. */
+  readonly dashboard?: { readonly authority: string; readonly clientId: string; readonly scope: string };
 }
 
 export class SettingsError extends Error {
@@ -242,6 +289,14 @@ export function loadSettings(env: Environment = process.env): Settings {
     uploadBlobRetentionHours: reader.nonNegativeInteger('UPLOAD_BLOB_RETENTION_HOURS'),
     outboxRetentionDays: reader.positiveInteger('OUTBOX_RETENTION_DAYS'),
     ...optional('applicationInsightsConnectionString', reader.optional('APPLICATIONINSIGHTS_CONNECTION_STRING')),
+    auth: {
+      issuer: reader.text('AUTH_ISSUER'),
+      audience: reader.text('AUTH_AUDIENCE'),
+      jwksUrl: reader.requiredUrl('AUTH_JWKS_URL', ['https:', 'http:']),
+      rateLimitPerMinute: reader.positiveInteger('API_RATE_LIMIT_PER_MINUTE'),
+    },
+    uploadMaxBytes: reader.positiveInteger('UPLOAD_MAX_BYTES'),
+    ...optional('dashboard', readDashboard(reader)),
   };
   if (reader.problems.length > 0) throw new SettingsError(reader.problems);
   return settings;
@@ -322,6 +377,12 @@ class SettingReader {
     return undefined;
   }
 
+  /** A URL that must be set: reports it missing or malformed, and gives '' then. */
+  requiredUrl(name: string, protocols: readonly string[]): string {
+    if (this.optional(name) === undefined) return this.text(name);
+    return this.url(name, protocols) ?? '';
+  }
+
   missing(name: string): void {
     const definition = definitionsByName.get(name);
     const forms = definition?.satisfiedBy.map((set) => set.join(' + ')).join(', or ') ?? name;
@@ -366,6 +427,18 @@ function readEventHubs(reader: SettingReader): EventHubsConnection {
     reader.problems.push('EventHubConnection__fullyQualifiedNamespace must be a host name such as "<namespace>.servicebus.windows.net"');
   }
   return { kind: 'identity', fullyQualifiedNamespace, ...reader.identity('EventHubConnection') };
+}
+
+function readDashboard(reader: SettingReader): Settings['dashboard'] {
+  const authority = reader.url('DASHBOARD_AUTHORITY', ['https:', 'http:']);
+  const clientId = reader.optional('DASHBOARD_CLIENT_ID');
+  const scope = reader.optional('DASHBOARD_SCOPE');
+  if (!authority && !clientId && !scope) return undefined;
+  if (!authority || !clientId || !scope) {
+    reader.problems.push('the dashboard sign-in is partly configured: DASHBOARD_AUTHORITY, DASHBOARD_CLIENT_ID and DASHBOARD_SCOPE go together');
+    return undefined;
+  }
+  return { authority: authority.replace(/\/+$/, ''), clientId, scope };
 }
 
 const sslModes: readonly SslMode[] = ['disable', 'require', 'verify-full'];

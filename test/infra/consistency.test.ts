@@ -122,6 +122,31 @@ describe('function app settings in bicep agree with src/adapters/settings.ts', (
   });
 });
 
+describe('bearer tokens on Azure', () => {
+  it('validates tokens of this tenant\'s Entra ID issued for the app registration the deployment creates', () => {
+    const value = (name: string) => bicepAppSettings.find((s) => s.name === name)?.value;
+    expect(value('AUTH_ISSUER')).toBe("'${authority}/v2.0'");
+    expect(value('AUTH_JWKS_URL')).toBe("'${authority}/discovery/v2.0/keys'");
+    expect(value('AUTH_AUDIENCE')).toBe('authClientId');
+    expect(value('DASHBOARD_CLIENT_ID')).toBe('authClientId');
+    expect(value('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT')).toBe(value('UPLOAD_MAX_BYTES'));
+    expect(variable(functionApp, 'authority')).toBe("'${environment().authentication.loginEndpoint}${tenant().tenantId}'");
+    expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/authClientId: appRegistration\.outputs\.clientId/);
+  });
+
+  it('declares an app role per state and the operator role, each for people and applications, and requires an assignment', () => {
+    const registration = readBicep('infra/bicep/modules/appRegistration.bicep');
+    expect(registration).toMatch(/value: 'State\.\$\{toUpper\(state\)\}'/);
+    expect(registration).toMatch(/value: 'Operator\.Read'/);
+    expect(registration.match(/allowedMemberTypes: \['User', 'Application'\]/g)).toHaveLength(2);
+    expect(registration).toMatch(/requestedAccessTokenVersion: 2/);
+    expect(registration).toMatch(/appRoleAssignmentRequired: true/);
+    const states = /param states array = \[([^\]]+)\]/.exec(main)![1]!.match(/'([A-Z]{2})'/g)!;
+    expect(states).toHaveLength(56);
+    expect(states).toContain("'CA'");
+  });
+});
+
 describe('triggers and their wiring', () => {
   it('subscribes the real starter function with the filters the starter expects', () => {
     const contract = triggerContracts.blobCreatedStarter;

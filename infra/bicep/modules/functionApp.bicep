@@ -28,6 +28,10 @@ param dbPoolMax int
 @minValue(0)
 param dbConnectionHeadroom int
 param applicationInsightsConnectionString string
+@description('Client id of the bulkflow app registration: the audience of the tokens the API accepts.')
+param authClientId string
+@description('Largest file the upload API accepts, in bytes.')
+param uploadMaxBytes int
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -49,6 +53,20 @@ var identitySettings = [
   { name: 'EventHubConnection__credential', value: 'managedidentity' }
   { name: 'EventHubConnection__clientId', value: identityClientId }
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
+]
+
+// Bearer tokens from this tenant's Entra ID, for this app registration (v2 tokens: aud is the client id).
+var authority = '${environment().authentication.loginEndpoint}${tenant().tenantId}'
+var authSettings = [
+  { name: 'AUTH_ISSUER', value: '${authority}/v2.0' }
+  { name: 'AUTH_AUDIENCE', value: authClientId }
+  { name: 'AUTH_JWKS_URL', value: '${authority}/discovery/v2.0/keys' }
+  { name: 'DASHBOARD_AUTHORITY', value: authority }
+  { name: 'DASHBOARD_CLIENT_ID', value: authClientId }
+  { name: 'DASHBOARD_SCOPE', value: 'api://${authClientId}/user_impersonation' }
+  { name: 'UPLOAD_MAX_BYTES', value: string(uploadMaxBytes) }
+  // The host refuses larger bodies before the app sees them (its default is 100 MB).
+  { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: string(uploadMaxBytes) }
 ]
 
 var appSettings = [
@@ -97,7 +115,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: concat(identitySettings, appSettings)
+      appSettings: concat(identitySettings, appSettings, authSettings)
     }
   }
 }

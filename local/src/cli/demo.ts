@@ -34,7 +34,7 @@ export async function run(args: string[]): Promise<number> {
     printSummary(summary);
     const code = summary.status === 'complete' ? 0 : 1;
     if (!values.serve) {
-      console.log(`  dashboard: ${dashboardUrl(stack.url)}`);
+      console.log(`  dashboard: ${dashboardUrl(stack.url)} (sign in on the local page as a state user or an operator)`);
       console.log('\nnext: `npm start -- --serve` keeps everything running for the dashboard;' +
         ` \`npx bulkflow status ${summary.uploadId}\` reads this upload back.`);
       return code;

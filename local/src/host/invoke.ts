@@ -4,13 +4,13 @@ import { toLogLevel } from './logger.js';
 import type { AppRegistry, RegisteredFunction, RpcTypedData } from './registry.js';
 
 export interface InvocationInput {
+  /** Chosen by the caller when something else must carry it (the HTTP stream proxy's x-ms-invocation-id). */
+  invocationId?: string;
   /** The trigger's data, in the worker protocol's typed-data form. */
   trigger: RpcTypedData;
   /** Extra input bindings by binding name (e.g. the durable client). */
   extraInputs?: Record<string, RpcTypedData>;
   triggerMetadata?: Record<string, RpcTypedData>;
-  /** Set by a caller that must know it before the call (HTTP in stream mode); a new one otherwise. */
-  invocationId?: string;
 }
 
 export interface InvocationResult {
@@ -18,7 +18,7 @@ export interface InvocationResult {
   /** The library's InvocationContext, after the call (durable wrappers leave state on it). */
   context: Record<string, unknown>;
   returnValue?: RpcTypedData;
-  /** The function returned a value (in HTTP stream mode, a response the library sends itself). */
+  /** The function returned something (with HTTP streams the library sends that response itself). */
   returned: boolean;
   error?: unknown;
   durationMs: number;
