@@ -117,6 +117,10 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   setting({ name: 'INGEST_MAX_ERROR_ROWS', requirement: 'optional', readBy: 'app', default: '10000', description: 'Row errors kept per upload.' }),
   setting({ name: 'DB_POOL_MAX', requirement: 'optional', readBy: 'app', default: '10', description: 'PostgreSQL connections per app instance.' }),
   setting({ name: 'CLEANUP_RETENTION_HOURS', requirement: 'optional', readBy: 'app', default: '24', description: 'Hours staged rows of unfinished uploads are kept.' }),
+  setting({
+    name: 'MATCH_CLOSED_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '30',
+    description: 'Days a closed match record (personal data of two states) is kept before housekeeping deletes it.',
+  }),
   setting({ name: 'DURABLE_HISTORY_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7', description: 'Days finished orchestration histories are kept before purge.' }),
   setting({
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
@@ -180,6 +184,7 @@ export interface Settings {
     readonly maxErrorRows: number;
   };
   readonly cleanupRetentionHours: number;
+  readonly matchClosedRetentionDays: number;
   readonly durableHistoryRetentionDays: number;
   readonly applicationInsightsConnectionString?: string;
 }
@@ -207,6 +212,7 @@ export function loadSettings(env: Environment = process.env): Settings {
       maxErrorRows: reader.positiveInteger('INGEST_MAX_ERROR_ROWS'),
     },
     cleanupRetentionHours: reader.positiveInteger('CLEANUP_RETENTION_HOURS'),
+    matchClosedRetentionDays: reader.positiveInteger('MATCH_CLOSED_RETENTION_DAYS'),
     durableHistoryRetentionDays: reader.positiveInteger('DURABLE_HISTORY_RETENTION_DAYS'),
     ...optional('applicationInsightsConnectionString', reader.optional('APPLICATIONINSIGHTS_CONNECTION_STRING')),
   };

@@ -2,6 +2,7 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import { cleanupUploads } from '../engine/index.js';
+import { purgeClosedMatches } from '../engine/matchRecords.js';
 import { deliverOutbox } from '../engine/outboxDelivery.js';
 import { publishCloudEvents } from '../adapters/eventPublisher.js';
 import { appSettings, db, eventProducer } from '../adapters/runtime.js';
@@ -18,14 +19,22 @@ export async function outboxSweeper(_timer: Timer, context: InvocationContext): 
   }
 }
 
-/** Drops superseded and failed uploads after retention, and purges old finished orchestration histories. */
+/**
+ * Drops superseded and failed uploads after retention, deletes match records closed longer than their retention, and
+ * purges old finished orchestration histories.
+ */
 export async function housekeeping(_timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
   const settings = appSettings();
-  const cleaned = await cleanupUploads(await db(), { retentionMs: settings.cleanupRetentionHours * HOUR_MS });
+  const pool = await db();
+  const cleaned = await cleanupUploads(pool, { retentionMs: settings.cleanupRetentionHours * HOUR_MS });
+  const matchesPurged = await purgeClosedMatches(pool, { retentionMs: settings.matchClosedRetentionDays * 24 * HOUR_MS });
   const purged = await client.purgeInstanceHistoryBy({
     createdTimeFrom: new Date(0),
     createdTimeTo: new Date(Date.now() - settings.durableHistoryRetentionDays * 24 * HOUR_MS),
     runtimeStatus: [df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed, df.OrchestrationRuntimeStatus.Terminated],
   });
-  context.log(`housekeeping: ${cleaned.cleaned.length} upload(s) cleaned, ${cleaned.skipped.length} deferred; ${purged.instancesDeleted} orchestration histories purged`);
+  context.log(
+    `housekeeping: ${cleaned.cleaned.length} upload(s) cleaned, ${cleaned.skipped.length} deferred; ${matchesPurged} closed match record(s) ` +
+      `deleted; ${purged.instancesDeleted} orchestration histories purged`,
+  );
 }

@@ -44,6 +44,7 @@ describe('loadSettings', () => {
     expect(settings.dbPoolMax).toBe(10);
     expect(settings.cleanupRetentionHours).toBe(24);
     expect(settings.durableHistoryRetentionDays).toBe(7);
+    expect(settings.matchClosedRetentionDays).toBe(30);
     expect(settings.applicationInsightsConnectionString).toBeUndefined();
   });
 

@@ -37,6 +37,16 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-0
   properties: { charset: 'UTF8', collation: 'en_US.utf8' }
 }
 
+// Match ids are an HMAC made in the database (pgcrypto); an extension must be allow-listed before it can be created.
+resource extensions 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: server
+  name: 'azure.extensions'
+  properties: {
+    value: 'PGCRYPTO'
+    source: 'user-override'
+  }
+}
+
 // Flex Consumption apps have no fixed outbound addresses without a VNet: allow Azure-internal sources only.
 resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
   parent: server
@@ -52,7 +62,7 @@ resource appAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrat
     principalType: 'ServicePrincipal'
     tenantId: tenant().tenantId
   }
-  dependsOn: [database, allowAzureServices]
+  dependsOn: [database, allowAzureServices, extensions]
 }
 
 output host string = server.properties.fullyQualifiedDomainName

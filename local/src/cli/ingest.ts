@@ -178,10 +178,15 @@ export function printSummary(summary: IngestSummary): void {
     for (const e of summary.errors) lines.push(`    line ${e.line}${e.column ? `, ${e.column}` : ''}: ${e.message} (${e.code})`);
   }
   lines.push(summary.event ? `  event: ${summary.event.type} ${summary.event.id} (${summary.event.subject})` : '  event: not received yet');
-  if (summary.matchAnalysis) {
-    const matches = summary.matchAnalysis.map((m) => `${m.state}: ${m.matches}`).join(', ') || 'no other active state';
-    lines.push(`  match analysis: ${matches}`);
-  }
+  if (summary.matchAnalysis) lines.push(`  matches: ${matchLine(summary.matchAnalysis)}`);
   lines.push(`  status: ${summary.statusUrl}`, `  orchestration: ${summary.managementUrl}`);
   console.log(lines.join('\n'));
+}
+
+/** `65 open (60 new, 3 closed) with NJ 25, NY 40`: the new upload's match records, by other state. */
+export function matchLine(results: MatchRun['results']): string {
+  const total = (pick: (result: MatchRun['results'][number]) => number) => results.reduce((sum, result) => sum + pick(result), 0);
+  const open = results.filter((result) => result.matches > 0);
+  const counts = `${total((r) => r.matches)} open (${total((r) => r.new)} new, ${total((r) => r.closed)} closed)`;
+  return open.length === 0 ? `${counts}: no other state's active upload shares a hash` : `${counts} with ${open.map((r) => `${r.state} ${r.matches}`).join(', ')}`;
 }
