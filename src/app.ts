@@ -2,14 +2,16 @@
 import { app } from '@azure/functions';
 import * as df from 'durable-functions';
 import { functionNames, triggerContracts } from './functionNames.js';
-import { activateUpload, failUpload } from './activities/activateUpload.js';
-import { commitChunk } from './activities/commitChunk.js';
-import { planUpload } from './activities/planUpload.js';
-import { publishOutbox } from './activities/publishOutbox.js';
-import { registerUpload } from './activities/registerUpload.js';
+import { activateUploadActivity } from './activities/activateUploadActivity.js';
+import { commitChunkActivity } from './activities/commitChunkActivity.js';
+import { failUploadActivity } from './activities/failUploadActivity.js';
+import { planUploadActivity } from './activities/planUploadActivity.js';
+import { publishOutboxActivity } from './activities/publishOutboxActivity.js';
+import { registerUploadActivity } from './activities/registerUploadActivity.js';
 import { uploadProgress } from './entities/uploadProgress.js';
 import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
-import { housekeeping, outboxSweeper } from './functions/housekeeping.js';
+import { housekeeping } from './functions/housekeeping.js';
+import { outboxSweeper } from './functions/outboxSweeper.js';
 import { matchAnalysis } from './functions/matchAnalysis.js';
 import { dashboard } from './functions/dashboard.js';
 import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './functions/uploadStatus.js';
@@ -21,12 +23,12 @@ df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: blobCreated
 
 df.app.orchestration(functionNames.ingestOrchestrator, ingestOrchestrator);
 df.app.orchestration(functionNames.ingestChunksOrchestrator, ingestChunksOrchestrator);
-df.app.activity(functionNames.registerUpload, { handler: registerUpload });
-df.app.activity(functionNames.planUpload, { handler: planUpload });
-df.app.activity(functionNames.commitChunk, { handler: commitChunk });
-df.app.activity(functionNames.activateUpload, { handler: activateUpload });
-df.app.activity(functionNames.failUpload, { handler: failUpload });
-df.app.activity(functionNames.publishOutbox, { handler: publishOutbox });
+df.app.activity(functionNames.registerUpload, { handler: registerUploadActivity });
+df.app.activity(functionNames.planUpload, { handler: planUploadActivity });
+df.app.activity(functionNames.commitChunk, { handler: commitChunkActivity });
+df.app.activity(functionNames.activateUpload, { handler: activateUploadActivity });
+df.app.activity(functionNames.failUpload, { handler: failUploadActivity });
+df.app.activity(functionNames.publishOutbox, { handler: publishOutboxActivity });
 df.app.entity(functionNames.uploadProgress, uploadProgress);
 
 df.app.client.http(functionNames.uploadStatus, { route: 'uploads/{uploadId?}', methods: ['GET'], authLevel: 'function', handler: uploadStatus });

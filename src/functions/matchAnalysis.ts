@@ -1,8 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { UPLOAD_COMPLETED } from '../engine/index.js';
 import { runMatchAnalysis } from '../engine/matchAnalysis.js';
-import { deliverOutbox } from '../engine/outboxDelivery.js';
-import { publishCloudEvents } from '../adapters/eventPublisher.js';
+import { publishPendingEvents } from '../adapters/eventPublisher.js';
 import { db, eventProducer } from '../adapters/runtime.js';
 
 interface CloudEventLike {
@@ -33,7 +32,7 @@ export async function matchAnalysis(messages: unknown[], context: InvocationCont
   context.log(`match analysis: ${runs} run(s) for ${messages.length} event(s), ${matched} evaluated`);
   if (matched === 0) return;
   try {
-    await deliverOutbox(pool, (events) => publishCloudEvents(eventProducer(), events));
+    await publishPendingEvents(pool, eventProducer);
   } catch (error) {
     context.warn(`match analysis: announcements deferred to the outbox sweeper: ${(error as Error).message}`);
   }

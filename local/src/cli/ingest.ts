@@ -4,13 +4,11 @@ import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs
 import { BlobServiceClient } from '@azure/storage-blob';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { packageRoot, uploadIdFor } from '../../../src/engine/index.js';
+import { isFinal, packageRoot, uploadIdOf } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
-import type { UploadStatusBody } from '../../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../../src/status/statusBody.js';
 import { startLocalStack, type LocalStack } from '../stack.js';
-
-const FINAL = new Set(['complete', 'failed', 'superseded']);
 
 
 export interface IngestSummary {
@@ -63,7 +61,7 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
     const container = service.getContainerClient('uploads');
     await container.createIfNotExists();
     const uploaded = await container.getBlockBlobClient(blobName).uploadFile(file, { blockSize: 8 << 20, concurrency: 4 });
-    const uploadId = uploadIdFor({ state, source: `uploads/${blobName}`, etag: uploaded.etag!.replace(/^"|"$/g, '') });
+    const uploadId = uploadIdOf({ state, container: container.containerName, blobName, etag: uploaded.etag! });
     const status = await followProgress(stack.url, uploadId, options.progress);
     const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}/api/uploads/${uploadId}/errors?limit=10`);
     const event = await events.waitFor(uploadId, 30_000);
@@ -107,7 +105,7 @@ async function followProgress(hostUrl: string, uploadId: string, showProgress: b
           rejected: status.rowsRejected,
           phase: status.status,
         });
-        if (FINAL.has(status.status)) return status;
+        if (isFinal(status.status)) return status;
       }
       await new Promise((done) => setTimeout(done, 500));
     }

@@ -1,16 +1,16 @@
-import { failUpload, isTransient, planUpload as plan } from '../engine/index.js';
+import { failUpload, isTransient, planUpload } from '../engine/index.js';
 import { appSettings, db } from '../adapters/runtime.js';
 import type { PlanResult } from '../ingestContracts.js';
-import { uploadByteSource } from './uploadBlob.js';
+import { uploadByteSource } from './uploadByteSource.js';
 
 /**
  * Plans once (the plan is stored in PostgreSQL); the orchestrator gets counts, never rows. A bad file, or a
  * blob that is gone or changed, fails the upload with its reason; only transient faults throw (and are retried).
  */
-export async function planUpload(input: { uploadId: string }): Promise<PlanResult> {
+export async function planUploadActivity(input: { uploadId: string }): Promise<PlanResult> {
   const pool = await db();
   try {
-    const outcome = await plan(pool, input.uploadId, await uploadByteSource(input.uploadId), {
+    const outcome = await planUpload(pool, input.uploadId, await uploadByteSource(input.uploadId), {
       targetChunkBytes: appSettings().ingest.chunkBytes,
     });
     if (!outcome.ok) return { ok: false, code: outcome.error.code, message: outcome.error.message };

@@ -1,16 +1,16 @@
-import { CommitSlotsBusyError, commitChunk as commit, isTransient } from '../engine/index.js';
+import { CommitSlotsBusyError, commitChunk, isTransient } from '../engine/index.js';
 import { appSettings, db } from '../adapters/runtime.js';
 import { BUSY, type CommitInput, type CommitResult } from '../ingestContracts.js';
-import { uploadByteSource } from './uploadBlob.js';
+import { uploadByteSource } from './uploadByteSource.js';
 
 /**
  * Commits one chunk; idempotent, so a retried or duplicated activity returns the recorded counts.
  * Returns a result object instead of throwing, so the orchestrator can retry only transient faults.
  */
-export async function commitChunk(input: CommitInput): Promise<CommitResult> {
+export async function commitChunkActivity(input: CommitInput): Promise<CommitResult> {
   try {
     const { maxErrorRows, maxConcurrentCommits } = appSettings().ingest;
-    const result = await commit(await db(), input, await uploadByteSource(input.uploadId), {
+    const result = await commitChunk(await db(), input, await uploadByteSource(input.uploadId), {
       maxErrorRows,
       commitSlots: maxConcurrentCommits,
     });
