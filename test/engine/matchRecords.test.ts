@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateUpload } from '../../src/engine/index.js';
 import { matchRunInTransaction, runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
+import { getMatch, listStateMatches, matchPairCounts, matchStates, type MatchView } from '../../src/engine/matchReads.js';
 import { purgeClosedMatches } from '../../src/engine/matchRecords.js';
 import { createEngineDatabase, ingest, type EngineDatabase } from '../support/engineDatabase.js';
 
@@ -150,6 +151,51 @@ describe('match records', () => {
       ]);
     });
 
+    /** Every record of a state and status, a page of `limit` at a time. */
+    async function allPages(state: string, status: 'open' | 'closed', limit: number) {
+      const pages: MatchView[][] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await listStateMatches(engine.pool, state, { status, limit, ...(after ? { after } : {}) });
+        pages.push(page.matches);
+        if (!page.next) return pages;
+        after = page.next;
+      }
+    }
+
+    it('shows each record to both its states, each with the other state\'s participant fields and nothing of a third', async () => {
+      const rows = await records(['NA', 'NB', 'NC']);
+      for (const state of ['NA', 'NB', 'NC']) {
+        const pages = await allPages(state, 'open', 20);
+        const seen = pages.flat();
+        const mine = rows.filter((r) => r.pair.split('-').includes(state));
+        expect(seen.map((m) => m.matchId)).toEqual(mine.map((r) => r.matchId).sort());
+        expect(pages.slice(0, -1).every((page) => page.length === 20)).toBe(true);
+        for (const view of seen) {
+          const row = mine.find((r) => r.matchId === view.matchId)!;
+          const [own, other] = row.pair.startsWith(state) ? [row.a, row.b] : [row.b, row.a];
+          expect(view).toMatchObject({
+            status: 'open', state, otherState: row.pair.replace(state, '').replace('-', ''), initiatingState: row.initiatingState,
+            participant: own, otherParticipant: { participantId: other.participantId, caseId: other.caseId }, closedAt: null, closedByState: null,
+          });
+          expect(Object.keys(view.otherParticipant).sort()).toEqual(['caseId', 'participantId']);
+          const third = ['NA', 'NB', 'NC'].find((s) => s !== view.state && s !== view.otherState)!;
+          // Participant ids start with their state's code, upload ids with its lower case: none of the third state's.
+          const { matchId: _id, ...fields } = view;
+          expect(JSON.stringify(fields)).not.toMatch(new RegExp(`"(${third}|${third.toLowerCase()}-)`));
+        }
+      }
+      const some = rows.find((r) => r.pair === 'NA-NB')!;
+      expect(await matchStates(engine.pool, some.matchId)).toEqual(['NA', 'NB']);
+      expect(await getMatch(engine.pool, some.matchId, 'nb')).toMatchObject({ state: 'NB', otherState: 'NA', otherParticipant: { participantId: some.a.participantId } });
+      expect(await getMatch(engine.pool, some.matchId, 'NC')).toBeUndefined();
+      expect(await getMatch(engine.pool, 'AAAAAAAAAAAAAAAA', 'NA')).toBeUndefined();
+      expect(await listStateMatches(engine.pool, 'NA', { status: 'closed', limit: 10 })).toEqual({ matches: [], next: null });
+      expect(await matchPairCounts(engine.pool, ['NB'])).toEqual([
+        { stateA: 'NA', stateB: 'NB', open: 50, closed: 0 }, { stateA: 'NB', stateB: 'NC', open: 60, closed: 0 },
+      ]);
+    });
+
     it('does the same whatever order the states activate in', async () => {
       const mirror = (state: string) => state.replace(/^N/, 'O');
       const oc = await activate('OC', [...range(90, 190), ...range(10, 15)]);
@@ -195,6 +241,15 @@ describe('match records', () => {
       }
       // NC's records with NB did not change: NC hears nothing.
       expect((await matchEvents(`${nb3}.completed`)).map((e) => e.data.state)).toEqual(['NA', 'NB']);
+      // Closed records are listed apart, each saying which state's upload dropped the hash.
+      const closedForNc = (await allPages('NC', 'closed', 4)).flat();
+      expect(closedForNc.map((m) => [m.otherState, m.otherParticipant.participantId, m.closedByState])).toEqual(
+        reopened.filter((r) => r.pair === 'NB-NC' && r.closedAt).sort((x, y) => (x.matchId < y.matchId ? -1 : 1)).map((r) => ['NB', `NB${r.hash}`, 'NB']),
+      );
+      expect(closedForNc).toHaveLength(10);
+      expect(await matchPairCounts(engine.pool, ['NB', 'NC'])).toEqual([
+        { stateA: 'NA', stateB: 'NB', open: 45, closed: 5 }, { stateA: 'NA', stateB: 'NC', open: 15, closed: 0 }, { stateA: 'NB', stateB: 'NC', open: 50, closed: 10 },
+      ]);
     });
 
     it('attributes a closing to the other state\'s newer upload when that one dropped the hash first', async () => {
