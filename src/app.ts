@@ -8,13 +8,17 @@ import { makeCommitChunkActivity } from './activities/commitChunkActivity.js';
 import { makeFailUploadActivity } from './activities/failUploadActivity.js';
 import { makePlanUploadActivity } from './activities/planUploadActivity.js';
 import { makePublishOutboxActivity } from './activities/publishOutboxActivity.js';
+import { makeDeleteUploadBlobActivity } from './activities/deleteUploadBlobActivity.js';
 import { makeRegisterUploadActivity } from './activities/registerUploadActivity.js';
 import { uploadProgress } from './entities/uploadProgress.js';
 import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
 import { makeHousekeeping } from './functions/housekeeping.js';
 import { makeOutboxSweeper } from './functions/outboxSweeper.js';
 import { makeMatchAnalysis } from './functions/matchAnalysis.js';
-import { dashboard } from './functions/dashboard.js';
+import { makeAccessGuard } from './functions/accessGuard.js';
+import { makeDashboard } from './functions/dashboard.js';
+import { httpOptions } from './functions/httpRoutes.js';
+import { makeUploadFile } from './functions/uploadFile.js';
 import { makeStatusApi } from './functions/uploadStatus.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
@@ -22,6 +26,11 @@ import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 // Nothing is connected or read here: the host loads this module to index the functions before any setting is needed.
 const clients = composeApp();
 const statusApi = makeStatusApi(clients);
+// Every HTTP route's access rule is in functions/httpRoutes.ts; the guard applies it before the handler runs.
+const access = makeAccessGuard(clients);
+
+// Upload bodies stream through to blob storage instead of arriving whole (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT caps them).
+app.setup({ enableHttpStream: true });
 
 df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: blobCreatedStarter });
 
@@ -33,14 +42,15 @@ df.app.activity(functionNames.commitChunk, { handler: makeCommitChunkActivity(cl
 df.app.activity(functionNames.activateUpload, { handler: makeActivateUploadActivity(clients) });
 df.app.activity(functionNames.failUpload, { handler: makeFailUploadActivity(clients) });
 df.app.activity(functionNames.publishOutbox, { handler: makePublishOutboxActivity(clients) });
+df.app.activity(functionNames.deleteUploadBlob, { handler: makeDeleteUploadBlobActivity(clients) });
 df.app.entity(functionNames.uploadProgress, uploadProgress);
 
-df.app.client.http(functionNames.uploadStatus, { route: 'uploads/{uploadId?}', methods: ['GET'], authLevel: 'function', handler: statusApi.uploadStatus });
-app.http(functionNames.uploadErrors, { route: 'uploads/{uploadId}/errors', methods: ['GET'], authLevel: 'function', handler: statusApi.uploadErrors });
-df.app.client.http(functionNames.stateUploads, { route: 'states/{state}/uploads', methods: ['GET'], authLevel: 'function', handler: statusApi.stateUploads });
-app.http(functionNames.stateSummaries, { route: 'states', methods: ['GET'], authLevel: 'function', handler: statusApi.stateSummaries });
-// The page and its assets hold no data (every figure comes from the function-level API above), so they need no key.
-app.http(functionNames.dashboard, { route: 'dashboard/{*asset}', methods: ['GET'], authLevel: 'anonymous', handler: dashboard });
+app.http(functionNames.uploadFile, { ...httpOptions(functionNames.uploadFile), handler: access.protect(functionNames.uploadFile, makeUploadFile(clients)) });
+df.app.client.http(functionNames.uploadStatus, { ...httpOptions(functionNames.uploadStatus), handler: access.protect(functionNames.uploadStatus, statusApi.uploadStatus) });
+app.http(functionNames.uploadErrors, { ...httpOptions(functionNames.uploadErrors), handler: access.protect(functionNames.uploadErrors, statusApi.uploadErrors) });
+df.app.client.http(functionNames.stateUploads, { ...httpOptions(functionNames.stateUploads), handler: access.protect(functionNames.stateUploads, statusApi.stateUploads) });
+df.app.client.http(functionNames.stateSummaries, { ...httpOptions(functionNames.stateSummaries), handler: access.protect(functionNames.stateSummaries, statusApi.stateSummaries) });
+app.http(functionNames.dashboard, { ...httpOptions(functionNames.dashboard), handler: access.open(functionNames.dashboard, makeDashboard(clients)) });
 
 app.eventHub(functionNames.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: makeMatchAnalysis(clients) });
 

@@ -17,7 +17,10 @@ import { uploadByteSources } from './adapters/uploadByteSource.js';
 export interface AppClients {
   /** The app settings, read and checked once, at first use. */
   settings: () => Settings;
-  /** The pool; migrations run once per process before its first query. */
+  /**
+   * The pool. Only where DB_MIGRATE_ON_START says so (a local database) do migrations run, once per process before
+   * its first query; on Azure the predeploy hook has migrated as the administrator before this code serves.
+   */
   db: () => Promise<pg.Pool>;
   uploadStorage: () => BlobServiceClient;
   eventProducer: () => EventHubProducerClient;
@@ -44,7 +47,7 @@ export function composeApp(load: () => Settings = loadSettings): AppClients {
       // replaces it on next use.
       pool.on('error', (error) => console.warn(`postgres pool: idle connection lost (${(error as { code?: string }).code ?? error.message})`));
       try {
-        await migrate(pool);
+        if (appSettings().migrateOnStart) await migrate(pool);
       } catch (error) {
         database = undefined;
         await pool.end();

@@ -5,7 +5,10 @@ import { composeApp } from '../src/composition.js';
 import { createDatabase, createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from './support/database.js';
 
 const EMULATOR = 'Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;';
-const settingsFor = (databaseUrl: string) => loadSettings({ UploadStorage: 'UseDevelopmentStorage=true', EventHubConnection: EMULATOR, DATABASE_URL: databaseUrl });
+const AUTH = { AUTH_ISSUER: 'https://login.bulkflow.localhost/local/v2.0', AUTH_AUDIENCE: 'api://bulkflow-local', AUTH_JWKS_URL: 'http://127.0.0.1:1/keys' };
+// These tests are about migrating on first use, which DB_MIGRATE_ON_START turns on.
+const settingsFor = (databaseUrl: string) =>
+  loadSettings({ UploadStorage: 'UseDevelopmentStorage=true', EventHubConnection: EMULATOR, DATABASE_URL: databaseUrl, DB_MIGRATE_ON_START: 'true', ...AUTH });
 
 describe('composition root', () => {
   let database: TestDatabase;

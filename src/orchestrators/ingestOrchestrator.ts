@@ -121,6 +121,13 @@ function* finish(
   context.df.setCustomStatus(Object.assign(status, { phase: 'publishing' }));
   // Delivery failures leave the event in the outbox for the sweeper; this never fails the upload.
   yield context.df.callActivity(functionNames.publishOutbox, { uploadId: output.uploadId });
+  // The raw file is personal data and no longer needed. Storage refusing is retried here, then by housekeeping;
+  // the outcome above stands either way.
+  try {
+    yield context.df.callActivityWithRetry(functionNames.deleteUploadBlob, STEP_RETRY, { uploadId: output.uploadId });
+  } catch {
+    // housekeeping deletes it on its next run
+  }
   context.df.setCustomStatus(Object.assign(status, { phase: 'done' }));
   return output;
 }

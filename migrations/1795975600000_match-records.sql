@@ -61,10 +61,15 @@ CREATE INDEX matches_closed_a ON bulkflow.matches (state_a, match_id) WHERE clos
 CREATE INDEX matches_closed_b ON bulkflow.matches (state_b, match_id) WHERE closed_at IS NOT NULL;
 CREATE INDEX matches_closed_at ON bulkflow.matches (closed_at) WHERE closed_at IS NOT NULL;
 
+-- The app (README "Database roles") reads the key and writes the records; the id function and pgcrypto are PUBLIC.
+GRANT SELECT ON bulkflow.match_id_key TO bulkflow_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON bulkflow.matches TO bulkflow_app;
+
 -- A run's results now count records per other state: [{ "state": "TX", "matches": 12, "new": 3, "closed": 1 }].
 COMMENT ON COLUMN bulkflow.match_runs.results IS 'per other state: open records after the run (matches), opened (new) and closed by it';
 
 -- Down Migration
+REVOKE ALL ON bulkflow.matches, bulkflow.match_id_key FROM bulkflow_app;
 DROP TABLE bulkflow.matches;
 DROP FUNCTION bulkflow.match_id(bytea, text, text, bytea);
 DROP TABLE bulkflow.match_id_key;
