@@ -91,7 +91,7 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
     await host.exited;
   };
   return {
-    stack: { url, settings, dataDir, adminDatabaseUrl: settings.DATABASE_URL!, get hostPid() { return host?.child.pid ?? 0; } },
+    stack: { url, settings, adminDatabaseUrl: postgres.url, dataDir, get hostPid() { return host?.child.pid ?? 0; } },
     url,
     pool,
     uploads,

@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestStack {
   /** What tests read of the stack (a fault stack assembles the same from separately started parts). */
-  stack: Pick<LocalStack, 'url' | 'settings' | 'dataDir' | 'hostPid' | 'adminDatabaseUrl'>;
+  stack: Pick<LocalStack, 'url' | 'settings' | 'adminDatabaseUrl' | 'dataDir' | 'hostPid'>;
   url: string;
   pool: pg.Pool;
   uploads: ContainerClient;
