@@ -12,14 +12,17 @@ import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
 import { e2eDataDir, EndToEndStack, type EndToEndRun, type StarterLatency } from './e2e.js';
 import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';
 import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, percent, rate, secs, spread } from './stats.js';
+import { measureMatches } from './matches.js';
 
 /**
- * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--engine-only] [--compare]`:
+ * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--engine-only] [--compare]
+ * [--match-rows N | --no-matches]`:
  * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), then the engine, then
  * the end-to-end path through the local stack (skip with --engine-only), on the same server. Ratios are taken per
  * round, against the baseline measured right before, and the summary gives min / median / max over the rounds.
- * --in-flight sets the app's chunks in flight per upload for the end-to-end runs. --compare adds pgloader (once) loading
- * the same file into the same kind of table, when it is installed.
+ * Then match analysis (once) against a bare join (bench/matches.ts). --in-flight sets the app's chunks in flight per
+ * upload for the end-to-end runs. --compare adds pgloader (once) loading the same file into the same kind of table,
+ * when it is installed.
  */
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -37,6 +40,8 @@ const skipE2e = process.argv.includes('--engine-only');
 // The product's chunks in flight per upload (INGEST_MAX_CHUNKS_IN_FLIGHT) for the end-to-end runs; default: the app's.
 const inFlight = process.argv.includes('--in-flight') ? option('in-flight', 0) : undefined;
 const compare = process.argv.includes('--compare');
+// Match phase: a new upload against 10 other states' active uploads of as many rows, 1 % shared with each.
+const matchRows = process.argv.includes('--no-matches') ? 0 : option('match-rows', rows);
 const BASELINE_COLUMNS = ['lds_hash', 'case_id', 'participant_id', 'participant_closing_date', 'recent_benefit_issuance_dates', 'vulnerable_individual'];
 
 interface EngineRun {
@@ -191,6 +196,9 @@ try {
   }
   const starter: StarterLatency[] = [];
   if (stack) for (let round = 1; round <= runs; round++) starter.push(await stack.starterLatency(round));
+  const matches = matchRows
+    ? await measureMatches({ serverUrl: postgres.url, rows: matchRows, otherStates: 10, sharedShare: 0.01, dir: join(dataDir, 'bench'), concurrency })
+    : undefined;
 
   const last = rounds[rounds.length - 1]!;
   const of = (pick: (round: Round) => number) => spread(rounds.map(pick));
@@ -241,6 +249,12 @@ try {
       ` overhead=${Math.round(overhead.median * 100)}% first_row=${e2eOf((e) => e.firstRowSeconds).median.toFixed(2)}s` +
       ` starter_p99=${Math.round(p99.median)}ms` + (hostPeak ? ` host_rss=${Math.round(hostPeak.median)} MiB` : '');
   }
+  if (matches) {
+    table.push(
+      ['match run', `${secs(matches.runSeconds)}  ${Math.round(matches.records / matches.runSeconds)} matches/s (${matches.records} records, ${matchRows} rows x 10 other states, 1 % shared)`],
+      ['  bare join', `${secs(matches.joinSeconds)}  ${Math.round(matches.records / matches.joinSeconds)} matches/s (active view ${secs(matches.viewJoinSeconds)}, index merge ${secs(matches.indexJoinSeconds)}; set up in ${matches.setupSeconds.toFixed(0)} s)`],
+    );
+  }
   console.log(`\nsummary over ${runs} round(s): min / median / max`);
   for (const [name, value] of table) console.log(`  ${name.padEnd(28)} ${value}`);
   if (compare) {
@@ -262,7 +276,8 @@ try {
     `bench: rows=${rows} runs=${runs} engine=${Math.round(engineRate.median)} rows/s baseline=${Math.round(baselineRate.median)} rows/s ` +
       `ratio=${fixed2(ratio.median)} first_row_engine=${of((r) => r.engine.firstRow).median.toFixed(2)}s rss=${Math.round(process.resourceUsage().maxRSS / 1024)} MB` +
       e2eSummary +
-      (pgloaderRun ? ` pgloader=${Math.round(rows / pgloaderRun.seconds)} rows/s pgloader_ratio=${(of((r) => r.baseline).median / pgloaderRun.seconds).toFixed(2)}` : ''),
+      (pgloaderRun ? ` pgloader=${Math.round(rows / pgloaderRun.seconds)} rows/s pgloader_ratio=${(of((r) => r.baseline).median / pgloaderRun.seconds).toFixed(2)}` : '') +
+      (matches ? ` matches=${Math.round(matches.records / matches.runSeconds)}/s match_ratio=${(matches.joinSeconds / matches.runSeconds).toFixed(2)}` : ''),
   );
 } finally {
   await stack?.stop();
