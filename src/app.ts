@@ -11,7 +11,7 @@ import { makePublishOutboxActivity } from './activities/publishOutboxActivity.js
 import { makeDeleteUploadBlobActivity } from './activities/deleteUploadBlobActivity.js';
 import { makeRegisterUploadActivity } from './activities/registerUploadActivity.js';
 import { uploadProgress } from './entities/uploadProgress.js';
-import { makeBlobCreatedStarter } from './functions/blobCreatedStarter.js';
+import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
 import { makeHousekeeping } from './functions/housekeeping.js';
 import { makeOutboxSweeper } from './functions/outboxSweeper.js';
 import { makeMatchAnalysis } from './functions/matchAnalysis.js';
@@ -32,7 +32,7 @@ const access = makeAccessGuard(clients);
 // Upload bodies stream through to blob storage instead of arriving whole (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT caps them).
 app.setup({ enableHttpStream: true });
 
-df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: makeBlobCreatedStarter(clients) });
+df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: blobCreatedStarter });
 
 df.app.orchestration(functionNames.ingestOrchestrator, ingestOrchestrator);
 df.app.orchestration(functionNames.ingestChunksOrchestrator, ingestChunksOrchestrator);

@@ -8,7 +8,7 @@ export {
   identityOf, instanceIdOf, normalizeIdentity, uploadIdOf, uploadIdOfInstance, uploadLookupKey, type UploadIdentity, type UploadSource,
 } from './uploadIdentity.js';
 export { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js';
-export { registerUpload, registrationStatus, type Registration } from './registerUpload.js';
+export { registerUpload, type Registration } from './registerUpload.js';
 export { planUpload, type PlanOutcome, type StoredPlan } from './planUpload.js';
 export type { FailureReason } from './uploadFailure.js';
 export { commitChunk, DEFAULT_MAX_ERROR_ROWS, type ChunkRef, type ChunkResult, type CommitOptions } from './commitChunk.js';

@@ -18,11 +18,6 @@ export async function registerUpload(pool: pg.Pool, upload: UploadIdentity | Upl
     [uploadId, state, source, etag],
   );
   if (inserted.rows[0]) return { uploadId, status: inserted.rows[0].status, created: true };
-  return { uploadId, status: (await registrationStatus(pool, uploadId))!, created: false };
-}
-
-/** The status of a registered upload, or undefined while its blob version has not been registered. */
-export async function registrationStatus(pool: pg.Pool, uploadId: string): Promise<UploadStatus | undefined> {
-  const { rows } = await pool.query<{ status: UploadStatus }>('SELECT status FROM bulkflow.uploads WHERE upload_id = $1', [uploadId]);
-  return rows[0]?.status;
+  const existing = await pool.query<{ status: UploadStatus }>('SELECT status FROM bulkflow.uploads WHERE upload_id = $1', [uploadId]);
+  return { uploadId, status: existing.rows[0]!.status, created: false };
 }
