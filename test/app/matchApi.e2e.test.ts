@@ -80,10 +80,13 @@ describe('match records through the API', () => {
     });
   }
 
-  it('answers a record of two other states exactly like one that does not exist', async () => {
-    const foreign = await call('nv', `/api/matches/${caTx.matchId}`);
-    const missing = await call('nv', '/api/matches/AAAAAAAAAAAAAAAA');
-    expect(await foreign.text()).toBe(await missing.text());
+  it('answers a record of two other states exactly like one that does not exist, to a third state and to an operator', async () => {
+    for (const who of ['nv', 'operator'] as const) {
+      const foreign = await call(who, `/api/matches/${caTx.matchId}`);
+      const missing = await call(who, '/api/matches/AAAAAAAAAAAAAAAA');
+      expect([foreign.status, missing.status]).toEqual([404, 404]);
+      expect(await foreign.text(), who).toBe(await missing.text());
+    }
   });
 
   it("gives each of the two states the record with the other state's participant, and nothing of a third", async () => {
@@ -120,7 +123,7 @@ describe('match records through the API', () => {
     expect(await body('nv', '/api/matches')).toEqual({ pairs: [] });
   });
 
-  it('lists records a re-upload closed under status=closed, and refuses a bad status or cursor', async () => {
+  it('lists records a re-upload closed under status=closed, saying which state closed them', async () => {
     await putBlob(t, 'tx/p.csv', file('TX', range(45, 100)));
     await waitFor('TX records with CA to close', async () => {
       const { matches } = await body<{ matches: MatchView[] }>('ca', '/api/states/ca/matches?status=closed');
@@ -129,8 +132,23 @@ describe('match records through the API', () => {
     const closed = (await allPages('ca', 'ca', 'closed', 2)).flat();
     expect(closed.map((m) => [m.otherState, m.otherParticipant.participantId, m.closedByState]).sort()).toEqual(range(40, 45).map((n) => ['TX', `TX${n}`, 'TX']));
     expect(closed.every((m) => m.status === 'closed' && m.closedAt !== null)).toBe(true);
-    expect((await call('ca', '/api/states/ca/matches?status=gone')).status).toBe(400);
-    expect((await call('ca', '/api/states/ca/matches?after=not-a-cursor')).status).toBe(400);
-    expect((await call('ca', '/api/states/ca/matches?limit=0')).status).toBe(400);
+  });
+
+  it('refuses a bad status, cursor, limit or state with a problem saying which', async () => {
+    const refusals: Array<[string, string]> = [
+      ['/api/states/ca/matches?status=gone', 'status must be open or closed'],
+      ['/api/states/ca/matches?status=OPEN', 'status must be open or closed'],
+      ['/api/states/ca/matches?after=not-a-cursor', 'after must be a cursor returned as next'],
+      ['/api/states/ca/matches?limit=0', 'limit must be an integer from 1 to 1000'],
+      ['/api/states/ca/matches?limit=1001', 'limit must be an integer from 1 to 1000'],
+      ['/api/states/ca/matches?limit=2.5', 'limit must be an integer from 1 to 1000'],
+      ['/api/states/c1/matches', 'state must be a 2-letter code'],
+    ];
+    for (const [path, detail] of refusals) {
+      const response = await call('ca', path);
+      expect(response.status, path).toBe(400);
+      expect(response.headers.get('content-type'), path).toBe('application/problem+json');
+      expect(await response.json(), path).toEqual({ type: 'about:blank', title: 'Bad request', status: 400, detail });
+    }
   });
 });
