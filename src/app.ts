@@ -1,7 +1,8 @@
 /** The one place that registers the app's functions with the Functions runtime. */
-import { app } from '@azure/functions';
+import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { functionNames, triggerContracts } from './functionNames.js';
+import type { ActivityInput, ActivityName, ActivityOutput } from './ingestContracts.js';
 import { activateUploadActivity } from './activities/activateUploadActivity.js';
 import { commitChunkActivity } from './activities/commitChunkActivity.js';
 import { failUploadActivity } from './activities/failUploadActivity.js';
@@ -22,12 +23,12 @@ df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: blobCreated
 
 df.app.orchestration(functionNames.ingestOrchestrator, ingestOrchestrator);
 df.app.orchestration(functionNames.ingestChunksOrchestrator, ingestChunksOrchestrator);
-df.app.activity(functionNames.registerUpload, { handler: registerUploadActivity });
-df.app.activity(functionNames.planUpload, { handler: planUploadActivity });
-df.app.activity(functionNames.commitChunk, { handler: commitChunkActivity });
-df.app.activity(functionNames.activateUpload, { handler: activateUploadActivity });
-df.app.activity(functionNames.failUpload, { handler: failUploadActivity });
-df.app.activity(functionNames.publishOutbox, { handler: publishOutboxActivity });
+activity('registerUpload', registerUploadActivity);
+activity('planUpload', planUploadActivity);
+activity('commitChunk', commitChunkActivity);
+activity('activateUpload', activateUploadActivity);
+activity('failUpload', failUploadActivity);
+activity('publishOutbox', publishOutboxActivity);
 df.app.entity(functionNames.uploadProgress, uploadProgress);
 
 df.app.client.http(functionNames.uploadStatus, { route: 'uploads/{uploadId?}', methods: ['GET'], authLevel: 'function', handler: uploadStatus });
@@ -43,3 +44,8 @@ app.timer(functionNames.outboxSweeper, { schedule: '*/30 * * * * *', handler: ou
 df.app.client.timer(functionNames.housekeeping, { schedule: '0 17 * * * *', handler: housekeeping });
 
 app.hook.appTerminate(closeRuntime);
+
+/** Registers an activity against its contract, so the handler and the orchestrators that call it cannot drift apart. */
+function activity<N extends ActivityName>(name: N, handler: (input: ActivityInput<N>, context: InvocationContext) => Promise<ActivityOutput<N>>): void {
+  df.app.activity(functionNames[name], { handler });
+}

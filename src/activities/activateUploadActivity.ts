@@ -1,9 +1,9 @@
 import { activateUpload, type ActivationResult } from '../engine/index.js';
 import { appSettings, db } from '../adapters/runtime.js';
-import type { ActivateResult } from '../ingestContracts.js';
+import type { ActivateResult, UploadRef } from '../ingestContracts.js';
 
 /** All chunks are in: resolve duplicates, apply the rejected-row policy and switch the state's active upload atomically. */
-export async function activateUploadActivity(input: { uploadId: string }): Promise<ActivateResult> {
+export async function activateUploadActivity(input: UploadRef): Promise<ActivateResult> {
   const { maxRejectedShare, maxErrorRows } = appSettings().ingest;
   return activateResult(await activateUpload(await db(), input.uploadId, { maxRejectedShare, maxErrorRows }));
 }

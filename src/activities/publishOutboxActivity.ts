@@ -2,15 +2,10 @@ import type { InvocationContext } from '@azure/functions';
 import { deliverOutbox, pendingOutboxCount } from '../engine/outboxDelivery.js';
 import { publishCloudEvents } from '../adapters/eventPublisher.js';
 import { db, eventProducer } from '../adapters/runtime.js';
-
-export interface PublishResult {
-  published: number;
-  /** Events still waiting (Event Hubs unreachable): the sweeper retries them. */
-  pending: number;
-}
+import type { PublishResult, UploadRef } from '../ingestContracts.js';
 
 /** Sends unsent outbox events; never fails the upload when Event Hubs is down. */
-export async function publishOutboxActivity(_input: unknown, context: InvocationContext): Promise<PublishResult> {
+export async function publishOutboxActivity(_input: UploadRef, context: InvocationContext): Promise<PublishResult> {
   const pool = await db();
   try {
     const published = await deliverOutbox(pool, (events) => publishCloudEvents(eventProducer(), events));

@@ -19,6 +19,8 @@ const initial = (): UploadProgressState => ({
   startedAt: null, updatedAt: null,
 });
 
+const isRunning = (state: UploadProgressState) => state.status === 'pending' || state.status === 'running';
+
 export function uploadProgress(context: EntityContext<UploadProgressState>): void {
   const state = context.df.getState(initial) ?? initial();
   // Entities are not replayed, so reading the clock here is safe (unlike in orchestrators).
@@ -29,10 +31,10 @@ export function uploadProgress(context: EntityContext<UploadProgressState>): voi
       Object.assign(state, { status: 'running', chunksTotal: operation.input.chunksTotal, rowsTotal: operation.input.rowsTotal });
       state.startedAt ??= now;
       break;
-    case 'chunksCommitted':
-      state.chunksDone += operation.input.chunks;
-      state.rowsCommitted += operation.input.rowsCommitted;
-      state.rowsRejected += operation.input.rowsRejected;
+    case 'committed':
+      // Totals, not deltas. Signals from a sub-orchestration and from its parent are not ordered with each other,
+      // so a late one never moves progress back, nor overwrites the final counts once finished.
+      if (isRunning(state) && operation.input.chunksDone >= state.chunksDone) Object.assign(state, operation.input);
       break;
     case 'finished':
       Object.assign(state, operation.input);
