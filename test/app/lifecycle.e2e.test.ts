@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import type { UploadStatusBody } from '../../src/functions/statusView.js';
 import { finalStatus } from '../support/uploads.js';
-import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+import { useTestStack, waitFor, type TestStack } from '../support/localStack.js';
 
 const HEADER = 'lds_hash,participant_id,case_id';
 const hash = (n: number) => n.toString(16).padStart(128, '0');
@@ -19,11 +19,7 @@ async function upload(t: TestStack, blobName: string, content: string): Promise<
 }
 
 describe('upload lifecycle through the local host', () => {
-  let t: TestStack;
-  beforeAll(async () => {
-    t = await startTestStack();
-  });
-  afterAll(async () => t?.stop());
+  const t = useTestStack();
 
   it('matches a new upload against every other state\'s active upload, once per event', async () => {
     await upload(t, 'ny/a.csv', csv(0, 300));

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { suiteResource } from './suite.js';
 
 export interface TestDatabase {
   url: string;
@@ -40,4 +41,9 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
       }
     },
   };
+}
+
+/** A fresh database for the enclosing describe block (or file), dropped after its tests. */
+export function useTestDatabase(prefix?: string): TestDatabase {
+  return suiteResource(() => createTestDatabase(prefix), (db) => db.drop());
 }

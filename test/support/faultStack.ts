@@ -12,6 +12,7 @@ import { loadHubsConfig } from '../../local/src/eventhubs/hubConfig.js';
 import { freePort } from '../../local/src/freePort.js';
 import { spawnHost, stopHost, waitForOutput, type HostProcess } from '../../local/src/hostProcess.js';
 import type { TestStack } from './localStack.js';
+import { suiteResource } from './suite.js';
 
 /**
  * The product with every piece separately killable: its own embedded PostgreSQL and Azurite on fixed ports
@@ -27,6 +28,11 @@ export interface FaultStack extends TestStack {
   startEventHubs(): Promise<void>;
   startAzurite(): Promise<void>;
   hostOutput(): string;
+}
+
+/** startFaultStack for the enclosing describe block, stopped after its tests. */
+export function useFaultStack(extra?: Record<string, string>): FaultStack {
+  return suiteResource(() => startFaultStack(extra), (t) => t.stop());
 }
 
 export async function startFaultStack(extra: Record<string, string> = {}): Promise<FaultStack> {

@@ -4,6 +4,7 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import pg from 'pg';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/src/stack.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { suiteResource } from './suite.js';
 
 export interface TestStack {
   stack: LocalStack;
@@ -50,6 +51,11 @@ export async function startTestStack(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** startTestStack for the enclosing describe block, stopped after its tests. */
+export function useTestStack(...args: Parameters<typeof startTestStack>): TestStack {
+  return suiteResource(() => startTestStack(...args), (t) => t.stop());
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
