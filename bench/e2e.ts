@@ -1,7 +1,7 @@
 import { basename, join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import pg from 'pg';
-import { packageRoot, uploadIdFor } from '../src/engine/index.js';
+import { packageRoot, uploadIdOf } from '../src/engine/index.js';
 import { startLocalStack } from '../local/src/stack.js';
 
 export interface EndToEnd {
@@ -33,7 +33,7 @@ export async function measureEndToEnd(options: { file: string; databaseUrl: stri
     const started = process.hrtime.bigint();
     const uploaded = await uploads.getBlockBlobClient(blobName).uploadFile(options.file, { blockSize: 8 << 20, concurrency: 4 });
     const uploadedAt = process.hrtime.bigint();
-    const uploadId = uploadIdFor({ state: 'BE', source: `uploads/${blobName}`, etag: uploaded.etag!.replace(/^"|"$/g, '') });
+    const uploadId = uploadIdOf({ state: 'BE', container: uploads.containerName, blobName, etag: uploaded.etag! });
     let status: { status: string; rowsCommitted: number } | undefined;
     while (!status || !FINAL.has(status.status)) {
       await sleep(100);

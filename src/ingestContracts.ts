@@ -2,9 +2,10 @@
  * Inputs and outputs that cross the durable boundary (they are stored in orchestration history).
  * Ids, counts and line numbers only: never row values.
  */
-import type { BlobUpload } from './engine/blobCreated.js';
+import type { UploadIdentity } from './engine/index.js';
 
-export type IngestInput = BlobUpload;
+/** The blob version to ingest, and nothing else: every id the upload gets is derived from it. */
+export type IngestInput = UploadIdentity;
 
 export interface RegisterResult {
   uploadId: string;

@@ -1,5 +1,4 @@
-import { getUpload, type ByteSource } from '../engine/index.js';
-import { parseUploadSource } from '../engine/blobCreated.js';
+import { getUpload, identityOf, type ByteSource } from '../engine/index.js';
 import { blobByteSource } from '../adapters/blobByteSource.js';
 import { db, uploadStorage } from '../adapters/runtime.js';
 
@@ -11,8 +10,8 @@ export async function uploadByteSource(uploadId: string): Promise<ByteSource> {
   if (cached) return cached;
   const upload = await getUpload(await db(), uploadId);
   if (!upload) throw new Error(`upload ${uploadId} is not registered`);
-  const { container, blobName } = parseUploadSource(upload.source);
-  const source = blobByteSource(uploadStorage().getContainerClient(container).getBlobClient(blobName), upload.etag);
+  const { container, blobName, etag } = identityOf(upload);
+  const source = blobByteSource(uploadStorage().getContainerClient(container).getBlobClient(blobName), etag);
   if (sources.size > 1000) sources.clear();
   sources.set(uploadId, source);
   return source;

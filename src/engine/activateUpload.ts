@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import { DEFAULT_MAX_ERROR_ROWS } from './commitChunk.js';
 import { ledgerTotalsSql, lockUpload, uploadTable, withTransaction } from './db.js';
-import { UPLOAD_COMPLETED, UPLOAD_FAILED, writeUploadEvent, type UploadEventData } from './outbox.js';
+import { UPLOAD_COMPLETED, writeUploadEvent, type UploadEventData } from './outbox.js';
 import { duplicateMessage } from './participantSchema.js';
+import { markUploadFailed, type FailureReason } from './uploadFailure.js';
+import { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js';
 
 export interface ActivationOptions {
   /** The upload fails when rejected rows / all rows exceed this share. */
@@ -14,7 +16,7 @@ export interface ActivationResult {
   uploadId: string;
   state: string;
   /** complete (active), failed, or superseded (replaced by, or older than, another upload of its state). */
-  status: 'complete' | 'failed' | 'superseded';
+  status: FinalStatus;
   /** True while this upload is the active one of its state. */
   activated: boolean;
   rowsTotal: number;
@@ -42,7 +44,7 @@ interface UploadRow {
   seq: string;
   state: string;
   source: string;
-  status: string;
+  status: UploadStatus;
   planned_at: Date | null;
   finalized_at: Date | null;
   rows_total: string | null;
@@ -63,7 +65,7 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
   const maxShare = options.maxRejectedShare ?? DEFAULT_MAX_REJECTED_SHARE;
   const maxErrorRows = options.maxErrorRows ?? DEFAULT_MAX_ERROR_ROWS;
   let upload = await readUpload(pool, uploadId);
-  if (isSettled(upload)) return outcome(upload);
+  if (isFinal(upload.status)) return outcome(upload);
   if (!upload.planned_at) throw new Error(`upload ${uploadId} is not planned (status ${upload.status})`);
 
   const missing = await pool.query<{ chunk_no: number }>(
@@ -98,7 +100,7 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
     // One activation per state at a time, so "the previous active upload" is well defined.
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('bulkflow.state'), hashtext($1))`, [upload.state]);
     const current = await readUpload(client, uploadId, true);
-    if (isSettled(current)) return outcome(current);
+    if (isFinal(current.status)) return outcome(current);
     const event = (status: string, activated: boolean, extra: Partial<UploadEventData> = {}): UploadEventData => ({
       uploadId, state: current.state, source: current.source, status, activated,
       rowsTotal: Number(current.rows_total), rowsCommitted: Number(current.rows_committed), rowsRejected: Number(current.rows_rejected),
@@ -109,11 +111,7 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
       const total = Number(current.rows_total);
       const rejected = Number(current.rows_rejected);
       const message = `${rejected} of ${total} rows were rejected (${((100 * rejected) / total).toFixed(1)} %), above the limit of ${(100 * maxShare).toFixed(1)} %`;
-      await client.query(
-        `UPDATE bulkflow.uploads SET status = 'failed', failed_at = now(), error_code = 'too_many_rejected', error_message = $2 WHERE upload_id = $1`,
-        [uploadId, message],
-      );
-      await writeUploadEvent(client, UPLOAD_FAILED, event('failed', false, { errorCode: 'too_many_rejected' }));
+      await markUploadFailed(client, uploadId, { code: 'too_many_rejected', message });
       return outcome(await readUpload(client, uploadId));
     }
 
@@ -153,19 +151,9 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
  * Fails an upload that cannot finish (a chunk failed for good, e.g. its blob changed after registration).
  * Keeps its error rows, writes the failure event, never changes which upload is active. Idempotent.
  */
-export async function failUpload(pool: pg.Pool, uploadId: string, reason: { code: string; message: string }): Promise<ActivationResult> {
+export async function failUpload(pool: pg.Pool, uploadId: string, reason: FailureReason): Promise<ActivationResult> {
   return withTransaction(pool, async (client) => {
-    const current = await readUpload(client, uploadId, true);
-    if (isSettled(current)) return outcome(current);
-    await client.query(
-      `UPDATE bulkflow.uploads SET status = 'failed', failed_at = now(), error_code = $2, error_message = $3 WHERE upload_id = $1`,
-      [uploadId, reason.code, reason.message],
-    );
-    await writeUploadEvent(client, UPLOAD_FAILED, {
-      uploadId, state: current.state, source: current.source, status: 'failed', activated: false,
-      rowsTotal: current.rows_total === null ? null : Number(current.rows_total), rowsCommitted: null, rowsRejected: null,
-      errorCode: reason.code,
-    });
+    await markUploadFailed(client, uploadId, reason);
     return outcome(await readUpload(client, uploadId));
   });
 }
@@ -284,15 +272,11 @@ async function readUpload(db: pg.Pool | pg.PoolClient, uploadId: string, forUpda
   return rows[0];
 }
 
-function isSettled(upload: UploadRow): boolean {
-  return upload.status === 'complete' || upload.status === 'failed' || upload.status === 'superseded';
-}
-
 function outcome(upload: UploadRow): ActivationResult {
   return {
     uploadId: upload.upload_id,
     state: upload.state,
-    status: upload.status as ActivationResult['status'],
+    status: upload.status as FinalStatus,
     activated: upload.status === 'complete',
     rowsTotal: Number(upload.rows_total ?? 0),
     rowsCommitted: Number(upload.rows_committed ?? 0),

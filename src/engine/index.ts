@@ -4,7 +4,13 @@ export { classifyError, CommitSlotsBusyError, isTransient, PermanentError, Trans
 export { migrate, packageRoot } from './migrate.js';
 export { planChunks, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, type Chunk, type Plan, type PlanOptions } from './planner.js';
 export { COLUMNS, type UploadWarning } from './participantSchema.js';
-export { registerUpload, planUpload, uploadIdFor, type UploadIdentity, type Registration, type PlanOutcome, type StoredPlan } from './uploads.js';
+export {
+  identityOf, instanceIdOf, normalizeIdentity, uploadIdOf, uploadIdOfInstance, type UploadIdentity, type UploadSource,
+} from './uploadIdentity.js';
+export { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js';
+export { registerUpload, type Registration } from './registerUpload.js';
+export { planUpload, type PlanOutcome, type StoredPlan } from './planUpload.js';
+export type { FailureReason } from './uploadFailure.js';
 export { commitChunk, DEFAULT_MAX_ERROR_ROWS, type ChunkRef, type ChunkResult, type CommitOptions } from './commitChunk.js';
 export {
   activateUpload, failUpload, IncompleteUploadError, DEFAULT_MAX_REJECTED_SHARE, type ActivationOptions, type ActivationResult,

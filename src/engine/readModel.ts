@@ -1,13 +1,14 @@
 import type pg from 'pg';
 import { ledgerTotalsSql } from './db.js';
 import type { UploadWarning } from './participantSchema.js';
+import type { UploadStatus } from './uploadStatus.js';
 
 export interface UploadView {
   uploadId: string;
   state: string;
   source: string;
   etag: string;
-  status: 'pending' | 'running' | 'complete' | 'failed' | 'superseded';
+  status: UploadStatus;
   active: boolean;
   registeredAt: string;
   completedAt: string | null;
@@ -116,7 +117,7 @@ function toView(row: Record<string, unknown>): UploadView {
     state: row.state as string,
     source: row.source as string,
     etag: row.etag as string,
-    status: row.status as UploadView['status'],
+    status: row.status as UploadStatus,
     active: row.active as boolean,
     registeredAt: time(row.registered_at)!,
     completedAt: time(row.completed_at),

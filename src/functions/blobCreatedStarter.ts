@@ -1,16 +1,8 @@
 import type { EventGridEvent, InvocationContext } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
-import { classifyBlobEvent, MalformedEventError, uploadSource, type BlobUpload } from '../engine/blobCreated.js';
-import { uploadIdFor } from '../engine/index.js';
+import { instanceIdOf, uploadIdOf, type UploadIdentity } from '../engine/index.js';
 import { functionNames } from '../functionNames.js';
-
-/**
- * Readable and prefix-searchable in the Durable Functions monitor: `ingest-ca-…`. Derived from the blob's
- * path and eTag, so every delivery of one blob version maps to one instance.
- */
-export function ingestInstanceId(upload: BlobUpload): string {
-  return `ingest-${uploadIdFor({ state: upload.state, source: uploadSource(upload), etag: upload.etag })}`;
-}
+import { decodeBlobEvent, MalformedEventError } from './blobEvent.js';
 
 /**
  * Answers Event Grid quickly (two calls to the durable API) and starts at most one orchestration per blob
@@ -19,7 +11,7 @@ export function ingestInstanceId(upload: BlobUpload): string {
 export async function blobCreatedStarter(event: EventGridEvent, client: DurableClient, context: InvocationContext): Promise<void> {
   let decision;
   try {
-    decision = classifyBlobEvent(event);
+    decision = decodeBlobEvent(event);
   } catch (error) {
     if (!(error instanceof MalformedEventError)) throw error;
     // Redelivering a malformed event cannot fix it: acknowledge and say why.
@@ -30,12 +22,13 @@ export async function blobCreatedStarter(event: EventGridEvent, client: DurableC
     context.log(`ignored event ${event.id}: ${decision.reason}`);
     return;
   }
-  const instanceId = ingestInstanceId(decision.upload);
+  // Every delivery of one blob version maps to one instance.
+  const instanceId = instanceIdOf(uploadIdOf(decision.upload));
   const outcome = await startOnce(client, instanceId, decision.upload);
   context.log(`event ${event.id}: instance ${instanceId} ${outcome}`);
 }
 
-async function startOnce(client: DurableClient, instanceId: string, input: BlobUpload): Promise<'started' | 'exists'> {
+async function startOnce(client: DurableClient, instanceId: string, input: UploadIdentity): Promise<'started' | 'exists'> {
   if (await exists(client, instanceId)) return 'exists';
   try {
     await client.startNew(functionNames.ingestOrchestrator, { instanceId, input });

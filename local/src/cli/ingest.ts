@@ -4,7 +4,7 @@ import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs
 import { BlobServiceClient } from '@azure/storage-blob';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { packageRoot, uploadIdFor } from '../../../src/engine/index.js';
+import { packageRoot, uploadIdOf } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
 import type { UploadStatusBody } from '../../../src/functions/statusView.js';
@@ -63,7 +63,7 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
     const container = service.getContainerClient('uploads');
     await container.createIfNotExists();
     const uploaded = await container.getBlockBlobClient(blobName).uploadFile(file, { blockSize: 8 << 20, concurrency: 4 });
-    const uploadId = uploadIdFor({ state, source: `uploads/${blobName}`, etag: uploaded.etag!.replace(/^"|"$/g, '') });
+    const uploadId = uploadIdOf({ state, container: container.containerName, blobName, etag: uploaded.etag! });
     const status = await followProgress(stack.url, uploadId, options.progress);
     const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}/api/uploads/${uploadId}/errors?limit=10`);
     const event = await events.waitFor(uploadId, 30_000);

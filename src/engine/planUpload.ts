@@ -1,53 +1,10 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { ByteSource } from './byteSource.js';
 import { lockUpload, uploadTable, withTransaction } from './db.js';
 import { WholeFileError } from './errors.js';
-import { UPLOAD_FAILED, writeUploadEvent } from './outbox.js';
 import type { UploadWarning } from './participantSchema.js';
 import { planChunks, type Chunk, type PlanOptions } from './planner.js';
-
-/** A blob as the storage event names it. */
-export interface UploadIdentity {
-  /** Two-letter state code, any case. */
-  state: string;
-  /** Blob name (or URL) of the file. */
-  source: string;
-  etag: string;
-}
-
-/** Readable and deterministic: the same blob version always maps to the same upload. */
-export function uploadIdFor(identity: UploadIdentity): string {
-  const state = normalizeState(identity.state);
-  const digest = createHash('sha256').update(`${identity.source}\n${identity.etag}`).digest('hex');
-  return `${state.toLowerCase()}-${digest.slice(0, 20)}`;
-}
-
-function normalizeState(state: string): string {
-  const upper = state.trim().toUpperCase();
-  if (!/^[A-Z]{2}$/.test(upper)) throw new Error(`a state is two letters, not ${JSON.stringify(state)}`);
-  return upper;
-}
-
-export interface Registration {
-  uploadId: string;
-  status: string;
-  /** False when this blob version was registered before (a redelivered event). */
-  created: boolean;
-}
-
-/** Creates the upload row once per blob version; later calls return the existing one. */
-export async function registerUpload(pool: pg.Pool, identity: UploadIdentity): Promise<Registration> {
-  const uploadId = uploadIdFor(identity);
-  const inserted = await pool.query<{ status: string }>(
-    `INSERT INTO bulkflow.uploads (upload_id, state, source, etag) VALUES ($1, $2, $3, $4)
-     ON CONFLICT DO NOTHING RETURNING status`,
-    [uploadId, normalizeState(identity.state), identity.source, identity.etag],
-  );
-  if (inserted.rows[0]) return { uploadId, status: inserted.rows[0].status, created: true };
-  const existing = await pool.query<{ status: string }>('SELECT status FROM bulkflow.uploads WHERE upload_id = $1', [uploadId]);
-  return { uploadId, status: existing.rows[0]!.status, created: false };
-}
+import { markUploadFailed } from './uploadFailure.js';
 
 export interface StoredPlan {
   uploadId: string;
@@ -77,18 +34,7 @@ export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSo
     if (!(error instanceof WholeFileError)) throw error;
     await withTransaction(pool, async (client) => {
       await lockUpload(client, uploadId, -1);
-      const { rows } = await client.query<{ state: string; source: string }>(
-        `UPDATE bulkflow.uploads SET status = 'failed', failed_at = now(), error_code = $2, error_message = $3, error_line = $4
-         WHERE upload_id = $1 AND planned_at IS NULL AND status IN ('pending', 'running') RETURNING state, source`,
-        [uploadId, error.code, error.message, error.line ?? null],
-      );
-      const failed = rows[0];
-      if (!failed) return;
-      await writeUploadEvent(client, UPLOAD_FAILED, {
-        uploadId, state: failed.state, source: failed.source, status: 'failed', activated: false,
-        rowsTotal: null, rowsCommitted: null, rowsRejected: null, errorCode: error.code,
-        ...(error.line === undefined ? {} : { errorLine: error.line }),
-      });
+      await markUploadFailed(client, uploadId, { code: error.code, message: error.message, line: error.line }, { unplannedOnly: true });
     });
     return (await storedOutcome(pool, uploadId))!;
   }

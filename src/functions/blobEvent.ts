@@ -1,35 +1,14 @@
+import { normalizeIdentity, type UploadIdentity } from '../engine/index.js';
 import { triggerContracts } from '../functionNames.js';
 
 /**
- * Decides what a storage "blob created" notification means for ingestion. Accepts both the Event Grid
+ * Decodes what a storage "blob created" notification means for ingestion. Accepts both the Event Grid
  * schema and the CloudEvents 1.0 schema, because a subscription may deliver either.
  */
-export interface BlobUpload {
-  /** Blob URL as reported by storage; with the eTag it identifies one version of one upload. */
-  blobUrl: string;
-  container: string;
-  /** Path inside the container, e.g. `ca/2026-11-23.csv`. */
-  blobName: string;
-  /** Two-letter state code, upper case. */
-  state: string;
-  /** Without surrounding quotes. */
-  etag: string;
-  contentLength: number;
-}
+export type BlobEventDecision = { kind: 'ingest'; upload: UploadIdentity } | { kind: 'ignore'; reason: string };
 
-/** The engine's name for the file: `container/blobName`, unique within the storage account. */
-export function uploadSource(upload: Pick<BlobUpload, 'container' | 'blobName'>): string {
-  return `${upload.container}/${upload.blobName}`;
-}
-
-/** Inverse of {@link uploadSource}. */
-export function parseUploadSource(source: string): { container: string; blobName: string } {
-  const slash = source.indexOf('/');
-  if (slash <= 0) throw new Error(`upload source ${source} is not container/blob`);
-  return { container: source.slice(0, slash), blobName: source.slice(slash + 1) };
-}
-
-export type BlobEventDecision = { kind: 'ingest'; upload: BlobUpload } | { kind: 'ignore'; reason: string };
+/** The event cannot be read as a blob notification: redelivering it would not help. */
+export class MalformedEventError extends Error {}
 
 const { eventType: BLOB_CREATED, uploadsContainer: UPLOADS_CONTAINER } = triggerContracts.blobCreatedStarter;
 /** Operations that leave a complete blob behind; others (e.g. a block staged by PutBlock) do not. */
@@ -44,9 +23,7 @@ interface BlobCreatedData {
   contentLength?: unknown;
 }
 
-export class MalformedEventError extends Error {}
-
-export function classifyBlobEvent(event: unknown): BlobEventDecision {
+export function decodeBlobEvent(event: unknown): BlobEventDecision {
   if (!event || typeof event !== 'object') throw new MalformedEventError('event is not an object');
   const e = event as Record<string, unknown>;
   const type = e.eventType ?? e.type;
@@ -62,23 +39,14 @@ export function classifyBlobEvent(event: unknown): BlobEventDecision {
   if (typeof data.api === 'string' && !COMPLETE_WRITE_APIS.has(data.api)) {
     return { kind: 'ignore', reason: `api ${data.api} does not complete a blob` };
   }
-  const contentLength = Number(data.contentLength);
-  if (!Number.isFinite(contentLength)) throw new MalformedEventError('data.contentLength is missing');
+  // Size and URL are not carried on (the upload reads the blob by name and eTag), but an event without them is
+  // not a storage notification.
+  if (!Number.isFinite(Number(data.contentLength))) throw new MalformedEventError('data.contentLength is missing');
   // An empty file is still an upload: it fails visibly (empty_file) instead of leaving the uploader without an answer.
   const statePath = STATE_PATH.exec(blobName);
   if (!statePath) return { kind: 'ignore', reason: 'blob path is not {state}/{file}.csv with a 2-letter state' };
   if (typeof data.url !== 'string' || typeof data.eTag !== 'string') {
     throw new MalformedEventError('data.url or data.eTag is missing');
   }
-  return {
-    kind: 'ingest',
-    upload: {
-      blobUrl: data.url,
-      container,
-      blobName,
-      state: statePath[1]!.toUpperCase(),
-      etag: data.eTag.replace(/^"|"$/g, ''),
-      contentLength,
-    },
-  };
+  return { kind: 'ingest', upload: normalizeIdentity({ state: statePath[1]!, container, blobName, etag: data.eTag }) };
 }
