@@ -2,7 +2,7 @@
  * Inputs and outputs that cross the durable boundary (they are stored in orchestration history).
  * Ids, counts and line numbers only: never row values.
  */
-import type { UploadIdentity } from './engine/index.js';
+import type { FinalStatus, UploadIdentity, UploadStatus } from './engine/index.js';
 
 /** The blob version to ingest, and nothing else: every id the upload gets is derived from it. */
 export type IngestInput = UploadIdentity;
@@ -11,7 +11,7 @@ export interface RegisterResult {
   uploadId: string;
   /** The upload already reached a final state (e.g. a start after its history was purged): nothing to do. */
   finished: boolean;
-  status: string;
+  status: UploadStatus;
   /** Tuning read once by an activity, so the orchestrator stays deterministic if settings change. */
   maxChunksInFlight: number;
 }
@@ -43,7 +43,7 @@ export interface FailInput {
 }
 
 export interface ActivateResult {
-  status: 'complete' | 'failed' | 'superseded';
+  status: FinalStatus;
   rowsCommitted: number;
   rowsRejected: number;
   reason?: string;
@@ -112,7 +112,7 @@ export interface ChunkRangeResult extends CommitCounts {
 
 export interface IngestOutput {
   uploadId: string;
-  status: string;
+  status: UploadStatus;
   rowsCommitted: number;
   rowsRejected: number;
   chunksTotal: number;
@@ -123,7 +123,7 @@ export interface IngestOutput {
 export type ProgressOperation =
   | { op: 'started'; input: { chunksTotal: number; rowsTotal: number } }
   | { op: 'committed'; input: CommitCounts }
-  | { op: 'finished'; input: { status: string; rowsCommitted: number; rowsRejected: number; reason?: string } };
+  | { op: 'finished'; input: { status: UploadStatus; rowsCommitted: number; rowsRejected: number; reason?: string } };
 
 /** Sub-orchestrations never hold more than this many chunks, so histories stay small. */
 export const CHUNKS_PER_SUB_ORCHESTRATION = 500;

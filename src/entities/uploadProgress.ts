@@ -1,9 +1,10 @@
 import type { EntityContext } from 'durable-functions';
+import { isFinal, type UploadStatus } from '../engine/uploadStatus.js';
 import type { ProgressOperation } from '../ingestContracts.js';
 
 /** Live progress of one upload (entity key = upload id). Small: counts and timestamps only. */
 export interface UploadProgressState {
-  status: 'running' | string;
+  status: UploadStatus;
   chunksTotal: number;
   rowsTotal: number;
   chunksDone: number;
@@ -19,8 +20,6 @@ const initial = (): UploadProgressState => ({
   startedAt: null, updatedAt: null,
 });
 
-const isRunning = (state: UploadProgressState) => state.status === 'pending' || state.status === 'running';
-
 export function uploadProgress(context: EntityContext<UploadProgressState>): void {
   const state = context.df.getState(initial) ?? initial();
   // Entities are not replayed, so reading the clock here is safe (unlike in orchestrators).
@@ -34,7 +33,7 @@ export function uploadProgress(context: EntityContext<UploadProgressState>): voi
     case 'committed':
       // Totals, not deltas. Signals from a sub-orchestration and from its parent are not ordered with each other,
       // so a late one never moves progress back, nor overwrites the final counts once finished.
-      if (isRunning(state) && operation.input.chunksDone >= state.chunksDone) Object.assign(state, operation.input);
+      if (!isFinal(state.status) && operation.input.chunksDone >= state.chunksDone) Object.assign(state, operation.input);
       break;
     case 'finished':
       Object.assign(state, operation.input);
