@@ -23,12 +23,12 @@ df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: blobCreated
 
 df.app.orchestration(functionNames.ingestOrchestrator, ingestOrchestrator);
 df.app.orchestration(functionNames.ingestChunksOrchestrator, ingestChunksOrchestrator);
-activity('registerUpload', registerUploadActivity);
-activity('planUpload', planUploadActivity);
-activity('commitChunk', commitChunkActivity);
-activity('activateUpload', activateUploadActivity);
-activity('failUpload', failUploadActivity);
-activity('publishOutbox', publishOutboxActivity);
+activity(functionNames.registerUpload, registerUploadActivity);
+activity(functionNames.planUpload, planUploadActivity);
+activity(functionNames.commitChunk, commitChunkActivity);
+activity(functionNames.activateUpload, activateUploadActivity);
+activity(functionNames.failUpload, failUploadActivity);
+activity(functionNames.publishOutbox, publishOutboxActivity);
 df.app.entity(functionNames.uploadProgress, uploadProgress);
 
 df.app.client.http(functionNames.uploadStatus, { route: 'uploads/{uploadId?}', methods: ['GET'], authLevel: 'function', handler: uploadStatus });
@@ -47,5 +47,5 @@ app.hook.appTerminate(closeRuntime);
 
 /** Registers an activity against its contract, so the handler and the orchestrators that call it cannot drift apart. */
 function activity<N extends ActivityName>(name: N, handler: (input: ActivityInput<N>, context: InvocationContext) => Promise<ActivityOutput<N>>): void {
-  df.app.activity(functionNames[name], { handler });
+  df.app.activity(name, { handler });
 }
