@@ -1,7 +1,8 @@
 import { basename, join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import pg from 'pg';
-import { packageRoot, uploadIdOf } from '../src/engine/index.js';
+import { isFinal, packageRoot, uploadIdOf } from '../src/engine/index.js';
+import type { UploadStatusBody } from '../src/status/statusBody.js';
 import { startLocalStack } from '../local/src/stack.js';
 
 export interface EndToEnd {
@@ -16,7 +17,6 @@ export interface EndToEnd {
   starterP99Ms: number;
 }
 
-const FINAL = new Set(['complete', 'failed', 'superseded']);
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /** The product path on this machine, as a user sees it: upload a blob, wait for the event to be consumed. */
@@ -34,11 +34,11 @@ export async function measureEndToEnd(options: { file: string; databaseUrl: stri
     const uploaded = await uploads.getBlockBlobClient(blobName).uploadFile(options.file, { blockSize: 8 << 20, concurrency: 4 });
     const uploadedAt = process.hrtime.bigint();
     const uploadId = uploadIdOf({ state: 'BE', container: uploads.containerName, blobName, etag: uploaded.etag! });
-    let status: { status: string; rowsCommitted: number } | undefined;
-    while (!status || !FINAL.has(status.status)) {
+    let status: UploadStatusBody | undefined;
+    while (!status || !isFinal(status.status)) {
       await sleep(100);
       const response = await fetch(`${stack.url}/api/uploads/${uploadId}`);
-      if (response.ok) status = (await response.json()) as { status: string; rowsCommitted: number };
+      if (response.ok) status = (await response.json()) as UploadStatusBody;
     }
     const finalAt = process.hrtime.bigint();
     for (;;) {

@@ -4,8 +4,8 @@ import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import pg from 'pg';
 import { ingestFile } from '../local/src/cli/ingest.js';
-import { packageRoot } from '../src/engine/index.js';
-import type { UploadStatusBody } from '../src/functions/statusView.js';
+import { isFinal, packageRoot } from '../src/engine/index.js';
+import type { UploadStatusBody } from '../src/status/statusBody.js';
 import { startLocalStack, type LocalStack } from '../local/src/stack.js';
 import { generateParticipantsCsv, HEADER } from './generate.js';
 
@@ -99,7 +99,7 @@ async function manyUploads(stack: LocalStack, count: number, states: string[], r
       const response = await fetch(`${url}/api/uploads?blob=${encodeURIComponent(`uploads/${b.name}`)}`);
       if (!response.ok) continue;
       const status = (await response.json()) as UploadStatusBody;
-      if (['complete', 'failed', 'superseded'].includes(status.status)) finals.set(b.name, status);
+      if (isFinal(status.status)) finals.set(b.name, status);
     }
     await new Promise((done) => setTimeout(done, 1000));
   }

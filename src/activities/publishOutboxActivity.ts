@@ -1,6 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
-import { deliverOutbox, pendingOutboxCount } from '../engine/outboxDelivery.js';
-import { publishCloudEvents } from '../adapters/eventPublisher.js';
+import { pendingOutboxCount } from '../engine/outboxDelivery.js';
+import { publishPendingEvents } from '../adapters/eventPublisher.js';
 import { db, eventProducer } from '../adapters/runtime.js';
 import type { PublishResult, UploadRef } from '../ingestContracts.js';
 
@@ -8,7 +8,7 @@ import type { PublishResult, UploadRef } from '../ingestContracts.js';
 export async function publishOutboxActivity(_input: UploadRef, context: InvocationContext): Promise<PublishResult> {
   const pool = await db();
   try {
-    const published = await deliverOutbox(pool, (events) => publishCloudEvents(eventProducer(), events));
+    const published = await publishPendingEvents(pool, eventProducer);
     return { published, pending: await pendingOutboxCount(pool) };
   } catch (error) {
     context.warn(`outbox delivery deferred: ${(error as Error).message}`);

@@ -1,5 +1,14 @@
 import type { EventHubProducerClient } from '@azure/event-hubs';
-import type { OutboxEvent } from '../engine/outboxDelivery.js';
+import type pg from 'pg';
+import { deliverOutbox, type OutboxEvent } from '../engine/outboxDelivery.js';
+
+/**
+ * Sends every pending outbox event to Event Hubs: the one path, for an upload's publish step and for the sweeper.
+ * Rejects when Event Hubs is unreachable; the unsent events stay in the outbox for the next attempt.
+ */
+export function publishPendingEvents(pool: pg.Pool, producer: () => EventHubProducerClient): Promise<number> {
+  return deliverOutbox(pool, (events) => publishCloudEvents(producer(), events));
+}
 
 /**
  * Sends CloudEvents (structured JSON mode) to Event Hubs, one batch per state so that `partitionKey` =

@@ -5,7 +5,7 @@ export { migrate, packageRoot } from './migrate.js';
 export { planChunks, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, type Chunk, type Plan, type PlanOptions } from './planner.js';
 export { COLUMNS, type UploadWarning } from './participantSchema.js';
 export {
-  identityOf, instanceIdOf, normalizeIdentity, uploadIdOf, uploadIdOfInstance, type UploadIdentity, type UploadSource,
+  identityOf, instanceIdOf, normalizeIdentity, uploadIdOf, uploadIdOfInstance, uploadLookupKey, type UploadIdentity, type UploadSource,
 } from './uploadIdentity.js';
 export { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js';
 export { registerUpload, type Registration } from './registerUpload.js';

@@ -84,3 +84,8 @@ export function instanceIdOf(uploadId: string): string {
 export function uploadIdOfInstance(id: string): string {
   return id.startsWith(INSTANCE_PREFIX) ? id.slice(INSTANCE_PREFIX.length) : id;
 }
+
+/** What an upload is looked up by: a stored source (`uploads/ca/file.csv`, always with a slash) or an upload id. */
+export function uploadLookupKey(idOrSource: string): string {
+  return idOrSource.includes('/') ? idOrSource : uploadIdOfInstance(idOrSource);
+}

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { problem } from './problem.js';
+import { problem } from './httpEncoders.js';
 
 /** The page's static files: copied next to the compiled code by `npm run build` (dist/src/dashboard). */
 const ASSET_DIR = new URL('../dashboard/', import.meta.url);

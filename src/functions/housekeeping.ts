@@ -2,21 +2,9 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import { cleanupUploads } from '../engine/index.js';
-import { deliverOutbox } from '../engine/outboxDelivery.js';
-import { publishCloudEvents } from '../adapters/eventPublisher.js';
-import { appSettings, db, eventProducer } from '../adapters/runtime.js';
+import { appSettings, db } from '../adapters/runtime.js';
 
 const HOUR_MS = 3_600_000;
-
-/** Sends outbox events that an upload could not deliver itself (Event Hubs was down). */
-export async function outboxSweeper(_timer: Timer, context: InvocationContext): Promise<void> {
-  try {
-    const sent = await deliverOutbox(await db(), (events) => publishCloudEvents(eventProducer(), events));
-    if (sent > 0) context.log(`outbox sweeper: ${sent} event(s) delivered`);
-  } catch (error) {
-    context.warn(`outbox sweeper: delivery deferred: ${(error as Error).message}`);
-  }
-}
 
 /** Drops superseded and failed uploads after retention, and purges old finished orchestration histories. */
 export async function housekeeping(_timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {

@@ -1,18 +1,19 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
-import { getUpload, listRowErrors, listStates, listStateUploads } from '../engine/index.js';
+import { getUpload, isFinal, listRowErrors, listStates, listStateUploads, uploadIdOfInstance } from '../engine/index.js';
 import { db } from '../adapters/runtime.js';
 import type { UploadProgressState } from '../entities/uploadProgress.js';
 import { functionNames } from '../functionNames.js';
-import { BadRequest, intParam, json, problem } from './problem.js';
-import { statusBody, uploadIdOf } from './statusView.js';
+import { statusBody } from '../status/statusBody.js';
+import { BadRequest, intParam, parseCursor } from './httpDecoders.js';
+import { json, problem } from './httpEncoders.js';
 
 /** GET /api/uploads/{uploadId} (an upload id or instance id), or GET /api/uploads?blob=uploads/ca/file.csv */
 export async function uploadStatus(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
   const id = request.params.uploadId ?? request.query.get('blob');
   if (!id) return problem(400, 'Bad request', 'give an upload id in the path or a blob name as ?blob=container/name.csv');
-  const view = await getUpload(await db(), request.params.uploadId ? uploadIdOf(id) : id);
+  const view = await getUpload(await db(), request.params.uploadId ? uploadIdOfInstance(id) : id);
   if (!view) return problem(404, 'Upload not found', `no upload ${id}`);
   const live = await client.readEntityState<UploadProgressState>(new df.EntityId(functionNames.uploadProgress, view.uploadId));
   return json(statusBody(view, live.entityExists ? live.entityState : undefined, new Date()));
@@ -24,7 +25,7 @@ export async function uploadErrors(request: HttpRequest): Promise<HttpResponseIn
     const limit = intParam(request.query.get('limit'), 'limit', 1, 1000, 100);
     const after = parseCursor(request.query.get('after'));
     const pool = await db();
-    const view = await getUpload(pool, uploadIdOf(request.params.uploadId ?? ''));
+    const view = await getUpload(pool, uploadIdOfInstance(request.params.uploadId ?? ''));
     if (!view) return problem(404, 'Upload not found', `no upload ${request.params.uploadId}`);
     const page = await listRowErrors(pool, view.uploadId, { limit, ...(after ? { after } : {}) });
     return json({
@@ -50,8 +51,7 @@ export async function stateUploads(request: HttpRequest, client: DurableClient, 
     const now = new Date();
     const uploads = await Promise.all(
       views.map(async (view) => {
-        const running = view.status === 'pending' || view.status === 'running';
-        const live = running
+        const live = !isFinal(view.status)
           ? await client.readEntityState<UploadProgressState>(new df.EntityId(functionNames.uploadProgress, view.uploadId))
           : undefined;
         return statusBody(view, live?.entityExists ? live.entityState : undefined, now);
@@ -67,12 +67,4 @@ export async function stateUploads(request: HttpRequest, client: DurableClient, 
 /** GET /api/states : states that have uploads, newest registration first, with their active upload. */
 export async function stateSummaries(): Promise<HttpResponseInit> {
   return json({ states: await listStates(await db()) });
-}
-
-/** Cursor `line:column` as returned in `next`. */
-function parseCursor(value: string | null): { line: number; column: string | null } | undefined {
-  if (!value) return undefined;
-  const match = /^(\d+):(.*)$/.exec(value);
-  if (!match) throw new BadRequest('after must be a cursor returned as next');
-  return { line: Number(match[1]), column: match[2] || null };
 }

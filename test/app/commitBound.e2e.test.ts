@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
-import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { useTestStack, waitFor } from '../support/localStack.js';
 
 describe('global bound on chunk commits', () => {

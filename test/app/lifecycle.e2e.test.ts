@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
-import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { finalStatus } from '../support/uploads.js';
 import { useTestStack, waitFor, type TestStack } from '../support/localStack.js';
 

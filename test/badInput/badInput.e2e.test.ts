@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { startTestStack, type TestStack } from '../support/localStack.js';
 import { CSV_HEADER, activeRows, allRowErrors, finalStatus, getJson, hashOf, putBlob, validRows } from '../support/uploads.js';
 

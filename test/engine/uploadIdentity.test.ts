@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  identityOf, instanceIdOf, normalizeIdentity, registeredAs, uploadIdOf, uploadIdOfInstance, type UploadIdentity,
+  identityOf, instanceIdOf, normalizeIdentity, registeredAs, uploadIdOf, uploadIdOfInstance, uploadLookupKey, type UploadIdentity,
 } from '../../src/engine/uploadIdentity.js';
 
 const blob: UploadIdentity = { state: 'CA', container: 'uploads', blobName: 'ca/participants.csv', etag: '0x8DC1A2B3C4D5E6F' };
@@ -66,5 +66,11 @@ describe('upload identity', () => {
     expect(uploadIdOfInstance('ingest-ca-14f6b4c5016e0e0e1e94')).toBe('ca-14f6b4c5016e0e0e1e94');
     expect(uploadIdOfInstance('ca-14f6b4c5016e0e0e1e94')).toBe('ca-14f6b4c5016e0e0e1e94');
     expect(uploadIdOfInstance(instanceIdOf('tx-7cb3a3e1d3f15046a8f9'))).toBe('tx-7cb3a3e1d3f15046a8f9');
+  });
+
+  it('looks an upload up by its source, its upload id or its instance id', () => {
+    expect(uploadLookupKey('uploads/ca/participants.csv')).toBe('uploads/ca/participants.csv');
+    expect(uploadLookupKey('ingest-ca-14f6b4c5016e0e0e1e94')).toBe('ca-14f6b4c5016e0e0e1e94');
+    expect(uploadLookupKey('ca-14f6b4c5016e0e0e1e94')).toBe('ca-14f6b4c5016e0e0e1e94');
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { waitFor, type TestStack } from '../support/localStack.js';
 
 /** After a fault: the upload is whole and once — every valid row active once, one upload row, one completion event. */

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
-import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import { isFinal } from '../../src/engine/index.js';
+import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { useTestStack, waitFor } from '../support/localStack.js';
 import { CSV_HEADER, activeRows, finalStatus, getJson, putBlob, validRows } from '../support/uploads.js';
 
@@ -28,7 +29,7 @@ describe('a blob overwritten while its upload runs', () => {
 
     const olderFinal = await waitFor('the older upload to end', async () => {
       const body = await getJson<UploadStatusBody>(t, older.links.self);
-      return ['complete', 'failed', 'superseded'].includes(body.status) ? body : undefined;
+      return isFinal(body.status) ? body : undefined;
     }, 180_000);
     expect(olderFinal.status).not.toBe('complete');
     expect(olderFinal.isActive).toBe(false);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
-import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { useFaultStack, type FaultStack } from '../support/faultStack.js';
 import { waitFor } from '../support/localStack.js';
 import { finalStatus } from '../support/uploads.js';

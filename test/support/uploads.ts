@@ -1,7 +1,6 @@
-import type { UploadStatusBody } from '../../src/functions/statusView.js';
+import { isFinal } from '../../src/engine/index.js';
+import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { waitFor, type TestStack } from './localStack.js';
-
-const FINAL = new Set(['complete', 'failed', 'superseded']);
 
 export const CSV_HEADER = 'lds_hash,participant_id,case_id';
 /** A valid 128-hex lds_hash derived from n (distinct per n). */
@@ -39,7 +38,7 @@ export async function finalStatus(t: TestStack, blobName: string, options: { not
     if (response.status === 404) return undefined;
     const body = (await response.json()) as UploadStatusBody;
     if (options.notUploadId && body.uploadId === options.notUploadId) return undefined;
-    return FINAL.has(body.status) ? body : undefined;
+    return isFinal(body.status) ? body : undefined;
   }, options.timeoutMs ?? 120_000);
 }
 

@@ -4,13 +4,11 @@ import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs
 import { BlobServiceClient } from '@azure/storage-blob';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { packageRoot, uploadIdOf } from '../../../src/engine/index.js';
+import { isFinal, packageRoot, uploadIdOf } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
-import type { UploadStatusBody } from '../../../src/functions/statusView.js';
+import type { UploadStatusBody } from '../../../src/status/statusBody.js';
 import { startLocalStack, type LocalStack } from '../stack.js';
-
-const FINAL = new Set(['complete', 'failed', 'superseded']);
 
 
 export interface IngestSummary {
@@ -107,7 +105,7 @@ async function followProgress(hostUrl: string, uploadId: string, showProgress: b
           rejected: status.rowsRejected,
           phase: status.status,
         });
-        if (FINAL.has(status.status)) return status;
+        if (isFinal(status.status)) return status;
       }
       await new Promise((done) => setTimeout(done, 500));
     }

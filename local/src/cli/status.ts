@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { getUpload, listRowErrors, migrate, packageRoot } from '../../../src/engine/index.js';
-import { instanceIdOf, uploadIdOf } from '../../../src/functions/statusView.js';
+import { getUpload, instanceIdOf, listRowErrors, migrate, packageRoot, uploadLookupKey } from '../../../src/engine/index.js';
 import { resolvePostgres } from '../embeddedPostgres.js';
 
 /**
@@ -20,7 +19,7 @@ export async function run(args: string[]): Promise<number> {
   const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
   try {
     await migrate(pool);
-    const upload = await getUpload(pool, id.includes('/') ? id : uploadIdOf(id));
+    const upload = await getUpload(pool, uploadLookupKey(id));
     if (!upload) {
       console.error(`no upload ${id}`);
       return 1;

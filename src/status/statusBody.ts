@@ -1,13 +1,13 @@
-import type { UploadView } from '../engine/index.js';
+import { instanceIdOf, isFinal, type UploadStatus, type UploadView } from '../engine/index.js';
 import type { UploadProgressState } from '../entities/uploadProgress.js';
 
-/** What the status API and the CLI show for one upload: ids, counts and times only. */
+/** What the status API, the dashboard and the CLI show for one upload: ids, counts and times only. */
 export interface UploadStatusBody {
   uploadId: string;
   instanceId: string;
   state: string;
   blobName: string;
-  status: UploadView['status'];
+  status: UploadStatus;
   isActive: boolean;
   rowsTotal: number | null;
   rowsCommitted: number;
@@ -24,16 +24,12 @@ export interface UploadStatusBody {
   links: { self: string; errors: string; orchestration: string };
 }
 
-export const instanceIdOf = (uploadId: string) => `ingest-${uploadId}`;
-/** The status API accepts an upload id or its orchestration instance id. */
-export const uploadIdOf = (id: string) => id.replace(/^ingest-/, '');
-
 /**
- * Combines the database (the truth once finished) with the progress entity (live while running,
- * updated per batch of committed chunks).
+ * Combines the database (the truth once final, and the committed-chunk ledger while running) with the progress
+ * entity (live while running, updated per wave of committed chunks, so it may run ahead of or behind the ledger).
  */
 export function statusBody(view: UploadView, live: UploadProgressState | undefined, now: Date): UploadStatusBody {
-  const running = view.status === 'pending' || view.status === 'running';
+  const running = !isFinal(view.status);
   const useLive = running && live !== undefined && live.chunksDone >= view.chunksCommitted;
   const rowsCommitted = useLive ? live.rowsCommitted : view.rowsCommitted;
   const rowsRejected = useLive ? live.rowsRejected : view.rowsRejected;

@@ -12,15 +12,3 @@ export function problem(status: 400 | 404 | 500 | 503, title: string, detail: st
 export function json(body: unknown, status = 200): HttpResponseInit {
   return { status, jsonBody: body, headers: { 'cache-control': 'no-store' } };
 }
-
-export class BadRequest extends Error {}
-
-/** An integer query parameter within [min, max], or the default when absent. */
-export function intParam(value: string | null, name: string, min: number, max: number, fallback: number): number {
-  if (value === null || value === '') return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-    throw new BadRequest(`${name} must be an integer from ${min} to ${max}`);
-  }
-  return parsed;
-}
