@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'local/test/**/*.test.ts'],
     // Minutes-long fault injection: `npm run test:faults` (vitest.faults.config.ts).
-    exclude: ['test/faults/**/*.faults.test.ts', '**/node_modules/**'],
+    exclude: ['**/*.faults.test.ts', '**/node_modules/**'],
     globalSetup: ['test/support/globalSetup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

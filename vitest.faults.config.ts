@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 /** `npm run test:faults`: fault injection that takes minutes (processes killed and restarted). */
 export default defineConfig({
   test: {
-    include: ['test/faults/**/*.faults.test.ts'],
+    include: ['test/faults/**/*.faults.test.ts', 'local/test/**/*.faults.test.ts'],
     globalSetup: ['test/support/globalSetup.ts'],
     testTimeout: 600_000,
     hookTimeout: 180_000,

@@ -1,76 +1,73 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { freePort } from './freePort.js';
+import { spawnService, type ServiceExit } from './lifecycle/services.js';
 
 export interface AzuriteOptions {
   /** Workspace directory for Azurite's data. */
   location: string;
-  blobPort?: number;
-  queuePort?: number;
-  tablePort?: number;
+  /**
+   * `standard`: 10000-10002, where `UseDevelopmentStorage=true`, Storage Explorer and `az storage` look, when
+   * all three are free (otherwise free ones, after saying so through `notice`); `free` (default): any free ports
+   * (tests run many stacks at once); or exact ports (restartable on the same ports).
+   */
+  ports?: 'standard' | 'free' | { blob: number; queue: number; table: number };
+  notice?: (line: string) => void;
   /** How long to wait for all three services to accept connections. */
   readyTimeoutMs?: number;
 }
 
 export interface RunningAzurite {
-  /** Full connection string (explicit endpoints, since the ports are not the defaults). */
+  /** Full connection string (explicit endpoints, right whatever the ports). */
   connectionString: string;
   blobEndpoint: string;
   queueEndpoint: string;
   tableEndpoint: string;
+  /** True when on 10000-10002, so `UseDevelopmentStorage=true` reaches it. */
+  standardPorts: boolean;
+  /** Resolves when the Azurite process ends, asked to or not. */
+  exited: Promise<ServiceExit>;
   stop(): Promise<void>;
 }
+
+export const STANDARD_PORTS = { blob: 10000, queue: 10001, table: 10002 };
+/** Azurite closes its servers on SIGTERM; past this it is killed. */
+const STOP_GRACE_MS = 2_000;
 
 /** Azurite's published development account. */
 export const DEV_ACCOUNT = 'devstoreaccount1';
 export const DEV_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-/** Starts the `azurite` npm package (blob, queue, table) on free loopback ports and waits until it serves. */
+/** Starts the `azurite` npm package (blob, queue, table) on loopback, in its own process group, and waits until it serves. */
 export async function startAzurite(options: AzuriteOptions): Promise<RunningAzurite> {
-  const blobPort = options.blobPort ?? (await freePort());
-  const queuePort = options.queuePort ?? (await freePort());
-  const tablePort = options.tablePort ?? (await freePort());
+  const ports = await choosePorts(options.ports ?? 'free', options.notice);
   await mkdir(options.location, { recursive: true });
   const require = createRequire(import.meta.url);
   const cli = join(dirname(require.resolve('azurite/package.json')), 'dist/src/azurite.js');
-  const child = spawn(
-    process.execPath,
-    [
-      cli,
-      '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry',
-      '--location', options.location,
-      '--blobPort', String(blobPort), '--queuePort', String(queuePort), '--tablePort', String(tablePort),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const output: string[] = [];
-  const keep = (chunk: Buffer): void => {
-    output.push(chunk.toString());
-    if (output.length > 50) output.shift();
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-
+  const service = spawnService('Azurite', process.execPath, [
+    cli,
+    '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry',
+    '--location', options.location,
+    '--blobPort', String(ports.blob), '--queuePort', String(ports.queue), '--tablePort', String(ports.table),
+  ], { stopSignal: 'SIGTERM', exitSignal: 'SIGTERM' });
   try {
     await Promise.race([
-      Promise.all([blobPort, queuePort, tablePort].map((port) => waitForPort(port, options.readyTimeoutMs ?? 30_000))),
-      exited.then((code) => {
+      Promise.all(Object.values(ports).map((port) => waitForPort(port, options.readyTimeoutMs ?? 30_000))),
+      service.exited.then(({ code }) => {
         throw new Error(`azurite exited with code ${String(code)} before it was ready`);
       }),
     ]);
   } catch (error) {
-    await stopChild(child, exited);
-    throw new Error(`${(error as Error).message}\n${output.join('')}`);
+    await service.stop(STOP_GRACE_MS);
+    throw new Error(`${(error as Error).message}\n${service.output()}`);
   }
 
   const host = '127.0.0.1';
-  const blobEndpoint = `http://${host}:${blobPort}/${DEV_ACCOUNT}`;
-  const queueEndpoint = `http://${host}:${queuePort}/${DEV_ACCOUNT}`;
-  const tableEndpoint = `http://${host}:${tablePort}/${DEV_ACCOUNT}`;
+  const blobEndpoint = `http://${host}:${ports.blob}/${DEV_ACCOUNT}`;
+  const queueEndpoint = `http://${host}:${ports.queue}/${DEV_ACCOUNT}`;
+  const tableEndpoint = `http://${host}:${ports.table}/${DEV_ACCOUNT}`;
   return {
     connectionString:
       `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_ACCOUNT_KEY};` +
@@ -78,16 +75,32 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
     blobEndpoint,
     queueEndpoint,
     tableEndpoint,
-    stop: () => stopChild(child, exited),
+    standardPorts: ports.blob === STANDARD_PORTS.blob && ports.queue === STANDARD_PORTS.queue && ports.table === STANDARD_PORTS.table,
+    exited: service.exited,
+    stop: async () => {
+      await service.stop(STOP_GRACE_MS);
+    },
   };
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
+async function choosePorts(wanted: NonNullable<AzuriteOptions['ports']>, notice?: (line: string) => void): Promise<typeof STANDARD_PORTS> {
+  if (typeof wanted === 'object') return wanted;
+  if (wanted === 'standard') {
+    const taken: number[] = [];
+    for (const port of Object.values(STANDARD_PORTS)) if (!(await isFree(port))) taken.push(port);
+    if (taken.length === 0) return STANDARD_PORTS;
+    notice?.(`Azurite: port${taken.length > 1 ? 's' : ''} ${taken.join(', ')} in use (another Azurite?); using free ports, so UseDevelopmentStorage=true does not reach this stack: use the connection string below`);
+  }
+  return { blob: await freePort(), queue: await freePort(), table: await freePort() };
+}
+
+/** True when nothing listens on the port on loopback (binding it succeeds). */
+export async function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {

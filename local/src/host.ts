@@ -7,10 +7,11 @@ import { startDurableRuntime, type DurableRuntime } from './host/durable/runtime
 import { instrumentSdk } from './host/durable/sequence.js';
 import { EventGridWebhook } from './host/eventGrid.js';
 import { HttpTriggers } from './host/httpTriggers.js';
-import { functionsByTrigger, Invoker } from './host/invoke.js';
+import { errorText, functionsByTrigger, Invoker } from './host/invoke.js';
 import { HostLogger } from './host/logger.js';
-import { loadApp, type RegisteredFunction, type RpcTypedData } from './host/registry.js';
+import { loadApp, type AppRegistry, type DisabledFunction, type RegisteredFunction, type RpcTypedData } from './host/registry.js';
 import { createHostServer } from './host/server.js';
+import { settlesWithin } from './lifecycle/services.js';
 import { applyLocalSettings, readHostSettings, resolveSettingExpressions, type LogLevelName } from './host/settings.js';
 import './host/timerTriggers.js';
 
@@ -46,6 +47,8 @@ export interface HostFunction {
   /** HTTP methods, for HTTP triggers. */
   methods?: string[];
   url?: string;
+  /** Why the host did not start this function (e.g. its binding names an app setting that is not set). */
+  disabled?: string;
 }
 
 export interface RunningHost {
@@ -56,11 +59,43 @@ export interface RunningHost {
   /** Orchestration replay figures so far (zeros when the app has no orchestrations). */
   stats(): { episodes: number; maxReplayMs: number; maxReplayEvents: number };
   /** Stops taking work, drains in-flight invocations, and closes connections. */
-  stop(): Promise<void>;
+  stop(options?: HostStopOptions): Promise<void>;
 }
+
+export interface HostStopOptions {
+  /**
+   * Resolve after this long even if in-flight work has not drained (what is left ends with the process; durable
+   * work is redone from PostgreSQL). Default: wait for all of it.
+   */
+  drainMs?: number;
+  /** Log nothing from here on (a stack shutting down reports one line per component instead). */
+  quiet?: boolean;
+}
+
+/** How long a host stopped by a signal (alone or in a stack) drains in-flight work before it goes on stopping. */
+export const HOST_DRAIN_MS = 4_000;
 
 const DURABLE_TRIGGERS = new Set(['orchestrationtrigger', 'activitytrigger', 'entitytrigger']);
 const SERVED_TRIGGERS = new Set([...DURABLE_TRIGGERS, 'httptrigger', 'eventgridtrigger']);
+
+/**
+ * The app with `%SETTING%` binding expressions resolved from `env`. A function whose bindings name a setting
+ * that is not set is left out with its reason, while the others run, as the Functions host does. The loaded
+ * app is shared by hosts in this process, so it is copied rather than changed.
+ */
+function withSettingsResolved(app: AppRegistry, env: NodeJS.ProcessEnv): AppRegistry {
+  const functions: RegisteredFunction[] = [];
+  const disabled: DisabledFunction[] = [];
+  for (const fn of app.functions) {
+    try {
+      const bindings = resolveSettingExpressions(fn.metadata.bindings, env);
+      functions.push({ ...fn, metadata: { ...fn.metadata, bindings }, trigger: bindings[fn.triggerName] ?? fn.trigger });
+    } catch (error) {
+      disabled.push({ name: fn.name, trigger: fn.trigger, reason: errorText(error) });
+    }
+  }
+  return { ...app, functions, disabled };
+}
 
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const appDir = resolve(options.appDir);
@@ -91,9 +126,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     for (const step of cleanup.reverse()) await step().catch((error: unknown) => logger.warn('shutdown step failed', { error: String(error) }));
   };
   try {
-    const registry = await loadApp(appDir);
-    for (const fn of registry.functions) fn.metadata.bindings = resolveSettingExpressions(fn.metadata.bindings, process.env);
-    for (const fn of registry.functions) fn.trigger = fn.metadata.bindings[fn.triggerName] ?? fn.trigger;
+    const registry = withSettingsResolved(await loadApp(appDir), process.env);
+    for (const fn of registry.disabled ?? []) logger.warn('function disabled', { function: fn.name, reason: fn.reason });
     instrumentSdk(registry.entry);
     const clientData = JSON.stringify(durableClientData(origin, settings.hubName));
     // Any trigger may carry a durable client input (df.app.client.http / eventGrid / timer ...).
@@ -108,7 +142,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     await invoker.runHooks('appStart', { hookData: {}, functionAppDirectory: appDir });
     // Registered early so that, run in reverse, it comes after all in-flight work has drained.
     cleanup.push(() => invoker.runHooks('appTerminate', { hookData: {} }));
-    routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger);
+    const disabledHttp = (registry.disabled ?? []).filter((fn) => fn.trigger.type.toLowerCase() === 'httptrigger');
+    routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger, disabledHttp);
     routes.eventGrid = new EventGridWebhook(registry, invoker, logger);
 
     let durable: DurableRuntime | undefined;
@@ -151,6 +186,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       if (type.toLowerCase() === 'eventgridtrigger') return { name: fn.name, trigger: type, url: `${origin}/runtime/webhooks/EventGrid?functionName=${fn.name}` };
       return { name: fn.name, trigger: type };
     });
+    for (const fn of registry.disabled ?? []) functions.push({ name: fn.name, trigger: fn.trigger.type, disabled: fn.reason });
     let stopping: Promise<void> | undefined;
     return {
       url: origin,
@@ -158,7 +194,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       hubName: settings.hubName,
       functions,
       stats,
-      stop: () => (stopping ??= stopAll()),
+      async stop(stopOptions = {}) {
+        if (stopOptions.quiet) logger.mute();
+        stopping ??= stopAll();
+        if (stopOptions.drainMs === undefined) return stopping;
+        await settlesWithin(stopping, stopOptions.drainMs);
+      },
     };
   } catch (error) {
     await stopAll();

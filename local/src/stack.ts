@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resolvePostgres, type RunningPostgres } from './embeddedPostgres.js';
+import { resolvePostgres } from './embeddedPostgres.js';
 import { startAzurite } from './azurite.js';
 import { startEventHubsEndpoint } from './eventhubs/endpoint.js';
 import { loadHubsConfig } from './eventhubs/hubConfig.js';
-import { startHost } from './host.js';
+import { HOST_DRAIN_MS, startHost } from './host.js';
 import { spawnHost, stopHost, waitForOutput } from './hostProcess.js';
+import { Components, describeExit, type ComponentExit } from './lifecycle/components.js';
+import type { ServiceExit } from './lifecycle/services.js';
 import type { LogLevelName } from './host/settings.js';
 import { startBlobCreatedSource } from './eventGrid/blobCreatedSource.js';
 import { EventGridDelivery } from './eventGrid/delivery.js';
@@ -25,10 +27,19 @@ export interface LocalStackOptions {
   logLevel?: LogLevelName;
   /** Event Hubs endpoint port: 0 picks a free one (tests); the main job uses the emulator's 5672. */
   eventHubsPort?: number;
+  /**
+   * Azurite's ports: `standard` (10000-10002 when free, so `UseDevelopmentStorage=true` reaches it: the main
+   * job) or `free` (default: tests run many stacks at once).
+   */
+  storagePorts?: 'standard' | 'free';
   /** Faster Event Grid retries for tests; the default is Event Grid's own schedule. */
   eventGridRetryDelaysMs?: number[];
   /** Receives every host log line instead of stdout (tests capture them). */
   log?: (line: string) => void;
+  /** One line each for what a user should know: ports taken, where data lives (stderr by default). */
+  notice?: (line: string) => void;
+  /** Aborting it stops a start in progress: what already runs is stopped and the start rejects. */
+  signal?: AbortSignal;
   /**
    * Run the Functions host as its own process (`bulkflow host`), as on Azure, where the app's worker is alone in
    * its process: what it uses (memory, CPU) can then be measured apart from the callers. Default: in this process.
@@ -42,7 +53,19 @@ export interface LocalStack {
   dataDir: string;
   /** The host's process id (this process unless `hostProcess`). */
   hostPid: number;
-  stop(): Promise<void>;
+  /** What the stack started, for its banner (absent: a real service from the settings is used). */
+  services: StackServices;
+  /** The first of the stack's service processes that ended while it should have been running. */
+  serviceExited: Promise<ComponentExit>;
+  /** Stops everything in order (Event Grid, host, Event Hubs, Azurite, PostgreSQL), each step bounded; one line on how it went. */
+  stop(): Promise<string>;
+}
+
+export interface StackServices {
+  /** `developmentStorage`: on the standard ports, so `UseDevelopmentStorage=true` reaches it too. */
+  storage?: { connectionString: string; developmentStorage: boolean };
+  eventHubs?: { connectionString: string };
+  postgres?: { url: string; dataDir: string };
 }
 
 const EMULATOR_EVENT_HUBS = /UseDevelopmentEmulator=true/i;
@@ -53,39 +76,54 @@ const EMULATOR_EVENT_HUBS = /UseDevelopmentEmulator=true/i;
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const persistent = options.persistent ?? true;
-  const stops: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => {});
-  };
+  const notice = options.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const components = new Components();
+  const services: StackServices = {};
+  const started = () => options.signal?.throwIfAborted();
   try {
     const settings: Record<string, string> = { ...(await readLocalSettings(options.appDir)), ...options.settings };
     const setting = (name: string) => process.env[name] || settings[name] || '';
 
-    let postgres: RunningPostgres | undefined;
-    if (!setting('DATABASE_URL')) {
-      postgres = await resolvePostgres({ dataDir: join(options.dataDir, 'postgres'), persistent });
-      stops.push(() => postgres!.stop());
-      settings.DATABASE_URL = postgres.url;
-    }
+    // Real services named in the environment win over local.settings.json, as app settings do on Azure.
+    for (const name of ['DATABASE_URL', 'UploadStorage', 'EventHubConnection']) if (setting(name)) settings[name] = setting(name);
     const storage = setting('UploadStorage');
-    if (!storage || storage === 'UseDevelopmentStorage=true') {
-      const azurite = await startAzurite({ location: join(options.dataDir, 'azurite') });
-      stops.push(() => azurite.stop());
-      settings.UploadStorage = azurite.connectionString;
-      settings.AzureWebJobsStorage = azurite.connectionString;
+    // PostgreSQL and Azurite are independent and take seconds each: they start together.
+    const [postgres, azurite] = await Promise.allSettled([
+      setting('DATABASE_URL') ? undefined : resolvePostgres({ dataDir: join(options.dataDir, 'postgres'), persistent, notice }),
+      storage && storage !== 'UseDevelopmentStorage=true'
+        ? undefined
+        : startAzurite({ location: join(options.dataDir, 'azurite'), ports: options.storagePorts ?? 'free', notice }),
+    ]);
+    if (postgres.status === 'fulfilled' && postgres.value) {
+      const server = postgres.value;
+      components.add({ name: 'PostgreSQL', stop: () => server.stop(), boundMs: 5_000, ...processExit(server.exited) });
+      settings.DATABASE_URL = server.url;
+      if (server.dataDir) services.postgres = { url: server.url, dataDir: server.dataDir };
     }
+    if (azurite.status === 'fulfilled' && azurite.value) {
+      const server = azurite.value;
+      components.add({ name: 'Azurite', stop: () => server.stop(), boundMs: 3_000, ...processExit(server.exited) });
+      settings.UploadStorage = server.connectionString;
+      settings.AzureWebJobsStorage = server.connectionString;
+      services.storage = { connectionString: server.connectionString, developmentStorage: server.standardPorts };
+    }
+    for (const result of [postgres, azurite]) if (result.status === 'rejected') throw result.reason;
+    started();
     const eventHubs = setting('EventHubConnection');
     if (!eventHubs || EMULATOR_EVENT_HUBS.test(eventHubs)) {
       const hubs = await loadHubsConfig(join(options.appDir, 'eventhubs.local.json'));
       const endpoint = await startEventHubsEndpoint({ dataDir: join(options.dataDir, 'eventhubs'), hubs, port: options.eventHubsPort ?? 0 });
-      stops.push(() => endpoint.stop());
+      components.add({ name: 'Event Hubs', stop: () => endpoint.stop(), boundMs: 1_500 });
       // The hub comes from EVENT_HUB_NAME, as on Azure; the connection names only the namespace.
       const hub = setting('EVENT_HUB_NAME') || 'upload-events';
       settings.EventHubConnection = endpoint.connectionString(hub).replace(/;EntityPath=[^;]*/i, '');
+      services.eventHubs = { connectionString: settings.EventHubConnection };
+      started();
     }
 
     const host = options.hostProcess ? await startHostProcess(options, settings) : await startHostHere(options, settings);
-    stops.push(() => host.stop());
+    components.add({ name: 'host', stop: () => host.stop(), boundMs: HOST_DRAIN_MS + 2_000, ...(host.exited ? { exited: host.exited } : {}) });
+    started();
 
     const delivery = new EventGridDelivery({
       hostUrl: host.url,
@@ -96,10 +134,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       connectionString: (name) => settings[name] ?? setting(name),
       delivery,
     });
-    stops.push(() => source.stop());
-    return { url: host.url, settings, dataDir: options.dataDir, hostPid: host.pid, stop: stopAll };
+    components.add({ name: 'Event Grid', stop: () => source.stop(), boundMs: 1_000 });
+    return {
+      url: host.url,
+      settings,
+      dataDir: options.dataDir,
+      hostPid: host.pid,
+      services,
+      serviceExited: components.firstExit,
+      stop: () => components.stopAll(),
+    };
   } catch (error) {
-    await stopAll();
+    await components.stopAll();
     throw error;
   }
 }
@@ -107,7 +153,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 interface StackHost {
   url: string;
   pid: number;
+  /** For a host in its own process: resolves when it ends. */
+  exited?: Promise<string>;
   stop(): Promise<void>;
+}
+
+function processExit(exited: Promise<ServiceExit> | undefined): { exited?: Promise<string> } {
+  return exited ? { exited: exited.then(describeExit) } : {};
 }
 
 async function startHostHere(options: LocalStackOptions, settings: Record<string, string>): Promise<StackHost> {
@@ -119,7 +171,7 @@ async function startHostHere(options: LocalStackOptions, settings: Record<string
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     ...(options.log ? { log: options.log } : {}),
   });
-  return { url: host.url, pid: process.pid, stop: () => host.stop() };
+  return { url: host.url, pid: process.pid, stop: () => host.stop({ drainMs: HOST_DRAIN_MS, quiet: true }) };
 }
 
 async function startHostProcess(options: LocalStackOptions, settings: Record<string, string>): Promise<StackHost> {
@@ -131,9 +183,8 @@ async function startHostProcess(options: LocalStackOptions, settings: Record<str
     throw error;
   }
   const url = /Host listening on (http:\/\/\S+)/.exec(host.output())![1]!;
-  return { url, pid: host.child.pid!, stop: () => stopHost(host) };
+  return { url, pid: host.child.pid!, exited: host.service.exited.then(describeExit), stop: () => stopHost(host) };
 }
-
 async function readLocalSettings(appDir: string): Promise<Record<string, string>> {
   for (const file of ['local.settings.json', 'local.settings.example.json']) {
     try {

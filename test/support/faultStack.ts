@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import pg from 'pg';
@@ -38,11 +38,14 @@ export function useFaultStack(extra?: Record<string, string>): FaultStack {
 export async function startFaultStack(extra: Record<string, string> = {}): Promise<FaultStack> {
   const appDir = process.cwd();
   const dataDir = await mkdtemp(join(appDir, '.data', 'faults-'));
+  // As root PostgreSQL runs as `postgres`, which must enter this folder (mkdtemp makes it private) to keep its
+  // data here, where stop() removes it.
+  await chmod(dataDir, 0o755);
   const pgPort = await freePort();
   const startPg = () => startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), persistent: true, port: pgPort });
   let postgres: RunningPostgres | undefined = await startPg();
   const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
-  const startAz = () => startAzurite({ location: join(dataDir, 'azurite'), blobPort, queuePort, tablePort });
+  const startAz = () => startAzurite({ location: join(dataDir, 'azurite'), ports: { blob: blobPort, queue: queuePort, table: tablePort } });
   let azurite: RunningAzurite | undefined = await startAz();
   const hubsConfig = await loadHubsConfig(join(appDir, 'eventhubs.local.json'));
   const hubsPort = await freePort();
@@ -86,7 +89,7 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
     await host.exited;
   };
   return {
-    stack: { url, settings, dataDir, get hostPid() { return host?.child.pid ?? 0; }, stop: async () => {} },
+    stack: { url, settings, dataDir, get hostPid() { return host?.child.pid ?? 0; } },
     url,
     pool,
     uploads,

@@ -7,7 +7,8 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 import { suiteResource } from './suite.js';
 
 export interface TestStack {
-  stack: LocalStack;
+  /** What tests read of the stack (a fault stack assembles the same from separately started parts). */
+  stack: Pick<LocalStack, 'url' | 'settings' | 'dataDir' | 'hostPid'>;
   url: string;
   pool: pg.Pool;
   uploads: ContainerClient;
@@ -20,7 +21,7 @@ export interface TestStack {
  */
 export async function startTestStack(
   settings: Record<string, string> = {},
-  options: Pick<LocalStackOptions, 'log' | 'logLevel' | 'hostProcess'> = {},
+  options: Pick<LocalStackOptions, 'log' | 'logLevel' | 'hostProcess' | 'storagePorts'> = {},
 ): Promise<TestStack> {
   const database: TestDatabase = await createTestDatabase('app');
   const dataDir = await mkdtemp(join(process.cwd(), '.data', 'stack-'));
@@ -33,6 +34,7 @@ export async function startTestStack(
     logLevel: options.logLevel ?? 'warning',
     ...(options.log ? { log: options.log } : {}),
     ...(options.hostProcess ? { hostProcess: true } : {}),
+    ...(options.storagePorts ? { storagePorts: options.storagePorts } : {}),
     eventGridRetryDelaysMs: [500, 1000, 2000],
     settings: { DATABASE_URL: database.url, TASK_HUB_NAME: 'testhub', ...settings },
   });

@@ -1,44 +1,48 @@
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrate, packageRoot } from '../../../src/engine/index.js';
-import { startLocalStack } from '../stack.js';
 import { dashboardUrl } from '../../../src/functions/dashboard.js';
+import { abortedThenGrace, runOnStack, stackBanner, STACK_OPTIONS, STACK_OPTIONS_USAGE, stackOptions } from './runOnStack.js';
 import { ingestFile, printSummary } from './ingest.js';
+
+const USAGE = `usage: bulkflow demo [--serve] ${STACK_OPTIONS_USAGE}`;
 
 /**
  * `npm start`: the product end to end on this machine. Starts the local stack, makes sure a second state (TX)
  * has an active upload so match analysis has something to compare with, then uploads the bundled California
  * sample (a few bad rows of every kind) and follows it to the end: progress, summary, event, matches.
+ * `--serve` then keeps it all running until Ctrl-C, and says how to reach each service.
  */
 export async function run(args: string[]): Promise<number> {
-  const serve = args.includes('--serve');
-  const root = packageRoot();
-  console.error('starting embedded PostgreSQL, Azurite, the Event Hubs endpoint and the Functions host...');
-  const stack = await startLocalStack({ appDir: root, dataDir: join(root, '.data'), port: 7071, eventHubsPort: 5672, logLevel: 'warning' });
+  let values;
   try {
+    ({ values } = parseArgs({ args, options: { serve: { type: 'boolean', default: false }, ...STACK_OPTIONS } }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const root = packageRoot();
+  return runOnStack({ ...stackOptions(values, 7071), logLevel: 'warning' }, async (stack, signal) => {
     if (!(await hasActiveUpload(stack.settings.DATABASE_URL!, 'TX'))) {
       console.error('uploading samples/participants-tx-sample.csv for TX first (150 of its lds_hash values also appear in the CA sample)...');
-      const tx = await ingestFile(stack, join(root, 'samples', 'participants-tx-sample.csv'), 'TX', { progress: false });
+      const tx = await ingestFile(stack, join(root, 'samples', 'participants-tx-sample.csv'), 'TX', { progress: false, signal });
       console.error(`TX upload ${tx.uploadId}: ${tx.status}, ${tx.rowsCommitted} rows`);
     }
     console.error('uploading samples/participants-sample.csv to uploads/ca/ ...');
-    const summary = await ingestFile(stack, join(root, 'samples', 'participants-sample.csv'), 'CA', { progress: true });
+    const summary = await ingestFile(stack, join(root, 'samples', 'participants-sample.csv'), 'CA', { progress: true, signal });
     printSummary(summary);
-    console.log(`  dashboard: ${dashboardUrl(stack.url)}`);
-    if (serve) {
-      console.log('\nserving until Ctrl-C (upload more files to the uploads container, or open the dashboard)...');
-      await new Promise<void>((done) => {
-        process.once('SIGINT', () => done());
-        process.once('SIGTERM', () => done());
-      });
-    } else {
+    const code = summary.status === 'complete' ? 0 : 1;
+    if (!values.serve) {
+      console.log(`  dashboard: ${dashboardUrl(stack.url)}`);
       console.log('\nnext: `npm start -- --serve` keeps everything running for the dashboard;' +
         ` \`npx bulkflow status ${summary.uploadId}\` reads this upload back.`);
+      return code;
     }
-    return summary.status === 'complete' ? 0 : 1;
-  } finally {
-    await stack.stop();
-  }
+    console.log(`\nserving until Ctrl-C:\n${stackBanner(stack, dashboardUrl(stack.url))}`);
+    await abortedThenGrace(signal, 0);
+    return code;
+  });
 }
 
 async function hasActiveUpload(databaseUrl: string, state: string): Promise<boolean> {

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { tcpPort } from './args.js';
 import { startEventHubsEndpoint } from '../eventhubs/endpoint.js';
 import { loadHubsConfig } from '../eventhubs/hubConfig.js';
+import { Components } from '../lifecycle/components.js';
+import { handleStopSignals } from '../lifecycle/signals.js';
 
 const USAGE = `usage: bulkflow eventhubs [--port 5672] [--config eventhubs.local.json] [--data .data/eventhubs] [--fsync always|interval]`;
 
@@ -35,18 +37,27 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const hubs = await loadHubsConfig(resolve(values.config));
-  const endpoint = await startEventHubsEndpoint({
-    port,
-    dataDir: resolve(values.data),
-    hubs,
-    fsync: values.fsync,
-    log: (event, fields) => console.error(JSON.stringify({ time: new Date().toISOString(), event, ...fields })),
-  });
-  for (const hub of Object.keys(hubs)) console.log(`${hub}: ${endpoint.connectionString(hub)}`);
-  await new Promise<void>((done) => {
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
-  await endpoint.stop();
-  return 0;
+  const stop = handleStopSignals();
+  try {
+    const endpoint = await startEventHubsEndpoint({
+      port,
+      dataDir: resolve(values.data),
+      hubs,
+      fsync: values.fsync,
+      log: (event, fields) => console.error(JSON.stringify({ time: new Date().toISOString(), event, ...fields })),
+    });
+    const components = new Components();
+    components.add({ name: 'Event Hubs', stop: () => endpoint.stop(), boundMs: 3_000 });
+    if (stop.signal.aborted) {
+      await components.stopAll();
+      return stop.exitCode();
+    }
+    for (const hub of Object.keys(hubs)) console.log(`${hub}: ${endpoint.connectionString(hub)}`);
+    await new Promise<void>((done) => stop.signal.addEventListener('abort', () => done(), { once: true }));
+    console.error(await components.stopAll());
+    // A server's normal end is being asked to stop.
+    return 0;
+  } finally {
+    stop.dispose();
+  }
 }

@@ -2,13 +2,16 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tcpPort } from './args.js';
 import { resolvePostgres } from '../embeddedPostgres.js';
-import { AppLoadError, startHost } from '../host.js';
+import { AppLoadError, HOST_DRAIN_MS, startHost } from '../host.js';
+import { Components, describeExit } from '../lifecycle/components.js';
+import { handleStopSignals } from '../lifecycle/signals.js';
 
 const USAGE = `usage: bulkflow host [--app DIR] [--port 7071] [--activity-lease-ms 30000]
 
 Runs the Functions app in DIR (default: the current folder) like \`func start\`: HTTP under /api, the Event
 Grid webhook, durable functions with state in PostgreSQL (DATABASE_URL, or an embedded server with data in
-DIR/.data/postgres), timer triggers. Ctrl-C drains in-flight work and exits.`;
+DIR/.data/postgres), timer triggers. Ctrl-C (or SIGTERM) drains in-flight work for up to ${HOST_DRAIN_MS / 1000} s, stops
+PostgreSQL and exits 0; a second Ctrl-C exits at once.`;
 
 export async function run(args: string[]): Promise<number> {
   let values;
@@ -33,41 +36,56 @@ export async function run(args: string[]): Promise<number> {
   const port = tcpPort(values.port);
   if (port === undefined) return 2;
   const appDir = resolve(values.app ?? '.');
-  const postgres = await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true });
-  let host;
+  const stop = handleStopSignals();
+  const components = new Components();
+  console.error(`starting the Functions host for ${appDir}...`);
   try {
-    host = await startHost({
-      appDir,
-      port,
-      databaseUrl: postgres.url,
-      activityLeaseMs: values['activity-lease-ms'] ? Number(values['activity-lease-ms']) : undefined,
-    });
-  } catch (error) {
-    await postgres.stop();
-    if (error instanceof AppLoadError) {
-      console.error(error.message);
-      return 1;
+    const postgres = await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true, notice: (line) => console.error(line) });
+    components.add({ name: 'PostgreSQL', stop: () => postgres.stop(), boundMs: 5_000, ...(postgres.exited ? { exited: postgres.exited.then(describeExit) } : {}) });
+    stop.signal.throwIfAborted();
+    let host;
+    try {
+      host = await startHost({
+        appDir,
+        port,
+        databaseUrl: postgres.url,
+        activityLeaseMs: values['activity-lease-ms'] ? Number(values['activity-lease-ms']) : undefined,
+      });
+    } catch (error) {
+      if (error instanceof AppLoadError) {
+        console.error(error.message);
+        await components.stopAll();
+        return 1;
+      }
+      throw error;
     }
-    throw error;
-  }
-  console.log(`\nFunctions (task hub ${host.hubName}, ${postgres.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}):\n`);
-  // The same shape as Core Tools: `Name: [GET,POST] url` for HTTP, `Name: triggerType` otherwise.
-  for (const fn of host.functions) {
-    const label = fn.methods ? `[${fn.methods.join(',')}] ${fn.url}` : fn.url ? `${fn.trigger} ${fn.url}` : fn.trigger;
-    console.log(`  ${fn.name}: ${label}`);
-  }
-  console.log(`\nHost listening on ${host.url} (management API: ${host.url}/runtime/webhooks/durabletask/). Ctrl-C to stop.`);
+    const running = host;
+    components.add({ name: 'host', stop: () => running.stop({ drainMs: HOST_DRAIN_MS, quiet: true }), boundMs: HOST_DRAIN_MS + 1_000 });
+    stop.signal.throwIfAborted();
+    const database = postgres.embedded ? `embedded PostgreSQL, data in ${postgres.dataDir}` : 'DATABASE_URL';
+    console.log(`\nFunctions (task hub ${host.hubName}, ${database}):\n`);
+    // The same shape as Core Tools: `Name: [GET,POST] url` for HTTP, `Name: triggerType` otherwise.
+    for (const fn of host.functions) {
+      const label = fn.disabled ? `disabled: ${fn.disabled}` : fn.methods ? `[${fn.methods.join(',')}] ${fn.url}` : fn.url ? `${fn.trigger} ${fn.url}` : fn.trigger;
+      console.log(`  ${fn.name}: ${label}`);
+    }
+    console.log(`\nHost listening on ${host.url} (management API: ${host.url}/runtime/webhooks/durabletask/). Ctrl-C to stop.`);
 
-  await new Promise<void>((done) => {
-    const stop = (signal: string) => {
-      console.log(`${signal}: draining in-flight work...`);
-      done();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
-  await host.stop();
-  await postgres.stop();
-  console.log('stopped');
-  return 0;
+    const ended = await Promise.race([
+      new Promise<'signal'>((done) => stop.signal.addEventListener('abort', () => done('signal'), { once: true })),
+      components.firstExit.then((exit) => {
+        console.error(`${exit.name} ${exit.how}: stopping the host`);
+        return 'service' as const;
+      }),
+    ]);
+    console.error(await components.stopAll());
+    // A server's normal end is being asked to stop: 0 (as \`func start\`); 1 when PostgreSQL ended under it.
+    return ended === 'signal' ? 0 : 1;
+  } catch (error) {
+    if (!stop.signal.aborted) throw error;
+    await components.stopAll();
+    return stop.exitCode();
+  } finally {
+    stop.dispose();
+  }
 }

@@ -21,6 +21,9 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const module = await command.load();
-  process.exitCode = await module.run(args);
+  const code = await module.run(args);
+  // Exit now rather than when the event loop drains: after a bounded shutdown, work that did not drain in time
+  // (e.g. the in-process host's connections to a PostgreSQL that is gone) must not keep the process alive.
+  process.stdout.write('', () => process.exit(code));
 }
 

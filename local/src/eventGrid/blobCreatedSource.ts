@@ -63,8 +63,9 @@ export function startBlobCreatedSource(options: BlobCreatedSourceOptions): { sto
     try {
       await scan();
     } catch (error) {
-      // Storage briefly unreachable: the next scan catches up, as Event Grid would after an outage.
-      process.emitWarning(`local Event Grid: blob scan failed: ${(error as Error).message}`);
+      // Storage briefly unreachable: the next scan catches up, as Event Grid would after an outage. Once
+      // stopping, storage going away is expected.
+      if (!stopped) process.emitWarning(`local Event Grid: blob scan failed: ${(error as Error).message}`);
     }
     if (!stopped) timer = setTimeout(loop, interval);
   };

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorText, findFunction, type Invoker } from './invoke.js';
+import { disabledReason, errorText, findFunction, type Invoker } from './invoke.js';
 import type { HostLogger } from './logger.js';
 import type { AppRegistry } from './registry.js';
 
@@ -39,7 +39,7 @@ export class EventGridWebhook {
     if (request.method !== 'POST') return sendText(response, 405, 'use POST');
     const name = url.searchParams.get('functionName') ?? '';
     const fn = findFunction(this.registry, 'eventGridTrigger', name);
-    if (!fn) return sendText(response, 404, `no Event Grid triggered function named "${name}"`);
+    if (!fn) return sendText(response, 404, disabledReason(this.registry, name) ?? `no Event Grid triggered function named "${name}"`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));

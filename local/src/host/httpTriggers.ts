@@ -1,11 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorText, type Invoker } from './invoke.js';
 import type { HostLogger } from './logger.js';
-import type { RegisteredFunction, RpcTypedData } from './registry.js';
+import { sendText } from './eventGrid.js';
+import type { BindingMetadata, DisabledFunction, RegisteredFunction, RpcTypedData } from './registry.js';
 import { compileRoute, type CompiledRoute } from './routes.js';
 
 interface HttpRoute {
-  fn: RegisteredFunction;
+  name: string;
+  /** Absent for a function the host disabled; `disabled` then says why. */
+  fn?: RegisteredFunction;
+  disabled?: string;
   route: CompiledRoute;
   methods: string[];
 }
@@ -25,19 +29,23 @@ interface RpcHttpResponse {
 export class HttpTriggers {
   private readonly routes: HttpRoute[];
 
+  /** `disabled`: HTTP functions the host could not start; their routes answer 500 with the reason. */
   constructor(
     functions: RegisteredFunction[],
     private readonly routePrefix: string,
     private readonly invoker: Invoker,
     private readonly logger: HostLogger,
+    disabled: DisabledFunction[] = [],
   ) {
-    this.routes = functions
-      .map((fn) => ({
-        fn,
-        route: compileRoute(typeof fn.trigger.route === 'string' ? fn.trigger.route : fn.name),
-        methods: (Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]) : ['GET', 'POST']).map((m) => m.toUpperCase()),
-      }))
-      .sort((a, b) => b.route.precedence - a.route.precedence);
+    const routeOf = (name: string, trigger: BindingMetadata) => ({
+      name,
+      route: compileRoute(typeof trigger.route === 'string' ? trigger.route : name),
+      methods: (Array.isArray(trigger.methods) ? (trigger.methods as string[]) : ['GET', 'POST']).map((m) => m.toUpperCase()),
+    });
+    this.routes = [
+      ...functions.map((fn): HttpRoute => ({ ...routeOf(fn.name, fn.trigger), fn })),
+      ...disabled.map((fn): HttpRoute => ({ ...routeOf(fn.name, fn.trigger), disabled: fn.reason })),
+    ].sort((a, b) => b.route.precedence - a.route.precedence);
   }
 
   urlFor(fn: RegisteredFunction, origin: string): string {
@@ -58,7 +66,8 @@ export class HttpTriggers {
         methodMismatch = true;
         continue;
       }
-      await this.invoke(candidate.fn, request, response, url, body, params);
+      if (candidate.fn) await this.invoke(candidate.fn, request, response, url, body, params);
+      else sendText(response, 500, `function "${candidate.name}" is disabled: ${candidate.disabled}`);
       return true;
     }
     if (methodMismatch) {

@@ -104,6 +104,12 @@ export function findFunction(registry: AppRegistry, type: string, name: string):
   return functionsByTrigger(registry, type).find((fn) => fn.name.toLowerCase() === name.toLowerCase());
 }
 
+/** Why a function of that name is not running, when the host disabled it at start. */
+export function disabledReason(registry: AppRegistry, name: string): string | undefined {
+  const found = registry.disabled?.find((fn) => fn.name.toLowerCase() === name.toLowerCase());
+  return found && `function "${found.name}" is disabled: ${found.reason}`;
+}
+
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

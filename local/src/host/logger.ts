@@ -8,10 +8,17 @@ export type LogFields = Record<string, string | number | boolean | undefined>;
 
 /** Structured, quiet host log: one line per event, `level message key=value ...`, to stderr. */
 export class HostLogger {
+  private muted = false;
+
   constructor(private readonly level: LogLevelName, private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)) {}
 
   private enabled(level: LogLevelName): boolean {
-    return ORDER[level] >= ORDER[this.level] && level !== 'none';
+    return !this.muted && ORDER[level] >= ORDER[this.level] && level !== 'none';
+  }
+
+  /** Nothing more is written (a stopping host: its components report failures as they are cut off). */
+  mute(): void {
+    this.muted = true;
   }
 
   log(level: LogLevelName, message: string, fields: LogFields = {}): void {

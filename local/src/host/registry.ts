@@ -1,7 +1,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import Module from 'node:module';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { globSync, isDynamicPattern } from 'tinyglobby';
 
 /** A binding as @azure/functions describes it in function metadata. */
 export interface BindingMetadata {
@@ -48,6 +49,15 @@ export interface AppRegistry {
   programmingModel: ProgrammingModel;
   /** Hooks registered with `app.hook.*`, by hook name (appStart, preInvocation, ...). */
   hooks: Map<string, HookCallback[]>;
+  /** Functions the host could not start (their reason), as the Functions host lists functions in error. */
+  disabled?: DisabledFunction[];
+}
+
+export interface DisabledFunction {
+  name: string;
+  /** The trigger as registered (its `%SETTING%` expressions unresolved). */
+  trigger: BindingMetadata;
+  reason: string;
 }
 
 export class AppLoadError extends Error {
@@ -121,15 +131,41 @@ function installCoreModule(): void {
   });
 }
 
-/** The entry file of an app: its package.json `main`, like the Node worker. */
-export function appEntry(appDir: string): string {
+/**
+ * The files to load, from package.json `main`, like the Node worker: a path, or a glob such as
+ * `dist/src/functions/*.js` or `dist/src/{index.js,functions/*.js}` (what `func init` writes). Files load
+ * shallowest first, then by name, so `index.js` (where `app.setup` belongs) comes before `functions/*.js`.
+ */
+export function appEntries(appDir: string): string[] {
   const packagePath = join(appDir, 'package.json');
   if (!existsSync(packagePath)) throw new AppLoadError(packagePath, 'package.json not found');
   const main = (JSON.parse(readFileSync(packagePath, 'utf8')) as { main?: string }).main;
   if (!main) throw new AppLoadError(packagePath, 'package.json has no "main" (the compiled entry of the Functions app)');
-  const entry = resolve(appDir, main);
-  if (!existsSync(entry)) throw new AppLoadError(entry, 'the file named by package.json "main" does not exist (was the app built?)');
-  return entry;
+  if (!isDynamicPattern(main)) {
+    const entry = resolve(appDir, main);
+    if (!existsSync(entry)) throw new AppLoadError(entry, `the file named by package.json "main" does not exist${buildHint(dirname(entry))}`);
+    return [entry];
+  }
+  const files = globSync(main, { cwd: appDir, absolute: true, onlyFiles: true })
+    .map((file) => resolve(file))
+    .sort((a, b) => a.split(sep).length - b.split(sep).length || a.localeCompare(b));
+  if (files.length === 0) {
+    const base = resolve(appDir, staticPrefix(main));
+    throw new AppLoadError(join(appDir, main), `package.json "main" matches no file${buildHint(base)}`);
+  }
+  return files;
+}
+
+/** "was the app built?" only when the folder the entry should be in is missing altogether. */
+function buildHint(folder: string): string {
+  return existsSync(folder) ? '' : ` (${folder} does not exist: was the app built?)`;
+}
+
+/** The folder part of a glob before its first pattern segment: `dist/src` for `dist/src/{index.js,functions/*.js}`. */
+function staticPrefix(pattern: string): string {
+  const segments = pattern.split('/');
+  const firstDynamic = segments.findIndex((segment) => isDynamicPattern(segment));
+  return segments.slice(0, firstDynamic).join('/');
 }
 
 let loading: Promise<unknown> = Promise.resolve();
@@ -143,17 +179,20 @@ export function loadApp(appDir: string): Promise<AppRegistry> {
 }
 
 async function loadAppNow(appDir: string): Promise<AppRegistry> {
-  const entry = appEntry(resolve(appDir));
-  const known = loaded.get(entry);
+  const entries = appEntries(resolve(appDir));
+  const entry = entries[0]!;
+  const known = loaded.get(entries.join('\n'));
   if (known) return known;
   installCoreModule();
   capture = { functions: [], hooks: new Map() };
-  try {
-    await import(pathToFileURL(entry).href);
-  } catch (error) {
-    capture = undefined;
-    const reason = error instanceof Error ? `${error.message}${error.stack ? `\n${error.stack}` : ''}` : String(error);
-    throw new AppLoadError(entry, reason);
+  for (const file of entries) {
+    try {
+      await import(pathToFileURL(file).href);
+    } catch (error) {
+      capture = undefined;
+      const reason = error instanceof Error ? `${error.message}${error.stack ? `\n${error.stack}` : ''}` : String(error);
+      throw new AppLoadError(file, reason);
+    }
   }
   const result = capture;
   capture = undefined;
@@ -166,6 +205,6 @@ async function loadAppNow(appDir: string): Promise<AppRegistry> {
     throw new AppLoadError(entry, 'app.setup({ enableHttpStream: true }) is not supported by the local host; remove it for local runs');
   }
   const registry: AppRegistry = { entry, functions: result.functions, programmingModel, hooks: result.hooks };
-  loaded.set(entry, registry);
+  loaded.set(entries.join('\n'), registry);
   return registry;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
-import { findFunction } from '../invoke.js';
+import { disabledReason, findFunction } from '../invoke.js';
 import type { AppRegistry } from '../registry.js';
 import { EventType, historyEvent, type HistoryEvent } from './history.js';
 import { InstanceExistsError, invalidInstanceId, newInstanceId, notifyParent, releaseLocks, startInstance, type InstanceRow } from './instances.js';
@@ -107,7 +107,10 @@ export class ManagementApi {
 
   private async start(name: string, requestedId: string | undefined, body: Buffer, origin: string): Promise<Reply> {
     const fn = findFunction(this.registry, 'orchestrationTrigger', name);
-    if (!fn) return { status: 400, body: { message: `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.` } };
+    if (!fn) {
+      const disabled = disabledReason(this.registry, name);
+      return { status: 400, body: { message: `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.${disabled ? ` ${disabled}` : ''}` } };
+    }
     const instanceId = requestedId ?? newInstanceId();
     const invalid = invalidInstanceId(instanceId);
     if (invalid) return { status: 400, body: { message: invalid } };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { errorText, findFunction } from '../invoke.js';
+import { disabledReason, errorText, findFunction } from '../invoke.js';
 import {
   completedTaskId, customStatusError, EventType, ExecutionHistory, historyEvent, MAX_ORCHESTRATION_ACTIONS, maxActionsMessage,
   type HistoryEvent,
@@ -305,7 +305,10 @@ export class OrchestrationWorker {
       case ActionType.CallActivityWithRetry: {
         const name = action.functionName ?? '';
         const activity = findFunction(this.hub.registry, 'activityTrigger', name);
-        if (!activity) throw new ScheduleError(`The function '${name}' doesn't exist, is disabled, or is not an activity function. Additional info: the app registers no activity with that name.`);
+        if (!activity) {
+          const additional = disabledReason(this.hub.registry, name) ?? 'the app registers no activity with that name';
+          throw new ScheduleError(`The function '${name}' doesn't exist, is disabled, or is not an activity function. Additional info: ${additional}.`);
+        }
         const input = typeof action.input === 'string' ? action.input : JSON.stringify(action.input ?? null);
         if (input.length > LARGE_MESSAGE_CHARS) {
           // Azure Storage compresses such messages into blobs: it works, but slowly. Pass blob paths, not data.
