@@ -1,9 +1,8 @@
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writeStockApp } from '../fixtures/stockApp.js';
 import { alive, listening, runBulkflow, runCommand, signalAndMeasure, waitForText, type Command } from './processes.js';
-import { expectCleanStop, scratchDir } from './support.js';
+import { expectCleanStop, useScratchDir } from './support.js';
 
 // Every command that runs the stack, interrupted in every phase, by the three ways a stop arrives: a terminal's
 // Ctrl-C (SIGINT to the process group), a service manager's stop (SIGTERM to the group) and `kill PID` (SIGTERM
@@ -17,17 +16,12 @@ const WAYS: Way[] = [
 ];
 const INTERRUPTED = { SIGINT: 130, SIGTERM: 143 } as Record<NodeJS.Signals, number>;
 
-let scratch: string;
+const scratch = useScratchDir('stack-shutdown-');
 let dataDir: string;
 const env = { DATABASE_URL: '' };
 
-beforeAll(async () => {
-  scratch = await scratchDir('stack-shutdown-');
-  dataDir = join(scratch, 'data');
-});
-
-afterAll(async () => {
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+beforeAll(() => {
+  dataDir = join(scratch.path, 'data');
 });
 
 /** Waits for `text`, then a moment more (`afterMs`), to land inside a phase. */
@@ -79,7 +73,7 @@ describe('bulkflow ingest', () => {
 
 describe('bulkflow host', () => {
   it('serving, SIGTERM to the process alone: exit 0, nothing left', async () => {
-    const appDir = join(scratch, 'app');
+    const appDir = join(scratch.path, 'app');
     await writeStockApp(appDir);
     const host = runBulkflow(['host', '--app', appDir, '--port', '0'], env);
     await at(host, 'Ctrl-C to stop');
