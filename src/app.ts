@@ -2,49 +2,63 @@
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { functionNames, triggerContracts } from './functionNames.js';
+import { composeApp } from './composition.js';
 import type { ActivityInput, ActivityName, ActivityOutput } from './ingestContracts.js';
-import { activateUploadActivity } from './activities/activateUploadActivity.js';
-import { commitChunkActivity } from './activities/commitChunkActivity.js';
-import { failUploadActivity } from './activities/failUploadActivity.js';
-import { planUploadActivity } from './activities/planUploadActivity.js';
-import { publishOutboxActivity } from './activities/publishOutboxActivity.js';
-import { registerUploadActivity } from './activities/registerUploadActivity.js';
+import { makeActivateUploadActivity } from './activities/activateUploadActivity.js';
+import { makeCommitChunkActivity } from './activities/commitChunkActivity.js';
+import { makeFailUploadActivity } from './activities/failUploadActivity.js';
+import { makePlanUploadActivity } from './activities/planUploadActivity.js';
+import { makePublishOutboxActivity } from './activities/publishOutboxActivity.js';
+import { makeDeleteUploadBlobActivity } from './activities/deleteUploadBlobActivity.js';
+import { makeRegisterUploadActivity } from './activities/registerUploadActivity.js';
 import { uploadProgress } from './entities/uploadProgress.js';
 import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
-import { housekeeping } from './functions/housekeeping.js';
-import { outboxSweeper } from './functions/outboxSweeper.js';
-import { matchAnalysis } from './functions/matchAnalysis.js';
-import { dashboard } from './functions/dashboard.js';
-import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './functions/uploadStatus.js';
+import { makeHousekeeping } from './functions/housekeeping.js';
+import { makeOutboxSweeper } from './functions/outboxSweeper.js';
+import { makeMatchAnalysis } from './functions/matchAnalysis.js';
+import { makeAccessGuard } from './functions/accessGuard.js';
+import { makeDashboard } from './functions/dashboard.js';
+import { httpOptions } from './functions/httpRoutes.js';
+import { makeUploadFile } from './functions/uploadFile.js';
+import { makeStatusApi } from './functions/uploadStatus.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
-import { closeRuntime } from './adapters/runtime.js';
+
+// Nothing is connected or read here: the host loads this module to index the functions before any setting is needed.
+const clients = composeApp();
+const statusApi = makeStatusApi(clients);
+// Every HTTP route's access rule is in functions/httpRoutes.ts; the guard applies it before the handler runs.
+const access = makeAccessGuard(clients);
+
+// Upload bodies stream through to blob storage instead of arriving whole (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT caps them).
+app.setup({ enableHttpStream: true });
 
 df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: blobCreatedStarter });
 
 df.app.orchestration(functionNames.ingestOrchestrator, ingestOrchestrator);
 df.app.orchestration(functionNames.ingestChunksOrchestrator, ingestChunksOrchestrator);
-activity(functionNames.registerUpload, registerUploadActivity);
-activity(functionNames.planUpload, planUploadActivity);
-activity(functionNames.commitChunk, commitChunkActivity);
-activity(functionNames.activateUpload, activateUploadActivity);
-activity(functionNames.failUpload, failUploadActivity);
-activity(functionNames.publishOutbox, publishOutboxActivity);
+activity(functionNames.registerUpload, makeRegisterUploadActivity(clients));
+activity(functionNames.planUpload, makePlanUploadActivity(clients));
+activity(functionNames.commitChunk, makeCommitChunkActivity(clients));
+activity(functionNames.activateUpload, makeActivateUploadActivity(clients));
+activity(functionNames.failUpload, makeFailUploadActivity(clients));
+activity(functionNames.publishOutbox, makePublishOutboxActivity(clients));
+activity(functionNames.deleteUploadBlob, makeDeleteUploadBlobActivity(clients));
 df.app.entity(functionNames.uploadProgress, uploadProgress);
 
-df.app.client.http(functionNames.uploadStatus, { route: 'uploads/{uploadId?}', methods: ['GET'], authLevel: 'function', handler: uploadStatus });
-app.http(functionNames.uploadErrors, { route: 'uploads/{uploadId}/errors', methods: ['GET'], authLevel: 'function', handler: uploadErrors });
-df.app.client.http(functionNames.stateUploads, { route: 'states/{state}/uploads', methods: ['GET'], authLevel: 'function', handler: stateUploads });
-app.http(functionNames.stateSummaries, { route: 'states', methods: ['GET'], authLevel: 'function', handler: stateSummaries });
-// The page and its assets hold no data (every figure comes from the function-level API above), so they need no key.
-app.http(functionNames.dashboard, { route: 'dashboard/{*asset}', methods: ['GET'], authLevel: 'anonymous', handler: dashboard });
+app.http(functionNames.uploadFile, { ...httpOptions(functionNames.uploadFile), handler: access.protect(functionNames.uploadFile, makeUploadFile(clients)) });
+df.app.client.http(functionNames.uploadStatus, { ...httpOptions(functionNames.uploadStatus), handler: access.protect(functionNames.uploadStatus, statusApi.uploadStatus) });
+app.http(functionNames.uploadErrors, { ...httpOptions(functionNames.uploadErrors), handler: access.protect(functionNames.uploadErrors, statusApi.uploadErrors) });
+df.app.client.http(functionNames.stateUploads, { ...httpOptions(functionNames.stateUploads), handler: access.protect(functionNames.stateUploads, statusApi.stateUploads) });
+df.app.client.http(functionNames.stateSummaries, { ...httpOptions(functionNames.stateSummaries), handler: access.protect(functionNames.stateSummaries, statusApi.stateSummaries) });
+app.http(functionNames.dashboard, { ...httpOptions(functionNames.dashboard), handler: access.open(functionNames.dashboard, makeDashboard(clients)) });
 
-app.eventHub(functionNames.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: matchAnalysis });
+app.eventHub(functionNames.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: makeMatchAnalysis(clients) });
 
-app.timer(functionNames.outboxSweeper, { schedule: '*/30 * * * * *', handler: outboxSweeper });
-df.app.client.timer(functionNames.housekeeping, { schedule: '0 17 * * * *', handler: housekeeping });
+app.timer(functionNames.outboxSweeper, { schedule: '*/30 * * * * *', handler: makeOutboxSweeper(clients) });
+df.app.client.timer(functionNames.housekeeping, { schedule: '0 17 * * * *', handler: makeHousekeeping(clients) });
 
-app.hook.appTerminate(closeRuntime);
+app.hook.appTerminate(clients.close);
 
 /** Registers an activity against its contract, so the handler and the orchestrators that call it cannot drift apart. */
 function activity<N extends ActivityName>(name: N, handler: (input: ActivityInput<N>, context: InvocationContext) => Promise<ActivityOutput<N>>): void {

@@ -3,6 +3,7 @@
  * Ids, counts and line numbers only: never row values.
  */
 import type { FinalStatus, UploadIdentity, UploadStatus } from './engine/index.js';
+import type { BlobDeletion } from './engine/rawFileRetention.js';
 
 /** The blob version to ingest, and nothing else: every id the upload gets is derived from it. */
 export type IngestInput = UploadIdentity;
@@ -63,6 +64,7 @@ export interface ActivityContracts {
   activateUpload: { input: UploadRef; output: ActivateResult };
   failUpload: { input: FailInput; output: ActivateResult };
   publishOutbox: { input: UploadRef; output: PublishResult };
+  deleteUploadBlob: { input: UploadRef; output: BlobDeletion };
 }
 
 export type ActivityName = keyof ActivityContracts;

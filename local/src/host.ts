@@ -6,6 +6,7 @@ import { durableClientData } from './host/durable/managementApi.js';
 import { startDurableRuntime, type DurableRuntime } from './host/durable/runtime.js';
 import { instrumentSdk } from './host/durable/sequence.js';
 import { EventGridWebhook } from './host/eventGrid.js';
+import { bodyLimit } from './host/httpBody.js';
 import { HttpTriggers } from './host/httpTriggers.js';
 import { errorText, functionsByTrigger, Invoker } from './host/invoke.js';
 import { HostLogger } from './host/logger.js';
@@ -143,7 +144,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     // Registered early so that, run in reverse, it comes after all in-flight work has drained.
     cleanup.push(() => invoker.runHooks('appTerminate', { hookData: {} }));
     const disabledHttp = (registry.disabled ?? []).filter((fn) => fn.trigger.type.toLowerCase() === 'httptrigger');
-    routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger, disabledHttp);
+    routes.http = new HttpTriggers(functionsByTrigger(registry, 'httpTrigger'), settings.routePrefix, invoker, logger, bodyLimit(process.env), registry.httpUri, disabledHttp);
     routes.eventGrid = new EventGridWebhook(registry, invoker, logger);
 
     let durable: DurableRuntime | undefined;

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { join } from 'node:path';
+import { prepareAppDatabase } from './appDatabase.js';
 import { resolvePostgres } from './embeddedPostgres.js';
 import { startAzurite } from './azurite.js';
 import { startEventHubsEndpoint } from './eventhubs/endpoint.js';
@@ -11,7 +13,10 @@ import type { ServiceExit } from './lifecycle/services.js';
 import type { LogLevelName } from './host/settings.js';
 import { startBlobCreatedSource } from './eventGrid/blobCreatedSource.js';
 import { EventGridDelivery } from './eventGrid/delivery.js';
-import { readSubscriptions } from './eventGrid/subscriptions.js';
+import { containerOf, readSubscriptions } from './eventGrid/subscriptions.js';
+import { startIssuer, type RunningIssuer } from './issuer/issuerServer.js';
+import { loadOrCreateSigningKey } from './issuer/signingKey.js';
+import { LOCAL_AUDIENCE, LOCAL_DASHBOARD_CLIENT_ID, LOCAL_ISSUER } from './issuer/tokens.js';
 
 export interface LocalStackOptions {
   /** The Functions app to run (directory with package.json `main`). */
@@ -49,7 +54,10 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   url: string;
+  /** What the app sees: DATABASE_URL is its least-privilege login (see adminDatabaseUrl). */
   settings: Record<string, string>;
+  /** The database as its administrator, which migrated it (as the deploy hook does on Azure). */
+  adminDatabaseUrl: string;
   dataDir: string;
   /** The host's process id (this process unless `hostProcess`). */
   hostPid: number;
@@ -57,6 +65,8 @@ export interface LocalStack {
   services: StackServices;
   /** The first of the stack's service processes that ended while it should have been running. */
   serviceExited: Promise<ComponentExit>;
+  /** The local token issuer (absent when AUTH_ISSUER points elsewhere, e.g. at a real Entra tenant). */
+  issuer?: RunningIssuer;
   /** Stops everything in order (Event Grid, host, Event Hubs, Azurite, PostgreSQL), each step bounded; one line on how it went. */
   stop(): Promise<string>;
 }
@@ -109,6 +119,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     for (const result of [postgres, azurite]) if (result.status === 'rejected') throw result.reason;
     started();
+    // As on Azure: the administrator migrates before the app starts; the app connects as the app role.
+    const adminDatabaseUrl = settings.DATABASE_URL!;
+    settings.DATABASE_URL = await prepareAppDatabase(adminDatabaseUrl);
+    settings.DB_MIGRATE_ON_START = 'false';
     const eventHubs = setting('EventHubConnection');
     if (!eventHubs || EMULATOR_EVENT_HUBS.test(eventHubs)) {
       const hubs = await loadHubsConfig(join(options.appDir, 'eventhubs.local.json'));
@@ -121,7 +135,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       started();
     }
 
-    const host = options.hostProcess ? await startHostProcess(options, settings) : await startHostHere(options, settings);
+    let issuer: RunningIssuer | undefined;
+    if (!setting('AUTH_ISSUER')) {
+      // The local stand-in for Entra ID: the app validates its tokens through the same settings as on Azure.
+      const running = await startIssuer(await loadOrCreateSigningKey(options.dataDir));
+      issuer = running;
+      components.add({ name: 'issuer', stop: () => running.stop(), boundMs: 1_000 });
+      Object.assign(settings, {
+        AUTH_ISSUER: LOCAL_ISSUER,
+        AUTH_AUDIENCE: LOCAL_AUDIENCE,
+        AUTH_JWKS_URL: running.jwksUrl,
+        DASHBOARD_AUTHORITY: running.authority,
+        DASHBOARD_CLIENT_ID: LOCAL_DASHBOARD_CLIENT_ID,
+        DASHBOARD_SCOPE: `${LOCAL_AUDIENCE}/user_impersonation`,
+      });
+    }
+
+    const host = options.hostProcess ? await startHostProcess(options, settings, adminDatabaseUrl) : await startHostHere(options, settings, adminDatabaseUrl);
     components.add({ name: 'host', stop: () => host.stop(), boundMs: HOST_DRAIN_MS + 2_000, ...(host.exited ? { exited: host.exited } : {}) });
     started();
 
@@ -129,8 +159,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       hostUrl: host.url,
       ...(options.eventGridRetryDelaysMs ? { retryDelaysMs: options.eventGridRetryDelaysMs } : {}),
     });
+    const subscriptions = await readSubscriptions(join(options.appDir, 'eventgrid.local.json'));
+    if (services.storage) {
+      // infra/bicep creates the containers the subscriptions watch (uploads): a fresh local storage gets them here,
+      // so the upload API has somewhere to write.
+      const blobs = BlobServiceClient.fromConnectionString(services.storage.connectionString);
+      for (const subscription of subscriptions) await blobs.getContainerClient(containerOf(subscription)).createIfNotExists();
+    }
     const source = startBlobCreatedSource({
-      subscriptions: await readSubscriptions(join(options.appDir, 'eventgrid.local.json')),
+      subscriptions,
       connectionString: (name) => settings[name] ?? setting(name),
       delivery,
     });
@@ -138,9 +175,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return {
       url: host.url,
       settings,
+      adminDatabaseUrl,
       dataDir: options.dataDir,
       hostPid: host.pid,
       services,
+      ...(issuer ? { issuer } : {}),
       serviceExited: components.firstExit,
       stop: () => components.stopAll(),
     };
@@ -162,20 +201,21 @@ function processExit(exited: Promise<ServiceExit> | undefined): { exited?: Promi
   return exited ? { exited: exited.then(describeExit) } : {};
 }
 
-async function startHostHere(options: LocalStackOptions, settings: Record<string, string>): Promise<StackHost> {
+/** `durableStoreUrl`: where the local host keeps its task hub (Azure Storage's stand-in), not the app's login. */
+async function startHostHere(options: LocalStackOptions, settings: Record<string, string>, durableStoreUrl: string): Promise<StackHost> {
   const host = await startHost({
     appDir: options.appDir,
     port: options.port ?? 7071,
     env: settings,
-    databaseUrl: settings.DATABASE_URL,
+    databaseUrl: durableStoreUrl,
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     ...(options.log ? { log: options.log } : {}),
   });
   return { url: host.url, pid: process.pid, stop: () => host.stop({ drainMs: HOST_DRAIN_MS, quiet: true }) };
 }
 
-async function startHostProcess(options: LocalStackOptions, settings: Record<string, string>): Promise<StackHost> {
-  const host = spawnHost(['--app', options.appDir, '--port', String(options.port ?? 7071)], settings);
+async function startHostProcess(options: LocalStackOptions, settings: Record<string, string>, durableStoreUrl: string): Promise<StackHost> {
+  const host = spawnHost(['--app', options.appDir, '--port', String(options.port ?? 7071)], { ...settings, DURABLE_STORE_URL: durableStoreUrl });
   try {
     await waitForOutput(host, 'Ctrl-C to stop', 60_000);
   } catch (error) {

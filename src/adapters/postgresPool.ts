@@ -16,8 +16,8 @@ export interface PoolOptions {
 }
 
 /**
- * A pg pool from the settings: `DATABASE_URL` as given, or PGHOST/PGDATABASE/PGUSER with a static
- * password or, on Azure, an Entra access token. pg calls the password function for every new connection,
+ * A pg pool from the settings: `DATABASE_URL` as given, or PGHOST/PGDATABASE/PGUSER (and PGOPTIONS) with a
+ * static password or, on Azure, an Entra access token. pg calls the password function for every new connection,
  * so connections opened after a token refresh get the new token while open ones keep working.
  */
 export function createPool(settings: PostgresSettings, options: PoolOptions): pg.Pool {
@@ -36,6 +36,7 @@ export function createPool(settings: PostgresSettings, options: PoolOptions): pg
     user: settings.user,
     password,
     ssl: sslOption(settings.sslMode),
+    ...(settings.options ? { options: settings.options } : {}),
     max: options.max,
   });
 }

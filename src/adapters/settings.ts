@@ -102,6 +102,23 @@ export const settingDefinitions: readonly SettingDefinition[] = [
     description: 'Static PostgreSQL password (with PGHOST); when unset an Entra access token is used. Never set on Azure.',
   }),
   setting({
+    name: 'PGOPTIONS',
+    requirement: 'optional',
+    readBy: 'app',
+    description:
+      'Startup options of every PostgreSQL session (with PGHOST). On Azure `-c role=bulkflow_app`: the identity\'s login acts only as ' +
+      'the least-privilege role the migrations grant. With DATABASE_URL the URL carries them (`?options=...`).',
+  }),
+  setting({
+    name: 'DB_MIGRATE_ON_START',
+    requirement: 'optional',
+    readBy: 'app',
+    default: 'false',
+    description:
+      'true: the app applies pending migrations before its first query (a local database it administers). Never on Azure, where ' +
+      'the predeploy hook migrates as the PostgreSQL administrator and the app\'s role may not change the schema.',
+  }),
+  setting({
     name: 'AZURE_CLIENT_ID',
     requirement: 'optional',
     readBy: 'app',
@@ -117,7 +134,53 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   setting({ name: 'INGEST_MAX_ERROR_ROWS', requirement: 'optional', readBy: 'app', default: '10000', description: 'Row errors kept per upload.' }),
   setting({ name: 'DB_POOL_MAX', requirement: 'optional', readBy: 'app', default: '10', description: 'PostgreSQL connections per app instance.' }),
   setting({ name: 'CLEANUP_RETENTION_HOURS', requirement: 'optional', readBy: 'app', default: '24', description: 'Hours staged rows of unfinished uploads are kept.' }),
+  setting({
+    name: 'UPLOAD_BLOB_RETENTION_HOURS', requirement: 'optional', readBy: 'app', default: '0',
+    description: 'Hours an uploaded file is kept after its upload is final (complete, failed, superseded): 0 deletes it at once; otherwise the hourly housekeeping deletes it once the hours have passed. Status and row errors stay.',
+  }),
+  setting({
+    name: 'OUTBOX_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7',
+    description: 'Days a delivered upload event is kept in the outbox before housekeeping purges it.',
+  }),
   setting({ name: 'DURABLE_HISTORY_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7', description: 'Days finished orchestration histories are kept before purge.' }),
+  setting({
+    name: 'AUTH_ISSUER',
+    requirement: 'required',
+    readBy: 'app',
+    description:
+      'Issuer (`iss`) of the bearer tokens the API accepts. On Azure Entra ID v2: `https://login.microsoftonline.com/<tenant>/v2.0`; ' +
+      'locally the stack fills it with its own issuer.',
+  }),
+  setting({
+    name: 'AUTH_AUDIENCE',
+    requirement: 'required',
+    readBy: 'app',
+    description: 'Audience (`aud`) the tokens must carry: on Azure the client id of the bulkflow app registration.',
+  }),
+  setting({
+    name: 'AUTH_JWKS_URL',
+    requirement: 'required',
+    readBy: 'app',
+    description: "The issuer's signing keys (JWKS). On Azure `https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys`.",
+  }),
+  setting({
+    name: 'API_RATE_LIMIT_PER_MINUTE', requirement: 'optional', readBy: 'app', default: '60',
+    description: 'Requests one caller (token object id) may make to the HTTP API per minute, across all instances; more get 429.',
+  }),
+  setting({
+    name: 'UPLOAD_MAX_BYTES', requirement: 'optional', readBy: 'app', default: String(4 * 1024 ** 3),
+    description: 'Largest file the upload API accepts (413 above); FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be at least this.',
+  }),
+  setting({
+    name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', requirement: 'optional', readBy: 'host', default: '104857600',
+    description: 'The Functions host refuses larger request bodies (413); set to UPLOAD_MAX_BYTES so uploads reach the app.',
+  }),
+  setting({
+    name: 'DASHBOARD_AUTHORITY', requirement: 'optional', readBy: 'app',
+    description: 'Where the dashboard signs people in (authorization code + PKCE): `https://login.microsoftonline.com/<tenant>`. Unset: no sign-in.',
+  }),
+  setting({ name: 'DASHBOARD_CLIENT_ID', requirement: 'optional', readBy: 'app', description: 'Client id the dashboard signs in as (the app registration, with a SPA redirect URI).' }),
+  setting({ name: 'DASHBOARD_SCOPE', requirement: 'optional', readBy: 'app', description: 'Scope the dashboard asks for: `api://<client id>/user_impersonation`.' }),
   setting({
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
     requirement: 'optional',
@@ -165,6 +228,8 @@ export type PostgresSettings =
       readonly password?: string;
       /** User-assigned identity for the token (AZURE_CLIENT_ID). */
       readonly clientId?: string;
+      /** Session startup options (PGOPTIONS), e.g. the role to act as. */
+      readonly options?: string;
     };
 
 export interface Settings {
@@ -172,6 +237,7 @@ export interface Settings {
   readonly eventHubs: { readonly connection: EventHubsConnection; readonly eventHubName: string };
   readonly postgres: PostgresSettings;
   readonly dbPoolMax: number;
+  readonly migrateOnStart: boolean;
   readonly ingest: {
     readonly maxChunksInFlight: number;
     readonly maxConcurrentCommits: number;
@@ -181,7 +247,18 @@ export interface Settings {
   };
   readonly cleanupRetentionHours: number;
   readonly durableHistoryRetentionDays: number;
+  readonly uploadBlobRetentionHours: number;
+  readonly outboxRetentionDays: number;
   readonly applicationInsightsConnectionString?: string;
+  readonly auth: {
+    readonly issuer: string;
+    readonly audience: string;
+    readonly jwksUrl: string;
+    readonly rateLimitPerMinute: number;
+  };
+  readonly uploadMaxBytes: number;
+  /** Sign-in of the dashboard; absent when not configured. */
+  readonly dashboard?: { readonly authority: string; readonly clientId: string; readonly scope: string };
 }
 
 export class SettingsError extends Error {
@@ -199,6 +276,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     eventHubs: { connection: readEventHubs(reader), eventHubName: reader.text('EVENT_HUB_NAME') },
     postgres: readPostgres(reader),
     dbPoolMax: reader.positiveInteger('DB_POOL_MAX'),
+    migrateOnStart: reader.boolean('DB_MIGRATE_ON_START'),
     ingest: {
       maxChunksInFlight: reader.positiveInteger('INGEST_MAX_CHUNKS_IN_FLIGHT'),
       maxConcurrentCommits: reader.positiveInteger('INGEST_MAX_CONCURRENT_COMMITS'),
@@ -208,7 +286,17 @@ export function loadSettings(env: Environment = process.env): Settings {
     },
     cleanupRetentionHours: reader.positiveInteger('CLEANUP_RETENTION_HOURS'),
     durableHistoryRetentionDays: reader.positiveInteger('DURABLE_HISTORY_RETENTION_DAYS'),
+    uploadBlobRetentionHours: reader.nonNegativeInteger('UPLOAD_BLOB_RETENTION_HOURS'),
+    outboxRetentionDays: reader.positiveInteger('OUTBOX_RETENTION_DAYS'),
     ...optional('applicationInsightsConnectionString', reader.optional('APPLICATIONINSIGHTS_CONNECTION_STRING')),
+    auth: {
+      issuer: reader.text('AUTH_ISSUER'),
+      audience: reader.text('AUTH_AUDIENCE'),
+      jwksUrl: reader.requiredUrl('AUTH_JWKS_URL', ['https:', 'http:']),
+      rateLimitPerMinute: reader.positiveInteger('API_RATE_LIMIT_PER_MINUTE'),
+    },
+    uploadMaxBytes: reader.positiveInteger('UPLOAD_MAX_BYTES'),
+    ...optional('dashboard', readDashboard(reader)),
   };
   if (reader.problems.length > 0) throw new SettingsError(reader.problems);
   return settings;
@@ -238,12 +326,26 @@ class SettingReader {
   }
 
   positiveInteger(name: string): number {
+    return this.integer(name, 1, 'a positive integer');
+  }
+
+  nonNegativeInteger(name: string): number {
+    return this.integer(name, 0, 'a whole number, 0 or more');
+  }
+
+  private integer(name: string, min: number, what: string): number {
     const raw = this.text(name);
     const value = Number(raw);
-    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
-      this.problems.push(`${name} must be a positive integer (got "${raw}")`);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min) {
+      this.problems.push(`${name} must be ${what} (got "${raw}")`);
     }
     return value;
+  }
+
+  boolean(name: string): boolean {
+    const raw = this.text(name).toLowerCase();
+    if (raw !== 'true' && raw !== 'false') this.problems.push(`${name} must be true or false (got "${raw}")`);
+    return raw === 'true';
   }
 
   share(name: string): number {
@@ -273,6 +375,12 @@ class SettingReader {
     }
     this.problems.push(`${name} must be a ${protocols.join(' or ')} URL`);
     return undefined;
+  }
+
+  /** A URL that must be set: reports it missing or malformed, and gives '' then. */
+  requiredUrl(name: string, protocols: readonly string[]): string {
+    if (this.optional(name) === undefined) return this.text(name);
+    return this.url(name, protocols) ?? '';
   }
 
   missing(name: string): void {
@@ -321,6 +429,18 @@ function readEventHubs(reader: SettingReader): EventHubsConnection {
   return { kind: 'identity', fullyQualifiedNamespace, ...reader.identity('EventHubConnection') };
 }
 
+function readDashboard(reader: SettingReader): Settings['dashboard'] {
+  const authority = reader.url('DASHBOARD_AUTHORITY', ['https:', 'http:']);
+  const clientId = reader.optional('DASHBOARD_CLIENT_ID');
+  const scope = reader.optional('DASHBOARD_SCOPE');
+  if (!authority && !clientId && !scope) return undefined;
+  if (!authority || !clientId || !scope) {
+    reader.problems.push('the dashboard sign-in is partly configured: DASHBOARD_AUTHORITY, DASHBOARD_CLIENT_ID and DASHBOARD_SCOPE go together');
+    return undefined;
+  }
+  return { authority: authority.replace(/\/+$/, ''), clientId, scope };
+}
+
 const sslModes: readonly SslMode[] = ['disable', 'require', 'verify-full'];
 
 function readPostgres(reader: SettingReader): PostgresSettings {
@@ -350,6 +470,7 @@ function readPostgres(reader: SettingReader): PostgresSettings {
     sslMode,
     ...optional('password', reader.optional('PGPASSWORD')),
     ...optional('clientId', reader.optional('AZURE_CLIENT_ID')),
+    ...optional('options', reader.optional('PGOPTIONS')),
   };
 }
 

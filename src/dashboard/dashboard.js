@@ -1,25 +1,41 @@
-// The upload dashboard: reads the status API (../uploads, ../states) and polls it while uploads run.
-// On Azure the API needs a function key: open the page as .../api/dashboard/?code=<key> and every
-// API call carries that code. Row values never reach this page; the API returns lines, columns and codes.
+// The upload dashboard: reads the status API (../states, ../uploads) and polls it while uploads run. It signs its
+// user in (signIn.js) and sends the token as a bearer header; what it shows is what the API lets that user read:
+// a state user sees their own states, an operator every state. Row values never reach this page.
+import { accessToken, forgetToken, signedInAs, signInConfig, startSignIn } from './signIn.js';
 
-const FAST_POLL_MS = 1500; // while an upload on screen is pending or running
-const SLOW_POLL_MS = 3000; // otherwise, to notice new uploads soon
+// One overview call per poll keeps a user well inside the API's per-caller rate limit (60 a minute by default).
+const FAST_POLL_MS = 2500; // while an upload on screen is pending or running
+const SLOW_POLL_MS = 5000; // otherwise, to notice new uploads soon
 const UPLOADS_PER_STATE = 10;
 const DOWNLOAD_PAGE = 1000; // the errors API's largest page
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
-const key = new URLSearchParams(location.search).get('code');
 const number = new Intl.NumberFormat('en-US');
 const time = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'medium' });
 
-/** GET an API path relative to the route prefix (the page lives at {prefix}/dashboard/). */
+class RateLimited extends Error {
+  constructor(seconds) {
+    super(`The API asks to slow down; trying again in ${seconds} s.`);
+    this.retryAfterMs = seconds * 1000;
+  }
+}
+
+let signInRetried = false;
+
+/** GET an API path relative to the route prefix (the page lives at {prefix}/dashboard/), with the user's token. */
 async function api(path, query = {}) {
   const url = new URL(`../${path}`, location.href);
   url.search = '';
   for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, String(value));
-  if (key) url.searchParams.set('code', key);
-  const response = await fetch(url, { headers: { accept: 'application/json' }, cache: 'no-store' });
-  if (response.status === 401) throw new Error('The status API needs a function key: open this page with ?code=<function key> in its address.');
+  const token = await accessToken();
+  const response = await fetch(url, { headers: { accept: 'application/json', authorization: `Bearer ${token}` }, cache: 'no-store' });
+  if (response.status === 401 && !signInRetried) {
+    // Expired or revoked: sign in again, once per page load (a second refusal is shown, not looped on).
+    signInRetried = true;
+    forgetToken();
+    return startSignIn();
+  }
+  if (response.status === 429) throw new RateLimited(Number(response.headers.get('retry-after')) || 5);
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
     throw new Error(`${problem.title ?? `HTTP ${response.status}`}${problem.detail ? `: ${problem.detail}` : ''}`);
@@ -27,11 +43,9 @@ async function api(path, query = {}) {
   return response.json();
 }
 
-/** The orchestration's management API URL, with the page's key (on Azure it must be the master or durabletask_extension key). */
+/** The orchestration's management API URL (on Azure it needs the durabletask_extension key; use the monitor instead). */
 function orchestrationUrl(path) {
-  const url = new URL(path, location.origin);
-  if (key) url.searchParams.set('code', key);
-  return url.href;
+  return new URL(path, location.origin).href;
 }
 
 function element(tag, props = {}, ...children) {
@@ -70,10 +84,11 @@ function route() {
   else openOverview(view === 'state' && arg ? decodeURIComponent(arg).toUpperCase() : '');
 }
 
-function schedule(poll, fast) {
+function schedule(poll, fast, error) {
   const mine = generation;
   clearTimeout(timer);
-  timer = setTimeout(() => { if (mine === generation) poll(); }, fast ? FAST_POLL_MS : SLOW_POLL_MS);
+  const delay = error instanceof RateLimited ? error.retryAfterMs : fast ? FAST_POLL_MS : SLOW_POLL_MS;
+  timer = setTimeout(() => { if (mine === generation) poll(); }, delay);
 }
 
 // ---- overview: uploads per state, newest first, the active one marked ------------------------
@@ -92,12 +107,13 @@ function openOverview(state) {
 async function pollOverview(state) {
   const mine = generation;
   try {
-    const { states } = await api('states');
+    // Every state the user may read, each with its newest uploads: one request per poll.
+    const { states } = await api('states', { uploads: UPLOADS_PER_STATE });
     if (mine !== generation) return;
     fillStateFilter(states, state);
-    const shown = state ? [state] : states.map((s) => s.state);
-    const lists = await Promise.all(shown.map((code) => api(`states/${encodeURIComponent(code)}/uploads`, { limit: UPLOADS_PER_STATE })));
-    if (mine !== generation) return;
+    const shown = state ? states.filter((s) => s.state === state) : states;
+    if (state && shown.length === 0) throw new Error(`You cannot read state ${state}, or it has no uploads.`);
+    const lists = shown.map((s) => ({ state: s.state, uploads: s.recentUploads }));
     showProblem(null);
     $('no-uploads').hidden = lists.some((list) => list.uploads.length > 0);
     renderStates(lists, new Map(states.map((s) => [s.state, s.activeUploadId])));
@@ -105,7 +121,7 @@ async function pollOverview(state) {
   } catch (error) {
     if (mine !== generation) return;
     showProblem(error);
-    schedule(() => pollOverview(state), false);
+    schedule(() => pollOverview(state), false, error);
   }
 }
 
@@ -198,10 +214,12 @@ function setProgress(progress, u) {
 let cursors = ['']; // cursors[i] opens page i of the rejected rows
 let page = 0;
 let detailId = '';
+let shownRejected = -1;
 
 function openUpload(id) {
   if (id !== detailId) {
     detailId = id;
+    shownRejected = -1;
     cursors = [''];
     page = 0;
     $('errors').querySelector('tbody').replaceChildren();
@@ -228,13 +246,14 @@ async function pollUpload(first = false) {
     /** @type {HTMLAnchorElement} */ ($('orchestration')).href = orchestrationUrl(upload.links.orchestration);
     $('counts').querySelector('tbody').replaceChildren(...Object.entries(upload.errorCounts).sort((a, b) => b[1] - a[1]).map(([code, n]) =>
       element('tr', {}, element('td', { textContent: code }), element('td', { className: 'num', textContent: number.format(n) }))));
-    // Rows are rejected as chunks commit: refresh the page on screen while the upload runs.
-    if (first || running(upload)) await loadErrorPage(mine);
+    // Rows are rejected as chunks commit: refresh the page on screen when the count changed.
+    if (first || upload.rowsRejected !== shownRejected) await loadErrorPage(mine);
+    shownRejected = upload.rowsRejected;
     schedule(() => pollUpload(), running(upload));
   } catch (error) {
     if (mine !== generation) return;
     showProblem(error);
-    schedule(() => pollUpload(), false);
+    schedule(() => pollUpload(), false, error);
   }
 }
 
@@ -330,4 +349,28 @@ $('next-page').addEventListener('click', () => turnPage(1));
 $('page-size').addEventListener('change', () => { cursors = ['']; page = 0; turnPage(0); });
 $('download').addEventListener('click', downloadCsv);
 window.addEventListener('hashchange', () => { route(); focusTitleOnLoad = true; });
-route();
+$('sign-out').addEventListener('click', async () => {
+  forgetToken();
+  const config = await signInConfig();
+  const back = `${location.origin}${location.pathname}`;
+  location.assign(`${config.authority}/oauth2/v2.0/logout?post_logout_redirect_uri=${encodeURIComponent(back)}`);
+});
+
+/** Signs in first (or finishes a sign-in that just came back), then shows who is signed in and the view. */
+async function start() {
+  try {
+    await accessToken();
+  } catch (error) {
+    showProblem(error);
+    return;
+  }
+  const who = signedInAs();
+  if (who) {
+    const roles = [...(who.operator ? ['operator (reads every state)'] : []), ...(who.states.length ? [`state ${who.states.join(', ')}`] : [])];
+    $('who').textContent = `Signed in${who.name ? ` as ${who.name}` : ''}: ${roles.join('; ') || 'no bulkflow role'}`;
+    $('who').hidden = false;
+    $('sign-out').hidden = false;
+  }
+  route();
+}
+start();

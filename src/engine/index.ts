@@ -17,6 +17,6 @@ export {
 } from './activateUpload.js';
 export { cleanupUploads, type CleanupOptions, type CleanupResult } from './cleanup.js';
 export {
-  getUpload, listStateUploads, listStates, listRowErrors, type UploadView, type RowError, type RowErrorCursor, type StateSummary,
+  getUpload, uploadStateOf, listStateUploads, listStates, listRowErrors, type UploadView, type RowError, type RowErrorCursor, type StateSummary,
 } from './readModel.js';
 export { EVENT_SOURCE, UPLOAD_COMPLETED, UPLOAD_FAILED, type UploadEventData } from './outbox.js';

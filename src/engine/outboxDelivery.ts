@@ -46,6 +46,15 @@ export async function deliverOutbox(pool: pg.Pool, send: EventSender, options: {
   }
 }
 
+/** Deletes delivered events older than `olderThanMs` (housekeeping); undelivered ones always stay. */
+export async function purgeOutbox(pool: pg.Pool, olderThanMs: number): Promise<number> {
+  const { rowCount } = await pool.query(
+    `DELETE FROM bulkflow.outbox WHERE published_at IS NOT NULL AND published_at <= now() - $1 * interval '1 millisecond'`,
+    [olderThanMs],
+  );
+  return rowCount ?? 0;
+}
+
 export async function pendingOutboxCount(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bulkflow.outbox WHERE published_at IS NULL');
   return rows[0]!.n;

@@ -45,6 +45,18 @@ export async function getUpload(pool: pg.Pool, idOrSource: string): Promise<Uplo
   return rows[0] ? toView(rows[0]) : undefined;
 }
 
+/**
+ * The state of the upload {@link getUpload} would return for the same id or source, from the uploads table alone:
+ * what the API checks before it reads anything else of an upload.
+ */
+export async function uploadStateOf(pool: pg.Pool, idOrSource: string): Promise<string | undefined> {
+  const { rows } = await pool.query<{ state: string }>(
+    `SELECT state FROM bulkflow.uploads WHERE upload_id = $1 OR source = $1 ORDER BY (upload_id = $1) DESC, seq DESC LIMIT 1`,
+    [idOrSource],
+  );
+  return rows[0]?.state;
+}
+
 /** A state's uploads, newest registration first. */
 export async function listStateUploads(pool: pg.Pool, state: string, limit = 20): Promise<UploadView[]> {
   const { rows } = await pool.query(`${UPLOAD_SELECT} WHERE u.state = $1 ORDER BY u.seq DESC LIMIT $2`, [state.toUpperCase(), limit]);
@@ -57,24 +69,32 @@ export interface StateSummary {
   activeUploadId: string | null;
   /** Uploads still pending or running. */
   running: number;
-  lastRegisteredAt: string;
+  /** Null for a state asked for by name that has no uploads yet. */
+  lastRegisteredAt: string | null;
 }
 
-/** States that have uploads, the one with the newest registration first (the operator's overview). */
-export async function listStates(pool: pg.Pool, limit = 60): Promise<StateSummary[]> {
-  const { rows } = await pool.query<{ state: string; uploads: number; active_upload_id: string | null; running: number; last: Date }>(
-    `SELECT u.state, count(*)::int AS uploads, a.upload_id AS active_upload_id,
+/**
+ * States with uploads, the one with the newest registration first (the operator's overview). Given `only`, just
+ * those states, each listed even before its first upload (a state user's own states), after the ones with uploads.
+ */
+export async function listStates(pool: pg.Pool, options: { only?: readonly string[]; limit?: number } = {}): Promise<StateSummary[]> {
+  const only = options.only?.map((state) => state.toUpperCase()) ?? null;
+  const { rows } = await pool.query<{ state: string; uploads: number; active_upload_id: string | null; running: number; last: Date | null }>(
+    `SELECT s.state, count(u.upload_id)::int AS uploads, a.upload_id AS active_upload_id,
             count(*) FILTER (WHERE u.status IN ('pending', 'running'))::int AS running, max(u.registered_at) AS last
-     FROM bulkflow.uploads u LEFT JOIN bulkflow.active_uploads a ON a.state = u.state
-     GROUP BY u.state, a.upload_id ORDER BY max(u.seq) DESC LIMIT $1`,
-    [limit],
+     FROM (SELECT DISTINCT state FROM bulkflow.uploads WHERE $1::text[] IS NULL OR state = ANY($1)
+           UNION SELECT unnest($1::text[])) s
+     LEFT JOIN bulkflow.uploads u ON u.state = s.state
+     LEFT JOIN bulkflow.active_uploads a ON a.state = s.state
+     GROUP BY s.state, a.upload_id ORDER BY max(u.seq) DESC NULLS LAST, s.state LIMIT $2`,
+    [only, options.limit ?? 60],
   );
   return rows.map((row) => ({
     state: row.state,
     uploads: row.uploads,
     activeUploadId: row.active_upload_id,
     running: row.running,
-    lastRegisteredAt: row.last.toISOString(),
+    lastRegisteredAt: row.last ? row.last.toISOString() : null,
   }));
 }
 

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { AppClients } from '../composition.js';
 import { problem } from './httpEncoders.js';
 
 /** The page's static files: copied next to the compiled code by `npm run build` (dist/src/dashboard). */
@@ -10,33 +11,54 @@ const ASSETS: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'dashboard.css': 'text/css; charset=utf-8',
   'dashboard.js': 'text/javascript; charset=utf-8',
+  'signIn.js': 'text/javascript; charset=utf-8',
 };
 
-/** Same-origin only: the page reads the status API and nothing else. */
-const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-};
+/** Where the page signs its user in (authorization code + PKCE); from the app settings. */
+export interface DashboardSignIn {
+  readonly authority: string;
+  readonly clientId: string;
+  readonly scope: string;
+}
+
+/** The page reads the status API (same origin) and redeems its sign-in code at the authority, nothing else. */
+function securityHeaders(signIn: DashboardSignIn | undefined): Record<string, string> {
+  const connect = ["'self'", ...(signIn ? [new URL(signIn.authority).origin] : [])].join(' ');
+  return {
+    'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${connect}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  };
+}
 
 /** Where the dashboard of a host (e.g. `http://localhost:7071`) is; the CLI prints it. */
 export function dashboardUrl(hostUrl: string): string {
   return `${hostUrl.replace(/\/+$/, '')}/api/dashboard/`;
 }
 
-/** GET /api/dashboard/{*asset}: the upload dashboard (plain HTML, CSS and JS). */
-export async function dashboard(request: HttpRequest): Promise<HttpResponseInit> {
-  const url = new URL(request.url);
-  const asset = request.params.asset || 'index.html';
-  // The page loads its assets by relative URL, so it must be addressed as a directory.
-  if (!request.params.asset && !url.pathname.endsWith('/')) {
-    return { status: 308, headers: { location: `${url.pathname}/${url.search}` } };
-  }
-  const contentType = ASSETS[asset];
-  if (!contentType) return problem(404, 'Not found', `the dashboard has no file ${asset}`);
-  return {
-    status: 200,
-    headers: { 'content-type': contentType, 'cache-control': 'no-cache', ...SECURITY_HEADERS },
-    body: await readFile(new URL(asset, ASSET_DIR)),
+/**
+ * GET /api/dashboard/{*asset}: the upload dashboard (plain HTML, CSS and JS) and `config.json`, its sign-in
+ * settings. None of it holds data: every figure comes from the API with the signed-in user's token.
+ */
+export function makeDashboard({ settings }: Pick<AppClients, 'settings'>) {
+  return async function dashboard(request: HttpRequest): Promise<HttpResponseInit> {
+    const signIn = settings().dashboard;
+    const headers = securityHeaders(signIn);
+    const url = new URL(request.url);
+    const asset = request.params.asset || 'index.html';
+    // The page loads its assets by relative URL, so it must be addressed as a directory.
+    if (!request.params.asset && !url.pathname.endsWith('/')) {
+      return { status: 308, headers: { location: `${url.pathname}/${url.search}` } };
+    }
+    if (asset === 'config.json') {
+      return { status: 200, headers: { 'cache-control': 'no-store', ...headers }, jsonBody: { signIn: signIn ?? null } };
+    }
+    const contentType = ASSETS[asset];
+    if (!contentType) return problem(404, 'Not found', `the dashboard has no file ${asset}`);
+    return {
+      status: 200,
+      headers: { 'content-type': contentType, 'cache-control': 'no-cache', ...headers },
+      body: await readFile(new URL(asset, ASSET_DIR)),
+    };
   };
 }

@@ -1,10 +1,15 @@
 import type { HttpResponseInit } from '@azure/functions';
 
 /** RFC 9457 problem details: the one error shape of the HTTP API. */
-export function problem(status: 400 | 404 | 500 | 503, title: string, detail: string): HttpResponseInit {
+export function problem(
+  status: 400 | 401 | 403 | 404 | 411 | 413 | 429 | 500 | 503,
+  title: string,
+  detail: string,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
   return {
     status,
-    headers: { 'content-type': 'application/problem+json' },
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', ...headers },
     jsonBody: { type: 'about:blank', title, status, detail },
   };
 }

@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { UPLOAD_COMPLETED } from '../engine/index.js';
 import { runMatchAnalysis } from '../engine/matchAnalysis.js';
-import { db } from '../adapters/runtime.js';
+import type { AppClients } from '../composition.js';
 
 interface CloudEventLike {
   id?: unknown;
@@ -14,15 +14,17 @@ interface CloudEventLike {
  * Runs are keyed by event id, so a redelivered batch (the trigger is at-least-once) changes nothing.
  * Throwing makes the host deliver the batch again from the last checkpoint.
  */
-export async function matchAnalysis(messages: unknown[], context: InvocationContext): Promise<void> {
-  const pool = await db();
-  let runs = 0;
-  for (const message of messages) {
-    const event = (typeof message === 'string' ? JSON.parse(message) : message) as CloudEventLike;
-    if (event.type !== UPLOAD_COMPLETED || typeof event.id !== 'string' || typeof event.data?.uploadId !== 'string') continue;
-    if (event.data.activated === false) continue;
-    await runMatchAnalysis(pool, event.id, event.data.uploadId);
-    runs++;
-  }
-  if (runs > 0) context.log(`match analysis: ${runs} run(s) for ${messages.length} event(s)`);
+export function makeMatchAnalysis({ db }: Pick<AppClients, 'db'>) {
+  return async function matchAnalysis(messages: unknown[], context: InvocationContext): Promise<void> {
+    const pool = await db();
+    let runs = 0;
+    for (const message of messages) {
+      const event = (typeof message === 'string' ? JSON.parse(message) : message) as CloudEventLike;
+      if (event.type !== UPLOAD_COMPLETED || typeof event.id !== 'string' || typeof event.data?.uploadId !== 'string') continue;
+      if (event.data.activated === false) continue;
+      await runMatchAnalysis(pool, event.id, event.data.uploadId);
+      runs++;
+    }
+    if (runs > 0) context.log(`match analysis: ${runs} run(s) for ${messages.length} event(s)`);
+  };
 }

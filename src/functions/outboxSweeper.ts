@@ -1,13 +1,14 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import { publishPendingEvents } from '../adapters/eventPublisher.js';
-import { db, eventProducer } from '../adapters/runtime.js';
+import type { AppClients } from '../composition.js';
 
 /** Sends outbox events that an upload could not deliver itself (Event Hubs was down). */
-export async function outboxSweeper(_timer: Timer, context: InvocationContext): Promise<void> {
-  try {
-    const sent = await publishPendingEvents(await db(), eventProducer);
-    if (sent > 0) context.log(`outbox sweeper: ${sent} event(s) delivered`);
-  } catch (error) {
-    context.warn(`outbox sweeper: delivery deferred: ${(error as Error).message}`);
-  }
+export function makeOutboxSweeper({ publishPendingEvents }: Pick<AppClients, 'publishPendingEvents'>) {
+  return async function outboxSweeper(_timer: Timer, context: InvocationContext): Promise<void> {
+    try {
+      const sent = await publishPendingEvents();
+      if (sent > 0) context.log(`outbox sweeper: ${sent} event(s) delivered`);
+    } catch (error) {
+      context.warn(`outbox sweeper: delivery deferred: ${(error as Error).message}`);
+    }
+  };
 }

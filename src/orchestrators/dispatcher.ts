@@ -11,7 +11,10 @@ const STEP_RETRY = Object.assign(new df.RetryOptions(2_000, 5), { backoffCoeffic
 /** commitChunk returns result objects (the orchestrator retries those); this only covers the activity crashing or timing out. */
 const CRASH_RETRY = Object.assign(new df.RetryOptions(5_000, 3), { backoffCoefficient: 2 });
 
-/** How the runtime retries an activity that throws. publishOutbox is not retried: the sweeper delivers what it leaves. */
+/**
+ * How the runtime retries an activity that throws. publishOutbox is not retried: the sweeper delivers what it
+ * leaves. deleteUploadBlob throws while storage refuses; what outlasts its retries, housekeeping deletes.
+ */
 const RETRY: Record<ActivityName, df.RetryOptions | undefined> = {
   registerUpload: STEP_RETRY,
   planUpload: STEP_RETRY,
@@ -19,6 +22,7 @@ const RETRY: Record<ActivityName, df.RetryOptions | undefined> = {
   activateUpload: STEP_RETRY,
   failUpload: STEP_RETRY,
   publishOutbox: undefined,
+  deleteUploadBlob: STEP_RETRY,
 };
 
 /**

@@ -91,10 +91,19 @@ export class IngestSteps {
     };
   }
 
-  /** Sends the completion or failure event. Delivery failures leave it in the outbox for the sweeper; the upload's outcome stands. */
+  /**
+   * Sends the completion or failure event, then deletes the raw file (personal data, no longer needed). Neither
+   * changes the outcome: undelivered events wait in the outbox for the sweeper, an undeleted file for housekeeping.
+   */
   *publish(output: IngestOutput): Step<IngestOutput> {
+    const { uploadId } = output;
     this.progress.finished(output);
-    yield* this.calls.call('publishOutbox', { uploadId: output.uploadId });
+    yield* this.calls.call('publishOutbox', { uploadId });
+    try {
+      yield* this.calls.call('deleteUploadBlob', { uploadId });
+    } catch {
+      // housekeeping deletes it on its next run
+    }
     this.progress.enter('done');
     return output;
   }

@@ -43,6 +43,9 @@ describe('storage and Event Hubs client factories', () => {
       UploadStorage__clientId: '00000000-0000-0000-0000-000000000001',
       EventHubConnection__fullyQualifiedNamespace: 'evhns-abc.servicebus.windows.net',
       DATABASE_URL: 'postgres://localhost/x',
+      AUTH_ISSUER: 'https://login.microsoftonline.com/t/v2.0',
+      AUTH_AUDIENCE: 'api',
+      AUTH_JWKS_URL: 'https://login.microsoftonline.com/t/discovery/v2.0/keys',
     });
     if (settings.uploadStorage.kind !== 'identity') throw new Error('expected identity-based storage');
     expect(credentialFor(settings.uploadStorage)).toBeInstanceOf(ManagedIdentityCredential);

@@ -5,6 +5,9 @@ const local = {
   UploadStorage: 'UseDevelopmentStorage=true',
   EventHubConnection: 'Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;',
   DATABASE_URL: 'postgres://postgres:postgres@127.0.0.1:5432/bulkflow',
+  AUTH_ISSUER: 'https://login.bulkflow.localhost/local/v2.0',
+  AUTH_AUDIENCE: 'api://bulkflow-local',
+  AUTH_JWKS_URL: 'http://127.0.0.1:45678/local/discovery/v2.0/keys',
 };
 
 const azure = {
@@ -18,7 +21,14 @@ const azure = {
   PGHOST: 'psql-abc.postgres.database.azure.com',
   PGDATABASE: 'bulkflow',
   PGUSER: 'id-abc',
+  PGOPTIONS: '-c role=bulkflow_app',
   AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001',
+  AUTH_ISSUER: 'https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000aa/v2.0',
+  AUTH_AUDIENCE: '00000000-0000-0000-0000-0000000000bb',
+  AUTH_JWKS_URL: 'https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000aa/discovery/v2.0/keys',
+  DASHBOARD_AUTHORITY: 'https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000aa/',
+  DASHBOARD_CLIENT_ID: '00000000-0000-0000-0000-0000000000bb',
+  DASHBOARD_SCOPE: 'api://00000000-0000-0000-0000-0000000000bb/user_impersonation',
 };
 
 function problemsOf(env: Record<string, string>): readonly string[] {
@@ -42,9 +52,15 @@ describe('loadSettings', () => {
       maxChunksInFlight: 8, maxConcurrentCommits: 16, chunkBytes: 8 * 1024 * 1024, maxRejectedShare: 0.05, maxErrorRows: 10000,
     });
     expect(settings.dbPoolMax).toBe(10);
+    expect(settings.migrateOnStart).toBe(false);
+    expect(settings.uploadBlobRetentionHours).toBe(0);
+    expect(settings.outboxRetentionDays).toBe(7);
     expect(settings.cleanupRetentionHours).toBe(24);
     expect(settings.durableHistoryRetentionDays).toBe(7);
     expect(settings.applicationInsightsConnectionString).toBeUndefined();
+    expect(settings.auth).toEqual({ issuer: local.AUTH_ISSUER, audience: local.AUTH_AUDIENCE, jwksUrl: local.AUTH_JWKS_URL, rateLimitPerMinute: 60 });
+    expect(settings.uploadMaxBytes).toBe(4 * 1024 ** 3);
+    expect(settings.dashboard).toBeUndefined();
   });
 
   it('reads identity-based connections and Entra PostgreSQL as bicep sets them', () => {
@@ -69,7 +85,26 @@ describe('loadSettings', () => {
       user: 'id-abc',
       sslMode: 'verify-full',
       clientId: azure.AZURE_CLIENT_ID,
+      options: '-c role=bulkflow_app',
     });
+    expect(settings.auth.audience).toBe(azure.AUTH_AUDIENCE);
+    expect(settings.dashboard).toEqual({
+      authority: 'https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000aa',
+      clientId: azure.DASHBOARD_CLIENT_ID,
+      scope: azure.DASHBOARD_SCOPE,
+    });
+    expect(settings.migrateOnStart).toBe(false);
+  });
+
+  it('keeps uploaded files 0 hours or more after final', () => {
+    expect(loadSettings({ ...local, UPLOAD_BLOB_RETENTION_HOURS: '48' }).uploadBlobRetentionHours).toBe(48);
+    expect(problemsOf({ ...local, UPLOAD_BLOB_RETENTION_HOURS: '-1' })).toEqual(['UPLOAD_BLOB_RETENTION_HOURS must be a whole number, 0 or more (got "-1")']);
+  });
+
+  it('migrates on start only when DB_MIGRATE_ON_START says true, and names a bad value', () => {
+    expect(loadSettings({ ...local, DB_MIGRATE_ON_START: 'true' }).migrateOnStart).toBe(true);
+    expect(loadSettings({ ...local, DB_MIGRATE_ON_START: 'FALSE' }).migrateOnStart).toBe(false);
+    expect(problemsOf({ ...local, DB_MIGRATE_ON_START: 'yes' })).toEqual(['DB_MIGRATE_ON_START must be true or false (got "yes")']);
   });
 
   it('derives the blob endpoint from UploadStorage__accountName', () => {
@@ -87,10 +122,11 @@ describe('loadSettings', () => {
 
   it('reports every missing connection at once, naming the accepted forms', () => {
     const problems = problemsOf({});
-    expect(problems).toHaveLength(3);
+    expect(problems).toHaveLength(6);
     expect(problems[0]).toBe('UploadStorage is not configured: set UploadStorage, or UploadStorage__blobServiceUri, or UploadStorage__accountName');
     expect(problems[1]).toBe('EventHubConnection is not configured: set EventHubConnection, or EventHubConnection__fullyQualifiedNamespace');
     expect(problems[2]).toBe('DATABASE_URL is not configured: set DATABASE_URL, or PGHOST + PGDATABASE + PGUSER');
+    expect(problems.slice(3).map((problem) => problem.split(' ')[0])).toEqual(['AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_JWKS_URL']);
   });
 
   it('rejects malformed numbers with the setting name and value', () => {
@@ -117,6 +153,13 @@ describe('loadSettings', () => {
       'EventHubConnection is not an Event Hubs connection string (expected Endpoint=sb://...)',
     ]);
     expect(problems.join('\n')).not.toContain('abc123secret');
+  });
+
+  it('refuses a JWKS address that is not http(s) and a half-configured dashboard sign-in', () => {
+    expect(problemsOf({ ...local, AUTH_JWKS_URL: 'file:///keys.json' })).toEqual(['AUTH_JWKS_URL must be a https: or http: URL']);
+    expect(problemsOf({ ...local, DASHBOARD_CLIENT_ID: 'abc' })).toEqual([
+      'the dashboard sign-in is partly configured: DASHBOARD_AUTHORITY, DASHBOARD_CLIENT_ID and DASHBOARD_SCOPE go together',
+    ]);
   });
 
   it('explains partial PostgreSQL configuration and bad TLS modes', () => {

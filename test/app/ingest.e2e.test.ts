@@ -30,7 +30,7 @@ describe('ingest end to end through the local host', () => {
     const errors: Page['errors'] = [];
     let cursor: string | null = '';
     while (cursor !== null) {
-      const page = (await (await fetch(`${t.url}${status.links.errors}?limit=500${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`)).json()) as Page;
+      const page = (await (await t.api(`${status.links.errors}?limit=500${cursor ? `&after=${encodeURIComponent(cursor)}` : ''}`)).json()) as Page;
       errors.push(...page.errors);
       cursor = page.next;
     }
@@ -82,14 +82,14 @@ describe('ingest end to end through the local host', () => {
   });
 
   it('reports 404 and 400 as problem details', async () => {
-    const missing = await fetch(`${t.url}/api/uploads/zz-0000`);
+    const missing = await t.api(`/api/uploads/zz-0000`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toContain('application/problem+json');
-    const badState = await fetch(`${t.url}/api/states/california/uploads`);
+    const badState = await t.api(`/api/states/california/uploads`);
     expect(badState.status).toBe(400);
-    const badLimit = await fetch(`${t.url}/api/states/ca/uploads?limit=0`);
+    const badLimit = await t.api(`/api/states/ca/uploads?limit=0`);
     expect(badLimit.status).toBe(400);
-    const list = (await (await fetch(`${t.url}/api/states/ca/uploads`)).json()) as { activeUploadId: string; uploads: UploadStatusBody[] };
+    const list = (await (await t.api(`/api/states/ca/uploads`)).json()) as { activeUploadId: string; uploads: UploadStatusBody[] };
     expect(list.uploads[0]!.uploadId).toBe(list.activeUploadId);
   });
 });

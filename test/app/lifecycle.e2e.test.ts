@@ -69,7 +69,7 @@ describe('upload lifecycle through the local host', () => {
     const bad = await finalStatus(t, 'oh/bad.csv');
     expect(bad).toMatchObject({ status: 'failed', isActive: false, rowsRejected: 20 });
     expect(bad.error?.code).toBe('too_many_rejected');
-    const state = (await (await fetch(`${t.url}/api/states/oh/uploads`)).json()) as { activeUploadId: string };
+    const state = (await (await t.api(`/api/states/oh/uploads`)).json()) as { activeUploadId: string };
     expect(state.activeUploadId).toBe(good.uploadId);
     const rows = await t.pool.query(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE state = 'OH'`);
     expect(rows.rows[0].n).toBe(100);
@@ -82,7 +82,7 @@ describe('upload lifecycle through the local host', () => {
     const second = await finalStatus(t, 'wa/monthly.csv', { notUploadId: first.uploadId });
     expect(second.uploadId).not.toBe(first.uploadId);
     expect(second).toMatchObject({ status: 'complete', isActive: true, rowsCommitted: 70 });
-    const old = (await (await fetch(`${t.url}/api/uploads/${first.uploadId}`)).json()) as UploadStatusBody;
+    const old = (await (await t.api(`/api/uploads/${first.uploadId}`)).json()) as UploadStatusBody;
     expect(old).toMatchObject({ status: 'superseded', isActive: false });
     const rows = await t.pool.query(`SELECT min(participant_id) AS first, count(*)::int AS n FROM bulkflow.active_participants WHERE state = 'WA'`);
     expect(rows.rows[0]).toEqual({ first: 'P100', n: 70 });

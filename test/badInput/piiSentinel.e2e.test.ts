@@ -51,7 +51,7 @@ describe('no row value leaves the participants table', () => {
 
   /** GET through the APIs, keeping every body for the search. */
   const get = async <T>(path: string): Promise<T> => {
-    const response = await fetch(`${t.url}${path}`);
+    const response = await t.api(path);
     const body = await response.text();
     responses.push(body);
     return JSON.parse(body) as T;

@@ -18,10 +18,29 @@ const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-cor
 type RowError = { line: number; column: string | null; code: string; message: string };
 type ErrorsPage = { rowsRejected: number; errors: RowError[]; next: string | null };
 
+let operatorToken = '';
+/** The API as an operator (reads every state). */
 async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: { authorization: `Bearer ${operatorToken}` } });
   expect(response.status, url).toBe(200);
   return (await response.json()) as T;
+}
+
+/**
+ * Opens the dashboard and signs in on the local issuer's page (the stand-in for Entra ID's sign-in) as an
+ * operator or as a user of the given states; the page comes back with its token.
+ */
+async function signIn(page: Page, url: string, as: { operator: true } | { states: string }): Promise<void> {
+  await page.goto(url);
+  await page.getByRole('heading', { name: 'Local sign-in' }).waitFor();
+  if ('operator' in as) {
+    await page.getByRole('button', { name: 'Sign in as an operator' }).click();
+  } else {
+    await page.getByLabel(/State codes/).fill(as.states);
+    await page.getByRole('button', { name: 'Sign in as a state user' }).click();
+  }
+  await page.locator('#who').waitFor({ state: 'visible' });
+  expect(new URL(page.url()).search, 'the sign-in code is gone from the address').toBe('');
 }
 
 /** Serious and critical axe-core findings on the page as shown (CSP stays on: the source goes in through DevTools). */
@@ -58,10 +77,13 @@ describe('upload dashboard in chromium', () => {
       startTestStack({ INGEST_CHUNK_BYTES: String(256 << 10), INGEST_MAX_CHUNKS_IN_FLIGHT: '1' }),
       chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
     ]);
+    operatorToken = await t.token({ operator: true });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     // CSP violations and script errors surface here: the page must run under its own policy.
     page.on('console', (message) => { if (message.type() === 'error') pageProblems.push(message.text()); });
     page.on('pageerror', (error) => pageProblems.push(error.message));
+    await signIn(page, dashboardUrl(t.url), { operator: true });
+    expect(await page.locator('#who').textContent()).toBe('Signed in: operator (reads every state)');
   });
   afterAll(async () => {
     await browser?.close();
@@ -179,7 +201,7 @@ describe('upload dashboard in chromium', () => {
     await generateParticipantsCsv(file, { rows: 1_000, seed: 5 });
     await t.uploads.getBlockBlobClient('tx/small.csv').uploadFile(file);
     await waitFor('the TX upload to complete', async () => {
-      const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent('uploads/tx/small.csv')}`);
+      const response = await t.api(`/api/uploads?blob=${encodeURIComponent('uploads/tx/small.csv')}`);
       return response.ok && ((await response.json()) as UploadStatusBody).status === 'complete' ? true : undefined;
     });
     const { states } = await getJson<{ states: Array<{ state: string; uploads: number; activeUploadId: string | null; running: number }> }>(`${t.url}/api/states`);
@@ -194,5 +216,33 @@ describe('upload dashboard in chromium', () => {
     await waitFor('only TX listed', async () => ((await page.locator('#states > section h2').allTextContents()).join() === 'TX' ? true : undefined));
     expect(page.url()).toMatch(/#\/state\/TX$/);
     expect(pageProblems).toEqual([]);
+  });
+  it('as a state user shows only that state; other states\' uploads are not found', async () => {
+    const { states } = await getJson<{ states: Array<{ state: string; activeUploadId: string }> }>(`${t.url}/api/states`);
+    const txUpload = states.find((s) => s.state === 'TX')!.activeUploadId;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const caPage = await context.newPage();
+    const problems: string[] = [];
+    caPage.on('pageerror', (error) => problems.push(error.message));
+    try {
+      await signIn(caPage, dashboardUrl(t.url), { states: 'CA' });
+      expect(await caPage.locator('#who').textContent()).toBe('Signed in: state CA');
+      await waitFor('the CA section', async () => ((await caPage.locator('#states > section').count()) === 1 ? true : undefined));
+      expect(await caPage.locator('#states > section h2').allTextContents()).toEqual(['CA']);
+      expect(await caPage.locator('#state-filter option').allTextContents()).toEqual(['All states', 'CA']);
+      expect(await caPage.content()).not.toContain(txUpload);
+
+      await caPage.goto(`${dashboardUrl(t.url)}#/upload/${txUpload}`);
+      await caPage.locator('#problem').waitFor({ state: 'visible' });
+      expect(await caPage.locator('#problem').textContent()).toBe('Upload not found: there is no such upload among the uploads you may read');
+      await caPage.goto(`${dashboardUrl(t.url)}#/state/TX`);
+      await waitFor('the refusal', async () => ((await caPage.locator('#problem').textContent()) === 'You cannot read state TX, or it has no uploads.' ? true : undefined));
+      expect(await caPage.locator('#states > section').count()).toBe(0);
+      expect(await seriousViolations(caPage)).toEqual([]);
+      await caPage.screenshot({ path: join(ARTIFACTS, 'dashboard-state-user.png'), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
   });
 });

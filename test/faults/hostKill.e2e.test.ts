@@ -11,7 +11,7 @@ import { expectIngestedOnce } from './expectations.js';
 const ROWS = 100_000;
 
 async function progress(t: FaultStack, blobName: string): Promise<UploadStatusBody | undefined> {
-  const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`).catch(() => undefined);
+  const response = await t.api(`/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`).catch(() => undefined);
   return response?.ok ? ((await response.json()) as UploadStatusBody) : undefined;
 }
 

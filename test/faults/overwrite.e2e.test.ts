@@ -15,7 +15,7 @@ describe('a blob overwritten while its upload runs', () => {
     const blob = t.uploads.getBlockBlobClient('ow/x.csv');
     const first = await blob.uploadFile(file);
     const older = await waitFor('the first upload to be running', async () => {
-      const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent('uploads/ow/x.csv')}`);
+      const response = await t.api(`/api/uploads?blob=${encodeURIComponent('uploads/ow/x.csv')}`);
       const body = response.ok ? ((await response.json()) as UploadStatusBody) : undefined;
       return body && body.status === 'running' && body.chunksDone >= 1 ? body : undefined;
     });

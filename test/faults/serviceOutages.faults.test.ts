@@ -12,7 +12,7 @@ const ROWS = 100_000;
 
 async function midway(t: FaultStack, blobName: string): Promise<UploadStatusBody> {
   return waitFor(`${blobName}: some chunks committed`, async () => {
-    const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`).catch(() => undefined);
+    const response = await t.api(`/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`).catch(() => undefined);
     const status = response?.ok ? ((await response.json()) as UploadStatusBody) : undefined;
     return status && status.chunksDone >= 2 ? status : undefined;
   }, 120_000);

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { APP_ROLE } from '../../local/src/appDatabase.js';
 import { settingDefinitions, type SettingDefinition } from '../../src/adapters/settings.js';
 import { functionNames, triggerContracts } from '../../src/functionNames.js';
 import {
@@ -82,21 +83,34 @@ describe('function app settings in bicep agree with src/adapters/settings.ts', (
     expect([...settingNames].filter((name) => rejected.test(name))).toEqual([]);
   });
 
-  it('connects to PostgreSQL as the app identity, which is the server Entra principal', () => {
+  it('connects to PostgreSQL as the app identity, which is not an administrator: the principal running azd is', () => {
     const value = (name: string) => bicepAppSettings.find((s) => s.name === name)?.value;
     expect(value('PGUSER')).toBe('identityName');
     expect(value('AZURE_CLIENT_ID')).toBe('identityClientId');
     expect(value('PGSSLMODE')).toBe("'verify-full'");
     expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/identityName: identity\.outputs\.name/);
     const postgresModule = moduleBlock(main, 'modules/postgres.bicep');
-    expect(postgresModule).toMatch(/appIdentityName: identity\.outputs\.name/);
-    expect(postgresModule).toMatch(/appPrincipalId: identity\.outputs\.principalId/);
+    expect(postgresModule).not.toMatch(/identity\.outputs/);
+    expect(postgresModule).toMatch(/adminPrincipalId: principalId$/m);
+    expect(postgresModule).toMatch(/adminPrincipalName: principalName$/m);
+    expect(postgresModule).toMatch(/adminPrincipalType: principalType$/m);
     const postgres = readBicep('infra/bicep/modules/postgres.bicep');
     expect(property(postgres, 'passwordAuth')).toBe("'Disabled'");
     expect(property(postgres, 'activeDirectoryAuth')).toBe("'Enabled'");
-    const admin = resources(postgres).find((r) => r.type === 'Microsoft.DBforPostgreSQL/flexibleServers/administrators');
-    expect(property(admin!.body, 'name')).toBe('appPrincipalId');
-    expect(property(admin!.body, 'principalName')).toBe('appIdentityName');
+    const admins = resources(postgres).filter((r) => r.type === 'Microsoft.DBforPostgreSQL/flexibleServers/administrators');
+    expect(admins).toHaveLength(1);
+    expect(property(admins[0]!.body, 'name')).toBe('adminPrincipalId');
+    expect(property(admins[0]!.body, 'principalName')).toBe('adminPrincipalName');
+    expect(property(admins[0]!.body, 'principalType')).toBe('adminPrincipalType');
+  });
+
+  it('acts as the migrations\' least-privilege role and never migrates on Azure (the predeploy hook does)', () => {
+    const value = (name: string) => bicepAppSettings.find((s) => s.name === name)?.value;
+    expect(value('PGOPTIONS')).toBe(`'-c role=${APP_ROLE}'`);
+    expect(settingNames.has('DB_MIGRATE_ON_START')).toBe(false);
+    expect(settingDefinitions.find((d) => d.name === 'DB_MIGRATE_ON_START')?.default).toBe('false');
+    expect(read('infra/hooks/predeploy.mjs')).toMatch(new RegExp(`^export const appRole = '${APP_ROLE}';$`, 'm'));
+    expect(readdirSync(join(root, 'migrations')).some((file) => read(`migrations/${file}`).includes(`CREATE ROLE ${APP_ROLE} NOLOGIN`))).toBe(true);
   });
 
   it('ships a local settings example that satisfies every required setting with local stand-ins', () => {
@@ -105,6 +119,31 @@ describe('function app settings in bicep agree with src/adapters/settings.ts', (
     expect(settingDefinitions.filter((d) => d.requirement === 'required' && !satisfied(d, present)).map((d) => d.name)).toEqual([]);
     expect(local.Values.AzureWebJobsStorage).toBe('UseDevelopmentStorage=true');
     expect(local.Values.DATABASE_URL).toBe('');
+  });
+});
+
+describe('bearer tokens on Azure', () => {
+  it('validates tokens of this tenant\'s Entra ID issued for the app registration the deployment creates', () => {
+    const value = (name: string) => bicepAppSettings.find((s) => s.name === name)?.value;
+    expect(value('AUTH_ISSUER')).toBe("'${authority}/v2.0'");
+    expect(value('AUTH_JWKS_URL')).toBe("'${authority}/discovery/v2.0/keys'");
+    expect(value('AUTH_AUDIENCE')).toBe('authClientId');
+    expect(value('DASHBOARD_CLIENT_ID')).toBe('authClientId');
+    expect(value('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT')).toBe(value('UPLOAD_MAX_BYTES'));
+    expect(variable(functionApp, 'authority')).toBe("'${environment().authentication.loginEndpoint}${tenant().tenantId}'");
+    expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/authClientId: appRegistration\.outputs\.clientId/);
+  });
+
+  it('declares an app role per state and the operator role, each for people and applications, and requires an assignment', () => {
+    const registration = readBicep('infra/bicep/modules/appRegistration.bicep');
+    expect(registration).toMatch(/value: 'State\.\$\{toUpper\(state\)\}'/);
+    expect(registration).toMatch(/value: 'Operator\.Read'/);
+    expect(registration.match(/allowedMemberTypes: \['User', 'Application'\]/g)).toHaveLength(2);
+    expect(registration).toMatch(/requestedAccessTokenVersion: 2/);
+    expect(registration).toMatch(/appRoleAssignmentRequired: true/);
+    const states = /param states array = \[([^\]]+)\]/.exec(main)![1]!.match(/'([A-Z]{2})'/g)!;
+    expect(states).toHaveLength(56);
+    expect(states).toContain("'CA'");
   });
 });
 
@@ -124,7 +163,7 @@ describe('triggers and their wiring', () => {
     expect(property(sub.body, 'maxDeliveryAttempts')?.replace(/,.*/, '')).toMatch(/^\d+$/);
     expect(sub.body).toMatch(/deadLetterWithResourceIdentity/);
     expect(literal(variable(main, 'deadLetterContainerName'))).toBe('eventgrid-deadletter');
-    expect(read('infra/hooks/postdeploy.sh')).toMatch(new RegExp(`^starter=${functionNames.blobCreatedStarter}$`, 'm'));
+    expect(read('infra/hooks/postdeploy.mjs')).toMatch(new RegExp(`^export const starterFunctionName = '${functionNames.blobCreatedStarter}';$`, 'm'));
   });
 
   it('creates the hub and consumer group the matchAnalysis trigger reads', () => {
@@ -263,13 +302,134 @@ describe('parameters and secrets', () => {
     expect(read('host.json')).not.toMatch(secretish);
   });
 
-  it('points azure.yaml at infra/bicep and an existing postdeploy hook', () => {
+  it('points azure.yaml at infra/bicep, with every hook run by the one Node script on both Windows and POSIX', () => {
     const azureYaml = read('azure.yaml');
     expect(azureYaml).toMatch(/^\s+path: infra\/bicep$/m);
     expect(azureYaml).toMatch(/^\s+host: function$/m);
-    const hook = /postdeploy:[\s\S]*?run: (\S+)/.exec(azureYaml)?.[1];
-    expect(hook).toBeDefined();
-    expect(existsSync(join(root, hook!))).toBe(true);
-    expect(statSync(join(root, hook!)).mode & 0o111).not.toBe(0);
+    const script = read('infra/hooks/azd.mjs');
+    for (const hook of ['preprovision', 'predeploy', 'postdeploy']) {
+      const block = new RegExp(`^  ${hook}:\\n((?:    .*\\n|      .*\\n)+)`, 'm').exec(azureYaml)?.[1];
+      expect(block, hook).toBeDefined();
+      for (const [platform, shell] of [['posix', 'sh'], ['windows', 'pwsh']]) {
+        const variant = new RegExp(`^    ${platform}:\\n((?:      .*\\n)+)`, 'm').exec(block!)?.[1];
+        expect(variant, `${hook} ${platform}`).toBeDefined();
+        expect(variant).toMatch(new RegExp(`^      shell: ${shell}$`, 'm'));
+        expect(variant).toMatch(new RegExp(`^      run: node infra/hooks/azd\\.mjs ${hook}$`, 'm'));
+        expect(variant).toMatch(/^      continueOnError: false$/m);
+      }
+      expect(script).toMatch(new RegExp(`^  ${hook}: async \\(\\) => \\(await import\\('\\./${hook}\\.mjs'\\)\\)\\.${hook},$`, 'm'));
+      expect(existsSync(join(root, 'infra', 'hooks', `${hook}.mjs`))).toBe(true);
+    }
+  });
+});
+
+describe('operations: data retention, runtime, deployer, ordering, connection budget', () => {
+  const storage = readBicep('infra/bicep/modules/storage.bicep');
+  const postgres = readBicep('infra/bicep/modules/postgres.bicep');
+  const mainParams = params(main);
+  const defaultOf = (name: string) => mainParams.find((p) => p.name === name)?.defaultValue;
+
+  it('deletes whatever is left in uploads/ after uploadsRetentionDays (default 7) with a lifecycle policy', () => {
+    expect(defaultOf('uploadsRetentionDays')).toBe('7');
+    expect(moduleBlock(main, 'modules/storage.bicep')).toMatch(/^\s+uploadsRetentionDays: uploadsRetentionDays$/m);
+    const policy = resources(storage).find((r) => r.type === 'Microsoft.Storage/storageAccounts/managementPolicies')!;
+    expect(policy).toBeDefined();
+    expect(property(policy.body, 'parent')).toBe('storage');
+    expect(literal(property(policy.body, 'name'))).toBe('default');
+    expect(property(policy.body, 'enabled')).toBe('true');
+    expect(policy.body).toMatch(/prefixMatch: \['\$\{uploadsContainerName\}\/'\]/);
+    expect(policy.body).toMatch(/baseBlob: \{ delete: \{ daysAfterModificationGreaterThan: uploadsRetentionDays \} \}/);
+  });
+
+  it('runs Node 22 on Azure by default and offers no runtime past its support', () => {
+    expect(defaultOf('nodeVersion')).toBe("'22'");
+    expect(main).toMatch(/@allowed\(\['22'\]\)\nparam nodeVersion string/);
+    expect(functionApp).toMatch(/runtime: \{ name: 'node', version: nodeVersion \}/);
+  });
+
+  it('accepts a maximum of 1 instance per scaling group', () => {
+    expect(main).toMatch(/@minValue\(1\)\n@maxValue\(1000\)\nparam maximumInstanceCount int = 40/);
+    expect(functionApp).toMatch(/@minValue\(1\)\n@maxValue\(1000\)\nparam maximumInstanceCount int/);
+  });
+
+  it('takes the deployer\'s principal type from azd\'s environment, never hard-coded', () => {
+    const file = JSON.parse(read('infra/bicep/main.parameters.json')) as { parameters: Record<string, { value: string }> };
+    expect(file.parameters.principalType?.value).toMatch(/^\$\{AZURE_PRINCIPAL_TYPE(=User)?\}$/);
+    expect(file.parameters.principalName?.value).toMatch(/^\$\{AZURE_PRINCIPAL_NAME=?\}$/);
+    expect(moduleBlock(main, 'modules/storage.bicep')).toMatch(/deployerPrincipalType: principalType$/m);
+    for (const file of bicepFiles()) {
+      for (const r of resources(readBicep(file)).filter((r) => r.type === 'Microsoft.Authorization/roleAssignments')) {
+        const principal = property(r.body, 'principalId');
+        const type = property(r.body, 'principalType');
+        if (principal === 'deployerPrincipalId') expect(type, `${file} ${r.symbol}`).toBe('deployerPrincipalType');
+        else expect(type, `${file} ${r.symbol}`).toBe("'ServicePrincipal'");
+      }
+    }
+  });
+
+  it('creates the PostgreSQL server\'s children one after another (the server takes one change at a time)', () => {
+    const children = resources(postgres).filter((r) => r.type.startsWith('Microsoft.DBforPostgreSQL/flexibleServers/'));
+    expect(children.map((r) => r.symbol)).toEqual(['database', 'allowAzureServices', 'deployerAdministrator']);
+    const dependsOn = (symbol: string) => property(children.find((r) => r.symbol === symbol)!.body, 'dependsOn');
+    expect(dependsOn('database')).toBeUndefined();
+    expect(dependsOn('allowAzureServices')).toBe('[database]');
+    expect(dependsOn('deployerAdministrator')).toBe('[database, allowAzureServices]');
+  });
+
+  describe('connection budget', () => {
+    /** Evaluates main.bicep's integer arithmetic (identifiers, + - *, min) for the given parameter values. */
+    function evaluate(name: string, values: Record<string, number>): number {
+      let expression = variable(main, name)!;
+      expect(expression, name).toMatch(/^[\w\s+\-*(),]+$/);
+      for (let depth = 0; /[a-zA-Z]/.test(expression.replace(/\bmin\(/g, '')); depth += 1) {
+        if (depth > 5) throw new Error(`cannot resolve ${expression}`);
+        expression = expression.replace(/\b(?!min\()([a-zA-Z]\w*)\b(?!\()/g, (identifier) => {
+          if (identifier in values) return String(values[identifier]);
+          const nested = variable(main, identifier);
+          if (nested === undefined) throw new Error(`unknown identifier ${identifier}`);
+          return `(${nested})`;
+        });
+      }
+      return Function(`"use strict"; const min = Math.min; return (${expression});`)() as number;
+    }
+    const defaults = Object.fromEntries(
+      ['maximumInstanceCount', 'dbPoolMax', 'eventHubPartitionCount', 'postgresMaxConnections', 'postgresReservedConnections'].map((name) => [
+        name,
+        Number(defaultOf(name)),
+      ]),
+    );
+
+    it('counts pool size x instances per scaling group x the groups that connect, against max_connections minus a reserve', () => {
+      // durable + http reach the maximum, matchAnalysis one instance per partition, the two timers one each.
+      expect(evaluate('dbConnectionsWorstCase', defaults)).toBe(8 * (2 * 40 + 4 + 2));
+      expect(evaluate('dbConnectionHeadroom', defaults)).toBe(859 - 25 - 688);
+      expect(evaluate('dbConnectionsWorstCase', { ...defaults, eventHubPartitionCount: 32, maximumInstanceCount: 10 })).toBe(8 * (20 + 10 + 2));
+    });
+
+    it('refuses a combination that breaks it: the headroom goes to a @minValue(0) parameter of the function app', () => {
+      expect(evaluate('dbConnectionHeadroom', { ...defaults, maximumInstanceCount: 100 })).toBeLessThan(0);
+      expect(evaluate('dbConnectionHeadroom', { ...defaults, postgresMaxConnections: 429 })).toBeLessThan(0);
+      expect(evaluate('dbConnectionHeadroom', { ...defaults, dbPoolMax: 4, postgresMaxConnections: 429 })).toBeGreaterThanOrEqual(0);
+      expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/^\s+dbConnectionHeadroom: dbConnectionHeadroom$/m);
+      expect(functionApp).toMatch(/@minValue\(0\)\nparam dbConnectionHeadroom int/);
+      expect(bicepAppSettings.find((s) => s.name === 'DB_POOL_MAX')?.value).toBe('string(dbPoolMax)');
+    });
+
+    it('counts every kind of trigger the app registers (a new kind must be added to the budget)', () => {
+      const app = read('src/app.ts');
+      const kinds = [...app.matchAll(/^(df\.app\.(?:client\.)?\w+|app\.\w+)\(functionNames\.(\w+)/gm)].map((m) => `${m[1]} ${m[2]}`);
+      const durable = kinds.filter((k) => /^df\.app\.(activity|orchestration|entity) /.test(k));
+      const http = kinds.filter((k) => /^(df\.app\.client\.http|app\.http) /.test(k));
+      const rest = kinds.filter((k) => !durable.includes(k) && !http.includes(k)).sort();
+      // Budgeted: durable and http groups at the maximum, the Event Hub trigger per partition, two timers; the
+      // Event Grid starter never opens a connection.
+      expect(rest).toEqual([
+        'app.eventHub matchAnalysis',
+        'app.timer outboxSweeper',
+        'df.app.client.eventGrid blobCreatedStarter',
+        'df.app.client.timer housekeeping',
+      ]);
+      expect(read('src/functions/blobCreatedStarter.ts')).not.toMatch(/\bdb\(\)|runtime\.js/);
+    });
   });
 });

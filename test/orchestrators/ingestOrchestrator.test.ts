@@ -18,6 +18,7 @@ interface Script {
   range?: (input: ChunkRangeInput) => ChunkRangeResult;
   activate?: ActivateResult;
   fail?: ActivateResult;
+  deleteBlob?: () => unknown;
 }
 
 /** Runs ingestOrchestrator with each activity answered from `script` (defaults: a 3-chunk upload that completes). */
@@ -44,6 +45,8 @@ function ingest(script: Script = {}) {
           return script.fail ?? { status: 'failed', rowsCommitted: 0, rowsRejected: 0, reason: 'failed' };
         case 'publishOutbox':
           return { published: 1, pending: 0 };
+        case 'deleteUploadBlob':
+          return script.deleteBlob?.() ?? 'deleted';
         default:
           throw new Error(`unexpected call ${call.name}`);
       }
@@ -56,19 +59,20 @@ function ingest(script: Script = {}) {
 }
 
 describe('ingestOrchestrator', () => {
-  it('registers, plans, commits, activates and publishes, with the result counts of activation', () => {
+  it('registers, plans, commits, activates, publishes and deletes the raw file, with the result counts of activation', () => {
     const run = ingest();
-    expect(run.names).toEqual(['registerUpload', 'planUpload', 'commitChunk', 'commitChunk', 'commitChunk', 'activateUpload', 'publishOutbox']);
+    expect(run.names).toEqual(['registerUpload', 'planUpload', 'commitChunk', 'commitChunk', 'commitChunk', 'activateUpload', 'publishOutbox', 'deleteUploadBlob']);
     expect(run.call('registerUpload')!.input).toEqual(INPUT);
     expect(run.call('planUpload')!.input).toEqual({ uploadId: 'u1' });
     expect(run.call('activateUpload')!.input).toEqual({ uploadId: 'u1' });
     expect(run.call('publishOutbox')!.input).toEqual({ uploadId: 'u1' });
+    expect(run.call('deleteUploadBlob')!.input).toEqual({ uploadId: 'u1' });
     expect(run.output).toEqual({ uploadId: 'u1', status: 'complete', rowsCommitted: 290, rowsRejected: 10, chunksTotal: 3 });
   });
 
   it('retries the one-off steps 5 times from 2 s, doubling to 30 s, and never retries publishing', () => {
     const run = ingest();
-    for (const name of ['registerUpload', 'planUpload', 'activateUpload']) expect(run.call(name)!.retry).toMatchObject(STEP_RETRY);
+    for (const name of ['registerUpload', 'planUpload', 'activateUpload', 'deleteUploadBlob']) expect(run.call(name)!.retry).toMatchObject(STEP_RETRY);
     expect(run.call('publishOutbox')!.retry).toBeUndefined();
   });
 
@@ -83,6 +87,13 @@ describe('ingestOrchestrator', () => {
     ]);
   });
 
+  it('keeps the outcome when the raw file cannot be deleted (housekeeping deletes it later)', () => {
+    const run = ingest({ deleteBlob: () => { throw new Error('lease on the blob'); } });
+    expect(run.names.slice(-2)).toEqual(['publishOutbox', 'deleteUploadBlob']);
+    expect(run.output).toEqual({ uploadId: 'u1', status: 'complete', rowsCommitted: 290, rowsRejected: 10, chunksTotal: 3 });
+    expect(run.phases.at(-1)).toBe('done');
+  });
+
   it('does nothing more for an upload that had already finished', () => {
     const run = ingest({ register: { ...REGISTERED, finished: true, status: 'superseded' } });
     expect(run.names).toEqual(['registerUpload']);
@@ -93,7 +104,7 @@ describe('ingestOrchestrator', () => {
 
   it('publishes the failure of a bad file that planning reported (the activity has failed the upload)', () => {
     const run = ingest({ plan: { ok: false, code: 'missing_column', message: 'line 1: participant_id is missing' } });
-    expect(run.names).toEqual(['registerUpload', 'planUpload', 'publishOutbox']);
+    expect(run.names).toEqual(['registerUpload', 'planUpload', 'publishOutbox', 'deleteUploadBlob']);
     expect(run.output).toEqual({ uploadId: 'u1', status: 'failed', rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0, reason: 'line 1: participant_id is missing' });
     expect(run.signals).toEqual([
       { entity: 'uploadProgress', key: 'u1', op: 'finished', input: { status: 'failed', rowsCommitted: 0, rowsRejected: 0, reason: 'line 1: participant_id is missing' } },
@@ -103,7 +114,7 @@ describe('ingestOrchestrator', () => {
 
   it('fails the upload itself when planning still throws after its retries', () => {
     const run = ingest({ plan: new Error('connection reset') });
-    expect(run.names).toEqual(['registerUpload', 'planUpload', 'failUpload', 'publishOutbox']);
+    expect(run.names).toEqual(['registerUpload', 'planUpload', 'failUpload', 'publishOutbox', 'deleteUploadBlob']);
     expect(run.call('failUpload')!.input).toEqual({ uploadId: 'u1', code: 'plan_failed', message: 'planning failed: connection reset' });
     expect(run.call('failUpload')!.retry).toMatchObject(STEP_RETRY);
     expect(run.output).toEqual({ uploadId: 'u1', status: 'failed', rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0, reason: 'planning failed: connection reset' });
@@ -155,7 +166,7 @@ describe('ingestOrchestrator', () => {
     expect(run.statuses).toContainEqual({ phase: 'committing', chunksTotal: 1201, chunksDone: 1201, rowsCommitted: 118_899, rowsRejected: 1201 });
     // The sub-orchestrations tell the entity; the parent only starts and finishes.
     expect(run.signals.map((signal) => signal.op)).toEqual(['started', 'finished']);
-    expect(run.names.slice(-2)).toEqual(['activateUpload', 'publishOutbox']);
+    expect(run.names.slice(-3)).toEqual(['activateUpload', 'publishOutbox', 'deleteUploadBlob']);
   });
 
   it('stops at the first sub-orchestration that reports a failed chunk and fails the upload', () => {

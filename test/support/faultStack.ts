@@ -11,7 +11,10 @@ import { startEventHubsEndpoint, type EventHubsEndpoint } from '../../local/src/
 import { loadHubsConfig } from '../../local/src/eventhubs/hubConfig.js';
 import { freePort } from '../../local/src/freePort.js';
 import { spawnHost, stopHost, waitForOutput, type HostProcess } from '../../local/src/hostProcess.js';
-import type { TestStack } from './localStack.js';
+import { startIssuer } from '../../local/src/issuer/issuerServer.js';
+import { loadOrCreateSigningKey } from '../../local/src/issuer/signingKey.js';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../../local/src/issuer/tokens.js';
+import { apiClient, type TestStack } from './localStack.js';
 import { suiteResource } from './suite.js';
 
 /**
@@ -52,6 +55,7 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
   const startHubs = () => startEventHubsEndpoint({ dataDir: join(dataDir, 'eventhubs'), hubs: hubsConfig, port: hubsPort });
   let hubs: EventHubsEndpoint | undefined = await startHubs();
 
+  const issuer = await startIssuer(await loadOrCreateSigningKey(dataDir));
   const example = JSON.parse(await readFile(join(appDir, 'local.settings.example.json'), 'utf8')) as { Values: Record<string, string> };
   const settings: Record<string, string> = {
     ...example.Values,
@@ -60,6 +64,10 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
     AzureWebJobsStorage: azurite.connectionString,
     EventHubConnection: hubs.connectionString('upload-events').replace(/;EntityPath=[^;]*/i, ''),
     TASK_HUB_NAME: 'faulthub',
+    AUTH_ISSUER: LOCAL_ISSUER,
+    AUTH_AUDIENCE: LOCAL_AUDIENCE,
+    AUTH_JWKS_URL: issuer.jwksUrl,
+    API_RATE_LIMIT_PER_MINUTE: '1000000',
     ...extra,
   };
   const hostPort = await freePort();
@@ -89,10 +97,11 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
     await host.exited;
   };
   return {
-    stack: { url, settings, dataDir, get hostPid() { return host?.child.pid ?? 0; } },
+    stack: { url, settings, adminDatabaseUrl: postgres.url, dataDir, get hostPid() { return host?.child.pid ?? 0; } },
     url,
     pool,
     uploads,
+    ...apiClient(url, issuer),
     killHost,
     startHost,
     hostOutput: () => host?.output() ?? '',
@@ -123,6 +132,7 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
       await hubs?.stop().catch(() => {});
       await azurite?.stop().catch(() => {});
       await postgres?.stop().catch(() => {});
+      await issuer.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

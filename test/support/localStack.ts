@@ -2,17 +2,36 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import pg from 'pg';
+import type { RunningIssuer } from '../../local/src/issuer/issuerServer.js';
+import type { TokenRequest } from '../../local/src/issuer/tokens.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/src/stack.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { suiteResource } from './suite.js';
 
 export interface TestStack {
   /** What tests read of the stack (a fault stack assembles the same from separately started parts). */
-  stack: Pick<LocalStack, 'url' | 'settings' | 'dataDir' | 'hostPid'>;
+  stack: Pick<LocalStack, 'url' | 'settings' | 'adminDatabaseUrl' | 'dataDir' | 'hostPid'>;
   url: string;
   pool: pg.Pool;
   uploads: ContainerClient;
+  /** A bearer token from the stack's local issuer. */
+  token(request: TokenRequest): Promise<string>;
+  /** fetch(`${url}${path}`) with a bearer token: the operator's (reads every state) unless `token` is given. */
+  api(path: string, init?: RequestInit & { token?: string }): Promise<Response>;
   stop(): Promise<void>;
+}
+
+/** Token and API helpers of a stack whose app trusts `issuer`. */
+export function apiClient(url: string, issuer: RunningIssuer): Pick<TestStack, 'token' | 'api'> {
+  let operator: Promise<string> | undefined;
+  return {
+    token: (request) => issuer.mint(request),
+    async api(path, init = {}) {
+      const { token, ...rest } = init;
+      const bearer = token ?? (await (operator ??= issuer.mint({ operator: true, clientId: 'test-operator', ttlSeconds: 6 * 3600 })));
+      return fetch(`${url}${path}`, { ...rest, headers: { ...(rest.headers as Record<string, string> | undefined), authorization: `Bearer ${bearer}` } });
+    },
+  };
 }
 
 /**
@@ -36,7 +55,8 @@ export async function startTestStack(
     ...(options.hostProcess ? { hostProcess: true } : {}),
     ...(options.storagePorts ? { storagePorts: options.storagePorts } : {}),
     eventGridRetryDelaysMs: [500, 1000, 2000],
-    settings: { DATABASE_URL: database.url, TASK_HUB_NAME: 'testhub', ...settings },
+    // Tests poll the API far faster than any person or state system: the rate limit has its own test.
+    settings: { DATABASE_URL: database.url, TASK_HUB_NAME: 'testhub', API_RATE_LIMIT_PER_MINUTE: '1000000', ...settings },
   });
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
   const uploads = BlobServiceClient.fromConnectionString(stack.settings.UploadStorage!).getContainerClient('uploads');
@@ -46,6 +66,7 @@ export async function startTestStack(
     url: stack.url,
     pool,
     uploads,
+    ...apiClient(stack.url, stack.issuer!),
     async stop() {
       await pool.end();
       await stack.stop();

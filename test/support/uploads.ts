@@ -25,8 +25,8 @@ export interface RowErrorBody {
   message: string;
 }
 
-export async function getJson<T>(t: TestStack, path: string): Promise<T> {
-  const response = await fetch(`${t.url}${path}`);
+export async function getJson<T>(t: Pick<TestStack, 'api'>, path: string): Promise<T> {
+  const response = await t.api(path);
   if (!response.ok) throw new Error(`GET ${path}: ${response.status}`);
   return (await response.json()) as T;
 }
@@ -34,7 +34,7 @@ export async function getJson<T>(t: TestStack, path: string): Promise<T> {
 /** The final status of the upload of `blobName` (optionally: a different upload than `notUploadId`). */
 export async function finalStatus(t: TestStack, blobName: string, options: { notUploadId?: string; timeoutMs?: number } = {}): Promise<UploadStatusBody> {
   return waitFor(`upload of ${blobName} to finish`, async () => {
-    const response = await fetch(`${t.url}/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`);
+    const response = await t.api(`/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`);
     if (response.status === 404) return undefined;
     const body = (await response.json()) as UploadStatusBody;
     if (options.notUploadId && body.uploadId === options.notUploadId) return undefined;

@@ -6,7 +6,7 @@ param appName string
 param location string
 param tags object
 param nodeVersion string
-@minValue(40)
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int
 @allowed([512, 2048, 4096])
@@ -22,9 +22,16 @@ param eventHubName string
 param postgresHost string
 param postgresDatabase string
 param taskHubName string
-@description('PostgreSQL connections per instance; budget: maximumInstanceCount x dbPoolMax <= server max_connections.')
+@description('PostgreSQL connections per instance (the pool size).')
 param dbPoolMax int
+@description('max_connections - reserved - worst-case app connections, computed in main.bicep: a negative value (the budget is broken) fails the deployment here.')
+@minValue(0)
+param dbConnectionHeadroom int
 param applicationInsightsConnectionString string
+@description('Client id of the bulkflow app registration: the audience of the tokens the API accepts.')
+param authClientId string
+@description('Largest file the upload API accepts, in bytes.')
+param uploadMaxBytes int
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -48,12 +55,28 @@ var identitySettings = [
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
 ]
 
+// Bearer tokens from this tenant's Entra ID, for this app registration (v2 tokens: aud is the client id).
+var authority = '${environment().authentication.loginEndpoint}${tenant().tenantId}'
+var authSettings = [
+  { name: 'AUTH_ISSUER', value: '${authority}/v2.0' }
+  { name: 'AUTH_AUDIENCE', value: authClientId }
+  { name: 'AUTH_JWKS_URL', value: '${authority}/discovery/v2.0/keys' }
+  { name: 'DASHBOARD_AUTHORITY', value: authority }
+  { name: 'DASHBOARD_CLIENT_ID', value: authClientId }
+  { name: 'DASHBOARD_SCOPE', value: 'api://${authClientId}/user_impersonation' }
+  { name: 'UPLOAD_MAX_BYTES', value: string(uploadMaxBytes) }
+  // The host refuses larger bodies before the app sees them (its default is 100 MB).
+  { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: string(uploadMaxBytes) }
+]
+
 var appSettings = [
   { name: 'TASK_HUB_NAME', value: taskHubName }
   { name: 'EVENT_HUB_NAME', value: eventHubName }
   { name: 'PGHOST', value: postgresHost }
   { name: 'PGDATABASE', value: postgresDatabase }
   { name: 'PGUSER', value: identityName }
+  // The identity's login holds nothing itself: every session acts as the role the migrations grant (predeploy hook).
+  { name: 'PGOPTIONS', value: '-c role=bulkflow_app' }
   { name: 'PGSSLMODE', value: 'verify-full' }
   { name: 'DB_POOL_MAX', value: string(dbPoolMax) }
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
@@ -92,7 +115,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: concat(identitySettings, appSettings)
+      appSettings: concat(identitySettings, appSettings, authSettings)
     }
   }
 }
@@ -100,3 +123,4 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 output name string = app.name
 output id string = app.id
 output defaultHostName string = app.properties.defaultHostName
+output dbConnectionHeadroom int = dbConnectionHeadroom

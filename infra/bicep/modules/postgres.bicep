@@ -1,6 +1,10 @@
-// PostgreSQL Flexible Server with Microsoft Entra authentication only (no password login exists). The app's
-// user-assigned identity is the Entra administrator: it is the server's only client and runs the schema
-// migrations, which need DDL rights. The app connects as that identity with an access token as password.
+// PostgreSQL Flexible Server with Microsoft Entra authentication only (no password login exists). The principal
+// running azd is the Entra administrator: the predeploy hook (infra/hooks/azd.mjs) signs in as it to run the
+// migrations and to map the app's identity to a login that may only act as the least-privilege role
+// `bulkflow_app` (migrations/). The app's identity is never an administrator.
+//
+// The server accepts one change at a time (a second one in flight answers ServerBusy), so its children are
+// created one after another: database, then firewall rule, then administrator.
 param name string
 param location string
 param tags object
@@ -9,8 +13,12 @@ param version string
 param skuName string
 param skuTier string
 param storageSizeGB int
-param appIdentityName string
-param appPrincipalId string
+@description('Object id of the Entra administrator (the principal running azd); empty = none.')
+param adminPrincipalId string
+@description('Name the administrator signs in with: user principal name, or display name of a service principal or group.')
+param adminPrincipalName string
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param adminPrincipalType string
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   name: name
@@ -42,14 +50,15 @@ resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallR
   parent: server
   name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
   properties: { startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }
+  dependsOn: [database]
 }
 
-resource appAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
+resource deployerAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = if (!empty(adminPrincipalId) && !empty(adminPrincipalName)) {
   parent: server
-  name: appPrincipalId
+  name: adminPrincipalId
   properties: {
-    principalName: appIdentityName
-    principalType: 'ServicePrincipal'
+    principalName: adminPrincipalName
+    principalType: adminPrincipalType
     tenantId: tenant().tenantId
   }
   dependsOn: [database, allowAzureServices]

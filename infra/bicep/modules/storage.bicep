@@ -8,8 +8,14 @@ param deploymentContainerName string
 param uploadsContainerName string
 param deadLetterContainerName string
 param appPrincipalId string
-@description('Object id of the deploying user (azd AZURE_PRINCIPAL_ID); empty = no user roles.')
+@description('Object id of the principal running azd (AZURE_PRINCIPAL_ID); empty = no deployer roles.')
 param deployerPrincipalId string
+@description('Its kind (AZURE_PRINCIPAL_TYPE): User at a desk, ServicePrincipal in CI.')
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param deployerPrincipalType string
+@description('Days after which the lifecycle policy deletes anything left in the uploads container.')
+@minValue(1)
+param uploadsRetentionDays int
 
 var roles = loadJsonContent('../roles.json')
 
@@ -55,6 +61,33 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   properties: { publicAccess: 'None' }
 }
 
+// Backstop for personal data: the app deletes each uploaded file when its upload is final; whatever is still in
+// the uploads container after uploadsRetentionDays (a failed deletion, a file that never became an upload) is
+// deleted by the account's lifecycle management (it runs about once a day).
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'delete-stale-uploads'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: { blobTypes: ['blockBlob'], prefixMatch: ['${uploadsContainerName}/'] }
+            actions: {
+              baseBlob: { delete: { daysAfterModificationGreaterThan: uploadsRetentionDays } }
+              snapshot: { delete: { daysAfterCreationGreaterThan: uploadsRetentionDays } }
+            }
+          }
+        }
+      ]
+    }
+  }
+  dependsOn: [uploadsContainer]
+}
+
 // The app: host storage and Flex deployment package (Blob Data Owner, per the Functions identity docs),
 // Durable control/work-item queues (Queue Data Contributor), Durable history/instance tables (Table Data Contributor).
 resource appBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -87,7 +120,7 @@ resource appTableDataContributor 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
-// The deploying user: upload CSVs with `--auth-mode login` and read dead letters (Blob Data Contributor),
+// The principal running azd: upload CSVs with `--auth-mode login` and read dead letters (Blob Data Contributor),
 // and browse the task hub with the Durable Functions monitor VS Code extension (queues and tables).
 resource deployerBlobDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   name: guid(storage.id, deployerPrincipalId, roles.storageBlobDataContributor)
@@ -95,7 +128,7 @@ resource deployerBlobDataContributor 'Microsoft.Authorization/roleAssignments@20
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: deployerPrincipalId
-    principalType: 'User'
+    principalType: deployerPrincipalType
   }
 }
 
@@ -105,7 +138,7 @@ resource deployerQueueDataContributor 'Microsoft.Authorization/roleAssignments@2
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
     principalId: deployerPrincipalId
-    principalType: 'User'
+    principalType: deployerPrincipalType
   }
 }
 
@@ -115,7 +148,7 @@ resource deployerTableDataContributor 'Microsoft.Authorization/roleAssignments@2
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
     principalId: deployerPrincipalId
-    principalType: 'User'
+    principalType: deployerPrincipalType
   }
 }
 

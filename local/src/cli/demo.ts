@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { migrate, packageRoot } from '../../../src/engine/index.js';
+import { packageRoot } from '../../../src/engine/index.js';
 import { dashboardUrl } from '../../../src/functions/dashboard.js';
 import { abortedThenGrace, runOnStack, stackBanner, STACK_OPTIONS, STACK_OPTIONS_USAGE, stackOptions } from './runOnStack.js';
 import { ingestFile, printSummary } from './ingest.js';
@@ -34,7 +34,7 @@ export async function run(args: string[]): Promise<number> {
     printSummary(summary);
     const code = summary.status === 'complete' ? 0 : 1;
     if (!values.serve) {
-      console.log(`  dashboard: ${dashboardUrl(stack.url)}`);
+      console.log(`  dashboard: ${dashboardUrl(stack.url)} (sign in on the local page as a state user or an operator)`);
       console.log('\nnext: `npm start -- --serve` keeps everything running for the dashboard;' +
         ` \`npx bulkflow status ${summary.uploadId}\` reads this upload back.`);
       return code;
@@ -46,7 +46,6 @@ export async function run(args: string[]): Promise<number> {
 }
 
 async function hasActiveUpload(databaseUrl: string, state: string): Promise<boolean> {
-  await migrate(databaseUrl); // a fresh database has no schema until the app's first activity
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {

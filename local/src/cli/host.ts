@@ -9,8 +9,8 @@ import { handleStopSignals } from '../lifecycle/signals.js';
 const USAGE = `usage: bulkflow host [--app DIR] [--port 7071] [--activity-lease-ms 30000]
 
 Runs the Functions app in DIR (default: the current folder) like \`func start\`: HTTP under /api, the Event
-Grid webhook, durable functions with state in PostgreSQL (DATABASE_URL, or an embedded server with data in
-DIR/.data/postgres), timer triggers. Ctrl-C (or SIGTERM) drains in-flight work for up to ${HOST_DRAIN_MS / 1000} s, stops
+Grid webhook, durable functions with state in PostgreSQL (DURABLE_STORE_URL, else DATABASE_URL, else an
+embedded server with data in DIR/.data/postgres), timer triggers. Ctrl-C (or SIGTERM) drains in-flight work for up to ${HOST_DRAIN_MS / 1000} s, stops
 PostgreSQL and exits 0; a second Ctrl-C exits at once.`;
 
 export async function run(args: string[]): Promise<number> {
@@ -40,7 +40,11 @@ export async function run(args: string[]): Promise<number> {
   const components = new Components();
   console.error(`starting the Functions host for ${appDir}...`);
   try {
-    const postgres = await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true, notice: (line) => console.error(line) });
+    // The local stack runs the app as a least-privilege login; the durable store (Azure Storage's stand-in) is its own.
+    const storeUrl = process.env.DURABLE_STORE_URL;
+    const postgres = storeUrl
+      ? { url: storeUrl, embedded: false as const, stop: async () => {} }
+      : await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true, notice: (line) => console.error(line) });
     components.add({ name: 'PostgreSQL', stop: () => postgres.stop(), boundMs: 5_000, ...(postgres.exited ? { exited: postgres.exited.then(describeExit) } : {}) });
     stop.signal.throwIfAborted();
     let host;

@@ -1,11 +1,13 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { basename, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { EventHubConsumerClient, earliestEventPosition, type EventPosition } from '@azure/event-hubs';
-import { BlobServiceClient } from '@azure/storage-blob';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { isFinal, uploadIdOf } from '../../../src/engine/index.js';
+import { isFinal, type UploadStatus } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
 import type { UploadStatusBody } from '../../../src/status/statusBody.js';
@@ -20,7 +22,7 @@ export interface IngestSummary {
   uploadId: string;
   instanceId: string;
   state: string;
-  status: string;
+  status: UploadStatus;
   rowsTotal: number | null;
   rowsCommitted: number;
   rowsRejected: number;
@@ -58,7 +60,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   return runOnStack(stackOptions(values, port), async (stack, signal) => {
-    console.error(`uploading ${file} to uploads/${values.state!.toLowerCase()}/ ...`);
+    console.error(`uploading ${file} through the upload API as state ${values.state!.toUpperCase()} ...`);
     const summary = await ingestFile(stack, resolve(file), values.state!, { progress: true, signal });
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else printSummary(summary);
@@ -72,21 +74,23 @@ export interface IngestOptions {
   signal?: AbortSignal;
 }
 
-/** Uploads a file to `uploads/{state}/` and follows it through the status API until it is final. */
+/**
+ * Sends a file to the upload API as the state's own system would (a token with the state's role, from the local
+ * issuer), then follows it through the status API until it is final.
+ */
 export async function ingestFile(stack: LocalStack, file: string, state: string, options: IngestOptions): Promise<IngestSummary> {
+  if (!stack.issuer) throw new Error('the stack trusts another issuer (AUTH_ISSUER is set): ingest needs the local issuer to sign its token');
   const started = Date.now();
   const { signal } = options;
-  const blobName = `${state.toLowerCase()}/${basename(file)}`;
+  const token = await stack.issuer.mint({ states: [state] });
   // Opened before the upload, so the event of this upload comes after the positions it starts from.
   const events = await watchUploadEvents(stack.settings);
   try {
-    const service = BlobServiceClient.fromConnectionString(stack.settings.UploadStorage!);
-    const container = service.getContainerClient('uploads');
-    await container.createIfNotExists({ abortSignal: signal });
-    const uploaded = await container.getBlockBlobClient(blobName).uploadFile(file, { blockSize: 8 << 20, concurrency: 4, abortSignal: signal });
-    const uploadId = uploadIdOf({ state, container: container.containerName, blobName, etag: uploaded.etag! });
-    const status = await followProgress(stack.url, uploadId, options);
-    const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}/api/uploads/${uploadId}/errors?limit=10`, signal);
+    // The API takes letters, digits, ".", "_" and "-" in a file name.
+    const name = basename(file).replace(/[^A-Za-z0-9._-]/g, '-');
+    const { uploadId } = await putFile(`${stack.url}/api/states/${state.toLowerCase()}/uploads/${name}`, file, token, signal);
+    const status = await followProgress(stack.url, uploadId, token, options);
+    const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}/api/uploads/${uploadId}/errors?limit=10`, token, signal);
     const final = Date.now();
     const event = await events.waitFor(uploadId, 30_000, signal);
     const eventWaitMs = event ? Date.now() - final : null;
@@ -113,7 +117,26 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
   }
 }
 
-async function followProgress(hostUrl: string, uploadId: string, options: IngestOptions): Promise<UploadStatusBody> {
+/** PUT with the file streamed from disk and its length declared (the API refuses chunked bodies). */
+async function putFile(url: string, file: string, token: string, signal?: AbortSignal): Promise<{ uploadId: string; instanceId: string; statusUrl: string }> {
+  const { size } = await stat(file);
+  return new Promise((resolveUpload, reject) => {
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'text/csv', 'content-length': String(size) };
+    const put = httpRequest(url, { method: 'PUT', headers, ...(signal ? { signal } : {}) }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => {
+        if (response.statusCode === 202) resolveUpload(JSON.parse(body) as { uploadId: string; instanceId: string; statusUrl: string });
+        else reject(new Error(`PUT ${url}: HTTP ${response.statusCode} ${body}`));
+      });
+    });
+    put.on('error', reject);
+    createReadStream(file).on('error', reject).pipe(put);
+  });
+}
+
+async function followProgress(hostUrl: string, uploadId: string, token: string, options: IngestOptions): Promise<UploadStatusBody> {
   const bar = options.progress
     ? new cliProgress.SingleBar(
         { format: ' {bar} {percentage}% | {rows} rows | {rate} rows/s | {rejected} rejected | {phase}', stream: process.stderr, hideCursor: true },
@@ -123,7 +146,8 @@ async function followProgress(hostUrl: string, uploadId: string, options: Ingest
   bar?.start(100, 0, { rows: 0, rate: 0, rejected: 0, phase: 'waiting for the upload to start' });
   try {
     for (;;) {
-      const status = await getJson<UploadStatusBody>(`${hostUrl}/api/uploads/${uploadId}`, options.signal);
+      // 404 until the blob's event has registered the upload.
+      const status = await getJson<UploadStatusBody>(`${hostUrl}/api/uploads/${uploadId}`, token, options.signal);
       if (status) {
         bar?.update(Math.floor(status.percent), {
           rows: status.rowsCommitted + status.rowsRejected,
@@ -133,18 +157,26 @@ async function followProgress(hostUrl: string, uploadId: string, options: Ingest
         });
         if (isFinal(status.status)) return status;
       }
-      await pause(500, options.signal);
+      // 40 requests a minute: inside the API's per-caller limit (60 by default); a 429 is waited out anyway.
+      await pause(1500, options.signal);
     }
   } finally {
     bar?.stop();
   }
 }
 
-async function getJson<T>(url: string, signal?: AbortSignal): Promise<T | undefined> {
-  const response = await fetch(url, signal ? { signal } : {});
-  if (response.status === 404) return undefined;
-  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
-  return (await response.json()) as T;
+/** GET with the token; undefined for 404; waits out a 429 as its Retry-After says. */
+async function getJson<T>(url: string, token: string, signal?: AbortSignal): Promise<T | undefined> {
+  for (;;) {
+    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, ...(signal ? { signal } : {}) });
+    if (response.status === 404) return undefined;
+    if (response.status === 429) {
+      await pause(Number(response.headers.get('retry-after') ?? 5) * 1000, signal);
+      continue;
+    }
+    if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
+    return (await response.json()) as T;
+  }
 }
 
 /**

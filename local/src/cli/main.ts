@@ -5,6 +5,7 @@ const commands: Record<string, Command> = {
   demo: { summary: 'the main job: ingest the bundled samples end to end on the local stack, with progress', load: () => import('./demo.js') },
   ingest: { summary: 'ingest FILE --state XX through the whole local stack, with progress [--json]', load: () => import('./ingest.js') },
   status: { summary: 'status ID [--json]: an upload by id, instance id or blob name', load: () => import('./status.js') },
+  token: { summary: 'token --state XX [--state YY] | --operator: print a bearer token the local stack accepts', load: () => import('./token.js') },
   host: { summary: 'run a Functions app locally (HTTP, Event Grid, durable, timers)', load: () => import('./host.js') },
   eventhubs: { summary: 'run the local Event Hubs endpoint (AMQP on port 5672)', load: () => import('./eventhubs.js') },
 };

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { forwardThroughProxy, readBody, refuseDeclaredOversize } from './httpBody.js';
 import { errorText, type Invoker } from './invoke.js';
 import type { HostLogger } from './logger.js';
 import { sendText } from './eventGrid.js';
@@ -25,6 +27,7 @@ interface RpcHttpResponse {
 /**
  * HTTP-triggered functions under `/{routePrefix}/{route}`. authLevel is accepted but not enforced:
  * there are no function keys locally (the Functions host also skips keys when running locally).
+ * Bodies over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT get 413, as from the Functions host.
  */
 export class HttpTriggers {
   private readonly routes: HttpRoute[];
@@ -35,6 +38,9 @@ export class HttpTriggers {
     private readonly routePrefix: string,
     private readonly invoker: Invoker,
     private readonly logger: HostLogger,
+    private readonly bodyLimit: number,
+    /** The worker's HTTP proxy when the app enabled HTTP streams. */
+    private readonly httpUri: string | undefined,
     disabled: DisabledFunction[] = [],
   ) {
     const routeOf = (name: string, trigger: BindingMetadata) => ({
@@ -54,7 +60,7 @@ export class HttpTriggers {
   }
 
   /** Returns false when the path is not under the route prefix or no route matches. */
-  async handle(request: IncomingMessage, response: ServerResponse, url: URL, body: Buffer): Promise<boolean> {
+  async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {
     const prefix = this.routePrefix ? `/${this.routePrefix}` : '';
     if (prefix && url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) return false;
     const path = url.pathname.slice(prefix.length);
@@ -66,8 +72,12 @@ export class HttpTriggers {
         methodMismatch = true;
         continue;
       }
-      if (candidate.fn) await this.invoke(candidate.fn, request, response, url, body, params);
-      else sendText(response, 500, `function "${candidate.name}" is disabled: ${candidate.disabled}`);
+      if (!candidate.fn) {
+        sendText(response, 500, `function "${candidate.name}" is disabled: ${candidate.disabled}`);
+        return true;
+      }
+      if (refuseDeclaredOversize(request, response, this.bodyLimit)) return true;
+      await this.invoke(candidate.fn, request, response, url, params);
       return true;
     }
     if (methodMismatch) {
@@ -77,20 +87,34 @@ export class HttpTriggers {
     return false;
   }
 
-  private async invoke(fn: RegisteredFunction, request: IncomingMessage, response: ServerResponse, url: URL, body: Buffer, params: Record<string, string>): Promise<void> {
+  private async invoke(fn: RegisteredFunction, request: IncomingMessage, response: ServerResponse, url: URL, params: Record<string, string>): Promise<void> {
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(request.headers)) {
       if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
     }
-    const http = {
-      method: request.method ?? 'GET',
-      url: url.toString(),
-      headers,
-      query: Object.fromEntries(url.searchParams),
-      params,
-      body: body.length > 0 ? { bytes: body } : undefined,
-    };
-    const result = await this.invoker.invoke(fn, { trigger: { http } });
+    const query = Object.fromEntries(url.searchParams);
+    const http = { method: request.method ?? 'GET', url: url.toString(), headers, query, params };
+    if (this.httpUri) {
+      // HTTP streams: the RPC invocation carries headers and route values as trigger metadata, the body goes
+      // through the worker's proxy (as the Functions host does it).
+      const invocationId = randomUUID();
+      const triggerMetadata: Record<string, RpcTypedData> = {
+        Headers: { json: JSON.stringify(headers) },
+        Query: { json: JSON.stringify(query) },
+        ...Object.fromEntries(Object.entries(params).map(([name, value]) => [name, { string: value }])),
+      };
+      const invocation = this.invoker.invoke(fn, { invocationId, trigger: { http }, triggerMetadata });
+      const outcome = await forwardThroughProxy({ httpUri: this.httpUri, invocationId, request, response, url, limit: this.bodyLimit, invocation });
+      const result = await invocation;
+      if (outcome.error !== undefined) {
+        this.logger.error('function failed', { function: fn.name, invocationId, error: errorText(outcome.error) });
+        return;
+      }
+      this.logger.info('executed', { function: fn.name, status: response.statusCode, ms: Math.round(result.durationMs) });
+      return;
+    }
+    const body = await readBody(request, this.bodyLimit);
+    const result = await this.invoker.invoke(fn, { trigger: { http: { ...http, body: body.length > 0 ? { bytes: body } : undefined } } });
     if (result.error !== undefined) {
       this.logger.error('function failed', { function: fn.name, invocationId: result.invocationId, error: errorText(result.error) });
       response.writeHead(500).end();

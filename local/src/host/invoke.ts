@@ -4,6 +4,8 @@ import { toLogLevel } from './logger.js';
 import type { AppRegistry, RegisteredFunction, RpcTypedData } from './registry.js';
 
 export interface InvocationInput {
+  /** Chosen by the caller when something else must carry it (the HTTP stream proxy's x-ms-invocation-id). */
+  invocationId?: string;
   /** The trigger's data, in the worker protocol's typed-data form. */
   trigger: RpcTypedData;
   /** Extra input bindings by binding name (e.g. the durable client). */
@@ -31,7 +33,7 @@ export class Invoker {
   ) {}
 
   async invoke(fn: RegisteredFunction, input: InvocationInput): Promise<InvocationResult> {
-    const invocationId = randomUUID();
+    const invocationId = input.invocationId ?? randomUUID();
     const started = performance.now();
     const inputData = [{ name: fn.triggerName, data: input.trigger }];
     for (const [name, data] of Object.entries({ ...this.bindingInputs(fn), ...input.extraInputs })) inputData.push({ name, data });

@@ -49,6 +49,8 @@ export interface AppRegistry {
   programmingModel: ProgrammingModel;
   /** Hooks registered with `app.hook.*`, by hook name (appStart, preInvocation, ...). */
   hooks: Map<string, HookCallback[]>;
+  /** Set when the app enabled HTTP streams: the worker's proxy that HTTP requests and responses go through. */
+  httpUri?: string;
   /** Functions the host could not start (their reason), as the Functions host lists functions in error. */
   disabled?: DisabledFunction[];
 }
@@ -199,12 +201,16 @@ async function loadAppNow(appDir: string): Promise<AppRegistry> {
   if (result.functions.length === 0 || !programmingModel) {
     throw new AppLoadError(entry, 'the app registered no functions through @azure/functions (or uses a different copy of it)');
   }
-  // The worker asks for capabilities once the app is loaded; this also locks `app.setup()`.
+  // The worker asks for capabilities once the app is loaded; this also locks `app.setup()`. With
+  // `enableHttpStream` the library answers with the address of its HTTP proxy, which then carries HTTP bodies.
   const capabilities = await programmingModel.getCapabilities({});
-  if (capabilities.HttpUri) {
-    throw new AppLoadError(entry, 'app.setup({ enableHttpStream: true }) is not supported by the local host; remove it for local runs');
-  }
-  const registry: AppRegistry = { entry, functions: result.functions, programmingModel, hooks: result.hooks };
+  const registry: AppRegistry = {
+    entry,
+    functions: result.functions,
+    programmingModel,
+    hooks: result.hooks,
+    ...(capabilities.HttpUri ? { httpUri: capabilities.HttpUri } : {}),
+  };
   loaded.set(entries.join('\n'), registry);
   return registry;
 }

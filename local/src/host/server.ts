@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { EventGridWebhook } from './eventGrid.js';
 import { sendText } from './eventGrid.js';
 import type { HttpTriggers } from './httpTriggers.js';
+import { DEFAULT_BODY_LIMIT, readBody } from './httpBody.js';
 import { errorText } from './invoke.js';
 import type { HostLogger } from './logger.js';
 import type { ManagementApi } from './durable/managementApi.js';
@@ -30,19 +31,19 @@ export function createHostServer(routes: Routes, logger: HostLogger): { server: 
   return { server, inFlight };
 }
 
+/** The host's own webhooks take small JSON bodies; HTTP functions read theirs themselves (possibly as a stream). */
+const WEBHOOK_BODY_LIMIT = DEFAULT_BODY_LIMIT;
+
 async function handle(routes: Routes, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  const body = Buffer.concat(chunks);
   if (url.pathname.toLowerCase() === '/runtime/webhooks/eventgrid' && routes.eventGrid) {
-    return routes.eventGrid.handle(request, response, url, body);
+    return routes.eventGrid.handle(request, response, url, await readBody(request, WEBHOOK_BODY_LIMIT));
   }
   const prefix = MANAGEMENT_PREFIXES.find((p) => url.pathname.startsWith(p) || `${url.pathname}/` === p);
   if (prefix) {
     if (!routes.management) return sendText(response, 404, 'this app has no durable functions');
-    return routes.management.handle(request, response, url, url.pathname.slice(prefix.length), body);
+    return routes.management.handle(request, response, url, url.pathname.slice(prefix.length), await readBody(request, WEBHOOK_BODY_LIMIT));
   }
-  if (routes.http && (await routes.http.handle(request, response, url, body))) return;
+  if (routes.http && (await routes.http.handle(request, response, url))) return;
   sendText(response, 404, 'not found');
 }

@@ -1,0 +1,34 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { packageRoot } from '../../../src/engine/index.js';
+import { loadOrCreateSigningKey } from '../issuer/signingKey.js';
+import { mintToken } from '../issuer/tokens.js';
+
+const USAGE = 'usage: bulkflow token --state XX [--state YY ...] | --operator [--ttl SECONDS]';
+
+/**
+ * `bulkflow token --state CA` / `--operator`: prints a bearer token the local stack accepts, signed with the
+ * local issuer's key in .data/issuer/ (created here if the stack has not run yet). Use it as
+ * `curl -H "Authorization: Bearer $(npx bulkflow token --state CA)" http://localhost:7071/api/states`.
+ */
+export async function run(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { state: { type: 'string', multiple: true }, operator: { type: 'boolean', default: false }, ttl: { type: 'string', default: '3600' } },
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const states = values.state ?? [];
+  const ttlSeconds = Number(values.ttl);
+  if ((states.length === 0) === !values.operator || !states.every((s) => /^[A-Za-z]{2}$/.test(s)) || !Number.isInteger(ttlSeconds) || ttlSeconds < 60) {
+    console.error(`${USAGE}\n  a state role (--state, repeatable: 2-letter codes) or the operator role, not both; --ttl of at least 60`);
+    return 2;
+  }
+  const key = await loadOrCreateSigningKey(join(packageRoot(), '.data'));
+  process.stdout.write(`${await mintToken(key, values.operator ? { operator: true, ttlSeconds } : { states, ttlSeconds })}\n`);
+  return 0;
+}

@@ -1,0 +1,49 @@
+/**
+ * Who calls the API once its token is valid, and what its app roles allow. The role scheme:
+ * - `State.XX` (XX a 2-letter state code): read and upload for state XX. A state system (client credentials) or a
+ *   state's staff (signed in) hold one role per state they act for.
+ * - `Operator.Read`: read every state. Operators have no role that uploads.
+ * Roles are the app registration's app roles (infra/bicep/modules/appRegistration.bicep); Entra puts the assigned
+ * ones in the token's `roles` claim. Unknown roles are ignored.
+ */
+export interface Principal {
+  /** Rate limits and logs key on it: the token's object id (a state system's service principal, or a person). */
+  readonly callerId: string;
+  /** The client application that asked for the token (`azp`, or `appid` in v1 tokens). */
+  readonly clientId: string;
+  /** States the caller holds a role for, upper case, sorted. */
+  readonly states: readonly string[];
+  /** Reads every state; never uploads. */
+  readonly operator: boolean;
+}
+
+export const OPERATOR_ROLE = 'Operator.Read';
+const STATE_ROLE = /^State\.([A-Z]{2})$/;
+
+export const stateRole = (state: string): string => `State.${state.toUpperCase()}`;
+
+/** The principal a verified token's claims describe; undefined when they name no caller. */
+export function principalFromClaims(claims: Record<string, unknown>): Principal | undefined {
+  const callerId = text(claims.oid) ?? text(claims.sub);
+  const clientId = text(claims.azp) ?? text(claims.appid);
+  if (!callerId || !clientId) return undefined;
+  const roles = Array.isArray(claims.roles) ? claims.roles.filter((role): role is string => typeof role === 'string') : [];
+  const states = [...new Set(roles.flatMap((role) => STATE_ROLE.exec(role)?.[1] ?? []))].sort();
+  return { callerId, clientId, states, operator: roles.includes(OPERATOR_ROLE) };
+}
+
+export const hasAnyRole = (principal: Principal): boolean => principal.operator || principal.states.length > 0;
+
+export const canRead = (principal: Principal, state: string): boolean =>
+  principal.operator || principal.states.includes(state.toUpperCase());
+
+/** Only a state's own role uploads for it: an operator role never does. */
+export const canUpload = (principal: Principal, state: string): boolean => principal.states.includes(state.toUpperCase());
+
+/** How logs name a caller: ids and roles, never the token. */
+export const callerLabel = (principal: Principal): string =>
+  `client=${principal.clientId} caller=${principal.callerId} states=${principal.states.join('+') || '-'}${principal.operator ? ' operator' : ''}`;
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}

@@ -1,0 +1,53 @@
+import type { HttpMethod } from '@azure/functions';
+import { functionNames } from '../functionNames.js';
+
+/**
+ * Who may call an HTTP route. Every HTTP function has exactly one entry in `httpRoutes` below; the guard
+ * (accessGuard.ts) enforces it and test/functions/httpRoutes.test.ts fails if the app registers an HTTP
+ * function without one.
+ */
+export type AccessPolicy =
+  /** No token: the route returns nothing about any upload or state. */
+  | { readonly kind: 'public'; readonly why: string }
+  /** Any caller with a bulkflow role; the handler answers with the caller's own states only. */
+  | { readonly kind: 'ownStates' }
+  /** The `{state}` in the path: its own role or an operator reads it, anyone else gets 403. */
+  | { readonly kind: 'stateRead' }
+  /** The `{state}` in the path: only its own role uploads (operators get 403 too). */
+  | { readonly kind: 'stateUpload' }
+  /**
+   * The upload named by `{uploadId}` (or `?blob=`): readable by its state's role and operators. Anyone else gets
+   * the same 404 as for an upload that does not exist, so ids of other states reveal nothing.
+   */
+  | { readonly kind: 'uploadRead' };
+
+export interface HttpRoute {
+  readonly route: string;
+  readonly methods: readonly ('GET' | 'PUT')[];
+  readonly policy: AccessPolicy;
+}
+
+/** The route → policy table: the one place that says who may call what. */
+export const httpRoutes = {
+  [functionNames.uploadFile]: { route: 'states/{state}/uploads/{filename}', methods: ['PUT'], policy: { kind: 'stateUpload' } },
+  [functionNames.stateUploads]: { route: 'states/{state}/uploads', methods: ['GET'], policy: { kind: 'stateRead' } },
+  [functionNames.stateSummaries]: { route: 'states', methods: ['GET'], policy: { kind: 'ownStates' } },
+  [functionNames.uploadStatus]: { route: 'uploads/{uploadId?}', methods: ['GET'], policy: { kind: 'uploadRead' } },
+  [functionNames.uploadErrors]: { route: 'uploads/{uploadId}/errors', methods: ['GET'], policy: { kind: 'uploadRead' } },
+  [functionNames.dashboard]: {
+    route: 'dashboard/{*asset}',
+    methods: ['GET'],
+    policy: { kind: 'public', why: 'the page, its assets and its sign-in settings hold no data; every figure comes from the API' },
+  },
+} as const satisfies Record<string, HttpRoute>;
+
+export type HttpFunctionName = keyof typeof httpRoutes;
+
+/**
+ * Registration options of a route from the table. Every route is `anonymous` to the Functions host: a function key
+ * is one shared secret that reads every state, so the app checks each caller's own token instead (accessGuard.ts).
+ */
+export function httpOptions(name: HttpFunctionName): { route: string; methods: HttpMethod[]; authLevel: 'anonymous' } {
+  const { route, methods } = httpRoutes[name];
+  return { route, methods: [...methods], authLevel: 'anonymous' };
+}

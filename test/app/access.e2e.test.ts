@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
+import { httpRoutes, type HttpFunctionName } from '../../src/functions/httpRoutes.js';
+import type { UploadStatusBody } from '../../src/status/statusBody.js';
+import { startTestStack, type TestStack } from '../support/localStack.js';
+import { CSV_HEADER, finalStatus, validRows } from '../support/uploads.js';
+
+type Who = 'stateA' | 'stateB' | 'operator' | 'none' | 'expired' | 'tampered' | 'wrongAudience';
+const WHO: Who[] = ['stateA', 'stateB', 'operator', 'none', 'expired', 'tampered', 'wrongAudience'];
+
+/**
+ * Every route × every kind of caller, against the local stack with real tokens: state A (CA), state B (TX), an
+ * operator, and four callers without a valid token. Exact statuses, and no denied body carries A's ids or counts.
+ */
+describe('access to every route', () => {
+  let t: TestStack;
+  const tokens = {} as Record<Who, string | undefined>;
+  let ca: UploadStatusBody;
+  let tx: UploadStatusBody;
+  // Row counts no other number in a response is likely to equal.
+  const CA_ROWS = 1237;
+  const TX_ROWS = 2341;
+
+  beforeAll(async () => {
+    t = await startTestStack();
+    tokens.stateA = await t.token({ states: ['CA'], clientId: 'ca-system' });
+    tokens.stateB = await t.token({ states: ['TX'], clientId: 'tx-system' });
+    tokens.operator = await t.token({ operator: true, clientId: 'ops' });
+    tokens.none = undefined;
+    tokens.expired = await t.token({ states: ['CA'], expiresInSeconds: -600 });
+    // State B's token with its roles widened to CA: the signature no longer matches.
+    const [header, payload, signature] = tokens.stateB.split('.');
+    const widened = { ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), roles: ['State.CA', 'State.TX'] };
+    tokens.tampered = `${header}.${Buffer.from(JSON.stringify(widened)).toString('base64url')}.${signature}`;
+    tokens.wrongAudience = await t.token({ states: ['CA'], audience: 'api://another-app' });
+    const put = (state: string, rows: number, token: string) =>
+      t.api(`/api/states/${state}/uploads/access.csv`, { method: 'PUT', token, body: `${CSV_HEADER}\n${validRows(0, rows)}` });
+    expect((await put('ca', CA_ROWS, tokens.stateA)).status).toBe(202);
+    expect((await put('tx', TX_ROWS, tokens.stateB)).status).toBe(202);
+    [ca, tx] = await Promise.all([finalStatus(t, 'ca/access.csv'), finalStatus(t, 'tx/access.csv')]);
+    expect([ca.rowsCommitted, tx.rowsCommitted]).toEqual([CA_ROWS, TX_ROWS]);
+  }, 180_000);
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  const call = (who: Who, path: string, init: RequestInit = {}) => {
+    const token = tokens[who];
+    const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    return fetch(`${t.url}${path}`, { ...init, headers });
+  };
+  const small = `${CSV_HEADER}\n${validRows(10_000, 10_003)}`;
+
+  interface Case { fn: HttpFunctionName; label: string; path: () => string; init?: RequestInit; expected: Partial<Record<Who, number>> }
+  const cases: Case[] = [
+    { fn: 'uploadFile', label: 'PUT A upload', path: () => '/api/states/CA/uploads/table.csv', init: { method: 'PUT', body: small }, expected: { stateA: 202, stateB: 403, operator: 403 } },
+    { fn: 'stateUploads', label: "A's uploads", path: () => '/api/states/ca/uploads', expected: { stateA: 200, stateB: 403, operator: 200 } },
+    { fn: 'stateSummaries', label: 'states', path: () => '/api/states?uploads=5', expected: { stateA: 200, stateB: 200, operator: 200 } },
+    { fn: 'uploadStatus', label: "A's upload by id", path: () => `/api/uploads/${ca.uploadId}`, expected: { stateA: 200, stateB: 404, operator: 200 } },
+    { fn: 'uploadStatus', label: "A's upload by instance id", path: () => `/api/uploads/${ca.instanceId}`, expected: { stateA: 200, stateB: 404, operator: 200 } },
+    { fn: 'uploadStatus', label: "A's upload by blob", path: () => `/api/uploads?blob=${encodeURIComponent(ca.blobName)}`, expected: { stateA: 200, stateB: 404, operator: 200 } },
+    { fn: 'uploadErrors', label: "A's upload errors", path: () => `/api/uploads/${ca.uploadId}/errors`, expected: { stateA: 200, stateB: 404, operator: 200 } },
+    { fn: 'dashboard', label: 'dashboard page', path: () => '/api/dashboard/', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
+    { fn: 'dashboard', label: 'dashboard sign-in settings', path: () => '/api/dashboard/config.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
+  ];
+
+  it('covers every route in the table', () => {
+    expect([...new Set(cases.map((c) => c.fn))].sort()).toEqual(Object.keys(httpRoutes).sort());
+  });
+
+  for (const c of cases) {
+    it(`${c.label}: ${WHO.map((who) => `${who} ${c.expected[who] ?? 401}`).join(', ')}`, async () => {
+      for (const who of WHO) {
+        const response = await call(who, c.path(), c.init);
+        const body = await response.text();
+        const expected = c.expected[who] ?? 401;
+        expect(response.status, `${who}: ${body}`).toBe(expected);
+        if (expected === 401) expect(response.headers.get('www-authenticate'), who).toMatch(/^Bearer realm="bulkflow"/);
+        if (response.status >= 400) {
+          // A denied answer says nothing about state A's uploads.
+          for (const secret of [ca.uploadId, ca.instanceId.replace(/^ingest-/, ''), 'uploads/ca/', String(CA_ROWS)]) {
+            expect(body, `${who} ${c.label}`).not.toContain(secret);
+          }
+        }
+      }
+    });
+  }
+
+  it("shows each state only its own states and uploads; the operator every state", async () => {
+    const states = async (who: Who) => ((await (await call(who, '/api/states?uploads=5')).json()) as { states: Array<{ state: string; recentUploads: UploadStatusBody[] }> }).states;
+    const b = await states('stateB');
+    expect(b.map((s) => s.state)).toEqual(['TX']);
+    expect(JSON.stringify(b)).not.toContain(ca.uploadId);
+    expect(JSON.stringify(b)).not.toContain(String(CA_ROWS));
+    expect((await states('stateA')).map((s) => s.state)).toEqual(['CA']);
+    expect((await states('operator')).map((s) => s.state).sort()).toEqual(['CA', 'TX']);
+    // A state role lists its state even before the first upload.
+    const fresh = await t.token({ states: ['NV'] });
+    const nv = (await (await t.api('/api/states', { token: fresh })).json()) as { states: Array<{ state: string; uploads: number }> };
+    expect(nv.states).toEqual([{ state: 'NV', uploads: 0, activeUploadId: null, running: 0, lastRegisteredAt: null }]);
+  });
+
+  it('answers an id of another state exactly as an id that does not exist', async () => {
+    const made = `ca-${'0'.repeat(20)}`;
+    const foreign = await call('stateB', `/api/uploads/${ca.uploadId}`);
+    const missing = await call('stateB', `/api/uploads/${made}`);
+    expect([foreign.status, missing.status]).toEqual([404, 404]);
+    expect(await foreign.text()).toBe(await missing.text());
+    expect((await call('stateA', `/api/uploads/${tx.uploadId}/errors`)).status).toBe(404);
+  });
+
+  it('refuses a valid token that carries no bulkflow role (403) and a token signed with another algorithm (401)', async () => {
+    expect((await t.api('/api/states', { token: await t.token({}) })).status).toBe(403);
+    const claims = JSON.parse(Buffer.from(tokens.stateA!.split('.')[1]!, 'base64url').toString());
+    const hmac = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('a-shared-secret-of-32-bytes-long'));
+    expect((await t.api('/api/states', { token: hmac })).status).toBe(401);
+  });
+});

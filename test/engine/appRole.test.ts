@@ -1,0 +1,112 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APP_ROLE, prepareAppDatabase } from '../../local/src/appDatabase.js';
+import { cleanupUploads } from '../../src/engine/index.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { ingest } from '../support/engineDatabase.js';
+import { CSV_HEADER, validRows } from '../support/uploads.js';
+
+/**
+ * The least-privilege split, as the local stack and the deploy hook make it: the administrator migrates, the app
+ * connects as a login that acts only as bulkflow_app. The app's whole engine cycle works under it; nothing an
+ * injected statement would want does.
+ */
+let db: TestDatabase;
+let admin: pg.Pool;
+let app: pg.Pool;
+
+beforeAll(async () => {
+  db = await createTestDatabase('role');
+  const appUrl = await prepareAppDatabase(db.url);
+  admin = new pg.Pool({ connectionString: db.url, max: 2 });
+  app = new pg.Pool({ connectionString: appUrl, max: 4 });
+});
+
+afterAll(async () => {
+  await app?.end();
+  await admin?.end();
+  await db?.drop();
+});
+
+async function refusal(sql: string): Promise<string> {
+  const client = await app.connect();
+  try {
+    await client.query(sql);
+    return 'allowed';
+  } catch (error) {
+    return (error as { code?: string }).code ?? String(error);
+  } finally {
+    client.release();
+  }
+}
+
+describe('the app role', () => {
+  it('is what every app session acts as, from a login that holds nothing itself', async () => {
+    const { rows } = await app.query<{ current_user: string; session_user: string }>('SELECT current_user, session_user');
+    expect(rows[0]!.current_user).toBe(APP_ROLE);
+    expect(rows[0]!.session_user).toMatch(/^bulkflow_login_/);
+    const roles = await admin.query<{ rolname: string; rolsuper: boolean; rolcreaterole: boolean; rolcreatedb: boolean; rolbypassrls: boolean; rolcanlogin: boolean }>(
+      `SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname IN ($1, $2) ORDER BY rolname`,
+      [APP_ROLE, rows[0]!.session_user],
+    );
+    expect(roles.rows.map((r) => [r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls, r.rolcanlogin])).toEqual([
+      [APP_ROLE, false, false, false, false, false],
+      [rows[0]!.session_user, false, false, false, false, true],
+    ]);
+  });
+
+  it('cannot create a role, read pg_authid, drop or alter the schema, or act as anyone else', async () => {
+    expect(await refusal('CREATE ROLE intruder LOGIN')).toBe('42501');
+    expect(await refusal('SELECT rolpassword FROM pg_authid')).toBe('42501');
+    expect(await refusal('DROP SCHEMA bulkflow CASCADE')).toBe('42501');
+    expect(await refusal('ALTER SCHEMA bulkflow RENAME TO elsewhere')).toBe('42501');
+    expect(await refusal('CREATE DATABASE intruder')).toBe('42501');
+    expect(await refusal('SET ROLE postgres')).toBe('42501');
+    expect(await refusal('ALTER ROLE bulkflow_app CREATEROLE')).toBe('42501');
+  });
+
+  it('has no rights in other schemas, on the migrations table, or as its bare login', async () => {
+    await admin.query('CREATE SCHEMA IF NOT EXISTS other; CREATE TABLE IF NOT EXISTS other.secrets (v text)');
+    expect(await refusal('SELECT * FROM other.secrets')).toBe('42501');
+    expect(await refusal('CREATE TABLE public.planted (v text)')).toBe('42501');
+    expect(await refusal('CREATE TABLE other.planted (v text)')).toBe('42501');
+    expect(await refusal('SELECT * FROM bulkflow.pgmigrations')).toBe('42501');
+    expect(await refusal('DELETE FROM bulkflow.pgmigrations')).toBe('42501');
+    // Without SET ROLE the login inherits nothing.
+    expect(await refusal('SET ROLE NONE; SELECT count(*) FROM bulkflow.uploads')).toBe('42501');
+  });
+
+  it('may read and write every engine table the migrations made (a new table without a grant fails here)', async () => {
+    const { rows } = await admin.query<{ table: string; writable: boolean }>(
+      `SELECT c.relname AS table,
+              has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE') AS writable
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'bulkflow' AND c.relkind IN ('r', 'p', 'v') AND c.relname <> 'pgmigrations' AND NOT c.relispartition
+         AND c.relname !~ '^participants_[a-z]{2}_[0-9a-f]{20}$'
+       ORDER BY 1`,
+      [APP_ROLE],
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(9);
+    expect(rows.filter((r) => !r.writable).map((r) => r.table)).toEqual([]);
+  });
+
+  it('runs the engine end to end: per-upload tables and indexes it owns, activation (attach), supersede and cleanup (drop)', async () => {
+    const csv = (from: number, to: number) => `${CSV_HEADER}\n${validRows(from, to)}`;
+    const first = await ingest(app, csv(0, 300), { state: 'CA', etag: '"1"' });
+    expect(first.activation?.status).toBe('complete');
+    const second = await ingest(app, csv(300, 500), { state: 'CA', etag: '"2"' });
+    expect(second.activation?.status).toBe('complete');
+
+    const owners = await admin.query<{ relname: string; owner: string; relkind: string }>(
+      `SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'bulkflow' AND c.relname LIKE 'participants\\_ca\\_%'`,
+    );
+    expect(owners.rows.length).toBeGreaterThanOrEqual(3); // the active table and its indexes
+    expect(new Set(owners.rows.map((r) => r.owner))).toEqual(new Set([APP_ROLE]));
+
+    const active = await app.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE state = 'CA'`);
+    expect(active.rows[0]!.n).toBe(200);
+    const cleaned = await cleanupUploads(app, { retentionMs: 0 });
+    expect(cleaned.cleaned).toEqual([first.uploadId]);
+  });
+});
