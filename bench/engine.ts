@@ -11,12 +11,14 @@ import { resolvePostgres } from '../local/src/embeddedPostgres.js';
 import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
 import { e2eDataDir, measureEndToEnd } from './e2e.js';
 import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';
+import { measureMatches } from './matches.js';
 
 /**
- * `npm run bench -- --rows N [--concurrency C] [--chunk-mb M] [--bad SHARE] [--compare]`: the engine against a raw
- * COPY of the same file into an unindexed all-text table, on the same server, in the same run; then the end-to-end
- * path through the local stack (skip with --engine-only). --compare adds pgloader loading the same file into the
- * same kind of table, when it is installed, and prints every loader side by side.
+ * `npm run bench -- --rows N [--concurrency C] [--chunk-mb M] [--bad SHARE] [--compare] [--match-rows N | --no-matches]`:
+ * the engine against a raw COPY of the same file into an unindexed all-text table, on the same server, in the same
+ * run; then the end-to-end path through the local stack (skip with --engine-only); then match analysis against a
+ * bare join (bench/matches.ts). --compare adds pgloader loading the same file into the same kind of table, when it
+ * is installed, and prints every loader side by side.
  */
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -31,6 +33,8 @@ const chunkBytes = option('chunk-mb', 8) * 1024 * 1024;
 const badShare = option('bad', 0.001);
 const skipE2e = process.argv.includes('--engine-only');
 const compare = process.argv.includes('--compare');
+// Match phase: a new upload against 10 other states' active uploads of as many rows, 1 % shared with each.
+const matchRows = process.argv.includes('--no-matches') ? 0 : option('match-rows', rows);
 const BASELINE_COLUMNS = ['lds_hash', 'case_id', 'participant_id', 'participant_closing_date', 'recent_benefit_issuance_dates', 'vulnerable_individual'];
 
 const dataDir = join(process.cwd(), '.data');
@@ -116,6 +120,9 @@ try {
   // The product path on the same file and server: blob upload -> durable fan-out -> active -> event consumed.
   const e2e = skipE2e ? undefined : await measureEndToEnd({ file, databaseUrl: url.toString(), dataDir: e2eDataDir(process.cwd()) });
   const e2eRate = e2e ? rows / e2e.seconds : 0;
+  const matches = matchRows
+    ? await measureMatches({ serverUrl: postgres.url, rows: matchRows, otherStates: 10, sharedShare: 0.01, dir: join(dataDir, 'bench'), concurrency })
+    : undefined;
   table.push(
     ['rows', String(rows)],
     ['file', `${(sizeBytes / 1e6).toFixed(0)} MB (generated in ${generateSeconds.toFixed(1)} s)`],
@@ -134,6 +141,12 @@ try {
       ['starter latency', `p50 ${e2e.starterP50Ms} ms, p99 ${e2e.starterP99Ms} ms (100 events in flight)`],
     );
   }
+  if (matches) {
+    table.push(
+      ['match run', `${matches.runSeconds.toFixed(2)} s  ${Math.round(matches.records / matches.runSeconds)} matches/s (${matches.records} records, ${matchRows} rows x 10 other states, 1 % shared)`],
+      ['  bare join', `${matches.joinSeconds.toFixed(2)} s  ${Math.round(matches.records / matches.joinSeconds)} matches/s (active view ${matches.viewJoinSeconds.toFixed(2)} s, index merge ${matches.indexJoinSeconds.toFixed(2)} s; set up in ${matches.setupSeconds.toFixed(0)} s)`],
+    );
+  }
   for (const [name, value] of table) console.log(`${name.padEnd(20)} ${value}`);
   if (compare) {
     console.log(`\nside by side: the same ${rows.toLocaleString('en-US')}-row file into the same PostgreSQL server`);
@@ -147,7 +160,8 @@ try {
   console.log(
     `bench: rows=${rows} engine=${Math.round(engineRate)} rows/s baseline=${Math.round(baselineRate)} rows/s ratio=${(engineRate / baselineRate).toFixed(2)} rss=${Math.round(rssMb)} MB` +
       (e2e ? ` e2e=${Math.round(e2eRate)} rows/s e2e_ratio=${(e2eRate / baselineRate).toFixed(2)}` : '') +
-      (pgloaderRun ? ` pgloader=${Math.round(rows / pgloaderRun.seconds)} rows/s pgloader_ratio=${(baselineSeconds / pgloaderRun.seconds).toFixed(2)}` : ''),
+      (pgloaderRun ? ` pgloader=${Math.round(rows / pgloaderRun.seconds)} rows/s pgloader_ratio=${(baselineSeconds / pgloaderRun.seconds).toFixed(2)}` : '') +
+      (matches ? ` matches=${Math.round(matches.records / matches.runSeconds)}/s match_ratio=${(matches.joinSeconds / matches.runSeconds).toFixed(2)}` : ''),
   );
 } finally {
   await pool.end();

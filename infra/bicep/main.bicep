@@ -178,6 +178,7 @@ module eventHubs 'modules/eventHubs.bicep' = {
     namespaceName: 'evhns-${resourceToken}'
     eventHubName: eventHubName
     consumerGroupName: 'match-analysis'
+    notificationConsumerGroupName: 'match-notifications'
     location: location
     tags: tags
     partitionCount: eventHubPartitionCount

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { freePort } from './freePort.js';
-import { spawnService, type ServiceExit } from './lifecycle/services.js';
+import { rejectOnAbort, spawnService, type ServiceExit } from './lifecycle/services.js';
 
 export interface AzuriteOptions {
   /** Workspace directory for Azurite's data. */
@@ -15,6 +15,8 @@ export interface AzuriteOptions {
    */
   ports?: 'standard' | 'free' | { blob: number; queue: number; table: number };
   notice?: (line: string) => void;
+  /** Aborting it while Azurite starts stops it and rejects with the signal's reason. */
+  signal?: AbortSignal;
   /** How long to wait for all three services to accept connections. */
   readyTimeoutMs?: number;
 }
@@ -58,9 +60,11 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
       service.exited.then(({ code }) => {
         throw new Error(`azurite exited with code ${String(code)} before it was ready`);
       }),
+      rejectOnAbort(options.signal),
     ]);
   } catch (error) {
     await service.stop(STOP_GRACE_MS);
+    if (options.signal?.aborted) throw options.signal.reason;
     throw new Error(`${(error as Error).message}\n${service.output()}`);
   }
 

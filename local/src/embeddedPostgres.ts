@@ -35,6 +35,8 @@ export interface EmbeddedPostgresOptions {
   port?: number;
   /** Told where the data went when it could not stay in `dataDir` (see `reachableDataDir`). */
   notice?: (line: string) => void;
+  /** Aborting it while the server starts stops it and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 const USER = 'postgres';
@@ -92,9 +94,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     stopSignal: 'SIGINT',
     exitSignal: 'SIGINT',
   });
-  const ready = await untilReady(server.output, server.exited, 60_000);
+  const ready = await untilReady(server.output, server.exited, 60_000, options.signal);
   if (ready !== 'ready') {
     await server.stop(FAST_SHUTDOWN_MS, ['SIGQUIT']);
+    if (options.signal?.aborted) throw options.signal.reason;
     throw new Error(`embedded PostgreSQL did not start in ${dataDir} (${ready}):\n${server.output()}`);
   }
   let stopping: Promise<void> | undefined;
@@ -189,7 +192,7 @@ async function stopLeftoverServer(dataDir: string, notice?: (line: string) => vo
   if (!(await settlesWithin(gone, 10_000))) throw new Error(`PostgreSQL pid ${pid} from an earlier run did not stop`);
 }
 
-async function untilReady(output: () => string, exited: Promise<ServiceExit>, timeoutMs: number): Promise<string> {
+async function untilReady(output: () => string, exited: Promise<ServiceExit>, timeoutMs: number, signal?: AbortSignal): Promise<string> {
   let ended: ServiceExit | undefined;
   void exited.then((exit) => {
     ended = exit;
@@ -198,6 +201,7 @@ async function untilReady(output: () => string, exited: Promise<ServiceExit>, ti
   for (;;) {
     if (output().includes('database system is ready to accept connections')) return 'ready';
     if (ended) return `exited with code ${String(ended.code)}${ended.signal ? ` (${ended.signal})` : ''}`;
+    if (signal?.aborted) return 'start abandoned';
     if (Date.now() > deadline) return `not ready within ${timeoutMs / 1000} s`;
     await new Promise((done) => setTimeout(done, 50));
   }

@@ -90,6 +90,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const components = new Components();
   const services: StackServices = {};
   const started = () => options.signal?.throwIfAborted();
+  const abortable = options.signal ? { signal: options.signal } : {};
   try {
     const settings: Record<string, string> = { ...(await readLocalSettings(options.appDir)), ...options.settings };
     const setting = (name: string) => process.env[name] || settings[name] || '';
@@ -99,10 +100,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const storage = setting('UploadStorage');
     // PostgreSQL and Azurite are independent and take seconds each: they start together.
     const [postgres, azurite] = await Promise.allSettled([
-      setting('DATABASE_URL') ? undefined : resolvePostgres({ dataDir: join(options.dataDir, 'postgres'), persistent, notice }),
+      setting('DATABASE_URL') ? undefined : resolvePostgres({ dataDir: join(options.dataDir, 'postgres'), persistent, notice, ...abortable }),
       storage && storage !== 'UseDevelopmentStorage=true'
         ? undefined
-        : startAzurite({ location: join(options.dataDir, 'azurite'), ports: options.storagePorts ?? 'free', notice }),
+        : startAzurite({ location: join(options.dataDir, 'azurite'), ports: options.storagePorts ?? 'free', notice, ...abortable }),
     ]);
     if (postgres.status === 'fulfilled' && postgres.value) {
       const server = postgres.value;

@@ -135,12 +135,16 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   setting({ name: 'DB_POOL_MAX', requirement: 'optional', readBy: 'app', default: '10', description: 'PostgreSQL connections per app instance.' }),
   setting({ name: 'CLEANUP_RETENTION_HOURS', requirement: 'optional', readBy: 'app', default: '24', description: 'Hours staged rows of unfinished uploads are kept.' }),
   setting({
+    name: 'MATCH_CLOSED_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '30',
+    description: 'Days a closed match record (personal data of two states) is kept before housekeeping deletes it.',
+  }),
+  setting({
     name: 'UPLOAD_BLOB_RETENTION_HOURS', requirement: 'optional', readBy: 'app', default: '0',
     description: 'Hours an uploaded file is kept after its upload is final (complete, failed, superseded): 0 deletes it at once; otherwise the hourly housekeeping deletes it once the hours have passed. Status and row errors stay.',
   }),
   setting({
     name: 'OUTBOX_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7',
-    description: 'Days a delivered upload event is kept in the outbox before housekeeping purges it.',
+    description: 'Days a delivered event (upload events, match announcements) is kept in the outbox before housekeeping purges it.',
   }),
   setting({ name: 'DURABLE_HISTORY_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7', description: 'Days finished orchestration histories are kept before purge.' }),
   setting({
@@ -246,6 +250,7 @@ export interface Settings {
     readonly maxErrorRows: number;
   };
   readonly cleanupRetentionHours: number;
+  readonly matchClosedRetentionDays: number;
   readonly durableHistoryRetentionDays: number;
   readonly uploadBlobRetentionHours: number;
   readonly outboxRetentionDays: number;
@@ -285,6 +290,7 @@ export function loadSettings(env: Environment = process.env): Settings {
       maxErrorRows: reader.positiveInteger('INGEST_MAX_ERROR_ROWS'),
     },
     cleanupRetentionHours: reader.positiveInteger('CLEANUP_RETENTION_HOURS'),
+    matchClosedRetentionDays: reader.positiveInteger('MATCH_CLOSED_RETENTION_DAYS'),
     durableHistoryRetentionDays: reader.positiveInteger('DURABLE_HISTORY_RETENTION_DAYS'),
     uploadBlobRetentionHours: reader.nonNegativeInteger('UPLOAD_BLOB_RETENTION_HOURS'),
     outboxRetentionDays: reader.positiveInteger('OUTBOX_RETENTION_DAYS'),

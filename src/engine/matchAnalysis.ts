@@ -1,13 +1,20 @@
 import type pg from 'pg';
+import { withTransaction } from './db.js';
+import { evaluatePairs, type PairChanges } from './matchRecords.js';
+import { writeMatchesEvent } from './outbox.js';
 
+/** A run's result for one other state: its open records with the run's state after the run, and what changed. */
 export interface MatchCount {
   state: string;
   matches: number;
+  new: number;
+  closed: number;
 }
 
 export interface MatchRun {
   eventId: string;
   uploadId: string;
+  state: string;
   outcome: 'matched' | 'skipped';
   results: MatchCount[];
   /** False when this event was processed before (a replay): the stored run is returned unchanged. */
@@ -15,44 +22,102 @@ export interface MatchRun {
 }
 
 /**
- * For a newly active upload, counts the distinct lds_hash values it shares with every other state's active
- * upload, in one set-based statement over the active view only, and stores the run keyed by the event id.
+ * Match analysis for a completion event: when its upload is still its state's active upload, brings the match
+ * records of every pair {its state, other state} in step with the active uploads, announces the changes to each
+ * state involved (outbox, same transaction) and stores the run keyed by the event id.
+ *
+ * - A replayed or duplicated event changes nothing: the run row is claimed first, so a concurrent duplicate waits
+ *   on it and then finds the stored run.
+ * - Runs of two states that evaluate the same pair take turns (a transaction-level advisory lock per pair, taken in
+ *   one global order), and each evaluates against the active uploads as they are once it holds the locks: whichever
+ *   runs last sees both states' newest uploads.
+ * - Nothing here locks what activation touches (activation never waits for a run); runs only wait for each other.
  */
 export async function runMatchAnalysis(pool: pg.Pool, eventId: string, uploadId: string): Promise<MatchRun> {
-  const { rows } = await pool.query<{ outcome: MatchRun['outcome']; results: MatchCount[] }>(
-    `WITH target AS (
-       SELECT a.state FROM bulkflow.active_uploads a WHERE a.upload_id = $2
-     ), counts AS (
-       SELECT o.state, count(DISTINCT o.lds_hash)::int AS matches
-       FROM bulkflow.active_participants o
-       JOIN bulkflow.active_participants n ON n.lds_hash = o.lds_hash AND n.upload_id = $2
-       WHERE o.state <> (SELECT state FROM target)
-       GROUP BY o.state
-     )
-     INSERT INTO bulkflow.match_runs (event_id, upload_id, state, outcome, results)
-     SELECT $1, u.upload_id, u.state,
-            CASE WHEN EXISTS (SELECT 1 FROM target) THEN 'matched' ELSE 'skipped' END,
-            coalesce((SELECT jsonb_agg(jsonb_build_object('state', state, 'matches', matches) ORDER BY state) FROM counts), '[]')
-     FROM bulkflow.uploads u WHERE u.upload_id = $2
-     ON CONFLICT (event_id) DO NOTHING
-     RETURNING outcome, results`,
-    [eventId, uploadId],
-  );
-  if (rows[0]) return { eventId, uploadId, ...rows[0], computed: true };
-  const stored = await pool.query<{ outcome: MatchRun['outcome']; results: MatchCount[] }>(
-    'SELECT outcome, results FROM bulkflow.match_runs WHERE event_id = $1',
-    [eventId],
-  );
-  if (!stored.rows[0]) throw new Error(`match analysis: upload ${uploadId} is unknown`);
-  return { eventId, uploadId, ...stored.rows[0], computed: false };
+  const computed = await withTransaction(pool, (client) => matchRunInTransaction(client, eventId, uploadId));
+  if (computed) return computed;
+  const stored = await storedRun(pool, 'event_id', eventId);
+  if (!stored) throw new Error(`match analysis: upload ${uploadId} is unknown`);
+  return stored;
 }
 
-/** The stored run for an upload, newest first (for the CLI summary and tests). */
+/** The run inside the caller's transaction; undefined when the event was processed before (or the upload is unknown). */
+export async function matchRunInTransaction(client: pg.PoolClient, eventId: string, uploadId: string): Promise<MatchRun | undefined> {
+  const claim = await client.query<{ state: string }>(
+    `INSERT INTO bulkflow.match_runs (event_id, upload_id, state, outcome, results)
+     SELECT $1, upload_id, state, 'skipped', '[]' FROM bulkflow.uploads WHERE upload_id = $2
+     ON CONFLICT (event_id) DO NOTHING RETURNING state`,
+    [eventId, uploadId],
+  );
+  const state = claim.rows[0]?.state;
+  if (!state) return undefined;
+  const skipped: MatchRun = { eventId, uploadId, state, outcome: 'skipped', results: [], computed: true };
+
+  const before = await activeUploads(client);
+  if (before.get(state) !== uploadId) return skipped;
+  const others = [...before.keys()].filter((other) => other !== state);
+  await client.query(`SELECT pg_advisory_xact_lock(hashtext('bulkflow.match-pair'), key) FROM unnest($1::int[]) AS key`, [
+    others.map((other) => pairLockKey(state, other)).sort((x, y) => x - y),
+  ]);
+  // Read again under the locks: uploads activated while this run waited are the ones to evaluate.
+  const current = await activeUploads(client);
+  if (current.get(state) !== uploadId) return skipped;
+  const changes = await evaluatePairs(client, {
+    uploadId,
+    state,
+    others: others.map((other) => ({ state: other, uploadId: current.get(other)! })),
+  });
+  const results = changes.map(({ state: other, open, opened, closed }) => ({ state: other, matches: open, new: opened, closed }));
+  await announce(client, eventId, uploadId, state, changes);
+  await client.query(`UPDATE bulkflow.match_runs SET outcome = 'matched', results = $2 WHERE event_id = $1`, [eventId, JSON.stringify(results)]);
+  return { ...skipped, outcome: 'matched', results } satisfies MatchRun;
+}
+
+/** The latest stored run for an upload (for the CLI summary and tests). */
 export async function getMatchRun(pool: pg.Pool, uploadId: string): Promise<MatchRun | undefined> {
-  const { rows } = await pool.query<{ event_id: string; outcome: MatchRun['outcome']; results: MatchCount[] }>(
-    'SELECT event_id, outcome, results FROM bulkflow.match_runs WHERE upload_id = $1 ORDER BY computed_at DESC LIMIT 1',
-    [uploadId],
+  return storedRun(pool, 'upload_id', uploadId);
+}
+
+/**
+ * One `gov.bulkflow.matches.updated` per state involved: the run's own state always (totals over its pairs), and
+ * each other state whose records with it were opened or closed.
+ */
+async function announce(client: pg.PoolClient, runId: string, uploadId: string, uploadState: string, changes: PairChanges[]): Promise<void> {
+  const event = (state: string, counts: PairChanges[]) => ({
+    state, runId, uploadId, uploadState,
+    new: sum(counts, (c) => c.opened),
+    stillOpen: sum(counts, (c) => c.open - c.opened),
+    closed: sum(counts, (c) => c.closed),
+  });
+  await writeMatchesEvent(client, event(uploadState, changes));
+  for (const pair of changes) {
+    if (pair.opened + pair.closed > 0) await writeMatchesEvent(client, event(pair.state, [pair]));
+  }
+}
+
+async function activeUploads(client: pg.PoolClient): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ state: string; upload_id: string }>('SELECT state, upload_id FROM bulkflow.active_uploads');
+  return new Map(rows.map((row) => [row.state, row.upload_id]));
+}
+
+async function storedRun(pool: pg.Pool, key: 'event_id' | 'upload_id', value: string): Promise<MatchRun | undefined> {
+  const { rows } = await pool.query<{ event_id: string; upload_id: string; state: string; outcome: MatchRun['outcome']; results: MatchCount[] }>(
+    `SELECT event_id, upload_id, state, outcome, results FROM bulkflow.match_runs WHERE ${key} = $1 ORDER BY computed_at DESC LIMIT 1`,
+    [value],
   );
   const row = rows[0];
-  return row ? { eventId: row.event_id, uploadId, outcome: row.outcome, results: row.results, computed: true } : undefined;
+  return row
+    ? { eventId: row.event_id, uploadId: row.upload_id, state: row.state, outcome: row.outcome, results: row.results, computed: false }
+    : undefined;
+}
+
+/** A distinct lock key per unordered state pair: both states' runs compute the same key, and no two pairs share one. */
+export function pairLockKey(x: string, y: string): number {
+  const index = (state: string) => (state.charCodeAt(0) - 65) * 26 + (state.charCodeAt(1) - 65);
+  const [a, b] = x < y ? [x, y] : [y, x];
+  return index(a) * 676 + index(b);
+}
+
+function sum(items: PairChanges[], pick: (item: PairChanges) => number): number {
+  return items.reduce((total, item) => total + pick(item), 0);
 }

@@ -26,9 +26,35 @@ export async function writeUploadEvent(
   data: UploadEventData,
 ): Promise<void> {
   const suffix = type === UPLOAD_COMPLETED ? 'completed' : 'failed';
+  await writeEvent(db, `${data.uploadId}.${suffix}`, type, `states/${data.state}/uploads/${data.uploadId}`, data);
+}
+
+export const MATCHES_UPDATED = 'gov.bulkflow.matches.updated';
+
+/** Counts and ids only: the records themselves are read through the state-scoped API. */
+export interface MatchesUpdatedData {
+  /** The state this event is for (its partition key): one of the run's states. */
+  state: string;
+  /** The match run (the id of the completion event it answered). */
+  runId: string;
+  /** The upload whose activation the run answered, and its state. */
+  uploadId: string;
+  uploadState: string;
+  /** Records involving `state` that the run opened, left open, and closed. */
+  new: number;
+  stillOpen: number;
+  closed: number;
+}
+
+/** Writes a run's announcement for one state in the run's transaction; once per run and state. */
+export async function writeMatchesEvent(db: Queryable, data: MatchesUpdatedData): Promise<void> {
+  await writeEvent(db, `${data.runId}.matches.${data.state}`, MATCHES_UPDATED, `states/${data.state}/matches`, data);
+}
+
+/** An event id is written once: a repeated write (a retried transaction) changes nothing. */
+async function writeEvent(db: Queryable, id: string, type: string, subject: string, data: object): Promise<void> {
   await db.query(
-    `INSERT INTO bulkflow.outbox (id, type, source, subject, data) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (id) DO NOTHING`,
-    [`${data.uploadId}.${suffix}`, type, EVENT_SOURCE, `states/${data.state}/uploads/${data.uploadId}`, data],
+    `INSERT INTO bulkflow.outbox (id, type, source, subject, data) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+    [id, type, EVENT_SOURCE, subject, data],
   );
 }

@@ -2,6 +2,7 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import { cleanupUploads } from '../engine/index.js';
+import { purgeClosedMatches } from '../engine/matchRecords.js';
 import { purgeOutbox } from '../engine/outboxDelivery.js';
 import { sweepUploadBlobs } from '../engine/rawFileRetention.js';
 import { uploadBlobRemover } from '../adapters/uploadBlobRemover.js';
@@ -11,15 +12,16 @@ const HOUR_MS = 3_600_000;
 
 /**
  * Drops superseded and failed uploads after retention, deletes uploaded files that are due (kept for
- * UPLOAD_BLOB_RETENTION_HOURS, or whose deletion at final failed), purges delivered outbox events and old
- * finished orchestration histories.
+ * UPLOAD_BLOB_RETENTION_HOURS, or whose deletion at final failed), deletes match records closed longer than their
+ * retention, purges delivered outbox events and old finished orchestration histories.
  */
 export function makeHousekeeping({ db, settings, uploadStorage }: Pick<AppClients, 'db' | 'settings' | 'uploadStorage'>) {
   return async function housekeeping(_timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
-    const { cleanupRetentionHours, uploadBlobRetentionHours, outboxRetentionDays, durableHistoryRetentionDays } = settings();
+    const { cleanupRetentionHours, uploadBlobRetentionHours, matchClosedRetentionDays, outboxRetentionDays, durableHistoryRetentionDays } = settings();
     const pool = await db();
     const cleaned = await cleanupUploads(pool, { retentionMs: cleanupRetentionHours * HOUR_MS });
     const files = await sweepUploadBlobs(pool, uploadBlobRemover(uploadStorage()), { retentionMs: uploadBlobRetentionHours * HOUR_MS });
+    const matchesPurged = await purgeClosedMatches(pool, { retentionMs: matchClosedRetentionDays * 24 * HOUR_MS });
     const events = await purgeOutbox(pool, outboxRetentionDays * 24 * HOUR_MS);
     const purged = await client.purgeInstanceHistoryBy({
       createdTimeFrom: new Date(0),
@@ -28,7 +30,8 @@ export function makeHousekeeping({ db, settings, uploadStorage }: Pick<AppClient
     });
     context.log(
       `housekeeping: ${cleaned.cleaned.length} upload(s) cleaned, ${cleaned.skipped.length} deferred; ${files.removed} uploaded file(s) deleted, ` +
-        `${files.failed} to retry; ${events} outbox event(s) and ${purged.instancesDeleted} orchestration histories purged`,
+        `${files.failed} to retry; ${matchesPurged} closed match record(s) deleted; ${events} outbox event(s) and ` +
+        `${purged.instancesDeleted} orchestration histories purged`,
     );
     if (files.failed > 0) context.warn(`housekeeping: ${files.failed} uploaded file(s) could not be deleted; retrying next run`);
   };

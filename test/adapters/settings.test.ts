@@ -57,6 +57,7 @@ describe('loadSettings', () => {
     expect(settings.outboxRetentionDays).toBe(7);
     expect(settings.cleanupRetentionHours).toBe(24);
     expect(settings.durableHistoryRetentionDays).toBe(7);
+    expect(settings.matchClosedRetentionDays).toBe(30);
     expect(settings.applicationInsightsConnectionString).toBeUndefined();
     expect(settings.auth).toEqual({ issuer: local.AUTH_ISSUER, audience: local.AUTH_AUDIENCE, jwksUrl: local.AUTH_JWKS_URL, rateLimitPerMinute: 60 });
     expect(settings.uploadMaxBytes).toBe(4 * 1024 ** 3);

@@ -14,6 +14,32 @@ const csv = (from: number, to: number, bad = 0) => {
   return `${rows.join('\n')}\n`;
 };
 
+/** The events of one type on the upload-events hub, read from the start with a consumer group (no new one for 1.5 s). */
+async function readHub(t: TestStack, group: string, type: string, atLeast: number) {
+  const consumer = new EventHubConsumerClient(group, t.stack.settings.EventHubConnection!, 'upload-events');
+  const seen: Array<{ id: string; partitionKey: string | null; data: unknown }> = [];
+  const subscription = consumer.subscribe(
+    {
+      processEvents: async (events) => {
+        for (const e of events) {
+          const body = e.body as { id: string; type: string; data: unknown };
+          if (body.type === type) seen.push({ id: body.id, partitionKey: e.partitionKey ?? null, data: body.data });
+        }
+      },
+      processError: async () => {},
+    },
+    { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
+  );
+  try {
+    await waitFor(`${atLeast} ${type} events`, async () => (seen.length >= atLeast ? true : undefined));
+    await new Promise((done) => setTimeout(done, 1500));
+    return seen;
+  } finally {
+    await subscription.close();
+    await consumer.close();
+  }
+}
+
 async function upload(t: TestStack, blobName: string, content: string): Promise<void> {
   await t.uploads.getBlockBlobClient(blobName).upload(content, Buffer.byteLength(content));
 }
@@ -35,26 +61,23 @@ describe('upload lifecycle through the local host', () => {
       return rows[0] as { event_id: string; results: Array<{ state: string; matches: number }> } | undefined;
     });
     expect(run.event_id).toBe(`${pa.uploadId}.completed`);
-    expect(run.results).toEqual([{ state: 'NJ', matches: 25 }, { state: 'NY', matches: 40 }]);
+    expect(run.results).toEqual([{ state: 'NJ', matches: 25, new: 25, closed: 0 }, { state: 'NY', matches: 40, new: 40, closed: 0 }]);
 
-    // Another consumer group sees each completion event exactly once, partitioned by state.
-    const consumer = new EventHubConsumerClient('$Default', t.stack.settings.EventHubConnection!, 'upload-events');
-    const seen: Array<{ id: string; partitionKey: string | null }> = [];
-    const subscription = consumer.subscribe(
-      {
-        processEvents: async (events) => {
-          for (const e of events) seen.push({ id: (e.body as { id: string }).id, partitionKey: e.partitionKey ?? null });
-        },
-        processError: async () => {},
-      },
-      { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
+    // Another consumer group sees each completion event exactly once, partitioned by state; a state's notifier, with
+    // its own consumer group, sees each run's announcement to its state.
+    const completed = await readHub(t, '$Default', 'gov.bulkflow.upload.completed', 3);
+    expect(completed.map((e) => e.id).sort()).toEqual([nj, ny, pa].map((u) => `${u.uploadId}.completed`).sort());
+    expect(completed.find((e) => e.id === `${pa.uploadId}.completed`)?.partitionKey).toBe('PA');
+    const announced = await readHub(t, 'match-notifications', 'gov.bulkflow.matches.updated', 5);
+    const counts = (state: string, counts: { new: number; stillOpen: number; closed: number }, of = pa) => ({
+      id: `${of.uploadId}.completed.matches.${state}`, partitionKey: state,
+      data: { state, runId: `${of.uploadId}.completed`, uploadId: of.uploadId, uploadState: of.state, ...counts },
+    });
+    const none = { new: 0, stillOpen: 0, closed: 0 };
+    expect(announced.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+      [counts('NJ', none, nj), counts('NY', none, ny), counts('NJ', { ...none, new: 25 }), counts('NY', { ...none, new: 40 }), counts('PA', { ...none, new: 65 })]
+        .sort((x, y) => x.id.localeCompare(y.id)),
     );
-    await waitFor('three completion events', async () => (seen.length >= 3 ? true : undefined));
-    await new Promise((done) => setTimeout(done, 1500));
-    await subscription.close();
-    await consumer.close();
-    expect(seen.map((e) => e.id).sort()).toEqual([nj, ny, pa].map((u) => `${u.uploadId}.completed`).sort());
-    expect(seen.find((e) => e.id === `${pa.uploadId}.completed`)?.partitionKey).toBe('PA');
 
     // Replaying the event changes nothing: the run is keyed by event id.
     const runs = await t.pool.query('SELECT count(*)::int AS n FROM bulkflow.match_runs WHERE upload_id = $1', [pa.uploadId]);

@@ -33,6 +33,16 @@ function rowLevelFile(): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Another state whose valid rows share hashes with SA's: one with SA's marked row (this side's ids are markers too),
+ * ten with SA's plain rows. Match records hold both sides' ids by design; their events and logs must not.
+ */
+function matchingFile(): string {
+  const lines = [FULL_HEADER, `${hashOf(9007)},${m(60)},${m(61)},,,`];
+  for (let i = 0; i < 10; i++) lines.push(`${hashOf(i)},C${i},${m(70 + i)},,,`);
+  return `${lines.join('\n')}\n`;
+}
+
 const WHOLE_FILE_FAILURES: Array<[string, () => Buffer]> = [
   ['no_header', () => Buffer.from(`${markedRow(1)}\n${markedRow(2)}\n`)],
   ['unterminated_quote', () => Buffer.from(`${CSV_HEADER}\n${validRows(0, 3)}"${m(20)},${m(21)},${m(22)}\n`)],
@@ -73,6 +83,16 @@ describe('no row value leaves the participants table', () => {
     statuses.push(await finalStatus(t, 'sa/rows.csv'));
     for (const [code, content] of WHOLE_FILE_FAILURES) await putBlob(t, `sb/${code}.csv`, content());
     for (const [code] of WHOLE_FILE_FAILURES) statuses.push(await finalStatus(t, `sb/${code}.csv`));
+    await putBlob(t, 'sc/matching.csv', matchingFile());
+    statuses.push(await finalStatus(t, 'sc/matching.csv'));
+    // Its match run is done and every event (its announcements too) has left the outbox.
+    await waitFor('the match run of SC and every event sent', async () => {
+      const { rows } = await t.pool.query<{ runs: number; pending: number }>(
+        `SELECT (SELECT count(*) FROM bulkflow.match_runs WHERE state = 'SC')::int AS runs,
+                (SELECT count(*) FROM bulkflow.outbox WHERE published_at IS NULL)::int AS pending`,
+      );
+      return rows[0]!.runs === 1 && rows[0]!.pending === 0 ? true : undefined;
+    });
 
     // Read everything a user or operator can read about these uploads.
     for (const status of statuses) {
@@ -95,10 +115,12 @@ describe('no row value leaves the participants table', () => {
   });
 
   it('processed the marked files as expected', () => {
-    const [rows, ...failed] = statuses;
+    const [rows, ...others] = statuses;
+    const failed = others.slice(0, WHOLE_FILE_FAILURES.length);
     // 4 marked rows + 6 special bad rows (with the duplicate) rejected; 400 good rows + the valid marked one.
     expect(rows).toMatchObject({ status: 'complete', rowsCommitted: 401, rowsRejected: 10 });
     expect(failed.map((s) => [s.status, s.error?.code])).toEqual(WHOLE_FILE_FAILURES.map(([code]) => ['failed', code]));
+    expect(others.at(-1)).toMatchObject({ status: 'complete', rowsCommitted: 11, rowsRejected: 0 });
     expect(logLines.length).toBeGreaterThan(20);
   });
 
@@ -113,17 +135,17 @@ describe('no row value leaves the participants table', () => {
     expect(hits(responses)).toEqual([]);
   });
 
-  it('keeps no row value in any table but the participants partitions (durable state, outbox, errors)', async () => {
+  it('keeps no row value in any table but the participants partitions and the match records (durable state, outbox, errors, runs)', async () => {
     const { rows: tables } = await t.pool.query<{ name: string }>(
       `SELECT format('%I.%I', n.nspname, c.relname) AS name
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'm')
           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-          AND NOT (c.oid = 'bulkflow.participants'::regclass
+          AND NOT (c.oid IN ('bulkflow.participants'::regclass, 'bulkflow.matches'::regclass)
                    OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'bulkflow.participants'::regclass))`,
     );
     const names = tables.map((table) => table.name);
-    expect(names).toEqual(expect.arrayContaining(['bulkflow.uploads', 'bulkflow.row_errors', 'bulkflow.outbox']));
+    expect(names).toEqual(expect.arrayContaining(['bulkflow.uploads', 'bulkflow.row_errors', 'bulkflow.outbox', 'bulkflow.match_runs']));
     expect(names.some((name) => name.startsWith('durable_'))).toBe(true);
     const hex = Buffer.from(MARKER.toLowerCase()).toString('hex');
     const found: string[] = [];
@@ -138,12 +160,19 @@ describe('no row value leaves the participants table', () => {
     // The same search does find the one valid marked row where it belongs.
     const participants = await t.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM bulkflow.participants t WHERE lower(t::text) LIKE $1`, [`%${MARKER.toLowerCase()}%`]);
-    expect(participants.rows[0]!.n).toBe(1);
+    expect(participants.rows[0]!.n).toBe(1 + 11);
+    // And in the match records, which hold both sides' ids: SA's marked case id beside SC's marked ids.
+    const { rows: records } = await t.pool.query<{ state_a: string; state_b: string; a_case_id: string; b_participant_id: string }>(
+      `SELECT state_a, state_b, a_case_id, b_participant_id FROM bulkflow.matches WHERE closed_at IS NULL ORDER BY b_participant_id`);
+    expect(records).toHaveLength(11);
+    expect(records[0]).toEqual({ state_a: 'SA', state_b: 'SC', a_case_id: m(13), b_participant_id: m(61) });
   });
 
-  it('publishes no row value in events (outbox and the Event Hubs endpoint\'s log)', async () => {
+  it('publishes no row value in events, match announcements among them (outbox and the Event Hubs endpoint\'s log)', async () => {
     const outbox = await t.pool.query<{ body: string }>('SELECT o::text AS body FROM bulkflow.outbox o');
     expect(outbox.rowCount).toBeGreaterThan(0);
+    const announced = await t.pool.query<{ data: { state: string; new: number } }>(`SELECT data FROM bulkflow.outbox WHERE type = 'gov.bulkflow.matches.updated'`);
+    expect(announced.rows.map((r) => r.data).filter((d) => d.new > 0).map((d) => [d.state, d.new]).sort()).toEqual([['SA', 11], ['SC', 11]]);
     expect(hits(outbox.rows.map((r) => r.body))).toEqual([]);
     const dir = join(t.stack.dataDir, 'eventhubs');
     const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());

@@ -2,6 +2,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_ROLE, prepareAppDatabase } from '../../local/src/appDatabase.js';
 import { cleanupUploads } from '../../src/engine/index.js';
+import { runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
+import { purgeClosedMatches } from '../../src/engine/matchRecords.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { ingest } from '../support/engineDatabase.js';
 import { CSV_HEADER, validRows } from '../support/uploads.js';
@@ -87,7 +89,11 @@ describe('the app role', () => {
       [APP_ROLE],
     );
     expect(rows.length).toBeGreaterThanOrEqual(9);
+    // The match id key is read, never written: an injected statement could not change what ids mean.
     expect(rows.filter((r) => !r.writable).map((r) => r.table)).toEqual([]);
+    expect(await refusal('SELECT length(key) FROM bulkflow.match_id_key')).toBe('allowed');
+    expect(await refusal(`UPDATE bulkflow.match_id_key SET key = '\\x00'`)).toBe('42501');
+    expect(await refusal('DELETE FROM bulkflow.match_id_key')).toBe('42501');
   });
 
   it('runs the engine end to end: per-upload tables and indexes it owns, activation (attach), supersede and cleanup (drop)', async () => {
@@ -106,6 +112,11 @@ describe('the app role', () => {
 
     const active = await app.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE state = 'CA'`);
     expect(active.rows[0]!.n).toBe(200);
+    // Match analysis too: a temporary table of shared hashes, the records, the announcements, then a purge.
+    const tx = await ingest(app, csv(250, 350), { state: 'TX', source: 'tx/p.csv', etag: '"1"' });
+    expect(await runMatchAnalysis(app, `${tx.uploadId}.completed`, tx.uploadId)).toMatchObject({ outcome: 'matched', results: [{ state: 'CA', matches: 50, new: 50 }] });
+    expect(await purgeClosedMatches(app, { retentionMs: 0 })).toBe(0);
+
     const cleaned = await cleanupUploads(app, { retentionMs: 0 });
     expect(cleaned.cleaned).toEqual([first.uploadId]);
   });

@@ -49,7 +49,8 @@ describe('migrating a database that already holds uploads', () => {
 
     const { rows: columns } = await pool.query<{ relname: string; type: string }>(
       `SELECT c.relname, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'bulkflow' AND a.attname = 'lds_hash' AND c.relkind IN ('r', 'p')`,
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'bulkflow' AND a.attname = 'lds_hash' AND c.relkind IN ('r', 'p') AND c.relname LIKE 'participants%'`,
     );
     expect(columns.length).toBe(3); // the parent and both upload tables
     expect(columns.every((c) => c.type === 'bytea')).toBe(true);

@@ -12,10 +12,10 @@ export async function expectIngestedOnce(t: TestStack, status: UploadStatusBody,
   expect(rows.rows[0]).toEqual({ n: validRows, d: validRows });
   const uploads = await t.pool.query('SELECT upload_id FROM bulkflow.uploads WHERE source = $1', [status.blobName]);
   expect(uploads.rows).toEqual([{ upload_id: status.uploadId }]);
-  // The completion event is written once and eventually published.
+  // The completion event is written once and eventually published (match announcements name the upload too).
   const events = await waitFor('the completion event to be published', async () => {
     const { rows: outbox } = await t.pool.query<{ id: string; published: boolean }>(
-      `SELECT id, published_at IS NOT NULL AS published FROM bulkflow.outbox WHERE data->>'uploadId' = $1`,
+      `SELECT id, published_at IS NOT NULL AS published FROM bulkflow.outbox WHERE data->>'uploadId' = $1 AND type LIKE 'gov.bulkflow.upload.%'`,
       [status.uploadId],
     );
     return outbox.every((e) => e.published) ? outbox : undefined;

@@ -54,19 +54,23 @@ describe('host SIGKILLed in the middle of a fan-out', () => {
       return done.every((id) => all.some((r) => r.upload_id === id)) ? all : undefined;
     }, 180_000); // after the first test's kill, the new consumer waits for the dead owner's partition claims to expire
 
+    // A run is stored before its batch is checkpointed (the handler also sends the run's announcements first).
+    const store = BlobServiceClient.fromConnectionString(t.stack.settings.AzureWebJobsStorage!).getContainerClient('azure-webjobs-eventhub');
+    const checkpointed = async () => {
+      for await (const blob of store.listBlobsFlat()) if (blob.name.includes('/checkpoint/')) return true;
+      return undefined;
+    };
+    await waitFor('the consumer to checkpoint', checkpointed, 60_000);
+
     // Crash, and lose every checkpoint (and the dead owner's partition claims): all events are delivered again.
     await t.killHost();
-    const store = BlobServiceClient.fromConnectionString(t.stack.settings.AzureWebJobsStorage!).getContainerClient('azure-webjobs-eventhub');
     const names: string[] = [];
     for await (const blob of store.listBlobsFlat()) names.push(blob.name);
     expect(names.some((name) => name.includes('/checkpoint/'))).toBe(true);
     for (const name of names) await store.deleteBlob(name);
     await t.startHost();
 
-    await waitFor('the consumer to checkpoint again', async () => {
-      for await (const blob of store.listBlobsFlat()) if (blob.name.includes('/checkpoint/')) return true;
-      return undefined;
-    }, 120_000);
+    await waitFor('the consumer to checkpoint again', checkpointed, 120_000);
     expect(await runs()).toEqual(before);
     const rows = await t.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE state IN ('KT', 'KU')`);
     expect(rows.rows[0]!.n).toBe(80);

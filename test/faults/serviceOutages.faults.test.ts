@@ -72,7 +72,13 @@ describe('Event Hubs endpoint down when an upload completes', () => {
     const consumer = new EventHubConsumerClient('$Default', t.stack.settings.EventHubConnection!, 'upload-events');
     const seen: string[] = [];
     const subscription = consumer.subscribe(
-      { processEvents: async (events) => { for (const e of events) seen.push((e.body as { id: string }).id); }, processError: async () => {} },
+      {
+        // Upload events only: the match run's announcement follows on the same hub.
+        processEvents: async (events) => {
+          for (const { body } of events as Array<{ body: { id: string; type: string } }>) if (body.type.startsWith('gov.bulkflow.upload.')) seen.push(body.id);
+        },
+        processError: async () => {},
+      },
       { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
     );
     await waitFor('the completion event on the hub', async () => (seen.length > 0 ? true : undefined), 60_000);

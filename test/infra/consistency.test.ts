@@ -97,6 +97,12 @@ describe('function app settings in bicep agree with src/adapters/settings.ts', (
     const postgres = readBicep('infra/bicep/modules/postgres.bicep');
     expect(property(postgres, 'passwordAuth')).toBe("'Disabled'");
     expect(property(postgres, 'activeDirectoryAuth')).toBe("'Enabled'");
+    // Every extension a migration creates is allow-listed on the server (Flexible Server refuses others).
+    const created = readdirSync(join(root, 'migrations')).flatMap((file) =>
+      [...read(`migrations/${file}`).matchAll(/CREATE EXTENSION IF NOT EXISTS (\w+)/gi)].map((match) => match[1]!.toUpperCase()));
+    expect(created).toContain('PGCRYPTO');
+    const allowList = resources(postgres).find((r) => r.type === 'Microsoft.DBforPostgreSQL/flexibleServers/configurations' && property(r.body, 'name') === "'azure.extensions'");
+    expect(literal(property(allowList!.body, 'value'))!.split(',')).toEqual(expect.arrayContaining(created));
     const admins = resources(postgres).filter((r) => r.type === 'Microsoft.DBforPostgreSQL/flexibleServers/administrators');
     expect(admins).toHaveLength(1);
     expect(property(admins[0]!.body, 'name')).toBe('adminPrincipalId');
@@ -172,6 +178,14 @@ describe('triggers and their wiring', () => {
     const hubName = literal(variable(main, 'eventHubName'));
     expect(hubName).toBe(settingDefinitions.find((d) => d.name === 'EVENT_HUB_NAME')!.default);
     expect(bicepAppSettings.find((s) => s.name === 'EVENT_HUB_NAME')?.value).toBe('eventHubName');
+    // The hubs the local endpoint creates carry the same consumer groups, a state notifier's among them.
+    const localHub = (JSON.parse(read('eventhubs.local.json')) as { hubs: Record<string, { consumerGroups: string[] }> }).hubs[hubName!]!;
+    const notifierGroup = literal(property(eventHubModule, 'notificationConsumerGroupName'));
+    expect(notifierGroup).toBe('match-notifications');
+    expect(localHub.consumerGroups).toEqual(expect.arrayContaining([triggerContracts.matchAnalysis.consumerGroup, notifierGroup]));
+    const hubResources = resources(readBicep('infra/bicep/modules/eventHubs.bicep'));
+    expect(hubResources.filter((r) => r.type === 'Microsoft.EventHub/namespaces/eventhubs/consumergroups').map((r) => property(r.body, 'name')))
+      .toEqual(['consumerGroupName', 'notificationConsumerGroupName']);
     const mainParams = params(main);
     expect(mainParams.find((p) => p.name === 'eventHubPartitionCount')?.defaultValue).toBe('4');
     expect(mainParams.find((p) => p.name === 'eventHubRetentionDays')?.defaultValue).toBe('1');
@@ -369,11 +383,12 @@ describe('operations: data retention, runtime, deployer, ordering, connection bu
 
   it('creates the PostgreSQL server\'s children one after another (the server takes one change at a time)', () => {
     const children = resources(postgres).filter((r) => r.type.startsWith('Microsoft.DBforPostgreSQL/flexibleServers/'));
-    expect(children.map((r) => r.symbol)).toEqual(['database', 'allowAzureServices', 'deployerAdministrator']);
+    expect(children.map((r) => r.symbol)).toEqual(['database', 'allowAzureServices', 'extensions', 'deployerAdministrator']);
     const dependsOn = (symbol: string) => property(children.find((r) => r.symbol === symbol)!.body, 'dependsOn');
     expect(dependsOn('database')).toBeUndefined();
     expect(dependsOn('allowAzureServices')).toBe('[database]');
-    expect(dependsOn('deployerAdministrator')).toBe('[database, allowAzureServices]');
+    expect(dependsOn('extensions')).toBe('[database, allowAzureServices]');
+    expect(dependsOn('deployerAdministrator')).toBe('[database, allowAzureServices, extensions]');
   });
 
   describe('connection budget', () => {

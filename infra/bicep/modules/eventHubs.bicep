@@ -1,8 +1,10 @@
-// Event Hubs namespace + the upload-events hub + the match-analysis consumer group. Local (SAS) auth is off
+// Event Hubs namespace + the upload-events hub + its consumer groups (match analysis, states' match notifiers). Local (SAS) auth is off
 // and no authorization rules exist; the app sends and receives with its identity, roles scoped to the hub.
 param namespaceName string
 param eventHubName string
 param consumerGroupName string
+@description('Consumer group a state\'s notifier reads gov.bulkflow.matches.updated events with (partition key = state).')
+param notificationConsumerGroupName string
 param location string
 param tags object
 @minValue(1)
@@ -39,6 +41,11 @@ resource hub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
 resource consumerGroup 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = {
   parent: hub
   name: consumerGroupName
+}
+
+resource notificationConsumerGroup 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = {
+  parent: hub
+  name: notificationConsumerGroupName
 }
 
 // publishOutbox sends upload events; matchAnalysis (Event Hub trigger) receives them.

@@ -53,6 +53,17 @@ resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallR
   dependsOn: [database]
 }
 
+// Match ids are an HMAC made in the database (pgcrypto); an extension must be allow-listed before it can be created.
+resource extensions 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: server
+  name: 'azure.extensions'
+  properties: {
+    value: 'PGCRYPTO'
+    source: 'user-override'
+  }
+  dependsOn: [database, allowAzureServices]
+}
+
 resource deployerAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = if (!empty(adminPrincipalId) && !empty(adminPrincipalName)) {
   parent: server
   name: adminPrincipalId
@@ -61,7 +72,7 @@ resource deployerAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/admini
     principalType: adminPrincipalType
     tenantId: tenant().tenantId
   }
-  dependsOn: [database, allowAzureServices]
+  dependsOn: [database, allowAzureServices, extensions]
 }
 
 output host string = server.properties.fullyQualifiedDomainName

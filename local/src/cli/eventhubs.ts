@@ -4,7 +4,7 @@ import { tcpPort } from './args.js';
 import { startEventHubsEndpoint } from '../eventhubs/endpoint.js';
 import { loadHubsConfig } from '../eventhubs/hubConfig.js';
 import { Components } from '../lifecycle/components.js';
-import { handleStopSignals } from '../lifecycle/signals.js';
+import { handleStopSignals, muteConsole, stderrLine } from '../lifecycle/signals.js';
 
 const USAGE = `usage: bulkflow eventhubs [--port 5672] [--config eventhubs.local.json] [--data .data/eventhubs] [--fsync always|interval]`;
 
@@ -54,7 +54,8 @@ export async function run(args: string[]): Promise<number> {
     }
     for (const hub of Object.keys(hubs)) console.log(`${hub}: ${endpoint.connectionString(hub)}`);
     await new Promise<void>((done) => stop.signal.addEventListener('abort', () => done(), { once: true }));
-    console.error(await components.stopAll());
+    muteConsole();
+    stderrLine(await components.stopAll());
     // A server's normal end is being asked to stop.
     return 0;
   } finally {

@@ -4,7 +4,7 @@ import { tcpPort } from './args.js';
 import { resolvePostgres } from '../embeddedPostgres.js';
 import { AppLoadError, HOST_DRAIN_MS, startHost } from '../host.js';
 import { Components, describeExit } from '../lifecycle/components.js';
-import { handleStopSignals } from '../lifecycle/signals.js';
+import { handleStopSignals, muteConsole, stderrLine as say } from '../lifecycle/signals.js';
 
 const USAGE = `usage: bulkflow host [--app DIR] [--port 7071] [--activity-lease-ms 30000]
 
@@ -44,7 +44,7 @@ export async function run(args: string[]): Promise<number> {
     const storeUrl = process.env.DURABLE_STORE_URL;
     const postgres = storeUrl
       ? { url: storeUrl, embedded: false as const, stop: async () => {} }
-      : await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true, notice: (line) => console.error(line) });
+      : await resolvePostgres({ dataDir: join(appDir, '.data', 'postgres'), persistent: true, notice: (line) => console.error(line), signal: stop.signal });
     components.add({ name: 'PostgreSQL', stop: () => postgres.stop(), boundMs: 5_000, ...(postgres.exited ? { exited: postgres.exited.then(describeExit) } : {}) });
     stop.signal.throwIfAborted();
     let host;
@@ -78,15 +78,17 @@ export async function run(args: string[]): Promise<number> {
     const ended = await Promise.race([
       new Promise<'signal'>((done) => stop.signal.addEventListener('abort', () => done('signal'), { once: true })),
       components.firstExit.then((exit) => {
-        console.error(`${exit.name} ${exit.how}: stopping the host`);
+        say(`${exit.name} ${exit.how}: stopping the host`);
         return 'service' as const;
       }),
     ]);
-    console.error(await components.stopAll());
+    muteConsole();
+    say(await components.stopAll());
     // A server's normal end is being asked to stop: 0 (as \`func start\`); 1 when PostgreSQL ended under it.
     return ended === 'signal' ? 0 : 1;
   } catch (error) {
     if (!stop.signal.aborted) throw error;
+    muteConsole();
     await components.stopAll();
     return stop.exitCode();
   } finally {

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { isFinal, type UploadStatus } from '../../../src/engine/index.js';
 import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
 import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
+import { UPLOAD_COMPLETED, UPLOAD_FAILED } from '../../../src/engine/outbox.js';
 import type { UploadStatusBody } from '../../../src/status/statusBody.js';
 import type { LocalStack } from '../stack.js';
 import { tcpPort } from './args.js';
@@ -183,6 +184,8 @@ async function getJson<T>(url: string, token: string, signal?: AbortSignal): Pro
  * Listens on the upload-events hub like any downstream consumer would ($Default consumer group), from the end
  * of each partition as it is now: finding the event takes the same time however many events the hub retains.
  */
+const UPLOAD_OUTCOMES = new Set<unknown>([UPLOAD_COMPLETED, UPLOAD_FAILED]);
+
 async function watchUploadEvents(settings: Record<string, string>) {
   const consumer = new EventHubConsumerClient('$Default', settings.EventHubConnection!, settings.EVENT_HUB_NAME || 'upload-events');
   let startPosition: Record<string, EventPosition>;
@@ -198,7 +201,9 @@ async function watchUploadEvents(settings: Record<string, string>) {
       processEvents: async (received) => {
         for (const { body } of received) {
           const event = body as OutboxEvent;
-          if (event?.data && typeof event.data.uploadId === 'string') seen.set(event.data.uploadId, event);
+          // Match announcements name the upload too; the summary reports the upload's own outcome.
+          if (!UPLOAD_OUTCOMES.has(event?.type) || typeof event.data?.uploadId !== 'string') continue;
+          seen.set(event.data.uploadId, event);
         }
       },
       processError: async () => {},
@@ -254,10 +259,15 @@ export function printSummary(summary: IngestSummary): void {
     for (const e of summary.errors) lines.push(`    line ${e.line}${e.column ? `, ${e.column}` : ''}: ${e.message} (${e.code})`);
   }
   lines.push(summary.event ? `  event: ${summary.event.type} ${summary.event.id} (${summary.event.subject})` : '  event: not received yet');
-  if (summary.matchAnalysis) {
-    const matches = summary.matchAnalysis.map((m) => `${m.state}: ${m.matches}`).join(', ') || 'no other active state';
-    lines.push(`  match analysis: ${matches}`);
-  }
+  if (summary.matchAnalysis) lines.push(`  matches: ${matchLine(summary.matchAnalysis)}`);
   lines.push(`  status: ${summary.statusUrl}`, `  orchestration: ${summary.managementUrl}`);
   console.log(lines.join('\n'));
+}
+
+/** `65 open (60 new, 3 closed) with NJ 25, NY 40`: the new upload's match records, by other state. */
+export function matchLine(results: MatchRun['results']): string {
+  const total = (pick: (result: MatchRun['results'][number]) => number) => results.reduce((sum, result) => sum + pick(result), 0);
+  const open = results.filter((result) => result.matches > 0);
+  const counts = `${total((r) => r.matches)} open (${total((r) => r.new)} new, ${total((r) => r.closed)} closed)`;
+  return open.length === 0 ? `${counts}: no other state's active upload shares a hash` : `${counts} with ${open.map((r) => `${r.state} ${r.matches}`).join(', ')}`;
 }

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { packageRoot } from '../../../src/engine/index.js';
-import { handleStopSignals } from '../lifecycle/signals.js';
+import { handleStopSignals, muteConsole, stderrLine as say } from '../lifecycle/signals.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../stack.js';
 
 /** Options every command that starts the whole stack takes (parseArgs format). */
@@ -25,8 +25,6 @@ export function stackOptions(values: { data?: string; 'free-ports'?: boolean }, 
   };
 }
 
-const say = (line: string) => process.stderr.write(`${line}\n`);
-
 /**
  * Runs a command's work on the local stack and stops the stack in order, whatever ends the work: the work
  * itself, a stop signal (the work's `signal` is aborted; it has a second to give up), or one of the stack's
@@ -36,7 +34,7 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
  * service ended on its own. Work that serves until stopped returns its own code when its signal is aborted.
  */
 export async function runOnStack(options: LocalStackOptions, work: (stack: LocalStack, signal: AbortSignal) => Promise<number>): Promise<number> {
-  const stop = handleStopSignals({ say });
+  const stop = handleStopSignals();
   say('starting embedded PostgreSQL, Azurite, the Event Hubs endpoint and the Functions host...');
   try {
     let stack: LocalStack;
@@ -59,8 +57,10 @@ export async function runOnStack(options: LocalStackOptions, work: (stack: Local
       }),
       abortedThenGrace(stop.signal, 1_000).then(() => ({ interrupted: true as const })),
     ]);
+    const stopping = stop.signal.aborted || 'serviceExit' in outcome;
+    if (stopping) muteConsole();
     const summary = await stack.stop();
-    if (stop.signal.aborted || 'serviceExit' in outcome) say(summary);
+    if (stopping) say(summary);
     if ('serviceExit' in outcome) return 1;
     if ('code' in outcome) return outcome.code;
     if (stop.signal.aborted || !('error' in outcome)) return stop.exitCode();

@@ -61,7 +61,7 @@ export async function forwardThroughProxy(options: {
   response: ServerResponse;
   url: URL;
   limit: number;
-  invocation: Promise<{ error?: unknown }>;
+  invocation: Promise<{ error?: unknown; returned: boolean }>;
 }): Promise<{ error?: unknown }> {
   const { request, response, url } = options;
   const headers: Record<string, string | string[]> = {};
@@ -98,6 +98,12 @@ export async function forwardThroughProxy(options: {
     proxied.destroy();
     if (!response.headersSent) response.writeHead(500, { connection: 'close' }).end();
     return { error: result.error ?? proxyError };
+  }
+  if (!result.returned) {
+    // Nothing returned: the library sends no response, so none will come (204, as without streams).
+    proxied.destroy();
+    if (!response.headersSent) response.writeHead(204).end();
+    return {};
   }
   await answered;
   if (!request.complete) proxied.destroy();

@@ -18,6 +18,8 @@ export interface InvocationResult {
   /** The library's InvocationContext, after the call (durable wrappers leave state on it). */
   context: Record<string, unknown>;
   returnValue?: RpcTypedData;
+  /** The function returned something (with HTTP streams the library sends that response itself). */
+  returned: boolean;
   error?: unknown;
   durationMs: number;
 }
@@ -52,7 +54,7 @@ export class Invoker {
       args = await model.getArguments();
     } catch (error) {
       // e.g. trigger data the library cannot convert: a failed invocation, never a crash of the host
-      return { invocationId, context: {}, error, durationMs: performance.now() - started };
+      return { invocationId, context: {}, error, returned: false, durationMs: performance.now() - started };
     }
     const { context, inputs } = args;
     // Hook contexts as the worker builds them; the library wraps them in Pre/PostInvocationContext.
@@ -68,14 +70,15 @@ export class Invoker {
       error = caught;
     }
     const post = { invocationContext: context, inputs: pre.inputs, result, error, hookData: pre.hookData };
+    const returned = () => post.result !== undefined && post.result !== null;
     try {
       coreContext.state = 'postInvocationHooks';
       await this.runHooks('postInvocation', post);
       if (post.error !== undefined) throw post.error;
       const response = await model.getResponse(context, post.result);
-      return { invocationId, context, returnValue: response.returnValue, durationMs: performance.now() - started };
+      return { invocationId, context, returnValue: response.returnValue, returned: returned(), durationMs: performance.now() - started };
     } catch (caught) {
-      return { invocationId, context, error: caught, durationMs: performance.now() - started };
+      return { invocationId, context, error: caught, returned: returned(), durationMs: performance.now() - started };
     }
   }
 

@@ -35,7 +35,7 @@ export interface StopRequestOptions {
  * running (PostgreSQL gets a fast shutdown, which it completes on its own).
  */
 export function handleStopSignals(options: StopRequestOptions = {}): StopRequest {
-  const say = options.say ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const say = options.say ?? stderrLine;
   const controller = new AbortController();
   let first: { signal: StopSignal; at: number } | undefined;
   let deadline: NodeJS.Timeout | undefined;
@@ -71,6 +71,11 @@ export function handleStopSignals(options: StopRequestOptions = {}): StopRequest
   };
 }
 
+/** One line to stderr, bypassing console (muted once stopping). */
+export function stderrLine(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
 export function exitCodeFor(signal: StopSignal): number {
   return 128 + constants.signals[signal];
 }
@@ -81,4 +86,12 @@ export class StopSignalError extends Error {
     super(`stopped by ${stopSignal}`);
     this.name = 'AbortError';
   }
+}
+
+/**
+ * Once a command is stopping, only its own shutdown lines are written (straight to stderr): console output of the
+ * app and of libraries, which then mostly reports connections being cut, is dropped.
+ */
+export function muteConsole(): void {
+  for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) console[method] = () => {};
 }

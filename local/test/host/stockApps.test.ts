@@ -25,7 +25,7 @@ describe('an app as `func init` writes it (main: dist/src/{index.js,functions/*.
   it('loads every file the glob matches, index.js first, as the Node worker does', async () => {
     const response = await fetch(`${host.url}/api/hello`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ loadOrder: ['index', 'hello', 'notify', 'slow'] });
+    expect(await response.json()).toEqual({ loadOrder: ['index', 'echo', 'hello', 'notify', 'slow'] });
   });
 
   it('a function bound to an unset app setting is reported and left out; the others run', async () => {
@@ -41,6 +41,24 @@ describe('an app as `func init` writes it (main: dist/src/{index.js,functions/*.
     expect(await response.text()).toBe(
       'function "notify" is disabled: binding expression %TwilioPhoneNumber% refers to app setting "TwilioPhoneNumber", which is not set',
     );
+  });
+});
+
+describe('HTTP streams (app.setup({ enableHttpStream: true }), as func init writes it)', () => {
+  it('the request body reaches the function as a stream and its streamed response comes back, with params, headers and status', async () => {
+    const payload = 'x'.repeat(300_000);
+    const response = await fetch(`${host.url}/api/echo/big?q=1`, { method: 'POST', headers: { 'x-caller': 'test' }, body: payload });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('x-kind')).toBe('big');
+    expect(response.headers.get('x-caller')).toBe('test');
+    expect(await response.text()).toBe(payload);
+  });
+
+  it('a function that throws answers 500; one that returns nothing answers 204', async () => {
+    expect((await fetch(`${host.url}/api/echo/a?fail=1`, { method: 'POST', body: 'x' })).status).toBe(500);
+    expect((await fetch(`${host.url}/api/echo/a?empty=1`, { method: 'POST', body: 'x' })).status).toBe(204);
+    // and the host still answers afterwards (nothing left waiting on the library's server)
+    expect((await fetch(`${host.url}/api/hello`)).status).toBe(200);
   });
 });
 

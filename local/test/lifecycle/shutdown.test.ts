@@ -36,6 +36,12 @@ describe('bulkflow host with its embedded PostgreSQL', () => {
     expect(stopped.lines.join('\n')).toMatch(/stopped in [\d.]+ s: host [\d.]+ s, PostgreSQL [\d.]+ s/);
   });
 
+  it('starting, SIGTERM to the process group: gives up starting, stops what started; exit 143', async () => {
+    const host = runBulkflow(['host', '--app', appDir, '--port', '0'], env);
+    await waitForText(host, 'starting the Functions host');
+    expectCleanStop(await signalAndMeasure(host, 'SIGTERM', 'group'), 143);
+  });
+
   it('PostgreSQL killed under it: the host notices, stops and exits 1 instead of retrying', async () => {
     const { host } = await serveHost();
     const children = descendants(host.pid);

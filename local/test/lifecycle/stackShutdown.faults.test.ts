@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeStockApp } from '../fixtures/stockApp.js';
-import { alive, listening, runBulkflow, runCommand, signalAndMeasure, waitForText, type Command } from './processes.js';
+import { alive, descendants, listening, listeningPorts, runBulkflow, runCommand, signalAndMeasure, waitForText, type Command } from './processes.js';
 import { expectCleanStop, useScratchDir } from './support.js';
 
 // Every command that runs the stack, interrupted in every phase, by the three ways a stop arrives: a terminal's
@@ -52,6 +53,26 @@ describe('npm start -- --serve (bulkflow demo --serve)', () => {
     const command = demo();
     await at(command, 'starting embedded PostgreSQL', 500);
     expectCleanStop(await signalAndMeasure(command, signal, target), INTERRUPTED[signal]!);
+  });
+});
+
+describe('a service that dies under the serving stack', () => {
+  it('Azurite killed: the rest is stopped at once, exit 1, nothing left', async () => {
+    const command = runBulkflow(['demo', '--serve', '--free-ports', '--data', dataDir], env);
+    await at(command, 'serving until Ctrl-C');
+    const children = descendants(command.pid);
+    const ports = listeningPorts([command.pid, ...children]);
+    const azurite = children.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('azurite'))!;
+    const killed = Date.now();
+    process.kill(-azurite, 'SIGKILL');
+    const exit = await command.exited;
+    const lines = command.linesSince(killed);
+    expect(exit.code, lines.join('\n')).toBe(1);
+    expect(exit.at - killed).toBeLessThan(10_000);
+    expect(lines[0]).toBe('Azurite killed by SIGKILL: stopping the rest');
+    expect(lines.length, lines.join('\n')).toBeLessThanOrEqual(3);
+    expect(children.filter(alive)).toEqual([]);
+    expect(ports.filter((port) => listening().has(port))).toEqual([]);
   });
 });
 
