@@ -21,12 +21,14 @@ import { makeDashboard } from './functions/dashboard.js';
 import { httpOptions } from './functions/httpRoutes.js';
 import { makeUploadFile } from './functions/uploadFile.js';
 import { makeStatusApi } from './functions/uploadStatus.js';
+import { makeMatchApi } from './functions/matchApi.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 
 // Nothing is connected or read here: the host loads this module to index the functions before any setting is needed.
 const clients = composeApp();
 const statusApi = makeStatusApi(clients);
+const matchApi = makeMatchApi(clients);
 // Every HTTP route's access rule is in functions/httpRoutes.ts; the guard applies it before the handler runs.
 const access = makeAccessGuard(clients);
 
@@ -51,6 +53,9 @@ df.app.client.http(functionNames.uploadStatus, { ...httpOptions(functionNames.up
 app.http(functionNames.uploadErrors, { ...httpOptions(functionNames.uploadErrors), handler: access.protect(functionNames.uploadErrors, statusApi.uploadErrors) });
 df.app.client.http(functionNames.stateUploads, { ...httpOptions(functionNames.stateUploads), handler: access.protect(functionNames.stateUploads, statusApi.stateUploads) });
 df.app.client.http(functionNames.stateSummaries, { ...httpOptions(functionNames.stateSummaries), handler: access.protect(functionNames.stateSummaries, statusApi.stateSummaries) });
+app.http(functionNames.stateMatches, { ...httpOptions(functionNames.stateMatches), handler: access.protect(functionNames.stateMatches, matchApi.stateMatches) });
+app.http(functionNames.matchRecord, { ...httpOptions(functionNames.matchRecord), handler: access.protect(functionNames.matchRecord, matchApi.matchRecord) });
+app.http(functionNames.matchPairs, { ...httpOptions(functionNames.matchPairs), handler: access.protect(functionNames.matchPairs, matchApi.matchPairs) });
 app.http(functionNames.dashboard, { ...httpOptions(functionNames.dashboard), handler: access.open(functionNames.dashboard, makeDashboard(clients)) });
 
 app.eventHub(functionNames.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: makeMatchAnalysis(clients) });

@@ -37,8 +37,17 @@ export const hasAnyRole = (principal: Principal): boolean => principal.operator 
 export const canRead = (principal: Principal, state: string): boolean =>
   principal.operator || principal.states.includes(state.toUpperCase());
 
+/** The caller holds the state's own role (an operator role is not one). */
+export const holdsState = (principal: Principal, state: string): boolean => principal.states.includes(state.toUpperCase());
+
 /** Only a state's own role uploads for it: an operator role never does. */
-export const canUpload = (principal: Principal, state: string): boolean => principal.states.includes(state.toUpperCase());
+export const canUpload = holdsState;
+
+/**
+ * Match records hold another state's participants: only the roles of the record's two states read them. Operators
+ * read counts per state pair, never records.
+ */
+export const canReadMatchRecords = holdsState;
 
 /** How logs name a caller: ids and roles, never the token. */
 export const callerLabel = (principal: Principal): string =>

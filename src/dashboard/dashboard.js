@@ -1,6 +1,7 @@
 // The upload dashboard: reads the status API (../states, ../uploads) and polls it while uploads run. It signs its
 // user in (signIn.js) and sends the token as a bearer header; what it shows is what the API lets that user read:
-// a state user sees their own states, an operator every state. Row values never reach this page.
+// a state user sees their own states, an operator every state. Row values never reach this page, except what match
+// records are for: a state user's own open matches, with both states' participant and case ids (never a hash).
 import { accessToken, forgetToken, signedInAs, signInConfig, startSignIn } from './signIn.js';
 
 // One overview call per poll keeps a user well inside the API's per-caller rate limit (60 a minute by default).
@@ -8,6 +9,8 @@ const FAST_POLL_MS = 2500; // while an upload on screen is pending or running
 const SLOW_POLL_MS = 5000; // otherwise, to notice new uploads soon
 const UPLOADS_PER_STATE = 10;
 const DOWNLOAD_PAGE = 1000; // the errors API's largest page
+const PAIRS_REFRESH_MS = 15_000; // match counts change only after an upload activates: every few overview polls
+const MATCH_PAGE = 50;
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const number = new Intl.NumberFormat('en-US');
@@ -77,10 +80,12 @@ function route() {
   clearTimeout(timer);
   generation++;
   showProblem(null);
-  const detail = view === 'upload' && arg;
-  $('overview').hidden = Boolean(detail);
-  $('detail').hidden = !detail;
-  if (detail) openUpload(decodeURIComponent(arg));
+  const shown = arg && (view === 'upload' || view === 'matches') ? view : 'overview';
+  $('overview').hidden = shown !== 'overview';
+  $('detail').hidden = shown !== 'upload';
+  $('matches').hidden = shown !== 'matches';
+  if (shown === 'upload') openUpload(decodeURIComponent(arg));
+  else if (shown === 'matches') openMatches(decodeURIComponent(arg).toUpperCase());
   else openOverview(view === 'state' && arg ? decodeURIComponent(arg).toUpperCase() : '');
 }
 
@@ -94,6 +99,8 @@ function schedule(poll, fast, error) {
 // ---- overview: uploads per state, newest first, the active one marked ------------------------
 
 let focusTitleOnLoad = true;
+let pairs = [];
+let pairsFetchedAt = 0;
 
 function openOverview(state) {
   const title = $('overview-title');
@@ -101,6 +108,7 @@ function openOverview(state) {
   document.title = `${title.textContent} · bulkflow`;
   if (focusTitleOnLoad) title.focus();
   $('states').replaceChildren();
+  pairsFetchedAt = 0;
   pollOverview(state);
 }
 
@@ -109,7 +117,12 @@ async function pollOverview(state) {
   try {
     // Every state the user may read, each with its newest uploads: one request per poll.
     const { states } = await api('states', { uploads: UPLOADS_PER_STATE });
+    if (Date.now() - pairsFetchedAt >= PAIRS_REFRESH_MS) {
+      ({ pairs } = await api('matches'));
+      pairsFetchedAt = Date.now();
+    }
     if (mine !== generation) return;
+    renderPairs(state);
     fillStateFilter(states, state);
     const shown = state ? states.filter((s) => s.state === state) : states;
     if (state && shown.length === 0) throw new Error(`You cannot read state ${state}, or it has no uploads.`);
@@ -207,6 +220,21 @@ function statusLabel(u) {
 function setProgress(progress, u) {
   progress.value = u.percent;
   progress.setAttribute('aria-valuetext', `${u.percent} %, ${rowsText(u)} rows, ${number.format(u.rowsRejected)} rejected`);
+}
+
+/** Match counts per state pair (of the filtered state), and a link to the open matches of each state the user holds. */
+function renderPairs(state) {
+  const shown = state ? pairs.filter((p) => p.stateA === state || p.stateB === state) : pairs;
+  $('match-pairs').hidden = false;
+  $('no-matches').hidden = shown.length > 0;
+  $('pairs').hidden = shown.length === 0;
+  $('pairs').querySelector('tbody').replaceChildren(...shown.map((p) => element('tr', {},
+    element('td', { textContent: `${p.stateA}–${p.stateB}` }),
+    element('td', { className: 'num', textContent: number.format(p.open) }),
+    element('td', { className: 'num', textContent: number.format(p.closed) }))));
+  // Operators read counts only; a state's own role reads its records.
+  const held = (signedInAs()?.states ?? []).filter((s) => !state || s === state);
+  $('match-links').replaceChildren(...held.flatMap((s, i) => [i ? ' · ' : '', element('a', { href: `#/matches/${s}`, textContent: `Open matches of ${s}` })]));
 }
 
 // ---- detail: one upload, its rejected rows paginated and downloadable ----------------------------
@@ -336,6 +364,59 @@ async function downloadCsv() {
   }
 }
 
+// ---- matches: a state's open match records, page by page ------------------------------------------
+
+let matchState = '';
+let matchCursors = ['']; // matchCursors[i] opens page i
+let matchPage = 0;
+
+function openMatches(state) {
+  if (state !== matchState) {
+    matchState = state;
+    matchCursors = [''];
+    matchPage = 0;
+    $('match-list').querySelector('tbody').replaceChildren();
+  }
+  const title = $('matches-title');
+  title.textContent = `Open matches of ${state}`;
+  document.title = `${title.textContent} · bulkflow`;
+  title.focus();
+  loadMatchPage();
+}
+
+async function loadMatchPage() {
+  const mine = generation;
+  try {
+    const body = await api(`states/${encodeURIComponent(matchState)}/matches`, { status: 'open', limit: MATCH_PAGE, after: matchCursors[matchPage] });
+    if (mine !== generation) return;
+    matchCursors[matchPage + 1] = body.next ?? undefined;
+    matchCursors.length = matchPage + 2;
+    const id = (text) => text ?? '–';
+    $('match-list').querySelector('tbody').replaceChildren(...body.matches.map((m) => element('tr', {},
+      element('td', {}, element('code', { textContent: m.matchId })),
+      element('td', { textContent: m.otherState }),
+      element('td', { textContent: m.participant.participantId }),
+      element('td', { textContent: id(m.participant.caseId) }),
+      element('td', { textContent: m.otherParticipant.participantId }),
+      element('td', { textContent: id(m.otherParticipant.caseId) }),
+      element('td', { textContent: time.format(new Date(m.openedAt)) }))));
+    const from = matchPage * MATCH_PAGE + 1;
+    $('matches-info').textContent = body.matches.length === 0
+      ? (matchPage === 0 ? `No open matches for ${matchState}.` : 'No more open matches.')
+      : `Open matches ${number.format(from)}–${number.format(from + body.matches.length - 1)} (page ${matchPage + 1}).`;
+    /** @type {HTMLButtonElement} */ ($('prev-matches')).disabled = matchPage === 0;
+    /** @type {HTMLButtonElement} */ ($('next-matches')).disabled = !body.next;
+  } catch (error) {
+    if (mine === generation) showProblem(error);
+  }
+}
+
+async function turnMatchPage(step) {
+  matchPage = Math.max(0, matchPage + step);
+  await loadMatchPage();
+  announce($('matches-info').textContent);
+}
+
 // ---- wiring -----------------------------------------------------------------------------------
 
 $('state-filter').addEventListener('change', (event) => {
@@ -348,6 +429,8 @@ $('prev-page').addEventListener('click', () => turnPage(-1));
 $('next-page').addEventListener('click', () => turnPage(1));
 $('page-size').addEventListener('change', () => { cursors = ['']; page = 0; turnPage(0); });
 $('download').addEventListener('click', downloadCsv);
+$('prev-matches').addEventListener('click', () => turnMatchPage(-1));
+$('next-matches').addEventListener('click', () => turnMatchPage(1));
 window.addEventListener('hashchange', () => { route(); focusTitleOnLoad = true; });
 $('sign-out').addEventListener('click', async () => {
   forgetToken();

@@ -1,9 +1,10 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { callerLabel, canRead, canUpload, hasAnyRole, type Principal } from '../auth/principal.js';
+import { callerLabel, canRead, canReadMatchRecords, canUpload, hasAnyRole, type Principal } from '../auth/principal.js';
 import { createRateLimiter, type RateLimit } from '../auth/rateLimiter.js';
 import { createTokenValidator, type Authenticate } from '../auth/tokenValidator.js';
 import type { AppClients } from '../composition.js';
 import { uploadIdOfInstance, uploadStateOf } from '../engine/index.js';
+import { matchStates } from '../engine/matchReads.js';
 import { httpRoutes, type AccessPolicy, type HttpFunctionName } from './httpRoutes.js';
 import { problem } from './httpEncoders.js';
 
@@ -12,6 +13,8 @@ export interface AccessGuardDeps {
   readonly rateLimit: RateLimit;
   /** The state of an upload named by id, instance id or blob name; undefined when there is none. */
   readonly uploadState: (idOrBlob: string) => Promise<string | undefined>;
+  /** The two states of a match record; undefined when there is none. */
+  readonly matchStates: (matchId: string) => Promise<readonly [string, string] | undefined>;
 }
 
 /** Handlers get the caller as their second argument; the last argument is always the InvocationContext. */
@@ -23,6 +26,7 @@ export function makeAccessGuard({ settings, db }: Pick<AppClients, 'settings' | 
     authenticate: (header) => (authenticate ??= createTokenValidator(settings().auth))(header),
     rateLimit: async (callerId) => (rateLimit ??= createRateLimiter(await db(), { limit: settings().auth.rateLimitPerMinute }))(callerId),
     uploadState: async (id) => uploadStateOf(await db(), id.includes('/') ? id : uploadIdOfInstance(id)),
+    matchStates: async (id) => matchStates(await db(), id),
   });
 }
 
@@ -37,6 +41,9 @@ const REALM = 'Bearer realm="bulkflow"';
  * neither repeats the id asked for.
  */
 export const uploadNotFound = (): HttpResponseInit => problem(404, 'Upload not found', 'there is no such upload among the uploads you may read');
+
+/** The same for a match record: one that does not exist and one of two other states answer alike. */
+export const matchNotFound = (): HttpResponseInit => problem(404, 'Match not found', 'there is no such match among the matches you may read');
 
 /**
  * Applies the route table's policy before a handler runs: authenticate (401) → a bulkflow role (403) → the
@@ -98,14 +105,18 @@ type Verdict =
 async function check(policy: AccessPolicy, request: HttpRequest, principal: Principal, deps: AccessGuardDeps): Promise<Verdict> {
   switch (policy.kind) {
     case 'stateRead':
-    case 'stateUpload': {
+    case 'stateUpload':
+    case 'stateMatchRecords': {
       const state = request.params.state ?? '';
       if (!STATE_PATTERN.test(state)) {
         return { ok: false, denied: false, status: 400, reason: 'bad state', response: problem(400, 'Bad request', 'state must be a 2-letter code') };
       }
-      const allowed = policy.kind === 'stateRead' ? canRead(principal, state) : canUpload(principal, state);
-      if (allowed) return { ok: true, state: state.toUpperCase() };
-      const verb = policy.kind === 'stateRead' ? 'read' : 'upload for';
+      const [allowed, verb] = {
+        stateRead: [canRead, 'read'] as const,
+        stateUpload: [canUpload, 'upload for'] as const,
+        stateMatchRecords: [canReadMatchRecords, 'read the match records of'] as const,
+      }[policy.kind];
+      if (allowed(principal, state)) return { ok: true, state: state.toUpperCase() };
       return { ok: false, denied: true, status: 403, reason: `cannot ${verb} ${state.toUpperCase()}`, response: problem(403, 'Forbidden', `your roles do not let you ${verb} state ${state.toUpperCase()}`) };
     }
     case 'uploadRead': {
@@ -114,6 +125,12 @@ async function check(policy: AccessPolicy, request: HttpRequest, principal: Prin
       const state = await deps.uploadState(id);
       if (state !== undefined && canRead(principal, state)) return { ok: true, state };
       return { ok: false, denied: state !== undefined, status: 404, reason: state === undefined ? 'no such upload' : 'upload of another state', response: uploadNotFound() };
+    }
+    case 'matchRead': {
+      const states = await deps.matchStates(request.params.matchId ?? '');
+      const readable = states?.find((state) => canReadMatchRecords(principal, state));
+      if (readable) return { ok: true, state: readable };
+      return { ok: false, denied: states !== undefined, status: 404, reason: states === undefined ? 'no such match' : 'match of other states', response: matchNotFound() };
     }
     case 'ownStates':
     case 'public':

@@ -19,7 +19,17 @@ export type AccessPolicy =
    * The upload named by `{uploadId}` (or `?blob=`): readable by its state's role and operators. Anyone else gets
    * the same 404 as for an upload that does not exist, so ids of other states reveal nothing.
    */
-  | { readonly kind: 'uploadRead' };
+  | { readonly kind: 'uploadRead' }
+  /**
+   * The `{state}` in the path: only its own role reads its match records (another state's participants); an
+   * operator, who reads counts per state pair instead, gets 403 like any other state.
+   */
+  | { readonly kind: 'stateMatchRecords' }
+  /**
+   * The match record named by `{matchId}`: readable by the roles of its two states only. Anyone else, operators
+   * included, gets the same 404 as for a record that does not exist.
+   */
+  | { readonly kind: 'matchRead' };
 
 export interface HttpRoute {
   readonly route: string;
@@ -34,6 +44,10 @@ export const httpRoutes = {
   [functionNames.stateSummaries]: { route: 'states', methods: ['GET'], policy: { kind: 'ownStates' } },
   [functionNames.uploadStatus]: { route: 'uploads/{uploadId?}', methods: ['GET'], policy: { kind: 'uploadRead' } },
   [functionNames.uploadErrors]: { route: 'uploads/{uploadId}/errors', methods: ['GET'], policy: { kind: 'uploadRead' } },
+  [functionNames.stateMatches]: { route: 'states/{state}/matches', methods: ['GET'], policy: { kind: 'stateMatchRecords' } },
+  [functionNames.matchRecord]: { route: 'matches/{matchId}', methods: ['GET'], policy: { kind: 'matchRead' } },
+  // Counts per state pair, no participant fields: an operator every pair, a state role the pairs of its states.
+  [functionNames.matchPairs]: { route: 'matches', methods: ['GET'], policy: { kind: 'ownStates' } },
   [functionNames.dashboard]: {
     route: 'dashboard/{*asset}',
     methods: ['GET'],

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { httpRoutes, type HttpFunctionName } from '../../src/functions/httpRoutes.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
-import { startTestStack, type TestStack } from '../support/localStack.js';
+import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
 import { CSV_HEADER, finalStatus, validRows } from '../support/uploads.js';
 
 type Who = 'stateA' | 'stateB' | 'operator' | 'none' | 'expired' | 'tampered' | 'wrongAudience';
@@ -17,6 +17,7 @@ describe('access to every route', () => {
   const tokens = {} as Record<Who, string | undefined>;
   let ca: UploadStatusBody;
   let tx: UploadStatusBody;
+  let matchId: string;
   // Row counts no other number in a response is likely to equal.
   const CA_ROWS = 1237;
   const TX_ROWS = 2341;
@@ -39,6 +40,11 @@ describe('access to every route', () => {
     expect((await put('tx', TX_ROWS, tokens.stateB)).status).toBe(202);
     [ca, tx] = await Promise.all([finalStatus(t, 'ca/access.csv'), finalStatus(t, 'tx/access.csv')]);
     expect([ca.rowsCommitted, tx.rowsCommitted]).toEqual([CA_ROWS, TX_ROWS]);
+    // The two files share their first CA_ROWS hashes: a CA–TX match record for each, once both runs are done.
+    matchId = await waitFor('the CA–TX match records', async () => {
+      const { rows } = await t.pool.query<{ n: number; id: string }>('SELECT count(*)::int AS n, min(match_id) AS id FROM bulkflow.matches');
+      return rows[0]!.n === CA_ROWS ? rows[0]!.id : undefined;
+    });
   }, 180_000);
   afterAll(async () => {
     await t?.stop();
@@ -60,6 +66,9 @@ describe('access to every route', () => {
     { fn: 'uploadStatus', label: "A's upload by instance id", path: () => `/api/uploads/${ca.instanceId}`, expected: { stateA: 200, stateB: 404, operator: 200 } },
     { fn: 'uploadStatus', label: "A's upload by blob", path: () => `/api/uploads?blob=${encodeURIComponent(ca.blobName)}`, expected: { stateA: 200, stateB: 404, operator: 200 } },
     { fn: 'uploadErrors', label: "A's upload errors", path: () => `/api/uploads/${ca.uploadId}/errors`, expected: { stateA: 200, stateB: 404, operator: 200 } },
+    { fn: 'stateMatches', label: "A's match records", path: () => '/api/states/ca/matches', expected: { stateA: 200, stateB: 403, operator: 403 } },
+    { fn: 'matchRecord', label: 'an A–B match record', path: () => `/api/matches/${matchId}`, expected: { stateA: 200, stateB: 200, operator: 404 } },
+    { fn: 'matchPairs', label: 'match counts per state pair', path: () => '/api/matches', expected: { stateA: 200, stateB: 200, operator: 200 } },
     { fn: 'dashboard', label: 'dashboard page', path: () => '/api/dashboard/', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
     { fn: 'dashboard', label: 'dashboard sign-in settings', path: () => '/api/dashboard/config.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
   ];

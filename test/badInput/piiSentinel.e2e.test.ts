@@ -57,6 +57,8 @@ describe('no row value leaves the participants table', () => {
   const logLines: string[] = [];
   const responses: string[] = [];
   const statuses: UploadStatusBody[] = [];
+  /** What SA and SC read of their match records: ids by design, so kept apart from `responses`. */
+  const matchResponses: string[] = [];
   const restore: Array<() => void> = [];
 
   /** GET through the APIs, keeping every body for the search. */
@@ -107,6 +109,17 @@ describe('no row value leaves the participants table', () => {
     await get('/api/states/sa/uploads');
     await get('/api/states/sb/uploads');
     await get('/runtime/webhooks/durabletask/instances?showInput=true');
+    // The match API: the operator's counts per pair go with every other response; the two states' records apart.
+    await get('/api/matches');
+    for (const state of ['SA', 'SC']) {
+      const token = await t.token({ states: [state] });
+      const list = await t.api(`/api/states/${state}/matches?limit=1000`, { token });
+      const body = await list.text();
+      matchResponses.push(body);
+      const { matches } = JSON.parse(body) as { matches: Array<{ matchId: string }> };
+      for (const { matchId } of matches) matchResponses.push(await (await t.api(`/api/matches/${matchId}`, { token })).text());
+      responses.push(await (await t.api('/api/matches', { token })).text());
+    }
   }, 300_000);
 
   afterAll(async () => {
@@ -168,15 +181,38 @@ describe('no row value leaves the participants table', () => {
     expect(records[0]).toEqual({ state_a: 'SA', state_b: 'SC', a_case_id: m(13), b_participant_id: m(61) });
   });
 
-  it('publishes no row value in events, match announcements among them (outbox and the Event Hubs endpoint\'s log)', async () => {
+  /** Every event as stored: the outbox rows and the Event Hubs endpoint's log files. */
+  async function events(): Promise<{ outbox: string[]; hub: string[] }> {
     const outbox = await t.pool.query<{ body: string }>('SELECT o::text AS body FROM bulkflow.outbox o');
-    expect(outbox.rowCount).toBeGreaterThan(0);
-    const announced = await t.pool.query<{ data: { state: string; new: number } }>(`SELECT data FROM bulkflow.outbox WHERE type = 'gov.bulkflow.matches.updated'`);
-    expect(announced.rows.map((r) => r.data).filter((d) => d.new > 0).map((d) => [d.state, d.new]).sort()).toEqual([['SA', 11], ['SC', 11]]);
-    expect(hits(outbox.rows.map((r) => r.body))).toEqual([]);
     const dir = join(t.stack.dataDir, 'eventhubs');
     const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
-    const contents = await Promise.all(files.map((f) => readFile(join(f.parentPath, f.name), 'latin1')));
-    expect(hits(contents)).toEqual([]);
+    return { outbox: outbox.rows.map((r) => r.body), hub: await Promise.all(files.map((f) => readFile(join(f.parentPath, f.name), 'latin1'))) };
+  }
+
+  it('publishes no row value in events, match announcements among them (outbox and the Event Hubs endpoint\'s log)', async () => {
+    const { outbox, hub } = await events();
+    expect(outbox.length).toBeGreaterThan(0);
+    expect(hub.length).toBeGreaterThan(0);
+    const announced = await t.pool.query<{ data: { state: string; new: number } }>(`SELECT data FROM bulkflow.outbox WHERE type = 'gov.bulkflow.matches.updated'`);
+    expect(announced.rows.map((r) => r.data).filter((d) => d.new > 0).map((d) => [d.state, d.new]).sort()).toEqual([['SA', 11], ['SC', 11]]);
+    expect(hits(outbox)).toEqual([]);
+    expect(hits(hub)).toEqual([]);
+  });
+
+  it('gives the match records\' ids to their two states only, and no matched hash to anyone: API, logs or events', async () => {
+    // SA's view of the record of its valid marked row holds SC's marked ids beside its own marked case id.
+    const [saList, ...rest] = matchResponses;
+    const sa = JSON.parse(saList!) as { matches: Array<{ participant: { caseId: string }; otherParticipant: { participantId: string; caseId: string } }> };
+    expect(sa.matches).toHaveLength(11);
+    expect(sa.matches.filter((r) => r.participant.caseId === m(13)).map((r) => r.otherParticipant)).toEqual([{ participantId: m(61), caseId: m(60) }]);
+    expect(rest).toHaveLength(11 + 1 + 11);
+    expect(hits(rest).length).toBeGreaterThan(0);
+    // The hashes the two states share (SA's valid marked row's among them) appear in no answer, log line or event.
+    const matched = [9007, ...Array.from({ length: 9 }, (_, i) => i + 1)].map(hashOf);
+    const { outbox, hub } = await events();
+    for (const [where, texts] of Object.entries({ matchResponses, responses, logLines, outbox, hub })) {
+      expect(texts.filter((text) => matched.some((hash) => text.toLowerCase().includes(hash))), where).toEqual([]);
+      expect(texts.filter((text) => /[0-9a-f]{128}/i.test(text)), where).toEqual([]);
+    }
   });
 });

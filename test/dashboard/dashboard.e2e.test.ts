@@ -246,4 +246,76 @@ describe('upload dashboard in chromium', () => {
       await context.close();
     }
   });
+
+  it('shows a state user its open matches page by page and the pair counts; an operator the counts only', async () => {
+    // NV's file holds 60 of CA's active hashes: 60 CA–NV match records once NV's upload is active and matched.
+    const { rows: shared } = await t.pool.query<{ hash: string }>(
+      `SELECT encode(lds_hash, 'hex') AS hash FROM bulkflow.active_participants WHERE state = 'CA' ORDER BY participant_id LIMIT 60`);
+    const nv = `lds_hash,participant_id,case_id\n${shared.map((r, i) => `${r.hash},NV${i},KNV${i}`).join('\n')}\n`;
+    await t.uploads.getBlockBlobClient('nv/matches.csv').upload(nv, nv.length);
+    await waitFor('the CA–NV match records', async () => {
+      const { pairs } = await getJson<{ pairs: Array<{ stateA: string; stateB: string; open: number }> }>(`${t.url}/api/matches`);
+      return pairs.some((p) => p.stateA === 'CA' && p.stateB === 'NV' && p.open === 60) ? true : undefined;
+    });
+    const pairRows = (p: Page) => p.$$eval('#pairs tbody tr', (rows) => rows.map((row) => [...row.querySelectorAll('td')].map((td) => td.textContent)));
+
+    // The operator: counts per pair, no link to records, and the records refused.
+    await page.goto(dashboardUrl(t.url));
+    await waitFor('the pair counts', async () => ((await pairRows(page)).length === 1 ? true : undefined));
+    expect(await pairRows(page)).toEqual([['CA–NV', '60', '0']]);
+    expect(await page.locator('#match-links a').count()).toBe(0);
+    await page.goto(`${dashboardUrl(t.url)}#/matches/CA`);
+    await waitFor('the refusal', async () => ((await page.locator('#problem').textContent()) === 'Forbidden: your roles do not let you read the match records of state CA' ? true : undefined));
+    expect(await page.locator('#match-list tbody tr').count()).toBe(0);
+
+    const caToken = await t.token({ states: ['CA'] });
+    const fromApi = async (after = '') => {
+      const response = await t.api(`/api/states/ca/matches?limit=50${after ? `&after=${after}` : ''}`, { token: caToken });
+      expect(response.status).toBe(200);
+      return (await response.json()) as { matches: Array<{ matchId: string; participant: { participantId: string; caseId: string | null }; otherParticipant: { participantId: string; caseId: string | null } }>; next: string | null };
+    };
+    const expected = (page: Awaited<ReturnType<typeof fromApi>>) => page.matches.map((m) =>
+      [m.matchId, 'NV', m.participant.participantId, m.participant.caseId ?? '–', m.otherParticipant.participantId, m.otherParticipant.caseId]);
+    const shownMatches = (p: Page) => p.$$eval('#match-list tbody tr', (rows) => rows.map((row) => [...row.querySelectorAll('td')].slice(0, 6).map((td) => td.textContent)));
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const caPage = await context.newPage();
+    const problems: string[] = [];
+    caPage.on('pageerror', (error) => problems.push(error.message));
+    try {
+      await signIn(caPage, dashboardUrl(t.url), { states: 'CA' });
+      await waitFor('the pair counts', async () => ((await pairRows(caPage)).length === 1 ? true : undefined));
+      expect(await pairRows(caPage)).toEqual([['CA–NV', '60', '0']]);
+      const link = caPage.getByRole('link', { name: 'Open matches of CA' });
+      await link.focus();
+      await caPage.keyboard.press('Enter');
+      await waitFor('the matches view', async () => ((await caPage.locator('#matches-title').textContent()) === 'Open matches of CA' ? true : undefined));
+      expect(await caPage.evaluate('document.activeElement?.id')).toBe('matches-title');
+
+      // Two pages of 50 and 10, as the API pages them, each with NV's participant and case beside CA's own.
+      const first = await fromApi();
+      await waitFor('the first page of matches', async () => ((await shownMatches(caPage)).length === 50 ? true : undefined));
+      expect(await shownMatches(caPage)).toEqual(expected(first));
+      expect(await caPage.locator('#matches-info').textContent()).toBe('Open matches 1–50 (page 1).');
+      expect(await seriousViolations(caPage)).toEqual([]);
+      await caPage.screenshot({ path: join(ARTIFACTS, 'dashboard-matches.png'), fullPage: true });
+      const second = await fromApi(first.next!);
+      expect(second.matches).toHaveLength(10);
+      await caPage.locator('#next-matches').click();
+      await waitFor('the second page of matches', async () => ((await shownMatches(caPage)).length === 10 ? true : undefined));
+      expect(await shownMatches(caPage)).toEqual(expected(second));
+      expect(await caPage.locator('#next-matches').isDisabled()).toBe(true);
+      expect(second.matches.map((m) => m.otherParticipant.participantId).concat(first.matches.map((m) => m.otherParticipant.participantId)).sort())
+        .toEqual(Array.from({ length: 60 }, (_, i) => `NV${i}`).sort());
+      // Ids are what match records are for; the hashes behind them never reach the page.
+      expect(await caPage.content()).not.toMatch(/[0-9a-f]{128}/i);
+
+      // Another state's records are refused.
+      await caPage.goto(`${dashboardUrl(t.url)}#/matches/NV`);
+      await waitFor('the refusal', async () => ((await caPage.locator('#problem').textContent()) === 'Forbidden: your roles do not let you read the match records of state NV' ? true : undefined));
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
 });

@@ -24,6 +24,7 @@ describe('the route → policy table', () => {
       authenticate: async () => ({ ok: false, error: 'missing', reason: '' }),
       rateLimit: async () => ({ allowed: true }),
       uploadState: async () => undefined,
+      matchStates: async () => undefined,
     });
     const handler = async () => ({ status: 200 });
     expect(() => guard.protect('dashboard', handler)).toThrow(/public in httpRoutes/);
