@@ -1,16 +1,12 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
-import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+import { useTestStack, waitFor } from '../support/localStack.js';
 import { finalStatus } from '../support/uploads.js';
 
 describe('ingest end to end through the local host', () => {
-  let t: TestStack;
-  beforeAll(async () => {
-    t = await startTestStack({ INGEST_CHUNK_BYTES: String(1 << 20) });
-  });
-  afterAll(async () => t?.stop());
+  const t = useTestStack({ INGEST_CHUNK_BYTES: String(1 << 20) });
 
   it('ingests 100k rows with 1 % bad rows: complete, every bad row reported by line and column', async () => {
     const file = join(t.stack.dataDir, `e2e-${process.pid}.csv`);

@@ -15,6 +15,9 @@ interface ActivityItem {
   input: string;
 }
 
+/** Wait before writing completions again after the store refused them (e.g. PostgreSQL restarting). */
+const RETRY_WRITE_MS = 1_000;
+
 /**
  * Runs activity work items, at least once: items are leased (renewed while this host lives), so the items
  * of a killed host run again after the lease expires. Completions are written in batches: the work item is
@@ -140,8 +143,15 @@ export class ActivityWorker {
       );
       await this.hub.pool.query(notifySql(this.hub.schema, 'orchestrations'));
     } catch (error) {
-      // The items stay leased; they run again once the lease lapses (at-least-once).
+      // Kept and written again: this host goes on renewing their leases, so they would never run again (seen:
+      // an upload stuck for good after a PostgreSQL restart). The write only lands for items this host still owns.
       this.hub.logger.error('writing activity completions failed', { count: batch.length, error: errorText(error) });
+      this.pending.unshift(...batch);
+      this.flushTimer ??= setTimeout(() => {
+        this.flushTimer = undefined;
+        void this.flush();
+      }, RETRY_WRITE_MS);
+      this.flushTimer.unref();
     }
   }
 }
