@@ -98,7 +98,11 @@ export class IngestSteps {
   *publish(output: IngestOutput): Step<IngestOutput> {
     const { uploadId } = output;
     this.progress.finished(output);
-    yield* this.calls.call('publishOutbox', { uploadId });
+    try {
+      yield* this.calls.call('publishOutbox', { uploadId });
+    } catch {
+      // the activity keeps Event Hubs outages to itself; this is the database gone too: the sweeper sends it
+    }
     try {
       yield* this.calls.call('deleteUploadBlob', { uploadId });
     } catch {

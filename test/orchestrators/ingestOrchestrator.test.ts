@@ -18,6 +18,7 @@ interface Script {
   activate?: ActivateResult;
   fail?: ActivateResult;
   deleteBlob?: () => unknown;
+  publish?: () => unknown;
 }
 
 /** Runs ingestOrchestrator with each activity answered from `script` (defaults: a 3-chunk upload that completes). */
@@ -43,7 +44,7 @@ async function ingest(script: Script = {}) {
         case 'failUpload':
           return script.fail ?? { status: 'failed', rowsCommitted: 0, rowsRejected: 0, reason: 'failed' };
         case 'publishOutbox':
-          return { published: 1, pending: 0 };
+          return script.publish?.() ?? { published: 1, pending: 0 };
         case 'deleteUploadBlob':
           return script.deleteBlob?.() ?? 'deleted';
         default:
@@ -93,6 +94,14 @@ describe('ingestOrchestrator', () => {
     expect(run.names.slice(-2)).toEqual(['publishOutbox', 'deleteUploadBlob']);
     expect(run.executed.filter((call) => call.name === 'deleteUploadBlob')).toHaveLength(5);
     expect(run.output).toEqual({ uploadId: 'u1', status: 'complete', rowsCommitted: 290, rowsRejected: 10, chunksTotal: 3 });
+    expect(run.phases.at(-1)).toBe('done');
+  });
+
+  it('keeps the outcome when publishing throws (the database gone at that moment): the sweeper sends the event later', async () => {
+    const run = await ingest({ publish: () => { throw new Error('connection refused'); } });
+    expect(run.output).toEqual({ uploadId: 'u1', status: 'complete', rowsCommitted: 290, rowsRejected: 10, chunksTotal: 3 });
+    expect(run.names.slice(-2)).toEqual(['publishOutbox', 'deleteUploadBlob']);
+    expect(run.executed.filter((call) => call.name === 'publishOutbox')).toHaveLength(1);
     expect(run.phases.at(-1)).toBe('done');
   });
 
