@@ -26,6 +26,15 @@ const RETRY: Record<ActivityName, df.RetryOptions | undefined> = {
 };
 
 /**
+ * Why an activity failed, without the serialized exception (and its stack) the extension records beside the
+ * reason: the SDK raises a failed task as `Error(Reason + " \n " + Details)`.
+ */
+export function failureReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split(' \n ')[0] as string;
+}
+
+/**
  * The one place orchestrators call out: activities (typed by their contract, with their retry options), the
  * chunk sub-orchestration and durable timers. Results come back from the replay as stored in history, so the
  * casts to the contract's output type live here and nowhere else.

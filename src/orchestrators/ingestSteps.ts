@@ -8,7 +8,7 @@ import {
   type RegisterResult,
 } from '../ingestContracts.js';
 import { commitChunkWaves } from './commitChunkWaves.js';
-import { Dispatcher, type Step } from './dispatcher.js';
+import { Dispatcher, failureReason, type Step } from './dispatcher.js';
 import { ProgressReporter } from './progressReporter.js';
 
 type Planned = Extract<PlanResult, { ok: true }>;
@@ -48,7 +48,7 @@ export class IngestSteps {
       return yield* this.calls.call('planUpload', { uploadId });
     } catch (error) {
       // Transient faults outlasted the retries: record why, keep the active upload.
-      const message = `planning failed: ${(error as Error).message}`;
+      const message = `planning failed: ${failureReason(error)}`;
       yield* this.calls.call('failUpload', { uploadId, code: 'plan_failed', message });
       return { ok: false, code: 'plan_failed', message };
     }
@@ -98,7 +98,11 @@ export class IngestSteps {
   *publish(output: IngestOutput): Step<IngestOutput> {
     const { uploadId } = output;
     this.progress.finished(output);
-    yield* this.calls.call('publishOutbox', { uploadId });
+    try {
+      yield* this.calls.call('publishOutbox', { uploadId });
+    } catch {
+      // the activity keeps Event Hubs outages to itself; this is the database gone too: the sweeper sends it
+    }
     try {
       yield* this.calls.call('deleteUploadBlob', { uploadId });
     } catch {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { errorText, findFunction } from '../invoke.js';
 import type { RpcTypedData } from '../registry.js';
 import { Semaphore } from '../workerLoop.js';
-import { EventType, historyEvent } from './history.js';
+import { activityFailed, EventType, historyEvent } from './history.js';
 import { notifySql } from './store.js';
 import type { TaskHub } from './hub.js';
 
@@ -87,7 +87,9 @@ export class ActivityWorker {
     const fn = findFunction(this.hub.registry, 'activityTrigger', item.name);
     let event;
     if (!fn) {
-      event = failed(item, `The function '${item.name}' doesn't exist, is disabled, or is not an activity function.`, '{}');
+      event = historyEvent(EventType.TaskFailed, {
+        TaskScheduledId: item.task_id, Reason: `The function '${item.name}' doesn't exist, is disabled, or is not an activity function.`, Details: '{}',
+      });
     } else {
       const result = await this.hub.invoker.invoke(fn, {
         trigger: { string: item.input },
@@ -95,10 +97,8 @@ export class ActivityWorker {
       });
       if (result.error !== undefined) {
         this.failed++;
-        const error = result.error;
-        const details = JSON.stringify({ ClassName: error instanceof Error ? error.name : 'Error', Message: errorText(error), StackTraceString: error instanceof Error ? (error.stack ?? null) : null });
-        event = failed(item, `Activity function '${fn.name}' failed: ${errorText(error)}`, details);
-        this.hub.logger.warn('activity failed', { activity: fn.name, instanceId: item.instance_id, taskId: item.task_id, error: errorText(error) });
+        event = activityFailed(item.task_id, fn.name, result.error);
+        this.hub.logger.warn('activity failed', { activity: fn.name, instanceId: item.instance_id, taskId: item.task_id, error: errorText(result.error) });
       } else {
         this.executed++;
         event = historyEvent(EventType.TaskCompleted, { TaskScheduledId: item.task_id, Result: resultJson(result.returnValue) });
@@ -154,10 +154,6 @@ export class ActivityWorker {
       this.flushTimer.unref();
     }
   }
-}
-
-function failed(item: ActivityItem, reason: string, details: string) {
-  return historyEvent(EventType.TaskFailed, { TaskScheduledId: item.task_id, Reason: reason, Details: details });
 }
 
 /** The extension stores the activity's return value as JSON text; `undefined` becomes null. */
