@@ -215,14 +215,18 @@ async function attachPartition(pool: pg.Pool, uploadId: string): Promise<void> {
   });
 }
 
-/** The index matching looks lds_hash up with (btree on the 64 bytes: 1.5-2.2 s per 1M rows; a hash index took longer). */
+/**
+ * The index matching looks lds_hash up with (btree on the 64 bytes: 1.5-2.2 s per 1M rows; a hash index took longer).
+ * Hashes hardly repeat, so deduplicating equal keys saves no space; skipping the check built it 12 % faster
+ * (1.44-1.48 s instead of 1.66-1.68 s per 1M rows).
+ */
 async function buildLookupIndex(pool: pg.Pool, uploadId: string): Promise<void> {
   const table = uploadTable(uploadId);
   await withTransaction(pool, async (client) => {
     await lockUpload(client, uploadId, -2); // two activations of one upload must not race on the name
     await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
     await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
-    await client.query(`CREATE INDEX IF NOT EXISTS ${table.name}_lds_hash ON ${table.qualified} (lds_hash) WITH (fillfactor = 100)`);
+    await client.query(`CREATE INDEX IF NOT EXISTS ${table.name}_lds_hash ON ${table.qualified} (lds_hash) WITH (fillfactor = 100, deduplicate_items = off)`);
   });
 }
 
