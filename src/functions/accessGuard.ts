@@ -61,13 +61,13 @@ export function createAccessGuard(deps: AccessGuardDeps) {
         const context = rest[rest.length - 1] as InvocationContext;
         const authentication = await deps.authenticate(request.headers.get('authorization'));
         if (!authentication.ok) {
-          context.warn(`access denied: function=${name} status=401 reason="${authentication.reason}"`);
+          context.warn(`access denied: status=401 reason="${authentication.reason}"`);
           const challenge = authentication.error === 'missing' ? REALM : `${REALM}, error="invalid_token", error_description="${authentication.reason}"`;
           return problem(401, 'Unauthorized', `a valid bearer token is required: ${authentication.reason}`, { 'www-authenticate': challenge });
         }
         const { principal } = authentication;
         const deny = (status: number, reason: string, response: HttpResponseInit) => {
-          context.warn(`access denied: function=${name} status=${status} ${callerLabel(principal)} reason="${reason}"`);
+          context.warn(`access denied: status=${status} ${callerLabel(principal)} reason="${reason}"`);
           return response;
         };
         if (!hasAnyRole(principal)) {
