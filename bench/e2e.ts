@@ -154,15 +154,22 @@ export class EndToEndStack {
     const at = (text: string) => Date.parse(text);
     const started = at(historyEvents.find((e) => e.EventType === 'ExecutionStarted')!.Timestamp);
     const ended = at(historyEvents.find((e) => e.EventType === 'ExecutionCompleted')!.Timestamp);
-    const step = (...names: string[]) => {
+    const span = (...names: string[]) => {
       const done = historyEvents.filter((e) => e.FunctionName && names.includes(e.FunctionName) && e.ScheduledTime);
-      if (done.length === 0) return 0;
-      return (Math.max(...done.map((e) => at(e.Timestamp))) - Math.min(...done.map((e) => at(e.ScheduledTime!)))) / 1000;
+      if (done.length === 0) return { from: 0, to: 0 };
+      return { from: Math.min(...done.map((e) => at(e.ScheduledTime!))), to: Math.max(...done.map((e) => at(e.Timestamp))) };
     };
+    const step = (...names: string[]) => {
+      const { from, to } = span(...names);
+      return (to - from) / 1000;
+    };
+    // Chunk 0 commits alongside the plan: the commit step is counted from the plan's end.
+    const planned = span('planUpload');
+    const committed = span('commitChunk', 'ingestChunksOrchestrator');
     const steps = {
       register: step('registerUpload'),
-      plan: step('planUpload'),
-      commit: step('commitChunk', 'ingestChunksOrchestrator'),
+      plan: (planned.to - planned.from) / 1000,
+      commit: (committed.to - Math.max(committed.from, planned.to)) / 1000,
       activate: step('activateUpload', 'failUpload'),
       publish: step('publishOutbox', 'deleteUploadBlob'),
     };

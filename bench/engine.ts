@@ -46,6 +46,7 @@ const BASELINE_COLUMNS = ['lds_hash', 'case_id', 'participant_id', 'participant_
 
 interface EngineRun {
   seconds: number;
+  /** Planning, with chunk 0 committing alongside (as the orchestrator runs them). */
   plan: number;
   commit: number;
   activate: number;
@@ -125,20 +126,23 @@ try {
     const cpuAt = [cpuSnapshot()];
     const started = process.hrtime.bigint();
     const { uploadId } = await registerUpload(pool, { state: 'BE', source: 'be/participants.csv', etag: randomBytes(8).toString('hex') });
-    const planned = await planUpload(pool, uploadId, source, { targetChunkBytes: chunkBytes });
+    let firstRow: number | undefined;
+    // As the orchestrator does: chunk 0 commits while the plan scans the rest of the file.
+    const [planned] = await Promise.all([
+      planUpload(pool, uploadId, source, { targetChunkBytes: chunkBytes }),
+      commitChunk(pool, { uploadId, chunkNo: 0 }, source).then(() => (firstRow = elapsed(started))),
+    ]);
     if (!planned.ok) throw new Error(`plan failed: ${planned.error.message}`);
     const plan = elapsed(started);
     cpuAt.push(cpuSnapshot());
     const commitStart = process.hrtime.bigint();
     const chunks = planned.plan.chunks;
-    let next = 0;
-    let firstRow: number | undefined;
+    let next = 1;
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (next < chunks.length) {
           const chunk = chunks[next++]!;
           await commitChunk(pool, { uploadId, chunkNo: chunk.chunkNo }, source);
-          firstRow ??= elapsed(started);
         }
       }),
     );
@@ -213,7 +217,7 @@ try {
     ['other processes', `${formatSpread(of((r) => r.others), fixed2)} of ${cpus().length} cores busy with other work during the rounds`],
     ['baseline COPY', `${formatSpread(of((r) => r.baseline), secs)}  (${formatSpread(baselineRate, rate)} rows/s; CPU ${formatSpread(of((r) => r.baselineCpu), secs)})`],
     ['engine total', `${formatSpread(of((r) => r.engine.seconds), secs)}  (${formatSpread(engineRate, rate)} rows/s)`],
-    ['  plan', formatSpread(of((r) => r.engine.plan), secs)],
+    ['  plan (and chunk 0)', formatSpread(of((r) => r.engine.plan), secs)],
     ['  commit', formatSpread(of((r) => r.engine.commit), secs)],
     ['  activate', formatSpread(of((r) => r.engine.activate), secs)],
     ['  first committed row', formatSpread(of((r) => r.engine.firstRow), secs)],

@@ -4,7 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { ByteSource } from './byteSource.js';
 import { COPY_COLUMNS, COPY_OPTIONS, CopyEncoder, type RowReject } from './copyEncoder.js';
 import { lockUpload, uploadTable, withTransaction } from './db.js';
-import { classifyError, CommitSlotsBusyError, PermanentError } from './errors.js';
+import { classifyError, CommitSlotsBusyError, PermanentError, TransientError } from './errors.js';
 import { fieldCountMessage, ROW_ERROR_MESSAGES } from './participantSchema.js';
 import { DEFAULT_MAX_LINE_BYTES } from './planner.js';
 
@@ -24,6 +24,8 @@ export interface CommitOptions {
   /** Stored error rows per upload (counts stay exact beyond it). */
   maxErrorRows?: number;
   maxLineBytes?: number;
+  /** How long to wait for the plan to cut this chunk before giving up (transiently). */
+  planWaitMs?: number;
   /**
    * Commits allowed at once across all uploads and processes sharing this database. The slot is a
    * transaction-level advisory lock, so it is released with the commit, also when a process dies.
@@ -32,6 +34,9 @@ export interface CommitOptions {
 }
 
 export const DEFAULT_MAX_ERROR_ROWS = 10_000;
+const DEFAULT_PLAN_WAIT_MS = 5 * 60_000;
+/** Planning cuts an 8 MiB chunk in well under a second; a commit waiting for one looks this often. */
+const PLAN_POLL_MS = 50;
 
 /**
  * Loads one planned chunk in ONE transaction: every row is checked against the column rules as it
@@ -42,6 +47,7 @@ export const DEFAULT_MAX_ERROR_ROWS = 10_000;
  */
 export async function commitChunk(pool: pg.Pool, ref: ChunkRef, source: ByteSource, options: CommitOptions = {}): Promise<ChunkResult> {
   try {
+    await untilPlanned(pool, ref, options.planWaitMs ?? DEFAULT_PLAN_WAIT_MS);
     return await withTransaction(pool, (client) => commitInTransaction(client, ref, source, options));
   } catch (error) {
     throw classifyError(error, `commit of chunk ${ref.chunkNo} of upload ${ref.uploadId}`);
@@ -104,6 +110,25 @@ async function commitInTransaction(client: pg.PoolClient, ref: ChunkRef, source:
     [uploadId, chunkNo, rowsCommitted, rowsRejected, JSON.stringify(errorCounts)],
   );
   return { uploadId, chunkNo, rowsCommitted, rowsRejected, alreadyCommitted: false };
+}
+
+/**
+ * Chunks are committed while the plan is still cutting them: waits until this one is stored, or the plan has
+ * ended without it (the transaction then finds it unplanned), outside any transaction and commit slot.
+ */
+async function untilPlanned(pool: pg.Pool, { uploadId, chunkNo }: ChunkRef, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const { rows: [upload] } = await pool.query<{ stored: boolean; ended: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM bulkflow.upload_chunks WHERE upload_id = $1 AND chunk_no = $2) AS stored,
+              planned_at IS NOT NULL OR status NOT IN ('pending', 'running') AS ended
+       FROM bulkflow.uploads WHERE upload_id = $1`,
+      [uploadId, chunkNo],
+    );
+    if (!upload || upload.stored || upload.ended) return;
+    if (Date.now() >= deadline) throw new TransientError(`chunk ${chunkNo} of upload ${uploadId} not planned after ${waitMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, PLAN_POLL_MS));
+  }
 }
 
 function rowErrorMessage(reject: RowReject, headerFields: number): string {

@@ -1,4 +1,4 @@
-/** Codes of problems that reject a whole file before any row is loaded. */
+/** Codes of problems that reject a whole file: the upload fails, and no row of it is ever activated. */
 export type WholeFileErrorCode =
   | 'empty_file'
   | 'header_only'

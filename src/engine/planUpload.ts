@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { ByteSource } from './byteSource.js';
 import { lockUpload, uploadTable, withTransaction } from './db.js';
 import { WholeFileError } from './errors.js';
-import type { UploadWarning } from './participantSchema.js';
+import type { Header, UploadWarning } from './participantSchema.js';
 import { planChunks, type Chunk, type PlanOptions } from './planner.js';
 import { markUploadFailed } from './uploadFailure.js';
 
@@ -20,16 +20,23 @@ export type PlanOutcome =
   | { ok: false; error: { code: string; message: string; line: number | null } };
 
 /**
- * Plans the upload once: stores its chunks, creates its (index-less) participants table and marks it
- * running. Bad files do not throw: the upload is marked failed with the reason, which is returned.
- * Calling it again returns the stored outcome.
+ * Plans the upload once: creates its (index-less) participants table, stores its chunks and marks it running.
+ * Chunks are stored as the scan cuts them, so they can be committed while the rest of the file is still being
+ * planned (commitChunk waits for its chunk). Bad files do not throw: the upload is marked failed with the reason,
+ * which is returned; rows already loaded stay in a table that is never activated. Calling it again returns the
+ * stored outcome.
  */
 export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSource, options: PlanOptions = {}): Promise<PlanOutcome> {
   const stored = await storedOutcome(pool, uploadId);
   if (stored) return stored;
   let plan;
   try {
-    plan = await planChunks(source, options);
+    plan = await planChunks(source, options, (header, chunks) =>
+      withTransaction(pool, async (client) => {
+        await lockUpload(client, uploadId, -1);
+        await storeChunks(client, uploadId, header, chunks);
+      }),
+    );
   } catch (error) {
     if (!(error instanceof WholeFileError)) throw error;
     await withTransaction(pool, async (client) => {
@@ -42,7 +49,24 @@ export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSo
     await lockUpload(client, uploadId, -1);
     const { rows } = await client.query('SELECT 1 FROM bulkflow.uploads WHERE upload_id = $1 AND planned_at IS NULL', [uploadId]);
     if (rows.length === 0) return; // planned meanwhile by a concurrent caller
-    const table = uploadTable(uploadId);
+    await storeChunks(client, uploadId, plan, plan.chunks);
+    await client.query(
+      `UPDATE bulkflow.uploads SET status = 'running', planned_at = now(), warnings = $2, rows_total = $3, size_bytes = $4
+       WHERE upload_id = $1`,
+      [uploadId, JSON.stringify(plan.warnings), plan.rowsTotal, plan.sizeBytes],
+    );
+  });
+  return (await storedOutcome(pool, uploadId))!;
+}
+
+/**
+ * Stores chunks (again, harmlessly: a retried plan cuts the same ones) and, with the first, the upload's table and
+ * header, which committing a chunk needs.
+ */
+async function storeChunks(client: pg.PoolClient, uploadId: string, header: Header, chunks: Chunk[]): Promise<void> {
+  const table = uploadTable(uploadId);
+  const { rows: [exists] } = await client.query<{ table: string | null }>('SELECT to_regclass($1) AS table', [table.qualified]);
+  if (!exists?.table) {
     // The CHECK lets ATTACH PARTITION skip its scan; the default lets COPY leave upload_id out. Activation
     // vacuums and analyzes the table once its rows are in, and nothing writes to it afterwards: an autovacuum
     // meanwhile would only compete with the load (and hold up activation's own VACUUM until it is cancelled).
@@ -52,20 +76,15 @@ export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSo
        WITH (autovacuum_enabled = false)`,
     );
     await client.query(`ALTER TABLE ${table.qualified} ALTER COLUMN upload_id SET DEFAULT ${id}`);
-    const chunks = plan.chunks;
-    await client.query(
-      `INSERT INTO bulkflow.upload_chunks (upload_id, chunk_no, byte_start, byte_end, first_line, rows)
-       SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int[], $6::int[])`,
-      [uploadId, chunks.map((c) => c.chunkNo), chunks.map((c) => c.byteStart), chunks.map((c) => c.byteEnd),
-        chunks.map((c) => c.firstLine), chunks.map((c) => c.rows)],
-    );
-    await client.query(
-      `UPDATE bulkflow.uploads SET status = 'running', planned_at = now(), header = $2, warnings = $3, rows_total = $4, size_bytes = $5
-       WHERE upload_id = $1`,
-      [uploadId, JSON.stringify(plan.columns), JSON.stringify(plan.warnings), plan.rowsTotal, plan.sizeBytes],
-    );
-  });
-  return (await storedOutcome(pool, uploadId))!;
+    await client.query('UPDATE bulkflow.uploads SET header = $2 WHERE upload_id = $1', [uploadId, JSON.stringify(header.columns)]);
+  }
+  await client.query(
+    `INSERT INTO bulkflow.upload_chunks (upload_id, chunk_no, byte_start, byte_end, first_line, rows)
+     SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int[], $6::int[])
+     ON CONFLICT (upload_id, chunk_no) DO NOTHING`,
+    [uploadId, chunks.map((c) => c.chunkNo), chunks.map((c) => c.byteStart), chunks.map((c) => c.byteEnd),
+      chunks.map((c) => c.firstLine), chunks.map((c) => c.rows)],
+  );
 }
 
 async function storedOutcome(pool: pg.Pool, uploadId: string): Promise<PlanOutcome | undefined> {

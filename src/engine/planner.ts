@@ -25,6 +25,9 @@ export interface PlanOptions {
   maxLineBytes?: number;
 }
 
+/** Receives chunks as the scan cuts them (before the whole file is read); awaited, so the scan waits for it. */
+export type ChunkListener = (header: Header, chunks: Chunk[]) => Promise<void>;
+
 export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -33,8 +36,10 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * One streaming pass over the file: validates its structure (throws WholeFileError), reads the
  * header and cuts the data region into chunks of about `targetChunkBytes` at record boundaries.
  * Chunks tile the bytes after the header exactly. Memory does not grow with the file.
+ * `onChunks` hears of every chunk but the last as soon as it is cut, so its rows can load while the scan
+ * goes on; a whole-file error found later still throws.
  */
-export async function planChunks(source: ByteSource, options: PlanOptions = {}): Promise<Plan> {
+export async function planChunks(source: ByteSource, options: PlanOptions = {}, onChunks?: ChunkListener): Promise<Plan> {
   const target = options.targetChunkBytes ?? DEFAULT_CHUNK_BYTES;
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const sizeBytes = await source.size();
@@ -47,6 +52,7 @@ export async function planChunks(source: ByteSource, options: PlanOptions = {}):
   let chunkRows = 0;
   let rowsTotal = 0;
   let scanner: RecordScanner | undefined;
+  let reported = 0;
   const onRecord = (record: ScannedRecord) => {
     if (!header) {
       header = parseHeader(record.buf!.subarray(record.from, record.to), record.line);
@@ -77,6 +83,11 @@ export async function planChunks(source: ByteSource, options: PlanOptions = {}):
       pending = undefined;
     } else {
       scanner!.push(buf);
+    }
+    if (onChunks && chunks.length > reported) {
+      const cut = chunks.slice(reported);
+      reported = chunks.length;
+      await onChunks(header!, cut);
     }
   }
   if (pending) {

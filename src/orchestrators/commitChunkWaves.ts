@@ -1,4 +1,4 @@
-import { BUSY, type ChunkFailure, type ChunkRange, type ChunkRangeResult } from '../ingestContracts.js';
+import { BUSY, type ChunkFailure, type ChunkRange, type ChunkRangeResult, type CommitResult } from '../ingestContracts.js';
 import type { Dispatcher, Step } from './dispatcher.js';
 import type { ProgressReporter } from './progressReporter.js';
 
@@ -14,14 +14,19 @@ const BUSY_BACKOFF_MS = 1_000;
  * window: re-yielding tasks inside a new Task.any makes the extension schedule them twice
  * (Azure/azure-functions-durable-js#574). Every activity returns a result object, so one bad chunk never
  * fails the wave fast; transient failures are retried in a later wave after a durable-timer backoff.
+ * `earlier`: results of chunks outside the range committed before (chunk 0, alongside the plan), counted and,
+ * when they failed transiently, retried with the first wave.
  */
-export function* commitChunkWaves(calls: Dispatcher, progress: ProgressReporter, range: ChunkRange): Step<ChunkRangeResult> {
+export function* commitChunkWaves(calls: Dispatcher, progress: ProgressReporter, range: ChunkRange, earlier: CommitResult[] = []): Step<ChunkRangeResult> {
   const queue: number[] = [];
   for (let chunkNo = range.from; chunkNo < range.to; chunkNo++) queue.push(chunkNo);
   const attempts = new Map<number, number>();
-  while (queue.length > 0) {
+  let carried = earlier;
+  while (queue.length > 0 || carried.length > 0) {
     const wave = queue.splice(0, Math.max(1, range.maxChunksInFlight));
-    const results = yield* calls.callAll('commitChunk', wave.map((chunkNo) => ({ uploadId: range.uploadId, chunkNo })));
+    const called = wave.length > 0 ? yield* calls.callAll('commitChunk', wave.map((chunkNo) => ({ uploadId: range.uploadId, chunkNo }))) : [];
+    const results = [...carried, ...called];
+    carried = [];
     progress.committed(results);
     let failure: ChunkFailure | undefined;
     const retry: number[] = [];

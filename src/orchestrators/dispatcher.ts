@@ -51,6 +51,13 @@ export class Dispatcher {
     return (yield this.context.df.Task.all(inputs.map((input) => this.activity(name, input)))) as Array<ActivityOutput<N>>;
   }
 
+  /** Two different activities at once; both results, in order. */
+  *callBoth<N extends ActivityName, M extends ActivityName>(
+    first: N, firstInput: ActivityInput<N>, second: M, secondInput: ActivityInput<M>,
+  ): Step<[ActivityOutput<N>, ActivityOutput<M>]> {
+    return (yield this.context.df.Task.all([this.activity(first, firstInput), this.activity(second, secondInput)])) as [ActivityOutput<N>, ActivityOutput<M>];
+  }
+
   /** Commits a range of chunks in a sub-orchestration whose id is derived from this instance's, so a replay finds it. */
   *commitRange(range: ChunkRangeInput): Step<ChunkRangeResult> {
     const instanceId = `${this.context.df.instanceId}:chunks-${range.from}`;

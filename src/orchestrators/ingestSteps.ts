@@ -2,6 +2,7 @@ import type { OrchestrationContext } from 'durable-functions';
 import {
   CHUNKS_PER_SUB_ORCHESTRATION,
   type ChunkRangeResult,
+  type CommitResult,
   type IngestInput,
   type IngestOutput,
   type PlanResult,
@@ -11,7 +12,8 @@ import { commitChunkWaves } from './commitChunkWaves.js';
 import { Dispatcher, failureReason, type Step } from './dispatcher.js';
 import { ProgressReporter } from './progressReporter.js';
 
-type Planned = Extract<PlanResult, { ok: true }>;
+/** A plan, and the result of committing its chunk 0 alongside it. */
+type Planned = Extract<PlanResult, { ok: true }> & { first: CommitResult };
 type PlanFailed = Extract<PlanResult, { ok: false }>;
 
 /**
@@ -40,12 +42,17 @@ export class IngestSteps {
     return { uploadId: upload.uploadId, status: upload.status, rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0 };
   }
 
-  /** A bad or vanished file comes back as a failed plan (the activity has failed the upload); so do retries run out. */
-  *plan(upload: RegisterResult): Step<PlanResult> {
+  /**
+   * Plans while committing chunk 0, which every plannable file has: its rows load while the rest of the file is
+   * scanned, and a user watching sees rows sooner. A bad or vanished file comes back as a failed plan (the
+   * activity has failed the upload, and the rows of chunk 0 are never activated); so do retries run out.
+   */
+  *plan(upload: RegisterResult): Step<Planned | PlanFailed> {
     const { uploadId } = upload;
     this.progress.enter('planning');
     try {
-      return yield* this.calls.call('planUpload', { uploadId });
+      const [plan, first] = yield* this.calls.callBoth('planUpload', { uploadId }, 'commitChunk', { uploadId, chunkNo: 0 });
+      return plan.ok ? { ...plan, first } : plan;
     } catch (error) {
       // Transient faults outlasted the retries: record why, keep the active upload.
       const message = `planning failed: ${failureReason(error)}`;
@@ -58,12 +65,17 @@ export class IngestSteps {
     return { uploadId: upload.uploadId, status: 'failed', rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0, reason: plan.message };
   }
 
-  /** Small uploads commit in this orchestration; large ones in sub-orchestrations of at most 500 chunks, one after another. */
+  /**
+   * The chunks after chunk 0 (committed alongside the plan). Small uploads commit in this orchestration; large ones
+   * in sub-orchestrations of at most 500 chunks, one after another.
+   */
   *commitChunks(upload: RegisterResult, plan: Planned): Step<ChunkRangeResult> {
     this.progress.planned(plan);
-    const range = { uploadId: upload.uploadId, from: 0, to: plan.chunksTotal, maxChunksInFlight: upload.maxChunksInFlight };
-    if (plan.chunksTotal <= CHUNKS_PER_SUB_ORCHESTRATION) return yield* commitChunkWaves(this.calls, this.progress, range);
-    for (let from = 0; from < plan.chunksTotal; from += CHUNKS_PER_SUB_ORCHESTRATION) {
+    const range = { uploadId: upload.uploadId, from: 1, to: plan.chunksTotal, maxChunksInFlight: upload.maxChunksInFlight };
+    if (plan.chunksTotal <= CHUNKS_PER_SUB_ORCHESTRATION) return yield* commitChunkWaves(this.calls, this.progress, range, [plan.first]);
+    const head = yield* commitChunkWaves(this.calls, this.progress, { ...range, to: 1 }, [plan.first]);
+    if (head.failure) return head;
+    for (let from = 1; from < plan.chunksTotal; from += CHUNKS_PER_SUB_ORCHESTRATION) {
       const to = Math.min(plan.chunksTotal, from + CHUNKS_PER_SUB_ORCHESTRATION);
       const block = yield* this.calls.commitRange({ ...range, from, to, progress: this.progress.snapshot });
       this.progress.reached(block);

@@ -114,8 +114,12 @@ describe('ingestOrchestrator', () => {
   });
 
   it('publishes the failure of a bad file that planning reported (the activity has failed the upload)', async () => {
-    const run = await ingest({ plan: { ok: false, code: 'missing_column', message: 'line 1: participant_id is missing' } });
-    expect(run.names).toEqual(['registerUpload', 'planUpload', 'publishOutbox', 'deleteUploadBlob']);
+    const run = await ingest({
+      plan: { ok: false, code: 'missing_column', message: 'line 1: participant_id is missing' },
+      commit: (chunkNo) => ({ ok: false, chunkNo, transient: false, code: 'PermanentError', message: `chunk ${chunkNo} is not planned` }),
+    });
+    // Chunk 0 was committing alongside the plan; with no plan its result counts for nothing.
+    expect(run.names).toEqual(['registerUpload', 'planUpload', 'commitChunk', 'publishOutbox', 'deleteUploadBlob']);
     expect(run.output).toEqual({ uploadId: 'u1', status: 'failed', rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0, reason: 'line 1: participant_id is missing' });
     expect(run.signals).toEqual([
       { instanceId: '@uploadprogress@u1', operation: 'finished', input: { status: 'failed', rowsCommitted: 0, rowsRejected: 0, reason: 'line 1: participant_id is missing' } },
@@ -125,7 +129,7 @@ describe('ingestOrchestrator', () => {
 
   it('fails the upload itself when planning still throws after its retries', async () => {
     const run = await ingest({ plan: new Error('connection reset') });
-    expect(run.names).toEqual(['registerUpload', 'planUpload', 'failUpload', 'publishOutbox', 'deleteUploadBlob']);
+    expect(run.names).toEqual(['registerUpload', 'planUpload', 'commitChunk', 'failUpload', 'publishOutbox', 'deleteUploadBlob']);
     // The reason as the extension records it, without the serialized exception (and stack) it records beside it.
     const reason = "planning failed: Activity function 'planUpload' failed: connection reset";
     expect(run.call('failUpload')!.input).toEqual({ uploadId: 'u1', code: 'plan_failed', message: reason });
@@ -151,7 +155,43 @@ describe('ingestOrchestrator', () => {
     const run = await ingest({ plan: { ok: true, chunksTotal: 500, rowsTotal: 50_000 }, register: { ...REGISTERED, maxChunksInFlight: 32 } });
     expect(run.names.filter((name) => name === 'commitChunk')).toHaveLength(500);
     expect(run.names).not.toContain('ingestChunksOrchestrator');
-    expect(run.yielded.filter((task) => task.kind === 'all').map((task) => task.tasks.length)).toEqual([...Array(15).fill(32), 20]);
+    // The plan with chunk 0, then chunks 1-499.
+    expect(run.yielded.filter((task) => task.kind === 'all').map((task) => task.tasks.length)).toEqual([2, ...Array(15).fill(32), 19]);
+  });
+
+  it('commits chunk 0 alongside the plan and counts it with the first wave', async () => {
+    const run = await ingest();
+    expect(run.yielded[1]).toMatchObject({
+      kind: 'all',
+      tasks: [{ name: 'planUpload', input: { uploadId: 'u1' } }, { name: 'commitChunk', input: { uploadId: 'u1', chunkNo: 0 } }],
+    });
+    expect(run.calls.filter((call) => call.name === 'commitChunk').map((call) => (call.input as CommitInput).chunkNo)).toEqual([0, 1, 2]);
+    expect(run.signals.filter((signal) => signal.operation === 'committed').map((signal) => signal.input)).toEqual([
+      { chunksDone: 3, rowsCommitted: 291, rowsRejected: 9 },
+    ]);
+  });
+
+  it('retries chunk 0 with the first wave when it failed transiently alongside the plan', async () => {
+    const tries = new Map<number, number>();
+    const run = await ingest({
+      commit: (chunkNo) => {
+        tries.set(chunkNo, (tries.get(chunkNo) ?? 0) + 1);
+        return chunkNo === 0 && tries.get(0) === 1 ? { ok: false, chunkNo, transient: true, code: 'TransientError', message: 'connection reset' } : undefined;
+      },
+    });
+    expect(run.calls.filter((call) => call.name === 'commitChunk').map((call) => (call.input as CommitInput).chunkNo)).toEqual([0, 1, 2, 0]);
+    expect(run.delays).toEqual([2_000]);
+    expect(run.output).toEqual({ uploadId: 'u1', status: 'complete', rowsCommitted: 290, rowsRejected: 10, chunksTotal: 3 });
+    expect(run.statuses.find((status) => (status as { phase: string }).phase === 'activating'))
+      .toEqual({ phase: 'activating', chunksTotal: 3, chunksDone: 3, rowsCommitted: 291, rowsRejected: 9 });
+  });
+
+  it('fails the upload when chunk 0 fails for good alongside the plan', async () => {
+    const run = await ingest({
+      commit: (chunkNo) => (chunkNo === 0 ? { ok: false, chunkNo, transient: false, code: 'BlobChanged', message: 'blob changed' } : undefined),
+    });
+    expect(run.call('failUpload')!.input).toEqual({ uploadId: 'u1', code: 'BlobChanged', message: 'chunk 0: blob changed' });
+    expect(run.names).not.toContain('activateUpload');
   });
 
   it('splits larger uploads into sub-orchestrations of 500 chunks, one after another, each starting from the totals so far', async () => {
@@ -164,28 +204,29 @@ describe('ingestOrchestrator', () => {
         return { chunksDone: input.progress.chunksDone + chunks, rowsCommitted: input.progress.rowsCommitted + chunks * 99, rowsRejected: input.progress.rowsRejected + chunks };
       },
     });
-    expect(run.names).not.toContain('commitChunk');
+    // Chunk 0 commits alongside the plan, in the parent; the blocks start after it.
+    expect(run.calls.filter((call) => call.name === 'commitChunk').map((call) => call.input)).toEqual([{ uploadId: 'u1', chunkNo: 0 }]);
     expect(run.calls.filter((call) => call.kind === 'subOrchestration').map((call) => call.instanceId)).toEqual([
-      'ingest-u1:chunks-0', 'ingest-u1:chunks-500', 'ingest-u1:chunks-1000',
+      'ingest-u1:chunks-1', 'ingest-u1:chunks-501', 'ingest-u1:chunks-1001',
     ]);
     expect(ranges.map(({ from, to, maxChunksInFlight, uploadId }) => ({ uploadId, from, to, maxChunksInFlight }))).toEqual([
-      { uploadId: 'u1', from: 0, to: 500, maxChunksInFlight: 4 },
-      { uploadId: 'u1', from: 500, to: 1000, maxChunksInFlight: 4 },
-      { uploadId: 'u1', from: 1000, to: 1201, maxChunksInFlight: 4 },
+      { uploadId: 'u1', from: 1, to: 501, maxChunksInFlight: 4 },
+      { uploadId: 'u1', from: 501, to: 1001, maxChunksInFlight: 4 },
+      { uploadId: 'u1', from: 1001, to: 1201, maxChunksInFlight: 4 },
     ]);
     expect(ranges.map((range) => range.progress)).toEqual([
-      { phase: 'committing', chunksTotal: 1201, chunksDone: 0, rowsCommitted: 0, rowsRejected: 0 },
-      { phase: 'committing', chunksTotal: 1201, chunksDone: 500, rowsCommitted: 49_500, rowsRejected: 500 },
-      { phase: 'committing', chunksTotal: 1201, chunksDone: 1000, rowsCommitted: 99_000, rowsRejected: 1000 },
+      { phase: 'committing', chunksTotal: 1201, chunksDone: 1, rowsCommitted: 97, rowsRejected: 3 },
+      { phase: 'committing', chunksTotal: 1201, chunksDone: 501, rowsCommitted: 49_597, rowsRejected: 503 },
+      { phase: 'committing', chunksTotal: 1201, chunksDone: 1001, rowsCommitted: 99_097, rowsRejected: 1003 },
     ]);
     // One status per episode: the totals so far after each block; the last block's arrive together with 'activating'.
-    expect(run.statuses.slice(3, 6)).toEqual([
-      { phase: 'committing', chunksTotal: 1201, chunksDone: 500, rowsCommitted: 49_500, rowsRejected: 500 },
-      { phase: 'committing', chunksTotal: 1201, chunksDone: 1000, rowsCommitted: 99_000, rowsRejected: 1000 },
-      { phase: 'activating', chunksTotal: 1201, chunksDone: 1201, rowsCommitted: 118_899, rowsRejected: 1201 },
+    expect(run.statuses.slice(-6, -3)).toEqual([
+      { phase: 'committing', chunksTotal: 1201, chunksDone: 501, rowsCommitted: 49_597, rowsRejected: 503 },
+      { phase: 'committing', chunksTotal: 1201, chunksDone: 1001, rowsCommitted: 99_097, rowsRejected: 1003 },
+      { phase: 'activating', chunksTotal: 1201, chunksDone: 1201, rowsCommitted: 118_897, rowsRejected: 1203 },
     ]);
-    // The sub-orchestrations tell the entity; the parent only starts and finishes.
-    expect(run.signals.map((signal) => signal.operation)).toEqual(['started', 'finished']);
+    // The parent tells the entity of chunk 0; the sub-orchestrations of the rest.
+    expect(run.signals.map((signal) => signal.operation)).toEqual(['started', 'committed', 'finished']);
     expect(run.names.slice(-3)).toEqual(['activateUpload', 'publishOutbox', 'deleteUploadBlob']);
   });
 
@@ -193,8 +234,8 @@ describe('ingestOrchestrator', () => {
     const run = await ingest({
       plan: { ok: true, chunksTotal: 1500, rowsTotal: 150_000 },
       range: (input) => ({
-        chunksDone: input.progress.chunksDone + (input.from === 500 ? 10 : 500), rowsCommitted: 0, rowsRejected: 0,
-        ...(input.from === 500 ? { failure: { chunkNo: 510, code: 'ECONNRESET', message: 'connection reset (gave up after 8 attempts)' } } : {}),
+        chunksDone: input.progress.chunksDone + (input.from === 501 ? 10 : 500), rowsCommitted: 0, rowsRejected: 0,
+        ...(input.from === 501 ? { failure: { chunkNo: 510, code: 'ECONNRESET', message: 'connection reset (gave up after 8 attempts)' } } : {}),
       }),
     });
     expect(run.calls.filter((call) => call.kind === 'subOrchestration')).toHaveLength(2);
