@@ -46,9 +46,9 @@ export const MERGE_JOIN_SETTINGS = 'SET LOCAL enable_hashjoin = off; SET LOCAL e
  * row (the same join through the active view, 1M rows against 10 x 1M: ~50 s of CPU, against ~4 s merged) or
  * hashes whole tables (twice the merge's time in the same comparison).
  */
-async function findShared(client: pg.PoolClient, { uploadId, others }: Evaluation): Promise<void> {
+async function findShared(client: pg.PoolClient, { uploadId, state, others }: Evaluation): Promise<void> {
   await client.query(
-    `CREATE TEMP TABLE match_found (other_state text, other_upload text, lds_hash bytea, own_participant text, own_case text,
+    `CREATE TEMP TABLE match_found (match_id text, other_state text, other_upload text, lds_hash bytea, own_participant text, own_case text,
                                     other_participant text, other_case text) ON COMMIT DROP`,
   );
   if (others.length === 0) return;
@@ -57,12 +57,14 @@ async function findShared(client: pg.PoolClient, { uploadId, others }: Evaluatio
     `CROSS JOIN LATERAL (SELECT participant_id, case_id FROM ${table} t WHERE t.lds_hash = h.lds_hash ORDER BY participant_id LIMIT 1)`;
   const branches = others.map(({ uploadId: otherId }, i) => {
     const other = uploadTable(otherId).qualified;
-    return `SELECT $${2 * i + 1}::text, $${2 * i + 2}::text, h.lds_hash, n.participant_id, n.case_id, o.participant_id, o.case_id
+    const otherState = `$${2 * i + 2}::text`;
+    return `SELECT bulkflow.match_id(k.key, least($1::text, ${otherState}), greatest($1::text, ${otherState}), h.lds_hash), ${otherState}, $${2 * i + 3}::text, h.lds_hash,
+                   n.participant_id, n.case_id, o.participant_id, o.case_id
             FROM (SELECT DISTINCT n.lds_hash FROM ${own} n JOIN ${other} o ON o.lds_hash = n.lds_hash) h
-            ${side(own)} n ${side(other)} o`;
+            ${side(other)} o ${side(own)} n CROSS JOIN bulkflow.match_id_key k`;
   });
   await client.query(MERGE_JOIN_SETTINGS);
-  await client.query(`INSERT INTO match_found ${branches.join(' UNION ALL ')}`, others.flatMap((other) => [other.state, other.uploadId]));
+  await client.query(`INSERT INTO match_found ${branches.join(' UNION ALL ')}`, [state, ...others.flatMap((other) => [other.state, other.uploadId])]);
   await client.query('RESET enable_hashjoin; RESET enable_nestloop; RESET max_parallel_workers_per_gather');
 }
 
@@ -79,15 +81,14 @@ async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Prom
               (m.a_participant_id, m.a_case_id, m.a_upload_id, m.b_participant_id, m.b_case_id, m.b_upload_id)
                 IS DISTINCT FROM (s.a_participant_id, s.a_case_id, s.a_upload_id, s.b_participant_id, s.b_case_id, s.b_upload_id) AS changed
        FROM (
-         SELECT bulkflow.match_id(k.key, least($3, f.other_state), greatest($3, f.other_state), f.lds_hash) AS match_id,
-                f.other_state, f.lds_hash, least($3, f.other_state) AS state_a, greatest($3, f.other_state) AS state_b,
+         SELECT f.match_id, f.other_state, f.lds_hash, least($3, f.other_state) AS state_a, greatest($3, f.other_state) AS state_b,
                 CASE WHEN $3 < f.other_state THEN f.own_participant ELSE f.other_participant END AS a_participant_id,
                 CASE WHEN $3 < f.other_state THEN f.own_case ELSE f.other_case END AS a_case_id,
                 CASE WHEN $3 < f.other_state THEN $1 ELSE f.other_upload END AS a_upload_id,
                 CASE WHEN $3 < f.other_state THEN f.other_participant ELSE f.own_participant END AS b_participant_id,
                 CASE WHEN $3 < f.other_state THEN f.other_case ELSE f.own_case END AS b_case_id,
                 CASE WHEN $3 < f.other_state THEN f.other_upload ELSE $1 END AS b_upload_id
-         FROM match_found f JOIN pairs p ON p.upload_id = f.other_upload CROSS JOIN bulkflow.match_id_key k
+         FROM match_found f JOIN pairs p ON p.upload_id = f.other_upload
        ) s
        LEFT JOIN bulkflow.matches m USING (match_id)
      ),
