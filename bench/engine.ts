@@ -1,24 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createReadStream } from 'node:fs';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { activateUpload, commitChunk, fileByteSource, migrate, planUpload, registerUpload } from '../src/engine/index.js';
+import { activateUpload, cleanupUploads, commitChunk, fileByteSource, migrate, planUpload, registerUpload } from '../src/engine/index.js';
 import { resolvePostgres } from '../local/src/embeddedPostgres.js';
 import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
-import { e2eDataDir, measureEndToEnd } from './e2e.js';
+import { e2eDataDir, EndToEndStack, type EndToEndRun, type StarterLatency } from './e2e.js';
 import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';
+import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, percent, rate, secs, spread } from './stats.js';
 import { measureMatches } from './matches.js';
 
 /**
- * `npm run bench -- --rows N [--concurrency C] [--chunk-mb M] [--bad SHARE] [--compare] [--match-rows N | --no-matches]`:
- * the engine against a raw COPY of the same file into an unindexed all-text table, on the same server, in the same
- * run; then the end-to-end path through the local stack (skip with --engine-only); then match analysis against a
- * bare join (bench/matches.ts). --compare adds pgloader loading the same file into the same kind of table, when it
- * is installed, and prints every loader side by side.
+ * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--engine-only] [--compare]
+ * [--match-rows N | --no-matches]`:
+ * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), then the engine, then
+ * the end-to-end path through the local stack (skip with --engine-only), on the same server. Ratios are taken per
+ * round, against the baseline measured right before, and the summary gives min / median / max over the rounds.
+ * Then match analysis (once) against a bare join (bench/matches.ts). --in-flight sets the app's chunks in flight per
+ * upload for the end-to-end runs. --compare adds pgloader (once) loading the same file into the same kind of table,
+ * when it is installed.
  */
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -28,24 +32,51 @@ function option(name: string, fallback: number): number {
 }
 
 const rows = option('rows', 1_000_000);
+const runs = Math.max(1, Math.floor(option('runs', 1)));
 const concurrency = option('concurrency', 2);
 const chunkBytes = option('chunk-mb', 8) * 1024 * 1024;
 const badShare = option('bad', 0.001);
 const skipE2e = process.argv.includes('--engine-only');
+// The product's chunks in flight per upload (INGEST_MAX_CHUNKS_IN_FLIGHT) for the end-to-end runs; default: the app's.
+const inFlight = process.argv.includes('--in-flight') ? option('in-flight', 0) : undefined;
 const compare = process.argv.includes('--compare');
 // Match phase: a new upload against 10 other states' active uploads of as many rows, 1 % shared with each.
 const matchRows = process.argv.includes('--no-matches') ? 0 : option('match-rows', rows);
 const BASELINE_COLUMNS = ['lds_hash', 'case_id', 'participant_id', 'participant_closing_date', 'recent_benefit_issuance_dates', 'vulnerable_individual'];
+
+interface EngineRun {
+  seconds: number;
+  plan: number;
+  commit: number;
+  activate: number;
+  /** Engine start -> the first chunk committed. */
+  firstRow: number;
+  /** CPU seconds of this process and PostgreSQL per step: unlike wall time, barely moved by other work on the machine. */
+  cpu: { plan: number; commit: number; activate: number };
+  chunks: number;
+  rowsCommitted: number;
+  rowsRejected: number;
+}
+
+interface Round {
+  load: number;
+  baselineCpu: number;
+  /** CPU cores' worth used by other processes on the machine during the round (it has os.cpus().length). */
+  others: number;
+  baseline: number;
+  engine: EngineRun;
+  e2e?: EndToEndRun;
+}
 
 const dataDir = join(process.cwd(), '.data');
 await mkdir(join(dataDir, 'bench'), { recursive: true });
 // Field-count errors would stop the baseline's plain COPY, so the bench plants every other kind.
 const kinds = BAD_KINDS.filter((kind) => kind !== 'field_count');
 const file = join(dataDir, 'bench', `participants-${rows}-${badShare}.csv`);
-const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
-let started = process.hrtime.bigint();
+const elapsed = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+const generateStart = process.hrtime.bigint();
 if (!existsSync(file)) await generateParticipantsCsv(file, { rows, badShare, badKinds: kinds, seed: 1 });
-const generateSeconds = seconds(started);
+const generateSeconds = elapsed(generateStart);
 const sizeBytes = (await stat(file)).size;
 
 const postgres = await resolvePostgres({ dataDir: join(dataDir, `bench-postgres-${process.pid}`), persistent: false });
@@ -57,7 +88,7 @@ const url = new URL(postgres.url);
 url.pathname = `/${database}`;
 const pool = new pg.Pool({ connectionString: url.toString(), max: concurrency + 2 });
 pool.on('error', () => {}); // an idle connection closed by the server is dropped by the pool
-const table: [string, string][] = [];
+let stack: EndToEndStack | undefined;
 try {
   await migrate(url.toString());
 
@@ -69,16 +100,60 @@ try {
     await pool.query('CHECKPOINT');
     return Number(count!.n);
   };
-  await createBaseline();
-  started = process.hrtime.bigint();
-  const client = await pool.connect();
-  try {
-    await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), client.query(copyFrom('COPY baseline FROM STDIN (FORMAT csv, HEADER true)')));
-  } finally {
-    client.release();
-  }
-  const baselineSeconds = seconds(started);
-  await dropBaseline();
+  const measureBaseline = async () => {
+    await createBaseline();
+    const cpuBefore = cpuSnapshot();
+    const started = process.hrtime.bigint();
+    const client = await pool.connect();
+    try {
+      await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), client.query(copyFrom('COPY baseline FROM STDIN (FORMAT csv, HEADER true)')));
+    } finally {
+      client.release();
+    }
+    const seconds = elapsed(started);
+    const cpu = cpuSnapshot().ours - cpuBefore.ours;
+    await dropBaseline();
+    return { seconds, cpu };
+  };
+  // Superseded uploads' tables are dropped between rounds, so every round starts from the same database.
+  const settle = async () => {
+    await cleanupUploads(pool, { retentionMs: 0 });
+    await pool.query('CHECKPOINT');
+  };
+  const measureEngine = async (): Promise<EngineRun> => {
+    const source = fileByteSource(file);
+    const cpuAt = [cpuSnapshot()];
+    const started = process.hrtime.bigint();
+    const { uploadId } = await registerUpload(pool, { state: 'BE', source: 'be/participants.csv', etag: randomBytes(8).toString('hex') });
+    const planned = await planUpload(pool, uploadId, source, { targetChunkBytes: chunkBytes });
+    if (!planned.ok) throw new Error(`plan failed: ${planned.error.message}`);
+    const plan = elapsed(started);
+    cpuAt.push(cpuSnapshot());
+    const commitStart = process.hrtime.bigint();
+    const chunks = planned.plan.chunks;
+    let next = 0;
+    let firstRow: number | undefined;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < chunks.length) {
+          const chunk = chunks[next++]!;
+          await commitChunk(pool, { uploadId, chunkNo: chunk.chunkNo }, source);
+          firstRow ??= elapsed(started);
+        }
+      }),
+    );
+    const commit = elapsed(commitStart);
+    cpuAt.push(cpuSnapshot());
+    const activateStart = process.hrtime.bigint();
+    const result = await activateUpload(pool, uploadId, { maxRejectedShare: 0.05 });
+    const activate = elapsed(activateStart);
+    const seconds = elapsed(started);
+    cpuAt.push(cpuSnapshot());
+    const [plan0, commit0, activate0, end] = cpuAt.map((c) => c.ours) as [number, number, number, number];
+    if (result.status !== 'complete') throw new Error(`upload ended ${result.status}: ${result.errorMessage}`);
+    const cpu = { plan: commit0 - plan0, commit: activate0 - commit0, activate: end - activate0 };
+    return { seconds, plan, commit, activate, firstRow: firstRow!, cpu, chunks: chunks.length, rowsCommitted: result.rowsCommitted, rowsRejected: result.rowsRejected };
+  };
 
   const pgloader = compare ? pgloaderVersion() : undefined;
   let pgloaderRun: { seconds: number; rows: number } | undefined;
@@ -90,80 +165,122 @@ try {
     if (pgloaderRun.rows !== rows) console.log(`pgloader loaded ${pgloaderRun.rows} of ${rows} rows (${run.report})`);
   }
 
-  const source = fileByteSource(file);
-  started = process.hrtime.bigint();
-  const { uploadId } = await registerUpload(pool, { state: 'BE', source: 'be/participants.csv', etag: randomBytes(8).toString('hex') });
-  const planned = await planUpload(pool, uploadId, source, { targetChunkBytes: chunkBytes });
-  if (!planned.ok) throw new Error(`plan failed: ${planned.error.message}`);
-  const planSeconds = seconds(started);
-  const commitStart = process.hrtime.bigint();
-  const chunks = planned.plan.chunks;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < chunks.length) {
-        const chunk = chunks[next++]!;
-        await commitChunk(pool, { uploadId, chunkNo: chunk.chunkNo }, source);
-      }
-    }),
-  );
-  const commitSeconds = seconds(commitStart);
-  const activateStart = process.hrtime.bigint();
-  const result = await activateUpload(pool, uploadId, { maxRejectedShare: 0.05 });
-  const activateSeconds = seconds(activateStart);
-  const engineSeconds = seconds(started);
-  if (result.status !== 'complete') throw new Error(`upload ended ${result.status}: ${result.errorMessage}`);
-
-  const engineRate = rows / engineSeconds;
-  const baselineRate = rows / baselineSeconds;
-  const rssMb = process.resourceUsage().maxRSS / 1024;
   // The product path on the same file and server: blob upload -> durable fan-out -> active -> event consumed.
-  const e2e = skipE2e ? undefined : await measureEndToEnd({ file, databaseUrl: url.toString(), dataDir: e2eDataDir(process.cwd()) });
-  const e2eRate = e2e ? rows / e2e.seconds : 0;
+  if (!skipE2e) {
+    stack = await EndToEndStack.start({
+      databaseUrl: url.toString(), dataDir: e2eDataDir(process.cwd()),
+      ...(inFlight ? { settings: { INGEST_MAX_CHUNKS_IN_FLIGHT: String(inFlight) } } : {}),
+    });
+  }
+  console.log(`${rows} rows, ${(sizeBytes / 1e6).toFixed(0)} MB (generated in ${generateSeconds.toFixed(1)} s); ${runs} round(s) of baseline, engine${stack ? `, end to end (chunks in flight: ${inFlight ?? 'app default'})` : ''}`);
+  const rounds: Round[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const load = load1();
+    const cpuBefore = cpuSnapshot();
+    const { seconds: baseline, cpu: baselineCpu } = await measureBaseline();
+    const engine = await measureEngine();
+    await settle();
+    const e2e = stack ? await stack.measure(file, run) : undefined;
+    if (e2e) await settle();
+    const others = othersCores(cpuBefore, cpuSnapshot());
+    rounds.push({ load, baselineCpu, others, baseline, engine, ...(e2e ? { e2e } : {}) });
+    console.log(
+      `round ${run}/${runs} (load ${load.toFixed(1)}, others ${others.toFixed(2)} cores): baseline ${secs(baseline)} (CPU ${baselineCpu.toFixed(2)} s); engine ${secs(engine.seconds)} ratio ${fixed2(baseline / engine.seconds)} ` +
+        `(plan ${secs(engine.plan)}, commit ${secs(engine.commit)}, activate ${secs(engine.activate)}, first row ${secs(engine.firstRow)}; ` +
+        `CPU ${engine.cpu.plan.toFixed(2)}/${engine.cpu.commit.toFixed(2)}/${engine.cpu.activate.toFixed(2)} s)` +
+        (e2e
+          ? `; end to end ${secs(e2e.seconds)} ratio ${fixed2(baseline / e2e.seconds)} (upload ${secs(e2e.uploadSeconds)}, ingest ${secs(e2e.ingestSeconds)}, ` +
+            `CPU ${e2e.ingestCpu.toFixed(2)} s, event ${secs(e2e.eventSeconds)}, first row ${secs(e2e.firstRowSeconds)}, ${e2e.status}, host peak ${e2e.hostPeakMiB ?? '?'} MiB)`
+          : ''),
+    );
+  }
+  const starter: StarterLatency[] = [];
+  if (stack) for (let round = 1; round <= runs; round++) starter.push(await stack.starterLatency(round));
   const matches = matchRows
     ? await measureMatches({ serverUrl: postgres.url, rows: matchRows, otherStates: 10, sharedShare: 0.01, dir: join(dataDir, 'bench'), concurrency })
     : undefined;
-  table.push(
-    ['rows', String(rows)],
-    ['file', `${(sizeBytes / 1e6).toFixed(0)} MB (generated in ${generateSeconds.toFixed(1)} s)`],
-    ['chunks', `${chunks.length} x ~${(chunkBytes / 1048576).toFixed(0)} MiB, concurrency ${concurrency}`],
-    ['baseline COPY', `${baselineSeconds.toFixed(2)} s  ${Math.round(baselineRate)} rows/s`],
-    ['engine plan', `${planSeconds.toFixed(2)} s`],
-    ['engine commit', `${commitSeconds.toFixed(2)} s`],
-    ['engine activate', `${activateSeconds.toFixed(2)} s`],
-    ['engine total', `${engineSeconds.toFixed(2)} s  ${Math.round(engineRate)} rows/s`],
-    ['committed/rejected', `${result.rowsCommitted} / ${result.rowsRejected}`],
-  );
-  if (e2e) {
+
+  const last = rounds[rounds.length - 1]!;
+  const of = (pick: (round: Round) => number) => spread(rounds.map(pick));
+  const e2eOf = (pick: (e2e: EndToEndRun) => number) => spread(rounds.map((r) => pick(r.e2e!)));
+  const ratio = of((r) => r.baseline / r.engine.seconds);
+  const baselineRate = of((r) => rows / r.baseline);
+  const engineRate = of((r) => rows / r.engine.seconds);
+  const table: [string, string][] = [
+    ['chunks', `${last.engine.chunks} x ~${(chunkBytes / 1048576).toFixed(0)} MiB, engine concurrency ${concurrency}`],
+    ['committed/rejected', `${last.engine.rowsCommitted} / ${last.engine.rowsRejected}`],
+    ['load average (1 min)', formatSpread(of((r) => r.load), fixed2)],
+    ['other processes', `${formatSpread(of((r) => r.others), fixed2)} of ${cpus().length} cores busy with other work during the rounds`],
+    ['baseline COPY', `${formatSpread(of((r) => r.baseline), secs)}  (${formatSpread(baselineRate, rate)} rows/s; CPU ${formatSpread(of((r) => r.baselineCpu), secs)})`],
+    ['engine total', `${formatSpread(of((r) => r.engine.seconds), secs)}  (${formatSpread(engineRate, rate)} rows/s)`],
+    ['  plan', formatSpread(of((r) => r.engine.plan), secs)],
+    ['  commit', formatSpread(of((r) => r.engine.commit), secs)],
+    ['  activate', formatSpread(of((r) => r.engine.activate), secs)],
+    ['  first committed row', formatSpread(of((r) => r.engine.firstRow), secs)],
+    ['  CPU plan/commit/activate', `${formatSpread(of((r) => r.engine.cpu.plan), secs)}; ${formatSpread(of((r) => r.engine.cpu.commit), secs)}; ${formatSpread(of((r) => r.engine.cpu.activate), secs)} (this process and PostgreSQL)`],
+    ['engine ratio', `${formatSpread(ratio, fixed2)}  pairwise: ${rounds.map((r) => fixed2(r.baseline / r.engine.seconds)).join(', ')}`],
+  ];
+  let e2eSummary = '';
+  if (stack) {
+    const e2eRatio = of((r) => r.baseline / r.e2e!.seconds);
+    const overhead = of((r) => (r.e2e!.ingestSeconds - r.engine.seconds) / r.engine.seconds);
+    const p99 = spread(starter.map((s) => s.p99Ms));
+    const hostPeak = rounds.every((r) => r.e2e!.hostPeakMiB !== null) ? e2eOf((e) => e.hostPeakMiB!) : undefined;
     table.push(
-      ['end to end', `${e2e.seconds.toFixed(2)} s  ${Math.round(e2eRate)} rows/s (${e2e.status}, ${e2e.rowsCommitted} rows)`],
-      ['  phases', `blob upload ${e2e.phases.uploadSeconds.toFixed(2)} s, ingest ${e2e.phases.ingestSeconds.toFixed(2)} s, event consumed ${e2e.phases.eventSeconds.toFixed(2)} s`],
-      ['starter latency', `p50 ${e2e.starterP50Ms} ms, p99 ${e2e.starterP99Ms} ms (100 events in flight)`],
+      ['end to end', `${formatSpread(e2eOf((e) => e.seconds), secs)}  (${formatSpread(e2eOf((e) => rows / e.seconds), rate)} rows/s)`],
+      ['  blob upload', formatSpread(e2eOf((e) => e.uploadSeconds), secs)],
+      ['  ingest', `${formatSpread(e2eOf((e) => e.ingestSeconds), secs)} (CPU ${formatSpread(e2eOf((e) => e.ingestCpu), secs)}, engine: ${formatSpread(of((r) => r.engine.cpu.plan + r.engine.cpu.commit + r.engine.cpu.activate), secs)})`],
+      ['    to orchestration start', formatSpread(e2eOf((e) => e.phases.start), secs)],
+      ['    register', formatSpread(e2eOf((e) => e.phases.register), secs)],
+      ['    plan', formatSpread(e2eOf((e) => e.phases.plan), secs)],
+      ['    commit', `${formatSpread(e2eOf((e) => e.phases.commit), secs)} (chunk slots idle waiting for their batch: ${formatSpread(e2eOf((e) => e.phases.batchIdle), percent)})`],
+      ['    activate', formatSpread(e2eOf((e) => e.phases.activate), secs)],
+      ['    publish, delete blob', formatSpread(e2eOf((e) => e.phases.publish), secs)],
+      ['    between steps', formatSpread(e2eOf((e) => e.phases.between), secs)],
+      ['  event consumed', formatSpread(e2eOf((e) => e.eventSeconds), secs)],
+      ['  first committed row', `${formatSpread(e2eOf((e) => e.firstRowSeconds), secs)} after the blob upload`],
+      ['e2e ratio', `${formatSpread(e2eRatio, fixed2)}  pairwise: ${rounds.map((r) => fixed2(r.baseline / r.e2e!.seconds)).join(', ')}`],
+      ['durable overhead', `${formatSpread(overhead, percent)} of engine time (ingest - engine, same round)`],
+      ['starter latency', `p50 ${formatSpread(spread(starter.map((s) => s.p50Ms)), ms)}, p99 ${formatSpread(p99, ms)} (100 deliveries in flight, ${runs} round(s))`],
     );
+    if (hostPeak) table.push(['host peak RSS', formatSpread(hostPeak, mib)]);
+    e2eSummary =
+      ` e2e=${Math.round(e2eOf((e) => rows / e.seconds).median)} rows/s e2e_ratio=${fixed2(e2eRatio.median)}` +
+      ` overhead=${Math.round(overhead.median * 100)}% first_row=${e2eOf((e) => e.firstRowSeconds).median.toFixed(2)}s` +
+      ` starter_p99=${Math.round(p99.median)}ms` + (hostPeak ? ` host_rss=${Math.round(hostPeak.median)} MiB` : '');
   }
   if (matches) {
     table.push(
-      ['match run', `${matches.runSeconds.toFixed(2)} s  ${Math.round(matches.records / matches.runSeconds)} matches/s (${matches.records} records, ${matchRows} rows x 10 other states, 1 % shared)`],
-      ['  bare join', `${matches.joinSeconds.toFixed(2)} s  ${Math.round(matches.records / matches.joinSeconds)} matches/s (active view ${matches.viewJoinSeconds.toFixed(2)} s, index merge ${matches.indexJoinSeconds.toFixed(2)} s; set up in ${matches.setupSeconds.toFixed(0)} s)`],
+      ['match run', `${secs(matches.runSeconds)}  ${Math.round(matches.records / matches.runSeconds)} matches/s (${matches.records} records, ${matchRows} rows x 10 other states, 1 % shared)`],
+      ['  bare join', `${secs(matches.joinSeconds)}  ${Math.round(matches.records / matches.joinSeconds)} matches/s (active view ${secs(matches.viewJoinSeconds)}, index merge ${secs(matches.indexJoinSeconds)}; set up in ${matches.setupSeconds.toFixed(0)} s)`],
     );
   }
-  for (const [name, value] of table) console.log(`${name.padEnd(20)} ${value}`);
+  console.log(`\nsummary over ${runs} round(s): min / median / max`);
+  for (const [name, value] of table) console.log(`  ${name.padEnd(28)} ${value}`);
   if (compare) {
-    console.log(`\nside by side: the same ${rows.toLocaleString('en-US')}-row file into the same PostgreSQL server`);
-    const line = (name: string, secs: number, note = '') =>
-      console.log(`  ${name.padEnd(32)} ${secs.toFixed(2).padStart(8)} s ${Math.round(rows / secs).toLocaleString('en-US').padStart(10)} rows/s  x${(baselineSeconds / secs).toFixed(2)} of COPY${note}`);
+    console.log(`\nside by side (medians): the same ${rows.toLocaleString('en-US')}-row file into the same PostgreSQL server`);
+    const baselineSeconds = of((r) => r.baseline).median;
+    const line = (name: string, seconds: number, note = '') =>
+      console.log(`  ${name.padEnd(32)} ${seconds.toFixed(2).padStart(8)} s ${Math.round(rows / seconds).toLocaleString('en-US').padStart(10)} rows/s  x${(baselineSeconds / seconds).toFixed(2)} of COPY${note}`);
+    const vsPgloader = (seconds: number) => (pgloaderRun ? `  x${(pgloaderRun.seconds / seconds).toFixed(1)} pgloader` : '');
     line('raw COPY (no checks)', baselineSeconds);
     if (pgloaderRun) line(`pgloader ${pgloader} (no checks)`, pgloaderRun.seconds);
-    line('bulkflow engine', engineSeconds, pgloaderRun ? `  x${(pgloaderRun.seconds / engineSeconds).toFixed(1)} pgloader` : '');
-    if (e2e) line('bulkflow end to end', e2e.seconds, pgloaderRun ? `  x${(pgloaderRun.seconds / e2e.seconds).toFixed(1)} pgloader` : '');
+    const engineSeconds = of((r) => r.engine.seconds).median;
+    line('bulkflow engine', engineSeconds, vsPgloader(engineSeconds));
+    if (stack) {
+      const e2eSeconds = e2eOf((e) => e.seconds).median;
+      line('bulkflow end to end', e2eSeconds, vsPgloader(e2eSeconds));
+    }
   }
   console.log(
-    `bench: rows=${rows} engine=${Math.round(engineRate)} rows/s baseline=${Math.round(baselineRate)} rows/s ratio=${(engineRate / baselineRate).toFixed(2)} rss=${Math.round(rssMb)} MB` +
-      (e2e ? ` e2e=${Math.round(e2eRate)} rows/s e2e_ratio=${(e2eRate / baselineRate).toFixed(2)}` : '') +
-      (pgloaderRun ? ` pgloader=${Math.round(rows / pgloaderRun.seconds)} rows/s pgloader_ratio=${(baselineSeconds / pgloaderRun.seconds).toFixed(2)}` : '') +
+    `bench: rows=${rows} runs=${runs} engine=${Math.round(engineRate.median)} rows/s baseline=${Math.round(baselineRate.median)} rows/s ` +
+      `ratio=${fixed2(ratio.median)} first_row_engine=${of((r) => r.engine.firstRow).median.toFixed(2)}s rss=${Math.round(process.resourceUsage().maxRSS / 1024)} MB` +
+      e2eSummary +
+      (pgloaderRun ? ` pgloader=${Math.round(rows / pgloaderRun.seconds)} rows/s pgloader_ratio=${(of((r) => r.baseline).median / pgloaderRun.seconds).toFixed(2)}` : '') +
       (matches ? ` matches=${Math.round(matches.records / matches.runSeconds)}/s match_ratio=${(matches.joinSeconds / matches.runSeconds).toFixed(2)}` : ''),
   );
 } finally {
+  await stack?.stop();
   await pool.end();
   await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   await admin.end();

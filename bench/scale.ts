@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -8,6 +8,7 @@ import { isFinal, packageRoot } from '../src/engine/index.js';
 import type { UploadStatusBody } from '../src/status/statusBody.js';
 import { startLocalStack, type LocalStack } from '../local/src/stack.js';
 import { generateParticipantsCsv, HEADER } from './generate.js';
+import { memory, resetPeak } from './processMemory.js';
 
 /**
  * `npm run bench:scale [-- --rows 10000000] [--uploads 200] [--states 50]`: the whole product on the embedded
@@ -18,22 +19,6 @@ import { generateParticipantsCsv, HEADER } from './generate.js';
 const STATES = ['AL', 'AK', 'AZ', 'AR', 'CA', 'CO', 'CT', 'DE', 'FL', 'GA', 'HI', 'ID', 'IL', 'IN', 'IA', 'KS', 'KY', 'LA', 'ME', 'MD',
   'MA', 'MI', 'MN', 'MS', 'MO', 'MT', 'NE', 'NV', 'NH', 'NJ', 'NM', 'NY', 'NC', 'ND', 'OH', 'OK', 'OR', 'PA', 'RI', 'SC',
   'SD', 'TN', 'TX', 'UT', 'VT', 'VA', 'WA', 'WV', 'WI', 'WY'];
-
-/** Starts a new peak-RSS measurement of a process (Linux: writing 5 to clear_refs resets VmHWM); false where unsupported. */
-async function resetPeak(pid: number): Promise<boolean> {
-  return writeFile(`/proc/${pid}/clear_refs`, '5').then(() => true, () => false);
-}
-
-/** Peak and current resident memory of a process, MiB (Linux /proc; null elsewhere). */
-async function memory(pid: number): Promise<{ peakMiB: number | null; rssMiB: number | null }> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-    return { peakMiB: Math.round(kib('VmHWM') / 1024), rssMiB: Math.round(kib('VmRSS') / 1024) };
-  } catch {
-    return { peakMiB: null, rssMiB: null };
-  }
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -1,8 +1,9 @@
 /** The one place that registers the app's functions with the Functions runtime. */
-import { app } from '@azure/functions';
+import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { functionNames, triggerContracts } from './functionNames.js';
 import { composeApp } from './composition.js';
+import type { ActivityInput, ActivityName, ActivityOutput } from './ingestContracts.js';
 import { makeActivateUploadActivity } from './activities/activateUploadActivity.js';
 import { makeCommitChunkActivity } from './activities/commitChunkActivity.js';
 import { makeFailUploadActivity } from './activities/failUploadActivity.js';
@@ -38,13 +39,13 @@ df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: blobCreated
 
 df.app.orchestration(functionNames.ingestOrchestrator, ingestOrchestrator);
 df.app.orchestration(functionNames.ingestChunksOrchestrator, ingestChunksOrchestrator);
-df.app.activity(functionNames.registerUpload, { handler: makeRegisterUploadActivity(clients) });
-df.app.activity(functionNames.planUpload, { handler: makePlanUploadActivity(clients) });
-df.app.activity(functionNames.commitChunk, { handler: makeCommitChunkActivity(clients) });
-df.app.activity(functionNames.activateUpload, { handler: makeActivateUploadActivity(clients) });
-df.app.activity(functionNames.failUpload, { handler: makeFailUploadActivity(clients) });
-df.app.activity(functionNames.publishOutbox, { handler: makePublishOutboxActivity(clients) });
-df.app.activity(functionNames.deleteUploadBlob, { handler: makeDeleteUploadBlobActivity(clients) });
+activity(functionNames.registerUpload, makeRegisterUploadActivity(clients));
+activity(functionNames.planUpload, makePlanUploadActivity(clients));
+activity(functionNames.commitChunk, makeCommitChunkActivity(clients));
+activity(functionNames.activateUpload, makeActivateUploadActivity(clients));
+activity(functionNames.failUpload, makeFailUploadActivity(clients));
+activity(functionNames.publishOutbox, makePublishOutboxActivity(clients));
+activity(functionNames.deleteUploadBlob, makeDeleteUploadBlobActivity(clients));
 df.app.entity(functionNames.uploadProgress, uploadProgress);
 
 app.http(functionNames.uploadFile, { ...httpOptions(functionNames.uploadFile), handler: access.protect(functionNames.uploadFile, makeUploadFile(clients)) });
@@ -63,3 +64,8 @@ app.timer(functionNames.outboxSweeper, { schedule: '*/30 * * * * *', handler: ma
 df.app.client.timer(functionNames.housekeeping, { schedule: '0 17 * * * *', handler: makeHousekeeping(clients) });
 
 app.hook.appTerminate(clients.close);
+
+/** Registers an activity against its contract, so the handler and the orchestrators that call it cannot drift apart. */
+function activity<N extends ActivityName>(name: N, handler: (input: ActivityInput<N>, context: InvocationContext) => Promise<ActivityOutput<N>>): void {
+  df.app.activity(name, { handler });
+}

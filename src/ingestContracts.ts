@@ -2,7 +2,8 @@
  * Inputs and outputs that cross the durable boundary (they are stored in orchestration history).
  * Ids, counts and line numbers only: never row values.
  */
-import type { UploadIdentity } from './engine/index.js';
+import type { FinalStatus, UploadIdentity, UploadStatus } from './engine/index.js';
+import type { BlobDeletion } from './engine/rawFileRetention.js';
 
 /** The blob version to ingest, and nothing else: every id the upload gets is derived from it. */
 export type IngestInput = UploadIdentity;
@@ -11,7 +12,7 @@ export interface RegisterResult {
   uploadId: string;
   /** The upload already reached a final state (e.g. a start after its history was purged): nothing to do. */
   finished: boolean;
-  status: string;
+  status: UploadStatus;
   /** Tuning read once by an activity, so the orchestrator stays deterministic if settings change. */
   maxChunksInFlight: number;
 }
@@ -19,6 +20,10 @@ export interface RegisterResult {
 export type PlanResult =
   | { ok: true; chunksTotal: number; rowsTotal: number }
   | { ok: false; code: string; message: string };
+
+export interface UploadRef {
+  uploadId: string;
+}
 
 export interface CommitInput {
   uploadId: string;
@@ -32,7 +37,57 @@ export type CommitResult =
   | { ok: true; chunkNo: number; rowsCommitted: number; rowsRejected: number }
   | { ok: false; chunkNo: number; transient: boolean; code: string; message: string };
 
-export interface ChunkRangeInput {
+export interface FailInput {
+  uploadId: string;
+  code: string;
+  message: string;
+}
+
+export interface ActivateResult {
+  status: FinalStatus;
+  rowsCommitted: number;
+  rowsRejected: number;
+  reason?: string;
+}
+
+export interface PublishResult {
+  published: number;
+  /** Events still waiting (Event Hubs unreachable): the sweeper retries them. */
+  pending: number;
+}
+
+/** Every activity by its registered name, with what crosses the durable boundary each way. */
+export interface ActivityContracts {
+  registerUpload: { input: IngestInput; output: RegisterResult };
+  planUpload: { input: UploadRef; output: PlanResult };
+  commitChunk: { input: CommitInput; output: CommitResult };
+  activateUpload: { input: UploadRef; output: ActivateResult };
+  failUpload: { input: FailInput; output: ActivateResult };
+  publishOutbox: { input: UploadRef; output: PublishResult };
+  deleteUploadBlob: { input: UploadRef; output: BlobDeletion };
+}
+
+export type ActivityName = keyof ActivityContracts;
+export type ActivityInput<N extends ActivityName> = ActivityContracts[N]['input'];
+export type ActivityOutput<N extends ActivityName> = ActivityContracts[N]['output'];
+
+/** Chunks committed so far and their rows: the one set of counts every progress channel reports. */
+export interface CommitCounts {
+  chunksDone: number;
+  rowsCommitted: number;
+  rowsRejected: number;
+}
+
+export type IngestPhase = 'registering' | 'planning' | 'committing' | 'activating' | 'publishing' | 'done';
+
+/** customStatus of both orchestrators: small and fixed in shape (the extension caps it at 16 KB). */
+export interface IngestStatus extends CommitCounts {
+  phase: IngestPhase;
+  chunksTotal: number;
+}
+
+/** Chunks [from, to) of one upload, committed at most `maxChunksInFlight` at a time. */
+export interface ChunkRange {
   uploadId: string;
   /** First chunk number (inclusive) and last (exclusive). */
   from: number;
@@ -40,46 +95,37 @@ export interface ChunkRangeInput {
   maxChunksInFlight: number;
 }
 
-export interface ChunkRangeResult {
-  chunksDone: number;
-  rowsCommitted: number;
-  rowsRejected: number;
-  /** Set when a chunk failed permanently or ran out of retries: the upload must fail. */
-  failure?: { chunkNo: number; code: string; message: string };
+/** Input of a chunk sub-orchestration: its range, and the upload's progress when it starts (it reports on from there). */
+export interface ChunkRangeInput extends ChunkRange {
+  progress: IngestStatus;
 }
 
-export interface ActivateResult {
-  status: 'complete' | 'failed' | 'superseded';
-  rowsCommitted: number;
-  rowsRejected: number;
-  reason?: string;
+export interface ChunkFailure {
+  chunkNo: number;
+  code: string;
+  message: string;
+}
+
+/** The upload's counts after a range (not the range's own), and why it stopped if a chunk failed for good. */
+export interface ChunkRangeResult extends CommitCounts {
+  /** Set when a chunk failed permanently or ran out of retries: the upload must fail. */
+  failure?: ChunkFailure;
 }
 
 export interface IngestOutput {
   uploadId: string;
-  status: string;
+  status: UploadStatus;
   rowsCommitted: number;
   rowsRejected: number;
   chunksTotal: number;
   reason?: string;
 }
 
-export type IngestPhase = 'registering' | 'planning' | 'committing' | 'activating' | 'publishing' | 'done';
-
-/** customStatus: small and fixed in shape (the extension caps it at 16 KB). */
-export interface IngestStatus {
-  phase: IngestPhase;
-  chunksDone: number;
-  chunksTotal: number;
-  rowsCommitted: number;
-  rowsRejected: number;
-}
-
-/** Operations of the per-upload progress entity. */
+/** Operations of the per-upload progress entity. `committed` carries the upload's totals so far, not a delta. */
 export type ProgressOperation =
   | { op: 'started'; input: { chunksTotal: number; rowsTotal: number } }
-  | { op: 'chunksCommitted'; input: { chunks: number; rowsCommitted: number; rowsRejected: number } }
-  | { op: 'finished'; input: { status: string; rowsCommitted: number; rowsRejected: number; reason?: string } };
+  | { op: 'committed'; input: CommitCounts }
+  | { op: 'finished'; input: { status: UploadStatus; rowsCommitted: number; rowsRejected: number; reason?: string } };
 
 /** Sub-orchestrations never hold more than this many chunks, so histories stay small. */
 export const CHUNKS_PER_SUB_ORCHESTRATION = 500;

@@ -1,13 +1,9 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from './support/database.js';
 
 describe('test PostgreSQL', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => db.drop());
+  const db = useTestDatabase();
 
   it('is a real server that supports what the engine relies on (PostgreSQL >= 16)', async () => {
     const client = new pg.Client({ connectionString: db.url });

@@ -1,10 +1,10 @@
 import { activateUpload, type ActivationResult } from '../engine/index.js';
 import type { AppClients } from '../composition.js';
-import type { ActivateResult } from '../ingestContracts.js';
+import type { ActivateResult, UploadRef } from '../ingestContracts.js';
 
 /** All chunks are in: resolve duplicates, apply the rejected-row policy and switch the state's active upload atomically. */
 export function makeActivateUploadActivity({ db, settings }: Pick<AppClients, 'db' | 'settings'>) {
-  return async function activateUploadActivity(input: { uploadId: string }): Promise<ActivateResult> {
+  return async function activateUploadActivity(input: UploadRef): Promise<ActivateResult> {
     const { maxRejectedShare, maxErrorRows } = settings().ingest;
     return activateResult(await activateUpload(await db(), input.uploadId, { maxRejectedShare, maxErrorRows }));
   };

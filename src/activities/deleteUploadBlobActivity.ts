@@ -1,6 +1,7 @@
 import { deleteUploadBlob, type BlobDeletion } from '../engine/rawFileRetention.js';
 import { uploadBlobRemover } from '../adapters/uploadBlobRemover.js';
 import type { AppClients } from '../composition.js';
+import type { UploadRef } from '../ingestContracts.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -9,7 +10,7 @@ const HOUR_MS = 3_600_000;
  * housekeeping deletes it once the retention has passed). Throws while storage refuses, so it is retried.
  */
 export function makeDeleteUploadBlobActivity({ db, settings, uploadStorage }: Pick<AppClients, 'db' | 'settings' | 'uploadStorage'>) {
-  return async function deleteUploadBlobActivity(input: { uploadId: string }): Promise<BlobDeletion> {
+  return async function deleteUploadBlobActivity(input: UploadRef): Promise<BlobDeletion> {
     return deleteUploadBlob(await db(), input.uploadId, uploadBlobRemover(uploadStorage()), {
       retentionMs: settings().uploadBlobRetentionHours * HOUR_MS,
     });

@@ -1,16 +1,11 @@
 import type { InvocationContext } from '@azure/functions';
 import { pendingOutboxCount } from '../engine/outboxDelivery.js';
 import type { AppClients } from '../composition.js';
-
-export interface PublishResult {
-  published: number;
-  /** Events still waiting (Event Hubs unreachable): the sweeper retries them. */
-  pending: number;
-}
+import type { PublishResult, UploadRef } from '../ingestContracts.js';
 
 /** Sends unsent outbox events; never fails the upload when Event Hubs is down. */
 export function makePublishOutboxActivity({ db, publishPendingEvents }: Pick<AppClients, 'db' | 'publishPendingEvents'>) {
-  return async function publishOutboxActivity(_input: unknown, context: InvocationContext): Promise<PublishResult> {
+  return async function publishOutboxActivity(_input: UploadRef, context: InvocationContext): Promise<PublishResult> {
     const pool = await db();
     try {
       const published = await publishPendingEvents();

@@ -1,11 +1,11 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { CopyBinaryWriter } from './copyBinary.js';
 import { COLUMNS, type ColumnName } from './participantSchema.js';
 import { RecordScanner, type ScannedRecord } from './recordScanner.js';
 import { booleanValue, closingDate, identifier, issuanceDates, ldsHash, type Check } from './rowRules.js';
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
-const LF = 0x0a;
 const EMPTY = Buffer.alloc(0);
 
 const CHECKS: Record<ColumnName, Check> = {
@@ -17,11 +17,20 @@ const CHECKS: Record<ColumnName, Check> = {
   vulnerable_individual: booleanValue,
 };
 
+type Write = (out: CopyBinaryWriter, b: Buffer, start: number, end: number) => void;
+
+/** How each column's (valid, non-empty) field becomes its binary value. */
+const WRITES: Record<ColumnName, Write> = {
+  lds_hash: (out, b, start, end) => out.hexBytes(b, start, end),
+  case_id: (out, b, start, end) => out.text(b, start, end),
+  participant_id: (out, b, start, end) => out.text(b, start, end),
+  participant_closing_date: (out, b, start, end) => out.date(b, start, end),
+  recent_benefit_issuance_dates: (out, b, start, end) => out.dateRanges(b, start, end),
+  vulnerable_individual: (out, b, start) => out.bool(b, start),
+};
+
 const CHECK_LIST = COLUMNS.map((column) => CHECKS[column]);
-const ISSUANCE = COLUMNS.indexOf('recent_benefit_issuance_dates');
-const LDS_HASH = COLUMNS.indexOf('lds_hash');
-const BACKSLASH = 0x5c;
-const LOWER_X = 0x78;
+const WRITERS = COLUMNS.map((column) => WRITES[column]);
 
 /** One failing column of a rejected row (column null for a whole-row problem); never a value. */
 export interface RowReject {
@@ -42,14 +51,13 @@ export interface CopyEncoderOptions {
 
 /** The COPY statement options and column list matching the rows this encoder writes. */
 export const COPY_COLUMNS = ['line', ...COLUMNS] as const;
-export const COPY_OPTIONS = '(FORMAT csv)';
+export const COPY_OPTIONS = '(FORMAT binary)';
 
 /**
- * Turns a chunk's bytes into COPY CSV rows `line,<the six columns>` for the rows that pass every
+ * Turns a chunk's bytes into binary COPY rows `line, <the six columns>` for the rows that pass every
  * column rule, and collects the failures of the others as (line, column, code). Fields are checked
- * on the bytes where they lie; only a quoted field is copied (to unquote it). An empty field is
- * written empty (NULL in COPY CSV); valid values never need quoting, the daterange[] literal does.
- * lds_hash gets the `\x` prefix of bytea's hex input, so PostgreSQL stores its 64 bytes.
+ * on the bytes where they lie; only a quoted field is copied (to unquote it). An empty or absent field
+ * is NULL; lds_hash goes as its 64 bytes, dates as day numbers, the intervals as a daterange[].
  */
 export class CopyEncoder extends Transform {
   readonly rejects: RowReject[] = [];
@@ -57,18 +65,14 @@ export class CopyEncoder extends Transform {
   rowsRejected = 0;
   private readonly scanner: RecordScanner;
   private readonly columnField: number[];
-  /** The header is exactly the six columns in their canonical order (rows are copied nearly as they are). */
-  private readonly canonical: boolean;
   private readonly fieldBuf: Buffer[];
   private readonly fieldStart: number[];
   private readonly fieldEnd: number[];
-  private out = Buffer.allocUnsafe(256 * 1024);
-  private used = 0;
+  private readonly out = new CopyBinaryWriter();
 
   constructor(private readonly options: CopyEncoderOptions) {
     super();
     this.columnField = COLUMNS.map((column) => options.header.indexOf(column));
-    this.canonical = options.header.length === COLUMNS.length && this.columnField.every((field, i) => field === i);
     const n = options.header.length;
     this.fieldBuf = new Array<Buffer>(n);
     this.fieldStart = new Array<number>(n).fill(0);
@@ -77,6 +81,7 @@ export class CopyEncoder extends Transform {
       { startOffset: options.startOffset, startLine: options.startLine, maxRecordBytes: options.maxRecordBytes, capture: true },
       (record) => this.encode(record),
     );
+    this.out.begin();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -92,6 +97,7 @@ export class CopyEncoder extends Transform {
   override _flush(callback: TransformCallback): void {
     try {
       this.scanner.end();
+      this.out.finish();
       this.flushOut();
       callback();
     } catch (error) {
@@ -125,8 +131,7 @@ export class CopyEncoder extends Transform {
       this.rejects.push({ line, column: COLUMNS[i]!, code });
     }
     if (failed) return;
-    if (this.canonical && !record.quoted) this.writePlainRow(line, record.buf!, record.from, record.to);
-    else this.writeRow(line);
+    this.writeRow(line, record.to - record.from);
   }
 
   private rejectRow(reject: RowReject): void {
@@ -189,108 +194,26 @@ export class CopyEncoder extends Transform {
     return field;
   }
 
-  /** Any header order, quoted fields: the six columns written one by one. */
-  private writeRow(line: number): void {
-    this.reserve(16);
-    this.appendNumber(line);
+  /** The row in binary COPY form: the line, then the six columns (absent or empty ones NULL). */
+  private writeRow(line: number, recordBytes: number): void {
+    const out = this.out;
+    out.row(COPY_COLUMNS.length, recordBytes + 256);
+    out.int4(line);
     for (let i = 0; i < COLUMNS.length; i++) {
-      this.out[this.used++] = COMMA;
       const field = this.columnField[i]!;
-      if (field < 0) continue;
-      const start = this.fieldStart[field]!;
-      const end = this.fieldEnd[field]!;
-      if (i === ISSUANCE) this.appendIssuanceLiteral(this.fieldBuf[field]!, start, end);
-      else {
-        if (i === LDS_HASH) this.appendHexPrefix();
-        this.append(this.fieldBuf[field]!, start, end);
+      const start = field < 0 ? 0 : this.fieldStart[field]!;
+      const end = field < 0 ? 0 : this.fieldEnd[field]!;
+      if (start === end) {
+        out.null();
+        continue;
       }
+      const buf = this.fieldBuf[field]!;
+      WRITERS[i]!(out, buf, start, end);
     }
-    this.out[this.used++] = LF;
-  }
-
-  /** Canonical header (lds_hash first), no quotes: the record's own bytes, the issuance field rewritten. */
-  private writePlainRow(line: number, bytes: Buffer, from: number, to: number): void {
-    const start = this.fieldStart[ISSUANCE]!;
-    const end = this.fieldEnd[ISSUANCE]!;
-    this.reserve(16 + 2 * (to - from) + 16);
-    this.appendNumber(line);
-    this.out[this.used++] = COMMA;
-    this.appendHexPrefix();
-    this.used += bytes.copy(this.out, this.used, from, start);
-    this.appendIssuanceLiteral(bytes, start, end);
-    this.used += bytes.copy(this.out, this.used, end, to);
-    this.out[this.used++] = LF;
-  }
-
-  private appendHexPrefix(): void {
-    this.reserve(2);
-    this.out[this.used++] = BACKSLASH;
-    this.out[this.used++] = LOWER_X;
-  }
-
-  private appendNumber(value: number): void {
-    const digits = value < 10 ? 1 : Math.floor(Math.log10(value)) + 1;
-    for (let i = this.used + digits - 1; i >= this.used; i--) {
-      this.out[i] = 0x30 + (value % 10);
-      value = Math.floor(value / 10);
-    }
-    this.used += digits;
-  }
-
-  /** 'a/b c/d' (already valid) -> '"{""[a,b]"",""[c,d]""}"', the daterange[] input syntax quoted for CSV. */
-  private appendIssuanceLiteral(buf: Buffer, start: number, end: number): void {
-    if (end === start) return;
-    this.reserve(2 * (end - start) + 16);
-    const out = this.out;
-    let at = this.used;
-    out[at++] = QUOTE;
-    out[at++] = 0x7b; // {
-    out[at++] = QUOTE;
-    out[at++] = QUOTE;
-    out[at++] = 0x5b; // [
-    for (let i = start; i < end; i++) {
-      const c = buf[i]!;
-      if (c === 0x2f) out[at++] = COMMA;
-      else if (c === 0x20) {
-        out[at++] = 0x5d; // ]
-        out[at++] = QUOTE;
-        out[at++] = QUOTE;
-        out[at++] = COMMA;
-        out[at++] = QUOTE;
-        out[at++] = QUOTE;
-        out[at++] = 0x5b;
-      } else out[at++] = c;
-    }
-    out[at++] = 0x5d;
-    out[at++] = QUOTE;
-    out[at++] = QUOTE;
-    out[at++] = 0x7d; // }
-    out[at++] = QUOTE;
-    this.used = at;
-  }
-
-  private append(buf: Buffer, start: number, end: number): void {
-    this.reserve(end - start + 2);
-    // Fields are short: a plain loop beats a native copy call.
-    const out = this.out;
-    let at = this.used;
-    for (let i = start; i < end; i++) out[at++] = buf[i]!;
-    this.used = at;
-  }
-
-  private reserve(extra: number): void {
-    if (this.used + extra <= this.out.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.used + extra));
-    this.out.copy(bigger, 0, 0, this.used);
-    this.out = bigger;
   }
 
   private flushOut(): void {
-    if (this.used === 0) return;
-    // Hand the filled buffer to COPY and start a fresh one rather than copying.
-    this.push(this.out.subarray(0, this.used));
-    this.out = Buffer.allocUnsafe(this.out.length);
-    this.used = 0;
+    if (this.out.length > 0) this.push(this.out.take());
   }
 }
 

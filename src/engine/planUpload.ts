@@ -43,9 +43,14 @@ export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSo
     const { rows } = await client.query('SELECT 1 FROM bulkflow.uploads WHERE upload_id = $1 AND planned_at IS NULL', [uploadId]);
     if (rows.length === 0) return; // planned meanwhile by a concurrent caller
     const table = uploadTable(uploadId);
-    // The CHECK lets ATTACH PARTITION skip its scan; the default lets COPY leave upload_id out.
+    // The CHECK lets ATTACH PARTITION skip its scan; the default lets COPY leave upload_id out. Activation
+    // vacuums and analyzes the table once its rows are in, and nothing writes to it afterwards: an autovacuum
+    // meanwhile would only compete with the load (and hold up activation's own VACUUM until it is cancelled).
     const id = client.escapeLiteral(uploadId);
-    await client.query(`CREATE TABLE ${table.qualified} (LIKE bulkflow.participants, CONSTRAINT ${table.name}_upload CHECK (upload_id = ${id}))`);
+    await client.query(
+      `CREATE TABLE ${table.qualified} (LIKE bulkflow.participants, CONSTRAINT ${table.name}_upload CHECK (upload_id = ${id}))
+       WITH (autovacuum_enabled = false)`,
+    );
     await client.query(`ALTER TABLE ${table.qualified} ALTER COLUMN upload_id SET DEFAULT ${id}`);
     const chunks = plan.chunks;
     await client.query(

@@ -1,9 +1,10 @@
 import type { EntityContext } from 'durable-functions';
+import { isFinal, type UploadStatus } from '../engine/uploadStatus.js';
 import type { ProgressOperation } from '../ingestContracts.js';
 
 /** Live progress of one upload (entity key = upload id). Small: counts and timestamps only. */
 export interface UploadProgressState {
-  status: 'running' | string;
+  status: UploadStatus;
   chunksTotal: number;
   rowsTotal: number;
   chunksDone: number;
@@ -29,10 +30,10 @@ export function uploadProgress(context: EntityContext<UploadProgressState>): voi
       Object.assign(state, { status: 'running', chunksTotal: operation.input.chunksTotal, rowsTotal: operation.input.rowsTotal });
       state.startedAt ??= now;
       break;
-    case 'chunksCommitted':
-      state.chunksDone += operation.input.chunks;
-      state.rowsCommitted += operation.input.rowsCommitted;
-      state.rowsRejected += operation.input.rowsRejected;
+    case 'committed':
+      // Totals, not deltas. Signals from a sub-orchestration and from its parent are not ordered with each other,
+      // so a late one never moves progress back, nor overwrites the final counts once finished.
+      if (!isFinal(state.status) && operation.input.chunksDone >= state.chunksDone) Object.assign(state, operation.input);
       break;
     case 'finished':
       Object.assign(state, operation.input);

@@ -1,15 +1,11 @@
-import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
-import { functionNames } from '../functionNames.js';
-import type { ChunkRangeInput } from '../ingestContracts.js';
+import type { ChunkRangeInput, ChunkRangeResult } from '../ingestContracts.js';
 import { commitChunkWaves } from './commitChunkWaves.js';
+import { Dispatcher, type Step } from './dispatcher.js';
+import { ProgressReporter } from './progressReporter.js';
 
-/** Commits one block of at most 500 chunks, so no single history grows with the file. */
-export function* ingestChunksOrchestrator(context: OrchestrationContext) {
-  const input = context.df.getInput<ChunkRangeInput>();
-  const progress = new df.EntityId(functionNames.uploadProgress, input.uploadId);
-  return yield* commitChunkWaves(context, input, (wave, total) => {
-    context.df.signalEntity(progress, 'chunksCommitted', wave);
-    context.df.setCustomStatus({ chunksDone: total.chunksDone, chunksTotal: input.to - input.from });
-  });
+/** Commits one block of at most 500 chunks, so no single history grows with the file; reports as its parent does. */
+export function* ingestChunksOrchestrator(context: OrchestrationContext): Step<ChunkRangeResult> {
+  const { progress, ...range } = context.df.getInput<ChunkRangeInput>();
+  return yield* commitChunkWaves(new Dispatcher(context), new ProgressReporter(context, progress, range.uploadId), range);
 }

@@ -1,16 +1,12 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
-import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+import { useTestStack, waitFor } from '../support/localStack.js';
 
 describe('global bound on chunk commits', () => {
-  let t: TestStack;
-  beforeAll(async () => {
-    // One commit at a time across the whole app, while each upload's orchestrator schedules 4 per wave.
-    t = await startTestStack({ INGEST_MAX_CONCURRENT_COMMITS: '1', INGEST_MAX_CHUNKS_IN_FLIGHT: '4', INGEST_CHUNK_BYTES: String(96 << 10) });
-  });
-  afterAll(async () => t?.stop());
+  // One commit at a time across the whole app, while each upload's orchestrator schedules 4 per wave.
+  const t = useTestStack({ INGEST_MAX_CONCURRENT_COMMITS: '1', INGEST_MAX_CHUNKS_IN_FLIGHT: '4', INGEST_CHUNK_BYTES: String(96 << 10) });
 
   it('completes two concurrent uploads exactly when commits beyond the bound are told to wait', async () => {
     const files = await Promise.all(['ga', 'al'].map(async (state, i) => {

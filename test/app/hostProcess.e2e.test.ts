@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestStack, type TestStack } from '../support/localStack.js';
+import { describe, expect, it } from 'vitest';
+import { startTestStack } from '../support/localStack.js';
+import { suiteResource } from '../support/suite.js';
 import { CSV_HEADER, finalStatus, putBlob, validRows } from '../support/uploads.js';
 
 const alive = (pid: number) => {
@@ -13,13 +14,9 @@ const alive = (pid: number) => {
 
 // The scale benchmark measures the host's memory this way: the host alone in its own process, the rest of the stack here.
 describe('local stack with the host in its own process', () => {
-  let t: TestStack;
   let stopped = false;
-  beforeAll(async () => {
-    t = await startTestStack({}, { hostProcess: true });
-  });
-  afterAll(async () => {
-    if (!stopped) await t?.stop();
+  const t = suiteResource(() => startTestStack({}, { hostProcess: true }), async (stack) => {
+    if (!stopped) await stack.stop();
   });
 
   it('ingests an upload end to end through the child host, which exits on stop', async () => {

@@ -1,16 +1,12 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
-import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+import { useTestStack, waitFor } from '../support/localStack.js';
 import { finalStatus } from '../support/uploads.js';
 
 describe('ingest end to end through the local host', () => {
-  let t: TestStack;
-  beforeAll(async () => {
-    t = await startTestStack({ INGEST_CHUNK_BYTES: String(1 << 20) });
-  });
-  afterAll(async () => t?.stop());
+  const t = useTestStack({ INGEST_CHUNK_BYTES: String(1 << 20) });
 
   it('ingests 100k rows with 1 % bad rows: complete, every bad row reported by line and column', async () => {
     const file = join(t.stack.dataDir, `e2e-${process.pid}.csv`);
@@ -70,8 +66,17 @@ describe('ingest end to end through the local host', () => {
     const first = await Promise.all(Array.from({ length: 10 }, deliver));
     expect(first.map((r) => r.status).every((s) => s >= 200 && s < 300)).toBe(true);
     const status = await finalStatus(t, 'tx/dup.csv');
+    const instance = async () =>
+      (await fetch(`${t.url}/runtime/webhooks/durabletask/instances/${status.instanceId}`)).json() as Promise<{ runtimeStatus: string; createdTime: string; output: unknown }>;
+    // The upload is final before its orchestration is (it still publishes the completion event).
+    const finished = await waitFor('the orchestration to complete', async () => {
+      const current = await instance();
+      return current.runtimeStatus === 'Completed' ? current : undefined;
+    });
     const again = await Promise.all(Array.from({ length: 10 }, deliver));
     expect(again.map((r) => r.status).every((s) => s >= 200 && s < 300)).toBe(true);
+    // Redeliveries after completion leave the finished orchestration as it was (a start would replace an ended instance).
+    expect(await instance()).toEqual(finished);
 
     expect(status.rowsCommitted).toBe(5_000);
     const uploads = await t.pool.query(`SELECT upload_id FROM bulkflow.uploads WHERE source = 'uploads/tx/dup.csv'`);

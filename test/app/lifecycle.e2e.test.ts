@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventHubConsumerClient, EventHubProducerClient, earliestEventPosition } from '@azure/event-hubs';
 import { publishPendingEvents } from '../../src/adapters/eventPublisher.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { finalStatus } from '../support/uploads.js';
-import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+import { useTestStack, waitFor, type TestStack } from '../support/localStack.js';
 
 const HEADER = 'lds_hash,participant_id,case_id';
 const hash = (n: number) => n.toString(16).padStart(128, '0');
@@ -46,19 +46,15 @@ async function upload(t: TestStack, blobName: string, content: string): Promise<
 }
 
 describe('upload lifecycle through the local host', () => {
-  let t: TestStack;
   /** The match-analysis trigger's line per batch it ran (information level); warnings and errors still printed. */
   const analysisLines: string[] = [];
-  beforeAll(async () => {
-    t = await startTestStack({}, {
-      logLevel: 'information',
-      log: (line) => {
-        if (line.includes('match analysis: ')) analysisLines.push(line);
-        if (/\s(warning|error)\s/.test(line)) console.error(line);
-      },
-    });
+  const t = useTestStack({}, {
+    logLevel: 'information',
+    log: (line) => {
+      if (line.includes('match analysis: ')) analysisLines.push(line);
+      if (/\s(warning|error)\s/.test(line)) console.error(line);
+    },
   });
-  afterAll(async () => t?.stop());
 
   it('matches a new upload against every other state\'s active upload, once per event', async () => {
     await upload(t, 'ny/a.csv', csv(0, 300));

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { functionNames } from '../../src/functionNames.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
-import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+import { useTestStack, waitFor } from '../support/localStack.js';
 import { allRowErrors, CSV_HEADER, finalStatus, getJson, putBlob, validRows } from '../support/uploads.js';
 
 /**
@@ -10,12 +10,8 @@ import { allRowErrors, CSV_HEADER, finalStatus, getJson, putBlob, validRows } fr
  * real durable-functions replay, a real lease standing in for storage refusing the deletion.
  */
 describe('raw file retention (UPLOAD_BLOB_RETENTION_HOURS=0)', () => {
-  let t: TestStack;
-  beforeAll(async () => {
-    // Small chunks, one at a time: the older of two uploads of a state is still committing when the newer activates.
-    t = await startTestStack({ INGEST_CHUNK_BYTES: String(16 * 1024), INGEST_MAX_CHUNKS_IN_FLIGHT: '1' });
-  });
-  afterAll(async () => t?.stop());
+  // Small chunks, one at a time: the older of two uploads of a state is still committing when the newer activates.
+  const t = useTestStack({ INGEST_CHUNK_BYTES: String(16 * 1024), INGEST_MAX_CHUNKS_IN_FLIGHT: '1' });
 
   const blobExists = (name: string) => t.uploads.getBlobClient(name).exists();
   const deleted = (name: string) => waitFor(`${name} to be deleted`, async () => ((await blobExists(name)) ? undefined : true), 90_000);

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { listRowErrors } from '../../src/engine/index.js';
-import { createEngineDatabase, ingest, type EngineDatabase } from '../support/engineDatabase.js';
+import { ingest, useEngineDatabase } from '../support/engineDatabase.js';
 
 const HASH = 'a'.repeat(64) + '0123456789abcdef'.repeat(4);
 const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
@@ -46,10 +46,9 @@ const cases: Case[] = [
 ];
 
 describe('column rules', () => {
-  let engine: EngineDatabase;
+  const engine = useEngineDatabase();
   let uploadId: string;
   beforeAll(async () => {
-    engine = await createEngineDatabase();
     const lines = cases.map(([, fields], i) => {
       const row = { lds_hash: HASH, case_id: '', participant_id: `P${i}`, participant_closing_date: '', recent_benefit_issuance_dates: '', vulnerable_individual: '', ...fields };
       return [row.lds_hash, row.case_id, row.participant_id, row.participant_closing_date, row.recent_benefit_issuance_dates, row.vulnerable_individual].join(',');
@@ -58,7 +57,6 @@ describe('column rules', () => {
     uploadId = result.uploadId;
     expect(result.activation?.status).toBe('complete');
   });
-  afterAll(async () => engine.close());
 
   it.each(cases.map((c, i) => [c[0], c[2], i + 2] as const))('%s -> %s', async (_name, expected, line) => {
     const { errors } = await listRowErrors(engine.pool, uploadId, { limit: 1000 });
@@ -89,11 +87,7 @@ describe('column rules', () => {
 });
 
 describe('header order and unknown columns', () => {
-  let engine: EngineDatabase;
-  beforeAll(async () => {
-    engine = await createEngineDatabase();
-  });
-  afterAll(async () => engine.close());
+  const engine = useEngineDatabase();
 
   it('reads columns by name in any order, ignores unknown ones and leaves absent optional ones empty', async () => {
     const content = [

@@ -1,15 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withTransaction } from '../../src/engine/db.js';
-import { createEngineDatabase, type EngineDatabase } from '../support/engineDatabase.js';
+import { useEngineDatabase } from '../support/engineDatabase.js';
 
 // A PostgreSQL restart or failover while a chunk commit awaits its blob: the commit must fail (and be retried),
 // not end the worker process with an uncaught 'error' event.
 describe('a connection cut in the middle of a transaction', () => {
-  let engine: EngineDatabase;
-  beforeAll(async () => {
-    engine = await createEngineDatabase();
-  });
-  afterAll(async () => engine?.close());
+  const engine = useEngineDatabase();
 
   it('rejects the transaction, leaves the process running and the pool usable', async () => {
     let work: 'ran' | 'reached the next query' = 'ran';

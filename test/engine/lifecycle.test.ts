@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   activateUpload, cleanupUploads, commitChunk, CommitSlotsBusyError, getUpload, IncompleteUploadError, isTransient, listRowErrors,
   listStateUploads, planUpload, registerUpload, TransientError,
 } from '../../src/engine/index.js';
-import { createEngineDatabase, csvSource, ingest, type EngineDatabase } from '../support/engineDatabase.js';
+import { csvSource, ingest, useEngineDatabase } from '../support/engineDatabase.js';
 
 const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
 const hash = (i: number) => i.toString(16).padStart(128, '0');
@@ -23,11 +23,7 @@ async function activeState(pool: pg.Pool, state: string) {
 }
 
 describe('upload lifecycle', () => {
-  let engine: EngineDatabase;
-  beforeAll(async () => {
-    engine = await createEngineDatabase();
-  });
-  afterAll(async () => engine.close());
+  const engine = useEngineDatabase();
 
   it('registers idempotently with a readable deterministic id', async () => {
     const identity = { state: 'tx', source: 'tx/p.csv', etag: '"0x8D"' };

@@ -1,14 +1,43 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
-import { activateUpload, migrate } from '../../src/engine/index.js';
+import { from as copyFrom } from 'pg-copy-streams';
+import { activateUpload, migrate, planUpload, registerUpload } from '../../src/engine/index.js';
 import { uploadTable } from '../../src/engine/db.js';
 import { migrationsDirectory } from '../../src/engine/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { ingest } from '../support/engineDatabase.js';
+import { csvSource } from '../support/engineDatabase.js';
 
 const hash = (n: number) => n.toString(16).padStart(128, '0');
 const file = (from: number, to: number) => `lds_hash,participant_id\n${Array.from({ length: to - from }, (_, i) => `${hash(from + i)},P${from + i}`).join('\n')}\n`;
+
+/**
+ * Registers, plans and commits a file of valid rows the way the release before the bytea migration did: COPY CSV with
+ * lds_hash as its hex text (today's encoder writes binary COPY for today's schema). Activates it unless `inFlight`.
+ */
+async function ingestAsPreviousRelease(pool: pg.Pool, from: number, to: number, state: string, inFlight = false) {
+  const source = await csvSource(file(from, to));
+  try {
+    const { uploadId } = await registerUpload(pool, { state, source: `${state.toLowerCase()}.csv`, etag: '1' });
+    const planned = await planUpload(pool, uploadId, source, {});
+    expect(planned.ok).toBe(true);
+    const client = await pool.connect();
+    try {
+      const copy = client.query(copyFrom(`COPY ${uploadTable(uploadId).qualified} (line, lds_hash, participant_id) FROM STDIN (FORMAT csv)`));
+      copy.end(Array.from({ length: to - from }, (_, i) => `${i + 2},${hash(from + i)},P${from + i}\n`).join(''));
+      await new Promise((done, fail) => copy.on('finish', done).on('error', fail));
+      await client.query(
+        'INSERT INTO bulkflow.chunk_ledger (upload_id, chunk_no, rows_committed, rows_rejected) VALUES ($1, 0, $2, 0)',
+        [uploadId, to - from],
+      );
+    } finally {
+      client.release();
+    }
+    return { uploadId, activation: inFlight ? undefined : await activateUpload(pool, uploadId) };
+  } finally {
+    await source.remove();
+  }
+}
 
 const up = (url: string, count: number) => runner({
   databaseUrl: url, dir: migrationsDirectory(), direction: 'up', count, migrationsTable: 'pgmigrations',
@@ -35,13 +64,9 @@ describe('migrating a database that already holds uploads', () => {
     );
     expect(before!.type).toBe('text');
     // One upload active (its table a partition with the lookup index), one committed but not yet activated.
-    const active = await ingest(pool, file(0, 30), { state: 'AA', source: 'aa.csv', etag: '1' });
+    const active = await ingestAsPreviousRelease(pool, 0, 30, 'AA');
     expect(active.activation).toMatchObject({ status: 'complete', rowsCommitted: 30 });
-    const inFlight = await ingest(pool, file(20, 50), { state: 'BB', source: 'bb.csv', etag: '1', skipActivation: true });
-    // Today's encoder writes bytea's \x prefix; the previous release wrote the bare hex into the text column.
-    for (const table of ['bulkflow.participants', uploadTable(inFlight.uploadId).qualified]) {
-      await pool.query(`UPDATE ${table} SET lds_hash = substr(lds_hash, 3) WHERE lds_hash LIKE '\\\\x%'`);
-    }
+    const inFlight = await ingestAsPreviousRelease(pool, 20, 50, 'BB', true);
     const { rows: [old] } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE lds_hash = $1`, [hash(5)]);
     expect(old!.n).toBe(1);
 

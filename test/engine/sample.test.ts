@@ -1,14 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { activateUpload, commitChunk, fileByteSource, getUpload, packageRoot, planUpload, registerUpload } from '../../src/engine/index.js';
-import { createEngineDatabase, type EngineDatabase } from '../support/engineDatabase.js';
+import { useEngineDatabase } from '../support/engineDatabase.js';
 import { join } from 'node:path';
 
 describe('the bundled sample end to end', () => {
-  let engine: EngineDatabase;
-  beforeAll(async () => {
-    engine = await createEngineDatabase();
-  });
-  afterAll(async () => engine.close());
+  const engine = useEngineDatabase();
 
   it('commits every row but the planted bad ones, whose errors name line, column and rule', async () => {
     const source = fileByteSource(join(packageRoot(), 'samples', 'participants-sample.csv'));

@@ -1,15 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createEngineDatabase, ingest, type EngineDatabase } from '../support/engineDatabase.js';
+import { describe, expect, it, vi } from 'vitest';
+import { ingest, useEngineDatabase } from '../support/engineDatabase.js';
 
 const SENTINEL = 'QZXSENTINEL';
 const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
 
 describe('row values stay out of errors, events, other tables and logs', () => {
-  let engine: EngineDatabase;
-  beforeAll(async () => {
-    engine = await createEngineDatabase();
-  });
-  afterAll(async () => engine.close());
+  const engine = useEngineDatabase();
 
   it('finds the planted marker only in the participants table', async () => {
     const good = (i: number) => `${i.toString(16).padStart(128, '0')},C${i},P${i},,,`;

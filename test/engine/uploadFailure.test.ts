@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { activateUpload, commitChunk, failUpload, getUpload, planUpload, registerUpload } from '../../src/engine/index.js';
 import { withTransaction } from '../../src/engine/db.js';
 import { markUploadFailed } from '../../src/engine/uploadFailure.js';
-import { createEngineDatabase, csvSource, ingest, type EngineDatabase } from '../support/engineDatabase.js';
+import { csvSource, ingest, useEngineDatabase } from '../support/engineDatabase.js';
 
 const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
 const row = (i: number, lds = i.toString(16).padStart(128, '0')) => `${lds},C${i},P${i},,,`;
@@ -10,11 +10,7 @@ const csv = (n: number, bad: (i: number) => boolean = () => false) =>
   `${[HEADER, ...Array.from({ length: n }, (_, k) => (bad(k + 1) ? row(k + 1, 'x') : row(k + 1)))].join('\n')}\n`;
 
 describe('failing an upload (one door for plan, chunk and activation failures)', () => {
-  let engine: EngineDatabase;
-  beforeAll(async () => {
-    engine = await createEngineDatabase();
-  });
-  afterAll(async () => engine.close());
+  const engine = useEngineDatabase();
 
   const events = async (uploadId: string) =>
     (await engine.pool.query('SELECT id, type, data FROM bulkflow.outbox WHERE data->>\'uploadId\' = $1 ORDER BY seq', [uploadId])).rows;

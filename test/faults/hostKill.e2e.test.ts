@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
-import { startFaultStack, type FaultStack } from '../support/faultStack.js';
+import { useFaultStack, type FaultStack } from '../support/faultStack.js';
 import { waitFor } from '../support/localStack.js';
 import { finalStatus } from '../support/uploads.js';
 import { expectIngestedOnce } from './expectations.js';
@@ -16,11 +16,7 @@ async function progress(t: FaultStack, blobName: string): Promise<UploadStatusBo
 }
 
 describe('host SIGKILLed in the middle of a fan-out', () => {
-  let t: FaultStack;
-  beforeAll(async () => {
-    t = await startFaultStack({ INGEST_CHUNK_BYTES: String(256 * 1024), INGEST_MAX_CHUNKS_IN_FLIGHT: '4' });
-  });
-  afterAll(async () => t?.stop());
+  const t = useFaultStack({ INGEST_CHUNK_BYTES: String(256 * 1024), INGEST_MAX_CHUNKS_IN_FLIGHT: '4' });
 
   it('restarts and completes: valid rows once, one upload row, one completion event', async () => {
     const file = join(t.stack.dataDir, 'kill.csv');

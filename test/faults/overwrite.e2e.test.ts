@@ -1,17 +1,13 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
 import { isFinal } from '../../src/engine/index.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
-import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+import { useTestStack, waitFor } from '../support/localStack.js';
 import { CSV_HEADER, activeRows, finalStatus, getJson, putBlob, validRows } from '../support/uploads.js';
 
 describe('a blob overwritten while its upload runs', () => {
-  let t: TestStack;
-  beforeAll(async () => {
-    t = await startTestStack({ INGEST_CHUNK_BYTES: String(128 * 1024), INGEST_MAX_CHUNKS_IN_FLIGHT: '2' });
-  });
-  afterAll(async () => t?.stop());
+  const t = useTestStack({ INGEST_CHUNK_BYTES: String(128 * 1024), INGEST_MAX_CHUNKS_IN_FLIGHT: '2' });
 
   it('never lets the older upload become active over the newer one', async () => {
     const file = join(t.stack.dataDir, 'overwrite.csv');

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
-import { startFaultStack, type FaultStack } from '../support/faultStack.js';
+import { useFaultStack, type FaultStack } from '../support/faultStack.js';
 import { waitFor } from '../support/localStack.js';
 import { finalStatus } from '../support/uploads.js';
 import { expectIngestedOnce } from './expectations.js';
@@ -19,16 +19,14 @@ async function midway(t: FaultStack, blobName: string): Promise<UploadStatusBody
 }
 
 describe('services going away while chunks are read and committed', () => {
-  let t: FaultStack;
+  const t = useFaultStack({ INGEST_CHUNK_BYTES: String(256 * 1024), INGEST_MAX_CHUNKS_IN_FLIGHT: '4' });
   let file: string;
   let validRows: number;
   beforeAll(async () => {
-    t = await startFaultStack({ INGEST_CHUNK_BYTES: String(256 * 1024), INGEST_MAX_CHUNKS_IN_FLIGHT: '4' });
     file = join(t.stack.dataDir, 'outage.csv');
     const generated = await generateParticipantsCsv(file, { rows: ROWS, badShare: 0.01, seed: 5, badKinds: ['closing_date_invalid'] });
     validRows = ROWS - generated.badRows;
   });
-  afterAll(async () => t?.stop());
   afterEach(({ task }) => {
     // What the host printed is the only trace of why it stopped answering.
     if (task.result?.state === 'fail') console.error(`host output (tail):\n${t.hostOutput().slice(-8000)}`);
@@ -56,11 +54,7 @@ describe('services going away while chunks are read and committed', () => {
 });
 
 describe('Event Hubs endpoint down when an upload completes', () => {
-  let t: FaultStack;
-  beforeAll(async () => {
-    t = await startFaultStack();
-  });
-  afterAll(async () => t?.stop());
+  const t = useFaultStack();
 
   it('keeps the completion event in the outbox and delivers it once the endpoint is back', async () => {
     await t.stopEventHubs();

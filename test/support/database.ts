@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { suiteResource } from './suite.js';
 
 export interface TestDatabase {
   url: string;
@@ -47,4 +48,9 @@ export async function dropDatabase(name: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** A fresh database for the enclosing describe block (or file), dropped after its tests. */
+export function useTestDatabase(prefix?: string): TestDatabase {
+  return suiteResource(() => createTestDatabase(prefix), (db) => db.drop());
 }

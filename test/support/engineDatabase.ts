@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { activateUpload, commitChunk, fileByteSource, migrate, planUpload, registerUpload, type ByteSource } from '../../src/engine/index.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { suiteResource } from './suite.js';
 
 export interface EngineDatabase {
   db: TestDatabase;
@@ -24,6 +25,11 @@ export async function createEngineDatabase(): Promise<EngineDatabase> {
       await db.drop();
     },
   };
+}
+
+/** A fresh migrated database for the enclosing describe block (or file), dropped after its tests. */
+export function useEngineDatabase(): EngineDatabase {
+  return suiteResource(createEngineDatabase, (engine) => engine.close());
 }
 
 /** Writes CSV text to a temporary file and returns it as a ByteSource. */

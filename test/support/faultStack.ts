@@ -15,6 +15,7 @@ import { startIssuer } from '../../local/src/issuer/issuerServer.js';
 import { loadOrCreateSigningKey } from '../../local/src/issuer/signingKey.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../../local/src/issuer/tokens.js';
 import { apiClient, type TestStack } from './localStack.js';
+import { suiteResource } from './suite.js';
 
 /**
  * The product with every piece separately killable: its own embedded PostgreSQL and Azurite on fixed ports
@@ -30,6 +31,11 @@ export interface FaultStack extends TestStack {
   startEventHubs(): Promise<void>;
   startAzurite(): Promise<void>;
   hostOutput(): string;
+}
+
+/** startFaultStack for the enclosing describe block, stopped after its tests. */
+export function useFaultStack(extra?: Record<string, string>): FaultStack {
+  return suiteResource(() => startFaultStack(extra), (t) => t.stop());
 }
 
 export async function startFaultStack(extra: Record<string, string> = {}): Promise<FaultStack> {

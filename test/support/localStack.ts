@@ -6,6 +6,7 @@ import type { RunningIssuer } from '../../local/src/issuer/issuerServer.js';
 import type { TokenRequest } from '../../local/src/issuer/tokens.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/src/stack.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { suiteResource } from './suite.js';
 
 export interface TestStack {
   /** What tests read of the stack (a fault stack assembles the same from separately started parts). */
@@ -73,6 +74,11 @@ export async function startTestStack(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** startTestStack for the enclosing describe block, stopped after its tests. */
+export function useTestStack(...args: Parameters<typeof startTestStack>): TestStack {
+  return suiteResource(() => startTestStack(...args), (t) => t.stop());
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {

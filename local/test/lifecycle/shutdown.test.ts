@@ -1,27 +1,22 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writeStockApp } from '../fixtures/stockApp.js';
 import { alive, descendants, listening, listeningPorts, runBulkflow, signalAndMeasure, waitForText, type Command } from './processes.js';
-import { expectCleanStop, scratchDir } from './support.js';
+import { expectCleanStop, useScratchDir } from './support.js';
 
 // `bulkflow host` and `bulkflow eventhubs` as a terminal runs them (own process group), stopped every way a user
 // or a service manager stops them. The host keeps its embedded PostgreSQL in the app folder, so the first start
 // initialises it and later ones reuse it.
 
-let scratch: string;
+const scratch = useScratchDir('shutdown-');
 let appDir: string;
 // Without DATABASE_URL the host starts its own embedded PostgreSQL (a child process to stop in order).
 const env = { DATABASE_URL: '' };
 
 beforeAll(async () => {
-  scratch = await scratchDir('shutdown-');
-  appDir = join(scratch, 'app');
+  appDir = join(scratch.path, 'app');
   await writeStockApp(appDir);
-});
-
-afterAll(async () => {
-  if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
 async function serveHost(): Promise<{ host: Command; url: string }> {
@@ -86,7 +81,7 @@ describe('bulkflow host with its embedded PostgreSQL', () => {
   });
 
   it.skipIf(process.getuid?.() !== 0)('as root, from a private folder (mode 700): PostgreSQL data goes where its user can reach it, and says so', async () => {
-    const privateDir = await mkdtemp(join(scratch, 'private-'));
+    const privateDir = await mkdtemp(join(scratch.path, 'private-'));
     await chmod(privateDir, 0o700);
     await writeStockApp(privateDir);
     const host = runBulkflow(['host', '--app', privateDir, '--port', '0'], env);
@@ -102,7 +97,7 @@ describe('bulkflow host with its embedded PostgreSQL', () => {
 
 describe('bulkflow eventhubs', () => {
   it('Ctrl-C to the process group: closes its port and exits 0', async () => {
-    const endpoint = runBulkflow(['eventhubs', '--port', '0', '--data', join(scratch, 'eventhubs'), '--config', join(process.cwd(), 'eventhubs.local.json')]);
+    const endpoint = runBulkflow(['eventhubs', '--port', '0', '--data', join(scratch.path, 'eventhubs'), '--config', join(process.cwd(), 'eventhubs.local.json')]);
     await waitForText(endpoint, 'upload-events: Endpoint=sb://');
     const stopped = await signalAndMeasure(endpoint, 'SIGINT', 'group');
     expectCleanStop(stopped, 0);

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { writeStockApp } from '../fixtures/stockApp.js';
 import { alive, descendants, listening, listeningPorts, runBulkflow, runCommand, signalAndMeasure, waitForText, type Command } from './processes.js';
-import { expectCleanStop, scratchDir } from './support.js';
+import { expectCleanStop, useScratchDir } from './support.js';
 
 // Every command that runs the stack, interrupted in every phase, by the three ways a stop arrives: a terminal's
 // Ctrl-C (SIGINT to the process group), a service manager's stop (SIGTERM to the group) and `kill PID` (SIGTERM
@@ -18,17 +17,12 @@ const WAYS: Way[] = [
 ];
 const INTERRUPTED = { SIGINT: 130, SIGTERM: 143 } as Record<NodeJS.Signals, number>;
 
-let scratch: string;
+const scratch = useScratchDir('stack-shutdown-');
 let dataDir: string;
 const env = { DATABASE_URL: '' };
 
-beforeAll(async () => {
-  scratch = await scratchDir('stack-shutdown-');
-  dataDir = join(scratch, 'data');
-});
-
-afterAll(async () => {
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+beforeAll(() => {
+  dataDir = join(scratch.path, 'data');
 });
 
 /** Waits for `text`, then a moment more (`afterMs`), to land inside a phase. */
@@ -45,8 +39,8 @@ describe('npm start -- --serve (bulkflow demo --serve)', () => {
     await at(command, 'serving until Ctrl-C');
     const stopped = await signalAndMeasure(command, signal, target);
     expectCleanStop(stopped, 0);
-    expect(stopped.portsBefore.length).toBeGreaterThanOrEqual(6); // host, Event Hubs (v4, v6), Azurite x3, PostgreSQL
-    expect(stopped.lines.join('\n')).toMatch(/stopped in [\d.]+ s: Event Grid [\d.]+ s, host [\d.]+ s, Event Hubs [\d.]+ s, Azurite [\d.]+ s, PostgreSQL [\d.]+ s/);
+    expect(stopped.portsBefore.length).toBeGreaterThanOrEqual(7); // host, issuer, Event Hubs (v4, v6), Azurite x3, PostgreSQL
+    expect(stopped.lines.join('\n')).toMatch(/stopped in [\d.]+ s: Event Grid [\d.]+ s, host [\d.]+ s, issuer [\d.]+ s, Event Hubs [\d.]+ s, Azurite [\d.]+ s, PostgreSQL [\d.]+ s/);
   });
 
   it.each(WAYS)('mid-ingest, $signal to the $target: exit 128+n, nothing left', async ({ signal, target }) => {
@@ -100,7 +94,7 @@ describe('bulkflow ingest', () => {
 
 describe('bulkflow host', () => {
   it('serving, SIGTERM to the process alone: exit 0, nothing left', async () => {
-    const appDir = join(scratch, 'app');
+    const appDir = join(scratch.path, 'app');
     await writeStockApp(appDir);
     const host = runBulkflow(['host', '--app', appDir, '--port', '0'], env);
     await at(host, 'Ctrl-C to stop');

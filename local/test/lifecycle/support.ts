@@ -1,6 +1,7 @@
-import { chmod, mkdir, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { suiteResource } from '../../../test/support/suite.js';
 import type { StopMeasure } from './processes.js';
 
 /** Exit within 10 s of the signal (the bound; the stack's own deadline is 9 s). */
@@ -17,6 +18,11 @@ export async function scratchDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(join(process.cwd(), '.data', prefix));
   await chmod(dir, 0o755);
   return dir;
+}
+
+/** A scratch folder (see scratchDir) for the tests of this file or describe block: made before them, removed after. */
+export function useScratchDir(prefix: string): { readonly path: string } {
+  return suiteResource(async () => ({ path: await scratchDir(prefix) }), (dir) => rm(dir.path, { recursive: true, force: true }));
 }
 
 /** What every stop must satisfy: in time, with the expected code, nothing left running or listening, quietly. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { errorText, findFunction } from '../invoke.js';
 import type { RpcTypedData } from '../registry.js';
 import { Semaphore } from '../workerLoop.js';
-import { EventType, historyEvent } from './history.js';
+import { activityFailed, EventType, historyEvent } from './history.js';
 import { notifySql } from './store.js';
 import type { TaskHub } from './hub.js';
 
@@ -14,6 +14,9 @@ interface ActivityItem {
   name: string;
   input: string;
 }
+
+/** Wait before writing completions again after the store refused them (e.g. PostgreSQL restarting). */
+const RETRY_WRITE_MS = 1_000;
 
 /**
  * Runs activity work items, at least once: items are leased (renewed while this host lives), so the items
@@ -84,7 +87,9 @@ export class ActivityWorker {
     const fn = findFunction(this.hub.registry, 'activityTrigger', item.name);
     let event;
     if (!fn) {
-      event = failed(item, `The function '${item.name}' doesn't exist, is disabled, or is not an activity function.`, '{}');
+      event = historyEvent(EventType.TaskFailed, {
+        TaskScheduledId: item.task_id, Reason: `The function '${item.name}' doesn't exist, is disabled, or is not an activity function.`, Details: '{}',
+      });
     } else {
       const result = await this.hub.invoker.invoke(fn, {
         trigger: { string: item.input },
@@ -92,10 +97,8 @@ export class ActivityWorker {
       });
       if (result.error !== undefined) {
         this.failed++;
-        const error = result.error;
-        const details = JSON.stringify({ ClassName: error instanceof Error ? error.name : 'Error', Message: errorText(error), StackTraceString: error instanceof Error ? (error.stack ?? null) : null });
-        event = failed(item, `Activity function '${fn.name}' failed: ${errorText(error)}`, details);
-        this.hub.logger.warn('activity failed', { activity: fn.name, instanceId: item.instance_id, taskId: item.task_id, error: errorText(error) });
+        event = activityFailed(item.task_id, fn.name, result.error);
+        this.hub.logger.warn('activity failed', { activity: fn.name, instanceId: item.instance_id, taskId: item.task_id, error: errorText(result.error) });
       } else {
         this.executed++;
         event = historyEvent(EventType.TaskCompleted, { TaskScheduledId: item.task_id, Result: resultJson(result.returnValue) });
@@ -140,14 +143,17 @@ export class ActivityWorker {
       );
       await this.hub.pool.query(notifySql(this.hub.schema, 'orchestrations'));
     } catch (error) {
-      // The items stay leased; they run again once the lease lapses (at-least-once).
+      // Kept and written again: this host goes on renewing their leases, so they would never run again (seen:
+      // an upload stuck for good after a PostgreSQL restart). The write only lands for items this host still owns.
       this.hub.logger.error('writing activity completions failed', { count: batch.length, error: errorText(error) });
+      this.pending.unshift(...batch);
+      this.flushTimer ??= setTimeout(() => {
+        this.flushTimer = undefined;
+        void this.flush();
+      }, RETRY_WRITE_MS);
+      this.flushTimer.unref();
     }
   }
-}
-
-function failed(item: ActivityItem, reason: string, details: string) {
-  return historyEvent(EventType.TaskFailed, { TaskScheduledId: item.task_id, Reason: reason, Details: details });
 }
 
 /** The extension stores the activity's return value as JSON text; `undefined` becomes null. */

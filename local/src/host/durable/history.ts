@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import type { SdkAction } from './sequence.js';
+
 /** DTFx history event types (the extension sends `EventType` as these ints). */
 export const EventType = {
   ExecutionStarted: 0,
@@ -30,6 +33,40 @@ export interface HistoryEvent {
 
 export function historyEvent(type: number, fields: Record<string, unknown> = {}, eventId = -1, at = new Date()): HistoryEvent {
   return { EventType: type, EventId: eventId, IsPlayed: false, Timestamp: at.toISOString(), ...fields };
+}
+
+/** TaskFailed as the extension writes it for an activity that threw: the SDK raises `Error(Reason + " \n " + Details)`. */
+export function activityFailed(taskId: number, activity: string, error: unknown): HistoryEvent {
+  const message = error instanceof Error ? error.message : String(error);
+  const details = JSON.stringify({ ClassName: error instanceof Error ? error.name : 'Error', Message: message, StackTraceString: error instanceof Error ? (error.stack ?? null) : null });
+  return historyEvent(EventType.TaskFailed, { TaskScheduledId: taskId, Reason: `Activity function '${activity}' failed: ${message}`, Details: details });
+}
+
+/** How a sub-orchestration's end reaches its parent: its output as JSON text, or why it failed. */
+export function subOrchestrationEnded(taskId: number, outcome: { result: string } | { reason: string; details: string }): HistoryEvent {
+  return 'result' in outcome
+    ? historyEvent(EventType.SubOrchestrationInstanceCompleted, { TaskScheduledId: taskId, Result: outcome.result })
+    : historyEvent(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: taskId, Reason: outcome.reason, Details: outcome.details });
+}
+
+/** A durable timer: TimerCreated in this episode's history, TimerFired delivered at `fireAt`. */
+export function timerEvents(id: number, fireAt: Date, now: Date): { created: HistoryEvent; fired: HistoryEvent } {
+  const fire = fireAt.toISOString();
+  return {
+    created: historyEvent(EventType.TimerCreated, { FireAt: fire }, id, now),
+    fired: historyEvent(EventType.TimerFired, { TimerId: id, FireAt: fire }, -1, fireAt),
+  };
+}
+
+/** EventSent carrying the extension's RequestMessage to an entity; the SDK re-keys entity calls to the message's `id`. */
+export function entityRequest(
+  action: SdkAction, parent: { instanceId: string; executionId: string }, signal: boolean, id: number, now: Date,
+): { target: string; message: Record<string, unknown>; event: HistoryEvent } {
+  const target = action.instanceId ?? '';
+  const message: Record<string, unknown> = { op: action.operation, id: randomUUID(), parent: parent.instanceId, parentExecution: parent.executionId };
+  if (signal) message.signal = true;
+  if (action.input !== undefined && action.input !== null) message.input = JSON.stringify(action.input);
+  return { target, message, event: historyEvent(EventType.EventSent, { InstanceId: target, Name: 'op', Input: JSON.stringify(message) }, id, now) };
 }
 
 /** Events that schedule work carry the task's sequence number as EventId. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { EventType, historyEvent } from './history.js';
+import { EventType, historyEvent, subOrchestrationEnded } from './history.js';
 import type { Outbox } from './outbox.js';
 import { notifySql } from './store.js';
 
@@ -79,10 +79,7 @@ export async function startInstance(client: pg.PoolClient, outbox: Outbox, reque
 /** Tells a parent orchestration that its sub-orchestration ended. */
 export function notifyParent(outbox: Outbox, row: InstanceRow, outcome: { result: string } | { reason: string; details: string }): void {
   if (!row.parent_instance_id || row.parent_task_id === null) return;
-  const event = 'result' in outcome
-    ? historyEvent(EventType.SubOrchestrationInstanceCompleted, { TaskScheduledId: row.parent_task_id, Result: outcome.result })
-    : historyEvent(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: row.parent_task_id, Reason: outcome.reason, Details: outcome.details });
-  outbox.inbox.push({ instanceId: row.parent_instance_id, executionId: row.parent_execution_id, event });
+  outbox.inbox.push({ instanceId: row.parent_instance_id, executionId: row.parent_execution_id, event: subOrchestrationEnded(row.parent_task_id, outcome) });
 }
 
 export function newInstanceId(): string {

@@ -1,34 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { disabledReason, errorText, findFunction } from '../invoke.js';
 import {
-  completedTaskId, customStatusError, EventType, ExecutionHistory, historyEvent, MAX_ORCHESTRATION_ACTIONS, maxActionsMessage,
+  completedTaskId, customStatusError, entityRequest, EventType, ExecutionHistory, historyEvent, MAX_ORCHESTRATION_ACTIONS, maxActionsMessage, timerEvents,
   type HistoryEvent,
 } from './history.js';
 import { notifyParent, releaseLocks, startInstance, InstanceExistsError, type InstanceRow } from './instances.js';
 import { entitySchedulerId, Outbox } from './outbox.js';
-import { allocationsOf, retryStep, type Allocation, type SdkAction, type SdkTask } from './sequence.js';
+import { orchestrationTriggerText, replayOutcome, type OrchestratorState } from './replay.js';
+import { ActionType, activityInputText, allocationsOf, scheduledWork, type Allocation, type SdkAction } from './sequence.js';
 import { inTransaction } from './store.js';
 import type { TaskHub } from './hub.js';
 
-interface OrchestratorState {
-  isDone: boolean;
-  actions: SdkAction[][];
-  output?: unknown;
-  error?: string;
-  customStatus?: unknown;
-}
-
 /** DurableTask.AzureStorage moves queue messages over 45 KB to blobs. */
 const LARGE_MESSAGE_CHARS = 45 * 1024;
-
-const OUT_OF_PROC_MARKER = '\n\n$OutOfProcData$:';
-
-const ActionType = {
-  CallActivity: 0, CallActivityWithRetry: 1, CallSubOrchestrator: 2, CallSubOrchestratorWithRetry: 3, ContinueAsNew: 4,
-  CreateTimer: 5, WaitForExternalEvent: 6, CallEntity: 7, CallHttp: 8, SignalEntity: 9, WhenAny: 11, WhenAll: 12,
-  LockEntities: 13, ReleaseEntities: 14,
-} as const;
 
 /** Cached history of an instance's current execution, plus the JSON text of its (already played) events. */
 interface CachedHistory {
@@ -128,18 +112,7 @@ export class OrchestrationWorker {
         this.stats.maxReplayMs = result.durationMs;
         this.stats.maxReplayEvents = history.events.length + newEvents.length;
       }
-      if (result.error !== undefined) {
-        const message = errorText(result.error);
-        const at = message.indexOf(OUT_OF_PROC_MARKER);
-        if (at >= 0) {
-          state = JSON.parse(message.slice(at + OUT_OF_PROC_MARKER.length)) as OrchestratorState;
-          failure = state.error ?? 'unknown error';
-        } else {
-          failure = message;
-        }
-      } else {
-        state = JSON.parse(result.returnValue?.json ?? 'null') as OrchestratorState;
-      }
+      ({ state, failure } = replayOutcome(result));
       const count = state ? countActions(state.actions) : 0;
       if (count > MAX_ORCHESTRATION_ACTIONS) {
         failure = maxActionsMessage;
@@ -274,32 +247,27 @@ export class OrchestrationWorker {
     );
   }
 
-  /** The orchestration trigger as the extension's `OrchestrationContextToString` writes it. */
   private triggerText(row: InstanceRow, cached: CachedHistory, newEvents: HistoryEvent[]): string {
-    const history = [...cached.playedJson, ...newEvents.map((e) => JSON.stringify(e))].join(',');
-    return `{"history":[${history}],"input":${row.input ?? 'null'},"instanceId":${JSON.stringify(row.instance_id)},` +
-      `"isReplaying":false,"parentInstanceId":${JSON.stringify(row.parent_instance_id)},"upperSchemaVersion":1,` +
-      // V4 (3) only adds lock(); advertising it enables critical sections.
-      `"upperSchemaVersionNew":3,"longRunningTimerIntervalDuration":"3.00:00:00","maximumShortTimerDuration":"6.00:00:00",` +
-      `"defaultHttpAsyncRequestSleepTimeMillseconds":30000}`;
+    return orchestrationTriggerText({
+      history: [...cached.playedJson, ...newEvents.map((e) => JSON.stringify(e))],
+      input: row.input,
+      instanceId: row.instance_id,
+      parentInstanceId: row.parent_instance_id,
+    });
   }
 
   /** Turns one id allocation into its scheduling event(s) and messages. */
   private async schedule(client: pg.PoolClient, outbox: Outbox, row: InstanceRow, history: ExecutionHistory, allocation: Allocation, now: Date): Promise<HistoryEvent[]> {
     const { id } = allocation;
-    if (allocation.action) return this.scheduleFireAndForget(outbox, row, history, allocation.action, id, allocation.count, now);
-    const task = allocation.task as SdkTask;
-    const step = retryStep(task);
-    if (step?.kind === 'timer') {
-      const options = step.retry.actionObj?.retryOptions;
-      if (!options) throw new ScheduleError('retry task without retry options');
-      const coefficient = options.backoffCoefficient ?? 1;
-      let delay = options.firstRetryIntervalInMilliseconds * coefficient ** (step.failures - 1);
-      if (options.maxRetryIntervalInMilliseconds && options.maxRetryIntervalInMilliseconds > 0) delay = Math.min(delay, options.maxRetryIntervalInMilliseconds);
-      return [this.timer(outbox, row, id, new Date(now.getTime() + delay), now)];
+    let work;
+    try {
+      work = scheduledWork(allocation);
+    } catch (error) {
+      throw new ScheduleError(errorText(error));
     }
-    const action = step ? (step.retry.innerTask?.actionObj ?? step.retry.actionObj) : task.actionObj;
-    if (!action) throw new ScheduleError(`task ${id} has no action`);
+    if (work.kind === 'fireAndForget') return this.scheduleFireAndForget(outbox, row, history, work.action, id, work.count, now);
+    if (work.kind === 'retryTimer') return [this.timer(outbox, row, id, new Date(now.getTime() + work.delayMs), now)];
+    const { action } = work;
     switch (action.actionType) {
       case ActionType.CallActivity:
       case ActionType.CallActivityWithRetry: {
@@ -309,7 +277,7 @@ export class OrchestrationWorker {
           const additional = disabledReason(this.hub.registry, name) ?? 'the app registers no activity with that name';
           throw new ScheduleError(`The function '${name}' doesn't exist, is disabled, or is not an activity function. Additional info: ${additional}.`);
         }
-        const input = typeof action.input === 'string' ? action.input : JSON.stringify(action.input ?? null);
+        const input = activityInputText(action);
         if (input.length > LARGE_MESSAGE_CHARS) {
           // Azure Storage compresses such messages into blobs: it works, but slowly. Pass blob paths, not data.
           this.hub.logger.warn('large activity input', { instanceId: row.instance_id, activity: activity.name, taskId: id, chars: input.length });
@@ -353,19 +321,16 @@ export class OrchestrationWorker {
   }
 
   private timer(outbox: Outbox, row: InstanceRow, id: number, fireAt: Date, now: Date): HistoryEvent {
-    const fire = fireAt.toISOString();
-    outbox.inbox.push({ instanceId: row.instance_id, executionId: row.execution_id, event: historyEvent(EventType.TimerFired, { TimerId: id, FireAt: fire }, -1, fireAt), visibleAt: fireAt });
-    return historyEvent(EventType.TimerCreated, { FireAt: fire }, id, now);
+    const { created, fired } = timerEvents(id, fireAt, now);
+    outbox.inbox.push({ instanceId: row.instance_id, executionId: row.execution_id, event: fired, visibleAt: fireAt });
+    return created;
   }
 
   /** EventSent carrying the extension's RequestMessage; the SDK re-keys entity calls to its `id`. */
   private sendToEntity(outbox: Outbox, row: InstanceRow, id: number, action: SdkAction, signal: boolean, now: Date): HistoryEvent {
-    const target = action.instanceId ?? '';
-    const message: Record<string, unknown> = { op: action.operation, id: randomUUID(), parent: row.instance_id, parentExecution: row.execution_id };
-    if (signal) message.signal = true;
-    if (action.input !== undefined && action.input !== null) message.input = JSON.stringify(action.input);
+    const { target, message, event } = entityRequest(action, { instanceId: row.instance_id, executionId: row.execution_id }, signal, id, now);
     outbox.entityMessages.push({ entityId: target, message });
-    return historyEvent(EventType.EventSent, { InstanceId: target, Name: 'op', Input: JSON.stringify(message) }, id, now);
+    return event;
   }
 
   private async startChild(client: pg.PoolClient, outbox: Outbox, row: InstanceRow, action: SdkAction, id: number, now: Date): Promise<HistoryEvent> {

@@ -15,6 +15,13 @@ export interface Allocation {
   count: number;
 }
 
+/** The SDK's action types (`actionType` in the actions it returns). */
+export const ActionType = {
+  CallActivity: 0, CallActivityWithRetry: 1, CallSubOrchestrator: 2, CallSubOrchestratorWithRetry: 3, ContinueAsNew: 4,
+  CreateTimer: 5, WaitForExternalEvent: 6, CallEntity: 7, CallHttp: 8, SignalEntity: 9, WhenAny: 11, WhenAll: 12,
+  LockEntities: 13, ReleaseEntities: 14,
+} as const;
+
 export interface SdkAction {
   actionType: number;
   functionName?: string;
@@ -104,4 +111,36 @@ export function retryStep(task: SdkTask): { kind: 'timer' | 'attempt'; failures:
   const index = parent.children.indexOf(task);
   if (index <= 0) return undefined; // the first attempt is the inner task itself
   return { kind: index % 2 === 1 ? 'timer' : 'attempt', failures: Math.ceil(index / 2), retry: parent };
+}
+
+/** DTFx's RetryInterceptor delay after the n-th failed attempt: first interval times coefficient^(n-1), capped. */
+export function retryDelayMs(options: RetryOptions, failures: number): number {
+  const delay = options.firstRetryIntervalInMilliseconds * (options.backoffCoefficient ?? 1) ** (failures - 1);
+  return options.maxRetryIntervalInMilliseconds && options.maxRetryIntervalInMilliseconds > 0 ? Math.min(delay, options.maxRetryIntervalInMilliseconds) : delay;
+}
+
+/** What one allocated id asks the extension for: a retry's backoff timer, a fire-and-forget action, or the action to schedule. */
+export type ScheduledWork =
+  | { kind: 'retryTimer'; delayMs: number }
+  | { kind: 'fireAndForget'; action: SdkAction; count: number }
+  | { kind: 'action'; action: SdkAction };
+
+export function scheduledWork(allocation: Allocation): ScheduledWork {
+  if (allocation.action) return { kind: 'fireAndForget', action: allocation.action, count: allocation.count };
+  const task = allocation.task as SdkTask;
+  const step = retryStep(task);
+  if (step?.kind === 'timer') {
+    const options = step.retry.actionObj?.retryOptions;
+    if (!options) throw new Error('retry task without retry options');
+    return { kind: 'retryTimer', delayMs: retryDelayMs(options, step.failures) };
+  }
+  // A re-attempt schedules the retried call again.
+  const action = step ? (step.retry.innerTask?.actionObj ?? step.retry.actionObj) : task.actionObj;
+  if (!action) throw new Error(`task ${allocation.id} has no action`);
+  return { kind: 'action', action };
+}
+
+/** The activity input as the extension passes it on: JSON text (the SDK has already stringified string inputs). */
+export function activityInputText(action: SdkAction): string {
+  return typeof action.input === 'string' ? action.input : JSON.stringify(action.input ?? null);
 }

@@ -1,0 +1,114 @@
+import type { OrchestrationContext } from 'durable-functions';
+import {
+  CHUNKS_PER_SUB_ORCHESTRATION,
+  type ChunkRangeResult,
+  type IngestInput,
+  type IngestOutput,
+  type PlanResult,
+  type RegisterResult,
+} from '../ingestContracts.js';
+import { commitChunkWaves } from './commitChunkWaves.js';
+import { Dispatcher, failureReason, type Step } from './dispatcher.js';
+import { ProgressReporter } from './progressReporter.js';
+
+type Planned = Extract<PlanResult, { ok: true }>;
+type PlanFailed = Extract<PlanResult, { ok: false }>;
+
+/**
+ * The steps of one upload. Each step reports its phase through the one progress reporter and calls out
+ * through the one dispatcher; the orchestrator composes them with `yield*`.
+ */
+export class IngestSteps {
+  private readonly calls: Dispatcher;
+  private readonly progress: ProgressReporter;
+
+  constructor(context: OrchestrationContext) {
+    this.calls = new Dispatcher(context);
+    this.progress = new ProgressReporter(context, ProgressReporter.initial());
+  }
+
+  /** Idempotent by blob identity: a repeated start finds the upload it registered before. */
+  *register(input: IngestInput): Step<RegisterResult> {
+    const registered = yield* this.calls.call('registerUpload', input);
+    this.progress.registered(registered.uploadId);
+    return registered;
+  }
+
+  /** The upload had already ended (e.g. a start after its history was purged): nothing to do, nothing to publish. */
+  alreadyFinished(upload: RegisterResult): IngestOutput {
+    this.progress.enter('done');
+    return { uploadId: upload.uploadId, status: upload.status, rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0 };
+  }
+
+  /** A bad or vanished file comes back as a failed plan (the activity has failed the upload); so do retries run out. */
+  *plan(upload: RegisterResult): Step<PlanResult> {
+    const { uploadId } = upload;
+    this.progress.enter('planning');
+    try {
+      return yield* this.calls.call('planUpload', { uploadId });
+    } catch (error) {
+      // Transient faults outlasted the retries: record why, keep the active upload.
+      const message = `planning failed: ${failureReason(error)}`;
+      yield* this.calls.call('failUpload', { uploadId, code: 'plan_failed', message });
+      return { ok: false, code: 'plan_failed', message };
+    }
+  }
+
+  planFailed(upload: RegisterResult, plan: PlanFailed): IngestOutput {
+    return { uploadId: upload.uploadId, status: 'failed', rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0, reason: plan.message };
+  }
+
+  /** Small uploads commit in this orchestration; large ones in sub-orchestrations of at most 500 chunks, one after another. */
+  *commitChunks(upload: RegisterResult, plan: Planned): Step<ChunkRangeResult> {
+    this.progress.planned(plan);
+    const range = { uploadId: upload.uploadId, from: 0, to: plan.chunksTotal, maxChunksInFlight: upload.maxChunksInFlight };
+    if (plan.chunksTotal <= CHUNKS_PER_SUB_ORCHESTRATION) return yield* commitChunkWaves(this.calls, this.progress, range);
+    for (let from = 0; from < plan.chunksTotal; from += CHUNKS_PER_SUB_ORCHESTRATION) {
+      const to = Math.min(plan.chunksTotal, from + CHUNKS_PER_SUB_ORCHESTRATION);
+      const block = yield* this.calls.commitRange({ ...range, from, to, progress: this.progress.snapshot });
+      this.progress.reached(block);
+      if (block.failure) return block;
+    }
+    return this.progress.counts;
+  }
+
+  /** Activate when every chunk is in; otherwise fail the upload with the chunk's reason. The active upload changes only on success. */
+  *settle(upload: RegisterResult, plan: Planned, committed: ChunkRangeResult): Step<IngestOutput> {
+    const { uploadId } = upload;
+    this.progress.enter('activating');
+    const outcome = committed.failure
+      ? yield* this.calls.call('failUpload', {
+        uploadId, code: committed.failure.code, message: `chunk ${committed.failure.chunkNo}: ${committed.failure.message}`,
+      })
+      : yield* this.calls.call('activateUpload', { uploadId });
+    return {
+      uploadId,
+      status: outcome.status,
+      rowsCommitted: outcome.rowsCommitted,
+      rowsRejected: outcome.rowsRejected,
+      chunksTotal: plan.chunksTotal,
+      ...(outcome.reason ? { reason: outcome.reason } : {}),
+    };
+  }
+
+  /**
+   * Sends the completion or failure event, then deletes the raw file (personal data, no longer needed). Neither
+   * changes the outcome: undelivered events wait in the outbox for the sweeper, an undeleted file for housekeeping.
+   */
+  *publish(output: IngestOutput): Step<IngestOutput> {
+    const { uploadId } = output;
+    this.progress.finished(output);
+    try {
+      yield* this.calls.call('publishOutbox', { uploadId });
+    } catch {
+      // the activity keeps Event Hubs outages to itself; this is the database gone too: the sweeper sends it
+    }
+    try {
+      yield* this.calls.call('deleteUploadBlob', { uploadId });
+    } catch {
+      // housekeeping deletes it on its next run
+    }
+    this.progress.enter('done');
+    return output;
+  }
+}

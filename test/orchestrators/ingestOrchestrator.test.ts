@@ -1,0 +1,223 @@
+import { describe, expect, it } from 'vitest';
+import type {
+  ActivateResult, ChunkRangeInput, ChunkRangeResult, CommitInput, IngestInput, IngestOutput, PlanResult, RegisterResult,
+} from '../../src/ingestContracts.js';
+import { functionNames } from '../../src/functionNames.js';
+import { runOrchestration, type Call } from '../support/orchestration.js';
+
+const INPUT = { state: 'CA', container: 'uploads', blobName: 'ca/p.csv', etag: '0x8D1' } as IngestInput;
+const REGISTERED: RegisterResult = { uploadId: 'u1', finished: false, status: 'pending', maxChunksInFlight: 4 };
+const COMPLETE: ActivateResult = { status: 'complete', rowsCommitted: 290, rowsRejected: 10 };
+const STEP_RETRY = { firstRetryIntervalInMilliseconds: 2_000, maxNumberOfAttempts: 5, backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 30_000 };
+
+interface Script {
+  register?: RegisterResult;
+  plan?: PlanResult | Error;
+  commit?: (chunkNo: number) => unknown;
+  range?: (input: ChunkRangeInput) => ChunkRangeResult;
+  activate?: ActivateResult;
+  fail?: ActivateResult;
+  deleteBlob?: () => unknown;
+  publish?: () => unknown;
+}
+
+/** Runs ingestOrchestrator with each activity answered from `script` (defaults: a 3-chunk upload that completes). */
+async function ingest(script: Script = {}) {
+  const run = await runOrchestration(functionNames.ingestOrchestrator, {
+    input: INPUT,
+    instanceId: 'ingest-u1',
+    answer: (call: Call) => {
+      switch (call.name) {
+        case 'registerUpload':
+          return script.register ?? REGISTERED;
+        case 'planUpload':
+          if (script.plan instanceof Error) throw script.plan;
+          return script.plan ?? { ok: true, chunksTotal: 3, rowsTotal: 300 };
+        case 'commitChunk': {
+          const { chunkNo } = call.input as CommitInput;
+          return script.commit?.(chunkNo) ?? { ok: true, chunkNo, rowsCommitted: 97, rowsRejected: 3 };
+        }
+        case 'ingestChunksOrchestrator':
+          return script.range!(call.input as ChunkRangeInput);
+        case 'activateUpload':
+          return script.activate ?? COMPLETE;
+        case 'failUpload':
+          return script.fail ?? { status: 'failed', rowsCommitted: 0, rowsRejected: 0, reason: 'failed' };
+        case 'publishOutbox':
+          return script.publish?.() ?? { published: 1, pending: 0 };
+        case 'deleteUploadBlob':
+          return script.deleteBlob?.() ?? 'deleted';
+        default:
+          throw new Error(`unexpected call ${call.name}`);
+      }
+    },
+  });
+  const names = run.calls.map((call) => call.name);
+  const phases = run.statuses.map((status) => (status as { phase: string }).phase);
+  const call = (name: string) => run.calls.find((c) => c.name === name) as Extract<Call, { kind: 'activity' }> | undefined;
+  return { ...run, names, phases, call, output: run.output as IngestOutput };
+}
+
+describe('ingestOrchestrator', () => {
+  it('registers, plans, commits, activates, publishes and deletes the raw file, with the result counts of activation', async () => {
+    const run = await ingest();
+    expect(run.names).toEqual(['registerUpload', 'planUpload', 'commitChunk', 'commitChunk', 'commitChunk', 'activateUpload', 'publishOutbox', 'deleteUploadBlob']);
+    expect(run.call('registerUpload')!.input).toEqual(INPUT);
+    expect(run.call('planUpload')!.input).toEqual({ uploadId: 'u1' });
+    expect(run.call('activateUpload')!.input).toEqual({ uploadId: 'u1' });
+    expect(run.call('publishOutbox')!.input).toEqual({ uploadId: 'u1' });
+    expect(run.call('deleteUploadBlob')!.input).toEqual({ uploadId: 'u1' });
+    expect(run.output).toEqual({ uploadId: 'u1', status: 'complete', rowsCommitted: 290, rowsRejected: 10, chunksTotal: 3 });
+  });
+
+  it('retries the one-off steps 5 times from 2 s, doubling to 30 s, and never retries publishing', async () => {
+    const run = await ingest();
+    for (const name of ['registerUpload', 'planUpload', 'activateUpload', 'deleteUploadBlob']) expect(run.call(name)!.retry).toMatchObject(STEP_RETRY);
+    expect(run.call('publishOutbox')!.retry).toBeUndefined();
+  });
+
+  it('reports each phase on customStatus and tells the progress entity started, committed and finished', async () => {
+    const run = await ingest();
+    // One status per episode: the counts after the last wave and 'activating' are written in the same one.
+    expect(run.phases).toEqual(['registering', 'planning', 'committing', 'activating', 'publishing', 'publishing', 'done']);
+    expect(run.statuses[3]).toEqual({ phase: 'activating', chunksTotal: 3, chunksDone: 3, rowsCommitted: 291, rowsRejected: 9 });
+    expect(run.statuses.at(-1)).toEqual({ phase: 'done', chunksTotal: 3, chunksDone: 3, rowsCommitted: 290, rowsRejected: 10 });
+    expect(run.signals).toEqual([
+      { instanceId: '@uploadprogress@u1', operation: 'started', input: { chunksTotal: 3, rowsTotal: 300 } },
+      { instanceId: '@uploadprogress@u1', operation: 'committed', input: { chunksDone: 3, rowsCommitted: 291, rowsRejected: 9 } },
+      { instanceId: '@uploadprogress@u1', operation: 'finished', input: { status: 'complete', rowsCommitted: 290, rowsRejected: 10 } },
+    ]);
+  });
+
+  it('keeps the outcome when the raw file cannot be deleted (housekeeping deletes it later)', async () => {
+    const run = await ingest({ deleteBlob: () => { throw new Error('lease on the blob'); } });
+    expect(run.names.slice(-2)).toEqual(['publishOutbox', 'deleteUploadBlob']);
+    expect(run.executed.filter((call) => call.name === 'deleteUploadBlob')).toHaveLength(5);
+    expect(run.output).toEqual({ uploadId: 'u1', status: 'complete', rowsCommitted: 290, rowsRejected: 10, chunksTotal: 3 });
+    expect(run.phases.at(-1)).toBe('done');
+  });
+
+  it('keeps the outcome when publishing throws (the database gone at that moment): the sweeper sends the event later', async () => {
+    const run = await ingest({ publish: () => { throw new Error('connection refused'); } });
+    expect(run.output).toEqual({ uploadId: 'u1', status: 'complete', rowsCommitted: 290, rowsRejected: 10, chunksTotal: 3 });
+    expect(run.names.slice(-2)).toEqual(['publishOutbox', 'deleteUploadBlob']);
+    expect(run.executed.filter((call) => call.name === 'publishOutbox')).toHaveLength(1);
+    expect(run.phases.at(-1)).toBe('done');
+  });
+
+  it('does nothing more for an upload that had already finished', async () => {
+    const run = await ingest({ register: { ...REGISTERED, finished: true, status: 'superseded' } });
+    expect(run.names).toEqual(['registerUpload']);
+    expect(run.signals).toEqual([]);
+    expect(run.phases).toEqual(['registering', 'done']);
+    expect(run.output).toEqual({ uploadId: 'u1', status: 'superseded', rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0 });
+  });
+
+  it('publishes the failure of a bad file that planning reported (the activity has failed the upload)', async () => {
+    const run = await ingest({ plan: { ok: false, code: 'missing_column', message: 'line 1: participant_id is missing' } });
+    expect(run.names).toEqual(['registerUpload', 'planUpload', 'publishOutbox', 'deleteUploadBlob']);
+    expect(run.output).toEqual({ uploadId: 'u1', status: 'failed', rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0, reason: 'line 1: participant_id is missing' });
+    expect(run.signals).toEqual([
+      { instanceId: '@uploadprogress@u1', operation: 'finished', input: { status: 'failed', rowsCommitted: 0, rowsRejected: 0, reason: 'line 1: participant_id is missing' } },
+    ]);
+    expect(run.phases).toEqual(['registering', 'planning', 'publishing', 'publishing', 'done']);
+  });
+
+  it('fails the upload itself when planning still throws after its retries', async () => {
+    const run = await ingest({ plan: new Error('connection reset') });
+    expect(run.names).toEqual(['registerUpload', 'planUpload', 'failUpload', 'publishOutbox', 'deleteUploadBlob']);
+    // The reason as the extension records it, without the serialized exception (and stack) it records beside it.
+    const reason = "planning failed: Activity function 'planUpload' failed: connection reset";
+    expect(run.call('failUpload')!.input).toEqual({ uploadId: 'u1', code: 'plan_failed', message: reason });
+    expect(run.call('failUpload')!.retry).toMatchObject(STEP_RETRY);
+    expect(run.output).toEqual({ uploadId: 'u1', status: 'failed', rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0, reason });
+    expect(run.executed.filter((call) => call.name === 'planUpload')).toHaveLength(5);
+    expect(run.retryDelays).toEqual([2_000, 4_000, 8_000, 16_000, 30_000]);
+  });
+
+  it('fails the upload with the chunk and its reason when a chunk fails for good, instead of activating', async () => {
+    const fail: ActivateResult = { status: 'failed', rowsCommitted: 0, rowsRejected: 3, reason: 'chunk 1: blob changed' };
+    const run = await ingest({
+      commit: (chunkNo) => (chunkNo === 1 ? { ok: false, chunkNo, transient: false, code: 'BlobChanged', message: 'blob changed' } : undefined),
+      fail,
+    });
+    expect(run.names).not.toContain('activateUpload');
+    expect(run.call('failUpload')!.input).toEqual({ uploadId: 'u1', code: 'BlobChanged', message: 'chunk 1: blob changed' });
+    expect(run.output).toEqual({ uploadId: 'u1', status: 'failed', rowsCommitted: 0, rowsRejected: 3, chunksTotal: 3, reason: 'chunk 1: blob changed' });
+    expect(run.phases.slice(-4)).toEqual(['activating', 'publishing', 'publishing', 'done']);
+  });
+
+  it('commits up to 500 chunks in its own history, in waves of maxChunksInFlight', async () => {
+    const run = await ingest({ plan: { ok: true, chunksTotal: 500, rowsTotal: 50_000 }, register: { ...REGISTERED, maxChunksInFlight: 32 } });
+    expect(run.names.filter((name) => name === 'commitChunk')).toHaveLength(500);
+    expect(run.names).not.toContain('ingestChunksOrchestrator');
+    expect(run.yielded.filter((task) => task.kind === 'all').map((task) => task.tasks.length)).toEqual([...Array(15).fill(32), 20]);
+  });
+
+  it('splits larger uploads into sub-orchestrations of 500 chunks, one after another, each starting from the totals so far', async () => {
+    const ranges: ChunkRangeInput[] = [];
+    const run = await ingest({
+      plan: { ok: true, chunksTotal: 1201, rowsTotal: 120_100 },
+      range: (input) => {
+        ranges.push(input);
+        const chunks = input.to - input.from;
+        return { chunksDone: input.progress.chunksDone + chunks, rowsCommitted: input.progress.rowsCommitted + chunks * 99, rowsRejected: input.progress.rowsRejected + chunks };
+      },
+    });
+    expect(run.names).not.toContain('commitChunk');
+    expect(run.calls.filter((call) => call.kind === 'subOrchestration').map((call) => call.instanceId)).toEqual([
+      'ingest-u1:chunks-0', 'ingest-u1:chunks-500', 'ingest-u1:chunks-1000',
+    ]);
+    expect(ranges.map(({ from, to, maxChunksInFlight, uploadId }) => ({ uploadId, from, to, maxChunksInFlight }))).toEqual([
+      { uploadId: 'u1', from: 0, to: 500, maxChunksInFlight: 4 },
+      { uploadId: 'u1', from: 500, to: 1000, maxChunksInFlight: 4 },
+      { uploadId: 'u1', from: 1000, to: 1201, maxChunksInFlight: 4 },
+    ]);
+    expect(ranges.map((range) => range.progress)).toEqual([
+      { phase: 'committing', chunksTotal: 1201, chunksDone: 0, rowsCommitted: 0, rowsRejected: 0 },
+      { phase: 'committing', chunksTotal: 1201, chunksDone: 500, rowsCommitted: 49_500, rowsRejected: 500 },
+      { phase: 'committing', chunksTotal: 1201, chunksDone: 1000, rowsCommitted: 99_000, rowsRejected: 1000 },
+    ]);
+    // One status per episode: the totals so far after each block; the last block's arrive together with 'activating'.
+    expect(run.statuses.slice(3, 6)).toEqual([
+      { phase: 'committing', chunksTotal: 1201, chunksDone: 500, rowsCommitted: 49_500, rowsRejected: 500 },
+      { phase: 'committing', chunksTotal: 1201, chunksDone: 1000, rowsCommitted: 99_000, rowsRejected: 1000 },
+      { phase: 'activating', chunksTotal: 1201, chunksDone: 1201, rowsCommitted: 118_899, rowsRejected: 1201 },
+    ]);
+    // The sub-orchestrations tell the entity; the parent only starts and finishes.
+    expect(run.signals.map((signal) => signal.operation)).toEqual(['started', 'finished']);
+    expect(run.names.slice(-3)).toEqual(['activateUpload', 'publishOutbox', 'deleteUploadBlob']);
+  });
+
+  it('stops at the first sub-orchestration that reports a failed chunk and fails the upload', async () => {
+    const run = await ingest({
+      plan: { ok: true, chunksTotal: 1500, rowsTotal: 150_000 },
+      range: (input) => ({
+        chunksDone: input.progress.chunksDone + (input.from === 500 ? 10 : 500), rowsCommitted: 0, rowsRejected: 0,
+        ...(input.from === 500 ? { failure: { chunkNo: 510, code: 'ECONNRESET', message: 'connection reset (gave up after 8 attempts)' } } : {}),
+      }),
+    });
+    expect(run.calls.filter((call) => call.kind === 'subOrchestration')).toHaveLength(2);
+    expect(run.call('failUpload')!.input).toEqual({ uploadId: 'u1', code: 'ECONNRESET', message: 'chunk 510: connection reset (gave up after 8 attempts)' });
+    expect(run.names).not.toContain('activateUpload');
+  });
+});
+
+describe('ingestChunksOrchestrator', () => {
+  it('commits its range and reports the upload totals in the same shape as its parent', async () => {
+    const progress = { phase: 'committing', chunksTotal: 1201, chunksDone: 1000, rowsCommitted: 99_000, rowsRejected: 1000 };
+    const input: ChunkRangeInput = { uploadId: 'u1', from: 1000, to: 1201, maxChunksInFlight: 100, progress: progress as ChunkRangeInput['progress'] };
+    const run = await runOrchestration<ChunkRangeResult>(functionNames.ingestChunksOrchestrator, {
+      input,
+      answer: (call) => ({ ok: true, chunkNo: (call.input as CommitInput).chunkNo, rowsCommitted: 99, rowsRejected: 1 }),
+    });
+    expect(run.calls.map((call) => (call.input as CommitInput).chunkNo)).toEqual(Array.from({ length: 201 }, (_, i) => 1000 + i));
+    expect(run.output).toEqual({ chunksDone: 1201, rowsCommitted: 118_899, rowsRejected: 1201 });
+    expect(run.statuses.at(-1)).toEqual({ phase: 'committing', chunksTotal: 1201, chunksDone: 1201, rowsCommitted: 118_899, rowsRejected: 1201 });
+    expect(run.signals.map((signal) => signal.input)).toEqual([
+      { chunksDone: 1100, rowsCommitted: 108_900, rowsRejected: 1100 },
+      { chunksDone: 1200, rowsCommitted: 118_800, rowsRejected: 1200 },
+      { chunksDone: 1201, rowsCommitted: 118_899, rowsRejected: 1201 },
+    ]);
+  });
+});
