@@ -25,9 +25,10 @@ export interface Evaluation {
  * whose hash either side no longer holds is closed. The caller holds the pair locks, so no other evaluation of these
  * pairs runs meanwhile.
  *
- * Two statements. The first finds the shared hashes, pair by pair, from the uploads' own tables (an upload's rows
- * never change once it is complete). The second writes the records and only counts a pair while both uploads are
- * the active ones in its snapshot: a partial, failed or superseded upload never opens or closes a record.
+ * Two statements, both over the uploads' own tables (never the partitioned table or the active view, whose plans
+ * probe every row). The first finds the shared hashes and their ids, pair by pair (an upload's rows never change once
+ * it is complete). The second writes the records and only counts a pair while both uploads are the active ones in its
+ * snapshot: a partial, failed or superseded upload never opens or closes a record.
  */
 export async function evaluatePairs(client: pg.PoolClient, evaluation: Evaluation): Promise<PairChanges[]> {
   // Both statements keep ~100k-row intermediate results: in memory rather than in temporary files.
@@ -40,11 +41,13 @@ export async function evaluatePairs(client: pg.PoolClient, evaluation: Evaluatio
 export const MERGE_JOIN_SETTINGS = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_nestloop = off; SET LOCAL max_parallel_workers_per_gather = 0';
 
 /**
- * Each shared hash once per other state, with the lowest participant_id holding it on each side. The hashes come
- * from a merge join of the two lookup indexes alone (both sides in lds_hash order, no table reads); only the shared
- * ones are then looked up for their participant. Left alone, the planner probes every other upload's index once per
- * row (the same join through the active view, 1M rows against 10 x 1M: ~50 s of CPU, against ~4 s merged) or
- * hashes whole tables (twice the merge's time in the same comparison).
+ * Each shared hash once per other state, under its match id, with the lowest participant_id holding it on each side.
+ * The hashes come from a merge join of the two lookup indexes alone (both sides in lds_hash order, no table reads);
+ * only the shared ones are then looked up for their participant, the other upload's while its index pages are the ones
+ * just merged. Left alone, the planner probes every other upload's index once per row (the same join through the
+ * active view, 1M rows against 10 x 1M: ~50 s of CPU, against ~4 s merged) or hashes whole tables (twice the merge's
+ * time in the same comparison). The id, an HMAC (~5 us each), is computed here once per record: computed in the
+ * statement that joins the existing records by id, it was evaluated twice, for the join and for the output.
  */
 async function findShared(client: pg.PoolClient, { uploadId, state, others }: Evaluation): Promise<void> {
   await client.query(
@@ -116,7 +119,7 @@ async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Prom
        UPDATE bulkflow.matches m
        SET closed_at = now(), updated_at = now(),
            -- The upload that no longer holds the hash: this one, or else the other state's.
-           closed_by_upload = CASE WHEN EXISTS (SELECT 1 FROM bulkflow.participants n WHERE n.upload_id = $1 AND n.lds_hash = m.lds_hash)
+           closed_by_upload = CASE WHEN EXISTS (SELECT 1 FROM ${uploadTable(evaluation.uploadId).qualified} n WHERE n.lds_hash = m.lds_hash)
                                    THEN p.upload_id ELSE $1 END
        FROM pairs p
        WHERE m.closed_at IS NULL
