@@ -55,20 +55,27 @@ async function findShared(client: pg.PoolClient, { uploadId, state, others }: Ev
                                     other_participant text, other_case text) ON COMMIT DROP`,
   );
   if (others.length === 0) return;
-  const own = uploadTable(uploadId).qualified;
-  const side = (table: string) =>
-    `CROSS JOIN LATERAL (SELECT participant_id, case_id FROM ${table} t WHERE t.lds_hash = h.lds_hash ORDER BY participant_id LIMIT 1)`;
   const branches = others.map(({ uploadId: otherId }, i) => {
-    const other = uploadTable(otherId).qualified;
     const otherState = `$${2 * i + 2}::text`;
-    return `SELECT bulkflow.match_id(k.key, least($1::text, ${otherState}), greatest($1::text, ${otherState}), h.lds_hash), ${otherState}, $${2 * i + 3}::text, h.lds_hash,
-                   n.participant_id, n.case_id, o.participant_id, o.case_id
-            FROM (SELECT DISTINCT n.lds_hash FROM ${own} n JOIN ${other} o ON o.lds_hash = n.lds_hash) h
-            ${side(other)} o ${side(own)} n CROSS JOIN bulkflow.match_id_key k`;
+    const id = `bulkflow.match_id(k.key, least($1::text, ${otherState}), greatest($1::text, ${otherState}), h.lds_hash)`;
+    return `SELECT ${id}, ${otherState}, $${2 * i + 3}::text, h.lds_hash, n.participant_id, n.case_id, o.participant_id, o.case_id
+            ${sharedRowsSql(uploadId, otherId)} CROSS JOIN bulkflow.match_id_key k`;
   });
   await client.query(MERGE_JOIN_SETTINGS);
   await client.query(`INSERT INTO match_found ${branches.join(' UNION ALL ')}`, [state, ...others.flatMap((other) => [other.state, other.uploadId])]);
   await client.query('RESET enable_hashjoin; RESET enable_nestloop; RESET max_parallel_workers_per_gather');
+}
+
+/**
+ * FROM clause of one pair's shared hashes (h.lds_hash), each with the lowest participant_id holding it in the own
+ * upload (n) and in the other (o); run under MERGE_JOIN_SETTINGS.
+ */
+export function sharedRowsSql(ownUploadId: string, otherUploadId: string): string {
+  const own = uploadTable(ownUploadId).qualified;
+  const other = uploadTable(otherUploadId).qualified;
+  const side = (table: string) =>
+    `CROSS JOIN LATERAL (SELECT participant_id, case_id FROM ${table} t WHERE t.lds_hash = h.lds_hash ORDER BY participant_id LIMIT 1)`;
+  return `FROM (SELECT DISTINCT n.lds_hash FROM ${own} n JOIN ${other} o ON o.lds_hash = n.lds_hash) h ${side(other)} o ${side(own)} n`;
 }
 
 async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Promise<PairChanges[]> {
