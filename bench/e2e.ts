@@ -5,7 +5,7 @@ import { instanceIdOf, isFinal, packageRoot, uploadIdOf, type UploadStatus } fro
 import type { UploadStatusBody } from '../src/status/statusBody.js';
 import { startLocalStack, type LocalStack } from '../local/src/stack.js';
 import { memory, resetPeak } from './processMemory.js';
-import { cpuSnapshot, percentile } from './stats.js';
+import { cpuSnapshot, partsDelta, percentile, type CpuParts } from './stats.js';
 
 /** Where one end-to-end upload spent its time, from the orchestration's own history (seconds). */
 export interface DurablePhases {
@@ -44,6 +44,8 @@ export interface EndToEndRun {
   hostPeakMiB: number | null;
   /** CPU seconds of every process of the run (host, storage, PostgreSQL, this one) from blob uploaded to final. */
   ingestCpu: number;
+  /** The same CPU seconds by process. */
+  ingestCpuParts: CpuParts;
 }
 
 export interface StarterLatency {
@@ -93,7 +95,7 @@ export class EndToEndStack {
     const startedAt = Date.now();
     const uploaded = await blob.uploadFile(file, { blockSize: 8 << 20, concurrency: 4 });
     const uploadedAt = Date.now();
-    const cpuUploaded = cpuSnapshot();
+    const cpuUploaded = cpuSnapshot(this.stack.hostPid);
     const uploadId = uploadIdOf({ state: 'BE', container: this.uploads.containerName, blobName, etag: uploaded.etag! });
     // The upload's own row and chunk ledger, which the status API reports, polled directly: a status request every
     // 100 ms costs the host and the database more than the figure is worth.
@@ -110,7 +112,8 @@ export class EndToEndStack {
       if (isFinal(row.status)) break;
     }
     const finalAt = Date.now();
-    const ingestCpu = cpuSnapshot().ours - cpuUploaded.ours;
+    const cpuFinal = cpuSnapshot(this.stack.hostPid);
+    const ingestCpu = cpuFinal.ours - cpuUploaded.ours;
     const response = await fetch(`${this.stack.url}/api/uploads/${uploadId}`, { headers: this.headers });
     if (!response.ok) throw new Error(`status API answered HTTP ${response.status}`);
     const status = (await response.json()) as UploadStatusBody;
@@ -135,6 +138,7 @@ export class EndToEndStack {
       rowsCommitted: status.rowsCommitted,
       hostPeakMiB,
       ingestCpu,
+      ingestCpuParts: partsDelta(cpuUploaded, cpuFinal),
     };
   }
 

@@ -232,6 +232,7 @@ try {
       ['end to end', `${formatSpread(e2eOf((e) => e.seconds), secs)}  (${formatSpread(e2eOf((e) => rows / e.seconds), rate)} rows/s)`],
       ['  blob upload', formatSpread(e2eOf((e) => e.uploadSeconds), secs)],
       ['  ingest', `${formatSpread(e2eOf((e) => e.ingestSeconds), secs)} (CPU ${formatSpread(e2eOf((e) => e.ingestCpu), secs)}, engine: ${formatSpread(of((r) => r.engine.cpu.plan + r.engine.cpu.commit + r.engine.cpu.activate), secs)})`],
+      ['    CPU by process', `host ${formatSpread(e2eOf((e) => e.ingestCpuParts.host), secs)}; PostgreSQL ${formatSpread(e2eOf((e) => e.ingestCpuParts.postgres), secs)}; storage (Azurite) ${formatSpread(e2eOf((e) => e.ingestCpuParts.storage), secs)}; bench ${formatSpread(e2eOf((e) => e.ingestCpuParts.bench), secs)}`],
       ['    to orchestration start', formatSpread(e2eOf((e) => e.phases.start), secs)],
       ['    register', formatSpread(e2eOf((e) => e.phases.register), secs)],
       ['    plan', formatSpread(e2eOf((e) => e.phases.plan), secs)],

@@ -41,11 +41,29 @@ export interface CpuSnapshot {
   at: number;
   machine: number;
   ours: number;
+  /** `ours` by process: PostgreSQL, storage (Azurite), the Functions host (with its children), this process and the rest. */
+  parts: CpuParts;
+}
+
+export interface CpuParts {
+  postgres: number;
+  storage: number;
+  host: number;
+  bench: number;
+}
+
+const NO_PARTS: CpuParts = { postgres: 0, storage: 0, host: 0, bench: 0 };
+
+export function partsDelta(from: CpuSnapshot, to: CpuSnapshot): CpuParts {
+  const delta = { ...NO_PARTS };
+  for (const key of Object.keys(delta) as Array<keyof CpuParts>) delta[key] = to.parts[key] - from.parts[key];
+  return delta;
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux architecture Node runs on
 
-export function cpuSnapshot(): CpuSnapshot {
+/** `hostPid`: the Functions host's process, whose CPU (and its children's) counts as `host`. */
+export function cpuSnapshot(hostPid?: number): CpuSnapshot {
   const at = performance.now() / 1000;
   try {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -65,15 +83,34 @@ export function cpuSnapshot(): CpuSnapshot {
         // the process exited meanwhile
       }
     }
-    const isOurs = (pid: number): boolean => {
-      for (let p: number | undefined = pid, hops = 0; p && hops < 64; p = parents.get(p), hops++) if (p === process.pid) return true;
+    const descends = (pid: number, from: number | undefined): boolean => {
+      for (let p: number | undefined = pid, hops = 0; p && hops < 64; p = parents.get(p), hops++) if (p === from) return true;
       return false;
     };
+    const partOf = (pid: number): keyof CpuParts => {
+      const command = commandLine(pid);
+      if (/^postgres/.test(command) || /\/postgres\b/.test(command)) return 'postgres';
+      if (/azurite/i.test(command)) return 'storage';
+      return hostPid !== undefined && descends(pid, hostPid) ? 'host' : 'bench';
+    };
     let ours = 0;
-    for (const [pid, seconds] of used) if (isOurs(pid)) ours += seconds;
-    return { at, machine, ours };
+    const parts = { ...NO_PARTS };
+    for (const [pid, seconds] of used) {
+      if (!descends(pid, process.pid)) continue;
+      ours += seconds;
+      parts[partOf(pid)] += seconds;
+    }
+    return { at, machine, ours, parts };
   } catch {
-    return { at, machine: 0, ours: 0 };
+    return { at, machine: 0, ours: 0, parts: { ...NO_PARTS } };
+  }
+}
+
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
   }
 }
 
