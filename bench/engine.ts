@@ -12,15 +12,16 @@ import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
 import { e2eDataDir, EndToEndStack, type EndToEndRun, type StarterLatency } from './e2e.js';
 import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';
 import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, percent, rate, secs, spread } from './stats.js';
-import { measureMatches } from './matches.js';
+import { measureMatches, type MatchRound } from './matches.js';
 
 /**
  * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--engine-only] [--compare]
- * [--match-rows N | --no-matches]`:
+ * [--match-rows N [--match-runs M] | --no-matches]`:
  * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), then the engine, then
  * the end-to-end path through the local stack (skip with --engine-only), on the same server. Ratios are taken per
  * round, against the baseline measured right before, and the summary gives min / median / max over the rounds.
- * Then match analysis (once) against a bare join (bench/matches.ts). --in-flight sets the app's chunks in flight per
+ * Then match analysis against a bare join of the same hashes (bench/matches.ts), in M rounds (default 3) on the same
+ * uploads, each ratio against the join measured right before. --in-flight sets the app's chunks in flight per
  * upload for the end-to-end runs. --compare adds pgloader (once) loading the same file into the same kind of table,
  * when it is installed.
  */
@@ -42,6 +43,7 @@ const inFlight = process.argv.includes('--in-flight') ? option('in-flight', 0) :
 const compare = process.argv.includes('--compare');
 // Match phase: a new upload against 10 other states' active uploads of as many rows, 1 % shared with each.
 const matchRows = process.argv.includes('--no-matches') ? 0 : option('match-rows', rows);
+const matchRuns = Math.max(1, Math.floor(option('match-runs', 3)));
 const BASELINE_COLUMNS = ['lds_hash', 'case_id', 'participant_id', 'participant_closing_date', 'recent_benefit_issuance_dates', 'vulnerable_individual'];
 
 interface EngineRun {
@@ -201,7 +203,7 @@ try {
   const starter: StarterLatency[] = [];
   if (stack) for (let round = 1; round <= runs; round++) starter.push(await stack.starterLatency(round));
   const matches = matchRows
-    ? await measureMatches({ serverUrl: postgres.url, rows: matchRows, otherStates: 10, sharedShare: 0.01, dir: join(dataDir, 'bench'), concurrency })
+    ? await measureMatches({ serverUrl: postgres.url, rows: matchRows, otherStates: 10, sharedShare: 0.01, dir: join(dataDir, 'bench'), concurrency, runs: matchRuns })
     : undefined;
 
   const last = rounds[rounds.length - 1]!;
@@ -254,11 +256,20 @@ try {
       ` overhead=${Math.round(overhead.median * 100)}% first_row=${e2eOf((e) => e.firstRowSeconds).median.toFixed(2)}s` +
       ` starter_p99=${Math.round(p99.median)}ms` + (hostPeak ? ` host_rss=${Math.round(hostPeak.median)} MiB` : '');
   }
+  let matchSummary = '';
   if (matches) {
+    const m = (pick: (round: MatchRound) => number) => spread(matches.rounds.map(pick));
+    const matchRatio = m((r) => r.joinSeconds / r.runSeconds);
+    const pairwise = matches.rounds.map((r) => fixed2(r.joinSeconds / r.runSeconds)).join(', ');
     table.push(
-      ['match run', `${secs(matches.runSeconds)}  ${Math.round(matches.records / matches.runSeconds)} matches/s (${matches.records} records, ${matchRows} rows x 10 other states, 1 % shared)`],
-      ['  bare join', `${secs(matches.joinSeconds)}  ${Math.round(matches.records / matches.joinSeconds)} matches/s (active view ${secs(matches.viewJoinSeconds)}, index merge ${secs(matches.indexJoinSeconds)}; set up in ${matches.setupSeconds.toFixed(0)} s)`],
+      ['match run', `${formatSpread(m((r) => r.runSeconds), secs)}  (${formatSpread(m((r) => matches.records / r.runSeconds), rate)} matches/s; CPU ${formatSpread(m((r) => r.runCpu), secs)}; ${matches.records} records, ${matchRows} rows x 10 other states, 1 % shared)`],
+      ['  bare join', `${formatSpread(m((r) => r.joinSeconds), secs)}  (index merge ${formatSpread(m((r) => r.indexJoinSeconds), secs)}, CPU ${formatSpread(m((r) => r.joinCpu), secs)}; active view ${secs(matches.viewJoinSeconds)}; set up in ${matches.setupSeconds.toFixed(0)} s)`],
+      ['  join with both sides', `${formatSpread(m((r) => r.fieldsJoinSeconds), secs)}  (the same join returning each side's participant and case id; ratio ${formatSpread(m((r) => r.fieldsJoinSeconds / r.runSeconds), fixed2)})`],
+      ['match ratio', `${formatSpread(matchRatio, fixed2)}  pairwise: ${pairwise}; CPU ${formatSpread(m((r) => r.joinCpu / r.runCpu), fixed2)} (load ${formatSpread(m((r) => r.load), fixed2)})`],
     );
+    matchSummary =
+      ` matches=${Math.round(m((r) => matches.records / r.runSeconds).median)}/s match_join=${m((r) => r.joinSeconds).median.toFixed(2)}s` +
+      ` match_ratio=${fixed2(matchRatio.median)}`;
   }
   console.log(`\nsummary over ${runs} round(s): min / median / max`);
   for (const [name, value] of table) console.log(`  ${name.padEnd(28)} ${value}`);
@@ -282,7 +293,7 @@ try {
       `ratio=${fixed2(ratio.median)} first_row_engine=${of((r) => r.engine.firstRow).median.toFixed(2)}s rss=${Math.round(process.resourceUsage().maxRSS / 1024)} MB` +
       e2eSummary +
       (pgloaderRun ? ` pgloader=${Math.round(rows / pgloaderRun.seconds)} rows/s pgloader_ratio=${(of((r) => r.baseline).median / pgloaderRun.seconds).toFixed(2)}` : '') +
-      (matches ? ` matches=${Math.round(matches.records / matches.runSeconds)}/s match_ratio=${(matches.joinSeconds / matches.runSeconds).toFixed(2)}` : ''),
+      matchSummary,
   );
 } finally {
   await stack?.stop();

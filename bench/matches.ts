@@ -7,8 +7,9 @@ import pg from 'pg';
 import { activateUpload, commitChunk, fileByteSource, planUpload, registerUpload } from '../src/engine/index.js';
 import { withTransaction, uploadTable } from '../src/engine/db.js';
 import { runMatchAnalysis } from '../src/engine/matchAnalysis.js';
-import { MERGE_JOIN_SETTINGS } from '../src/engine/matchRecords.js';
+import { MERGE_JOIN_SETTINGS, sharedRowsSql } from '../src/engine/matchRecords.js';
 import { createBenchDatabase } from './database.js';
+import { cpuSnapshot, load1 } from './stats.js';
 
 export interface MatchPhaseOptions {
   /** The PostgreSQL server; the phase works in a database of its own and drops it afterwards. */
@@ -21,18 +22,31 @@ export interface MatchPhaseOptions {
   /** Where the generated files are written (one at a time, removed after loading). */
   dir: string;
   concurrency: number;
+  /** Rounds of (bare join, match run) on the same uploads; the records are removed between rounds. */
+  runs: number;
+}
+
+/** One round: the bare join measured right before the match run, on the same uploads. */
+export interface MatchRound {
+  load: number;
+  /** The bare join of the same hashes: the faster of the index merge (this round) and the active view join. */
+  joinSeconds: number;
+  /** A merge join of the two lookup indexes per pair, as the match run finds hashes. */
+  indexJoinSeconds: number;
+  /** The same join returning what a record holds of each side (participant and case id), as the match run reads them. */
+  fieldsJoinSeconds: number;
+  /** The match run: records opened for every pair, announcements written, run stored. */
+  runSeconds: number;
+  /** CPU seconds of this process and PostgreSQL during the index merge and the run. */
+  joinCpu: number;
+  runCpu: number;
 }
 
 export interface MatchPhase {
   records: number;
-  /** The match run: records opened for every pair, announcements written, run stored. */
-  runSeconds: number;
-  /** The bare join of the same hashes: the faster of the two below. */
-  joinSeconds: number;
-  /** Written against the active view, planned by PostgreSQL. */
+  rounds: MatchRound[];
+  /** The same join written against the active view, planned by PostgreSQL (once, after the rounds: it takes minutes at 1M). */
   viewJoinSeconds: number;
-  /** A merge join of the two lookup indexes per pair, as the match run finds hashes (the better of before and after the run). */
-  indexJoinSeconds: number;
   /** Generating and loading the 1 + otherStates uploads (not measured against anything). */
   setupSeconds: number;
 }
@@ -43,7 +57,8 @@ const lds = (text: string) => createHash('sha512').update(text).digest('hex');
 /**
  * `npm run bench` match phase: a new upload of `rows` rows becomes active while `otherStates` states each have an
  * active upload of `rows` rows, and shares `sharedShare` of its rows with each of them (different rows per state).
- * Measures the match run for its completion event against a bare SQL join of the same rows in the same database.
+ * Measures the match run for its completion event against a bare SQL join of the same rows in the same database, in
+ * `runs` rounds of (join, run): the ratio is taken per round, the join measured right before the run.
  */
 export async function measureMatches(options: MatchPhaseOptions): Promise<MatchPhase> {
   const { pool, drop } = await createBenchDatabase(options.serverUrl, 'bench_matches', options.concurrency + 2);
@@ -62,15 +77,16 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
     if (!activation.activated) throw new Error(`new upload ended ${activation.status}`);
     const setupSeconds = seconds(setupStart);
 
-    // The bare join of the same hashes, two ways, the faster counted: as written against the active view (the planner's
-    // choice), and as the run finds them (a merge join of the two lookup indexes per pair).
+    // The bare join of the same hashes, two ways, the faster counted: as the run finds them (a merge join of the two
+    // lookup indexes per pair, right before each run) and as written against the active view (the planner's choice).
     const timed = async (sql: string, settings?: string) => {
+      const cpuBefore = cpuSnapshot().ours;
       const started = process.hrtime.bigint();
       const rows = await withTransaction(pool, async (client) => {
         if (settings) await client.query(settings);
         return Number((await client.query<{ n: string }>(sql, sql.includes('$1') ? [fresh, otherUploads] : [])).rows[0]!.n);
       });
-      return { seconds: seconds(started), rows };
+      return { seconds: seconds(started), cpu: cpuSnapshot().ours - cpuBefore, rows };
     };
     const own = uploadTable(fresh).qualified;
     const viewJoin = `SELECT count(*) AS n FROM bulkflow.active_participants n JOIN bulkflow.active_participants o ON o.lds_hash = n.lds_hash
@@ -78,20 +94,39 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
     const indexJoin = `SELECT count(*) AS n FROM (${otherUploads
       .map((other) => `SELECT o.lds_hash FROM ${own} n JOIN ${uploadTable(other).qualified} o ON o.lds_hash = n.lds_hash`)
       .join(' UNION ALL ')}) j`;
-    // The index merge before and after the run (the better counted); the view join once, after (it takes minutes at 1M).
-    const before = await timed(indexJoin, MERGE_JOIN_SETTINGS);
-    const runStart = process.hrtime.bigint();
-    const run = await runMatchAnalysis(pool, `${fresh}.completed`, fresh);
-    const runSeconds = seconds(runStart);
-    const after = await timed(indexJoin, MERGE_JOIN_SETTINGS);
-    const view = await timed(viewJoin);
-    const records = run.results.reduce((total, result) => total + result.new, 0);
-    const found = [before, after, view].map((join) => join.rows);
-    if (records !== shared * others.length || found.some((rows) => rows !== records)) {
-      throw new Error(`expected ${shared * others.length} records: the run opened ${records}, the joins found ${found.join(', ')}`);
+    // The same join returning each side's participant and case id: the record's content without its id and writes.
+    const fieldsJoin = `SELECT count(*) AS n, sum(length(concat(own_participant, own_case, other_participant, other_case))) AS chars FROM (${otherUploads
+      .map((other) => `SELECT n.participant_id AS own_participant, n.case_id AS own_case, o.participant_id AS other_participant, o.case_id AS other_case ${sharedRowsSql(fresh, other)}`)
+      .join(' UNION ALL ')}) j`;
+    const expected = shared * others.length;
+    const rounds: Omit<MatchRound, 'joinSeconds'>[] = [];
+    for (let round = 1; round <= options.runs; round++) {
+      // Every round opens all the records again, from the same starting point.
+      await pool.query(`TRUNCATE bulkflow.matches, bulkflow.match_runs`);
+      await pool.query(`DELETE FROM bulkflow.outbox WHERE type = 'gov.bulkflow.matches.updated'`);
+      await pool.query('CHECKPOINT');
+      const load = load1();
+      const fields = await timed(fieldsJoin, MERGE_JOIN_SETTINGS);
+      const join = await timed(indexJoin, MERGE_JOIN_SETTINGS);
+      const cpuBefore = cpuSnapshot().ours;
+      const runStart = process.hrtime.bigint();
+      const run = await runMatchAnalysis(pool, `${fresh}.completed`, fresh);
+      const runSeconds = seconds(runStart);
+      const runCpu = cpuSnapshot().ours - cpuBefore;
+      const records = run.results.reduce((total, result) => total + result.new, 0);
+      if (records !== expected || join.rows !== expected || fields.rows !== expected) {
+        throw new Error(`expected ${expected} records: the run opened ${records}, the joins found ${join.rows} and ${fields.rows}`);
+      }
+      rounds.push({ load, indexJoinSeconds: join.seconds, fieldsJoinSeconds: fields.seconds, runSeconds, joinCpu: join.cpu, runCpu });
     }
-    const indexJoinSeconds = Math.min(before.seconds, after.seconds);
-    return { records, runSeconds, viewJoinSeconds: view.seconds, indexJoinSeconds, joinSeconds: Math.min(indexJoinSeconds, view.seconds), setupSeconds };
+    const view = await timed(viewJoin);
+    if (view.rows !== expected) throw new Error(`expected ${expected} records: the view join found ${view.rows}`);
+    return {
+      records: expected,
+      rounds: rounds.map((round) => ({ ...round, joinSeconds: Math.min(round.indexJoinSeconds, view.seconds) })),
+      viewJoinSeconds: view.seconds,
+      setupSeconds,
+    };
   } finally {
     await drop();
   }

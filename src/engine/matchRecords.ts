@@ -25,9 +25,10 @@ export interface Evaluation {
  * whose hash either side no longer holds is closed. The caller holds the pair locks, so no other evaluation of these
  * pairs runs meanwhile.
  *
- * Two statements. The first finds the shared hashes, pair by pair, from the uploads' own tables (an upload's rows
- * never change once it is complete). The second writes the records and only counts a pair while both uploads are
- * the active ones in its snapshot: a partial, failed or superseded upload never opens or closes a record.
+ * Two statements, both over the uploads' own tables (never the partitioned table or the active view, whose plans
+ * probe every row). The first finds the shared hashes and their ids, pair by pair (an upload's rows never change once
+ * it is complete). The second writes the records and only counts a pair while both uploads are the active ones in its
+ * snapshot: a partial, failed or superseded upload never opens or closes a record.
  */
 export async function evaluatePairs(client: pg.PoolClient, evaluation: Evaluation): Promise<PairChanges[]> {
   // Both statements keep ~100k-row intermediate results: in memory rather than in temporary files.
@@ -40,30 +41,41 @@ export async function evaluatePairs(client: pg.PoolClient, evaluation: Evaluatio
 export const MERGE_JOIN_SETTINGS = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_nestloop = off; SET LOCAL max_parallel_workers_per_gather = 0';
 
 /**
- * Each shared hash once per other state, with the lowest participant_id holding it on each side. The hashes come
- * from a merge join of the two lookup indexes alone (both sides in lds_hash order, no table reads); only the shared
- * ones are then looked up for their participant. Left alone, the planner probes every other upload's index once per
- * row (the same join through the active view, 1M rows against 10 x 1M: ~50 s of CPU, against ~4 s merged) or
- * hashes whole tables (twice the merge's time in the same comparison).
+ * Each shared hash once per other state, under its match id, with the lowest participant_id holding it on each side.
+ * The hashes come from a merge join of the two lookup indexes alone (both sides in lds_hash order, no table reads);
+ * only the shared ones are then looked up for their participant, the other upload's while its index pages are the ones
+ * just merged. Left alone, the planner probes every other upload's index once per row (the same join through the
+ * active view, 1M rows against 10 x 1M: ~50 s of CPU, against ~4 s merged) or hashes whole tables (twice the merge's
+ * time in the same comparison). The id, an HMAC (~5 us each), is computed here once per record: computed in the
+ * statement that joins the existing records by id, it was evaluated twice, for the join and for the output.
  */
-async function findShared(client: pg.PoolClient, { uploadId, others }: Evaluation): Promise<void> {
+async function findShared(client: pg.PoolClient, { uploadId, state, others }: Evaluation): Promise<void> {
   await client.query(
-    `CREATE TEMP TABLE match_found (other_state text, other_upload text, lds_hash bytea, own_participant text, own_case text,
+    `CREATE TEMP TABLE match_found (match_id text, other_state text, other_upload text, lds_hash bytea, own_participant text, own_case text,
                                     other_participant text, other_case text) ON COMMIT DROP`,
   );
   if (others.length === 0) return;
-  const own = uploadTable(uploadId).qualified;
-  const side = (table: string) =>
-    `CROSS JOIN LATERAL (SELECT participant_id, case_id FROM ${table} t WHERE t.lds_hash = h.lds_hash ORDER BY participant_id LIMIT 1)`;
   const branches = others.map(({ uploadId: otherId }, i) => {
-    const other = uploadTable(otherId).qualified;
-    return `SELECT $${2 * i + 1}::text, $${2 * i + 2}::text, h.lds_hash, n.participant_id, n.case_id, o.participant_id, o.case_id
-            FROM (SELECT DISTINCT n.lds_hash FROM ${own} n JOIN ${other} o ON o.lds_hash = n.lds_hash) h
-            ${side(own)} n ${side(other)} o`;
+    const otherState = `$${2 * i + 2}::text`;
+    const id = `bulkflow.match_id(k.key, least($1::text, ${otherState}), greatest($1::text, ${otherState}), h.lds_hash)`;
+    return `SELECT ${id}, ${otherState}, $${2 * i + 3}::text, h.lds_hash, n.participant_id, n.case_id, o.participant_id, o.case_id
+            ${sharedRowsSql(uploadId, otherId)} CROSS JOIN bulkflow.match_id_key k`;
   });
   await client.query(MERGE_JOIN_SETTINGS);
-  await client.query(`INSERT INTO match_found ${branches.join(' UNION ALL ')}`, others.flatMap((other) => [other.state, other.uploadId]));
+  await client.query(`INSERT INTO match_found ${branches.join(' UNION ALL ')}`, [state, ...others.flatMap((other) => [other.state, other.uploadId])]);
   await client.query('RESET enable_hashjoin; RESET enable_nestloop; RESET max_parallel_workers_per_gather');
+}
+
+/**
+ * FROM clause of one pair's shared hashes (h.lds_hash), each with the lowest participant_id holding it in the own
+ * upload (n) and in the other (o); run under MERGE_JOIN_SETTINGS.
+ */
+export function sharedRowsSql(ownUploadId: string, otherUploadId: string): string {
+  const own = uploadTable(ownUploadId).qualified;
+  const other = uploadTable(otherUploadId).qualified;
+  const side = (table: string) =>
+    `CROSS JOIN LATERAL (SELECT participant_id, case_id FROM ${table} t WHERE t.lds_hash = h.lds_hash ORDER BY participant_id LIMIT 1)`;
+  return `FROM (SELECT DISTINCT n.lds_hash FROM ${own} n JOIN ${other} o ON o.lds_hash = n.lds_hash) h ${side(other)} o ${side(own)} n`;
 }
 
 async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Promise<PairChanges[]> {
@@ -79,15 +91,14 @@ async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Prom
               (m.a_participant_id, m.a_case_id, m.a_upload_id, m.b_participant_id, m.b_case_id, m.b_upload_id)
                 IS DISTINCT FROM (s.a_participant_id, s.a_case_id, s.a_upload_id, s.b_participant_id, s.b_case_id, s.b_upload_id) AS changed
        FROM (
-         SELECT bulkflow.match_id(k.key, least($3, f.other_state), greatest($3, f.other_state), f.lds_hash) AS match_id,
-                f.other_state, f.lds_hash, least($3, f.other_state) AS state_a, greatest($3, f.other_state) AS state_b,
+         SELECT f.match_id, f.other_state, f.lds_hash, least($3, f.other_state) AS state_a, greatest($3, f.other_state) AS state_b,
                 CASE WHEN $3 < f.other_state THEN f.own_participant ELSE f.other_participant END AS a_participant_id,
                 CASE WHEN $3 < f.other_state THEN f.own_case ELSE f.other_case END AS a_case_id,
                 CASE WHEN $3 < f.other_state THEN $1 ELSE f.other_upload END AS a_upload_id,
                 CASE WHEN $3 < f.other_state THEN f.other_participant ELSE f.own_participant END AS b_participant_id,
                 CASE WHEN $3 < f.other_state THEN f.other_case ELSE f.own_case END AS b_case_id,
                 CASE WHEN $3 < f.other_state THEN f.other_upload ELSE $1 END AS b_upload_id
-         FROM match_found f JOIN pairs p ON p.upload_id = f.other_upload CROSS JOIN bulkflow.match_id_key k
+         FROM match_found f JOIN pairs p ON p.upload_id = f.other_upload
        ) s
        LEFT JOIN bulkflow.matches m USING (match_id)
      ),
@@ -115,7 +126,7 @@ async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Prom
        UPDATE bulkflow.matches m
        SET closed_at = now(), updated_at = now(),
            -- The upload that no longer holds the hash: this one, or else the other state's.
-           closed_by_upload = CASE WHEN EXISTS (SELECT 1 FROM bulkflow.participants n WHERE n.upload_id = $1 AND n.lds_hash = m.lds_hash)
+           closed_by_upload = CASE WHEN EXISTS (SELECT 1 FROM ${uploadTable(evaluation.uploadId).qualified} n WHERE n.lds_hash = m.lds_hash)
                                    THEN p.upload_id ELSE $1 END
        FROM pairs p
        WHERE m.closed_at IS NULL

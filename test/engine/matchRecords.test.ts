@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activateUpload } from '../../src/engine/index.js';
+import { activateUpload, cleanupUploads } from '../../src/engine/index.js';
 import { matchRunInTransaction, runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
 import { getMatch, listStateMatches, matchPairCounts, matchStates, type MatchView } from '../../src/engine/matchReads.js';
 import { purgeClosedMatches } from '../../src/engine/matchRecords.js';
@@ -8,7 +8,7 @@ import { createEngineDatabase, ingest, type EngineDatabase } from '../support/en
 
 const hash = (n: number) => n.toString(16).padStart(128, '0');
 /** Each scenario's states (by first letter) share hashes among themselves only. */
-const base = (state: string) => 10_000 * 'NOPQRS'.indexOf(state[0]!);
+const base = (state: string) => 10_000 * 'NOPQRST'.indexOf(state[0]!);
 const stateHash = (state: string, n: number) => hash(base(state) + n);
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
@@ -353,6 +353,28 @@ describe('match records', () => {
       client.release();
     }
     expect((await run(nextRa)).results).toEqual([{ state: 'RB', matches: 20, new: 10, closed: 10 }]);
+  });
+
+  it('locks no table but the uploads it reads: housekeeping drops another upload\'s table while a run is open', async () => {
+    // Dropping a partition locks the partitioned table; a run holding a lock on it would make housekeeping wait, and
+    // every activation (its partition attach) queue behind housekeeping.
+    const ta = await activate('TA', range(0, 20));
+    await run(ta);
+    const tb1 = await activate('TB', range(10, 30));
+    const tb2 = await activate('TB', range(10, 25));
+    const client = await engine.pool.connect();
+    try {
+      await client.query('BEGIN');
+      expect(await matchRunInTransaction(client, `${tb2}.completed`, tb2)).toMatchObject({ outcome: 'matched', results: [{ state: 'TA', matches: 10 }] });
+      const cleanup = await cleanupUploads(engine.pool, { retentionMs: 0 });
+      expect(cleanup.skipped).toEqual([]);
+      expect(cleanup.cleaned).toContain(tb1);
+      await client.query('COMMIT');
+    } finally {
+      await client.query('ROLLBACK').catch(() => {});
+      client.release();
+    }
+    expect(open(await records(['TA', 'TB']), 'TA-TB')).toEqual(range(10, 20));
   });
 
   it('purges records closed longer ago than the retention, and no others', async () => {
