@@ -34,3 +34,15 @@ export function createRateLimiter(pool: pg.Pool, options: RateLimitOptions): Rat
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(Number(row.retry_after_ms) / 1000)) };
   };
 }
+
+/**
+ * Deletes the counters of callers whose window started over `olderThanMs` ago (an ended window decides nothing), so
+ * the table holds recent callers only. Returns how many were deleted.
+ */
+export async function purgeRateLimits(pool: pg.Pool, olderThanMs: number): Promise<number> {
+  const { rowCount } = await pool.query(
+    'DELETE FROM bulkflow.api_rate_limits WHERE window_start < now() - make_interval(secs => $1 / 1000.0)',
+    [olderThanMs],
+  );
+  return rowCount ?? 0;
+}

@@ -1,6 +1,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
+import { purgeRateLimits } from '../auth/rateLimiter.js';
 import { cleanupUploads } from '../engine/index.js';
 import { purgeClosedMatches } from '../engine/matchRecords.js';
 import { purgeOutbox } from '../engine/outboxDelivery.js';
@@ -9,11 +10,14 @@ import { uploadBlobRemover } from '../adapters/uploadBlobRemover.js';
 import type { AppClients } from '../composition.js';
 
 const HOUR_MS = 3_600_000;
+/** Rate-limit windows last a minute; a counter an hour old only names a caller. */
+const RATE_LIMIT_KEEP_MS = HOUR_MS;
 
 /**
  * Drops superseded and failed uploads after retention, deletes uploaded files that are due (kept for
  * UPLOAD_BLOB_RETENTION_HOURS, or whose deletion at final failed), deletes match records closed longer than their
- * retention, purges delivered outbox events and old finished orchestration histories.
+ * retention, purges delivered outbox events, callers' rate-limit counters an hour old and old finished orchestration
+ * histories.
  */
 export function makeHousekeeping({ db, settings, uploadStorage }: Pick<AppClients, 'db' | 'settings' | 'uploadStorage'>) {
   return async function housekeeping(_timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
@@ -23,6 +27,7 @@ export function makeHousekeeping({ db, settings, uploadStorage }: Pick<AppClient
     const files = await sweepUploadBlobs(pool, uploadBlobRemover(uploadStorage()), { retentionMs: uploadBlobRetentionHours * HOUR_MS });
     const matchesPurged = await purgeClosedMatches(pool, { retentionMs: matchClosedRetentionDays * 24 * HOUR_MS });
     const events = await purgeOutbox(pool, outboxRetentionDays * 24 * HOUR_MS);
+    const callers = await purgeRateLimits(pool, RATE_LIMIT_KEEP_MS);
     const purged = await client.purgeInstanceHistoryBy({
       createdTimeFrom: new Date(0),
       createdTimeTo: new Date(Date.now() - durableHistoryRetentionDays * 24 * HOUR_MS),
@@ -30,8 +35,8 @@ export function makeHousekeeping({ db, settings, uploadStorage }: Pick<AppClient
     });
     context.log(
       `housekeeping: ${cleaned.cleaned.length} upload(s) cleaned, ${cleaned.skipped.length} deferred; ${files.removed} uploaded file(s) deleted, ` +
-        `${files.failed} to retry; ${matchesPurged} closed match record(s) deleted; ${events} outbox event(s) and ` +
-        `${purged.instancesDeleted} orchestration histories purged`,
+        `${files.failed} to retry; ${matchesPurged} closed match record(s) deleted; ${events} outbox event(s), ` +
+        `${callers} caller rate-limit counter(s) and ${purged.instancesDeleted} orchestration histories purged`,
     );
     if (files.failed > 0) context.warn(`housekeeping: ${files.failed} uploaded file(s) could not be deleted; retrying next run`);
   };

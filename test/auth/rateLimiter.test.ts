@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRateLimiter } from '../../src/auth/rateLimiter.js';
+import { createRateLimiter, purgeRateLimits } from '../../src/auth/rateLimiter.js';
 import { migrate } from '../../src/engine/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -45,5 +45,19 @@ describe('per-caller rate limit in PostgreSQL', () => {
     expect(refused).toEqual({ allowed: false, retryAfterSeconds: 1 });
     await new Promise((done) => setTimeout(done, 450));
     expect((await limit('short')).allowed).toBe(true);
+  });
+
+  it('purges the counters of callers whose window started longer ago than asked, and keeps the others counting', async () => {
+    const limit = createRateLimiter(a, { limit: 2 });
+    await limit('recent');
+    await limit('recent');
+    await limit('stale');
+    await a.query(`UPDATE bulkflow.api_rate_limits SET window_start = now() - interval '2 hours' WHERE caller = 'stale'`);
+    expect(await purgeRateLimits(b, 3_600_000)).toBe(1);
+    const { rows } = await a.query<{ caller: string }>(`SELECT caller FROM bulkflow.api_rate_limits WHERE caller IN ('recent', 'stale')`);
+    expect(rows.map((r) => r.caller)).toEqual(['recent']);
+    // The recent caller's window still counts.
+    expect((await limit('recent')).allowed).toBe(false);
+    expect(await purgeRateLimits(b, 3_600_000)).toBe(0);
   });
 });

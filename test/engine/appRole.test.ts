@@ -94,6 +94,8 @@ describe('the app role', () => {
     expect(await refusal('SELECT length(key) FROM bulkflow.match_id_key')).toBe('allowed');
     expect(await refusal(`UPDATE bulkflow.match_id_key SET key = '\\x00'`)).toBe('42501');
     expect(await refusal('DELETE FROM bulkflow.match_id_key')).toBe('42501');
+    // Housekeeping deletes old rate-limit counters as the app.
+    expect(await refusal(`DELETE FROM bulkflow.api_rate_limits WHERE window_start < now() - interval '1 hour'`)).toBe('allowed');
   });
 
   it('runs the engine end to end: per-upload tables and indexes it owns, activation (attach), supersede and cleanup (drop)', async () => {
