@@ -168,7 +168,7 @@ export class EndToEndStack {
     const committed = span('commitChunk', 'ingestChunksOrchestrator');
     const steps = {
       register: step('registerUpload'),
-      plan: (planned.to - planned.from) / 1000,
+      plan: step('planUpload'),
       commit: (committed.to - Math.max(committed.from, planned.to)) / 1000,
       activate: step('activateUpload', 'failUpload'),
       publish: step('publishOutbox', 'deleteUploadBlob'),

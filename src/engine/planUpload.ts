@@ -30,11 +30,13 @@ export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSo
   const stored = await storedOutcome(pool, uploadId);
   if (stored) return stored;
   let plan;
+  let cut = 0; // chunks stored as the scan cut them; the rest are stored with the plan
   try {
     plan = await planChunks(source, options, (header, chunks) =>
       withTransaction(pool, async (client) => {
         await lockUpload(client, uploadId, -1);
         await storeChunks(client, uploadId, header, chunks);
+        cut += chunks.length;
       }),
     );
   } catch (error) {
@@ -49,7 +51,7 @@ export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSo
     await lockUpload(client, uploadId, -1);
     const { rows } = await client.query('SELECT 1 FROM bulkflow.uploads WHERE upload_id = $1 AND planned_at IS NULL', [uploadId]);
     if (rows.length === 0) return; // planned meanwhile by a concurrent caller
-    await storeChunks(client, uploadId, plan, plan.chunks);
+    await storeChunks(client, uploadId, plan, plan.chunks.slice(cut));
     await client.query(
       `UPDATE bulkflow.uploads SET status = 'running', planned_at = now(), warnings = $2, rows_total = $3, size_bytes = $4
        WHERE upload_id = $1`,
