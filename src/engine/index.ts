@@ -3,9 +3,11 @@ export { fileByteSource, type ByteSource } from './byteSource.js';
 export { classifyError, CommitSlotsBusyError, isTransient, PermanentError, TransientError, WholeFileError, type WholeFileErrorCode } from './errors.js';
 export { migrate, packageRoot } from './migrate.js';
 export { planChunks, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, type Chunk, type Plan, type PlanOptions } from './planner.js';
+export { JURISDICTION_RULE, JURISDICTIONS, jurisdictionOf, type Jurisdiction } from './jurisdictions.js';
 export { COLUMNS, type UploadWarning } from './participantSchema.js';
 export {
-  identityOf, instanceIdOf, normalizeIdentity, uploadIdOf, uploadIdOfInstance, uploadLookupKey, type UploadIdentity, type UploadSource,
+  identityOf, instanceIdOf, normalizeIdentity, UPLOAD_ID, UPLOAD_OR_INSTANCE_ID, uploadIdOf, uploadIdOfInstance, uploadRefOf,
+  type UploadIdentity, type UploadRef, type UploadSource,
 } from './uploadIdentity.js';
 export { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js';
 export { registerUpload, type Registration } from './registerUpload.js';
