@@ -3,6 +3,7 @@
  * declarative list of every setting (the infra consistency test checks bicep against it);
  * `loadSettings` validates the ones the app code reads and returns them typed.
  */
+import { MIN_AUDIT_RETENTION_DAYS } from '../engine/auditTrail.js';
 
 export interface SettingDefinition {
   readonly name: string;
@@ -146,6 +147,10 @@ export const settingDefinitions: readonly SettingDefinition[] = [
     name: 'OUTBOX_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7',
     description: 'Days a delivered event (upload events, match announcements) is kept in the outbox before housekeeping purges it.',
   }),
+  setting({
+    name: 'AUDIT_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '365',
+    description: 'Days an audit record (who read or changed which state\'s data) is kept before housekeeping deletes it; at least 30 (the database refuses less).',
+  }),
   setting({ name: 'DURABLE_HISTORY_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7', description: 'Days finished orchestration histories are kept before purge.' }),
   setting({
     name: 'AUTH_ISSUER',
@@ -254,6 +259,8 @@ export interface Settings {
   readonly durableHistoryRetentionDays: number;
   readonly uploadBlobRetentionHours: number;
   readonly outboxRetentionDays: number;
+  /** Days audit records are kept (at least MIN_AUDIT_RETENTION_DAYS). */
+  readonly auditRetentionDays: number;
   readonly applicationInsightsConnectionString?: string;
   readonly auth: {
     readonly issuer: string;
@@ -294,6 +301,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     durableHistoryRetentionDays: reader.positiveInteger('DURABLE_HISTORY_RETENTION_DAYS'),
     uploadBlobRetentionHours: reader.nonNegativeInteger('UPLOAD_BLOB_RETENTION_HOURS'),
     outboxRetentionDays: reader.positiveInteger('OUTBOX_RETENTION_DAYS'),
+    auditRetentionDays: reader.integerFrom('AUDIT_RETENTION_DAYS', MIN_AUDIT_RETENTION_DAYS),
     ...optional('applicationInsightsConnectionString', reader.optional('APPLICATIONINSIGHTS_CONNECTION_STRING')),
     auth: {
       issuer: reader.text('AUTH_ISSUER'),
@@ -333,6 +341,10 @@ class SettingReader {
 
   positiveInteger(name: string): number {
     return this.integer(name, 1, 'a positive integer');
+  }
+
+  integerFrom(name: string, min: number): number {
+    return this.integer(name, min, `a whole number, ${min} or more`);
   }
 
   nonNegativeInteger(name: string): number {
