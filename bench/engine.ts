@@ -13,11 +13,14 @@ import { e2eDataDir, EndToEndStack, type EndToEndRun, type StarterLatency } from
 import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';
 import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, percent, rate, secs, spread } from './stats.js';
 import { measureMatches, type MatchRound } from './matches.js';
+import { SameWorkFloor } from './floor.js';
 
 /**
  * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--engine-only] [--compare]
  * [--match-rows N [--match-runs M] | --no-matches]`:
- * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), then the engine, then
+ * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), the same-work floor
+ * (bench/floor.ts: the same rows without the planted errors, binary COPY in as many streams as the engine's
+ * concurrency, the engine's index builds and VACUUM ANALYZE), then the engine, then
  * the end-to-end path through the local stack (skip with --engine-only), on the same server. Ratios are taken per
  * round, against the baseline measured right before, and the summary gives min / median / max over the rounds.
  * Then match analysis against a bare join of the same hashes (bench/matches.ts), in M rounds (default 3) on the same
@@ -67,6 +70,8 @@ interface Round {
   /** CPU cores' worth used by other processes on the machine during the round (it has os.cpus().length). */
   others: number;
   baseline: number;
+  /** The same-work floor (bench/floor.ts). */
+  floor: number;
   engine: EngineRun;
   e2e?: EndToEndRun;
 }
@@ -81,6 +86,10 @@ const generateStart = process.hrtime.bigint();
 if (!existsSync(file)) await generateParticipantsCsv(file, { rows, badShare, badKinds: kinds, seed: 1 });
 const generateSeconds = elapsed(generateStart);
 const sizeBytes = (await stat(file)).size;
+// The floor's rows: the same generator and seed without planted errors (the floor holds what the engine keeps).
+const cleanFile = join(dataDir, 'bench', `participants-${rows}-0.csv`);
+if (!existsSync(cleanFile)) await generateParticipantsCsv(cleanFile, { rows, badShare: 0, seed: 1 });
+const floor = await SameWorkFloor.prepare(cleanFile, concurrency);
 
 const postgres = await resolvePostgres({ dataDir: join(dataDir, `bench-postgres-${process.pid}`), persistent: false });
 const database = `bench_${randomBytes(4).toString('hex')}`;
@@ -184,14 +193,16 @@ try {
     const load = load1();
     const cpuBefore = cpuSnapshot();
     const { seconds: baseline, cpu: baselineCpu } = await measureBaseline();
+    const floorSeconds = await floor.measure(pool);
     const engine = await measureEngine();
     await settle();
     const e2e = stack ? await stack.measure(file, run) : undefined;
     if (e2e) await settle();
     const others = othersCores(cpuBefore, cpuSnapshot());
-    rounds.push({ load, baselineCpu, others, baseline, engine, ...(e2e ? { e2e } : {}) });
+    rounds.push({ load, baselineCpu, others, baseline, floor: floorSeconds, engine, ...(e2e ? { e2e } : {}) });
     console.log(
-      `round ${run}/${runs} (load ${load.toFixed(1)}, others ${others.toFixed(2)} cores): baseline ${secs(baseline)} (CPU ${baselineCpu.toFixed(2)} s); engine ${secs(engine.seconds)} ratio ${fixed2(baseline / engine.seconds)} ` +
+      `round ${run}/${runs} (load ${load.toFixed(1)}, others ${others.toFixed(2)} cores): baseline ${secs(baseline)} (CPU ${baselineCpu.toFixed(2)} s); floor ${secs(floorSeconds)}; ` +
+        `engine ${secs(engine.seconds)} ratio ${fixed2(baseline / engine.seconds)} floor ratio ${fixed2(floorSeconds / engine.seconds)} ` +
         `(plan ${secs(engine.plan)}, commit ${secs(engine.commit)}, activate ${secs(engine.activate)}, first row ${secs(engine.firstRow)}; ` +
         `CPU ${engine.cpu.plan.toFixed(2)}/${engine.cpu.commit.toFixed(2)}/${engine.cpu.activate.toFixed(2)} s)` +
         (e2e
@@ -210,6 +221,7 @@ try {
   const of = (pick: (round: Round) => number) => spread(rounds.map(pick));
   const e2eOf = (pick: (e2e: EndToEndRun) => number) => spread(rounds.map((r) => pick(r.e2e!)));
   const ratio = of((r) => r.baseline / r.engine.seconds);
+  const floorRatio = of((r) => r.floor / r.engine.seconds);
   const baselineRate = of((r) => rows / r.baseline);
   const engineRate = of((r) => rows / r.engine.seconds);
   const table: [string, string][] = [
@@ -218,6 +230,7 @@ try {
     ['load average (1 min)', formatSpread(of((r) => r.load), fixed2)],
     ['other processes', `${formatSpread(of((r) => r.others), fixed2)} of ${cpus().length} cores busy with other work during the rounds`],
     ['baseline COPY', `${formatSpread(of((r) => r.baseline), secs)}  (${formatSpread(baselineRate, rate)} rows/s; CPU ${formatSpread(of((r) => r.baselineCpu), secs)})`],
+    ['same-work floor', `${formatSpread(of((r) => r.floor), secs)}  (${floor.rows} rows without the planted errors: binary COPY in ${concurrency} streams, VACUUM ANALYZE, the engine's index builds)`],
     ['engine total', `${formatSpread(of((r) => r.engine.seconds), secs)}  (${formatSpread(engineRate, rate)} rows/s)`],
     ['  plan (and chunk 0)', formatSpread(of((r) => r.engine.plan), secs)],
     ['  commit', formatSpread(of((r) => r.engine.commit), secs)],
@@ -225,6 +238,7 @@ try {
     ['  first committed row', formatSpread(of((r) => r.engine.firstRow), secs)],
     ['  CPU plan/commit/activate', `${formatSpread(of((r) => r.engine.cpu.plan), secs)}; ${formatSpread(of((r) => r.engine.cpu.commit), secs)}; ${formatSpread(of((r) => r.engine.cpu.activate), secs)} (this process and PostgreSQL)`],
     ['engine ratio', `${formatSpread(ratio, fixed2)}  pairwise: ${rounds.map((r) => fixed2(r.baseline / r.engine.seconds)).join(', ')}`],
+    ['engine vs floor', `${formatSpread(floorRatio, fixed2)}  pairwise: ${rounds.map((r) => fixed2(r.floor / r.engine.seconds)).join(', ')}`],
   ];
   let e2eSummary = '';
   if (stack) {
@@ -290,7 +304,7 @@ try {
   }
   console.log(
     `bench: rows=${rows} runs=${runs} engine=${Math.round(engineRate.median)} rows/s baseline=${Math.round(baselineRate.median)} rows/s ` +
-      `ratio=${fixed2(ratio.median)} first_row_engine=${of((r) => r.engine.firstRow).median.toFixed(2)}s rss=${Math.round(process.resourceUsage().maxRSS / 1024)} MB` +
+      `ratio=${fixed2(ratio.median)} floor_ratio=${fixed2(floorRatio.median)} first_row_engine=${of((r) => r.engine.firstRow).median.toFixed(2)}s rss=${Math.round(process.resourceUsage().maxRSS / 1024)} MB` +
       e2eSummary +
       (pgloaderRun ? ` pgloader=${Math.round(rows / pgloaderRun.seconds)} rows/s pgloader_ratio=${(of((r) => r.baseline).median / pgloaderRun.seconds).toFixed(2)}` : '') +
       matchSummary,
@@ -301,5 +315,6 @@ try {
   await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   await admin.end();
   await postgres.stop();
-  if (process.argv.includes('--remove-file')) await rm(file, { force: true });
+  await floor.remove();
+  if (process.argv.includes('--remove-file')) await Promise.all([file, cleanFile].map((path) => rm(path, { force: true })));
 }
