@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError, settingDefinitions } from '../../src/adapters/settings.js';
+import {
+  DEFAULT_CHUNK_BYTES, DEFAULT_MAX_CHUNKS_IN_FLIGHT, DEFAULT_MAX_CONCURRENT_COMMITS, DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE,
+  DEFAULT_UPLOAD_MAX_BYTES,
+} from '../../src/engine/index.js';
 
 const local = {
   UploadStorage: 'UseDevelopmentStorage=true',
@@ -173,6 +177,18 @@ describe('loadSettings', () => {
       'PGSSLMODE must be one of disable, require, verify-full (got "prefer")',
     ]);
     expect(problemsOf({ ...local, DATABASE_URL: 'mysql://x' })).toContain('DATABASE_URL must be a postgres: or postgresql: URL');
+  });
+
+  it('takes the ingest and upload defaults from the engine\'s policy, so the engine and the app never disagree', () => {
+    const settings = loadSettings(local);
+    expect(settings.ingest).toEqual({
+      maxChunksInFlight: DEFAULT_MAX_CHUNKS_IN_FLIGHT,
+      maxConcurrentCommits: DEFAULT_MAX_CONCURRENT_COMMITS,
+      chunkBytes: DEFAULT_CHUNK_BYTES,
+      maxRejectedShare: DEFAULT_MAX_REJECTED_SHARE,
+      maxErrorRows: DEFAULT_MAX_ERROR_ROWS,
+    });
+    expect(settings.uploadMaxBytes).toBe(DEFAULT_UPLOAD_MAX_BYTES);
   });
 
   it('declares every setting once, with a default for each optional tuning value loadSettings falls back on', () => {
