@@ -5,7 +5,9 @@ import { createRateLimiter, type RateLimit } from '../auth/rateLimiter.js';
 import { createTokenValidator, type Authenticate } from '../auth/tokenValidator.js';
 import type { AppClients } from '../composition.js';
 import { uploadStateOf, type UploadRef } from '../engine/index.js';
+import { writeAuditRecord } from '../engine/auditTrail.js';
 import { matchStates } from '../engine/matchReads.js';
+import { answerAudited, type WriteAudit } from './auditSeam.js';
 import { STATE_POLICIES, type AccessPolicy, type AnyHttpRoute } from './httpRoutes.js';
 import { matchNotFound, problem, uploadNotFound } from './httpEncoders.js';
 
@@ -16,6 +18,8 @@ export interface AccessGuardDeps {
   readonly uploadState: (upload: UploadRef) => Promise<string | undefined>;
   /** The two states of a match record; undefined when there is none. */
   readonly matchStates: (matchId: string) => Promise<readonly [string, string] | undefined>;
+  /** Appends an audit record (routes with an audit rule); rejects when it cannot. */
+  readonly writeAudit: WriteAudit;
 }
 
 /** The guard of the app: token settings and the rate limit from the app settings, read on first use. */
@@ -27,15 +31,20 @@ export function makeAccessGuard({ settings, db }: Pick<AppClients, 'settings' | 
     rateLimit: async (callerId) => (rateLimit ??= createRateLimiter(await db(), { limit: settings().auth.rateLimitPerMinute }))(callerId),
     uploadState: async (upload) => uploadStateOf(await db(), upload),
     matchStates: async (id) => matchStates(await db(), id),
+    writeAudit: async (entry) => writeAuditRecord(await db(), entry),
   });
 }
 
 const REALM = 'Bearer realm="bulkflow"';
 
-/** The path parameter a lookup policy names its subject by, and the 404 for one that is not there. */
-const SUBJECTS: Partial<Record<AccessPolicy['kind'], { param: string; notFound: () => HttpResponseInit }>> = {
-  uploadRead: { param: 'uploadId', notFound: uploadNotFound },
-  matchRead: { param: 'matchId', notFound: matchNotFound },
+/**
+ * The path parameter a lookup policy names its subject by (required: the policy cannot be checked without it), and
+ * the 404 for one that is not there.
+ */
+const SUBJECTS: Partial<Record<AccessPolicy['kind'], { param: string; required: boolean; notFound: () => HttpResponseInit }>> = {
+  uploadRead: { param: 'uploadId', required: true, notFound: uploadNotFound },
+  matchRead: { param: 'matchId', required: true, notFound: matchNotFound },
+  operator: { param: 'uploadId', required: false, notFound: uploadNotFound },
 };
 
 type Decoded = { params: Record<string, unknown>; query: Record<string, unknown> };
@@ -54,7 +63,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
     handle(name: string, route: AnyHttpRoute, handler: (call: never) => Promise<HttpResponseInit>) {
       const { policy } = route;
       const subject = SUBJECTS[policy.kind];
-      const needed = STATE_POLICIES.has(policy.kind) ? 'state' : subject?.param;
+      const needed = STATE_POLICIES.has(policy.kind) ? 'state' : subject?.required ? subject.param : undefined;
       if (needed !== undefined && !(needed in route.params)) throw new Error(`route ${name}: a ${policy.kind} route decodes a ${needed} parameter`);
       const decode = decoder(route, subject);
       return async (request: HttpRequest, ...rest: unknown[]): Promise<HttpResponseInit> => {
@@ -71,6 +80,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
           context.log(`refused: function=${name} status=${input.response.status} ${caller ? `${callerLabel(caller)} ` : ''}reason="${input.reason}"`);
           return input.response;
         }
+        let state: string | undefined;
         if (caller) {
           const verdict = await check(policy, input, caller, deps);
           if (!verdict.ok) {
@@ -79,10 +89,13 @@ export function createAccessGuard(deps: AccessGuardDeps) {
             else context.log(`refused: function=${name} ${line}`);
             return verdict.response;
           }
-          context.log(`access: function=${name} ${callerLabel(caller)}${verdict.state ? ` state=${verdict.state}` : ''}`);
+          state = verdict.state;
+          context.log(`access: function=${name} ${callerLabel(caller)}${state ? ` state=${state}` : ''}`);
         }
         const client = route.durableClient ? rest[0] : undefined;
-        return handler({ request, caller, params: input.params, query: input.query, client, context } as never);
+        const answer = () => handler({ request, caller, params: input.params, query: input.query, client, context } as never);
+        if (!caller || !route.audit) return answer();
+        return answerAudited(deps.writeAudit, route.audit, { name, request, principal: caller, context, ...(state ? { state } : {}) }, answer);
       };
     },
   };
@@ -100,7 +113,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
       context.warn(`access denied: status=${response.status} ${callerLabel(principal)} reason="${reason}"`);
       return { ok: false as const, response };
     };
-    if (!hasAnyRole(principal)) return deny('no role', problem(403, 'Forbidden', 'the token carries no bulkflow role (State.XX or Operator.Read)'));
+    if (!hasAnyRole(principal)) return deny('no role', problem(403, 'Forbidden', 'the token carries no bulkflow role (State.XX, Operator.Read or Operator.Admin)'));
     const rate = await deps.rateLimit(principal.callerId);
     if (!rate.allowed) {
       return deny('rate limit', problem(429, 'Too many requests', `try again in ${rate.retryAfterSeconds} s`, { 'retry-after': String(rate.retryAfterSeconds) }));
@@ -165,6 +178,17 @@ async function check(policy: AccessPolicy, { params, query }: Decoded, principal
       const readable = states?.find((state) => canReadMatchRecords(principal, state));
       if (readable) return { ok: true, state: readable };
       return { ok: false, denied: states !== undefined, reason: states === undefined ? 'no such match' : 'match of other states', response: matchNotFound() };
+    }
+    case 'operator': {
+      if (!principal.operator || (policy.admin && !principal.admin)) {
+        const role = policy.admin ? 'Operator.Admin' : 'Operator.Read';
+        return { ok: false, denied: true, reason: `not ${role}`, response: problem(403, 'Forbidden', `only the ${role} role may do this`) };
+      }
+      const upload = params.uploadId as UploadRef | undefined;
+      if (upload === undefined) return { ok: true };
+      const state = await deps.uploadState(upload);
+      if (state !== undefined) return { ok: true, state };
+      return { ok: false, denied: false, reason: 'no such upload', response: uploadNotFound() };
     }
     case 'ownStates':
     case 'public':

@@ -72,3 +72,26 @@ export const rowErrorCursorQuery = z
   })
   .optional()
   .meta({ description: 'The `next` of the previous page (`line:column`).' });
+
+/** A point in time, `from` or `to` of a period: an ISO 8601 date or date and time. */
+export function timeQuery(name: string) {
+  const error = `${name} must be an ISO 8601 date or time`;
+  return z
+    .string()
+    .max(40, { error })
+    .transform((value, context) => {
+      const time = new Date(value);
+      if (/^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(time.getTime())) return time;
+      context.addIssue({ code: 'custom', message: error });
+      return z.NEVER;
+    })
+    .optional()
+    .meta({ description: 'An ISO 8601 date or date and time.', example: '2026-12-01T00:00:00Z' });
+}
+
+/** The audit cursor `after`: the `next` of the previous page (a record id). */
+export const auditCursorQuery = z
+  .string()
+  .regex(/^[1-9]\d{0,18}$/, { error: 'after must be a cursor returned as next' })
+  .optional()
+  .meta({ description: 'The `next` of the previous page.' });

@@ -3,9 +3,12 @@ import type { DurableClient } from 'durable-functions';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
+import type { MatchView } from '../engine/matchReads.js';
+import { auditRecords } from './auditApi.js';
+import type { AuditRule } from './auditSeam.js';
 import { dashboard } from './dashboard.js';
 import {
-  blobQuery, intQuery, matchCursorQuery, matchIdParam, matchStatusQuery, rowErrorCursorQuery, stateParam, uploadIdParam,
+  auditCursorQuery, blobQuery, intQuery, matchCursorQuery, matchIdParam, matchStatusQuery, rowErrorCursorQuery, stateParam, timeQuery, uploadIdParam,
 } from './httpDecoders.js';
 import { matchPairs, matchRecord, stateMatches } from './matchApi.js';
 import { uploadFile } from './uploadFile.js';
@@ -38,7 +41,12 @@ export type AccessPolicy =
    * The match record named by `{matchId}`: readable by the roles of its two states only. Anyone else, operators
    * included, gets the same 404 as for a record that does not exist.
    */
-  | { readonly kind: 'matchRead' };
+  | { readonly kind: 'matchRead' }
+  /**
+   * Operators only (Operator.Read or Operator.Admin; `admin`: Operator.Admin only), anyone else 403. An
+   * `{uploadId}` in the path must exist (404 otherwise).
+   */
+  | { readonly kind: 'operator'; readonly admin: boolean };
 
 /** Policies that concern the `{state}` of the path: their routes must decode a `state` parameter. */
 export const STATE_POLICIES: ReadonlySet<AccessPolicy['kind']> = new Set(['stateRead', 'stateUpload', 'stateMatchRecords']);
@@ -69,6 +77,11 @@ export interface HttpRoute<P extends Decoders = Decoders, Q extends Decoders = D
   readonly durableClient: D;
   readonly params: P;
   readonly query: Q;
+  /**
+   * Declared on every route that returns participant-level data or changes anything: each granted request writes
+   * one audit record (auditSeam.ts), and its answer is withheld when the record cannot be written.
+   */
+  readonly audit?: AuditRule;
   /** Builds the handler from the app's clients; it runs only for a request the edge decoded and authorised. */
   readonly handler: (clients: AppClients) => (call: HttpCall<z.output<z.ZodObject<P>>, z.output<z.ZodObject<Q>>, D, K extends { kind: 'public' } ? true : false>) => Promise<HttpResponseInit>;
 }
@@ -81,6 +94,15 @@ function row<const P extends Decoders, const Q extends Decoders, const D extends
   return route;
 }
 
+const matchesReturned = (body: unknown) => {
+  const matches = (body as { matches: MatchView[] }).matches;
+  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState) };
+};
+const matchReturned = (body: unknown) => {
+  const match = body as MatchView;
+  return { records: 1, states: [match.state, match.otherState] };
+};
+
 /**
  * The HTTP API: one row per function (its name is the key), with its route, access policy, decoders, bindings and
  * handler. src/app.ts registers every row as it is; adding a route is adding a row here.
@@ -89,6 +111,7 @@ export const httpRoutes = {
   uploadFile: row({
     route: 'states/{state}/uploads/{filename}', methods: ['PUT'], policy: { kind: 'stateUpload' }, durableClient: false,
     params: { state: stateParam, filename: z.string() }, query: {}, handler: uploadFile,
+    audit: { returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
   }),
   stateUploads: row({
     route: 'states/{state}/uploads', methods: ['GET'], policy: { kind: 'stateRead' }, durableClient: true,
@@ -110,15 +133,22 @@ export const httpRoutes = {
     route: 'states/{state}/matches', methods: ['GET'], policy: { kind: 'stateMatchRecords' }, durableClient: false,
     params: { state: stateParam },
     query: { status: matchStatusQuery, limit: intQuery('limit', 1, 1000, 100), after: matchCursorQuery },
-    handler: stateMatches,
+    handler: stateMatches, audit: { returned: matchesReturned },
   }),
   matchRecord: row({
     route: 'matches/{matchId}', methods: ['GET'], policy: { kind: 'matchRead' }, durableClient: false,
     params: { matchId: matchIdParam }, query: {}, handler: matchRecord,
+    audit: { requested: (request) => [request.params.matchId ?? ''], returned: matchReturned },
   }),
   // Counts per state pair, no participant fields: an operator every pair, a state role the pairs of its states.
   matchPairs: row({
     route: 'matches', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: false, params: {}, query: {}, handler: matchPairs,
+  }),
+  // Who read or changed which state's data: operators every state, a state role its own states (the handler filters).
+  auditRecords: row({
+    route: 'audit', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: false, params: {},
+    query: { state: stateParam.optional(), from: timeQuery('from'), to: timeQuery('to'), after: auditCursorQuery, limit: intQuery('limit', 1, 500, 100) },
+    handler: auditRecords,
   }),
   dashboard: row({
     route: 'dashboard/{*asset}', methods: ['GET'],

@@ -29,6 +29,7 @@ describe('the route table', () => {
       rateLimit: async () => ({ allowed: true }),
       uploadState: async () => undefined,
       matchStates: async () => undefined,
+      writeAudit: async () => {},
     });
     const handler = async () => ({ status: 200 });
     const { stateUploads, uploadErrors, matchRecord } = httpRoutes as Record<string, AnyHttpRoute>;
