@@ -87,16 +87,16 @@ export class EndToEndStack {
     return new EndToEndStack(stack, uploads, new pg.Pool({ connectionString: options.databaseUrl, max: 2 }), headers);
   }
 
-  /** Uploads `file` as a new blob of state BE and follows it until its completion event was consumed. */
+  /** Uploads `file` as a new blob of state AS and follows it until its completion event was consumed. */
   async measure(file: string, run: number): Promise<EndToEndRun> {
-    const blobName = `be/run-${run}-${basename(file)}`;
+    const blobName = `as/run-${run}-${basename(file)}`;
     const blob = this.uploads.getBlockBlobClient(blobName);
     const peakReset = await resetPeak(this.stack.hostPid);
     const startedAt = Date.now();
     const uploaded = await blob.uploadFile(file, { blockSize: 8 << 20, concurrency: 4 });
     const uploadedAt = Date.now();
     const cpuUploaded = cpuSnapshot(this.stack.hostPid);
-    const uploadId = uploadIdOf({ state: 'BE', container: this.uploads.containerName, blobName, etag: uploaded.etag! });
+    const uploadId = uploadIdOf({ state: 'AS', container: this.uploads.containerName, blobName, etag: uploaded.etag! });
     // The upload's own row and chunk ledger, which the status API reports, polled directly: a status request every
     // 100 ms costs the host and the database more than the figure is worth.
     let firstRowAt: number | undefined;
@@ -146,7 +146,7 @@ export class EndToEndStack {
   async starterLatency(round: number, count = 100): Promise<StarterLatency> {
     const latencies = await Promise.all(
       Array.from({ length: count }, async (_, i) => {
-        const name = `zz/starter-${round}-${i}.csv`;
+        const name = `mp/starter-${round}-${i}.csv`;
         const event = {
           id: `bench-${round}-${i}`, topic: '/bench', subject: `/blobServices/default/containers/uploads/blobs/${name}`,
           eventType: 'Microsoft.Storage.BlobCreated', eventTime: new Date().toISOString(), dataVersion: '', metadataVersion: '1',

@@ -47,8 +47,8 @@ async function main(): Promise<void> {
   try {
     let scaleLine = '';
     if (rows > 0) {
-      const small = await oneFile(stack, dataDir, Number(values['small-rows']), 'ZY');
-      const big = await oneFile(stack, dataDir, rows, 'ZZ');
+      const small = await oneFile(stack, dataDir, Number(values['small-rows']), 'GU');
+      const big = await oneFile(stack, dataDir, rows, 'VI');
       scaleLine = `scale: rows=${rows} seconds=${big.seconds.toFixed(1)} activation_1m=${small.activation.toFixed(2)} ` +
         `activation_10m=${big.activation.toFixed(2)} activation_growth=${(big.activation / small.activation).toFixed(1)} host_rss=${big.hostPeakRssMiB ?? '?'}`;
     }
@@ -106,7 +106,7 @@ async function manyUploads(stack: LocalStack, count: number, states: string[], r
   while (finals.size < blobs.length && Date.now() < deadline) {
     for (const b of blobs) {
       if (finals.has(b.name)) continue;
-      const response = await fetch(`${url}/api/uploads?blob=${encodeURIComponent(`uploads/${b.name}`)}`, { headers });
+      const response = await fetch(`${url}/api/uploads?blob=${encodeURIComponent(b.name)}`, { headers });
       if (!response.ok) continue;
       const status = (await response.json()) as UploadStatusBody;
       if (isFinal(status.status)) finals.set(b.name, status);

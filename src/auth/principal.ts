@@ -1,7 +1,9 @@
+import { jurisdictionOf } from '../engine/jurisdictions.js';
+
 /**
  * Who calls the API once its token is valid, and what its app roles allow. The role scheme:
- * - `State.XX` (XX a 2-letter state code): read and upload for state XX. A state system (client credentials) or a
- *   state's staff (signed in) hold one role per state they act for.
+ * - `State.XX` (XX a jurisdiction the program serves, engine/jurisdictions.ts): read and upload for state XX. A
+ *   state system (client credentials) or a state's staff (signed in) hold one role per state they act for.
  * - `Operator.Read`: read every state. Operators have no role that uploads.
  * - `Operator.Admin`: what Operator.Read may, and act on orchestrations (rewind, restart, terminate) in the console.
  * Roles are the app registration's app roles (infra/bicep/modules/appRegistration.bicep); Entra puts the assigned
@@ -32,7 +34,8 @@ export function principalFromClaims(claims: Record<string, unknown>): Principal 
   const clientId = text(claims.azp) ?? text(claims.appid);
   if (!callerId || !clientId) return undefined;
   const roles = Array.isArray(claims.roles) ? claims.roles.filter((role): role is string => typeof role === 'string') : [];
-  const states = [...new Set(roles.flatMap((role) => STATE_ROLE.exec(role)?.[1] ?? []))].sort();
+  // A role for a code the program does not serve (State.XX) names no state: ignored like any unknown role.
+  const states = [...new Set(roles.flatMap((role) => jurisdictionOf(STATE_ROLE.exec(role)?.[1] ?? '') ?? []))].sort();
   const admin = roles.includes(OPERATOR_ADMIN_ROLE);
   return { callerId, clientId, states, operator: admin || roles.includes(OPERATOR_ROLE), admin };
 }

@@ -67,7 +67,6 @@ const showProblem = (error) => {
 const rowsDone = (u) => u.rowsCommitted + u.rowsRejected;
 const running = (u) => u.status === 'pending' || u.status === 'running';
 const rowsText = (u) => `${number.format(rowsDone(u))}${u.rowsTotal !== null ? ` of ${number.format(u.rowsTotal)}` : ''}`;
-const fileName = (u) => u.blobName.replace(/^uploads\//, '');
 const uploadHash = (id) => `#/upload/${encodeURIComponent(id)}`;
 
 // ---- routing -------------------------------------------------------------------------------
@@ -170,7 +169,7 @@ function renderStates(lists, activeIds) {
     const activeId = activeIds.get(list.state);
     const active = list.uploads.find((u) => u.uploadId === activeId);
     section.querySelector('.state-meta').replaceChildren(...(!activeId ? ['No active upload']
-      : active ? [`Active upload: ${fileName(active)}`]
+      : active ? [`Active upload: ${active.blobName}`]
         : ['Active upload: ', element('a', { href: uploadHash(activeId), textContent: activeId }), ' (older than those listed)']));
     renderUploadRows(section.querySelector('tbody'), list.uploads);
     return section;
@@ -185,9 +184,9 @@ function renderUploadRows(tbody, uploads) {
     let row = tbody.querySelector(`tr[data-upload-id="${CSS.escape(u.uploadId)}"]`);
     if (!row) {
       const progress = element('progress', { max: 100 });
-      progress.setAttribute('aria-label', `Progress of ${fileName(u)}`);
+      progress.setAttribute('aria-label', `Progress of ${u.blobName}`);
       row = element('tr', {},
-        element('td', { className: 'file' }, element('a', { href: uploadHash(u.uploadId), textContent: fileName(u) })),
+        element('td', { className: 'file' }, element('a', { href: uploadHash(u.uploadId), textContent: u.blobName })),
         element('td', { className: 'status' }),
         element('td', { className: 'progress' }, progress, ' ', element('span', { className: 'percent' })),
         element('td', { className: 'num rows' }),
@@ -205,7 +204,7 @@ function renderUploadRows(tbody, uploads) {
     row.querySelector('.rows').textContent = rowsText(u);
     row.querySelector('.speed').textContent = u.rowsPerSecond === null ? '–' : number.format(u.rowsPerSecond);
     row.querySelector('.rejected').textContent = number.format(u.rowsRejected);
-    if (was && was !== u.status) announce(`${fileName(u)}: ${u.status}`);
+    if (was && was !== u.status) announce(`${u.blobName}: ${u.status}`);
     return row;
   });
   if (rows.some((row, i) => tbody.children[i] !== row) || tbody.children.length !== rows.length) tbody.replaceChildren(...rows);
@@ -263,7 +262,7 @@ async function pollUpload(first = false) {
     const upload = await api(`uploads/${encodeURIComponent(detailId)}`);
     if (mine !== generation) return;
     const title = $('detail-title');
-    title.textContent = `Upload ${fileName(upload)}`;
+    title.textContent = `Upload ${upload.blobName}`;
     document.title = `${title.textContent} · bulkflow`;
     if (first) title.focus();
     const progress = /** @type {HTMLProgressElement} */ ($('detail-progress'));

@@ -7,7 +7,7 @@ export { planChunks, type Chunk, type Plan, type PlanOptions } from './planner.j
 export { JURISDICTION_RULE, JURISDICTIONS, jurisdictionOf, type Jurisdiction } from './jurisdictions.js';
 export { COLUMNS, type UploadWarning } from './participantSchema.js';
 export {
-  identityOf, instanceIdOf, normalizeIdentity, UPLOAD_ID, UPLOAD_OR_INSTANCE_ID, uploadIdOf, uploadIdOfInstance, uploadRefOf,
+  blobSource, identityOf, instanceIdOf, normalizeIdentity, UPLOAD_ID, UPLOAD_OR_INSTANCE_ID, uploadIdOf, uploadIdOfInstance, uploadRefOf,
   type UploadIdentity, type UploadRef, type UploadSource,
 } from './uploadIdentity.js';
 export { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js';

@@ -56,7 +56,7 @@ function normalizeState(state: string): string {
  */
 export function registeredAs(upload: UploadIdentity | UploadSource): Registered {
   const state = normalizeState(upload.state);
-  const source = 'source' in upload ? upload.source : `${upload.container}/${upload.blobName}`;
+  const source = 'source' in upload ? upload.source : blobSource(upload.container, upload.blobName);
   const etag = normalizeEtag(upload.etag);
   const digest = createHash('sha256').update(`${source}\n${etag}`).digest('hex');
   return { uploadId: `${state.toLowerCase()}-${digest.slice(0, 20)}`, state, source, etag };
@@ -64,6 +64,11 @@ export function registeredAs(upload: UploadIdentity | UploadSource): Registered 
 
 export function uploadIdOf(upload: UploadIdentity | UploadSource): string {
   return registeredAs(upload).uploadId;
+}
+
+/** The `source` a blob is registered under: `container/blobName` (stored ids depend on this spelling). */
+export function blobSource(container: string, blobName: string): string {
+  return `${container}/${blobName}`;
 }
 
 /** The blob a registered upload reads: the inverse of {@link registeredAs} for blob sources. */
@@ -91,10 +96,13 @@ export const UPLOAD_ID = /^([a-z]{2})-([0-9a-f]{20})$/;
 /** An upload id or the instance id of its ingest orchestration. */
 export const UPLOAD_OR_INSTANCE_ID = /^(?:ingest-)?[a-z]{2}-[0-9a-f]{20}$/;
 
-/** How an upload is looked up: by its id, or as the latest upload of a source (`uploads/ca/file.csv`). */
+/** How an upload is looked up: by its id, or as the latest upload of a source (a blob's: {@link blobSource}). */
 export type UploadRef = { readonly uploadId: string } | { readonly source: string };
 
-/** An upload named in free text (the CLI): a source has a slash (`uploads/ca/file.csv`), an id or instance id none. */
-export function uploadRefOf(text: string): UploadRef {
-  return text.includes('/') ? { source: text } : { uploadId: uploadIdOfInstance(text) };
+/**
+ * An upload named in free text (the CLI): a blob name in `container` has a slash (`ca/file.csv`), an upload id or
+ * instance id none.
+ */
+export function uploadRefOf(text: string, container: string): UploadRef {
+  return text.includes('/') ? { source: blobSource(container, text) } : { uploadId: uploadIdOfInstance(text) };
 }

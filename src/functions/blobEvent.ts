@@ -1,4 +1,4 @@
-import { normalizeIdentity, type UploadIdentity } from '../engine/index.js';
+import { JURISDICTION_RULE, jurisdictionOf, normalizeIdentity, type UploadIdentity } from '../engine/index.js';
 import { triggerContracts } from '../functionNames.js';
 
 /**
@@ -45,6 +45,8 @@ export function decodeBlobEvent(event: unknown): BlobEventDecision {
   // An empty file is still an upload: it fails visibly (empty_file) instead of leaving the uploader without an answer.
   const statePath = STATE_PATH.exec(blobName);
   if (!statePath) return { kind: 'ignore', reason: 'blob path is not {state}/{file}.csv with a 2-letter state' };
+  // Nothing of a state the program does not serve is ingested: no role could ever read it.
+  if (!jurisdictionOf(statePath[1]!)) return { kind: 'ignore', reason: `state ${statePath[1]!.toUpperCase()} is not ${JURISDICTION_RULE}` };
   if (typeof data.url !== 'string' || typeof data.eTag !== 'string') {
     throw new MalformedEventError('data.url or data.eTag is missing');
   }

@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { JURISDICTION_RULE, JURISDICTIONS, UPLOAD_OR_INSTANCE_ID, uploadIdOfInstance, type UploadRef } from '../engine/index.js';
+import {
+  blobSource, JURISDICTION_RULE, jurisdictionOf, JURISDICTIONS, UPLOAD_OR_INSTANCE_ID, uploadIdOfInstance, type UploadRef,
+} from '../engine/index.js';
+import { triggerContracts } from '../functionNames.js';
 
 /**
  * The decoders of the HTTP API's path and query parameters, one per kind of value. A route's row in httpRoutes.ts
@@ -24,14 +27,15 @@ export const uploadIdParam = z
   .transform((id): UploadRef => ({ uploadId: uploadIdOfInstance(id) }))
   .meta({ description: 'An upload id (`ca-0123456789abcdef0123`) or the instance id of its ingest orchestration (`ingest-ca-…`).' });
 
-/** `?blob=`: the blob an upload was made from, `container/state/file.csv`; decoded to the upload's source. */
+const BLOB_RULE = 'blob must be the name of an upload\'s blob in the uploads container, such as ca/file.csv';
+/** `?blob=`: the blob's name in the uploads container (`ca/file.csv`, as status bodies give it); decoded to its source. */
 export const blobQuery = z
   .string()
-  .max(1100, { error: 'blob must be a blob name such as uploads/ca/file.csv' })
-  .refine((name) => !CONTROL.test(name) && /^[a-z0-9-]{3,63}\/[A-Za-z]{2}\/[^/]+$/.test(name), { error: 'blob must be a blob name such as uploads/ca/file.csv' })
-  .transform((source): UploadRef => ({ source }))
+  .max(1024, { error: BLOB_RULE })
+  .refine((name) => !CONTROL.test(name) && jurisdictionOf(/^([^/]*)\/[^/]+$/.exec(name)?.[1] ?? '') !== undefined, { error: BLOB_RULE })
+  .transform((name): UploadRef => ({ source: blobSource(triggerContracts.blobCreatedStarter.uploadsContainer, name) }))
   .optional()
-  .meta({ description: 'The blob the upload was made from (its latest upload): `uploads/{state}/{file}.csv`.' });
+  .meta({ description: 'The blob\'s name in the uploads container, `{state}/{file}.csv` (its latest upload).', example: 'ca/participants.csv' });
 
 /** `{matchId}` and the match cursor `after`: 16 characters of base64url. */
 const MATCH_ID = /^[A-Za-z0-9_-]{16}$/;
@@ -73,20 +77,14 @@ export const rowErrorCursorQuery = z
   .optional()
   .meta({ description: 'The `next` of the previous page (`line:column`).' });
 
-/** A point in time, `from` or `to` of a period: an ISO 8601 date or date and time. */
+/** A point in time, `from` or `to` of a period: an ISO 8601 date, or date and time (with or without an offset). */
 export function timeQuery(name: string) {
   const error = `${name} must be an ISO 8601 date or time`;
   return z
-    .string()
-    .max(40, { error })
-    .transform((value, context) => {
-      const time = new Date(value);
-      if (/^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(time.getTime())) return time;
-      context.addIssue({ code: 'custom', message: error });
-      return z.NEVER;
-    })
+    .union([z.iso.date(), z.iso.datetime({ offset: true, local: true })], { error })
+    .transform((value) => new Date(value))
     .optional()
-    .meta({ description: 'An ISO 8601 date or date and time.', example: '2026-12-01T00:00:00Z' });
+    .meta({ description: 'An ISO 8601 date, or date and time.', example: '2026-12-01T00:00:00Z' });
 }
 
 /** The audit cursor `after`: the `next` of the previous page (a record id). */

@@ -16,11 +16,11 @@ import { json, problem, uploadNotFound } from './httpEncoders.js';
  * the edge (accessGuard.ts), which has decoded the request and checked the caller may read the state or upload.
  */
 
-/** GET /api/uploads/{uploadId} (an upload id or instance id), or GET /api/uploads?blob=uploads/ca/file.csv */
+/** GET /api/uploads/{uploadId} (an upload id or instance id), or GET /api/uploads?blob=ca/file.csv */
 export function uploadStatus({ db }: Pick<AppClients, 'db'>) {
   return async ({ params, query, client }: { params: { uploadId?: UploadRef }; query: { blob?: UploadRef }; client: DurableClient }): Promise<HttpResponseInit> => {
     const ref = params.uploadId ?? query.blob;
-    if (!ref) return problem(400, 'Bad request', 'give an upload id in the path or a blob name as ?blob=container/name.csv');
+    if (!ref) return problem(400, 'Bad request', 'give an upload id in the path or a blob name as ?blob=ca/file.csv');
     const view = await getUpload(await db(), ref);
     if (!view) return uploadNotFound();
     return json(statusBody(view, await liveProgress(client, view.uploadId), new Date()));

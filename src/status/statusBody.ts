@@ -1,4 +1,4 @@
-import { instanceIdOf, isFinal, type UploadStatus, type UploadView } from '../engine/index.js';
+import { identityOf, instanceIdOf, isFinal, type UploadStatus, type UploadView } from '../engine/index.js';
 import type { UploadProgressState } from '../entities/uploadProgress.js';
 
 /** What the status API, the dashboard and the CLI show for one upload: ids, counts and times only. */
@@ -6,6 +6,7 @@ export interface UploadStatusBody {
   uploadId: string;
   instanceId: string;
   state: string;
+  /** The blob's name in the uploads container, `ca/file.csv` (what `?blob=` takes). */
   blobName: string;
   status: UploadStatus;
   isActive: boolean;
@@ -47,7 +48,7 @@ export function statusBody(view: UploadView, live: UploadProgressState | undefin
     uploadId: view.uploadId,
     instanceId,
     state: view.state,
-    blobName: view.source,
+    blobName: identityOf(view).blobName,
     status: view.status,
     isActive: view.active,
     rowsTotal,

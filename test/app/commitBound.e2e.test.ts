@@ -17,7 +17,7 @@ describe('global bound on chunk commits', () => {
     await Promise.all(files.map(({ state, file }) => t.uploads.getBlockBlobClient(`${state}/bound.csv`).uploadFile(file)));
     for (const { state } of files) {
       const status = await waitFor(`${state} upload`, async () => {
-        const response = await t.api(`/api/uploads?blob=uploads/${state}/bound.csv`);
+        const response = await t.api(`/api/uploads?blob=${state}/bound.csv`);
         const body = response.ok ? ((await response.json()) as UploadStatusBody) : undefined;
         return body && ['complete', 'failed'].includes(body.status) ? body : undefined;
       }, 120_000);

@@ -91,7 +91,7 @@ describe('raw file retention (UPLOAD_BLOB_RETENTION_HOURS=0)', () => {
     await putBlob(t, older, `${CSV_HEADER}\n${validRows(0, 3_000)}`);
     // The newer upload registers after the older one, which is still committing its chunks one at a time.
     await waitFor('the older upload to be registered', async () => {
-      const response = await t.api(`/api/uploads?blob=${encodeURIComponent(`uploads/${older}`)}`);
+      const response = await t.api(`/api/uploads?blob=${encodeURIComponent(older)}`);
       return response.ok ? true : undefined;
     });
     await putBlob(t, newer, `${CSV_HEADER}\n${validRows(5_000, 5_010)}`);

@@ -77,7 +77,7 @@ describe('upload API: PUT /api/states/{state}/uploads/{filename}', () => {
       const response = await t.api(new URL(accepted.statusUrl).pathname);
       return response.ok ? ((await response.json()) as UploadStatusBody) : undefined;
     });
-    expect(registered).toMatchObject({ uploadId: accepted.uploadId, instanceId: accepted.instanceId, state: 'CA', blobName: 'uploads/ca/million.csv' });
+    expect(registered).toMatchObject({ uploadId: accepted.uploadId, instanceId: accepted.instanceId, state: 'CA', blobName: 'ca/million.csv' });
     // Ingesting it is what the other e2e tests prove: end it here to keep the suite short on 2 cores.
     const terminated = await fetch(`${t.url}/runtime/webhooks/durabletask/instances/${accepted.instanceId}/terminate?reason=test-done`, { method: 'POST' });
     expect([202, 410]).toContain(terminated.status);

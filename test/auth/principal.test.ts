@@ -12,6 +12,10 @@ describe('principal from token claims', () => {
   it('takes State.XX roles as states and Operator.Read as the operator; ignores anything else', () => {
     const principal = principalFromClaims({ azp: 'c', oid: 'o', roles: ['State.TX', 'State.CA', 'State.CA', 'State.ca', 'State.CAL', 'Admin', 'Operator.Read', 7] })!;
     expect(principal.states).toEqual(['CA', 'TX']);
+    // Two letters are not a state: a role for a code the program does not serve gives no state, and alone no role.
+    const unknown = principalFromClaims({ azp: 'c', oid: 'o', roles: ['State.XX', 'State.ZZ', 'State.PR', 'State.DC'] })!;
+    expect(unknown.states).toEqual(['DC', 'PR']);
+    expect(hasAnyRole(principalFromClaims({ azp: 'c', oid: 'o', roles: ['State.XX'] })!)).toBe(false);
     expect(principal.operator).toBe(true);
     expect(principalFromClaims({ azp: 'c', oid: 'o', roles: 'State.CA' })!.states).toEqual([]);
   });

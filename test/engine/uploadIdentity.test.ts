@@ -68,9 +68,9 @@ describe('upload identity', () => {
     expect(uploadIdOfInstance(instanceIdOf('tx-7cb3a3e1d3f15046a8f9'))).toBe('tx-7cb3a3e1d3f15046a8f9');
   });
 
-  it('looks an upload up by its source, its upload id or its instance id', () => {
-    expect(uploadRefOf('uploads/ca/participants.csv')).toEqual({ source: 'uploads/ca/participants.csv' });
-    expect(uploadRefOf('ingest-ca-14f6b4c5016e0e0e1e94')).toEqual({ uploadId: 'ca-14f6b4c5016e0e0e1e94' });
-    expect(uploadRefOf('ca-14f6b4c5016e0e0e1e94')).toEqual({ uploadId: 'ca-14f6b4c5016e0e0e1e94' });
+  it('looks an upload up by its blob name, its upload id or its instance id', () => {
+    expect(uploadRefOf('ca/participants.csv', 'uploads')).toEqual({ source: registeredAs(blob).source });
+    expect(uploadRefOf('ingest-ca-14f6b4c5016e0e0e1e94', 'uploads')).toEqual({ uploadId: 'ca-14f6b4c5016e0e0e1e94' });
+    expect(uploadRefOf('ca-14f6b4c5016e0e0e1e94', 'uploads')).toEqual({ uploadId: 'ca-14f6b4c5016e0e0e1e94' });
   });
 });

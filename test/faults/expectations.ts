@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { blobSource } from '../../src/engine/index.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { waitFor, type TestStack } from '../support/localStack.js';
 
@@ -10,7 +11,7 @@ export async function expectIngestedOnce(t: TestStack, status: UploadStatusBody,
     [status.state],
   );
   expect(rows.rows[0]).toEqual({ n: validRows, d: validRows });
-  const uploads = await t.pool.query('SELECT upload_id FROM bulkflow.uploads WHERE source = $1', [status.blobName]);
+  const uploads = await t.pool.query('SELECT upload_id FROM bulkflow.uploads WHERE source = $1', [blobSource('uploads', status.blobName)]);
   expect(uploads.rows).toEqual([{ upload_id: status.uploadId }]);
   // The completion event is written once and eventually published (match announcements name the upload too).
   const events = await waitFor('the completion event to be published', async () => {

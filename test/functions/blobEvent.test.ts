@@ -71,6 +71,8 @@ describe('blob event decoder', () => {
       [eventGridEvent({ subject: '/blobServices/default/containers/uploads/blobs/cal/p.csv' }), 'blob path is not {state}/{file}.csv with a 2-letter state'],
       [eventGridEvent({ subject: '/blobServices/default/containers/uploads/blobs/ca/2026/p.csv' }), 'blob path is not {state}/{file}.csv with a 2-letter state'],
       [eventGridEvent({ subject: '/blobServices/default/containers/uploads/blobs/c1/p.csv' }), 'blob path is not {state}/{file}.csv with a 2-letter state'],
+      // Two letters are not a state: the starter ingests nothing of a jurisdiction the program does not serve.
+      [eventGridEvent({ subject: '/blobServices/default/containers/uploads/blobs/xx/p.csv' }), 'state XX is not the USPS code of a state, DC or a territory the program serves (e.g. CA)'],
     ];
     for (const [event, reason] of cases) expect(decodeBlobEvent(event)).toEqual({ kind: 'ignore', reason });
   });

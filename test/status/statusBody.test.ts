@@ -71,7 +71,7 @@ describe('upload status read model', () => {
       uploadId: 'ca-14f6b4c5016e0e0e1e94',
       instanceId: 'ingest-ca-14f6b4c5016e0e0e1e94',
       state: 'CA',
-      blobName: 'uploads/ca/participants.csv',
+      blobName: 'ca/participants.csv',
       status: 'running',
       isActive: false,
       rowsTotal: 1000,

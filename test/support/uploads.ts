@@ -34,7 +34,7 @@ export async function getJson<T>(t: Pick<TestStack, 'api'>, path: string): Promi
 /** The final status of the upload of `blobName` (optionally: a different upload than `notUploadId`). */
 export async function finalStatus(t: TestStack, blobName: string, options: { notUploadId?: string; timeoutMs?: number } = {}): Promise<UploadStatusBody> {
   return waitFor(`upload of ${blobName} to finish`, async () => {
-    const response = await t.api(`/api/uploads?blob=${encodeURIComponent(`uploads/${blobName}`)}`);
+    const response = await t.api(`/api/uploads?blob=${encodeURIComponent(blobName)}`);
     if (response.status === 404) return undefined;
     const body = (await response.json()) as UploadStatusBody;
     if (options.notUploadId && body.uploadId === options.notUploadId) return undefined;

@@ -1,7 +1,20 @@
+import { JURISDICTION_RULE, jurisdictionOf } from '../../../src/engine/index.js';
+
 /** A --port value as a TCP port number (0 picks a free one); undefined, after saying why on stderr, when it is not one. */
 export function tcpPort(value: string, usage?: string): number | undefined {
   const port = Number(value);
   if (Number.isInteger(port) && port >= 0 && port <= 65535) return port;
   console.error(`--port must be a TCP port number, got "${value}"${usage ? `\n${usage}` : ''}`);
+  return undefined;
+}
+
+/**
+ * --state values as the jurisdictions they name (upper case); undefined, after saying which value is not one on
+ * stderr, when any is not a jurisdiction the program serves.
+ */
+export function stateCodes(values: readonly string[]): string[] | undefined {
+  const unknown = values.filter((value) => !jurisdictionOf(value));
+  if (unknown.length === 0) return values.map((value) => jurisdictionOf(value)!);
+  console.error(`--state ${unknown.map((value) => JSON.stringify(value)).join(', ')}: a state is ${JURISDICTION_RULE}`);
   return undefined;
 }

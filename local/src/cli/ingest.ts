@@ -13,7 +13,7 @@ import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
 import { UPLOAD_COMPLETED, UPLOAD_FAILED } from '../../../src/engine/outbox.js';
 import type { UploadStatusBody } from '../../../src/status/statusBody.js';
 import type { LocalStack } from '../stack.js';
-import { tcpPort } from './args.js';
+import { stateCodes, tcpPort } from './args.js';
 import { runOnStack, STACK_OPTIONS, STACK_OPTIONS_USAGE, stackOptions } from './runOnStack.js';
 
 /** A wait that ends early, by throwing, when the command stops. */
@@ -56,10 +56,11 @@ export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const file = positionals[0];
   const port = tcpPort(values.port, USAGE);
-  if (!file || !values.state || !/^[A-Za-z]{2}$/.test(values.state) || port === undefined) {
+  if (!file || !values.state || port === undefined) {
     if (port !== undefined) console.error(USAGE);
     return 2;
   }
+  if (stateCodes([values.state]) === undefined) return 2;
   return runOnStack(stackOptions(values, port), async (stack, signal) => {
     console.error(`uploading ${file} through the upload API as state ${values.state!.toUpperCase()} ...`);
     const summary = await ingestFile(stack, resolve(file), values.state!, { progress: true, signal });

@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { getUpload, instanceIdOf, listRowErrors, migrate, packageRoot, uploadRefOf } from '../../../src/engine/index.js';
+import { getUpload, identityOf, instanceIdOf, listRowErrors, migrate, packageRoot, uploadRefOf } from '../../../src/engine/index.js';
+import { triggerContracts } from '../../../src/functionNames.js';
 import { resolvePostgres } from '../embeddedPostgres.js';
 
 /**
- * `bulkflow status ID [--json]`: an existing upload (id, instance id or blob name `uploads/ca/file.csv`),
+ * `bulkflow status ID [--json]`: an existing upload (id, instance id or blob name `ca/file.csv`),
  * read from PostgreSQL (`DATABASE_URL`, or the main job's embedded data in .data/postgres).
  */
 export async function run(args: string[]): Promise<number> {
@@ -19,7 +20,7 @@ export async function run(args: string[]): Promise<number> {
   const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
   try {
     await migrate(pool);
-    const upload = await getUpload(pool, uploadRefOf(id));
+    const upload = await getUpload(pool, uploadRefOf(id, triggerContracts.blobCreatedStarter.uploadsContainer));
     if (!upload) {
       console.error(`no upload ${id}`);
       return 1;
@@ -41,7 +42,7 @@ export async function run(args: string[]): Promise<number> {
     if (values.json) {
       process.stdout.write(`${JSON.stringify(summary)}\n`);
     } else {
-      console.log(`upload ${summary.uploadId} (${summary.state}, ${upload.source}): ${summary.status}${summary.active ? ', active' : ''}`);
+      console.log(`upload ${summary.uploadId} (${summary.state}, ${identityOf(upload).blobName}): ${summary.status}${summary.active ? ', active' : ''}`);
       console.log(`  rows: ${summary.rowsCommitted} committed, ${summary.rowsRejected} rejected of ${summary.rowsTotal ?? '?'}`);
       if (upload.error) console.log(`  error: ${upload.error.code}: ${upload.error.message}`);
       for (const e of errors) console.log(`  line ${e.line}${e.column ? `, ${e.column}` : ''}: ${e.message} (${e.code})`);

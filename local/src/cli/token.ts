@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../../../src/engine/index.js';
 import { loadOrCreateSigningKey } from '../issuer/signingKey.js';
 import { mintToken } from '../issuer/tokens.js';
+import { stateCodes } from './args.js';
 
 const USAGE = 'usage: bulkflow token --state XX [--state YY ...] | --operator [--ttl SECONDS] [--data DIR (the stack\'s, default .data)]';
 
@@ -23,10 +24,11 @@ export async function run(args: string[]): Promise<number> {
     console.error(`${(error as Error).message}\n${USAGE}`);
     return 2;
   }
-  const states = values.state ?? [];
+  const states = stateCodes(values.state ?? []);
   const ttlSeconds = Number(values.ttl);
-  if ((states.length === 0) === !values.operator || !states.every((s) => /^[A-Za-z]{2}$/.test(s)) || !Number.isInteger(ttlSeconds) || ttlSeconds < 60) {
-    console.error(`${USAGE}\n  a state role (--state, repeatable: 2-letter codes) or the operator role, not both; --ttl of at least 60`);
+  if (states === undefined) return 2;
+  if ((states.length === 0) === !values.operator || !Number.isInteger(ttlSeconds) || ttlSeconds < 60) {
+    console.error(`${USAGE}\n  a state role (--state, repeatable: USPS codes such as CA) or the operator role, not both; --ttl of at least 60`);
     return 2;
   }
   const key = await loadOrCreateSigningKey(values.data ? resolve(values.data) : join(packageRoot(), '.data'));

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { jurisdictionOf } from '../../../src/engine/jurisdictions.js';
 import type { SigningKey } from './signingKey.js';
 import { LOCAL_DASHBOARD_CLIENT_ID, LOCAL_ISSUER, mintToken, type TokenRequest } from './tokens.js';
 
@@ -85,8 +86,8 @@ export async function startIssuer(key: SigningKey, options: { port?: number } = 
     if (method !== 'POST') return send(response, 200, 'text/html; charset=utf-8', signInPage(params), pageHeaders);
     const as = params.get('as');
     const states = (params.get('states') ?? '').split(/[\s,]+/).filter(Boolean);
-    if (as === 'state' && (states.length === 0 || !states.every((s) => /^[A-Za-z]{2}$/.test(s)))) {
-      return send(response, 400, 'text/html; charset=utf-8', signInPage(params, 'Enter one or more 2-letter state codes, such as CA or CA, TX.'), pageHeaders);
+    if (as === 'state' && (states.length === 0 || !states.every((s) => jurisdictionOf(s)))) {
+      return send(response, 400, 'text/html; charset=utf-8', signInPage(params, 'Enter one or more 2-letter state codes of jurisdictions the program serves, such as CA or CA, TX.'), pageHeaders);
     }
     const operator = as === 'operator' || as === 'admin';
     const token = await mintToken(key, {

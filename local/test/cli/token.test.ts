@@ -32,4 +32,18 @@ describe('bulkflow token', () => {
     expect(protectedHeader.kid).toBe(stackKey.kid);
     expect(payload.roles).toEqual(['State.CA']);
   });
+
+  it('--state XX: refuses a code the program does not serve, saying which and what a state is', async () => {
+    const said = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const { code, out } = await printed(['--state', 'ca', '--state', 'XX', '--data', join(dir, 'second')]);
+      expect([code, out]).toEqual([2, '']);
+      expect(said.mock.calls.flat().join('\n')).toContain('--state "XX": a state is the USPS code of a state, DC or a territory the program serves (e.g. CA)');
+    } finally {
+      said.mockRestore();
+    }
+    const { code, out } = await printed(['--state', 'pr', '--data', join(dir, 'second')]);
+    expect(code).toBe(0);
+    expect((JSON.parse(Buffer.from(out.trim().split('.')[1]!, 'base64url').toString()) as { roles: string[] }).roles).toEqual(['State.PR']);
+  });
 });

@@ -81,5 +81,11 @@ describe('local issuer: JWKS and the authorization code flow with PKCE', () => {
     });
     expect(badStates.status).toBe(400);
     expect(await badStates.text()).toContain('2-letter state codes');
+    // Two letters are not a state: XX is no jurisdiction the program serves.
+    const unknown = await fetch(`${issuer.authority}/oauth2/v2.0/authorize`, {
+      method: 'POST', redirect: 'manual', body: new URLSearchParams({ ...Object.fromEntries(authorizeParams(challenge)), as: 'state', states: 'CA, XX' }),
+    });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.text()).toContain('state codes of jurisdictions the program serves');
   });
 });
