@@ -11,6 +11,7 @@ import {
   auditCursorQuery, blobQuery, intQuery, matchCursorQuery, matchIdParam, matchStatusQuery, rowErrorCursorQuery, stateParam, timeQuery, uploadIdParam,
 } from './httpDecoders.js';
 import { matchPairs, matchRecord, stateMatches } from './matchApi.js';
+import { openApi } from './openApi.js';
 import { uploadFile } from './uploadFile.js';
 import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './uploadStatus.js';
 
@@ -154,6 +155,11 @@ export const httpRoutes = {
     route: 'dashboard/{*asset}', methods: ['GET'],
     policy: { kind: 'public', why: 'the page, its assets and its sign-in settings hold no data; every figure comes from the API' },
     durableClient: false, params: { asset: z.string().optional() }, query: {}, handler: dashboard,
+  }),
+  // The OpenAPI document of this table (openApi.ts).
+  openApi: row({
+    route: 'openapi.json', methods: ['GET'], policy: { kind: 'public', why: 'the API\'s contract describes routes and holds no data' },
+    durableClient: false, params: {}, query: {}, handler: openApi,
   }),
 };
 

@@ -73,6 +73,7 @@ describe('access to every route', () => {
     { fn: 'auditRecords', label: "A's audit trail", path: () => '/api/audit?state=CA', expected: { stateA: 200, stateB: 403, operator: 200 } },
     { fn: 'dashboard', label: 'dashboard page', path: () => '/api/dashboard/', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
     { fn: 'dashboard', label: 'dashboard sign-in settings', path: () => '/api/dashboard/config.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
+    { fn: 'openApi', label: 'the OpenAPI document', path: () => '/api/openapi.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
   ];
 
   it('covers every route in the table', () => {
