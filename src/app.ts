@@ -20,6 +20,7 @@ import { makeAccessGuard } from './functions/accessGuard.js';
 import { makeDashboard } from './functions/dashboard.js';
 import { httpOptions } from './functions/httpRoutes.js';
 import { makeUploadFile } from './functions/uploadFile.js';
+import { createUploadSessionApi, uploadSessionDeps } from './functions/uploadSessions.js';
 import { makeStatusApi } from './functions/uploadStatus.js';
 import { makeMatchApi } from './functions/matchApi.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
@@ -29,6 +30,7 @@ import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 const clients = composeApp();
 const statusApi = makeStatusApi(clients);
 const matchApi = makeMatchApi(clients);
+const sessionApi = createUploadSessionApi(uploadSessionDeps(clients));
 // Every HTTP route's access rule is in functions/httpRoutes.ts; the guard applies it before the handler runs.
 const access = makeAccessGuard(clients);
 
@@ -49,6 +51,15 @@ activity(functionNames.deleteUploadBlob, makeDeleteUploadBlobActivity(clients));
 df.app.entity(functionNames.uploadProgress, uploadProgress);
 
 app.http(functionNames.uploadFile, { ...httpOptions(functionNames.uploadFile), handler: access.protect(functionNames.uploadFile, makeUploadFile(clients)) });
+app.http(functionNames.createUploadSession, { ...httpOptions(functionNames.createUploadSession), handler: access.protect(functionNames.createUploadSession, sessionApi.createSession) });
+app.http(functionNames.uploadSessions, { ...httpOptions(functionNames.uploadSessions), handler: access.protect(functionNames.uploadSessions, sessionApi.listSessions) });
+app.http(functionNames.uploadSession, {
+  ...httpOptions(functionNames.uploadSession),
+  handler: access.protect(functionNames.uploadSession, (request, principal, context) =>
+    request.method === 'DELETE' ? sessionApi.abort(request, principal, context) : sessionApi.getSession(request)),
+});
+app.http(functionNames.uploadSessionPart, { ...httpOptions(functionNames.uploadSessionPart), handler: access.protect(functionNames.uploadSessionPart, sessionApi.putPart) });
+app.http(functionNames.commitUploadSession, { ...httpOptions(functionNames.commitUploadSession), handler: access.protect(functionNames.commitUploadSession, sessionApi.commit) });
 df.app.client.http(functionNames.uploadStatus, { ...httpOptions(functionNames.uploadStatus), handler: access.protect(functionNames.uploadStatus, statusApi.uploadStatus) });
 app.http(functionNames.uploadErrors, { ...httpOptions(functionNames.uploadErrors), handler: access.protect(functionNames.uploadErrors, statusApi.uploadErrors) });
 df.app.client.http(functionNames.stateUploads, { ...httpOptions(functionNames.stateUploads), handler: access.protect(functionNames.stateUploads, statusApi.stateUploads) });

@@ -173,11 +173,25 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   }),
   setting({
     name: 'UPLOAD_MAX_BYTES', requirement: 'optional', readBy: 'app', default: String(4 * 1024 ** 3),
-    description: 'Largest file the upload API accepts (413 above); FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be at least this.',
+    description: 'Largest file the upload API accepts, in parts (413 above).',
+  }),
+  setting({
+    name: 'UPLOAD_PART_BYTES', requirement: 'optional', readBy: 'app', default: String(64 * 1024 ** 2),
+    description:
+      'Size of the parts of a resumable upload (64 KiB to 100 MiB), and the largest file a single PUT takes: each request stays far below ' +
+      'the 210 MB Azure Functions accepts and ends well within its 230 s.',
+  }),
+  setting({
+    name: 'UPLOAD_ABANDON_HOURS', requirement: 'optional', readBy: 'app', default: '24',
+    description: 'Hours a resumable upload may go without a request before housekeeping ends it and deletes its staged parts.',
+  }),
+  setting({
+    name: 'UPLOAD_PARTS_PER_MINUTE', requirement: 'optional', readBy: 'app', default: '240',
+    description: 'Parts one caller may send per minute: their own budget, so a large upload never spends API_RATE_LIMIT_PER_MINUTE (429 above).',
   }),
   setting({
     name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', requirement: 'optional', readBy: 'host', default: '104857600',
-    description: 'The Functions host refuses larger request bodies (413); set to UPLOAD_MAX_BYTES so uploads reach the app.',
+    description: 'The Functions host refuses larger request bodies (413, text/plain); set to the 210 MB Azure accepts, above UPLOAD_PART_BYTES, so the app answers first.',
   }),
   setting({
     name: 'DASHBOARD_AUTHORITY', requirement: 'optional', readBy: 'app',
@@ -261,7 +275,12 @@ export interface Settings {
     readonly jwksUrl: string;
     readonly rateLimitPerMinute: number;
   };
-  readonly uploadMaxBytes: number;
+  readonly uploads: {
+    readonly maxBytes: number;
+    readonly partBytes: number;
+    readonly abandonHours: number;
+    readonly partsPerMinute: number;
+  };
   /** Sign-in of the dashboard; absent when not configured. */
   readonly dashboard?: { readonly authority: string; readonly clientId: string; readonly scope: string };
 }
@@ -301,12 +320,21 @@ export function loadSettings(env: Environment = process.env): Settings {
       jwksUrl: reader.requiredUrl('AUTH_JWKS_URL', ['https:', 'http:']),
       rateLimitPerMinute: reader.positiveInteger('API_RATE_LIMIT_PER_MINUTE'),
     },
-    uploadMaxBytes: reader.positiveInteger('UPLOAD_MAX_BYTES'),
+    uploads: {
+      maxBytes: reader.positiveInteger('UPLOAD_MAX_BYTES'),
+      partBytes: reader.integerIn('UPLOAD_PART_BYTES', MIN_PART_BYTES, MAX_PART_BYTES),
+      abandonHours: reader.positiveInteger('UPLOAD_ABANDON_HOURS'),
+      partsPerMinute: reader.positiveInteger('UPLOAD_PARTS_PER_MINUTE'),
+    },
     ...optional('dashboard', readDashboard(reader)),
   };
   if (reader.problems.length > 0) throw new SettingsError(reader.problems);
   return settings;
 }
+
+/** Parts stay far below the 210 MB request limit of Azure Functions (and its 230 s to answer). */
+export const MIN_PART_BYTES = 64 * 1024;
+export const MAX_PART_BYTES = 100 * 1024 ** 2;
 
 const definitionsByName = new Map(settingDefinitions.map((definition) => [definition.name, definition]));
 
@@ -339,10 +367,14 @@ class SettingReader {
     return this.integer(name, 0, 'a whole number, 0 or more');
   }
 
-  private integer(name: string, min: number, what: string): number {
+  integerIn(name: string, min: number, max: number): number {
+    return this.integer(name, min, `a whole number from ${min} to ${max}`, max);
+  }
+
+  private integer(name: string, min: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
     const raw = this.text(name);
     const value = Number(raw);
-    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min) {
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
       this.problems.push(`${name} must be ${what} (got "${raw}")`);
     }
     return value;

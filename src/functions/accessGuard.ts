@@ -5,12 +5,13 @@ import { createTokenValidator, type Authenticate } from '../auth/tokenValidator.
 import type { AppClients } from '../composition.js';
 import { uploadIdOfInstance, uploadStateOf } from '../engine/index.js';
 import { matchStates } from '../engine/matchReads.js';
-import { httpRoutes, type AccessPolicy, type HttpFunctionName } from './httpRoutes.js';
+import { httpRoutes, type AccessPolicy, type HttpFunctionName, type HttpRoute } from './httpRoutes.js';
 import { problem } from './httpEncoders.js';
 
 export interface AccessGuardDeps {
   readonly authenticate: Authenticate;
-  readonly rateLimit: RateLimit;
+  /** The caller's budget for the route: the API's, or (for parts of a resumable upload) the upload parts'. */
+  readonly rateLimit: (callerId: string, budget: 'api' | 'uploadParts') => ReturnType<RateLimit>;
   /** The state of an upload named by id, instance id or blob name; undefined when there is none. */
   readonly uploadState: (idOrBlob: string) => Promise<string | undefined>;
   /** The two states of a match record; undefined when there is none. */
@@ -22,9 +23,13 @@ export interface AccessGuardDeps {
 export function makeAccessGuard({ settings, db }: Pick<AppClients, 'settings' | 'db'>) {
   let authenticate: Authenticate | undefined;
   let rateLimit: RateLimit | undefined;
+  let partsRateLimit: RateLimit | undefined;
   return createAccessGuard({
     authenticate: (header) => (authenticate ??= createTokenValidator(settings().auth))(header),
-    rateLimit: async (callerId) => (rateLimit ??= createRateLimiter(await db(), { limit: settings().auth.rateLimitPerMinute }))(callerId),
+    rateLimit: async (callerId, budget) =>
+      budget === 'uploadParts'
+        ? (partsRateLimit ??= createRateLimiter(await db(), { limit: settings().uploads.partsPerMinute }))(`${callerId}#uploadParts`)
+        : (rateLimit ??= createRateLimiter(await db(), { limit: settings().auth.rateLimitPerMinute }))(callerId),
     uploadState: async (id) => uploadStateOf(await db(), id.includes('/') ? id : uploadIdOfInstance(id)),
     matchStates: async (id) => matchStates(await db(), id),
   });
@@ -55,7 +60,8 @@ export function createAccessGuard(deps: AccessGuardDeps) {
   return {
     /** A route whose policy is not public: the handler runs only for an authorised caller. */
     protect<R extends unknown[]>(name: HttpFunctionName, handler: Protected<R>): Open<R> {
-      const policy: AccessPolicy = httpRoutes[name].policy;
+      const route: HttpRoute = httpRoutes[name];
+      const policy: AccessPolicy = route.policy;
       if (policy.kind === 'public') throw new Error(`route ${name} is public in httpRoutes; register it with open()`);
       return async (request, ...rest) => {
         const context = rest[rest.length - 1] as InvocationContext;
@@ -73,7 +79,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
         if (!hasAnyRole(principal)) {
           return deny(403, 'no role', problem(403, 'Forbidden', 'the token carries no bulkflow role (State.XX or Operator.Read)'));
         }
-        const rate = await deps.rateLimit(principal.callerId);
+        const rate = await deps.rateLimit(principal.callerId, route.budget ?? 'api');
         if (!rate.allowed) {
           return deny(429, 'rate limit', problem(429, 'Too many requests', `try again in ${rate.retryAfterSeconds} s`, { 'retry-after': String(rate.retryAfterSeconds) }));
         }

@@ -33,13 +33,30 @@ export type AccessPolicy =
 
 export interface HttpRoute {
   readonly route: string;
-  readonly methods: readonly ('GET' | 'PUT')[];
+  readonly methods: readonly ('GET' | 'PUT' | 'POST' | 'DELETE')[];
   readonly policy: AccessPolicy;
+  /**
+   * The rate-limit budget the route spends: `api` (API_RATE_LIMIT_PER_MINUTE) unless said otherwise. Parts of a
+   * resumable upload spend their own (UPLOAD_PARTS_PER_MINUTE), so a large upload never runs the API budget out.
+   */
+  readonly budget?: 'uploadParts';
 }
 
 /** The route → policy table: the one place that says who may call what. */
 export const httpRoutes = {
   [functionNames.uploadFile]: { route: 'states/{state}/uploads/{filename}', methods: ['PUT'], policy: { kind: 'stateUpload' } },
+  // The resumable upload (uploadSessions.ts): sessions of the caller's own state; a session id of another state is
+  // not found (404), like a session that never existed.
+  [functionNames.createUploadSession]: { route: 'states/{state}/upload-sessions', methods: ['POST'], policy: { kind: 'stateUpload' } },
+  [functionNames.uploadSessions]: { route: 'states/{state}/upload-sessions', methods: ['GET'], policy: { kind: 'stateUpload' } },
+  [functionNames.uploadSession]: { route: 'states/{state}/upload-sessions/{sessionId}', methods: ['GET', 'DELETE'], policy: { kind: 'stateUpload' } },
+  [functionNames.uploadSessionPart]: {
+    route: 'states/{state}/upload-sessions/{sessionId}/parts/{partNumber}',
+    methods: ['PUT'],
+    policy: { kind: 'stateUpload' },
+    budget: 'uploadParts',
+  },
+  [functionNames.commitUploadSession]: { route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' } },
   [functionNames.stateUploads]: { route: 'states/{state}/uploads', methods: ['GET'], policy: { kind: 'stateRead' } },
   [functionNames.stateSummaries]: { route: 'states', methods: ['GET'], policy: { kind: 'ownStates' } },
   [functionNames.uploadStatus]: { route: 'uploads/{uploadId?}', methods: ['GET'], policy: { kind: 'uploadRead' } },

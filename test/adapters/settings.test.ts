@@ -60,7 +60,7 @@ describe('loadSettings', () => {
     expect(settings.matchClosedRetentionDays).toBe(30);
     expect(settings.applicationInsightsConnectionString).toBeUndefined();
     expect(settings.auth).toEqual({ issuer: local.AUTH_ISSUER, audience: local.AUTH_AUDIENCE, jwksUrl: local.AUTH_JWKS_URL, rateLimitPerMinute: 60 });
-    expect(settings.uploadMaxBytes).toBe(4 * 1024 ** 3);
+    expect(settings.uploads).toEqual({ maxBytes: 4 * 1024 ** 3, partBytes: 64 * 1024 ** 2, abandonHours: 24, partsPerMinute: 240 });
     expect(settings.dashboard).toBeUndefined();
   });
 

@@ -2,7 +2,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { APP_ROLE } from '../../local/src/appDatabase.js';
-import { settingDefinitions, type SettingDefinition } from '../../src/adapters/settings.js';
+import { AZURE_MAX_REQUEST_BYTES } from '../../local/src/host/httpBody.js';
+import { MAX_PART_BYTES, settingDefinitions, type SettingDefinition } from '../../src/adapters/settings.js';
 import { functionNames, triggerContracts } from '../../src/functionNames.js';
 import {
   appSettings,
@@ -135,7 +136,13 @@ describe('bearer tokens on Azure', () => {
     expect(value('AUTH_JWKS_URL')).toBe("'${authority}/discovery/v2.0/keys'");
     expect(value('AUTH_AUDIENCE')).toBe('authClientId');
     expect(value('DASHBOARD_CLIENT_ID')).toBe('authClientId');
-    expect(value('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT')).toBe(value('UPLOAD_MAX_BYTES'));
+    // The host's limit sits above every request the app takes, so the app's own 413 (naming the resumable route) is
+    // what a caller gets; and at Azure's documented 210 MB, which the local host enforces by default.
+    expect(value('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT')).toBe('string(210 * 1024 * 1024)');
+    expect(210 * 1024 * 1024).toBe(AZURE_MAX_REQUEST_BYTES);
+    expect(value('UPLOAD_PART_BYTES')).toBe('string(uploadPartBytes)');
+    expect(functionApp).toMatch(/@maxValue\(104857600\)\nparam uploadPartBytes int/);
+    expect(MAX_PART_BYTES).toBe(104857600);
     expect(variable(functionApp, 'authority')).toBe("'${environment().authentication.loginEndpoint}${tenant().tenantId}'");
     expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/authClientId: appRegistration\.outputs\.clientId/);
   });
