@@ -124,7 +124,7 @@ export class EndToEndStack {
     }
     const consumedAt = Date.now();
     const hostPeakMiB = peakReset ? (await memory(this.stack.hostPid)).peakMiB : null;
-    const phases = await this.phases(instanceIdOf(uploadId), uploadedAt);
+    const phases = await durablePhases(this.stack.url, instanceIdOf(uploadId), uploadedAt);
     await blob.deleteIfExists(); // the app deletes raw uploads once they are final
     const span = (from: number, to: number) => (to - from) / 1000;
     return {
@@ -140,41 +140,6 @@ export class EndToEndStack {
       ingestCpu,
       ingestCpuParts: partsDelta(cpuUploaded, cpuFinal),
     };
-  }
-
-  /** The orchestration's steps, read from its history through the durable management API (as on Azure). */
-  private async phases(instanceId: string, uploadedAt: number): Promise<DurablePhases> {
-    let historyEvents: HistoryRow[] = [];
-    // The upload is final before the orchestration is: it still publishes the completion event.
-    while (!historyEvents.some((e) => e.EventType === 'ExecutionCompleted')) {
-      const response = await fetch(`${this.stack.url}/runtime/webhooks/durabletask/instances/${instanceId}?showHistory=true`);
-      ({ historyEvents } = (await response.json()) as { historyEvents: HistoryRow[] });
-      await sleep(50);
-    }
-    const at = (text: string) => Date.parse(text);
-    const started = at(historyEvents.find((e) => e.EventType === 'ExecutionStarted')!.Timestamp);
-    const ended = at(historyEvents.find((e) => e.EventType === 'ExecutionCompleted')!.Timestamp);
-    const span = (...names: string[]) => {
-      const done = historyEvents.filter((e) => e.FunctionName && names.includes(e.FunctionName) && e.ScheduledTime);
-      if (done.length === 0) return { from: 0, to: 0 };
-      return { from: Math.min(...done.map((e) => at(e.ScheduledTime!))), to: Math.max(...done.map((e) => at(e.Timestamp))) };
-    };
-    const step = (...names: string[]) => {
-      const { from, to } = span(...names);
-      return (to - from) / 1000;
-    };
-    // Chunk 0 commits alongside the plan: the commit step is counted from the plan's end.
-    const planned = span('planUpload');
-    const committed = span('commitChunk', 'ingestChunksOrchestrator');
-    const steps = {
-      register: step('registerUpload'),
-      plan: step('planUpload'),
-      commit: (committed.to - Math.max(committed.from, planned.to)) / 1000,
-      activate: step('activateUpload', 'failUpload'),
-      publish: step('publishOutbox', 'deleteUploadBlob'),
-    };
-    const inSteps = Object.values(steps).reduce((sum, value) => sum + value, 0);
-    return { start: (started - uploadedAt) / 1000, ...steps, between: (ended - started) / 1000 - inSteps, batchIdle: batchIdle(historyEvents) };
   }
 
   /** `count` BlobCreated deliveries at once (distinct blob versions), as Event Grid sends them to the webhook. */
@@ -215,6 +180,44 @@ export class EndToEndStack {
     await this.pool.end();
     await this.stack.stop();
   }
+}
+
+/**
+ * An upload orchestration's steps, read from its history through the host's durable management API (as on Azure);
+ * `uploadedAt` (epoch ms) is when its blob was uploaded.
+ */
+export async function durablePhases(hostUrl: string, instanceId: string, uploadedAt: number): Promise<DurablePhases> {
+  let historyEvents: HistoryRow[] = [];
+  // The upload is final before the orchestration is: it still publishes the completion event.
+  while (!historyEvents.some((e) => e.EventType === 'ExecutionCompleted')) {
+    const response = await fetch(`${hostUrl}/runtime/webhooks/durabletask/instances/${instanceId}?showHistory=true`);
+    ({ historyEvents } = (await response.json()) as { historyEvents: HistoryRow[] });
+    await sleep(50);
+  }
+  const at = (text: string) => Date.parse(text);
+  const started = at(historyEvents.find((e) => e.EventType === 'ExecutionStarted')!.Timestamp);
+  const ended = at(historyEvents.find((e) => e.EventType === 'ExecutionCompleted')!.Timestamp);
+  const span = (...names: string[]) => {
+    const done = historyEvents.filter((e) => e.FunctionName && names.includes(e.FunctionName) && e.ScheduledTime);
+    if (done.length === 0) return { from: 0, to: 0 };
+    return { from: Math.min(...done.map((e) => at(e.ScheduledTime!))), to: Math.max(...done.map((e) => at(e.Timestamp))) };
+  };
+  const step = (...names: string[]) => {
+    const { from, to } = span(...names);
+    return (to - from) / 1000;
+  };
+  // Chunk 0 commits alongside the plan: the commit step is counted from the plan's end.
+  const planned = span('planUpload');
+  const committed = span('commitChunk', 'ingestChunksOrchestrator');
+  const steps = {
+    register: step('registerUpload'),
+    plan: step('planUpload'),
+    commit: (committed.to - Math.max(committed.from, planned.to)) / 1000,
+    activate: step('activateUpload', 'failUpload'),
+    publish: step('publishOutbox', 'deleteUploadBlob'),
+  };
+  const inSteps = Object.values(steps).reduce((sum, value) => sum + value, 0);
+  return { start: (started - uploadedAt) / 1000, ...steps, between: (ended - started) / 1000 - inSteps, batchIdle: batchIdle(historyEvents) };
 }
 
 /** See DurablePhases.batchIdle; 0 when chunks were not committed by this orchestration itself. */

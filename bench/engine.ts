@@ -13,15 +13,21 @@ import { e2eDataDir, EndToEndStack, type EndToEndRun, type StarterLatency } from
 import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';
 import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, percent, rate, secs, spread } from './stats.js';
 import { measureMatches, type MatchRound } from './matches.js';
+import { formatQueryPhase, measureQueries, type QueryPhaseOptions } from './matchQueries.js';
+import { SameWorkFloor } from './floor.js';
 
 /**
  * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--engine-only] [--compare]
- * [--match-rows N [--match-runs M] | --no-matches]`:
- * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), then the engine, then
+ * [--match-rows N [--match-runs M] | --no-matches] [--query-rows N | --no-queries]`:
+ * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), the same-work floor
+ * (bench/floor.ts: the same rows without the planted errors, binary COPY in as many streams as the engine's
+ * concurrency, the engine's index builds and VACUUM ANALYZE), then the engine, then
  * the end-to-end path through the local stack (skip with --engine-only), on the same server. Ratios are taken per
  * round, against the baseline measured right before, and the summary gives min / median / max over the rounds.
  * Then match analysis against a bare join of the same hashes (bench/matches.ts), in M rounds (default 3) on the same
- * uploads, each ratio against the join measured right before. --in-flight sets the app's chunks in flight per
+ * uploads, each ratio against the join measured right before. Then real-time match queries (bench/matchQueries.ts):
+ * 200 queries of 50 hashes against N active rows over 50 states (default 10M), each beside the bare index lookup of
+ * the same hashes. --in-flight sets the app's chunks in flight per
  * upload for the end-to-end runs. --compare adds pgloader (once) loading the same file into the same kind of table,
  * when it is installed.
  */
@@ -44,6 +50,11 @@ const compare = process.argv.includes('--compare');
 // Match phase: a new upload against 10 other states' active uploads of as many rows, 1 % shared with each.
 const matchRows = process.argv.includes('--no-matches') ? 0 : option('match-rows', rows);
 const matchRuns = Math.max(1, Math.floor(option('match-runs', 3)));
+// Query phase: the issue's national scale check (p95 < 250 ms for 50 hashes, 10M active rows over 50 states).
+const queryRows = process.argv.includes('--no-queries') ? 0 : option('query-rows', 10_000_000);
+const queryOptions = (serverUrl: string): QueryPhaseOptions => ({
+  serverUrl, rows: queryRows, states: 50, queries: 200, persons: 50, hitsPerQuery: 10, dir: join(dataDir, 'bench'), concurrency,
+});
 const BASELINE_COLUMNS = ['lds_hash', 'case_id', 'participant_id', 'participant_closing_date', 'recent_benefit_issuance_dates', 'vulnerable_individual'];
 
 interface EngineRun {
@@ -67,6 +78,8 @@ interface Round {
   /** CPU cores' worth used by other processes on the machine during the round (it has os.cpus().length). */
   others: number;
   baseline: number;
+  /** The same-work floor (bench/floor.ts). */
+  floor: number;
   engine: EngineRun;
   e2e?: EndToEndRun;
 }
@@ -81,6 +94,10 @@ const generateStart = process.hrtime.bigint();
 if (!existsSync(file)) await generateParticipantsCsv(file, { rows, badShare, badKinds: kinds, seed: 1 });
 const generateSeconds = elapsed(generateStart);
 const sizeBytes = (await stat(file)).size;
+// The floor's rows: the same generator and seed without planted errors (the floor holds what the engine keeps).
+const cleanFile = join(dataDir, 'bench', `participants-${rows}-0.csv`);
+if (!existsSync(cleanFile)) await generateParticipantsCsv(cleanFile, { rows, badShare: 0, seed: 1 });
+const floor = await SameWorkFloor.prepare(cleanFile, concurrency);
 
 const postgres = await resolvePostgres({ dataDir: join(dataDir, `bench-postgres-${process.pid}`), persistent: false });
 const database = `bench_${randomBytes(4).toString('hex')}`;
@@ -184,14 +201,16 @@ try {
     const load = load1();
     const cpuBefore = cpuSnapshot();
     const { seconds: baseline, cpu: baselineCpu } = await measureBaseline();
+    const floorSeconds = await floor.measure(pool);
     const engine = await measureEngine();
     await settle();
     const e2e = stack ? await stack.measure(file, run) : undefined;
     if (e2e) await settle();
     const others = othersCores(cpuBefore, cpuSnapshot());
-    rounds.push({ load, baselineCpu, others, baseline, engine, ...(e2e ? { e2e } : {}) });
+    rounds.push({ load, baselineCpu, others, baseline, floor: floorSeconds, engine, ...(e2e ? { e2e } : {}) });
     console.log(
-      `round ${run}/${runs} (load ${load.toFixed(1)}, others ${others.toFixed(2)} cores): baseline ${secs(baseline)} (CPU ${baselineCpu.toFixed(2)} s); engine ${secs(engine.seconds)} ratio ${fixed2(baseline / engine.seconds)} ` +
+      `round ${run}/${runs} (load ${load.toFixed(1)}, others ${others.toFixed(2)} cores): baseline ${secs(baseline)} (CPU ${baselineCpu.toFixed(2)} s); floor ${secs(floorSeconds)}; ` +
+        `engine ${secs(engine.seconds)} ratio ${fixed2(baseline / engine.seconds)} floor ratio ${fixed2(floorSeconds / engine.seconds)} ` +
         `(plan ${secs(engine.plan)}, commit ${secs(engine.commit)}, activate ${secs(engine.activate)}, first row ${secs(engine.firstRow)}; ` +
         `CPU ${engine.cpu.plan.toFixed(2)}/${engine.cpu.commit.toFixed(2)}/${engine.cpu.activate.toFixed(2)} s)` +
         (e2e
@@ -205,11 +224,13 @@ try {
   const matches = matchRows
     ? await measureMatches({ serverUrl: postgres.url, rows: matchRows, otherStates: 10, sharedShare: 0.01, dir: join(dataDir, 'bench'), concurrency, runs: matchRuns })
     : undefined;
+  const queries = queryRows ? await measureQueries(queryOptions(postgres.url)) : undefined;
 
   const last = rounds[rounds.length - 1]!;
   const of = (pick: (round: Round) => number) => spread(rounds.map(pick));
   const e2eOf = (pick: (e2e: EndToEndRun) => number) => spread(rounds.map((r) => pick(r.e2e!)));
   const ratio = of((r) => r.baseline / r.engine.seconds);
+  const floorRatio = of((r) => r.floor / r.engine.seconds);
   const baselineRate = of((r) => rows / r.baseline);
   const engineRate = of((r) => rows / r.engine.seconds);
   const table: [string, string][] = [
@@ -218,6 +239,7 @@ try {
     ['load average (1 min)', formatSpread(of((r) => r.load), fixed2)],
     ['other processes', `${formatSpread(of((r) => r.others), fixed2)} of ${cpus().length} cores busy with other work during the rounds`],
     ['baseline COPY', `${formatSpread(of((r) => r.baseline), secs)}  (${formatSpread(baselineRate, rate)} rows/s; CPU ${formatSpread(of((r) => r.baselineCpu), secs)})`],
+    ['same-work floor', `${formatSpread(of((r) => r.floor), secs)}  (${floor.rows} rows without the planted errors: binary COPY in ${concurrency} streams, VACUUM ANALYZE, the engine's index builds)`],
     ['engine total', `${formatSpread(of((r) => r.engine.seconds), secs)}  (${formatSpread(engineRate, rate)} rows/s)`],
     ['  plan (and chunk 0)', formatSpread(of((r) => r.engine.plan), secs)],
     ['  commit', formatSpread(of((r) => r.engine.commit), secs)],
@@ -225,6 +247,7 @@ try {
     ['  first committed row', formatSpread(of((r) => r.engine.firstRow), secs)],
     ['  CPU plan/commit/activate', `${formatSpread(of((r) => r.engine.cpu.plan), secs)}; ${formatSpread(of((r) => r.engine.cpu.commit), secs)}; ${formatSpread(of((r) => r.engine.cpu.activate), secs)} (this process and PostgreSQL)`],
     ['engine ratio', `${formatSpread(ratio, fixed2)}  pairwise: ${rounds.map((r) => fixed2(r.baseline / r.engine.seconds)).join(', ')}`],
+    ['engine vs floor', `${formatSpread(floorRatio, fixed2)}  pairwise: ${rounds.map((r) => fixed2(r.floor / r.engine.seconds)).join(', ')}`],
   ];
   let e2eSummary = '';
   if (stack) {
@@ -271,6 +294,7 @@ try {
       ` matches=${Math.round(m((r) => matches.records / r.runSeconds).median)}/s match_join=${m((r) => r.joinSeconds).median.toFixed(2)}s` +
       ` match_ratio=${fixed2(matchRatio.median)}`;
   }
+  if (queries) table.push(['match query', formatQueryPhase(queries, queryOptions(postgres.url))]);
   console.log(`\nsummary over ${runs} round(s): min / median / max`);
   for (const [name, value] of table) console.log(`  ${name.padEnd(28)} ${value}`);
   if (compare) {
@@ -290,10 +314,11 @@ try {
   }
   console.log(
     `bench: rows=${rows} runs=${runs} engine=${Math.round(engineRate.median)} rows/s baseline=${Math.round(baselineRate.median)} rows/s ` +
-      `ratio=${fixed2(ratio.median)} first_row_engine=${of((r) => r.engine.firstRow).median.toFixed(2)}s rss=${Math.round(process.resourceUsage().maxRSS / 1024)} MB` +
+      `ratio=${fixed2(ratio.median)} floor_ratio=${fixed2(floorRatio.median)} first_row_engine=${of((r) => r.engine.firstRow).median.toFixed(2)}s rss=${Math.round(process.resourceUsage().maxRSS / 1024)} MB` +
       e2eSummary +
       (pgloaderRun ? ` pgloader=${Math.round(rows / pgloaderRun.seconds)} rows/s pgloader_ratio=${(of((r) => r.baseline).median / pgloaderRun.seconds).toFixed(2)}` : '') +
-      matchSummary,
+      matchSummary +
+      (queries ? ` query_p95=${queries.query.p95.toFixed(1)}ms lookup_p95=${queries.lookup.p95.toFixed(1)}ms` : ''),
   );
 } finally {
   await stack?.stop();
@@ -301,5 +326,6 @@ try {
   await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   await admin.end();
   await postgres.stop();
-  if (process.argv.includes('--remove-file')) await rm(file, { force: true });
+  await floor.remove();
+  if (process.argv.includes('--remove-file')) await Promise.all([file, cleanFile].map((path) => rm(path, { force: true })));
 }

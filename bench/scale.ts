@@ -9,12 +9,15 @@ import type { UploadStatusBody } from '../src/status/statusBody.js';
 import { startLocalStack, type LocalStack } from '../local/src/stack.js';
 import { generateParticipantsCsv, HEADER } from './generate.js';
 import { memory, resetPeak } from './processMemory.js';
+import { durablePhases } from './e2e.js';
 
 /**
- * `npm run bench:scale [-- --rows 10000000] [--uploads 200] [--states 50]`: the whole product on the embedded
- * defaults, the Functions host in its own process (as on Azure). 1) one big file end to end: time and the host's
- * peak RSS; 2) many small uploads from many states at once: all final, the newest upload of each state active,
- * the host's peak RSS.
+ * `npm run bench:scale [-- --rows 10000000] [--small-rows 1000000] [--uploads 200] [--states 50]`: the whole product on
+ * the embedded defaults, the Functions host in its own process (as on Azure). 1) a file of --small-rows, then one of
+ * --rows, end to end: time, the host's peak RSS, and each one's activation (from the orchestration's history), so
+ * activation's growth with the rows is measured in one invocation on one machine state; 2) many small uploads from many
+ * states at once: all final, the newest upload of each state active, the host's peak RSS. Prints one
+ * `scale: rows= seconds= activation_1m= activation_10m= activation_growth=` line (1m, 10m: the two files' activations).
  */
 const STATES = ['AL', 'AK', 'AZ', 'AR', 'CA', 'CO', 'CT', 'DE', 'FL', 'GA', 'HI', 'ID', 'IL', 'IN', 'IA', 'KS', 'KY', 'LA', 'ME', 'MD',
   'MA', 'MI', 'MN', 'MS', 'MO', 'MT', 'NE', 'NV', 'NH', 'NJ', 'NM', 'NY', 'NC', 'ND', 'OH', 'OK', 'OR', 'PA', 'RI', 'SC',
@@ -24,6 +27,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       rows: { type: 'string', default: '10000000' },
+      'small-rows': { type: 'string', default: '1000000' },
       uploads: { type: 'string', default: '200' },
       states: { type: 'string', default: '50' },
       'rows-per-upload': { type: 'string', default: '500' },
@@ -41,29 +45,45 @@ async function main(): Promise<void> {
     settings: { API_RATE_LIMIT_PER_MINUTE: '1000000' },
   });
   try {
+    let scaleLine = '';
     if (rows > 0) {
-      const file = join(dataDir, 'participants-scale.csv');
-      let t0 = Date.now();
-      const generated = await generateParticipantsCsv(file, { rows, badShare: 0.001, seed: 1 });
-      console.log(`generated ${rows.toLocaleString()} rows (${(generated.bytes / 2 ** 20).toFixed(0)} MiB, ${generated.badRows} bad) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      const peakReset = await resetPeak(stack.hostPid);
-      const before = await memory(stack.hostPid);
-      t0 = Date.now();
-      const summary = await ingestFile(stack, file, 'ZZ', { progress: false });
-      const seconds = (Date.now() - t0) / 1000;
-      const after = await memory(stack.hostPid);
-      console.log(JSON.stringify({
-        phase: 'one big file', rows, status: summary.status, rowsCommitted: summary.rowsCommitted, rowsRejected: summary.rowsRejected,
-        expectedRejected: generated.badRows, seconds: Math.round(seconds), rowsPerSecond: Math.round(rows / seconds),
-        eventPublished: summary.event !== null, peakReset, hostRssMiBBefore: before.rssMiB, hostPeakRssMiB: after.peakMiB, hostRssMiBAfter: after.rssMiB,
-      }));
-      if (summary.status !== 'complete' || summary.rowsRejected !== generated.badRows || summary.rowsCommitted !== rows - generated.badRows) process.exitCode = 1;
-      await rm(file, { force: true });
+      const small = await oneFile(stack, dataDir, Number(values['small-rows']), 'ZY');
+      const big = await oneFile(stack, dataDir, rows, 'ZZ');
+      scaleLine = `scale: rows=${rows} seconds=${big.seconds.toFixed(1)} activation_1m=${small.activation.toFixed(2)} ` +
+        `activation_10m=${big.activation.toFixed(2)} activation_growth=${(big.activation / small.activation).toFixed(1)} host_rss=${big.hostPeakRssMiB ?? '?'}`;
     }
     if (uploadCount > 0) await manyUploads(stack, uploadCount, STATES.slice(0, stateCount), Number(values['rows-per-upload']));
+    if (scaleLine) console.log(scaleLine);
   } finally {
     await stack.stop();
     await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** One generated file of `rows` rows end to end as state `state`; its seconds, activation seconds and the host's peak. */
+async function oneFile(stack: LocalStack, dataDir: string, rows: number, state: string): Promise<{ seconds: number; activation: number; hostPeakRssMiB: number | null }> {
+  const file = join(dataDir, `participants-scale-${rows}.csv`);
+  let t0 = Date.now();
+  const generated = await generateParticipantsCsv(file, { rows, badShare: 0.001, seed: 1 });
+  console.log(`generated ${rows.toLocaleString()} rows (${(generated.bytes / 2 ** 20).toFixed(0)} MiB, ${generated.badRows} bad) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  try {
+    const peakReset = await resetPeak(stack.hostPid);
+    const before = await memory(stack.hostPid);
+    t0 = Date.now();
+    const summary = await ingestFile(stack, file, state, { progress: false });
+    const seconds = (Date.now() - t0) / 1000;
+    const after = await memory(stack.hostPid);
+    const phases = await durablePhases(stack.url, summary.instanceId, t0);
+    const hostPeakRssMiB = peakReset ? after.peakMiB : null;
+    console.log(JSON.stringify({
+      phase: 'one big file', rows, status: summary.status, rowsCommitted: summary.rowsCommitted, rowsRejected: summary.rowsRejected,
+      expectedRejected: generated.badRows, seconds: Math.round(seconds), rowsPerSecond: Math.round(rows / seconds), phases,
+      eventPublished: summary.event !== null, peakReset, hostRssMiBBefore: before.rssMiB, hostPeakRssMiB, hostRssMiBAfter: after.rssMiB,
+    }));
+    if (summary.status !== 'complete' || summary.rowsRejected !== generated.badRows || summary.rowsCommitted !== rows - generated.badRows) process.exitCode = 1;
+    return { seconds, activation: phases.activate, hostPeakRssMiB };
+  } finally {
+    await rm(file, { force: true });
   }
 }
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { DEFAULT_MAX_ERROR_ROWS } from './commitChunk.js';
 import { ledgerTotalsSql, lockUpload, uploadTable, withTransaction } from './db.js';
+import { DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE } from './ingestPolicy.js';
 import { UPLOAD_COMPLETED, writeUploadEvent, type UploadEventData } from './outbox.js';
 import { duplicateMessage } from './participantSchema.js';
 import { markUploadFailed, type FailureReason } from './uploadFailure.js';
@@ -36,8 +36,6 @@ export class IncompleteUploadError extends Error {
     super(`upload ${uploadId} cannot activate: ${missingChunks.length} planned chunk(s) not committed (first: ${missingChunks.slice(0, 5).join(', ')})`);
   }
 }
-
-export const DEFAULT_MAX_REJECTED_SHARE = 0.05;
 
 interface UploadRow {
   upload_id: string;
@@ -163,17 +161,11 @@ export async function failUpload(pool: pg.Pool, uploadId: string, reason: Failur
  * occurrence by line and rejects the rest), exact totals, and the error rows trimmed to the cap.
  */
 async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): Promise<void> {
-  const table = uploadTable(uploadId);
   await withTransaction(pool, async (client) => {
     await lockUpload(client, uploadId, -1);
     const again = await readUpload(client, uploadId);
     if (again.finalized_at) return;
-    await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
-    await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
-    // One index build finds the duplicates too: the ids in order, with their lines, read from the index alone
-    // (the table was vacuumed). A unique index tried first cost a whole failed build whenever a file had a
-    // duplicate. No row is written to this table after activation, so the ids are unique all the same.
-    await client.query(`CREATE INDEX ${table.name}_participant_id ON ${table.qualified} (participant_id, line) WITH (fillfactor = 100)`);
+    await buildIndex(client, participantIdIndexSql(uploadId));
     const duplicates = await removeDuplicates(client, uploadId, maxErrorRows);
     await client.query(
       `DELETE FROM bulkflow.row_errors e USING (
@@ -221,13 +213,33 @@ async function attachPartition(pool: pg.Pool, uploadId: string): Promise<void> {
  * (1.44-1.48 s instead of 1.66-1.68 s per 1M rows).
  */
 async function buildLookupIndex(pool: pg.Pool, uploadId: string): Promise<void> {
-  const table = uploadTable(uploadId);
   await withTransaction(pool, async (client) => {
     await lockUpload(client, uploadId, -2); // two activations of one upload must not race on the name
-    await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
-    await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
-    await client.query(`CREATE INDEX IF NOT EXISTS ${table.name}_lds_hash ON ${table.qualified} (lds_hash) WITH (fillfactor = 100, deduplicate_items = off)`);
+    await buildIndex(client, lookupIndexSql(uploadId));
   });
+}
+
+/**
+ * The participant_id index, which finds the duplicates too: the ids in order, with their lines, read from the index
+ * alone (the table was vacuumed). A unique index tried first cost a whole failed build whenever a file had a
+ * duplicate. No row is written to the table after activation, so the ids are unique all the same.
+ */
+export function participantIdIndexSql(uploadId: string): string {
+  const table = uploadTable(uploadId);
+  return `CREATE INDEX IF NOT EXISTS ${table.name}_participant_id ON ${table.qualified} (participant_id, line) WITH (fillfactor = 100)`;
+}
+
+/** The lookup index matching reads (see buildLookupIndex). */
+export function lookupIndexSql(uploadId: string): string {
+  const table = uploadTable(uploadId);
+  return `CREATE INDEX IF NOT EXISTS ${table.name}_lds_hash ON ${table.qualified} (lds_hash) WITH (fillfactor = 100, deduplicate_items = off)`;
+}
+
+/** Builds one of the upload's indexes inside the caller's transaction, as activation does (one core each, side by side). */
+export async function buildIndex(client: pg.PoolClient, sql: string): Promise<void> {
+  await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+  await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
+  await client.query(sql);
 }
 
 async function removeDuplicates(client: pg.PoolClient, uploadId: string, maxErrorRows: number): Promise<number> {

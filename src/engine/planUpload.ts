@@ -69,15 +69,7 @@ async function storeChunks(client: pg.PoolClient, uploadId: string, header: Head
   const table = uploadTable(uploadId);
   const { rows: [exists] } = await client.query<{ table: string | null }>('SELECT to_regclass($1) AS table', [table.qualified]);
   if (!exists?.table) {
-    // The CHECK lets ATTACH PARTITION skip its scan; the default lets COPY leave upload_id out. Activation
-    // vacuums and analyzes the table once its rows are in, and nothing writes to it afterwards: an autovacuum
-    // meanwhile would only compete with the load (and hold up activation's own VACUUM until it is cancelled).
-    const id = client.escapeLiteral(uploadId);
-    await client.query(
-      `CREATE TABLE ${table.qualified} (LIKE bulkflow.participants, CONSTRAINT ${table.name}_upload CHECK (upload_id = ${id}))
-       WITH (autovacuum_enabled = false)`,
-    );
-    await client.query(`ALTER TABLE ${table.qualified} ALTER COLUMN upload_id SET DEFAULT ${id}`);
+    await createUploadTable(client, uploadId);
     await client.query('UPDATE bulkflow.uploads SET header = $2 WHERE upload_id = $1', [uploadId, JSON.stringify(header.columns)]);
   }
   await client.query(
@@ -87,6 +79,22 @@ async function storeChunks(client: pg.PoolClient, uploadId: string, header: Head
     [uploadId, chunks.map((c) => c.chunkNo), chunks.map((c) => c.byteStart), chunks.map((c) => c.byteEnd),
       chunks.map((c) => c.firstLine), chunks.map((c) => c.rows)],
   );
+}
+
+/**
+ * The upload's own table, which its chunks are copied into. The CHECK lets ATTACH PARTITION skip its scan; the
+ * default lets COPY leave upload_id out. Activation vacuums and analyzes the table once its rows are in, and nothing
+ * writes to it afterwards: an autovacuum meanwhile would only compete with the load (and hold up activation's own
+ * VACUUM until it is cancelled).
+ */
+export async function createUploadTable(client: pg.PoolClient, uploadId: string): Promise<void> {
+  const table = uploadTable(uploadId);
+  const id = client.escapeLiteral(uploadId);
+  await client.query(
+    `CREATE TABLE ${table.qualified} (LIKE bulkflow.participants, CONSTRAINT ${table.name}_upload CHECK (upload_id = ${id}))
+     WITH (autovacuum_enabled = false)`,
+  );
+  await client.query(`ALTER TABLE ${table.qualified} ALTER COLUMN upload_id SET DEFAULT ${id}`);
 }
 
 async function storedOutcome(pool: pg.Pool, uploadId: string): Promise<PlanOutcome | undefined> {

@@ -1,13 +1,9 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
+import type { Jurisdiction } from '../engine/index.js';
 import { problem } from './httpEncoders.js';
-import { answering, checkFileName, contentDigest, declaredLength, singlePut, uploadSessionDeps, type UploadSessionDeps } from './uploadSessions.js';
-
-/** The upload API with the app's uploads container and limits. */
-export function makeUploadFile(clients: Pick<AppClients, 'settings' | 'uploadStorage' | 'db'>) {
-  return createUploadFile(uploadSessionDeps(clients));
-}
+import { answering, checkFileName, contentDigest, declaredLength, singlePut, uploadSessionDeps } from './uploadSessions.js';
 
 /**
  * PUT /api/states/{state}/uploads/{filename}: a file up to the part size in one request. The body streams into a
@@ -16,10 +12,11 @@ export function makeUploadFile(clients: Pick<AppClients, 'settings' | 'uploadSto
  * staged. Answers 202 with the ids the blob's BlobCreated event will start: the event stays the only way an upload
  * starts. Larger files go through the resumable upload (uploadSessions.ts), which the 413 names.
  */
-export function createUploadFile(deps: UploadSessionDeps) {
-  return answering(async (request: HttpRequest, principal: Principal, context: InvocationContext): Promise<HttpResponseInit> => {
-    const state = (request.params.state ?? '').toLowerCase();
-    const fileName = checkFileName(request.params.filename);
+export function uploadFile(clients: Pick<AppClients, 'settings' | 'uploadStorage' | 'db'>) {
+  const deps = uploadSessionDeps(clients);
+  return answering(async (call: { request: HttpRequest; caller: Principal; params: { state: Jurisdiction; filename: string }; context: InvocationContext }): Promise<HttpResponseInit> => {
+    const { request, caller, context, params } = call;
+    const fileName = checkFileName(params.filename);
     const length = declaredLength(request);
     if (length === 0 || !request.body) return problem(400, 'Empty file', 'the file is empty: send the CSV with its header row');
     const { partBytes } = deps.limits();
@@ -28,15 +25,12 @@ export function createUploadFile(deps: UploadSessionDeps) {
         413,
         'File too large for one request',
         `one PUT takes files up to ${partBytes} bytes; this one declares ${length}. Upload it in parts: ` +
-          `POST /api/states/${state.toUpperCase()}/upload-sessions with {"fileName","size","sha256"}, then PUT each part and commit (README: resumable uploads)`,
+          `POST /api/states/${params.state}/upload-sessions with {"fileName","size","sha256"}, then PUT each part and commit (README: resumable uploads)`,
       );
     }
-    const response = await singlePut(deps, { state, fileName, length, ...optionalDigest(contentDigest(request)) }, request, context);
-    context.log(`upload accepted: client=${principal.clientId} state=${state.toUpperCase()} bytes=${length}`);
+    const digest = contentDigest(request);
+    const response = await singlePut(deps, { state: params.state, fileName, length, ...(digest ? { digest } : {}) }, request, context);
+    context.log(`upload accepted: client=${caller.clientId} state=${params.state} bytes=${length}`);
     return response;
   });
-}
-
-function optionalDigest(digest: Buffer | undefined): { digest?: Buffer } {
-  return digest ? { digest } : {};
 }

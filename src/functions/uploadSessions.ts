@@ -170,8 +170,8 @@ export async function commitSession(deps: UploadSessionDeps, session: UploadSess
       // The lifecycle rule of the uploads container deletes it later; the file itself is committed.
       context.warn(`staged parts not deleted: session=${session.id} error="${(error as Error).message}"`);
     });
-    const blobName = `${session.state}/${session.fileName}`;
-    const uploadId = uploadIdOf({ state: session.state, container: deps.containerName, blobName, etag });
+    const state = session.state.toLowerCase();
+    const uploadId = uploadIdOf({ state, container: deps.containerName, blobName: `${state}/${session.fileName}`, etag });
     const instanceId = instanceIdOf(uploadId);
     const statusUrl = new URL(`/api/uploads/${uploadId}`, request.url).href;
     context.log(`upload stored: session=${session.id} state=${session.state.toUpperCase()} upload=${uploadId} bytes=${session.size} parts=${count}`);
@@ -214,18 +214,25 @@ async function receivePart(
   return { partNumber, ...staged };
 }
 
-/** The resumable upload: create, read, send parts, commit, abort. Every route is `stateUpload` in httpRoutes. */
+/** What the edge hands a handler of this API (httpRoutes.ts): the request, its caller and the decoded state. */
+export interface SessionCall {
+  readonly request: HttpRequest;
+  readonly caller: Principal;
+  readonly params: { readonly state: string; readonly sessionId?: string; readonly partNumber?: string };
+  readonly context: InvocationContext;
+}
+
+/** The resumable upload: create, list, read, send parts, commit, abort. Every route is `stateUpload` in httpRoutes. */
 export function createUploadSessionApi(deps: UploadSessionDeps) {
-  const stateOf = (request: HttpRequest) => (request.params.state ?? '').toLowerCase();
-  const sessionOf = async (request: HttpRequest) => {
-    const session = await findSession(await deps.db(), stateOf(request), request.params.sessionId ?? '');
+  const sessionOf = async ({ params }: SessionCall) => {
+    const session = await findSession(await deps.db(), params.state, params.sessionId ?? '');
     if (!session) throw new Refusal(sessionNotFound());
     return session;
   };
 
   return {
     /** POST /api/states/{state}/upload-sessions `{ fileName, size, sha256? }` → 201 with the session. */
-    createSession: answering(async (request: HttpRequest, principal: Principal, context: InvocationContext) => {
+    create: answering(async ({ request, caller, params, context }: SessionCall) => {
       const body = (await request.json().catch(() => undefined)) as { fileName?: unknown; size?: unknown; sha256?: unknown } | undefined;
       if (!body || typeof body !== 'object') throw new Refusal(problem(400, 'Bad request', 'send a JSON object: { "fileName": "x.csv", "size": <bytes>, "sha256": "<hex, optional>" }'));
       const fileName = checkFileName(body.fileName);
@@ -238,11 +245,10 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
         throw new Refusal(problem(400, 'Bad request', 'sha256 must be the file\'s SHA-256 as 64 hex digits'));
       }
       const sha256 = typeof body.sha256 === 'string' ? Buffer.from(body.sha256, 'hex') : undefined;
-      const pool = await deps.db();
-      const opened = await openSession(pool, { state: stateOf(request), fileName, size: body.size, partBytes, ...(sha256 ? { sha256 } : {}) });
+      const opened = await openSession(await deps.db(), { state: params.state, fileName, size: body.size, partBytes, ...(sha256 ? { sha256 } : {}) });
       if ('existing' in opened) throw inProgress(opened.existing, request);
       const { session } = opened;
-      context.log(`upload session opened: session=${session.id} client=${principal.clientId} state=${session.state.toUpperCase()} bytes=${session.size}`);
+      context.log(`upload session opened: session=${session.id} client=${caller.clientId} state=${session.state} bytes=${session.size}`);
       const described = describe(session, [], abandonHours, request);
       return { status: 201, headers: { location: described.url, 'cache-control': 'no-store' }, jsonBody: described };
     }),
@@ -251,25 +257,31 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
      * GET /api/states/{state}/upload-sessions: the state's uploads in progress (a client that lost its own finds it
      * by name, size and hash), and the limits a client plans with: files up to `partBytes` go in one PUT.
      */
-    listSessions: answering(async (request: HttpRequest) => {
+    list: answering(async ({ request, params }: SessionCall) => {
       const pool = await deps.db();
-      const sessions = await listSessions(pool, stateOf(request));
+      const sessions = await listSessions(pool, params.state);
       const { abandonHours, partBytes, maxBytes } = deps.limits();
       const described = await Promise.all(sessions.filter((s) => !s.single).map(async (s) => describe(s, await receivedParts(pool, s.id), abandonHours, request)));
       return json({ partBytes, maxBytes, abandonHours, sessions: described });
     }),
 
-    /** GET …/upload-sessions/{sessionId}: where to resume. */
-    getSession: answering(async (request: HttpRequest) => {
-      const session = await sessionOf(request);
-      return json(describe(session, await receivedParts(await deps.db(), session.id), deps.limits().abandonHours, request));
+    /** GET …/upload-sessions/{sessionId}: where to resume; DELETE: abort (the staged parts are deleted) → 204. */
+    session: answering(async (call: SessionCall) => {
+      const session = await sessionOf(call);
+      if (call.request.method !== 'DELETE') return json(describe(session, await receivedParts(await deps.db(), session.id), deps.limits().abandonHours, call.request));
+      if (session.status !== 'open') throw new Refusal(problem(409, 'Commit in progress', 'this upload is being committed and can no longer be aborted'));
+      await endSession(await deps.db(), session.id);
+      await deps.staged.discard(session.state, session.id);
+      call.context.log(`upload session aborted: session=${session.id} state=${session.state}`);
+      return { status: 204, headers: { 'cache-control': 'no-store' } };
     }),
 
     /** PUT …/upload-sessions/{sessionId}/parts/{partNumber} with `Content-Digest: sha-256=:…:` → 200. */
-    putPart: answering(async (request: HttpRequest, _principal: Principal, context: InvocationContext) => {
-      const session = await sessionOf(request);
+    part: answering(async (call: SessionCall) => {
+      const { request, context } = call;
+      const session = await sessionOf(call);
       const count = partLayout(session.size, session.partBytes).count;
-      const raw = request.params.partNumber ?? '';
+      const raw = call.params.partNumber ?? '';
       const partNumber = Number(raw);
       if (!/^\d{1,6}$/.test(raw) || partNumber < 1 || partNumber > count) {
         throw new Refusal(problem(400, 'Bad part number', `parts are numbered 1 to ${count}`));
@@ -287,19 +299,7 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
     }),
 
     /** POST …/upload-sessions/{sessionId}/commit → 202 with the upload's ids, as the single PUT. */
-    commit: answering(async (request: HttpRequest, _principal: Principal, context: InvocationContext) => {
-      return commitSession(deps, await sessionOf(request), request, context);
-    }),
-
-    /** DELETE …/upload-sessions/{sessionId} → 204: the session ends and its staged parts are deleted. */
-    abort: answering(async (request: HttpRequest, _principal: Principal, context: InvocationContext) => {
-      const session = await sessionOf(request);
-      if (session.status !== 'open') throw new Refusal(problem(409, 'Commit in progress', 'this upload is being committed and can no longer be aborted'));
-      await endSession(await deps.db(), session.id);
-      await deps.staged.discard(session.state, session.id);
-      context.log(`upload session aborted: session=${session.id} state=${session.state.toUpperCase()}`);
-      return { status: 204, headers: { 'cache-control': 'no-store' } };
-    }),
+    commit: answering(async (call: SessionCall) => commitSession(deps, await sessionOf(call), call.request, call.context)),
   };
 }
 

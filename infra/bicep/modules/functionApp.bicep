@@ -11,11 +11,17 @@ param nodeVersion string
 param maximumInstanceCount int
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int
+@description('Always-ready instances of the durable group (the connection budget in main.bicep counts them).')
+param durableAlwaysReady int
+@description('Spread the plan over availability zones (where the region offers it).')
+param zoneRedundant bool
 param identityId string
 param identityClientId string
 param identityName string
 param storageAccountName string
 param storageBlobEndpoint string
+@description('Blob endpoint of the uploads account (personal data; never the host account).')
+param uploadsBlobEndpoint string
 param deploymentContainerName string
 param eventHubsNamespace string
 param eventHubName string
@@ -30,12 +36,16 @@ param dbConnectionHeadroom int
 param applicationInsightsConnectionString string
 @description('Client id of the bulkflow app registration: the audience of the tokens the API accepts.')
 param authClientId string
+@description('The delegated scope the dashboard asks for (<identifier URI>/user_impersonation).')
+param authScope string
 @description('Largest file the upload API accepts, in bytes.')
 param uploadMaxBytes int
 @description('Parts of a resumable upload, and the largest single PUT: far below the 210 MB request limit of Azure Functions.')
 @minValue(65536)
 @maxValue(104857600)
 param uploadPartBytes int = 67108864
+@description('Subnet the app integrates with (the private network); empty = none.')
+param appSubnetId string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -43,14 +53,14 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   tags: tags
   kind: 'functionapp'
   sku: { name: 'FC1', tier: 'FlexConsumption' }
-  properties: { reserved: true }
+  properties: { reserved: true, zoneRedundant: zoneRedundant }
 }
 
 var identitySettings = [
   { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
   { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
   { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
-  { name: 'UploadStorage__blobServiceUri', value: storageBlobEndpoint }
+  { name: 'UploadStorage__blobServiceUri', value: uploadsBlobEndpoint }
   { name: 'UploadStorage__credential', value: 'managedidentity' }
   { name: 'UploadStorage__clientId', value: identityClientId }
   { name: 'EventHubConnection__fullyQualifiedNamespace', value: eventHubsNamespace }
@@ -67,7 +77,7 @@ var authSettings = [
   { name: 'AUTH_JWKS_URL', value: '${authority}/discovery/v2.0/keys' }
   { name: 'DASHBOARD_AUTHORITY', value: authority }
   { name: 'DASHBOARD_CLIENT_ID', value: authClientId }
-  { name: 'DASHBOARD_SCOPE', value: 'api://${authClientId}/user_impersonation' }
+  { name: 'DASHBOARD_SCOPE', value: authScope }
   { name: 'UPLOAD_MAX_BYTES', value: string(uploadMaxBytes) }
   { name: 'UPLOAD_PART_BYTES', value: string(uploadPartBytes) }
   // The host refuses larger bodies (text/plain 413) before the app sees them: at the 210 MB Azure Functions accepts,
@@ -102,6 +112,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Flex Consumption routes all outbound traffic through the integrated subnet.
+    virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
     functionAppConfig: {
       deployment: {
         storage: {
@@ -114,16 +126,30 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
         // Durable on Flex: keep one instance of the durable group warm so orchestrations never wait on a cold start.
-        alwaysReady: [{ name: 'durable', instanceCount: 1 }]
+        alwaysReady: [{ name: 'durable', instanceCount: durableAlwaysReady }]
       }
       runtime: { name: 'node', version: nodeVersion }
     }
+    // Only minTlsVersion among the security settings: Flex Consumption rejects properties such as ftpsState (its
+    // deprecated-properties list; ARM error 51021 where the validation is enforced). Basic-auth publishing is
+    // switched off below instead; azd deploys with an Entra token and never needs it.
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       appSettings: concat(identitySettings, appSettings, authSettings)
     }
   }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: { allow: false }
+}
+
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: { allow: false }
 }
 
 output name string = app.name

@@ -1,0 +1,278 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import pg from 'pg';
+import { packageRoot, uploadIdOf } from '../src/engine/index.js';
+import { startLocalStack } from '../local/src/stack.js';
+import { HEADER } from './generate.js';
+import { memory, resetPeak } from './processMemory.js';
+import { load1 } from './stats.js';
+
+/**
+ * `npm run bench:national [-- --scale F] [--overlap S]`: the national caseload through the product's own path. The 53
+ * SNAP jurisdictions at their real relative sizes (JURISDICTIONS; F = 1 is ~42M rows) are loaded from empty (each
+ * file a blob upload: Event Grid -> orchestration -> activation -> completion event -> match analysis), then the
+ * largest re-uploads its whole caseload with some of its matches gone. Prints
+ * `national: rows= load_s= reupload_s= match_s= host_rss=` and fails unless every state is active and matched and the
+ * open match records equal a brute-force count of the hashes the active uploads share, pair by pair.
+ *
+ * - load_s: the first blob upload started -> every upload active and its match run stored.
+ * - reupload_s: the re-upload's blob uploaded -> it is active and its match run stored; match_s: the part after active.
+ * - host_rss: the Functions host's peak resident memory over the whole run.
+ */
+
+/**
+ * Average monthly SNAP participants by jurisdiction, in thousands: USDA FNS "SNAP Data Tables", fiscal year 2023,
+ * rounded (50 states, DC, Guam, the US Virgin Islands; 42.2M in all). Only the relative sizes matter here.
+ */
+export const JURISDICTIONS: ReadonlyArray<readonly [string, number]> = [
+  ['AK', 72], ['AL', 745], ['AR', 243], ['AZ', 905], ['CA', 5400], ['CO', 600], ['CT', 398], ['DC', 139], ['DE', 120],
+  ['FL', 3000], ['GA', 1450], ['GU', 45], ['HI', 165], ['IA', 280], ['ID', 133], ['IL', 1990], ['IN', 597], ['KS', 188],
+  ['KY', 570], ['LA', 870], ['MA', 1050], ['MD', 690], ['ME', 168], ['MI', 1400], ['MN', 445], ['MO', 650], ['MS', 385],
+  ['MT', 80], ['NC', 1450], ['ND', 47], ['NE', 155], ['NH', 72], ['NJ', 800], ['NM', 470], ['NV', 480], ['NY', 2900],
+  ['OH', 1450], ['OK', 690], ['OR', 760], ['PA', 2000], ['RI', 145], ['SC', 580], ['SD', 75], ['TN', 850], ['TX', 3400],
+  ['UT', 165], ['VA', 900], ['VI', 25], ['VT', 65], ['WA', 900], ['WI', 700], ['WV', 320], ['WY', 27],
+];
+
+/** Disk per row while the run lasts: the CSV, its blob in storage, the table with its indexes, WAL (measured ~0.9 KB). */
+const DISK_BYTES_PER_ROW = 1000;
+
+interface StateFile {
+  state: string;
+  rows: number;
+  /** The hashes this file shares with each other state (by construction). */
+  shared: Map<string, number>;
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** Hashes shared by the pair {a, b}: `overlap` of the smaller state's rows, spread over its 52 partners. */
+function pairShare(rowsOf: Map<string, number>, overlap: number, a: string, b: string): number {
+  return Math.floor((overlap * Math.min(rowsOf.get(a)!, rowsOf.get(b)!)) / (JURISDICTIONS.length - 1));
+}
+
+/** mulberry32: a seeded stream of 32-bit values, for the hashes no other state holds. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/**
+ * Writes one state's caseload: for each other state (in table order) its block of shared hashes (SHA-512 of the pair
+ * and an index, so both states write the same ones), then hashes of its own. `dropped`: partners whose shared block
+ * is replaced by hashes of its own (a re-upload in which those people left).
+ */
+async function writeCaseload(path: string, state: string, rows: number, sharedWith: Map<string, number>, variant: number, dropped: Set<string>): Promise<void> {
+  const out = createWriteStream(path);
+  const random = prng(JURISDICTIONS.findIndex(([code]) => code === state) * 7919 + variant * 104729 + 1);
+  const own = () => {
+    let hex = '';
+    for (let i = 0; i < 16; i++) hex += random().toString(16).padStart(8, '0');
+    return hex;
+  };
+  const blocks = [...sharedWith].filter(([, n]) => n > 0);
+  let block = 0;
+  let inBlock = 0;
+  let batch = `${HEADER}\n`;
+  for (let i = 0; i < rows; i++) {
+    let hash: string;
+    if (block < blocks.length) {
+      const [other, n] = blocks[block]!;
+      const [a, b] = state < other ? [state, other] : [other, state];
+      hash = dropped.has(other) ? own() : createHash('sha512').update(`pair:${a}${b}:${inBlock}`).digest('hex');
+      if (++inBlock === n) {
+        block++;
+        inBlock = 0;
+      }
+    } else hash = own();
+    const r = random();
+    const month = 1 + (r % 9);
+    const closing = r % 10 < 3 ? `2025-${String(1 + (r % 12)).padStart(2, '0')}-15` : '';
+    const issuance = Array.from({ length: r % 4 }, (_, k) => `2025-${month + k}-1/2025-${month + k}-28`).join(' ');
+    batch += `${hash},C${state}${i >>> 2},${state}-${i},${closing},${issuance},${['true', 'false', ''][r % 3]}\n`;
+    if (batch.length > 1 << 20) {
+      if (!out.write(batch)) await once(out, 'drain');
+      batch = '';
+    }
+  }
+  out.end(batch);
+  await once(out, 'finish');
+}
+
+interface Upload {
+  state: string;
+  uploadId: string;
+  uploadedAt: number;
+}
+
+async function upload(container: ContainerClient, path: string, state: string, name: string): Promise<Upload> {
+  const blobName = `${state.toLowerCase()}/${name}`;
+  const result = await container.getBlockBlobClient(blobName).uploadFile(path, { blockSize: 8 << 20, concurrency: 2 });
+  await rm(path, { force: true });
+  return { state, uploadId: uploadIdOf({ state, container: container.containerName, blobName, etag: result.etag! }), uploadedAt: Date.now() };
+}
+
+/** Polls until every upload is active and matched (throws when one fails); when each became active and matched (epoch ms). */
+async function follow(db: pg.Pool, uploads: Upload[], timeoutMs: number): Promise<Map<string, { finalAt: number; matchedAt: number }>> {
+  const seen = new Map<string, { finalAt: number; matchedAt: number }>();
+  const deadline = Date.now() + timeoutMs;
+  while (seen.size < uploads.length || [...seen.values()].some((s) => !s.matchedAt)) {
+    if (Date.now() > deadline) throw new Error(`national: ${uploads.length - seen.size} uploads not final after ${timeoutMs / 1000} s`);
+    const { rows } = await db.query<{ upload_id: string; status: string; matched: boolean }>(
+      `SELECT u.upload_id, u.status, EXISTS (SELECT 1 FROM bulkflow.match_runs r WHERE r.upload_id = u.upload_id) AS matched
+       FROM bulkflow.uploads u WHERE u.upload_id = ANY($1)`,
+      [uploads.map((u) => u.uploadId)],
+    );
+    const now = Date.now();
+    for (const row of rows) {
+      if (['failed', 'superseded'].includes(row.status)) throw new Error(`national: upload ${row.upload_id} ended ${row.status}`);
+      if (row.status !== 'complete') continue;
+      const known = seen.get(row.upload_id) ?? { finalAt: now, matchedAt: 0 };
+      if (row.matched && !known.matchedAt) known.matchedAt = now;
+      seen.set(row.upload_id, known);
+    }
+    await sleep(250);
+  }
+  return seen;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      scale: { type: 'string', default: '1' },
+      overlap: { type: 'string', default: '0.01' },
+      'timeout-min': { type: 'string', default: '180' },
+    },
+  });
+  const scale = Number(values.scale);
+  const overlap = Number(values.overlap);
+  if (!(scale > 0) || !(overlap >= 0 && overlap <= 0.5)) throw new Error('--scale needs a number above 0, --overlap one in 0..0.5');
+  const rowsOf = new Map(JURISDICTIONS.map(([state, thousands]) => [state, Math.max(100, Math.round(thousands * 1000 * scale))]));
+  const total = [...rowsOf.values()].reduce((sum, n) => sum + n, 0);
+  const largest = [...rowsOf].sort((x, y) => y[1] - x[1])[0]![0];
+  const files: StateFile[] = JURISDICTIONS.map(([state]) => ({
+    state,
+    rows: rowsOf.get(state)!,
+    shared: new Map(JURISDICTIONS.filter(([other]) => other !== state).map(([other]) => [other, pairShare(rowsOf, overlap, state, other)])),
+  }));
+  // The re-upload no longer holds what it shared with every fifth partner: those records close.
+  const dropped = new Set([...files.find((f) => f.state === largest)!.shared.keys()].filter((_, i) => i % 5 === 0));
+  const expected = (without: Set<string>) => {
+    let pairs = 0;
+    for (const f of files) for (const [other, n] of f.shared) if (f.state < other && !(f.state === largest ? without.has(other) : other === largest && without.has(f.state))) pairs += n;
+    return pairs;
+  };
+
+  const root = packageRoot();
+  await mkdir(join(root, '.data'), { recursive: true });
+  const disk = await statfs(join(root, '.data'));
+  const free = disk.bavail * disk.bsize;
+  const needed = (total + rowsOf.get(largest)!) * DISK_BYTES_PER_ROW;
+  console.log(`national: ${total.toLocaleString('en-US')} rows in ${files.length} jurisdictions (scale ${scale}), ${expected(new Set()).toLocaleString('en-US')} shared pair hashes; ` +
+    `disk: ${(free / 1e9).toFixed(1)} GB free, about ${(needed / 1e9).toFixed(1)} GB needed`);
+  if (free < needed) {
+    console.error(`national: not enough free disk under ${join(root, '.data')}: ${(free / 1e9).toFixed(1)} GB free, about ${(needed / 1e9).toFixed(1)} GB needed; use a smaller --scale`);
+    process.exitCode = 1;
+    return;
+  }
+  const dataDir = await mkdtemp(join(root, '.data', 'national-'));
+  const stack = await startLocalStack({
+    appDir: root, dataDir, port: 0, eventHubsPort: 0, persistent: false, logLevel: 'warning', hostProcess: true,
+    settings: { API_RATE_LIMIT_PER_MINUTE: '1000000' },
+  });
+  const db = new pg.Pool({ connectionString: stack.settings.DATABASE_URL, max: 2 });
+  try {
+    const container = BlobServiceClient.fromConnectionString(stack.settings.UploadStorage!).getContainerClient('uploads');
+    await container.createIfNotExists();
+    // Generated before the clock starts: the files stand for what states have ready when they upload.
+    let t0 = Date.now();
+    const paths = new Map<string, string>();
+    for (const f of files) {
+      const path = join(dataDir, `${f.state}-1.csv`);
+      await writeCaseload(path, f.state, f.rows, f.shared, 1, new Set());
+      paths.set(f.state, path);
+    }
+    const reuploadPath = join(dataDir, `${largest}-2.csv`);
+    await writeCaseload(reuploadPath, largest, rowsOf.get(largest)!, files.find((f) => f.state === largest)!.shared, 2, dropped);
+    console.log(`generated in ${((Date.now() - t0) / 1000).toFixed(0)} s; load average ${load1().toFixed(1)}`);
+
+    // From empty: every state uploads, largest first, four blob uploads at a time.
+    await resetPeak(stack.hostPid);
+    t0 = Date.now();
+    const queue = [...files].sort((x, y) => y.rows - x.rows);
+    const uploads: Upload[] = [];
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let f = queue.shift(); f; f = queue.shift()) uploads.push(await upload(container, paths.get(f.state)!, f.state, 'caseload-1.csv'));
+    }));
+    const loaded = await follow(db, uploads, Number(values['timeout-min']) * 60_000);
+    const loadSeconds = (Math.max(...[...loaded.values()].map((s) => s.matchedAt || s.finalAt)) - t0) / 1000;
+    await verify(db, uploads, expected(new Set()), 'load');
+    console.log(`load: ${loadSeconds.toFixed(1)} s; load average ${load1().toFixed(1)}`);
+
+    // The largest re-uploads its caseload.
+    const again = await upload(container, reuploadPath, largest, 'caseload-2.csv');
+    const [reupload] = (await follow(db, [again], Number(values['timeout-min']) * 60_000)).values();
+    const reuploadSeconds = (reupload!.matchedAt - again.uploadedAt) / 1000;
+    const matchSeconds = (reupload!.matchedAt - reupload!.finalAt) / 1000;
+    await verify(db, [...uploads.filter((u) => u.state !== largest), again], expected(dropped), 're-upload');
+    const host = await memory(stack.hostPid);
+    console.log(`national: rows=${total} load_s=${loadSeconds.toFixed(1)} reupload_s=${reuploadSeconds.toFixed(1)} match_s=${matchSeconds.toFixed(1)} host_rss=${host.peakMiB ?? '?'} MiB`);
+  } finally {
+    await db.end();
+    await stack.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Every state's upload active and matched, and the open match records, pair by pair, equal to a brute-force count of
+ * the hashes the active uploads share (and to the count by construction).
+ */
+async function verify(db: pg.Pool, uploads: Upload[], expected: number, phase: string): Promise<void> {
+  const problems: string[] = [];
+  const { rows: active } = await db.query<{ state: string; upload_id: string; matched: boolean }>(
+    `SELECT a.state, a.upload_id, EXISTS (SELECT 1 FROM bulkflow.match_runs r WHERE r.upload_id = a.upload_id AND r.outcome = 'matched') AS matched
+     FROM bulkflow.active_uploads a`,
+  );
+  const activeOf = new Map(active.map((row) => [row.state, row]));
+  for (const u of uploads) {
+    const row = activeOf.get(u.state);
+    if (row?.upload_id !== u.uploadId) problems.push(`${u.state} is not active`);
+    else if (!row.matched) problems.push(`${u.state} has no match run`);
+  }
+  // Brute force: every hash held by two or more states' active uploads, once per pair of those states, beside the open
+  // records: the ones only one side has.
+  const { rows: [counts] } = await db.query<{ pairs: string; open: string; missing: string; extra: string }>(
+    `WITH shared AS (
+       SELECT lds_hash, array_agg(DISTINCT state ORDER BY state) AS states FROM bulkflow.active_participants
+       GROUP BY lds_hash HAVING count(DISTINCT state) > 1
+     ),
+     pairs AS (
+       SELECT s.states[i] AS a, s.states[j] AS b, s.lds_hash
+       FROM shared s, generate_subscripts(s.states, 1) i, generate_subscripts(s.states, 1) j WHERE i < j
+     ),
+     open AS (SELECT state_a AS a, state_b AS b, lds_hash FROM bulkflow.matches WHERE closed_at IS NULL)
+     SELECT (SELECT count(*) FROM pairs) AS pairs, (SELECT count(*) FROM open) AS open,
+            (SELECT count(*) FROM pairs p WHERE NOT EXISTS (SELECT 1 FROM open o WHERE (o.a, o.b, o.lds_hash) = (p.a, p.b, p.lds_hash))) AS missing,
+            (SELECT count(*) FROM open o WHERE NOT EXISTS (SELECT 1 FROM pairs p WHERE (o.a, o.b, o.lds_hash) = (p.a, p.b, p.lds_hash))) AS extra`,
+  );
+  const brute = { pairs: counts!.pairs };
+  const open = { n: counts!.open };
+  if (Number(brute!.pairs) !== expected) problems.push(`brute force finds ${brute!.pairs} shared pair hashes, the files hold ${expected}`);
+  if (Number(open!.n) !== Number(brute!.pairs)) problems.push(`${open!.n} open match records, brute force ${brute!.pairs}`);
+  if (Number(counts!.missing) + Number(counts!.extra) > 0) problems.push(`${counts!.missing} shared pair hashes without an open record, ${counts!.extra} open records without one`);
+  console.log(`${phase}: ${active.length} active, ${open!.n} open match records, brute force ${brute!.pairs}, by construction ${expected}`);
+  if (problems.length > 0) throw new Error(`national ${phase}: ${problems.join('; ')}`);
+}
+
+await main();
