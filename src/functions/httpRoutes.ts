@@ -142,6 +142,7 @@ export const httpRoutes = {
   uploadSessionPart: row({
     route: 'states/{state}/upload-sessions/{sessionId}/parts/{partNumber}', methods: ['PUT'], policy: { kind: 'stateUpload' }, durableClient: false,
     params: { state: stateParam, sessionId: z.string(), partNumber: z.string() }, query: {}, budget: 'uploadParts', handler: (clients) => sessionApi(clients).part,
+    audit: { requested: (request) => [request.params.sessionId ?? ''] },
   }),
   commitUploadSession: row({
     route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: false,

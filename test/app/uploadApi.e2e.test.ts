@@ -88,7 +88,7 @@ describe('upload API: PUT /api/states/{state}/uploads/{filename}', () => {
     // Ingesting it is what the other e2e tests prove: end it here to keep the suite short on 2 cores.
     const terminated = await fetch(`${t.url}/runtime/webhooks/durabletask/instances/${accepted.instanceId}/terminate?reason=test-done`, { method: 'POST' });
     expect([202, 410]).toContain(terminated.status);
-  }, 180_000);
+  }, 300_000);
 
   it('refuses what it cannot take with the right status and a problem detail, storing nothing', async () => {
     const csv = `${CSV_HEADER}\n${validRows(0, 3)}`;
