@@ -3,8 +3,7 @@ import { callerLabel, canRead, canReadMatchRecords, canUpload, hasAnyRole, type 
 import { createRateLimiter, type RateLimit } from '../auth/rateLimiter.js';
 import { createTokenValidator, type Authenticate } from '../auth/tokenValidator.js';
 import type { AppClients } from '../composition.js';
-import { uploadIdOfInstance, uploadStateOf } from '../engine/index.js';
-import { matchStates } from '../engine/matchReads.js';
+import { matchStates, uploadIdOfInstance, uploadStateOf } from '../engine/index.js';
 import { httpRoutes, type AccessPolicy, type HttpFunctionName } from './httpRoutes.js';
 import { problem } from './httpEncoders.js';
 

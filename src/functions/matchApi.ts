@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
-import { getMatch, listStateMatches, matchPairCounts, type MatchStatus } from '../engine/matchReads.js';
+import { getMatch, listStateMatches, matchPairCounts, type MatchStatus } from '../engine/index.js';
 import { matchNotFound } from './accessGuard.js';
 import { BadRequest, intParam } from './httpDecoders.js';
 import { json, problem } from './httpEncoders.js';

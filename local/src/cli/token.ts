@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../../../src/engine/index.js';
 import { loadOrCreateSigningKey } from '../issuer/signingKey.js';
 import { mintToken } from '../issuer/tokens.js';
+import { appPackagePath } from '../packageRoot.js';
 
 const USAGE = 'usage: bulkflow token --state XX [--state YY ...] | --operator [--ttl SECONDS]';
 
@@ -28,7 +27,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`${USAGE}\n  a state role (--state, repeatable: 2-letter codes) or the operator role, not both; --ttl of at least 60`);
     return 2;
   }
-  const key = await loadOrCreateSigningKey(join(packageRoot(), '.data'));
+  const key = await loadOrCreateSigningKey(appPackagePath('.data'));
   process.stdout.write(`${await mintToken(key, values.operator ? { operator: true, ttlSeconds } : { states, ttlSeconds })}\n`);
   return 0;
 }
