@@ -14,6 +14,7 @@ export * from './errors.js';
 export * from './byteSource.js';
 export * from './registerUpload.js';
 export { planChunks, type Chunk, type Plan, type PlanOptions } from './planner.js';
+export * from './jurisdictions.js';
 export { planUpload, type PlanOutcome, type StoredPlan } from './planUpload.js';
 export { commitChunk, type ChunkRef, type ChunkResult, type CommitOptions } from './commitChunk.js';
 export { activateUpload, IncompleteUploadError, type ActivationOptions } from './activateUpload.js';
