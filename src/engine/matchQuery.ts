@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { uploadTable, withTransaction } from './db.js';
 import { lockPairs } from './matchAnalysis.js';
@@ -126,22 +127,29 @@ export async function runMatchQuery(pool: pg.Pool, state: string, persons: reado
 /**
  * The other states' active upload rows holding any of the hashes (the lowest participant_id per hash and upload,
  * as bulk matching takes it), and the asking state's own, in one statement: each upload's lds_hash index is probed
- * once per hash.
+ * once per hash. The statement is prepared under a name of its text, so each connection plans it once per set of
+ * active uploads (planning 50 branches cost more than running them).
  */
 async function findHits(client: pg.PoolClient, asking: string, hashes: Buffer[]) {
   const { rows: active } = await client.query<{ state: string; upload_id: string }>('SELECT state, upload_id FROM bulkflow.active_uploads ORDER BY state');
   const uploads = new Map(active.map((row) => [row.state, row.upload_id]));
-  const none = { hits: [] as Hit[], own: new Map<string, Hit>(), uploads };
-  if (active.length === 0) return none;
-  const branches = active.map(
-    ({ upload_id: uploadId }, i) =>
-      `(SELECT DISTINCT ON (t.lds_hash) $${2 * i + 2}::text AS state, $${2 * i + 3}::text AS upload_id, t.lds_hash, t.participant_id, t.case_id
-        FROM ${uploadTable(uploadId).qualified} t WHERE t.lds_hash = ANY($1::bytea[]) ORDER BY t.lds_hash, t.participant_id)`,
-  );
-  const { rows } = await client.query<Hit>(branches.join(' UNION ALL '), [hashes, ...active.flatMap((row) => [row.state, row.upload_id])]);
-  const hits = rows.filter((row) => row.state !== asking);
-  const own = new Map(rows.filter((row) => row.state === asking).map((row) => [row.lds_hash.toString('hex'), row]));
-  return { hits, own, uploads };
+  if (active.length === 0) return { hits: [] as Hit[], own: new Map<string, Hit>(), uploads };
+  const text = active
+    .map(({ state, upload_id: uploadId }) =>
+      `SELECT '${state}'::text AS state, '${uploadId}'::text AS upload_id, t.lds_hash, t.participant_id, t.case_id
+       FROM ${uploadTable(uploadId).qualified} t WHERE t.lds_hash = ANY($1::bytea[])`)
+    .join(' UNION ALL ');
+  const name = `match-query-${createHash('sha1').update(text).digest('hex')}`;
+  const { rows } = await client.query<Hit>({ name, text, values: [hashes] });
+  const lowest = new Map<string, Hit>();
+  for (const row of rows) {
+    const key = `${row.state}:${row.lds_hash.toString('hex')}`;
+    const kept = lowest.get(key);
+    if (!kept || row.participant_id < kept.participant_id) lowest.set(key, row);
+  }
+  const found = [...lowest.values()].sort((x, y) => (x.state < y.state ? -1 : x.state > y.state ? 1 : 0));
+  const own = new Map(found.filter((row) => row.state === asking).map((row) => [row.lds_hash.toString('hex'), row]));
+  return { hits: found.filter((row) => row.state !== asking), own, uploads };
 }
 
 async function sameUploads(client: pg.PoolClient, before: Map<string, string>): Promise<boolean> {
