@@ -7,9 +7,9 @@ import { uploadTable } from '../../src/engine/db.js';
 import { migrationsDirectory } from '../../src/engine/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { csvSource } from '../support/engineDatabase.js';
+import { hashOf } from '../support/uploads.js';
 
-const hash = (n: number) => n.toString(16).padStart(128, '0');
-const file = (from: number, to: number) => `lds_hash,participant_id\n${Array.from({ length: to - from }, (_, i) => `${hash(from + i)},P${from + i}`).join('\n')}\n`;
+const file = (from: number, to: number) => `lds_hash,participant_id\n${Array.from({ length: to - from }, (_, i) => `${hashOf(from + i)},P${from + i}`).join('\n')}\n`;
 
 /**
  * Registers, plans and commits a file of valid rows the way the release before the bytea migration did: COPY CSV with
@@ -24,7 +24,7 @@ async function ingestAsPreviousRelease(pool: pg.Pool, from: number, to: number, 
     const client = await pool.connect();
     try {
       const copy = client.query(copyFrom(`COPY ${uploadTable(uploadId).qualified} (line, lds_hash, participant_id) FROM STDIN (FORMAT csv)`));
-      copy.end(Array.from({ length: to - from }, (_, i) => `${i + 2},${hash(from + i)},P${from + i}\n`).join(''));
+      copy.end(Array.from({ length: to - from }, (_, i) => `${i + 2},${hashOf(from + i)},P${from + i}\n`).join(''));
       await new Promise((done, fail) => copy.on('finish', done).on('error', fail));
       await client.query(
         'INSERT INTO bulkflow.chunk_ledger (upload_id, chunk_no, rows_committed, rows_rejected) VALUES ($1, 0, $2, 0)',
@@ -67,7 +67,7 @@ describe('migrating a database that already holds uploads', () => {
     const active = await ingestAsPreviousRelease(pool, 0, 30, 'AA');
     expect(active.activation).toMatchObject({ status: 'complete', rowsCommitted: 30 });
     const inFlight = await ingestAsPreviousRelease(pool, 20, 50, 'BB', true);
-    const { rows: [old] } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE lds_hash = $1`, [hash(5)]);
+    const { rows: [old] } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE lds_hash = $1`, [hashOf(5)]);
     expect(old!.n).toBe(1);
 
     await migrate(db.url);
@@ -80,7 +80,7 @@ describe('migrating a database that already holds uploads', () => {
     expect(columns.length).toBe(3); // the parent and both upload tables
     expect(columns.every((c) => c.type === 'bytea')).toBe(true);
     const { rows: stored } = await pool.query<{ hex: string }>(`SELECT encode(lds_hash, 'hex') AS hex FROM bulkflow.active_participants WHERE state = 'AA' ORDER BY line`);
-    expect(stored.map((r) => r.hex)).toEqual(Array.from({ length: 30 }, (_, i) => hash(i)));
+    expect(stored.map((r) => r.hex)).toEqual(Array.from({ length: 30 }, (_, i) => hashOf(i)));
 
     const activated = await activateUpload(pool, inFlight.uploadId);
     expect(activated).toMatchObject({ status: 'complete', rowsCommitted: 30 });
