@@ -13,18 +13,21 @@ import { e2eDataDir, EndToEndStack, type EndToEndRun, type StarterLatency } from
 import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';
 import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, percent, rate, secs, spread } from './stats.js';
 import { measureMatches, type MatchRound } from './matches.js';
+import { formatQueryPhase, measureQueries, type QueryPhaseOptions } from './matchQueries.js';
 import { SameWorkFloor } from './floor.js';
 
 /**
  * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--engine-only] [--compare]
- * [--match-rows N [--match-runs M] | --no-matches]`:
+ * [--match-rows N [--match-runs M] | --no-matches] [--query-rows N | --no-queries]`:
  * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), the same-work floor
  * (bench/floor.ts: the same rows without the planted errors, binary COPY in as many streams as the engine's
  * concurrency, the engine's index builds and VACUUM ANALYZE), then the engine, then
  * the end-to-end path through the local stack (skip with --engine-only), on the same server. Ratios are taken per
  * round, against the baseline measured right before, and the summary gives min / median / max over the rounds.
  * Then match analysis against a bare join of the same hashes (bench/matches.ts), in M rounds (default 3) on the same
- * uploads, each ratio against the join measured right before. --in-flight sets the app's chunks in flight per
+ * uploads, each ratio against the join measured right before. Then real-time match queries (bench/matchQueries.ts):
+ * 200 queries of 50 hashes against N active rows over 50 states (default 10M), each beside the bare index lookup of
+ * the same hashes. --in-flight sets the app's chunks in flight per
  * upload for the end-to-end runs. --compare adds pgloader (once) loading the same file into the same kind of table,
  * when it is installed.
  */
@@ -47,6 +50,11 @@ const compare = process.argv.includes('--compare');
 // Match phase: a new upload against 10 other states' active uploads of as many rows, 1 % shared with each.
 const matchRows = process.argv.includes('--no-matches') ? 0 : option('match-rows', rows);
 const matchRuns = Math.max(1, Math.floor(option('match-runs', 3)));
+// Query phase: the issue's national scale check (p95 < 250 ms for 50 hashes, 10M active rows over 50 states).
+const queryRows = process.argv.includes('--no-queries') ? 0 : option('query-rows', 10_000_000);
+const queryOptions = (serverUrl: string): QueryPhaseOptions => ({
+  serverUrl, rows: queryRows, states: 50, queries: 200, persons: 50, hitsPerQuery: 10, dir: join(dataDir, 'bench'), concurrency,
+});
 const BASELINE_COLUMNS = ['lds_hash', 'case_id', 'participant_id', 'participant_closing_date', 'recent_benefit_issuance_dates', 'vulnerable_individual'];
 
 interface EngineRun {
@@ -216,6 +224,7 @@ try {
   const matches = matchRows
     ? await measureMatches({ serverUrl: postgres.url, rows: matchRows, otherStates: 10, sharedShare: 0.01, dir: join(dataDir, 'bench'), concurrency, runs: matchRuns })
     : undefined;
+  const queries = queryRows ? await measureQueries(queryOptions(postgres.url)) : undefined;
 
   const last = rounds[rounds.length - 1]!;
   const of = (pick: (round: Round) => number) => spread(rounds.map(pick));
@@ -285,6 +294,7 @@ try {
       ` matches=${Math.round(m((r) => matches.records / r.runSeconds).median)}/s match_join=${m((r) => r.joinSeconds).median.toFixed(2)}s` +
       ` match_ratio=${fixed2(matchRatio.median)}`;
   }
+  if (queries) table.push(['match query', formatQueryPhase(queries, queryOptions(postgres.url))]);
   console.log(`\nsummary over ${runs} round(s): min / median / max`);
   for (const [name, value] of table) console.log(`  ${name.padEnd(28)} ${value}`);
   if (compare) {
@@ -307,7 +317,8 @@ try {
       `ratio=${fixed2(ratio.median)} floor_ratio=${fixed2(floorRatio.median)} first_row_engine=${of((r) => r.engine.firstRow).median.toFixed(2)}s rss=${Math.round(process.resourceUsage().maxRSS / 1024)} MB` +
       e2eSummary +
       (pgloaderRun ? ` pgloader=${Math.round(rows / pgloaderRun.seconds)} rows/s pgloader_ratio=${(of((r) => r.baseline).median / pgloaderRun.seconds).toFixed(2)}` : '') +
-      matchSummary,
+      matchSummary +
+      (queries ? ` query_p95=${queries.query.p95.toFixed(1)}ms lookup_p95=${queries.lookup.p95.toFixed(1)}ms` : ''),
   );
 } finally {
   await stack?.stop();

@@ -133,7 +133,7 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
 }
 
 /** Writes a 3-column participants file, loads it through the engine (and activates it unless told not to). */
-async function load(pool: pg.Pool, options: MatchPhaseOptions, state: string, hashOf: (i: number) => string, activate = true): Promise<string> {
+export async function load(pool: pg.Pool, options: Pick<MatchPhaseOptions, 'rows' | 'dir' | 'concurrency'>, state: string, hashOf: (i: number) => string, activate = true): Promise<string> {
   const path = join(options.dir, `matches-${state}-${options.rows}.csv`);
   const out = createWriteStream(path);
   out.write('lds_hash,participant_id,case_id\n');

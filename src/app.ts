@@ -22,6 +22,7 @@ import { httpOptions } from './functions/httpRoutes.js';
 import { makeUploadFile } from './functions/uploadFile.js';
 import { makeStatusApi } from './functions/uploadStatus.js';
 import { makeMatchApi } from './functions/matchApi.js';
+import { makeAuditApi } from './functions/auditApi.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 
@@ -56,6 +57,7 @@ df.app.client.http(functionNames.stateSummaries, { ...httpOptions(functionNames.
 app.http(functionNames.stateMatches, { ...httpOptions(functionNames.stateMatches), handler: access.protect(functionNames.stateMatches, matchApi.stateMatches) });
 app.http(functionNames.matchRecord, { ...httpOptions(functionNames.matchRecord), handler: access.protect(functionNames.matchRecord, matchApi.matchRecord) });
 app.http(functionNames.matchPairs, { ...httpOptions(functionNames.matchPairs), handler: access.protect(functionNames.matchPairs, matchApi.matchPairs) });
+app.http(functionNames.auditRecords, { ...httpOptions(functionNames.auditRecords), handler: access.protect(functionNames.auditRecords, makeAuditApi(clients)) });
 app.http(functionNames.dashboard, { ...httpOptions(functionNames.dashboard), handler: access.open(functionNames.dashboard, makeDashboard(clients)) });
 
 app.eventHub(functionNames.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: makeMatchAnalysis(clients) });

@@ -22,6 +22,7 @@ export const functionNames = {
   stateMatches: 'stateMatches',
   matchRecord: 'matchRecord',
   matchPairs: 'matchPairs',
+  auditRecords: 'auditRecords',
   dashboard: 'dashboard',
   matchAnalysis: 'matchAnalysis',
   outboxSweeper: 'outboxSweeper',

@@ -15,15 +15,27 @@ param environmentName string
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Object id of the principal running azd (azd fills AZURE_PRINCIPAL_ID): PostgreSQL Entra administrator (runs the migrations at deploy) and data roles to upload files and browse the task hub. Empty = none.')
+@description('Object id of the principal running azd. azd always fills it with the principal it is signed in as (it never reads AZURE_PRINCIPAL_ID from the environment for this), so the PostgreSQL admin group and the app registration get the deployer as a member and owner. Empty = none.')
 param principalId string = ''
 
-@description('Kind of that principal (azd fills AZURE_PRINCIPAL_TYPE; the preprovision hook sets it when azd does not): a service principal in CI, a user at a desk.')
-@allowed(['User', 'ServicePrincipal', 'Group'])
+@description('Kind of that principal; azd fills it too (User, or ServicePrincipal when it signed in with a client id).')
+@allowed(['User', 'ServicePrincipal'])
 param principalType string = 'User'
 
-@description('Name PostgreSQL knows that principal by: a user principal name, or the display name of a service principal or group (the preprovision hook sets AZURE_PRINCIPAL_NAME).')
-param principalName string = ''
+@description('Object id of an existing Entra security group to be the PostgreSQL administrator (the people and CI that deploy are its members). Empty = the deployment creates the group "bulkflow admins (<environment>)" with the deployer as owner and member.')
+param postgresAdminGroupId string = ''
+
+@description('Display name of that existing group (what its members sign in to PostgreSQL as); required with postgresAdminGroupId.')
+param postgresAdminGroupName string = ''
+
+@description('Give the deployer data roles (task hub in the host storage account, the uploads and dead-letter containers) for debugging and the Durable Functions monitor extension. Off: nobody but the app and Event Grid reads the data.')
+param allowUserIdentityPrincipal bool = false
+
+@description('Private network: Flex VNet integration, private endpoints and DNS zones for both storage accounts, Event Hubs and PostgreSQL, their public endpoints closed. The API and sign-in stay public.')
+param vnetEnabled bool = false
+
+@description('Address space of the virtual network (two /24 subnets are cut from its first 512 addresses).')
+param vnetAddressPrefix string = '10.40.0.0/16'
 
 @description('Node.js version of the function app. Functions support for Node 20 ended on 2026-04-30; add a newer major here once the app is tested on it.')
 @allowed(['22'])
@@ -67,10 +79,22 @@ param postgresStorageSizeGB int = 128
 @minValue(1)
 param dbPoolMax int = 8
 
-@description('max_connections of the PostgreSQL server: Azure\'s default for the SKU (B1ms 50, B2s 429, B2ms and D2ds_v5 859, D4ds_v5 and E2ds_v5 1718, D8ds_v5 3437, 16 vCores and up 5000), or the value you set on the server.')
-@minValue(25)
+@description('max_connections of the PostgreSQL server when you changed it on the server; 0 = Azure\'s default for postgresSkuName (postgresMaxConnections.json).')
+@minValue(0)
 @maxValue(5000)
-param postgresMaxConnections int = 859
+param postgresMaxConnections int = 0
+
+@description('Zone-redundant high availability: a standby in another zone (about doubles the server\'s compute and storage cost; needs a General Purpose or Memory Optimized SKU and a region with zones).')
+param postgresZoneRedundantHa bool = false
+
+@description('Geo-redundant backups in the paired region (backup storage billed at the geo-redundant rate, about twice the local one); can only be chosen when the server is created.')
+param postgresGeoRedundantBackup bool = false
+
+@description('Zone-redundant storage (ZRS) for both storage accounts (about 25% more per GB than LRS; changing an existing account is a migration, not a redeploy).')
+param storageZoneRedundant bool = false
+
+@description('Zone-redundant Flex Consumption plan, where the region offers it (always-ready instances then run in at least two zones and are billed as such).')
+param functionsZoneRedundant bool = false
 
 @description('Connections kept out of the app\'s budget: 15 that Azure reserves for replication and monitoring, plus room for the deploy-time migrations and an operator\'s session.')
 @minValue(15)
@@ -79,6 +103,10 @@ param postgresReservedConnections int = 25
 @description('Days after which anything left in the uploads container is deleted by the storage lifecycle policy (a backstop: the app deletes each file when its upload is final).')
 @minValue(1)
 param uploadsRetentionDays int = 7
+
+@description('Days after which Event Grid dead letters (events it could not deliver to the starter) are deleted; replay them before (README "Dead-lettered upload events").')
+@minValue(1)
+param deadLetterRetentionDays int = 30
 
 @description('Daily Log Analytics ingestion cap in GB (-1 = none).')
 param logDailyQuotaGb int = 2
@@ -99,13 +127,17 @@ param deployDfMon bool = false
 @description('Entra app registration client id for the monitor\'s sign-in (required when deployDfMon).')
 param dfMonAuthClientId string = ''
 
-@description('Comma-separated user principal names allowed into the monitor.')
+@description('Comma-separated user principal names allowed into the monitor (required when deployDfMon: an empty list would admit anyone the registration admits).')
 param dfMonAllowedUserNames string = ''
+
+@description('The monitor only reads (DFM_MODE ReadOnly, reader roles on queues and tables): no terminate, purge or "delete task hub". false = operators may act on instances.')
+param dfMonReadOnly bool = true
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var appName = 'func-${resourceToken}'
 var storageAccountName = 'st${resourceToken}'
+var uploadsStorageAccountName = 'stu${resourceToken}'
 var deploymentContainerName = 'app-package-${take(appName, 32)}-${take(resourceToken, 7)}'
 var uploadsContainerName = 'uploads'
 var deadLetterContainerName = 'eventgrid-deadletter'
@@ -114,13 +146,17 @@ var databaseName = 'bulkflow'
 
 // Connection budget (README "Connection budget"). Flex Consumption applies maximumInstanceCount to each scaling
 // group separately, and every instance has its own pool of dbPoolMax connections. Groups that open connections:
-// durable (the activities) and http (the status API) can each reach the maximum; matchAnalysis, an Event Hubs
+// durable (the activities, plus its always-ready instance, counted on top because the Flex documentation does not
+// say it is part of the maximum) and http (the status API) can each reach the maximum; matchAnalysis, an Event Hubs
 // trigger, runs on at most one instance per partition; the two timers (outboxSweeper, housekeeping) on one each.
-// The starter (Event Grid) never connects. A negative headroom is refused: the function app module takes it as
-// a parameter with @minValue(0), so the deployment fails before anything changes.
-var dbInstancesWorstCase = 2 * maximumInstanceCount + min(maximumInstanceCount, eventHubPartitionCount) + 2
+// The starter (Event Grid) never connects. The preprovision hook (infra/hooks/connectionBudget.mjs) computes the
+// same before anything is deployed; here a negative headroom fails the function app module's @minValue(0).
+var durableAlwaysReady = 1
+var postgresDefaultMaxConnections = loadJsonContent('postgresMaxConnections.json')
+var postgresMaxConnectionsEffective = postgresMaxConnections > 0 ? postgresMaxConnections : (postgresDefaultMaxConnections[?postgresSkuName] ?? 0)
+var dbInstancesWorstCase = 2 * maximumInstanceCount + durableAlwaysReady + min(maximumInstanceCount, eventHubPartitionCount) + 2
 var dbConnectionsWorstCase = dbPoolMax * dbInstancesWorstCase
-var dbConnectionHeadroom = postgresMaxConnections - postgresReservedConnections - dbConnectionsWorstCase
+var dbConnectionHeadroom = postgresMaxConnectionsEffective - postgresReservedConnections - dbConnectionsWorstCase
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -149,25 +185,29 @@ module storage 'modules/storage.bicep' = {
   scope: rg
   params: {
     name: storageAccountName
+    uploadsName: uploadsStorageAccountName
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
     uploadsContainerName: uploadsContainerName
     deadLetterContainerName: deadLetterContainerName
     appPrincipalId: identity.outputs.principalId
-    deployerPrincipalId: principalId
+    deployerPrincipalId: allowUserIdentityPrincipal ? principalId : ''
     deployerPrincipalType: principalType
     uploadsRetentionDays: uploadsRetentionDays
+    deadLetterRetentionDays: deadLetterRetentionDays
+    zoneRedundant: storageZoneRedundant
+    vnetEnabled: vnetEnabled
   }
 }
 
 module eventGridTopic 'modules/eventGridTopic.bicep' = {
   scope: rg
   params: {
-    name: 'evgt-${resourceToken}'
+    name: 'evgt-uploads-${resourceToken}'
     location: location
     tags: tags
-    storageAccountName: storage.outputs.name
+    storageAccountName: storage.outputs.uploadsName
     deadLetterContainerName: deadLetterContainerName
   }
 }
@@ -184,6 +224,18 @@ module eventHubs 'modules/eventHubs.bicep' = {
     partitionCount: eventHubPartitionCount
     retentionHours: eventHubRetentionDays * 24
     appPrincipalId: identity.outputs.principalId
+    vnetEnabled: vnetEnabled
+  }
+}
+
+// The PostgreSQL administrator: a group, so every deployer (a teammate, CI after a laptop) signs in as the same
+// role, which owns what the migrations create and may grant it. Created here unless an existing group is given.
+module adminGroup 'modules/adminGroup.bicep' = if (empty(postgresAdminGroupId)) {
+  scope: rg
+  params: {
+    uniqueName: 'bulkflow-admins-${resourceToken}'
+    displayName: 'bulkflow admins (${environmentName})'
+    deployerPrincipalId: principalId
   }
 }
 
@@ -193,14 +245,31 @@ module postgres 'modules/postgres.bicep' = {
     name: 'psql-${resourceToken}'
     location: location
     tags: tags
-    databaseName: databaseName
     version: postgresVersion
     skuName: postgresSkuName
     skuTier: postgresSkuTier
     storageSizeGB: postgresStorageSizeGB
-    adminPrincipalId: principalId
-    adminPrincipalName: principalName
-    adminPrincipalType: principalType
+    adminGroupId: empty(postgresAdminGroupId) ? adminGroup!.outputs.id : postgresAdminGroupId
+    adminGroupName: empty(postgresAdminGroupId) ? adminGroup!.outputs.displayName : postgresAdminGroupName
+    zoneRedundantHa: postgresZoneRedundantHa
+    geoRedundantBackup: postgresGeoRedundantBackup
+    vnetEnabled: vnetEnabled
+  }
+}
+
+module network 'modules/network.bicep' = if (vnetEnabled) {
+  scope: rg
+  params: {
+    name: 'vnet-${resourceToken}'
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+    storageAccountId: storage.outputs.id
+    uploadsStorageAccountId: storage.outputs.uploadsId
+    eventHubsNamespaceId: eventHubs.outputs.namespaceId
+    eventHubsHost: eventHubs.outputs.fullyQualifiedNamespace
+    postgresServerId: postgres.outputs.id
+    postgresHost: postgres.outputs.host
   }
 }
 
@@ -213,6 +282,7 @@ module appRegistration 'modules/appRegistration.bicep' = {
     displayName: 'bulkflow (${environmentName})'
     dashboardUrl: 'https://${appName}.azurewebsites.net/api/dashboard/'
     states: states
+    ownerPrincipalId: principalId
   }
 }
 
@@ -226,22 +296,27 @@ module functionApp 'modules/functionApp.bicep' = {
     nodeVersion: nodeVersion
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    durableAlwaysReady: durableAlwaysReady
+    zoneRedundant: functionsZoneRedundant
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     identityName: identity.outputs.name
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
+    uploadsBlobEndpoint: storage.outputs.uploadsBlobEndpoint
     deploymentContainerName: deploymentContainerName
     eventHubsNamespace: eventHubs.outputs.fullyQualifiedNamespace
     eventHubName: eventHubs.outputs.eventHubName
     postgresHost: postgres.outputs.host
-    postgresDatabase: postgres.outputs.databaseName
+    postgresDatabase: databaseName
     taskHubName: taskHubName
     dbPoolMax: dbPoolMax
     dbConnectionHeadroom: dbConnectionHeadroom
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     authClientId: appRegistration.outputs.clientId
+    authScope: appRegistration.outputs.scope
     uploadMaxBytes: uploadMaxBytes
+    appSubnetId: vnetEnabled ? network!.outputs.appSubnetId : ''
   }
 }
 
@@ -257,6 +332,7 @@ module dfmon 'modules/dfmon.bicep' = if (deployDfMon) {
     taskHubName: taskHubName
     authClientId: dfMonAuthClientId
     allowedUserNames: dfMonAllowedUserNames
+    readOnly: dfMonReadOnly
   }
 }
 
@@ -267,14 +343,18 @@ output RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_UPLOADS_STORAGE_ACCOUNT_NAME string = storage.outputs.uploadsName
 output AZURE_UPLOADS_CONTAINER string = uploadsContainerName
 output AZURE_EVENTGRID_SYSTEM_TOPIC string = eventGridTopic.outputs.name
 output AZURE_EVENTGRID_DEADLETTER_CONTAINER string = deadLetterContainerName
 output AZURE_EVENTHUBS_NAMESPACE string = eventHubs.outputs.namespaceName
 output AZURE_POSTGRES_HOST string = postgres.outputs.host
-output AZURE_POSTGRES_DATABASE string = postgres.outputs.databaseName
+output AZURE_POSTGRES_DATABASE string = databaseName
 output AZURE_POSTGRES_SERVER_NAME string = postgres.outputs.serverName
-output AZURE_POSTGRES_ADMIN_NAME string = principalName
+output AZURE_POSTGRES_ADMIN_NAME string = postgres.outputs.adminName
+// Not AZURE_POSTGRES_ADMIN_GROUP_ID: that is the input naming an existing group, and an output would become it.
+output POSTGRES_ADMIN_GROUP_OBJECT_ID string = postgres.outputs.adminId
+output POSTGRES_ADMIN_GROUP_CREATED bool = empty(postgresAdminGroupId)
 output AZURE_APP_IDENTITY_NAME string = identity.outputs.name
 output AZURE_APP_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output DB_CONNECTIONS_WORST_CASE int = dbConnectionsWorstCase
@@ -282,5 +362,6 @@ output DB_CONNECTION_HEADROOM int = functionApp.outputs.dbConnectionHeadroom
 output TASK_HUB_NAME string = taskHubName
 output AZURE_API_CLIENT_ID string = appRegistration.outputs.clientId
 output AZURE_API_SERVICE_PRINCIPAL_ID string = appRegistration.outputs.servicePrincipalId
+output AZURE_API_IDENTIFIER_URI string = appRegistration.outputs.identifierUri
 output AZURE_API_SCOPE string = appRegistration.outputs.scope
 output DFMON_URL string = deployDfMon ? dfmon!.outputs.url : ''

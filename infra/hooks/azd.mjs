@@ -2,12 +2,14 @@
 // @ts-check
 /**
  * The azd hooks of bulkflow, one script for Windows and POSIX: azure.yaml runs `node infra/hooks/azd.mjs <hook>`
- * from both its posix and windows variants. azd passes its environment (AZURE_SUBSCRIPTION_ID, AZURE_ENV_NAME,
- * AZURE_PRINCIPAL_ID and the outputs of infra/bicep/main.bicep) as environment variables.
+ * from both its posix and windows variants. azd passes its environment (AZURE_SUBSCRIPTION_ID, AZURE_ENV_NAME, the
+ * outputs of infra/bicep/main.bicep and whatever `azd env set` stored) as environment variables; not
+ * AZURE_PRINCIPAL_ID, which it resolves only for the template's parameters.
  *
- *   preprovision  who runs azd: AZURE_PRINCIPAL_TYPE and AZURE_PRINCIPAL_NAME for the templates
+ *   preprovision  azd and az signed in as one principal; the PostgreSQL connection budget holds
  *   predeploy     migrations as the PostgreSQL administrator, and the app identity's login, before the code serves
  *   postdeploy    the Event Grid subscription of the starter function
+ *   postdown      deletes and purges the app registration and the admin group azd down leaves in the tenant
  */
 import { HookError } from './az.mjs';
 
@@ -17,6 +19,7 @@ const hooks = {
   // Loaded only when it runs: it needs the project's node_modules, which it installs if missing.
   predeploy: async () => (await import('./predeploy.mjs')).predeploy,
   postdeploy: async () => (await import('./postdeploy.mjs')).postdeploy,
+  postdown: async () => (await import('./postdown.mjs')).postdown,
 };
 
 const name = process.argv[2] ?? '';

@@ -25,7 +25,7 @@ const transientSubscriptionFailure = azFailureMatching(
 
 /** @param {NodeJS.ProcessEnv} env */
 export async function postdeploy(env) {
-  const values = required(env, ['RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_STORAGE_ACCOUNT_NAME', 'AZURE_EVENTGRID_SYSTEM_TOPIC']);
+  const values = required(env, ['RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_UPLOADS_STORAGE_ACCOUNT_NAME', 'AZURE_EVENTGRID_SYSTEM_TOPIC']);
   const az = azFor(env);
   const delayMs = retryDelayMs(env);
   const app = ['--resource-group', values.RESOURCE_GROUP, '--name', values.AZURE_FUNCTION_APP_NAME];
@@ -56,7 +56,7 @@ export async function postdeploy(env) {
         '--parameters',
         `systemTopicName=${values.AZURE_EVENTGRID_SYSTEM_TOPIC}`,
         `functionAppName=${values.AZURE_FUNCTION_APP_NAME}`,
-        `storageAccountName=${values.AZURE_STORAGE_ACCOUNT_NAME}`,
+        `storageAccountName=${values.AZURE_UPLOADS_STORAGE_ACCOUNT_NAME}`,
         `deadLetterContainerName=${env.AZURE_EVENTGRID_DEADLETTER_CONTAINER || 'eventgrid-deadletter'}`,
         '--output', 'none',
       ]),

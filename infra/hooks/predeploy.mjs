@@ -1,12 +1,16 @@
 // @ts-check
 /**
  * predeploy: brings the database up to the schema of the code about to be deployed, before it serves. Signed in as
- * the server's Entra administrator (the principal running azd), it
- *   1. maps the app's managed identity to a PostgreSQL login (pgaadauth_create_principal_with_oid), once;
- *   2. runs the migrations, which also create and grant the least-privilege role `bulkflow_app`;
- *   3. lets that login act as `bulkflow_app` and nothing else (the app sets its role at connect: DB_ROLE).
- * The app never migrates on Azure. The server admits Azure services only: when this machine is refused, its
- * address (from the server's refusal) gets a firewall rule for the duration of the hook.
+ * the server's Entra administrator group (AZURE_POSTGRES_ADMIN_NAME, with the deployer's own token: every deployer
+ * is a member and acts as the same role), it
+ *   1. creates the database when it does not exist, so the group owns it (one made by ARM before any administrator
+ *      existed would belong to the service's superuser and refuse CREATE SCHEMA);
+ *   2. maps the app's managed identity to a PostgreSQL login (pgaadauth_create_principal_with_oid), once;
+ *   3. runs the migrations, which also create and grant the least-privilege role `bulkflow_app`;
+ *   4. lets that login act as `bulkflow_app` and nothing else (the app sets its role at connect: PGOPTIONS).
+ * The app never migrates on Azure. When the server refuses this machine's address (it admits Azure services only,
+ * or nobody with the private network), that address gets a firewall rule for the duration of the hook, removed
+ * on every way out: success, failure, Ctrl-C or a terminated process.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,7 +20,6 @@ import { azFor, HookError, npm, required, retry, retryDelayMs } from './az.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Must match migrations/ (the role the migrations grant) and DB_ROLE in infra/bicep/modules/functionApp.bicep. */
 export const appRole = 'bulkflow_app';
-const firewallRule = 'azd-deploy-client';
 
 /** @param {NodeJS.ProcessEnv} env */
 export async function predeploy(env) {
@@ -54,7 +57,26 @@ export async function predeploy(env) {
     connectionTimeoutMillis: 30_000,
   });
   const server = ['--resource-group', values.RESOURCE_GROUP, '--name', values.AZURE_POSTGRES_SERVER_NAME];
-  let ruleCreated = false;
+  /** @type {string | undefined} the firewall rule this run made, until it is removed */
+  let rule;
+  const removeRule = () => {
+    if (!rule) return;
+    const name = rule;
+    rule = undefined;
+    az(['postgres', 'flexible-server', 'firewall-rule', 'delete', ...server, '--rule-name', name, '--yes', '--output', 'none']);
+    console.log(`predeploy: firewall rule ${name} removed`);
+  };
+  // An interrupted deploy must not leave the server open to this address: remove the rule, then die of the signal.
+  /** @param {NodeJS.Signals} signal */
+  const onSignal = (signal) => {
+    try {
+      removeRule();
+    } finally {
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+  };
+  const signals = /** @type {NodeJS.Signals[]} */ (['SIGINT', 'SIGTERM', 'SIGHUP']);
+  for (const signal of signals) process.on(signal, onSignal);
 
   /** @param {string} database */
   const connect = async (database) => {
@@ -65,11 +87,12 @@ export async function predeploy(env) {
     } catch (error) {
       await client.end().catch(() => {});
       const refusedAddress = /no pg_hba\.conf entry for host "([^"]+)"/.exec(String(/** @type {Error} */ (error).message))?.[1];
-      if (!refusedAddress || ruleCreated) throw error;
+      if (!refusedAddress || rule) throw error;
       console.log(`predeploy: PostgreSQL refused ${refusedAddress}; allowing it until the migrations are done`);
-      az(['postgres', 'flexible-server', 'firewall-rule', 'create', ...server, '--rule-name', firewallRule,
+      // One rule per address, so two deployers at once never remove each other's.
+      rule = `azd-deploy-${refusedAddress.replace(/[^\w]/g, '-')}`;
+      az(['postgres', 'flexible-server', 'firewall-rule', 'create', ...server, '--rule-name', rule,
         '--start-ip-address', refusedAddress, '--end-ip-address', refusedAddress, '--output', 'none']);
-      ruleCreated = true;
       // A new rule takes effect within a minute or so.
       return retry({ attempts: 12, delayMs, retryable: (e) => /pg_hba\.conf/.test(String(/** @type {Error} */ (e).message)) }, async () => {
         const retried = new pg.Client(connection(database));
@@ -87,6 +110,12 @@ export async function predeploy(env) {
   try {
     const admin = await connect('postgres');
     try {
+      const database = values.AZURE_POSTGRES_DATABASE;
+      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+      if (exists.rowCount === 0) {
+        await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(database)} ENCODING 'UTF8' TEMPLATE template0`);
+        console.log(`predeploy: database ${database} created, owned by ${values.AZURE_POSTGRES_ADMIN_NAME}`);
+      }
       const identity = values.AZURE_APP_IDENTITY_NAME;
       const { rowCount } = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [identity]);
       if (rowCount === 0) {
@@ -103,7 +132,16 @@ export async function predeploy(env) {
       const client = await pool.connect();
       try {
         // Membership without inheritance: the login holds no rights of its own and acts only after SET ROLE.
-        await client.query(`GRANT ${appRole} TO ${client.escapeIdentifier(values.AZURE_APP_IDENTITY_NAME)} WITH INHERIT FALSE, SET TRUE`);
+        await client.query(`GRANT ${appRole} TO ${client.escapeIdentifier(values.AZURE_APP_IDENTITY_NAME)} WITH INHERIT FALSE, SET TRUE`).catch((error) => {
+          // PostgreSQL 16: only a holder of ADMIN OPTION on the role may grant it, i.e. the role that created it.
+          if (/permission denied to grant role|must have admin option/i.test(String(error.message))) {
+            throw new HookError(
+              `${values.AZURE_POSTGRES_ADMIN_NAME} may not grant ${appRole}: it was created by another administrator (one that deployed before the ` +
+                `administrator became a group). As that principal, run once: GRANT ${appRole} TO "${values.AZURE_POSTGRES_ADMIN_NAME}" WITH ADMIN OPTION`,
+            );
+          }
+          throw error;
+        });
       } finally {
         client.release();
       }
@@ -113,10 +151,15 @@ export async function predeploy(env) {
     console.log(`predeploy: ${values.AZURE_POSTGRES_DATABASE} migrated; ${values.AZURE_APP_IDENTITY_NAME} may act as ${appRole}`);
   } catch (error) {
     if (error instanceof HookError) throw error;
-    throw new HookError(`PostgreSQL ${values.AZURE_POSTGRES_HOST} as ${values.AZURE_POSTGRES_ADMIN_NAME}: ${/** @type {Error} */ (error).message}`);
+    const message = /** @type {Error} */ (error).message;
+    // A principal outside the administrator group is refused at sign-in under the group's name.
+    const hint = /password authentication failed|does not exist/i.test(message)
+      ? `\nThe principal az is signed in as must be a member of the Entra group "${values.AZURE_POSTGRES_ADMIN_NAME}"; an owner of the group adds it: ` +
+        'az ad group member add --group <group object id> --member-id <your object id> (then sign in again: az login)'
+      : '';
+    throw new HookError(`PostgreSQL ${values.AZURE_POSTGRES_HOST} as ${values.AZURE_POSTGRES_ADMIN_NAME}: ${message}${hint}`);
   } finally {
-    if (ruleCreated) {
-      az(['postgres', 'flexible-server', 'firewall-rule', 'delete', ...server, '--rule-name', firewallRule, '--yes', '--output', 'none']);
-    }
+    removeRule();
+    for (const signal of signals) process.off(signal, onSignal);
   }
 }

@@ -1,15 +1,27 @@
 /**
- * The app's settings: the one module that reads process.env for the app. `settingDefinitions` is the
- * declarative list of every setting (the infra consistency test checks bicep against it);
- * `loadSettings` validates the ones the app code reads and returns them typed.
+ * The app's settings, each declared once, and the one module that reads process.env for the app.
+ *
+ * To add a setting: add ONE entry to `appSettings` below, where its key is its place in `Settings`:
+ * `positiveInteger({ name: 'MY_SETTING', default: ENGINE_CONSTANT, description: '...' })` (or `text`, `optionalText`,
+ * `nonNegativeInteger`, `share`, `boolean`, `httpUrl`; a default the engine also uses comes from the engine's constant,
+ * e.g. src/engine/ingestPolicy.ts). Its type in `Settings`, its validation in `loadSettings` and its row in
+ * `settingDefinitions` (which the infra test checks bicep against) all follow from that entry. A setting only the
+ * Functions host reads goes in `hostSettings`; one read together with others (a connection) is a `group`.
  */
+import { MIN_AUDIT_RETENTION_DAYS } from '../engine/auditTrail.js';
+import {
+  DEFAULT_CHUNK_BYTES, DEFAULT_MAX_CHUNKS_IN_FLIGHT, DEFAULT_MAX_CONCURRENT_COMMITS, DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE,
+  DEFAULT_UPLOAD_MAX_BYTES,
+} from '../engine/index.js';
+
+type ReadBy = 'host' | 'app' | 'host+app';
 
 export interface SettingDefinition {
   readonly name: string;
   /** Required settings must be present in every deployment (in one of the forms in `satisfiedBy`). */
   readonly requirement: 'required' | 'optional';
   /** Who reads it: the Functions host (bindings, host.json), the app code, or both. */
-  readonly readBy: 'host' | 'app' | 'host+app';
+  readonly readBy: ReadBy;
   readonly default?: string;
   readonly description: string;
   /**
@@ -19,14 +31,54 @@ export interface SettingDefinition {
   readonly satisfiedBy: readonly (readonly string[])[];
 }
 
-function setting(
-  definition: Omit<SettingDefinition, 'satisfiedBy'> & { satisfiedBy?: readonly (readonly string[])[] },
-): SettingDefinition {
-  return { ...definition, satisfiedBy: definition.satisfiedBy ?? [[definition.name]] };
+/** What an entry says; everything but name and description has a default (optional, read by the app). */
+interface Declaration<D = string> {
+  readonly name: string;
+  readonly description: string;
+  readonly requirement?: 'required' | 'optional';
+  readonly readBy?: ReadBy;
+  readonly default?: D;
+  readonly satisfiedBy?: readonly (readonly string[])[];
 }
 
-export const settingDefinitions: readonly SettingDefinition[] = [
-  setting({
+function define(declaration: Declaration<string | number | boolean>): SettingDefinition {
+  const { name, description, requirement = 'optional', readBy = 'app', satisfiedBy = [[name]] } = declaration;
+  return { name, requirement, readBy, ...(declaration.default === undefined ? {} : { default: String(declaration.default) }), description, satisfiedBy };
+}
+
+/** One entry of `appSettings`: the settings it covers and how the app reads them into a value of type T. */
+class Setting<T> {
+  constructor(
+    readonly definitions: readonly SettingDefinition[],
+    readonly read: (reader: SettingReader) => T,
+  ) {}
+}
+
+/** A setting read on its own; its default (typed like its value) comes with the declaration. */
+function single<T extends string | number | boolean | undefined>(read: (reader: SettingReader, definition: SettingDefinition) => T) {
+  return (declaration: Declaration<NonNullable<T>>): Setting<T> => {
+    const definition = define(declaration);
+    return new Setting([definition], (reader) => read(reader, definition));
+  };
+}
+
+/** Settings read together into one value (a connection and its identity-based forms, a sign-in). */
+function group<T>(definitions: Record<string, SettingDefinition>, read: (reader: SettingReader) => T): Setting<T> {
+  return new Setting(Object.values(definitions), read);
+}
+
+const text = single((reader, definition) => reader.text(definition));
+const optionalText = single((reader, definition): string | undefined => reader.optional(definition.name));
+const positiveInteger = single((reader, definition) => reader.integer(definition, 1, 'a positive integer'));
+const nonNegativeInteger = single((reader, definition) => reader.integer(definition, 0, 'a whole number, 0 or more'));
+const auditRetentionDays = single((reader, definition) => reader.integer(definition, MIN_AUDIT_RETENTION_DAYS, `a whole number, ${MIN_AUDIT_RETENTION_DAYS} or more`));
+const share = single((reader, definition) => reader.share(definition));
+const boolean = single((reader, definition) => reader.boolean(definition));
+const httpUrl = single((reader, definition) => reader.requiredUrl(definition, ['https:', 'http:']));
+
+/** Read by the Functions host only (bindings, host.json): declared for the bicep check, never loaded by the app. */
+const hostSettings: readonly SettingDefinition[] = [
+  define({
     name: 'AzureWebJobsStorage',
     requirement: 'required',
     readBy: 'host',
@@ -39,22 +91,36 @@ export const settingDefinitions: readonly SettingDefinition[] = [
       ['AzureWebJobsStorage__blobServiceUri', 'AzureWebJobsStorage__queueServiceUri', 'AzureWebJobsStorage__tableServiceUri'],
     ],
   }),
-  setting({
+  define({
     name: 'TASK_HUB_NAME',
     requirement: 'required',
     readBy: 'host',
     description: 'Durable task hub name (host.json `hubName: %TASK_HUB_NAME%`); the Durable Functions monitor uses the same name.',
   }),
-  setting({
+  define({
+    name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', readBy: 'host', default: '104857600',
+    description: 'The Functions host refuses larger request bodies (413); set to UPLOAD_MAX_BYTES so uploads reach the app.',
+  }),
+  define({
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+    readBy: 'host',
+    description: 'Entra-authenticated telemetry on Azure: `ClientId=<identity client id>;Authorization=AAD` (local auth is off on the component).',
+  }),
+];
+
+const uploadStorage = {
+  connection: define({
     name: 'UploadStorage',
     requirement: 'required',
-    readBy: 'app',
     description:
       'Blob storage the uploaded CSVs are read from: a connection string, or `UploadStorage__blobServiceUri` ' +
       '(or `__accountName`) with `__credential=managedidentity` and `__clientId`.',
     satisfiedBy: [['UploadStorage'], ['UploadStorage__blobServiceUri'], ['UploadStorage__accountName']],
   }),
-  setting({
+};
+
+const eventHubs = {
+  connection: define({
     name: 'EventHubConnection',
     requirement: 'required',
     readBy: 'host+app',
@@ -63,141 +129,161 @@ export const settingDefinitions: readonly SettingDefinition[] = [
       '`EventHubConnection__fullyQualifiedNamespace` with `__credential=managedidentity` and `__clientId`.',
     satisfiedBy: [['EventHubConnection'], ['EventHubConnection__fullyQualifiedNamespace']],
   }),
-  setting({
-    name: 'EVENT_HUB_NAME',
-    requirement: 'optional',
-    readBy: 'host+app',
-    default: 'upload-events',
-    description: 'Event hub that upload events go to (also `%EVENT_HUB_NAME%` in the matchAnalysis trigger, so the host needs it set).',
-  }),
-  setting({
+};
+
+const postgres = {
+  url: define({
     name: 'DATABASE_URL',
     requirement: 'required',
-    readBy: 'app',
     description:
       'PostgreSQL connection string (local and dev). On Azure leave it unset and set PGHOST, PGDATABASE and PGUSER: ' +
       'the password is then a Microsoft Entra access token of the app identity.',
     satisfiedBy: [['DATABASE_URL'], ['PGHOST', 'PGDATABASE', 'PGUSER']],
   }),
-  setting({ name: 'PGHOST', requirement: 'optional', readBy: 'app', description: 'PostgreSQL server host (used when DATABASE_URL is unset).' }),
-  setting({ name: 'PGDATABASE', requirement: 'optional', readBy: 'app', description: 'PostgreSQL database name (with PGHOST).' }),
-  setting({
-    name: 'PGUSER',
-    requirement: 'optional',
-    readBy: 'app',
-    description: 'PostgreSQL role (with PGHOST); on Azure the Entra principal name of the app identity.',
-  }),
-  setting({ name: 'PGPORT', requirement: 'optional', readBy: 'app', default: '5432', description: 'PostgreSQL port (with PGHOST).' }),
-  setting({
+  host: define({ name: 'PGHOST', description: 'PostgreSQL server host (used when DATABASE_URL is unset).' }),
+  database: define({ name: 'PGDATABASE', description: 'PostgreSQL database name (with PGHOST).' }),
+  user: define({ name: 'PGUSER', description: 'PostgreSQL role (with PGHOST); on Azure the Entra principal name of the app identity.' }),
+  port: define({ name: 'PGPORT', default: 5432, description: 'PostgreSQL port (with PGHOST).' }),
+  sslMode: define({
     name: 'PGSSLMODE',
-    requirement: 'optional',
-    readBy: 'app',
     default: 'verify-full',
     description: 'TLS to PostgreSQL (with PGHOST): disable, require (encrypted, certificate not checked) or verify-full.',
   }),
-  setting({
+  password: define({
     name: 'PGPASSWORD',
-    requirement: 'optional',
-    readBy: 'app',
     description: 'Static PostgreSQL password (with PGHOST); when unset an Entra access token is used. Never set on Azure.',
   }),
-  setting({
+  options: define({
     name: 'PGOPTIONS',
-    requirement: 'optional',
-    readBy: 'app',
     description:
       'Startup options of every PostgreSQL session (with PGHOST). On Azure `-c role=bulkflow_app`: the identity\'s login acts only as ' +
       'the least-privilege role the migrations grant. With DATABASE_URL the URL carries them (`?options=...`).',
   }),
-  setting({
+  clientId: define({
+    name: 'AZURE_CLIENT_ID',
+    description: 'Client id of the user-assigned managed identity whose Entra token is the PostgreSQL password.',
+  }),
+};
+
+const dashboard = {
+  authority: define({
+    name: 'DASHBOARD_AUTHORITY',
+    description: 'Where the dashboard signs people in (authorization code + PKCE): `https://login.microsoftonline.com/<tenant>`. Unset: no sign-in.',
+  }),
+  clientId: define({ name: 'DASHBOARD_CLIENT_ID', description: 'Client id the dashboard signs in as (the app registration, with a SPA redirect URI).' }),
+  scope: define({ name: 'DASHBOARD_SCOPE', description: 'Scope the dashboard asks for: `api://<client id>/user_impersonation`.' }),
+};
+
+/** Every setting the app code reads, in the shape `loadSettings` returns (and in the order it reports problems). */
+const appSettings = {
+  uploadStorage: group(uploadStorage, readBlobStorage),
+  eventHubs: {
+    connection: group(eventHubs, readEventHubs),
+    eventHubName: text({
+      name: 'EVENT_HUB_NAME', readBy: 'host+app', default: 'upload-events',
+      description: 'Event hub that upload events go to (also `%EVENT_HUB_NAME%` in the matchAnalysis trigger, so the host needs it set).',
+    }),
+  },
+  postgres: group(postgres, readPostgres),
+  dbPoolMax: positiveInteger({ name: 'DB_POOL_MAX', default: 10, description: 'PostgreSQL connections per app instance.' }),
+  migrateOnStart: boolean({
     name: 'DB_MIGRATE_ON_START',
-    requirement: 'optional',
-    readBy: 'app',
-    default: 'false',
+    default: false,
     description:
       'true: the app applies pending migrations before its first query (a local database it administers). Never on Azure, where ' +
       'the predeploy hook migrates as the PostgreSQL administrator and the app\'s role may not change the schema.',
   }),
-  setting({
-    name: 'AZURE_CLIENT_ID',
-    requirement: 'optional',
-    readBy: 'app',
-    description: 'Client id of the user-assigned managed identity whose Entra token is the PostgreSQL password.',
+  ingest: {
+    maxChunksInFlight: positiveInteger({
+      name: 'INGEST_MAX_CHUNKS_IN_FLIGHT', default: DEFAULT_MAX_CHUNKS_IN_FLIGHT,
+      description: 'Chunks one ingestion commits concurrently (its orchestrator\'s wave width).',
+    }),
+    maxConcurrentCommits: positiveInteger({
+      name: 'INGEST_MAX_CONCURRENT_COMMITS', default: DEFAULT_MAX_CONCURRENT_COMMITS,
+      description: 'Chunk commits running at once across every upload and app instance, enforced by PostgreSQL (size it to the server, not to one instance).',
+    }),
+    chunkBytes: positiveInteger({ name: 'INGEST_CHUNK_BYTES', default: DEFAULT_CHUNK_BYTES, description: 'Target size of one chunk of the CSV, in bytes.' }),
+    maxRejectedShare: share({
+      name: 'INGEST_MAX_REJECTED_SHARE', default: DEFAULT_MAX_REJECTED_SHARE,
+      description: 'Share of rejected rows (0..1) above which an upload is not activated.',
+    }),
+    maxErrorRows: positiveInteger({ name: 'INGEST_MAX_ERROR_ROWS', default: DEFAULT_MAX_ERROR_ROWS, description: 'Row errors kept per upload.' }),
+  },
+  cleanupRetentionHours: positiveInteger({
+    name: 'CLEANUP_RETENTION_HOURS', default: 24, description: 'Hours staged rows of unfinished uploads are kept.',
   }),
-  setting({ name: 'INGEST_MAX_CHUNKS_IN_FLIGHT', requirement: 'optional', readBy: 'app', default: '8', description: 'Chunks one ingestion commits concurrently (its orchestrator\'s wave width).' }),
-  setting({
-    name: 'INGEST_MAX_CONCURRENT_COMMITS', requirement: 'optional', readBy: 'app', default: '16',
-    description: 'Chunk commits running at once across every upload and app instance, enforced by PostgreSQL (size it to the server, not to one instance).',
-  }),
-  setting({ name: 'INGEST_CHUNK_BYTES', requirement: 'optional', readBy: 'app', default: String(8 * 1024 * 1024), description: 'Target size of one chunk of the CSV, in bytes.' }),
-  setting({ name: 'INGEST_MAX_REJECTED_SHARE', requirement: 'optional', readBy: 'app', default: '0.05', description: 'Share of rejected rows (0..1) above which an upload is not activated.' }),
-  setting({ name: 'INGEST_MAX_ERROR_ROWS', requirement: 'optional', readBy: 'app', default: '10000', description: 'Row errors kept per upload.' }),
-  setting({ name: 'DB_POOL_MAX', requirement: 'optional', readBy: 'app', default: '10', description: 'PostgreSQL connections per app instance.' }),
-  setting({ name: 'CLEANUP_RETENTION_HOURS', requirement: 'optional', readBy: 'app', default: '24', description: 'Hours staged rows of unfinished uploads are kept.' }),
-  setting({
-    name: 'MATCH_CLOSED_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '30',
+  matchClosedRetentionDays: positiveInteger({
+    name: 'MATCH_CLOSED_RETENTION_DAYS', default: 30,
     description: 'Days a closed match record (personal data of two states) is kept before housekeeping deletes it.',
   }),
-  setting({
-    name: 'UPLOAD_BLOB_RETENTION_HOURS', requirement: 'optional', readBy: 'app', default: '0',
+  durableHistoryRetentionDays: positiveInteger({
+    name: 'DURABLE_HISTORY_RETENTION_DAYS', default: 7, description: 'Days finished orchestration histories are kept before purge.',
+  }),
+  uploadBlobRetentionHours: nonNegativeInteger({
+    name: 'UPLOAD_BLOB_RETENTION_HOURS', default: 0,
     description: 'Hours an uploaded file is kept after its upload is final (complete, failed, superseded): 0 deletes it at once; otherwise the hourly housekeeping deletes it once the hours have passed. Status and row errors stay.',
   }),
-  setting({
-    name: 'OUTBOX_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7',
+  outboxRetentionDays: positiveInteger({
+    name: 'OUTBOX_RETENTION_DAYS', default: 7,
     description: 'Days a delivered event (upload events, match announcements) is kept in the outbox before housekeeping purges it.',
   }),
-  setting({ name: 'DURABLE_HISTORY_RETENTION_DAYS', requirement: 'optional', readBy: 'app', default: '7', description: 'Days finished orchestration histories are kept before purge.' }),
-  setting({
-    name: 'AUTH_ISSUER',
-    requirement: 'required',
-    readBy: 'app',
-    description:
-      'Issuer (`iss`) of the bearer tokens the API accepts. On Azure Entra ID v2: `https://login.microsoftonline.com/<tenant>/v2.0`; ' +
-      'locally the stack fills it with its own issuer.',
+  auditRetentionDays: auditRetentionDays({
+    name: 'AUDIT_RETENTION_DAYS', default: 365,
+    description: `Days an audit record (who read or changed which state's data) is kept before housekeeping deletes it; at least ${MIN_AUDIT_RETENTION_DAYS} (the database refuses less).`,
   }),
-  setting({
-    name: 'AUTH_AUDIENCE',
-    requirement: 'required',
-    readBy: 'app',
-    description: 'Audience (`aud`) the tokens must carry: on Azure the client id of the bulkflow app registration.',
+  applicationInsightsConnectionString: optionalText({
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', readBy: 'host+app', description: 'Application Insights resource; telemetry is off when unset.',
   }),
-  setting({
-    name: 'AUTH_JWKS_URL',
-    requirement: 'required',
-    readBy: 'app',
-    description: "The issuer's signing keys (JWKS). On Azure `https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys`.",
-  }),
-  setting({
-    name: 'API_RATE_LIMIT_PER_MINUTE', requirement: 'optional', readBy: 'app', default: '60',
-    description: 'Requests one caller (token object id) may make to the HTTP API per minute, across all instances; more get 429.',
-  }),
-  setting({
-    name: 'UPLOAD_MAX_BYTES', requirement: 'optional', readBy: 'app', default: String(4 * 1024 ** 3),
+  auth: {
+    issuer: text({
+      name: 'AUTH_ISSUER',
+      requirement: 'required',
+      description:
+        'Issuer (`iss`) of the bearer tokens the API accepts. On Azure Entra ID v2: `https://login.microsoftonline.com/<tenant>/v2.0`; ' +
+        'locally the stack fills it with its own issuer.',
+    }),
+    audience: text({
+      name: 'AUTH_AUDIENCE', requirement: 'required', description: 'Audience (`aud`) the tokens must carry: on Azure the client id of the bulkflow app registration.',
+    }),
+    jwksUrl: httpUrl({
+      name: 'AUTH_JWKS_URL', requirement: 'required',
+      description: "The issuer's signing keys (JWKS). On Azure `https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys`.",
+    }),
+    rateLimitPerMinute: positiveInteger({
+      name: 'API_RATE_LIMIT_PER_MINUTE', default: 60,
+      description: 'Requests one caller (token object id) may make to the HTTP API per minute, across all instances; more get 429.',
+    }),
+  },
+  uploadMaxBytes: positiveInteger({
+    name: 'UPLOAD_MAX_BYTES', default: DEFAULT_UPLOAD_MAX_BYTES,
     description: 'Largest file the upload API accepts (413 above); FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be at least this.',
   }),
-  setting({
-    name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', requirement: 'optional', readBy: 'host', default: '104857600',
-    description: 'The Functions host refuses larger request bodies (413); set to UPLOAD_MAX_BYTES so uploads reach the app.',
-  }),
-  setting({
-    name: 'DASHBOARD_AUTHORITY', requirement: 'optional', readBy: 'app',
-    description: 'Where the dashboard signs people in (authorization code + PKCE): `https://login.microsoftonline.com/<tenant>`. Unset: no sign-in.',
-  }),
-  setting({ name: 'DASHBOARD_CLIENT_ID', requirement: 'optional', readBy: 'app', description: 'Client id the dashboard signs in as (the app registration, with a SPA redirect URI).' }),
-  setting({ name: 'DASHBOARD_SCOPE', requirement: 'optional', readBy: 'app', description: 'Scope the dashboard asks for: `api://<client id>/user_impersonation`.' }),
-  setting({
-    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
-    requirement: 'optional',
-    readBy: 'host+app',
-    description: 'Application Insights resource; telemetry is off when unset.',
-  }),
-  setting({
-    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
-    requirement: 'optional',
-    readBy: 'host',
-    description: 'Entra-authenticated telemetry on Azure: `ClientId=<identity client id>;Authorization=AAD` (local auth is off on the component).',
-  }),
-];
+  /** Sign-in of the dashboard; absent when not configured. */
+  dashboard: group(dashboard, readDashboard),
+};
+
+interface Entries {
+  readonly [key: string]: Setting<unknown> | Entries;
+}
+
+/** The value an entry loads: a setting's value, or an object of its entries' values where undefined ones are left out. */
+type Loaded<E> = E extends Setting<infer T> ? T : E extends Entries ? LoadedEntries<E> : never;
+type LoadedEntries<E> = Flat<
+  { readonly [K in keyof E as undefined extends Loaded<E[K]> ? never : K]: Loaded<E[K]> } & {
+    readonly [K in keyof E as undefined extends Loaded<E[K]> ? K : never]?: Exclude<Loaded<E[K]>, undefined>;
+  }
+>;
+type Flat<T> = { [K in keyof T]: T[K] } & {};
+
+/** The settings the app code reads, typed from their declarations in `appSettings`. */
+export type Settings = Loaded<typeof appSettings>;
+
+function definitionsOf(entries: Entries): SettingDefinition[] {
+  return Object.values(entries).flatMap((entry) => (entry instanceof Setting ? entry.definitions : definitionsOf(entry)));
+}
+
+/** Every setting of a deployment, host's and app's: the list the infra consistency test checks bicep against. */
+export const settingDefinitions: readonly SettingDefinition[] = [...hostSettings, ...definitionsOf(appSettings)];
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
@@ -236,34 +322,10 @@ export type PostgresSettings =
       readonly options?: string;
     };
 
-export interface Settings {
-  readonly uploadStorage: BlobStorageConnection;
-  readonly eventHubs: { readonly connection: EventHubsConnection; readonly eventHubName: string };
-  readonly postgres: PostgresSettings;
-  readonly dbPoolMax: number;
-  readonly migrateOnStart: boolean;
-  readonly ingest: {
-    readonly maxChunksInFlight: number;
-    readonly maxConcurrentCommits: number;
-    readonly chunkBytes: number;
-    readonly maxRejectedShare: number;
-    readonly maxErrorRows: number;
-  };
-  readonly cleanupRetentionHours: number;
-  readonly matchClosedRetentionDays: number;
-  readonly durableHistoryRetentionDays: number;
-  readonly uploadBlobRetentionHours: number;
-  readonly outboxRetentionDays: number;
-  readonly applicationInsightsConnectionString?: string;
-  readonly auth: {
-    readonly issuer: string;
-    readonly audience: string;
-    readonly jwksUrl: string;
-    readonly rateLimitPerMinute: number;
-  };
-  readonly uploadMaxBytes: number;
-  /** Sign-in of the dashboard; absent when not configured. */
-  readonly dashboard?: { readonly authority: string; readonly clientId: string; readonly scope: string };
+export interface DashboardSettings {
+  readonly authority: string;
+  readonly clientId: string;
+  readonly scope: string;
 }
 
 export class SettingsError extends Error {
@@ -276,39 +338,19 @@ export class SettingsError extends Error {
 /** Reads and validates every setting the app code uses; reports all problems at once. */
 export function loadSettings(env: Environment = process.env): Settings {
   const reader = new SettingReader(env);
-  const settings: Settings = {
-    uploadStorage: readBlobStorage(reader),
-    eventHubs: { connection: readEventHubs(reader), eventHubName: reader.text('EVENT_HUB_NAME') },
-    postgres: readPostgres(reader),
-    dbPoolMax: reader.positiveInteger('DB_POOL_MAX'),
-    migrateOnStart: reader.boolean('DB_MIGRATE_ON_START'),
-    ingest: {
-      maxChunksInFlight: reader.positiveInteger('INGEST_MAX_CHUNKS_IN_FLIGHT'),
-      maxConcurrentCommits: reader.positiveInteger('INGEST_MAX_CONCURRENT_COMMITS'),
-      chunkBytes: reader.positiveInteger('INGEST_CHUNK_BYTES'),
-      maxRejectedShare: reader.share('INGEST_MAX_REJECTED_SHARE'),
-      maxErrorRows: reader.positiveInteger('INGEST_MAX_ERROR_ROWS'),
-    },
-    cleanupRetentionHours: reader.positiveInteger('CLEANUP_RETENTION_HOURS'),
-    matchClosedRetentionDays: reader.positiveInteger('MATCH_CLOSED_RETENTION_DAYS'),
-    durableHistoryRetentionDays: reader.positiveInteger('DURABLE_HISTORY_RETENTION_DAYS'),
-    uploadBlobRetentionHours: reader.nonNegativeInteger('UPLOAD_BLOB_RETENTION_HOURS'),
-    outboxRetentionDays: reader.positiveInteger('OUTBOX_RETENTION_DAYS'),
-    ...optional('applicationInsightsConnectionString', reader.optional('APPLICATIONINSIGHTS_CONNECTION_STRING')),
-    auth: {
-      issuer: reader.text('AUTH_ISSUER'),
-      audience: reader.text('AUTH_AUDIENCE'),
-      jwksUrl: reader.requiredUrl('AUTH_JWKS_URL', ['https:', 'http:']),
-      rateLimitPerMinute: reader.positiveInteger('API_RATE_LIMIT_PER_MINUTE'),
-    },
-    uploadMaxBytes: reader.positiveInteger('UPLOAD_MAX_BYTES'),
-    ...optional('dashboard', readDashboard(reader)),
-  };
+  const settings = load(appSettings, reader) as Settings;
   if (reader.problems.length > 0) throw new SettingsError(reader.problems);
   return settings;
 }
 
-const definitionsByName = new Map(settingDefinitions.map((definition) => [definition.name, definition]));
+function load(entries: Entries, reader: SettingReader): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [key, entry] of Object.entries(entries)) {
+    const value = entry instanceof Setting ? entry.read(reader) : load(entry, reader);
+    if (value !== undefined) values[key] = value;
+  }
+  return values;
+}
 
 /** Collects problems instead of throwing at the first, so one deployment attempt shows every mistake. */
 class SettingReader {
@@ -322,51 +364,43 @@ class SettingReader {
   }
 
   /** The value or the declared default; an empty string (after recording a problem) when neither exists. */
-  text(name: string): string {
-    const value = this.optional(name) ?? definitionsByName.get(name)?.default;
+  text(definition: SettingDefinition): string {
+    const value = this.optional(definition.name) ?? definition.default;
     if (value === undefined) {
-      this.problems.push(`${name} is required: ${definitionsByName.get(name)?.description ?? ''}`.trim());
+      this.problems.push(`${definition.name} is required: ${definition.description}`);
       return '';
     }
     return value;
   }
 
-  positiveInteger(name: string): number {
-    return this.integer(name, 1, 'a positive integer');
-  }
-
-  nonNegativeInteger(name: string): number {
-    return this.integer(name, 0, 'a whole number, 0 or more');
-  }
-
-  private integer(name: string, min: number, what: string): number {
-    const raw = this.text(name);
+  integer(definition: SettingDefinition, min: number, what: string): number {
+    const raw = this.text(definition);
     const value = Number(raw);
     if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min) {
-      this.problems.push(`${name} must be ${what} (got "${raw}")`);
+      this.problems.push(`${definition.name} must be ${what} (got "${raw}")`);
     }
     return value;
   }
 
-  boolean(name: string): boolean {
-    const raw = this.text(name).toLowerCase();
-    if (raw !== 'true' && raw !== 'false') this.problems.push(`${name} must be true or false (got "${raw}")`);
+  boolean(definition: SettingDefinition): boolean {
+    const raw = this.text(definition).toLowerCase();
+    if (raw !== 'true' && raw !== 'false') this.problems.push(`${definition.name} must be true or false (got "${raw}")`);
     return raw === 'true';
   }
 
-  share(name: string): number {
-    const raw = this.text(name);
+  share(definition: SettingDefinition): number {
+    const raw = this.text(definition);
     const value = Number(raw);
     if (raw === '' || !Number.isFinite(value) || value < 0 || value > 1) {
-      this.problems.push(`${name} must be a number from 0 to 1 (got "${raw}")`);
+      this.problems.push(`${definition.name} must be a number from 0 to 1 (got "${raw}")`);
     }
     return value;
   }
 
-  identity(prefix: string): IdentityOptions {
+  identity(connection: SettingDefinition): IdentityOptions {
     return {
-      ...optional('credential', this.optional(`${prefix}__credential`)),
-      ...optional('clientId', this.optional(`${prefix}__clientId`)),
+      ...optional('credential', this.optional(`${connection.name}__credential`)),
+      ...optional('clientId', this.optional(`${connection.name}__clientId`)),
     };
   }
 
@@ -384,64 +418,66 @@ class SettingReader {
   }
 
   /** A URL that must be set: reports it missing or malformed, and gives '' then. */
-  requiredUrl(name: string, protocols: readonly string[]): string {
-    if (this.optional(name) === undefined) return this.text(name);
-    return this.url(name, protocols) ?? '';
+  requiredUrl(definition: SettingDefinition, protocols: readonly string[]): string {
+    if (this.optional(definition.name) === undefined) return this.text(definition);
+    return this.url(definition.name, protocols) ?? '';
   }
 
-  missing(name: string): void {
-    const definition = definitionsByName.get(name);
-    const forms = definition?.satisfiedBy.map((set) => set.join(' + ')).join(', or ') ?? name;
-    this.problems.push(`${name} is not configured: set ${forms}`);
+  missing(definition: SettingDefinition): void {
+    const forms = definition.satisfiedBy.map((set) => set.join(' + ')).join(', or ');
+    this.problems.push(`${definition.name} is not configured: set ${forms}`);
   }
 }
 
 function readBlobStorage(reader: SettingReader): BlobStorageConnection {
-  const connectionString = reader.optional('UploadStorage');
+  const { connection } = uploadStorage;
+  const connectionString = reader.optional(connection.name);
   if (connectionString) {
     // Connection strings may hold keys: the message names the setting, never echoes its value.
     if (!/(^|;)\s*(UseDevelopmentStorage=true|BlobEndpoint=|AccountName=)/i.test(connectionString)) {
-      reader.problems.push('UploadStorage is not a storage connection string (expected AccountName=, BlobEndpoint= or UseDevelopmentStorage=true)');
+      reader.problems.push(`${connection.name} is not a storage connection string (expected AccountName=, BlobEndpoint= or UseDevelopmentStorage=true)`);
     }
     return { kind: 'connectionString', connectionString };
   }
-  const accountName = reader.optional('UploadStorage__accountName');
+  const accountName = reader.optional(`${connection.name}__accountName`);
   const blobServiceUri =
-    reader.url('UploadStorage__blobServiceUri', ['https:', 'http:']) ??
+    reader.url(`${connection.name}__blobServiceUri`, ['https:', 'http:']) ??
     (accountName ? `https://${accountName}.blob.core.windows.net` : undefined);
   if (!blobServiceUri) {
-    reader.missing('UploadStorage');
+    reader.missing(connection);
     return { kind: 'connectionString', connectionString: '' };
   }
-  return { kind: 'identity', blobServiceUri, ...reader.identity('UploadStorage') };
+  return { kind: 'identity', blobServiceUri, ...reader.identity(connection) };
 }
 
 function readEventHubs(reader: SettingReader): EventHubsConnection {
-  const connectionString = reader.optional('EventHubConnection');
+  const { connection } = eventHubs;
+  const connectionString = reader.optional(connection.name);
   if (connectionString) {
     if (!/(^|;)\s*Endpoint=sb:\/\//i.test(connectionString)) {
-      reader.problems.push('EventHubConnection is not an Event Hubs connection string (expected Endpoint=sb://...)');
+      reader.problems.push(`${connection.name} is not an Event Hubs connection string (expected Endpoint=sb://...)`);
     }
     return { kind: 'connectionString', connectionString };
   }
-  const fullyQualifiedNamespace = reader.optional('EventHubConnection__fullyQualifiedNamespace');
+  const fullyQualifiedNamespace = reader.optional(`${connection.name}__fullyQualifiedNamespace`);
   if (!fullyQualifiedNamespace) {
-    reader.missing('EventHubConnection');
+    reader.missing(connection);
     return { kind: 'connectionString', connectionString: '' };
   }
   if (fullyQualifiedNamespace.includes('/')) {
-    reader.problems.push('EventHubConnection__fullyQualifiedNamespace must be a host name such as "<namespace>.servicebus.windows.net"');
+    reader.problems.push(`${connection.name}__fullyQualifiedNamespace must be a host name such as "<namespace>.servicebus.windows.net"`);
   }
-  return { kind: 'identity', fullyQualifiedNamespace, ...reader.identity('EventHubConnection') };
+  return { kind: 'identity', fullyQualifiedNamespace, ...reader.identity(connection) };
 }
 
-function readDashboard(reader: SettingReader): Settings['dashboard'] {
-  const authority = reader.url('DASHBOARD_AUTHORITY', ['https:', 'http:']);
-  const clientId = reader.optional('DASHBOARD_CLIENT_ID');
-  const scope = reader.optional('DASHBOARD_SCOPE');
+function readDashboard(reader: SettingReader): DashboardSettings | undefined {
+  const authority = reader.url(dashboard.authority.name, ['https:', 'http:']);
+  const clientId = reader.optional(dashboard.clientId.name);
+  const scope = reader.optional(dashboard.scope.name);
   if (!authority && !clientId && !scope) return undefined;
   if (!authority || !clientId || !scope) {
-    reader.problems.push('the dashboard sign-in is partly configured: DASHBOARD_AUTHORITY, DASHBOARD_CLIENT_ID and DASHBOARD_SCOPE go together');
+    const names = Object.values(dashboard).map((definition) => definition.name);
+    reader.problems.push(`the dashboard sign-in is partly configured: ${names.slice(0, -1).join(', ')} and ${names.at(-1)} go together`);
     return undefined;
   }
   return { authority: authority.replace(/\/+$/, ''), clientId, scope };
@@ -450,23 +486,23 @@ function readDashboard(reader: SettingReader): Settings['dashboard'] {
 const sslModes: readonly SslMode[] = ['disable', 'require', 'verify-full'];
 
 function readPostgres(reader: SettingReader): PostgresSettings {
-  const url = reader.url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const url = reader.url(postgres.url.name, ['postgres:', 'postgresql:']);
   if (url) return { kind: 'url', url };
-  const host = reader.optional('PGHOST');
-  const database = reader.optional('PGDATABASE');
-  const user = reader.optional('PGUSER');
+  const together = [postgres.host, postgres.database, postgres.user].map(({ name }) => ({ name, value: reader.optional(name) }));
+  const [host, database, user] = together.map(({ value }) => value);
   if (!host || !database || !user) {
     if (host || database || user) {
-      const absent = [['PGHOST', host], ['PGDATABASE', database], ['PGUSER', user]].filter(([, value]) => !value);
-      reader.problems.push(`PostgreSQL is partly configured: ${absent.map(([name]) => name).join(', ')} missing (PGHOST, PGDATABASE and PGUSER go together)`);
-    } else if (reader.optional('DATABASE_URL') === undefined) {
-      reader.missing('DATABASE_URL');
+      const absent = together.filter(({ value }) => !value).map(({ name }) => name);
+      const names = together.map(({ name }) => name);
+      reader.problems.push(`PostgreSQL is partly configured: ${absent.join(', ')} missing (${names.slice(0, -1).join(', ')} and ${names.at(-1)} go together)`);
+    } else if (reader.optional(postgres.url.name) === undefined) {
+      reader.missing(postgres.url);
     }
     return { kind: 'url', url: '' };
   }
-  const port = reader.positiveInteger('PGPORT');
-  const sslMode = reader.text('PGSSLMODE') as SslMode;
-  if (!sslModes.includes(sslMode)) reader.problems.push(`PGSSLMODE must be one of ${sslModes.join(', ')} (got "${sslMode}")`);
+  const port = reader.integer(postgres.port, 1, 'a positive integer');
+  const sslMode = reader.text(postgres.sslMode) as SslMode;
+  if (!sslModes.includes(sslMode)) reader.problems.push(`${postgres.sslMode.name} must be one of ${sslModes.join(', ')} (got "${sslMode}")`);
   return {
     kind: 'entra',
     host,
@@ -474,9 +510,9 @@ function readPostgres(reader: SettingReader): PostgresSettings {
     database,
     user,
     sslMode,
-    ...optional('password', reader.optional('PGPASSWORD')),
-    ...optional('clientId', reader.optional('AZURE_CLIENT_ID')),
-    ...optional('options', reader.optional('PGOPTIONS')),
+    ...optional('password', reader.optional(postgres.password.name)),
+    ...optional('clientId', reader.optional(postgres.clientId.name)),
+    ...optional('options', reader.optional(postgres.options.name)),
   };
 }
 

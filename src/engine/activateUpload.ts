@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { DEFAULT_MAX_ERROR_ROWS } from './commitChunk.js';
 import { ledgerTotalsSql, lockUpload, uploadTable, withTransaction } from './db.js';
+import { DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE } from './ingestPolicy.js';
 import { UPLOAD_COMPLETED, writeUploadEvent, type UploadEventData } from './outbox.js';
 import { duplicateMessage } from './participantSchema.js';
 import { markUploadFailed, type FailureReason } from './uploadFailure.js';
@@ -36,8 +36,6 @@ export class IncompleteUploadError extends Error {
     super(`upload ${uploadId} cannot activate: ${missingChunks.length} planned chunk(s) not committed (first: ${missingChunks.slice(0, 5).join(', ')})`);
   }
 }
-
-export const DEFAULT_MAX_REJECTED_SHARE = 0.05;
 
 interface UploadRow {
   upload_id: string;

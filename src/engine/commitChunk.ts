@@ -5,8 +5,8 @@ import type { ByteSource } from './byteSource.js';
 import { COPY_COLUMNS, COPY_OPTIONS, CopyEncoder, type RowReject } from './copyEncoder.js';
 import { lockUpload, uploadTable, withTransaction } from './db.js';
 import { classifyError, CommitSlotsBusyError, PermanentError, TransientError } from './errors.js';
+import { DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_LINE_BYTES } from './ingestPolicy.js';
 import { fieldCountMessage, ROW_ERROR_MESSAGES } from './participantSchema.js';
-import { DEFAULT_MAX_LINE_BYTES } from './planner.js';
 
 export interface ChunkRef {
   uploadId: string;
@@ -33,7 +33,6 @@ export interface CommitOptions {
   commitSlots?: number;
 }
 
-export const DEFAULT_MAX_ERROR_ROWS = 10_000;
 const DEFAULT_PLAN_WAIT_MS = 5 * 60_000;
 /** Planning cuts an 8 MiB chunk in well under a second; a commit waiting for one looks this often. */
 const PLAN_POLL_MS = 50;

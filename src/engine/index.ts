@@ -2,7 +2,8 @@
 export { fileByteSource, type ByteSource } from './byteSource.js';
 export { classifyError, CommitSlotsBusyError, isTransient, PermanentError, TransientError, WholeFileError, type WholeFileErrorCode } from './errors.js';
 export { migrate, packageRoot } from './migrate.js';
-export { planChunks, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, type Chunk, type Plan, type PlanOptions } from './planner.js';
+export * from './ingestPolicy.js';
+export { planChunks, type Chunk, type Plan, type PlanOptions } from './planner.js';
 export { COLUMNS, type UploadWarning } from './participantSchema.js';
 export {
   identityOf, instanceIdOf, normalizeIdentity, uploadIdOf, uploadIdOfInstance, uploadLookupKey, type UploadIdentity, type UploadSource,
@@ -11,9 +12,9 @@ export { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js'
 export { registerUpload, type Registration } from './registerUpload.js';
 export { planUpload, type PlanOutcome, type StoredPlan } from './planUpload.js';
 export type { FailureReason } from './uploadFailure.js';
-export { commitChunk, DEFAULT_MAX_ERROR_ROWS, type ChunkRef, type ChunkResult, type CommitOptions } from './commitChunk.js';
+export { commitChunk, type ChunkRef, type ChunkResult, type CommitOptions } from './commitChunk.js';
 export {
-  activateUpload, failUpload, IncompleteUploadError, DEFAULT_MAX_REJECTED_SHARE, type ActivationOptions, type ActivationResult,
+  activateUpload, failUpload, IncompleteUploadError, type ActivationOptions, type ActivationResult,
 } from './activateUpload.js';
 export { cleanupUploads, type CleanupOptions, type CleanupResult } from './cleanup.js';
 export {

@@ -56,9 +56,7 @@ export async function matchRunInTransaction(client: pg.PoolClient, eventId: stri
   const before = await activeUploads(client);
   if (before.get(state) !== uploadId) return skipped;
   const others = [...before.keys()].filter((other) => other !== state);
-  await client.query(`SELECT pg_advisory_xact_lock(hashtext('bulkflow.match-pair'), key) FROM unnest($1::int[]) AS key`, [
-    others.map((other) => pairLockKey(state, other)).sort((x, y) => x - y),
-  ]);
+  await lockPairs(client, state, others);
   // Read again under the locks: uploads activated while this run waited are the ones to evaluate.
   const current = await activeUploads(client);
   if (current.get(state) !== uploadId) return skipped;
@@ -109,6 +107,16 @@ async function storedRun(pool: pg.Pool, key: 'event_id' | 'upload_id', value: st
   return row
     ? { eventId: row.event_id, uploadId: row.upload_id, state: row.state, outcome: row.outcome, results: row.results, computed: false }
     : undefined;
+}
+
+/**
+ * Takes the transaction-level locks of the pairs {state, other}, in the one global order every caller uses (match
+ * runs and real-time queries), so two writers of the same pair's records take turns and never deadlock.
+ */
+export async function lockPairs(client: pg.PoolClient, state: string, others: readonly string[]): Promise<void> {
+  await client.query(`SELECT pg_advisory_xact_lock(hashtext('bulkflow.match-pair'), key) FROM unnest($1::int[]) AS key`, [
+    others.map((other) => pairLockKey(state, other)).sort((x, y) => x - y),
+  ]);
 }
 
 /** A distinct lock key per unordered state pair: both states' runs compute the same key, and no two pairs share one. */

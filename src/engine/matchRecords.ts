@@ -22,7 +22,8 @@ export interface Evaluation {
 /**
  * Brings the match records of every pair {state, other} in step with the two states' active uploads: each lds_hash
  * both hold is one open record (created, refreshed, or opened again under its deterministic id), and an open record
- * whose hash either side no longer holds is closed. The caller holds the pair locks, so no other evaluation of these
+ * whose hash either side no longer holds is closed. Records their states closed (dispositions) stay closed, and a
+ * record's side that a real-time query named (no upload) is never closed by an upload. The caller holds the pair locks, so no other evaluation of these
  * pairs runs meanwhile.
  *
  * Two statements, both over the uploads' own tables (never the partitioned table or the active view, whose plans
@@ -87,6 +88,8 @@ async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Prom
      -- Every (pair, hash) both uploads hold, under its id, beside the record as it is (if any).
      found AS MATERIALIZED (
        SELECT s.*, m.match_id IS NOT NULL AS existed, m.match_id IS NOT NULL AND m.closed_at IS NULL AS was_open,
+              -- Closed by its states (final dispositions, invalid match): it stays closed, whatever the uploads hold.
+              coalesce(m.closed_reason <> 'upload', false) AS resolved,
               m.match_id IS NOT NULL AND (m.state_a, m.state_b, m.lds_hash) IS DISTINCT FROM (s.state_a, s.state_b, s.lds_hash) AS collision,
               (m.a_participant_id, m.a_case_id, m.a_upload_id, m.b_participant_id, m.b_case_id, m.b_upload_id)
                 IS DISTINCT FROM (s.a_participant_id, s.a_case_id, s.a_upload_id, s.b_participant_id, s.b_case_id, s.b_upload_id) AS changed
@@ -114,17 +117,18 @@ async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Prom
        INSERT INTO bulkflow.matches AS m (match_id, state_a, state_b, lds_hash, initiating_state,
                                           a_participant_id, a_case_id, a_upload_id, b_participant_id, b_case_id, b_upload_id)
        SELECT match_id, state_a, state_b, lds_hash, $3, a_participant_id, a_case_id, a_upload_id, b_participant_id, b_case_id, b_upload_id
-       FROM found WHERE existed AND NOT collision AND (NOT was_open OR changed)
+       FROM found WHERE existed AND NOT collision AND NOT resolved AND (NOT was_open OR changed)
        ON CONFLICT (match_id) DO UPDATE SET
          a_participant_id = excluded.a_participant_id, a_case_id = excluded.a_case_id, a_upload_id = excluded.a_upload_id,
          b_participant_id = excluded.b_participant_id, b_case_id = excluded.b_case_id, b_upload_id = excluded.b_upload_id,
          initiating_state = CASE WHEN m.closed_at IS NULL THEN m.initiating_state ELSE excluded.initiating_state END,
+         initiator = CASE WHEN m.closed_at IS NULL THEN m.initiator ELSE 'bulk' END,
          opened_at = CASE WHEN m.closed_at IS NULL THEN m.opened_at ELSE now() END,
-         updated_at = now(), closed_at = NULL, closed_by_upload = NULL
+         updated_at = now(), closed_at = NULL, closed_reason = NULL, closed_by_upload = NULL
      ),
      closed AS (
        UPDATE bulkflow.matches m
-       SET closed_at = now(), updated_at = now(),
+       SET closed_at = now(), updated_at = now(), closed_reason = 'upload',
            -- The upload that no longer holds the hash: this one, or else the other state's.
            closed_by_upload = CASE WHEN EXISTS (SELECT 1 FROM ${uploadTable(evaluation.uploadId).qualified} n WHERE n.lds_hash = m.lds_hash)
                                    THEN p.upload_id ELSE $1 END
@@ -132,11 +136,13 @@ async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Prom
        WHERE m.closed_at IS NULL
          AND ((m.state_a = $3 AND m.state_b = p.state) OR (m.state_b = $3 AND m.state_a = p.state))
          AND NOT EXISTS (SELECT 1 FROM found f WHERE f.match_id = m.match_id)
+         -- A side a real-time query named (an applicant no upload held) is not an upload's to close: its states close it.
+         AND m.a_upload_id IS NOT NULL AND m.b_upload_id IS NOT NULL
        RETURNING p.state
      )
      SELECT state, sum(open)::int AS open, sum(opened)::int AS opened, sum(closed)::int AS closed, sum(collisions)::int AS collisions
      FROM (
-       SELECT other_state AS state, count(*) AS open, count(*) FILTER (WHERE NOT was_open) AS opened, 0 AS closed,
+       SELECT other_state AS state, count(*) FILTER (WHERE NOT resolved) AS open, count(*) FILTER (WHERE NOT was_open AND NOT resolved) AS opened, 0 AS closed,
               count(*) FILTER (WHERE collision) AS collisions
        FROM found GROUP BY other_state
        UNION ALL

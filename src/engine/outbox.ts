@@ -58,3 +58,24 @@ async function writeEvent(db: Queryable, id: string, type: string, subject: stri
     [id, type, EVENT_SOURCE, subject, data],
   );
 }
+
+export const MATCH_DISPOSITION_UPDATED = 'gov.bulkflow.matches.dispositionUpdated';
+
+/** Ids and field names only: the values are read through the record's API by its two states. */
+export interface DispositionUpdatedData {
+  /** The state this event is for (its partition key): the record's other state, or each state for an operator's change. */
+  state: string;
+  matchId: string;
+  /** The state whose side changed; null for an operator's reopening. */
+  changedBy: string | null;
+  /** The record's version after the change (its ETag). */
+  version: number;
+  /** The disposition fields whose value changed (none for a reopening). */
+  fields: string[];
+  status: 'open' | 'closed';
+}
+
+/** Writes one change's notification in the change's transaction; the id is the record's version, so once per change. */
+export async function writeDispositionEvent(db: Queryable, eventId: string, data: DispositionUpdatedData): Promise<void> {
+  await writeEvent(db, eventId, MATCH_DISPOSITION_UPDATED, `states/${data.state}/matches/${data.matchId}`, data);
+}

@@ -1,5 +1,6 @@
 import type { ByteSource } from './byteSource.js';
 import { WholeFileError } from './errors.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES } from './ingestPolicy.js';
 import { parseHeader, type Header } from './participantSchema.js';
 import { RecordScanner, type ScannedRecord } from './recordScanner.js';
 
@@ -28,8 +29,6 @@ export interface PlanOptions {
 /** Receives chunks as the scan cuts them (before the whole file is read); awaited, so the scan waits for it. */
 export type ChunkListener = (header: Header, chunks: Chunk[]) => Promise<void>;
 
-export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
-export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /**

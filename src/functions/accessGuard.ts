@@ -5,7 +5,9 @@ import { createTokenValidator, type Authenticate } from '../auth/tokenValidator.
 import type { AppClients } from '../composition.js';
 import { uploadIdOfInstance, uploadStateOf } from '../engine/index.js';
 import { matchStates } from '../engine/matchReads.js';
-import { httpRoutes, type AccessPolicy, type HttpFunctionName } from './httpRoutes.js';
+import { writeAuditRecord } from '../engine/auditTrail.js';
+import { answerAudited, type WriteAudit } from './auditSeam.js';
+import { httpRoutes, type AccessPolicy, type HttpFunctionName, type HttpRoute } from './httpRoutes.js';
 import { problem } from './httpEncoders.js';
 
 export interface AccessGuardDeps {
@@ -15,6 +17,8 @@ export interface AccessGuardDeps {
   readonly uploadState: (idOrBlob: string) => Promise<string | undefined>;
   /** The two states of a match record; undefined when there is none. */
   readonly matchStates: (matchId: string) => Promise<readonly [string, string] | undefined>;
+  /** Appends an audit record (routes with an audit rule); rejects when it cannot. */
+  readonly writeAudit: WriteAudit;
 }
 
 /** Handlers get the caller as their second argument; the last argument is always the InvocationContext. */
@@ -27,6 +31,7 @@ export function makeAccessGuard({ settings, db }: Pick<AppClients, 'settings' | 
     rateLimit: async (callerId) => (rateLimit ??= createRateLimiter(await db(), { limit: settings().auth.rateLimitPerMinute }))(callerId),
     uploadState: async (id) => uploadStateOf(await db(), id.includes('/') ? id : uploadIdOfInstance(id)),
     matchStates: async (id) => matchStates(await db(), id),
+    writeAudit: async (entry) => writeAuditRecord(await db(), entry),
   });
 }
 
@@ -55,7 +60,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
   return {
     /** A route whose policy is not public: the handler runs only for an authorised caller. */
     protect<R extends unknown[]>(name: HttpFunctionName, handler: Protected<R>): Open<R> {
-      const policy: AccessPolicy = httpRoutes[name].policy;
+      const { policy, audit }: HttpRoute = httpRoutes[name];
       if (policy.kind === 'public') throw new Error(`route ${name} is public in httpRoutes; register it with open()`);
       return async (request, ...rest) => {
         const context = rest[rest.length - 1] as InvocationContext;
@@ -71,7 +76,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
           return response;
         };
         if (!hasAnyRole(principal)) {
-          return deny(403, 'no role', problem(403, 'Forbidden', 'the token carries no bulkflow role (State.XX or Operator.Read)'));
+          return deny(403, 'no role', problem(403, 'Forbidden', 'the token carries no bulkflow role (State.XX, Operator.Read or Operator.Admin)'));
         }
         const rate = await deps.rateLimit(principal.callerId);
         if (!rate.allowed) {
@@ -85,7 +90,9 @@ export function createAccessGuard(deps: AccessGuardDeps) {
           return verdict.response;
         }
         context.log(`access: function=${name} ${callerLabel(principal)}${verdict.state ? ` state=${verdict.state}` : ''}`);
-        return handler(request, principal, ...rest);
+        if (!audit) return handler(request, principal, ...rest);
+        const call = { name, request, principal, context, ...(verdict.state ? { state: verdict.state } : {}) };
+        return answerAudited(deps.writeAudit, audit, call, () => handler(request, principal, ...rest));
       };
     },
     /** A public route (the dashboard's static files): checked against the table so nothing data-bearing is open. */
@@ -131,6 +138,17 @@ async function check(policy: AccessPolicy, request: HttpRequest, principal: Prin
       const readable = states?.find((state) => canReadMatchRecords(principal, state));
       if (readable) return { ok: true, state: readable };
       return { ok: false, denied: states !== undefined, status: 404, reason: states === undefined ? 'no such match' : 'match of other states', response: matchNotFound() };
+    }
+    case 'operator': {
+      if (!principal.operator || (policy.admin && !principal.admin)) {
+        const role = policy.admin ? 'Operator.Admin' : 'Operator.Read';
+        return { ok: false, denied: true, status: 403, reason: `not ${role}`, response: problem(403, 'Forbidden', `only the ${role} role may do this`) };
+      }
+      const id = request.params.uploadId;
+      if (id === undefined) return { ok: true };
+      const state = await deps.uploadState(id);
+      if (state !== undefined) return { ok: true, state };
+      return { ok: false, denied: false, status: 404, reason: 'no such upload', response: uploadNotFound() };
     }
     case 'ownStates':
     case 'public':

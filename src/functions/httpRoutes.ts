@@ -1,5 +1,7 @@
 import type { HttpMethod } from '@azure/functions';
 import { functionNames } from '../functionNames.js';
+import type { MatchView } from '../engine/matchReads.js';
+import type { AuditRule } from './auditSeam.js';
 
 /**
  * Who may call an HTTP route. Every HTTP function has exactly one entry in `httpRoutes` below; the guard
@@ -29,25 +31,56 @@ export type AccessPolicy =
    * The match record named by `{matchId}`: readable by the roles of its two states only. Anyone else, operators
    * included, gets the same 404 as for a record that does not exist.
    */
-  | { readonly kind: 'matchRead' };
+  | { readonly kind: 'matchRead' }
+  /**
+   * Operators only (Operator.Read or Operator.Admin; `admin`: Operator.Admin only), anyone else 403. An
+   * `{uploadId}` in the path must exist (404 otherwise).
+   */
+  | { readonly kind: 'operator'; readonly admin: boolean };
 
 export interface HttpRoute {
   readonly route: string;
-  readonly methods: readonly ('GET' | 'PUT')[];
+  readonly methods: readonly ('GET' | 'PUT' | 'POST')[];
   readonly policy: AccessPolicy;
+  /**
+   * Declared on every route that returns participant-level data or changes anything: each granted request writes
+   * one audit record (auditSeam.ts), and its answer is withheld when the record cannot be written.
+   */
+  readonly audit?: AuditRule;
 }
+
+const matchesReturned = (body: unknown) => {
+  const matches = (body as { matches: MatchView[] }).matches;
+  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState) };
+};
+const matchReturned = (body: unknown) => {
+  const match = body as MatchView;
+  return { records: 1, states: [match.state, match.otherState] };
+};
 
 /** The route → policy table: the one place that says who may call what. */
 export const httpRoutes = {
-  [functionNames.uploadFile]: { route: 'states/{state}/uploads/{filename}', methods: ['PUT'], policy: { kind: 'stateUpload' } },
+  [functionNames.uploadFile]: {
+    route: 'states/{state}/uploads/{filename}',
+    methods: ['PUT'],
+    policy: { kind: 'stateUpload' },
+    audit: { returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
+  },
   [functionNames.stateUploads]: { route: 'states/{state}/uploads', methods: ['GET'], policy: { kind: 'stateRead' } },
   [functionNames.stateSummaries]: { route: 'states', methods: ['GET'], policy: { kind: 'ownStates' } },
   [functionNames.uploadStatus]: { route: 'uploads/{uploadId?}', methods: ['GET'], policy: { kind: 'uploadRead' } },
   [functionNames.uploadErrors]: { route: 'uploads/{uploadId}/errors', methods: ['GET'], policy: { kind: 'uploadRead' } },
-  [functionNames.stateMatches]: { route: 'states/{state}/matches', methods: ['GET'], policy: { kind: 'stateMatchRecords' } },
-  [functionNames.matchRecord]: { route: 'matches/{matchId}', methods: ['GET'], policy: { kind: 'matchRead' } },
+  [functionNames.stateMatches]: { route: 'states/{state}/matches', methods: ['GET'], policy: { kind: 'stateMatchRecords' }, audit: { returned: matchesReturned } },
+  [functionNames.matchRecord]: {
+    route: 'matches/{matchId}',
+    methods: ['GET'],
+    policy: { kind: 'matchRead' },
+    audit: { requested: (request) => [request.params.matchId ?? ''], returned: matchReturned },
+  },
   // Counts per state pair, no participant fields: an operator every pair, a state role the pairs of its states.
   [functionNames.matchPairs]: { route: 'matches', methods: ['GET'], policy: { kind: 'ownStates' } },
+  // Who read or changed which state's data: operators every state, a state role its own states (the handler filters).
+  [functionNames.auditRecords]: { route: 'audit', methods: ['GET'], policy: { kind: 'ownStates' } },
   [functionNames.dashboard]: {
     route: 'dashboard/{*asset}',
     methods: ['GET'],

@@ -5,14 +5,11 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
 import { triggerContracts } from '../functionNames.js';
-import { instanceIdOf, uploadIdOf } from '../engine/index.js';
+import { instanceIdOf, uploadIdOf, UPLOAD_BLOCK_BYTES, UPLOAD_BLOCKS_IN_FLIGHT } from '../engine/index.js';
 import { problem } from './httpEncoders.js';
 
 /** A file name the blob path, logs and the dashboard can carry as is: no path, no spaces, no control characters. */
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,195}\.csv$/i;
-/** Blocks staged while the body streams in: memory per upload stays near BLOCK_BYTES x (BLOCKS_IN_FLIGHT + 1). */
-const BLOCK_BYTES = 4 << 20;
-const BLOCKS_IN_FLIGHT = 4;
 
 export interface UploadFileDeps {
   readonly uploads: () => ContainerClient;
@@ -56,7 +53,7 @@ export function createUploadFile(deps: UploadFileDeps) {
     received.once('error', () => body.destroy(new IncompleteBodyError('the connection closed before the whole body arrived')));
     let etag: string;
     try {
-      const result = await deps.uploads().getBlockBlobClient(blobName).uploadStream(body, BLOCK_BYTES, BLOCKS_IN_FLIGHT, {
+      const result = await deps.uploads().getBlockBlobClient(blobName).uploadStream(body, UPLOAD_BLOCK_BYTES, UPLOAD_BLOCKS_IN_FLIGHT, {
         blobHTTPHeaders: { blobContentType: 'text/csv' },
       });
       etag = result.etag!;

@@ -1,13 +1,7 @@
+import { chunkRetryDelayMs, MAX_TRANSIENT_ATTEMPTS } from '../engine/index.js';
 import { BUSY, type ChunkFailure, type ChunkRange, type ChunkRangeResult, type CommitResult } from '../ingestContracts.js';
 import type { Dispatcher, Step } from './dispatcher.js';
 import type { ProgressReporter } from './progressReporter.js';
-
-/** Attempts per chunk for classified transient failures (connection reset, failover, too many connections...). */
-const MAX_TRANSIENT_ATTEMPTS = 8;
-const FIRST_BACKOFF_MS = 2_000;
-const MAX_BACKOFF_MS = 60_000;
-/** Wait before retrying chunks that found every global commit slot taken. */
-const BUSY_BACKOFF_MS = 1_000;
 
 /**
  * Commits chunks [from, to) in waves of at most `maxChunksInFlight` activities. Waves rather than a sliding
@@ -48,7 +42,7 @@ export function* commitChunkWaves(calls: Dispatcher, progress: ProgressReporter,
     if (failure) return { ...progress.counts, failure };
     if (retry.length > 0) {
       const worst = Math.max(...retry.map((chunkNo) => attempts.get(chunkNo) ?? 1));
-      yield* calls.wait(worst <= 1 ? BUSY_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (worst - 2)));
+      yield* calls.wait(chunkRetryDelayMs(worst));
       queue.unshift(...retry);
     }
   }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError, settingDefinitions } from '../../src/adapters/settings.js';
+import {
+  DEFAULT_CHUNK_BYTES, DEFAULT_MAX_CHUNKS_IN_FLIGHT, DEFAULT_MAX_CONCURRENT_COMMITS, DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE,
+  DEFAULT_UPLOAD_MAX_BYTES,
+} from '../../src/engine/index.js';
 
 const local = {
   UploadStorage: 'UseDevelopmentStorage=true',
@@ -102,6 +106,12 @@ describe('loadSettings', () => {
     expect(problemsOf({ ...local, UPLOAD_BLOB_RETENTION_HOURS: '-1' })).toEqual(['UPLOAD_BLOB_RETENTION_HOURS must be a whole number, 0 or more (got "-1")']);
   });
 
+  it('keeps audit records 365 days unless told otherwise, never fewer than the 30 the database enforces', () => {
+    expect(loadSettings(local).auditRetentionDays).toBe(365);
+    expect(loadSettings({ ...local, AUDIT_RETENTION_DAYS: '2555' }).auditRetentionDays).toBe(2555);
+    expect(problemsOf({ ...local, AUDIT_RETENTION_DAYS: '7' })).toEqual(['AUDIT_RETENTION_DAYS must be a whole number, 30 or more (got "7")']);
+  });
+
   it('migrates on start only when DB_MIGRATE_ON_START says true, and names a bad value', () => {
     expect(loadSettings({ ...local, DB_MIGRATE_ON_START: 'true' }).migrateOnStart).toBe(true);
     expect(loadSettings({ ...local, DB_MIGRATE_ON_START: 'FALSE' }).migrateOnStart).toBe(false);
@@ -173,6 +183,18 @@ describe('loadSettings', () => {
       'PGSSLMODE must be one of disable, require, verify-full (got "prefer")',
     ]);
     expect(problemsOf({ ...local, DATABASE_URL: 'mysql://x' })).toContain('DATABASE_URL must be a postgres: or postgresql: URL');
+  });
+
+  it('takes the ingest and upload defaults from the engine\'s policy, so the engine and the app never disagree', () => {
+    const settings = loadSettings(local);
+    expect(settings.ingest).toEqual({
+      maxChunksInFlight: DEFAULT_MAX_CHUNKS_IN_FLIGHT,
+      maxConcurrentCommits: DEFAULT_MAX_CONCURRENT_COMMITS,
+      chunkBytes: DEFAULT_CHUNK_BYTES,
+      maxRejectedShare: DEFAULT_MAX_REJECTED_SHARE,
+      maxErrorRows: DEFAULT_MAX_ERROR_ROWS,
+    });
+    expect(settings.uploadMaxBytes).toBe(DEFAULT_UPLOAD_MAX_BYTES);
   });
 
   it('declares every setting once, with a default for each optional tuning value loadSettings falls back on', () => {

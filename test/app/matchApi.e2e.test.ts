@@ -97,7 +97,7 @@ describe('match records through the API', () => {
     expect(tx.filter((m) => m.otherState === 'CA').length).toBe(20);
     expect(tx.filter((m) => m.otherState === 'OR').length).toBe(20);
     for (const m of tx) {
-      const n = Number(m.participant.participantId.slice(2));
+      const n = Number(m.participant.participantId!.slice(2));
       expect(m).toMatchObject({ status: 'open', state: 'TX', participant: { participantId: `TX${n}`, caseId: `KTX${n}` } });
       expect(m.otherParticipant).toEqual({ participantId: `${m.otherState}${n}`, caseId: `K${m.otherState}${n}` });
       // Hashes 50..59 are held by CA, TX and OR: a record of one pair never carries the third state.

@@ -25,6 +25,7 @@ describe('the route → policy table', () => {
       rateLimit: async () => ({ allowed: true }),
       uploadState: async () => undefined,
       matchStates: async () => undefined,
+      writeAudit: async () => {},
     });
     const handler = async () => ({ status: 200 });
     expect(() => guard.protect('dashboard', handler)).toThrow(/public in httpRoutes/);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,5 +78,30 @@ describe.skipIf(!available)('bicep type check (Azure resource type definitions)'
       [...readFileSync(file, 'utf8').matchAll(/^resource \w+ '([^']+)'/gm)].map((match) => `${relative(root, file)} ${match[1]!}`));
     expect(declared.length).toBeGreaterThan(40);
     expect(declared.filter((entry) => !known.has(entry.split(' ')[1]!.toLowerCase()))).toEqual([]);
+  });
+
+  // The checker cannot evaluate `vnetEnabled`: it checks every resource body whatever its condition, and both
+  // branches of a conditional expression. A fault planted on either side of the switch must be found, so a clean
+  // run covers the private-network deployment and the public one alike.
+  it('checks both sides of the VNET_ENABLED switch: a fault planted in either is found', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'bicep-mutant-'));
+    scratch.push(copy);
+    cpSync(bicepDir, copy, { recursive: true });
+    const plant = (file: string, from: string, to: string) => {
+      const path = join(copy, file);
+      const text = readFileSync(path, 'utf8');
+      expect(text, `${file} contains ${from}`).toContain(from);
+      writeFileSync(path, text.replace(from, to));
+    };
+    // The private side: a resource that exists only when vnetEnabled, and the true branch of a switch.
+    plant('modules/network.bicep', "privateEndpointNetworkPolicies: 'Disabled'", "privateEndpointNetworkPolicie: 'Disabled'");
+    plant('modules/storageAccount.bicep', "publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'", "publicNetworkAccess: vnetEnabled ? 'Closed' : 'Enabled'");
+    // The public side: the false branch of a switch.
+    plant('modules/eventHubs.bicep', "publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'", "publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Open'");
+    const result = check(copy);
+    const at = (file: string, text: string) => result.findings.filter((finding) => finding.includes(`modules/${file}`) && finding.includes(text));
+    expect(at('network.bicep', 'privateEndpointNetworkPolicie:'), result.output).toHaveLength(1);
+    expect(at('storageAccount.bicep', "'Closed'"), result.output).toHaveLength(1);
+    expect(at('eventHubs.bicep', "'Open'"), result.output).toHaveLength(1);
   });
 });

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { APP_ROLE } from '../../local/src/appDatabase.js';
 import { settingDefinitions, type SettingDefinition } from '../../src/adapters/settings.js';
@@ -83,17 +84,16 @@ describe('function app settings in bicep agree with src/adapters/settings.ts', (
     expect([...settingNames].filter((name) => rejected.test(name))).toEqual([]);
   });
 
-  it('connects to PostgreSQL as the app identity, which is not an administrator: the principal running azd is', () => {
+  it('connects to PostgreSQL as the app identity, which is not an administrator: a group of deployers is', () => {
     const value = (name: string) => bicepAppSettings.find((s) => s.name === name)?.value;
     expect(value('PGUSER')).toBe('identityName');
     expect(value('AZURE_CLIENT_ID')).toBe('identityClientId');
     expect(value('PGSSLMODE')).toBe("'verify-full'");
     expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/identityName: identity\.outputs\.name/);
     const postgresModule = moduleBlock(main, 'modules/postgres.bicep');
-    expect(postgresModule).not.toMatch(/identity\.outputs/);
-    expect(postgresModule).toMatch(/adminPrincipalId: principalId$/m);
-    expect(postgresModule).toMatch(/adminPrincipalName: principalName$/m);
-    expect(postgresModule).toMatch(/adminPrincipalType: principalType$/m);
+    expect(postgresModule).not.toMatch(/identity\.outputs|principalId/);
+    expect(postgresModule).toMatch(/adminGroupId: empty\(postgresAdminGroupId\) \? adminGroup!\.outputs\.id : postgresAdminGroupId$/m);
+    expect(moduleBlock(main, 'modules/adminGroup.bicep')).toMatch(/deployerPrincipalId: principalId$/m);
     const postgres = readBicep('infra/bicep/modules/postgres.bicep');
     expect(property(postgres, 'passwordAuth')).toBe("'Disabled'");
     expect(property(postgres, 'activeDirectoryAuth')).toBe("'Enabled'");
@@ -105,9 +105,12 @@ describe('function app settings in bicep agree with src/adapters/settings.ts', (
     expect(literal(property(allowList!.body, 'value'))!.split(',')).toEqual(expect.arrayContaining(created));
     const admins = resources(postgres).filter((r) => r.type === 'Microsoft.DBforPostgreSQL/flexibleServers/administrators');
     expect(admins).toHaveLength(1);
-    expect(property(admins[0]!.body, 'name')).toBe('adminPrincipalId');
-    expect(property(admins[0]!.body, 'principalName')).toBe('adminPrincipalName');
-    expect(property(admins[0]!.body, 'principalType')).toBe('adminPrincipalType');
+    expect(property(admins[0]!.body, 'name')).toBe('adminGroupId');
+    expect(property(admins[0]!.body, 'principalName')).toBe('adminGroupName');
+    expect(property(admins[0]!.body, 'principalType')).toBe("'Group'");
+    // The database is the predeploy hook's (as the administrator group), never ARM's (owned by azuresu).
+    expect(resources(postgres).filter((r) => r.type === 'Microsoft.DBforPostgreSQL/flexibleServers/databases')).toEqual([]);
+    expect(read('infra/hooks/predeploy.mjs')).toMatch(/CREATE DATABASE \$\{admin\.escapeIdentifier\(database\)\}/);
   });
 
   it('acts as the migrations\' least-privilege role and never migrates on Azure (the predeploy hook does)', () => {
@@ -201,7 +204,8 @@ describe('triggers and their wiring', () => {
     for (const category of ['DurableTask.Core', 'DurableTask.AzureStorage', 'Host.Triggers.DurableTask', 'Function']) {
       expect(host.logging.logLevel[category], category).toBe('Warning');
     }
-    expect(functionApp).toMatch(/alwaysReady: \[\{ name: 'durable', instanceCount: 1 \}\]/);
+    expect(functionApp).toMatch(/alwaysReady: \[\{ name: 'durable', instanceCount: durableAlwaysReady \}\]/);
+    expect(variable(main, 'durableAlwaysReady')).toBe('1');
   });
 
   it('declares each function name once, as its own value', () => {
@@ -232,7 +236,7 @@ describe('role assignments', () => {
         return {
           file: file.replace('infra/bicep/', ''),
           principal: property(r.body, 'principalId') ?? '(none)',
-          role: /roles\.(\w+)/.exec(property(r.body, 'roleDefinitionId') ?? '')?.[1] ?? '(not from roles.json)',
+          role: /roles\.(\w+)|'Microsoft\.Authorization\/roleDefinitions', (\w+Role)\)/.exec(property(r.body, 'roleDefinitionId') ?? '')?.slice(1).find(Boolean) ?? '(not from roles.json)',
           scopeType: declared.find((d) => d.symbol === scope)?.type ?? `(not a resource: ${scope})`,
         };
       });
@@ -240,33 +244,36 @@ describe('role assignments', () => {
 
   // Who holds which role where, and why: anything broader or extra fails the test.
   const account = 'Microsoft.Storage/storageAccounts';
+  const container = 'Microsoft.Storage/storageAccounts/blobServices/containers';
   const expected: Record<string, Array<[role: string, scopeType: string]>> = {
     // host storage + Flex package (blob owner), Durable queues and tables, events out and in, telemetry via Entra.
     'modules/storage.bicep appPrincipalId': [
       ['storageBlobDataOwner', account],
       ['storageQueueDataContributor', account],
       ['storageTableDataContributor', account],
+      // personal data: the uploads container of the other account only
+      ['storageBlobDataContributor', container],
     ],
     'modules/eventHubs.bicep appPrincipalId': [
       ['eventHubsDataSender', 'Microsoft.EventHub/namespaces/eventhubs'],
       ['eventHubsDataReceiver', 'Microsoft.EventHub/namespaces/eventhubs'],
     ],
     'modules/monitoring.bicep appPrincipalId': [['monitoringMetricsPublisher', 'Microsoft.Insights/components']],
-    // The deploying user uploads CSVs and browses the task hub; no owner rights on data.
+    // Only when the deployer asked (allowUserIdentityPrincipal): the task hub, the uploads and dead-letter containers.
     'modules/storage.bicep deployerPrincipalId': [
       ['storageBlobDataContributor', account],
       ['storageQueueDataContributor', account],
       ['storageTableDataContributor', account],
+      ['storageBlobDataContributor', container],
+      ['storageBlobDataContributor', container],
     ],
     // Event Grid only writes dead letters, into one container.
-    'modules/eventGridTopic.bicep topic.identity.principalId': [
-      ['storageBlobDataContributor', 'Microsoft.Storage/storageAccounts/blobServices/containers'],
-    ],
-    // The monitor reads and manages the task hub in the account it also runs its host on.
+    'modules/eventGridTopic.bicep topic.identity.principalId': [['storageBlobDataContributor', container]],
+    // The monitor's host runs on the account (blob owner); queues and tables read-only unless it may act.
     'modules/dfmon.bicep identity.properties.principalId': [
       ['storageBlobDataOwner', account],
-      ['storageQueueDataContributor', account],
-      ['storageTableDataContributor', account],
+      ['queueRole', account],
+      ['tableRole', account],
     ],
   };
 
@@ -280,7 +287,16 @@ describe('role assignments', () => {
     for (const module of ['storage', 'eventHubs', 'monitoring']) {
       expect(moduleBlock(main, `modules/${module}.bicep`)).toMatch(/appPrincipalId: identity\.outputs\.principalId/);
     }
-    expect(moduleBlock(main, 'modules/storage.bicep')).toMatch(/deployerPrincipalId: principalId$/m);
+    // Deployer data roles are opt-in (allowUserIdentityPrincipal, off by default).
+    expect(moduleBlock(main, 'modules/storage.bicep')).toMatch(/deployerPrincipalId: allowUserIdentityPrincipal \? principalId : ''$/m);
+    expect(params(main).find((p) => p.name === 'allowUserIdentityPrincipal')?.defaultValue).toBe('false');
+    // The monitor's roles: readers unless readOnly is false (the default is true), and an allow-list it cannot run without.
+    const dfmon = readBicep('infra/bicep/modules/dfmon.bicep');
+    expect(variable(dfmon, 'queueRole')).toBe('readOnly ? roles.storageQueueDataReader : roles.storageQueueDataContributor');
+    expect(variable(dfmon, 'tableRole')).toBe('readOnly ? roles.storageTableDataReader : roles.storageTableDataContributor');
+    expect(params(main).find((p) => p.name === 'dfMonReadOnly')?.defaultValue).toBe('true');
+    expect(dfmon).toMatch(/@minLength\(3\)\nparam allowedUserNames string/);
+    expect(appSettings(dfmon).find((s) => s.name === 'DFM_MODE')?.value).toBe("readOnly ? 'ReadOnly' : ''");
   });
 
   it('assigns nothing at subscription or resource-group scope and uses only data-plane roles from roles.json', () => {
@@ -321,7 +337,8 @@ describe('parameters and secrets', () => {
     expect(azureYaml).toMatch(/^\s+path: infra\/bicep$/m);
     expect(azureYaml).toMatch(/^\s+host: function$/m);
     const script = read('infra/hooks/azd.mjs');
-    for (const hook of ['preprovision', 'predeploy', 'postdeploy']) {
+    expect(azureYaml).toMatch(/^    remoteBuild: true$/m);
+    for (const hook of ['preprovision', 'predeploy', 'postdeploy', 'postdown']) {
       const block = new RegExp(`^  ${hook}:\\n((?:    .*\\n|      .*\\n)+)`, 'm').exec(azureYaml)?.[1];
       expect(block, hook).toBeDefined();
       for (const [platform, shell] of [['posix', 'sh'], ['windows', 'pwsh']]) {
@@ -330,6 +347,8 @@ describe('parameters and secrets', () => {
         expect(variant).toMatch(new RegExp(`^      shell: ${shell}$`, 'm'));
         expect(variant).toMatch(new RegExp(`^      run: node infra/hooks/azd\\.mjs ${hook}$`, 'm'));
         expect(variant).toMatch(/^      continueOnError: false$/m);
+        // The operator sees what the hook says as it happens (azd otherwise shows a scrolling preview it clears).
+        expect(variant).toMatch(/^      interactive: true$/m);
       }
       expect(script).toMatch(new RegExp(`^  ${hook}: async \\(\\) => \\(await import\\('\\./${hook}\\.mjs'\\)\\)\\.${hook},$`, 'm'));
       expect(existsSync(join(root, 'infra', 'hooks', `${hook}.mjs`))).toBe(true);
@@ -348,11 +367,14 @@ describe('operations: data retention, runtime, deployer, ordering, connection bu
     expect(moduleBlock(main, 'modules/storage.bicep')).toMatch(/^\s+uploadsRetentionDays: uploadsRetentionDays$/m);
     const policy = resources(storage).find((r) => r.type === 'Microsoft.Storage/storageAccounts/managementPolicies')!;
     expect(policy).toBeDefined();
-    expect(property(policy.body, 'parent')).toBe('storage');
+    expect(property(policy.body, 'parent')).toBe('uploadsStorage');
     expect(literal(property(policy.body, 'name'))).toBe('default');
     expect(property(policy.body, 'enabled')).toBe('true');
     expect(policy.body).toMatch(/prefixMatch: \['\$\{uploadsContainerName\}\/'\]/);
     expect(policy.body).toMatch(/baseBlob: \{ delete: \{ daysAfterModificationGreaterThan: uploadsRetentionDays \} \}/);
+    // Dead letters do not stay for good either.
+    expect(policy.body).toMatch(/prefixMatch: \['\$\{deadLetterContainerName\}\/'\]/);
+    expect(policy.body).toMatch(/baseBlob: \{ delete: \{ daysAfterModificationGreaterThan: deadLetterRetentionDays \} \}/);
   });
 
   it('runs Node 22 on Azure by default and offers no runtime past its support', () => {
@@ -366,10 +388,10 @@ describe('operations: data retention, runtime, deployer, ordering, connection bu
     expect(functionApp).toMatch(/@minValue\(1\)\n@maxValue\(1000\)\nparam maximumInstanceCount int/);
   });
 
-  it('takes the deployer\'s principal type from azd\'s environment, never hard-coded', () => {
+  it('takes the deployer from azd (which resolves AZURE_PRINCIPAL_ID and AZURE_PRINCIPAL_TYPE itself), never hard-coded', () => {
     const file = JSON.parse(read('infra/bicep/main.parameters.json')) as { parameters: Record<string, { value: string }> };
-    expect(file.parameters.principalType?.value).toMatch(/^\$\{AZURE_PRINCIPAL_TYPE(=User)?\}$/);
-    expect(file.parameters.principalName?.value).toMatch(/^\$\{AZURE_PRINCIPAL_NAME=?\}$/);
+    expect(file.parameters.principalId?.value).toBe('${AZURE_PRINCIPAL_ID}');
+    expect(file.parameters.principalType?.value).toBe('${AZURE_PRINCIPAL_TYPE}');
     expect(moduleBlock(main, 'modules/storage.bicep')).toMatch(/deployerPrincipalType: principalType$/m);
     for (const file of bicepFiles()) {
       for (const r of resources(readBicep(file)).filter((r) => r.type === 'Microsoft.Authorization/roleAssignments')) {
@@ -381,14 +403,13 @@ describe('operations: data retention, runtime, deployer, ordering, connection bu
     }
   });
 
-  it('creates the PostgreSQL server\'s children one after another (the server takes one change at a time)', () => {
+  it('creates the PostgreSQL server\'s children one after another, the administrator first (the server takes one change at a time)', () => {
     const children = resources(postgres).filter((r) => r.type.startsWith('Microsoft.DBforPostgreSQL/flexibleServers/'));
-    expect(children.map((r) => r.symbol)).toEqual(['database', 'allowAzureServices', 'extensions', 'deployerAdministrator']);
+    expect(children.map((r) => r.symbol)).toEqual(['administrator', 'allowAzureServices', 'extensions']);
     const dependsOn = (symbol: string) => property(children.find((r) => r.symbol === symbol)!.body, 'dependsOn');
-    expect(dependsOn('database')).toBeUndefined();
-    expect(dependsOn('allowAzureServices')).toBe('[database]');
-    expect(dependsOn('extensions')).toBe('[database, allowAzureServices]');
-    expect(dependsOn('deployerAdministrator')).toBe('[database, allowAzureServices, extensions]');
+    expect(dependsOn('administrator')).toBeUndefined();
+    expect(dependsOn('allowAzureServices')).toBe('[administrator]');
+    expect(dependsOn('extensions')).toBe('[administrator, allowAzureServices]');
   });
 
   describe('connection budget', () => {
@@ -407,27 +428,73 @@ describe('operations: data retention, runtime, deployer, ordering, connection bu
       }
       return Function(`"use strict"; const min = Math.min; return (${expression});`)() as number;
     }
-    const defaults = Object.fromEntries(
-      ['maximumInstanceCount', 'dbPoolMax', 'eventHubPartitionCount', 'postgresMaxConnections', 'postgresReservedConnections'].map((name) => [
-        name,
-        Number(defaultOf(name)),
-      ]),
-    );
+    const defaults = {
+      maximumInstanceCount: Number(defaultOf('maximumInstanceCount')),
+      dbPoolMax: Number(defaultOf('dbPoolMax')),
+      eventHubPartitionCount: Number(defaultOf('eventHubPartitionCount')),
+      postgresReservedConnections: Number(defaultOf('postgresReservedConnections')),
+      // postgresMaxConnections 0 = the SKU's default; D2ds_v5 is 859.
+      postgresMaxConnectionsEffective: 859,
+    };
 
     it('counts pool size x instances per scaling group x the groups that connect, against max_connections minus a reserve', () => {
-      // durable + http reach the maximum, matchAnalysis one instance per partition, the two timers one each.
-      expect(evaluate('dbConnectionsWorstCase', defaults)).toBe(8 * (2 * 40 + 4 + 2));
-      expect(evaluate('dbConnectionHeadroom', defaults)).toBe(859 - 25 - 688);
-      expect(evaluate('dbConnectionsWorstCase', { ...defaults, eventHubPartitionCount: 32, maximumInstanceCount: 10 })).toBe(8 * (20 + 10 + 2));
+      // durable + http reach the maximum, the durable group's always-ready instance on top, matchAnalysis one
+      // instance per partition, the two timers one each.
+      expect(evaluate('dbConnectionsWorstCase', defaults)).toBe(8 * (2 * 40 + 1 + 4 + 2));
+      expect(evaluate('dbConnectionHeadroom', defaults)).toBe(859 - 25 - 696);
+      expect(evaluate('dbConnectionsWorstCase', { ...defaults, eventHubPartitionCount: 32, maximumInstanceCount: 10 })).toBe(8 * (20 + 1 + 10 + 2));
+    });
+
+    it('derives max_connections from the SKU unless it is given (postgresMaxConnections.json, read by main.bicep and the hook)', () => {
+      expect(defaultOf('postgresMaxConnections')).toBe('0');
+      expect(variable(main, 'postgresDefaultMaxConnections')).toBe("loadJsonContent('postgresMaxConnections.json')");
+      expect(variable(main, 'postgresMaxConnectionsEffective')).toBe(
+        'postgresMaxConnections > 0 ? postgresMaxConnections : (postgresDefaultMaxConnections[?postgresSkuName] ?? 0)',
+      );
+      const table = JSON.parse(read('infra/bicep/postgresMaxConnections.json')) as Record<string, number>;
+      expect(table[literal(defaultOf('postgresSkuName'))!]).toBe(859);
+      expect([table.Standard_B1ms, table.Standard_B2s, table.Standard_D4ds_v5, table.Standard_E2ds_v5, table.Standard_D16ds_v5]).toEqual([50, 429, 1718, 1718, 5000]);
     });
 
     it('refuses a combination that breaks it: the headroom goes to a @minValue(0) parameter of the function app', () => {
       expect(evaluate('dbConnectionHeadroom', { ...defaults, maximumInstanceCount: 100 })).toBeLessThan(0);
-      expect(evaluate('dbConnectionHeadroom', { ...defaults, postgresMaxConnections: 429 })).toBeLessThan(0);
-      expect(evaluate('dbConnectionHeadroom', { ...defaults, dbPoolMax: 4, postgresMaxConnections: 429 })).toBeGreaterThanOrEqual(0);
+      expect(evaluate('dbConnectionHeadroom', { ...defaults, postgresMaxConnectionsEffective: 429 })).toBeLessThan(0);
+      expect(evaluate('dbConnectionHeadroom', { ...defaults, dbPoolMax: 4, postgresMaxConnectionsEffective: 429 })).toBeGreaterThanOrEqual(0);
       expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/^\s+dbConnectionHeadroom: dbConnectionHeadroom$/m);
       expect(functionApp).toMatch(/@minValue\(0\)\nparam dbConnectionHeadroom int/);
       expect(bicepAppSettings.find((s) => s.name === 'DB_POOL_MAX')?.value).toBe('string(dbPoolMax)');
+    });
+
+    it('is computed the same way by the preprovision hook, before anything is deployed', async () => {
+      const hook = pathToFileURL(join(root, 'infra', 'hooks', 'connectionBudget.mjs')).href;
+      const { connectionBudget, durableAlwaysReady } = (await import(hook)) as {
+        connectionBudget: (p: Record<string, number | string>) => { headroom: number };
+        durableAlwaysReady: number;
+      };
+      expect(String(durableAlwaysReady)).toBe(variable(main, 'durableAlwaysReady'));
+      const table = JSON.parse(read('infra/bicep/postgresMaxConnections.json')) as Record<string, number>;
+      for (const combination of [
+        {},
+        { maximumInstanceCount: 100 },
+        { maximumInstanceCount: 10, eventHubPartitionCount: 32 },
+        { dbPoolMax: 4, postgresSkuName: 'Standard_B2s' },
+        { postgresSkuName: 'Standard_D4ds_v5' },
+        { postgresMaxConnections: 3000, maximumInstanceCount: 150 },
+      ] as Array<Partial<{ maximumInstanceCount: number; dbPoolMax: number; eventHubPartitionCount: number; postgresSkuName: string; postgresMaxConnections: number }>>) {
+        const p = {
+          maximumInstanceCount: defaults.maximumInstanceCount,
+          dbPoolMax: defaults.dbPoolMax,
+          eventHubPartitionCount: defaults.eventHubPartitionCount,
+          postgresReservedConnections: defaults.postgresReservedConnections,
+          postgresSkuName: 'Standard_D2ds_v5',
+          postgresMaxConnections: 0,
+          ...combination,
+        };
+        const effective = p.postgresMaxConnections > 0 ? p.postgresMaxConnections : table[p.postgresSkuName]!;
+        const { postgresSkuName: _sku, ...numbers } = p;
+        const bicep = evaluate('dbConnectionHeadroom', { ...numbers, postgresMaxConnectionsEffective: effective });
+        expect(connectionBudget(p).headroom, JSON.stringify(combination)).toBe(bicep);
+      }
     });
 
     it('counts every kind of trigger the app registers (a new kind must be added to the budget)', () => {

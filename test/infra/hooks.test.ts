@@ -14,7 +14,7 @@ const deployed = {
   AZURE_ENV_NAME: 'dev',
   RESOURCE_GROUP: 'rg-dev',
   AZURE_FUNCTION_APP_NAME: 'func-abc',
-  AZURE_STORAGE_ACCOUNT_NAME: 'stabc',
+  AZURE_UPLOADS_STORAGE_ACCOUNT_NAME: 'stuabc',
   AZURE_EVENTGRID_SYSTEM_TOPIC: 'evgt-abc',
   HOOK_RETRY_DELAY_SECONDS: '0',
 };
@@ -60,7 +60,7 @@ describe('postdeploy hook (Event Grid subscription), with a fake az on PATH', ()
     expect(show[show.indexOf('--function-name') + 1]).toBe(functionNames.blobCreatedStarter);
     const create = az.at(-1)!.args;
     expect(create[create.indexOf('--template-file') + 1]).toBe(join(root, 'infra', 'bicep', 'modules', 'eventGridSubscription.bicep'));
-    expect(create).toEqual(expect.arrayContaining(['systemTopicName=evgt-abc', 'functionAppName=func-abc', 'storageAccountName=stabc', 'deadLetterContainerName=eventgrid-deadletter']));
+    expect(create).toEqual(expect.arrayContaining(['systemTopicName=evgt-abc', 'functionAppName=func-abc', 'storageAccountName=stuabc', 'deadLetterContainerName=eventgrid-deadletter']));
     expect(result.stdout).toMatch(/evgt-abc delivers new uploads/);
   });
 
@@ -103,53 +103,121 @@ describe('postdeploy hook (Event Grid subscription), with a fake az on PATH', ()
   });
 });
 
-describe('preprovision hook (who runs azd), with fake az and azd on PATH', () => {
+describe('preprovision hook, run as azd runs it: no AZURE_PRINCIPAL_ID in its environment', () => {
+  // azd passes the environment's values and the template outputs; it resolves AZURE_PRINCIPAL_ID and
+  // AZURE_PRINCIPAL_TYPE only for the template's parameters (Azure/azure-dev, bicep_provider.go evalParamEnvSubst),
+  // so the hook asks azd itself who it is signed in as.
   const base = { AZURE_SUBSCRIPTION_ID: subscription, AZURE_ENV_NAME: 'ci' };
+  const azdStatus = (status: object) => ({ match: '^azd auth status --output json$', answers: [{ stdout: JSON.stringify(status) }] });
+  const azAccount = (user: object) => ({ match: '^az account show', answers: [{ stdout: JSON.stringify({ user }) }] });
 
-  it('records a service principal as ServicePrincipal with its display name', async () => {
-    const result = await runHook('preprovision', { ...base, AZURE_PRINCIPAL_ID: 'sp-object-id' }, [
-      { match: '^az account show', answers: [{ stdout: JSON.stringify({ user: { name: 'app-client-id', type: 'servicePrincipal' } }) }] },
-      { match: '^az ad sp show --id app-client-id', answers: [{ stdout: JSON.stringify({ id: 'sp-object-id', displayName: 'bulkflow-ci' }) }] },
-      { match: '^azd env set', answers: [{}] },
+  it('passes a user signed in to both as the same account, checking the connection budget first', async () => {
+    const result = await runHook('preprovision', base, [
+      azdStatus({ status: 'authenticated', type: 'user', email: 'Ops@Contoso.com' }),
+      azAccount({ name: 'ops@contoso.com', type: 'user' }),
     ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    const sets = result.calls.filter((call) => call.program === 'azd').map((call) => call.args);
-    expect(sets).toEqual([
-      ['env', 'set', 'AZURE_PRINCIPAL_TYPE', 'ServicePrincipal', '--environment', 'ci'],
-      ['env', 'set', 'AZURE_PRINCIPAL_NAME', 'bulkflow-ci', '--environment', 'ci'],
-    ]);
+    expect(result.stdout).toMatch(/deploying as user Ops@Contoso\.com; worst case 696 PostgreSQL connections, headroom 138/);
     const account = result.calls.find((call) => call.args[0] === 'account')!.args;
     expect(account[account.indexOf('--subscription') + 1]).toBe(subscription);
+    // Nothing is written to the azd environment: azd itself fills the principal parameters.
+    expect(result.calls.filter((call) => call.program === 'azd').map((call) => call.args.join(' '))).toEqual(['auth status --output json']);
   });
 
-  it('records a signed-in user as User with the user principal name', async () => {
-    const result = await runHook('preprovision', { ...base, AZURE_PRINCIPAL_ID: 'user-object-id' }, [
-      { match: '^az account show', answers: [{ stdout: JSON.stringify({ user: { name: 'ops@contoso.com', type: 'user' } }) }] },
-      { match: '^az ad signed-in-user show', answers: [{ stdout: JSON.stringify({ id: 'user-object-id', userPrincipalName: 'ops@contoso.com' }) }] },
-      { match: '^azd env set', answers: [{}] },
+  it('passes a second deployer (a teammate or CI after a laptop deploy) with the first one\'s outputs in the environment', async () => {
+    const afterFirstDeploy = { ...base, AZURE_POSTGRES_ADMIN_NAME: 'bulkflow admins (ci)', POSTGRES_ADMIN_GROUP_OBJECT_ID: 'group-id', AZURE_API_CLIENT_ID: 'api-client' };
+    const result = await runHook('preprovision', afterFirstDeploy, [
+      azdStatus({ status: 'authenticated', type: 'servicePrincipal', clientId: 'ci-client-id' }),
+      azAccount({ name: 'ci-client-id', type: 'servicePrincipal' }),
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/deploying as servicePrincipal ci-client-id/);
+  });
+
+  it('knows a managed identity az signed in with by its client id', async () => {
+    const result = await runHook('preprovision', base, [
+      azdStatus({ status: 'authenticated', type: 'servicePrincipal', clientId: 'mi-client-id' }),
+      azAccount({ name: 'userAssignedIdentity', type: 'servicePrincipal', assignedIdentityInfo: 'MSIClient-mi-client-id' }),
     ]);
     expect(result.code).toBe(0);
-    expect(result.calls.filter((call) => call.program === 'azd').map((call) => call.args.slice(2, 4))).toEqual([
-      ['AZURE_PRINCIPAL_TYPE', 'User'],
-      ['AZURE_PRINCIPAL_NAME', 'ops@contoso.com'],
-    ]);
   });
 
-  it('refuses when azd and az are signed in as different principals', async () => {
-    const result = await runHook('preprovision', { ...base, AZURE_PRINCIPAL_ID: 'someone-else' }, [
-      { match: '^az account show', answers: [{ stdout: JSON.stringify({ user: { name: 'ops@contoso.com', type: 'user' } }) }] },
-      { match: '^az ad signed-in-user show', answers: [{ stdout: JSON.stringify({ id: 'user-object-id', userPrincipalName: 'ops@contoso.com' }) }] },
+  it('refuses when azd and az are signed in as different principals, naming both', async () => {
+    const result = await runHook('preprovision', base, [
+      azdStatus({ status: 'authenticated', type: 'user', email: 'ana@contoso.com' }),
+      azAccount({ name: 'ops@contoso.com', type: 'user' }),
     ]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/azd runs as someone-else but az is signed in as ops@contoso.com \(user-object-id\)/);
-    expect(result.calls.filter((call) => call.program === 'azd')).toEqual([]);
+    expect(result.stderr).toMatch(/azd is signed in as user ana@contoso\.com but az as user ops@contoso\.com/);
   });
 
-  it('keeps values the operator set and calls nothing', async () => {
-    const result = await runHook('preprovision', { ...base, AZURE_PRINCIPAL_TYPE: 'ServicePrincipal', AZURE_PRINCIPAL_NAME: 'x' }, []);
+  it('refuses when azd is not signed in, and says what an azd without `auth status` needs', async () => {
+    const signedOut = await runHook('preprovision', base, [azdStatus({ status: 'unauthenticated' }), azAccount({ name: 'ops@contoso.com', type: 'user' })]);
+    expect(signedOut.code).toBe(1);
+    expect(signedOut.stderr).toMatch(/azd is not signed in: run azd auth login/);
+    const old = await runHook('preprovision', base, [
+      { match: '^azd auth status', answers: [{ stderr: 'Error: unknown command "status" for "azd auth"', code: 1 }] },
+      azAccount({ name: 'ops@contoso.com', type: 'user' }),
+    ]);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toMatch(/update azd/);
+  });
+
+  it('refuses a connection budget the server cannot take before anything is deployed or asked', async () => {
+    const tooMany = await runHook('preprovision', { ...base, MAXIMUM_INSTANCE_COUNT: '100' }, []);
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toMatch(/connection budget exceeded: 8 connections x 207 instances = 1656, but Standard_D2ds_v5 allows 859 - 25 reserved = 834/);
+    expect(tooMany.calls).toEqual([]);
+    const smallServer = await runHook('preprovision', { ...base, POSTGRES_SKU_NAME: 'Standard_B2s' }, []);
+    expect(smallServer.stderr).toMatch(/Standard_B2s allows 429/);
+    const unknown = await runHook('preprovision', { ...base, POSTGRES_SKU_NAME: 'Standard_X9' }, []);
+    expect(unknown.stderr).toMatch(/no known max_connections for PostgreSQL SKU Standard_X9: set POSTGRES_MAX_CONNECTIONS/);
+    // A server whose max_connections was raised: the operator says so.
+    const raised = await runHook('preprovision', { ...base, POSTGRES_SKU_NAME: 'Standard_B2s', POSTGRES_MAX_CONNECTIONS: '1000' }, [
+      azdStatus({ status: 'authenticated', type: 'user', email: 'ops@contoso.com' }),
+      azAccount({ name: 'ops@contoso.com', type: 'user' }),
+    ]);
+    expect(raised.code).toBe(0);
+  });
+
+  it('refuses an existing admin group given by id without its name (members sign in as the name)', async () => {
+    const result = await runHook('preprovision', { ...base, AZURE_POSTGRES_ADMIN_GROUP_ID: 'g' }, []);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/AZURE_POSTGRES_ADMIN_GROUP_NAME/);
+  });
+});
+
+describe('postdown hook (Entra objects azd down leaves behind), with a fake az on PATH', () => {
+  const base = { AZURE_SUBSCRIPTION_ID: subscription, AZURE_ENV_NAME: 'dev', AZURE_API_CLIENT_ID: 'api-client' };
+  const rules: Rule[] = [
+    { match: '^az cloud show', answers: [{ stdout: 'https://graph.microsoft.com/' }] },
+    { match: '^az ad app show --id api-client', answers: [{ stdout: 'app-object-id' }] },
+    { match: '^az ad group show --group group-id', answers: [{ stdout: 'group-id' }] },
+    { match: '^az (ad app delete|ad group delete|rest)', answers: [{}] },
+  ];
+
+  it('deletes and purges the app registration and the admin group it created, so their unique names are free again', async () => {
+    const result = await runHook('postdown', { ...base, POSTGRES_ADMIN_GROUP_CREATED: 'true', POSTGRES_ADMIN_GROUP_OBJECT_ID: 'group-id' }, rules);
+    expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.calls).toEqual([]);
+    const az = result.calls.map((call) => call.args.filter((arg) => arg !== '--only-show-errors').join(' '));
+    expect(az).toEqual(expect.arrayContaining([
+      'ad app delete --id api-client',
+      'rest --method DELETE --uri https://graph.microsoft.com/v1.0/directory/deletedItems/app-object-id',
+      'ad group delete --group group-id',
+      'rest --method DELETE --uri https://graph.microsoft.com/v1.0/directory/deletedItems/group-id',
+    ]));
+  });
+
+  it('leaves a group the operator brought, and everything when asked to keep them', async () => {
+    const brought = await runHook('postdown', { ...base, POSTGRES_ADMIN_GROUP_CREATED: 'false', POSTGRES_ADMIN_GROUP_OBJECT_ID: 'group-id' }, rules);
+    expect(brought.code).toBe(0);
+    expect(brought.calls.some((call) => call.args.includes('group'))).toBe(false);
+    const kept = await runHook('postdown', { ...base, KEEP_ENTRA_OBJECTS: 'true' }, rules);
+    expect(kept.code).toBe(0);
+    expect(kept.calls).toEqual([]);
   });
 });
 

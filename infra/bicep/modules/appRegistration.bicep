@@ -8,10 +8,16 @@ extension 'br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:1.0.0'
 @description('Unique name of the registration in the tenant (idempotent redeployments find it by this).')
 param uniqueName string
 param displayName string
-@description('The dashboard address people are sent back to after signing in.')
+@description('The dashboard address people are sent back to after signing in (its directory, ending in /).')
 param dashboardUrl string
 @description('State codes that get a State.XX role (read and upload for that state).')
 param states array
+@description('The principal running azd: an owner of the registration, so it (and nobody without a directory role) can update it later. Empty = none.')
+param ownerPrincipalId string
+
+// A tenant-scoped identifier needs no self-reference: api://<tenant id>/<string> is one of the formats Entra accepts
+// (identifier URI restrictions), so the registration is declared once.
+var identifierUri = 'api://${tenant().tenantId}/${uniqueName}'
 
 var operatorRole = [
   {
@@ -51,29 +57,22 @@ resource registration 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: uniqueName
   displayName: displayName
   signInAudience: 'AzureADMyOrg'
+  identifierUris: [identifierUri]
   appRoles: concat(operatorRole, stateRoles)
   api: api
-  spa: { redirectUris: [dashboardUrl] }
-}
-
-// Declared a second time to set identifierUris from the appId it only gets on creation (a known limit of the
-// Graph extension: a resource cannot refer to its own appId).
-resource withIdentifierUri 'Microsoft.Graph/applications@v1.0' = {
-  uniqueName: uniqueName
-  displayName: displayName
-  signInAudience: 'AzureADMyOrg'
-  appRoles: registration.appRoles
-  api: api
-  spa: registration.spa
-  identifierUris: ['api://${registration.appId}']
+  // The dashboard signs in from the address it was opened at: its directory and its index page are both registered.
+  spa: { redirectUris: [dashboardUrl, '${dashboardUrl}index.html'] }
+  // 'append' keeps owners added outside the template (teammates, CI).
+  owners: { relationshipSemantics: 'append', relationships: empty(ownerPrincipalId) ? [] : [ownerPrincipalId] }
 }
 
 resource servicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
-  appId: withIdentifierUri.appId
+  appId: registration.appId
   // No role, no token: Entra refuses to issue one to a caller without an assignment.
   appRoleAssignmentRequired: true
 }
 
 output clientId string = registration.appId
 output servicePrincipalId string = servicePrincipal.id
-output scope string = 'api://${registration.appId}/user_impersonation'
+output identifierUri string = identifierUri
+output scope string = '${identifierUri}/user_impersonation'

@@ -10,8 +10,11 @@ param storageAccountName string
 param taskHubName string
 @description('Client id of the Entra app registration DfMon signs users in with (ID tokens enabled, redirect URI https://<app>.azurewebsites.net/.auth/login/aad/callback).')
 param authClientId string
-@description('Comma-separated user principal names allowed in; empty = anyone the app registration admits.')
+@description('Comma-separated user principal names allowed in. Required: DfMon admits anyone the registration admits when the list is empty.')
+@minLength(3)
 param allowedUserNames string
+@description('DFM_MODE ReadOnly and reader roles on queues and tables: no terminate, purge, rewind or "delete task hub".')
+param readOnly bool
 
 var roles = loadJsonContent('../roles.json')
 
@@ -25,8 +28,12 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
-// DfMon reads and manages the task hub (history/instances tables, control queues, lease and large-message blobs)
-// and keeps its own host state in the same account: the standalone DfMon only reads its AzureWebJobsStorage account.
+// DfMon reads the task hub (history/instances tables, control queues, lease and large-message blobs) and keeps its
+// own host state in the same account: the standalone DfMon only reads its AzureWebJobsStorage account, so its host
+// needs blob write (Blob Data Owner, as the Functions identity docs ask of AzureWebJobsStorage). Queues and tables
+// are read-only unless operators may act on instances (readOnly false).
+var queueRole = readOnly ? roles.storageQueueDataReader : roles.storageQueueDataContributor
+var tableRole = readOnly ? roles.storageTableDataReader : roles.storageTableDataContributor
 resource dfmonBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identity.id, roles.storageBlobDataOwner)
   scope: storage
@@ -37,21 +44,21 @@ resource dfmonBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01'
   }
 }
 
-resource dfmonQueueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, identity.id, roles.storageQueueDataContributor)
+resource dfmonQueueData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, queueRole)
   scope: storage
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', queueRole)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
-resource dfmonTableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, identity.id, roles.storageTableDataContributor)
+resource dfmonTableData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, tableRole)
   scope: storage
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', tableRole)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
@@ -91,10 +98,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         // Without it DfMon shows every task hub in the account.
         { name: 'DFM_HUB_NAME', value: taskHubName }
         { name: 'DFM_ALLOWED_USER_NAMES', value: allowedUserNames }
+        { name: 'DFM_MODE', value: readOnly ? 'ReadOnly' : '' }
       ]
     }
   }
-  dependsOn: [dfmonBlobDataOwner, dfmonQueueDataContributor, dfmonTableDataContributor]
+  dependsOn: [dfmonBlobDataOwner, dfmonQueueData, dfmonTableData]
 }
 
 resource auth 'Microsoft.Web/sites/config@2024-04-01' = {

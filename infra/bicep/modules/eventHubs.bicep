@@ -14,6 +14,8 @@ param partitionCount int
 @minValue(1)
 param retentionHours int
 param appPrincipalId string
+@description('Private network: the namespace\'s public endpoint is closed; the app comes through a private endpoint (network.bicep).')
+param vnetEnabled bool
 
 var roles = loadJsonContent('../roles.json')
 
@@ -25,7 +27,7 @@ resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
   properties: {
     disableLocalAuth: true
     minimumTlsVersion: '1.2'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
   }
 }
 
@@ -70,5 +72,7 @@ resource appDataReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
 }
 
 output namespaceName string = namespace.name
-output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
+output namespaceId string = namespace.id
+// The host name from the namespace's own endpoint (https://<name>.servicebus.<cloud suffix>:443/): right in every cloud.
+output fullyQualifiedNamespace string = split(replace(replace(namespace.properties.serviceBusEndpoint, 'https:', ''), '/', ''), ':')[0]
 output eventHubName string = hub.name

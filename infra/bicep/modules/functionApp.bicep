@@ -11,11 +11,17 @@ param nodeVersion string
 param maximumInstanceCount int
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int
+@description('Always-ready instances of the durable group (the connection budget in main.bicep counts them).')
+param durableAlwaysReady int
+@description('Spread the plan over availability zones (where the region offers it).')
+param zoneRedundant bool
 param identityId string
 param identityClientId string
 param identityName string
 param storageAccountName string
 param storageBlobEndpoint string
+@description('Blob endpoint of the uploads account (personal data; never the host account).')
+param uploadsBlobEndpoint string
 param deploymentContainerName string
 param eventHubsNamespace string
 param eventHubName string
@@ -30,8 +36,12 @@ param dbConnectionHeadroom int
 param applicationInsightsConnectionString string
 @description('Client id of the bulkflow app registration: the audience of the tokens the API accepts.')
 param authClientId string
+@description('The delegated scope the dashboard asks for (<identifier URI>/user_impersonation).')
+param authScope string
 @description('Largest file the upload API accepts, in bytes.')
 param uploadMaxBytes int
+@description('Subnet the app integrates with (the private network); empty = none.')
+param appSubnetId string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -39,14 +49,14 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   tags: tags
   kind: 'functionapp'
   sku: { name: 'FC1', tier: 'FlexConsumption' }
-  properties: { reserved: true }
+  properties: { reserved: true, zoneRedundant: zoneRedundant }
 }
 
 var identitySettings = [
   { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
   { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
   { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
-  { name: 'UploadStorage__blobServiceUri', value: storageBlobEndpoint }
+  { name: 'UploadStorage__blobServiceUri', value: uploadsBlobEndpoint }
   { name: 'UploadStorage__credential', value: 'managedidentity' }
   { name: 'UploadStorage__clientId', value: identityClientId }
   { name: 'EventHubConnection__fullyQualifiedNamespace', value: eventHubsNamespace }
@@ -63,7 +73,7 @@ var authSettings = [
   { name: 'AUTH_JWKS_URL', value: '${authority}/discovery/v2.0/keys' }
   { name: 'DASHBOARD_AUTHORITY', value: authority }
   { name: 'DASHBOARD_CLIENT_ID', value: authClientId }
-  { name: 'DASHBOARD_SCOPE', value: 'api://${authClientId}/user_impersonation' }
+  { name: 'DASHBOARD_SCOPE', value: authScope }
   { name: 'UPLOAD_MAX_BYTES', value: string(uploadMaxBytes) }
   // The host refuses larger bodies before the app sees them (its default is 100 MB).
   { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: string(uploadMaxBytes) }
@@ -96,6 +106,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Flex Consumption routes all outbound traffic through the integrated subnet.
+    virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
     functionAppConfig: {
       deployment: {
         storage: {
@@ -108,16 +120,30 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
         // Durable on Flex: keep one instance of the durable group warm so orchestrations never wait on a cold start.
-        alwaysReady: [{ name: 'durable', instanceCount: 1 }]
+        alwaysReady: [{ name: 'durable', instanceCount: durableAlwaysReady }]
       }
       runtime: { name: 'node', version: nodeVersion }
     }
+    // Only minTlsVersion among the security settings: Flex Consumption rejects properties such as ftpsState (its
+    // deprecated-properties list; ARM error 51021 where the validation is enforced). Basic-auth publishing is
+    // switched off below instead; azd deploys with an Entra token and never needs it.
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       appSettings: concat(identitySettings, appSettings, authSettings)
     }
   }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: { allow: false }
+}
+
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: { allow: false }
 }
 
 output name string = app.name

@@ -1,24 +1,32 @@
-// PostgreSQL Flexible Server with Microsoft Entra authentication only (no password login exists). The principal
-// running azd is the Entra administrator: the predeploy hook (infra/hooks/azd.mjs) signs in as it to run the
-// migrations and to map the app's identity to a login that may only act as the least-privilege role
-// `bulkflow_app` (migrations/). The app's identity is never an administrator.
+// PostgreSQL Flexible Server with Microsoft Entra authentication only (no password login exists). Its Entra
+// administrator is a group (adminGroup.bicep, or one the operator gives): the predeploy hook signs in as that group
+// with the deployer's token, creates the database, maps the app's identity to a login and runs the migrations. The
+// app's identity is never an administrator.
+//
+// The administrator comes first: a database created before any administrator exists belongs to the service's own
+// superuser (azuresu), and its owner's CREATE right is then out of everyone's reach (the migrations' CREATE SCHEMA
+// fails; hashicorp/terraform-provider-azurerm#27895, Azure/azure-cli#26772). The database is therefore not declared
+// here at all: the predeploy hook creates it as the administrator, which makes the group its owner.
 //
 // The server accepts one change at a time (a second one in flight answers ServerBusy), so its children are
-// created one after another: database, then firewall rule, then administrator.
+// created one after another: administrator, then firewall rule, then configuration.
 param name string
 param location string
 param tags object
-param databaseName string
 param version string
 param skuName string
 param skuTier string
 param storageSizeGB int
-@description('Object id of the Entra administrator (the principal running azd); empty = none.')
-param adminPrincipalId string
-@description('Name the administrator signs in with: user principal name, or display name of a service principal or group.')
-param adminPrincipalName string
-@allowed(['User', 'ServicePrincipal', 'Group'])
-param adminPrincipalType string
+@description('Object id of the Entra group that administers the server.')
+param adminGroupId string
+@description('Its display name: what its members sign in as.')
+param adminGroupName string
+@description('Standby in another availability zone.')
+param zoneRedundantHa bool
+@description('Backups copied to the paired region (fixed when the server is created).')
+param geoRedundantBackup bool
+@description('Private network: the app reaches the server through a private endpoint (network.bicep) and no Azure-wide firewall rule exists; the public endpoint stays on, admitting nobody but the deploying machine while the predeploy hook runs (it adds and removes that rule).')
+param vnetEnabled bool
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   name: name
@@ -33,24 +41,29 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
       tenantId: tenant().tenantId
     }
     storage: { storageSizeGB: storageSizeGB, autoGrow: 'Enabled' }
-    backup: { backupRetentionDays: 7, geoRedundantBackup: 'Disabled' }
-    highAvailability: { mode: 'Disabled' }
+    backup: { backupRetentionDays: 7, geoRedundantBackup: geoRedundantBackup ? 'Enabled' : 'Disabled' }
+    highAvailability: { mode: zoneRedundantHa ? 'ZoneRedundant' : 'Disabled' }
     network: { publicNetworkAccess: 'Enabled' }
   }
 }
 
-resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
+resource administrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
   parent: server
-  name: databaseName
-  properties: { charset: 'UTF8', collation: 'en_US.utf8' }
+  name: adminGroupId
+  properties: {
+    principalName: adminGroupName
+    principalType: 'Group'
+    tenantId: tenant().tenantId
+  }
 }
 
-// Flex Consumption apps have no fixed outbound addresses without a VNet: allow Azure-internal sources only.
-resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
+// Flex Consumption apps have no fixed outbound addresses without a VNet: allow Azure-internal sources only. With
+// the private network the app comes through the private endpoint instead and this rule does not exist.
+resource allowAzureServices 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (!vnetEnabled) {
   parent: server
   name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
   properties: { startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }
-  dependsOn: [database]
+  dependsOn: [administrator]
 }
 
 // Match ids are an HMAC made in the database (pgcrypto); an extension must be allow-listed before it can be created.
@@ -61,20 +74,11 @@ resource extensions 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@20
     value: 'PGCRYPTO'
     source: 'user-override'
   }
-  dependsOn: [database, allowAzureServices]
+  dependsOn: [administrator, allowAzureServices]
 }
 
-resource deployerAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = if (!empty(adminPrincipalId) && !empty(adminPrincipalName)) {
-  parent: server
-  name: adminPrincipalId
-  properties: {
-    principalName: adminPrincipalName
-    principalType: adminPrincipalType
-    tenantId: tenant().tenantId
-  }
-  dependsOn: [database, allowAzureServices, extensions]
-}
-
+output id string = server.id
 output host string = server.properties.fullyQualifiedDomainName
 output serverName string = server.name
-output databaseName string = database.name
+output adminName string = administrator.properties.principalName
+output adminId string = adminGroupId

@@ -1,0 +1,39 @@
+/**
+ * How an upload is received, cut, committed and retried, in one place: the defaults of the INGEST_* and
+ * UPLOAD_* settings (src/adapters/settings.ts takes them from here) and the fixed limits beside them.
+ */
+
+/** Largest file the upload API accepts (UPLOAD_MAX_BYTES). */
+export const DEFAULT_UPLOAD_MAX_BYTES = 4 * 1024 ** 3;
+/** Blocks the upload API stages while a body streams in: memory per upload stays near block x (in flight + 1). */
+export const UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024;
+export const UPLOAD_BLOCKS_IN_FLIGHT = 4;
+
+/** Target size of one chunk (INGEST_CHUNK_BYTES); chunks are cut at record boundaries. */
+export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+/** Longest record; a longer one is a whole-file error (the file is not a CSV of participants). */
+export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+
+/** Chunks one ingestion commits at once: its orchestrator's wave width (INGEST_MAX_CHUNKS_IN_FLIGHT). */
+export const DEFAULT_MAX_CHUNKS_IN_FLIGHT = 8;
+/** Chunk commits at once across every upload and instance, held by PostgreSQL (INGEST_MAX_CONCURRENT_COMMITS). */
+export const DEFAULT_MAX_CONCURRENT_COMMITS = 16;
+/** Row errors stored per upload; counts stay exact beyond it (INGEST_MAX_ERROR_ROWS). */
+export const DEFAULT_MAX_ERROR_ROWS = 10_000;
+/** Share of rejected rows above which an upload is not activated (INGEST_MAX_REJECTED_SHARE). */
+export const DEFAULT_MAX_REJECTED_SHARE = 0.05;
+
+/** Attempts per chunk for classified transient failures (connection reset, failover, too many connections...). */
+export const MAX_TRANSIENT_ATTEMPTS = 8;
+const FIRST_BACKOFF_MS = 2_000;
+const MAX_BACKOFF_MS = 60_000;
+/** Wait before retrying chunks that found every global commit slot taken. */
+const BUSY_BACKOFF_MS = 1_000;
+
+/**
+ * The durable-timer wait before a wave retries chunks, from the highest attempt among them: attempt 1 (only
+ * busy chunks, which use up no attempts) waits briefly; transient failures back off exponentially, capped.
+ */
+export function chunkRetryDelayMs(worstAttempt: number): number {
+  return worstAttempt <= 1 ? BUSY_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (worstAttempt - 2));
+}

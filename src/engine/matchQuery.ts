@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { uploadTable, withTransaction } from './db.js';
+import { lockPairs } from './matchAnalysis.js';
+import type { MatchStatus } from './matchReads.js';
+
+/** One person of a real-time query (validated by the caller): the hash, and optionally the asking state's own ids. */
+export interface QueryPerson {
+  ldsHash: string;
+  participantId?: string;
+  caseId?: string;
+}
+
+/** A match of one person: the record's id and the other state's participant, as the match read API shows them. */
+export interface QueryMatch {
+  matchId: string;
+  otherState: string;
+  otherParticipant: { participantId: string; caseId: string | null };
+  status: MatchStatus;
+  /** True when this query created the record (or opened it again). */
+  created: boolean;
+}
+
+export interface QueryAnswer {
+  /** Per person, in the order asked. */
+  results: Array<{ index: number; matches: QueryMatch[] }>;
+  hits: number;
+}
+
+interface Hit {
+  state: string;
+  upload_id: string;
+  lds_hash: Buffer;
+  participant_id: string;
+  case_id: string | null;
+}
+
+/**
+ * Finds each person in the other states' active uploads (never the asking state's own, never a partial, failed or
+ * superseded upload) and creates or reuses the match record of each (asking state, other state, hash), under the
+ * same HMAC id as bulk matching: bulk analysis and queries meet on one record.
+ *
+ * - The asking side is the asking state's active upload row holding the hash, as bulk matching makes it; otherwise
+ *   (an applicant not enrolled yet) the ids the query gave, with no upload.
+ * - A record is created by the query (`initiator` 'query'), reused as it is when open, opened again when an upload
+ *   had closed it, and answered as closed, unchanged, when its states closed it (their dispositions stand).
+ * - Records are written under the pair locks of match runs, so a run and a query never write one record at once.
+ */
+export async function runMatchQuery(pool: pg.Pool, state: string, persons: readonly QueryPerson[]): Promise<QueryAnswer> {
+  const asking = state.toUpperCase();
+  const hashes = persons.map((person) => Buffer.from(person.ldsHash, 'hex'));
+  return withTransaction(pool, async (client) => {
+    const found = await findHits(client, asking, hashes);
+    const others = [...new Set(found.hits.map((hit) => hit.state))];
+    if (others.length === 0) return { results: persons.map((_, index) => ({ index, matches: [] })), hits: 0 };
+    await lockPairs(client, asking, others);
+    // Under the locks: an upload activated meanwhile is the one to answer from.
+    const { hits, own } = (await sameUploads(client, found.uploads)) ? found : await findHits(client, asking, hashes);
+    const byHash = new Map(persons.map((person, index) => [person.ldsHash, index]));
+    const ownSide = (hit: Hit) => {
+      const held = own.get(hit.lds_hash.toString('hex'));
+      if (held) return { participant: held.participant_id, case: held.case_id, upload: held.upload_id };
+      const person = persons[byHash.get(hit.lds_hash.toString('hex'))!]!;
+      return { participant: person.participantId ?? null, case: person.caseId ?? null, upload: null };
+    };
+    const sides = hits.map(ownSide);
+    const { rows } = await client.query<{ other_state: string; lds_hash: Buffer; match_id: string; open: boolean; created: boolean }>(
+      `WITH input AS (
+         SELECT i.*, least($1::text, i.other_state) AS state_a, greatest($1::text, i.other_state) AS state_b,
+                $1::text < i.other_state AS own_is_a
+         FROM unnest($2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+           AS i(other_state, lds_hash, other_participant, other_case, other_upload, own_participant, own_case, own_upload)
+       ),
+       rows AS MATERIALIZED (
+         SELECT bulkflow.match_id(k.key, i.state_a, i.state_b, i.lds_hash) AS match_id, i.*
+         FROM input i CROSS JOIN bulkflow.match_id_key k
+       ),
+       written AS (
+         INSERT INTO bulkflow.matches AS m (match_id, state_a, state_b, lds_hash, initiating_state, initiator,
+                                            a_participant_id, a_case_id, a_upload_id, b_participant_id, b_case_id, b_upload_id)
+         SELECT match_id, state_a, state_b, lds_hash, $1, 'query',
+                CASE WHEN own_is_a THEN own_participant ELSE other_participant END,
+                CASE WHEN own_is_a THEN own_case ELSE other_case END,
+                CASE WHEN own_is_a THEN own_upload ELSE other_upload END,
+                CASE WHEN own_is_a THEN other_participant ELSE own_participant END,
+                CASE WHEN own_is_a THEN other_case ELSE own_case END,
+                CASE WHEN own_is_a THEN other_upload ELSE own_upload END
+         FROM rows ORDER BY match_id
+         ON CONFLICT (match_id) DO UPDATE SET
+           a_participant_id = excluded.a_participant_id, a_case_id = excluded.a_case_id, a_upload_id = excluded.a_upload_id,
+           b_participant_id = excluded.b_participant_id, b_case_id = excluded.b_case_id, b_upload_id = excluded.b_upload_id,
+           initiating_state = excluded.initiating_state, initiator = 'query', opened_at = now(), updated_at = now(),
+           closed_at = NULL, closed_reason = NULL, closed_by_upload = NULL
+         -- Open records are reused as they are; records their states closed stay closed.
+         WHERE m.closed_reason = 'upload'
+         RETURNING match_id
+       )
+       SELECT r.other_state, r.lds_hash, r.match_id, w.match_id IS NOT NULL OR m.closed_at IS NULL AS open, w.match_id IS NOT NULL AS created
+       FROM rows r LEFT JOIN written w USING (match_id) LEFT JOIN bulkflow.matches m USING (match_id)`,
+      [
+        asking,
+        hits.map((hit) => hit.state), hits.map((hit) => hit.lds_hash),
+        hits.map((hit) => hit.participant_id), hits.map((hit) => hit.case_id), hits.map((hit) => hit.upload_id),
+        sides.map((side) => side.participant), sides.map((side) => side.case), sides.map((side) => side.upload),
+      ],
+    );
+    const records = new Map(rows.map((row) => [`${row.other_state}:${row.lds_hash.toString('hex')}`, row]));
+    const results = persons.map((person, index) => ({
+      index,
+      matches: hits
+        .filter((hit) => hit.lds_hash.toString('hex') === person.ldsHash)
+        .map((hit): QueryMatch => {
+          const record = records.get(`${hit.state}:${person.ldsHash}`)!;
+          return {
+            matchId: record.match_id,
+            otherState: hit.state,
+            otherParticipant: { participantId: hit.participant_id, caseId: hit.case_id },
+            status: record.open ? 'open' : 'closed',
+            created: record.created,
+          };
+        }),
+    }));
+    return { results, hits: results.reduce((total, result) => total + result.matches.length, 0) };
+  });
+}
+
+/**
+ * The other states' active upload rows holding any of the hashes (the lowest participant_id per hash and upload,
+ * as bulk matching takes it), and the asking state's own, in one statement: each upload's lds_hash index is probed
+ * once per hash. The statement is prepared under a name of its text, so each connection plans it once per set of
+ * active uploads (planning 50 branches cost more than running them).
+ */
+async function findHits(client: pg.PoolClient, asking: string, hashes: Buffer[]) {
+  const { rows: active } = await client.query<{ state: string; upload_id: string }>('SELECT state, upload_id FROM bulkflow.active_uploads ORDER BY state');
+  const uploads = new Map(active.map((row) => [row.state, row.upload_id]));
+  if (active.length === 0) return { hits: [] as Hit[], own: new Map<string, Hit>(), uploads };
+  const text = active
+    .map(({ state, upload_id: uploadId }) =>
+      `SELECT '${state}'::text AS state, '${uploadId}'::text AS upload_id, t.lds_hash, t.participant_id, t.case_id
+       FROM ${uploadTable(uploadId).qualified} t WHERE t.lds_hash = ANY($1::bytea[])`)
+    .join(' UNION ALL ');
+  const name = `match-query-${createHash('sha1').update(text).digest('hex')}`;
+  const { rows } = await client.query<Hit>({ name, text, values: [hashes] });
+  const lowest = new Map<string, Hit>();
+  for (const row of rows) {
+    const key = `${row.state}:${row.lds_hash.toString('hex')}`;
+    const kept = lowest.get(key);
+    if (!kept || row.participant_id < kept.participant_id) lowest.set(key, row);
+  }
+  const found = [...lowest.values()].sort((x, y) => (x.state < y.state ? -1 : x.state > y.state ? 1 : 0));
+  const own = new Map(found.filter((row) => row.state === asking).map((row) => [row.lds_hash.toString('hex'), row]));
+  return { hits: found.filter((row) => row.state !== asking), own, uploads };
+}
+
+async function sameUploads(client: pg.PoolClient, before: Map<string, string>): Promise<boolean> {
+  const { rows } = await client.query<{ state: string; upload_id: string }>('SELECT state, upload_id FROM bulkflow.active_uploads');
+  return rows.length === before.size && rows.every((row) => before.get(row.state) === row.upload_id);
+}
