@@ -64,7 +64,7 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
   const { pool, drop } = await createBenchDatabase(options.serverUrl, 'bench_matches', options.concurrency + 2);
   try {
     const shared = Math.round(options.rows * options.sharedShare);
-    const others = Array.from({ length: options.otherStates }, (_, k) => `O${String.fromCharCode(65 + k)}`);
+    const others = Array.from({ length: options.otherStates }, (_, k) => `${String.fromCharCode(80 + Math.floor(k / 26))}${String.fromCharCode(65 + (k % 26))}`);
     const setupStart = process.hrtime.bigint();
     const otherUploads: string[] = [];
     for (const [k, state] of others.entries()) {
