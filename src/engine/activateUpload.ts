@@ -1,29 +1,17 @@
 import type pg from 'pg';
-import { ledgerTotalsSql, lockUpload, uploadTable, withTransaction } from './db.js';
+import { lockStateActivation, lockUpload, UPLOAD_LOCK } from './advisoryLocks.js';
+import { ledgerTotalsSql, uploadTable, withTransaction } from './db.js';
 import { DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE } from './ingestPolicy.js';
 import { UPLOAD_COMPLETED, writeUploadEvent, type UploadEventData } from './outbox.js';
 import { duplicateMessage } from './participantSchema.js';
-import { markUploadFailed, type FailureReason } from './uploadFailure.js';
-import { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js';
+import { markUploadFailed } from './uploadFailure.js';
+import { outcome, readUpload, type ActivationResult } from './uploadOutcome.js';
+import { isFinal } from './uploadStatus.js';
 
 export interface ActivationOptions {
   /** The upload fails when rejected rows / all rows exceed this share. */
   maxRejectedShare?: number;
   maxErrorRows?: number;
-}
-
-export interface ActivationResult {
-  uploadId: string;
-  state: string;
-  /** complete (active), failed, or superseded (replaced by, or older than, another upload of its state). */
-  status: FinalStatus;
-  /** True while this upload is the active one of its state. */
-  activated: boolean;
-  rowsTotal: number;
-  rowsCommitted: number;
-  rowsRejected: number;
-  errorCode: string | null;
-  errorMessage: string | null;
 }
 
 /** Activation was asked for before every planned chunk was committed. */
@@ -35,22 +23,6 @@ export class IncompleteUploadError extends Error {
   ) {
     super(`upload ${uploadId} cannot activate: ${missingChunks.length} planned chunk(s) not committed (first: ${missingChunks.slice(0, 5).join(', ')})`);
   }
-}
-
-interface UploadRow {
-  upload_id: string;
-  seq: string;
-  state: string;
-  source: string;
-  status: UploadStatus;
-  planned_at: Date | null;
-  finalized_at: Date | null;
-  rows_total: string | null;
-  rows_committed: string | null;
-  rows_rejected: string | null;
-  error_code: string | null;
-  error_message: string | null;
-  superseded_by: string | null;
 }
 
 /**
@@ -95,8 +67,7 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
   }
 
   return withTransaction(pool, async (client) => {
-    // One activation per state at a time, so "the previous active upload" is well defined.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('bulkflow.state'), hashtext($1))`, [upload.state]);
+    await lockStateActivation(client, upload.state);
     const current = await readUpload(client, uploadId, true);
     if (isFinal(current.status)) return outcome(current);
     const event = (status: string, activated: boolean, extra: Partial<UploadEventData> = {}): UploadEventData => ({
@@ -146,23 +117,12 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
 }
 
 /**
- * Fails an upload that cannot finish (a chunk failed for good, e.g. its blob changed after registration).
- * Keeps its error rows, writes the failure event, never changes which upload is active. Idempotent.
- */
-export async function failUpload(pool: pg.Pool, uploadId: string, reason: FailureReason): Promise<ActivationResult> {
-  return withTransaction(pool, async (client) => {
-    await markUploadFailed(client, uploadId, reason);
-    return outcome(await readUpload(client, uploadId));
-  });
-}
-
-/**
  * Unique participant_id (and, when duplicates exist, one set-based statement that keeps the first
  * occurrence by line and rejects the rest), exact totals, and the error rows trimmed to the cap.
  */
 async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): Promise<void> {
   await withTransaction(pool, async (client) => {
-    await lockUpload(client, uploadId, -1);
+    await lockUpload(client, uploadId, UPLOAD_LOCK.plan);
     const again = await readUpload(client, uploadId);
     if (again.finalized_at) return;
     await buildIndex(client, participantIdIndexSql(uploadId));
@@ -196,7 +156,7 @@ async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): 
 async function attachPartition(pool: pg.Pool, uploadId: string): Promise<void> {
   const table = uploadTable(uploadId);
   await withTransaction(pool, async (client) => {
-    await lockUpload(client, uploadId, -2);
+    await lockUpload(client, uploadId, UPLOAD_LOCK.table);
     const { rows } = await client.query<{ attached: boolean }>(
       `SELECT c.relispartition AS attached FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = $1 AND c.relname = $2`,
@@ -214,7 +174,7 @@ async function attachPartition(pool: pg.Pool, uploadId: string): Promise<void> {
  */
 async function buildLookupIndex(pool: pg.Pool, uploadId: string): Promise<void> {
   await withTransaction(pool, async (client) => {
-    await lockUpload(client, uploadId, -2); // two activations of one upload must not race on the name
+    await lockUpload(client, uploadId, UPLOAD_LOCK.table); // two activations of one upload must not race on the name
     await buildIndex(client, lookupIndexSql(uploadId));
   });
 }
@@ -271,29 +231,4 @@ async function removeDuplicates(client: pg.PoolClient, uploadId: string, maxErro
   );
   await client.query('RESET enable_seqscan; RESET enable_hashagg; RESET enable_sort; RESET enable_mergejoin; RESET enable_hashjoin');
   return rows[0]!.removed;
-}
-
-async function readUpload(db: pg.Pool | pg.PoolClient, uploadId: string, forUpdate = false): Promise<UploadRow> {
-  const { rows } = await db.query<UploadRow>(
-    `SELECT upload_id, seq, state, source, status, planned_at, finalized_at, rows_total, rows_committed, rows_rejected,
-            error_code, error_message, superseded_by
-     FROM bulkflow.uploads WHERE upload_id = $1 ${forUpdate ? 'FOR UPDATE' : ''}`,
-    [uploadId],
-  );
-  if (!rows[0]) throw new Error(`unknown upload ${uploadId}`);
-  return rows[0];
-}
-
-function outcome(upload: UploadRow): ActivationResult {
-  return {
-    uploadId: upload.upload_id,
-    state: upload.state,
-    status: upload.status as FinalStatus,
-    activated: upload.status === 'complete',
-    rowsTotal: Number(upload.rows_total ?? 0),
-    rowsCommitted: Number(upload.rows_committed ?? 0),
-    rowsRejected: Number(upload.rows_rejected ?? 0),
-    errorCode: upload.error_code,
-    errorMessage: upload.error_message,
-  };
 }

@@ -6,6 +6,7 @@ import {
   listStateUploads, planUpload, registerUpload, TransientError,
 } from '../../src/engine/index.js';
 import { csvSource, ingest, useEngineDatabase } from '../support/engineDatabase.js';
+import { LOCK_CLASS } from '../../src/engine/advisoryLocks.js';
 
 const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
 const hash = (i: number) => i.toString(16).padStart(128, '0');
@@ -43,7 +44,7 @@ describe('upload lifecycle', () => {
       if (!planned.ok) throw new Error('plan failed');
       // Another upload's commit holds the only slot in its transaction.
       await holder.query('BEGIN');
-      await holder.query(`SELECT pg_advisory_xact_lock(hashtext('bulkflow.commit-slot'), 0)`);
+      await holder.query('SELECT pg_advisory_xact_lock(hashtext($1), 0)', [LOCK_CLASS.commitSlot]);
       const busy = commitChunk(engine.pool, { uploadId, chunkNo: 0 }, file, { commitSlots: 1 });
       await expect(busy).rejects.toBeInstanceOf(CommitSlotsBusyError);
       await expect(busy).rejects.toSatisfy(isTransient);
