@@ -48,8 +48,8 @@ async function main(): Promise<void> {
   try {
     let scaleLine = '';
     if (rows > 0) {
-      const small = await oneFile(stack, dataDir, Number(values['small-rows']), 'ZY');
-      const big = await oneFile(stack, dataDir, rows, 'ZZ');
+      const small = await oneFile(stack, dataDir, Number(values['small-rows']), 'PR');
+      const big = await oneFile(stack, dataDir, rows, 'AS');
       scaleLine = `scale: rows=${rows} seconds=${big.seconds.toFixed(1)} activation_1m=${small.activation.toFixed(2)} ` +
         `activation_10m=${big.activation.toFixed(2)} activation_growth=${(big.activation / small.activation).toFixed(1)} host_rss=${big.hostPeakRssMiB ?? '?'}`;
     }
