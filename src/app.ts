@@ -22,6 +22,8 @@ import { httpOptions } from './functions/httpRoutes.js';
 import { makeUploadFile } from './functions/uploadFile.js';
 import { makeStatusApi } from './functions/uploadStatus.js';
 import { makeMatchApi } from './functions/matchApi.js';
+import { makeMatchQueryApi } from './functions/matchQueryApi.js';
+import { makeMatchResolutionApi } from './functions/matchResolutionApi.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 
@@ -29,6 +31,7 @@ import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 const clients = composeApp();
 const statusApi = makeStatusApi(clients);
 const matchApi = makeMatchApi(clients);
+const resolutionApi = makeMatchResolutionApi(clients);
 // Every HTTP route's access rule is in functions/httpRoutes.ts; the guard applies it before the handler runs.
 const access = makeAccessGuard(clients);
 
@@ -56,6 +59,9 @@ df.app.client.http(functionNames.stateSummaries, { ...httpOptions(functionNames.
 app.http(functionNames.stateMatches, { ...httpOptions(functionNames.stateMatches), handler: access.protect(functionNames.stateMatches, matchApi.stateMatches) });
 app.http(functionNames.matchRecord, { ...httpOptions(functionNames.matchRecord), handler: access.protect(functionNames.matchRecord, matchApi.matchRecord) });
 app.http(functionNames.matchPairs, { ...httpOptions(functionNames.matchPairs), handler: access.protect(functionNames.matchPairs, matchApi.matchPairs) });
+app.http(functionNames.matchDisposition, { ...httpOptions(functionNames.matchDisposition), handler: access.protect(functionNames.matchDisposition, resolutionApi.updateOwnDisposition) });
+app.http(functionNames.matchReopen, { ...httpOptions(functionNames.matchReopen), handler: access.protect(functionNames.matchReopen, resolutionApi.reopen) });
+app.http(functionNames.matchQuery, { ...httpOptions(functionNames.matchQuery), handler: access.protect(functionNames.matchQuery, makeMatchQueryApi(clients)) });
 app.http(functionNames.dashboard, { ...httpOptions(functionNames.dashboard), handler: access.open(functionNames.dashboard, makeDashboard(clients)) });
 
 app.eventHub(functionNames.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: makeMatchAnalysis(clients) });

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { callerLabel, canRead, canReadMatchRecords, canUpload, hasAnyRole, type Principal } from '../auth/principal.js';
+import { callerLabel, canRead, canReadMatchRecords, canUpload, hasAnyRole, holdsState, type Principal } from '../auth/principal.js';
 import { createRateLimiter, type RateLimit } from '../auth/rateLimiter.js';
 import { createTokenValidator, type Authenticate } from '../auth/tokenValidator.js';
 import type { AppClients } from '../composition.js';
@@ -106,7 +106,8 @@ async function check(policy: AccessPolicy, request: HttpRequest, principal: Prin
   switch (policy.kind) {
     case 'stateRead':
     case 'stateUpload':
-    case 'stateMatchRecords': {
+    case 'stateMatchRecords':
+    case 'stateMatchQuery': {
       const state = request.params.state ?? '';
       if (!STATE_PATTERN.test(state)) {
         return { ok: false, denied: false, status: 400, reason: 'bad state', response: problem(400, 'Bad request', 'state must be a 2-letter code') };
@@ -115,6 +116,7 @@ async function check(policy: AccessPolicy, request: HttpRequest, principal: Prin
         stateRead: [canRead, 'read'] as const,
         stateUpload: [canUpload, 'upload for'] as const,
         stateMatchRecords: [canReadMatchRecords, 'read the match records of'] as const,
+        stateMatchQuery: [holdsState, 'query matches for'] as const,
       }[policy.kind];
       if (allowed(principal, state)) return { ok: true, state: state.toUpperCase() };
       return { ok: false, denied: true, status: 403, reason: `cannot ${verb} ${state.toUpperCase()}`, response: problem(403, 'Forbidden', `your roles do not let you ${verb} state ${state.toUpperCase()}`) };
@@ -132,6 +134,19 @@ async function check(policy: AccessPolicy, request: HttpRequest, principal: Prin
       if (readable) return { ok: true, state: readable };
       return { ok: false, denied: states !== undefined, status: 404, reason: states === undefined ? 'no such match' : 'match of other states', response: matchNotFound() };
     }
+    case 'matchSideWrite': {
+      const states = await deps.matchStates(request.params.matchId ?? '');
+      const readable = states?.find((state) => canReadMatchRecords(principal, state));
+      if (!states || !readable) {
+        return { ok: false, denied: states !== undefined, status: 404, reason: states === undefined ? 'no such match' : 'match of other states', response: matchNotFound() };
+      }
+      const side = (request.params.state ?? '').toUpperCase();
+      if (states.includes(side) && holdsState(principal, side)) return { ok: true, state: side };
+      return { ok: false, denied: true, status: 403, reason: 'side of another state', response: problem(403, 'Forbidden', 'you may change only your own state\'s side of this match') };
+    }
+    case 'operatorAction':
+      if (principal.operator) return { ok: true };
+      return { ok: false, denied: true, status: 403, reason: 'not an operator', response: problem(403, 'Forbidden', 'only an operator may do this') };
     case 'ownStates':
     case 'public':
       return { ok: true };

@@ -29,11 +29,20 @@ export type AccessPolicy =
    * The match record named by `{matchId}`: readable by the roles of its two states only. Anyone else, operators
    * included, gets the same 404 as for a record that does not exist.
    */
-  | { readonly kind: 'matchRead' };
+  | { readonly kind: 'matchRead' }
+  /**
+   * One side of the match record named by `{matchId}`, the `{state}` side: the record's two states' roles find it (anyone
+   * else, operators included, gets the same 404 as for reads), and only the role of `{state}` changes that side (403).
+   */
+  | { readonly kind: 'matchSideWrite' }
+  /** The `{state}` in the path: only its own role queries matches for it (operators get 403 too). */
+  | { readonly kind: 'stateMatchQuery' }
+  /** Operators only (a state role gets 403): actions on records that no state may take, audited. */
+  | { readonly kind: 'operatorAction' };
 
 export interface HttpRoute {
   readonly route: string;
-  readonly methods: readonly ('GET' | 'PUT')[];
+  readonly methods: readonly ('GET' | 'PUT' | 'PATCH' | 'POST')[];
   readonly policy: AccessPolicy;
 }
 
@@ -48,6 +57,9 @@ export const httpRoutes = {
   [functionNames.matchRecord]: { route: 'matches/{matchId}', methods: ['GET'], policy: { kind: 'matchRead' } },
   // Counts per state pair, no participant fields: an operator every pair, a state role the pairs of its states.
   [functionNames.matchPairs]: { route: 'matches', methods: ['GET'], policy: { kind: 'ownStates' } },
+  [functionNames.matchDisposition]: { route: 'matches/{matchId}/dispositions/{state}', methods: ['PATCH'], policy: { kind: 'matchSideWrite' } },
+  [functionNames.matchReopen]: { route: 'matches/{matchId}/reopen', methods: ['POST'], policy: { kind: 'operatorAction' } },
+  [functionNames.matchQuery]: { route: 'states/{state}/match-queries', methods: ['POST'], policy: { kind: 'stateMatchQuery' } },
   [functionNames.dashboard]: {
     route: 'dashboard/{*asset}',
     methods: ['GET'],
