@@ -8,6 +8,7 @@
  * `settingDefinitions` (which the infra test checks bicep against) all follow from that entry. A setting only the
  * Functions host reads goes in `hostSettings`; one read together with others (a connection) is a `group`.
  */
+import { MIN_AUDIT_RETENTION_DAYS } from '../engine/auditTrail.js';
 import {
   DEFAULT_CHUNK_BYTES, DEFAULT_MAX_CHUNKS_IN_FLIGHT, DEFAULT_MAX_CONCURRENT_COMMITS, DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE,
   DEFAULT_UPLOAD_MAX_BYTES,
@@ -70,6 +71,7 @@ const text = single((reader, definition) => reader.text(definition));
 const optionalText = single((reader, definition): string | undefined => reader.optional(definition.name));
 const positiveInteger = single((reader, definition) => reader.integer(definition, 1, 'a positive integer'));
 const nonNegativeInteger = single((reader, definition) => reader.integer(definition, 0, 'a whole number, 0 or more'));
+const auditRetentionDays = single((reader, definition) => reader.integer(definition, MIN_AUDIT_RETENTION_DAYS, `a whole number, ${MIN_AUDIT_RETENTION_DAYS} or more`));
 const share = single((reader, definition) => reader.share(definition));
 const boolean = single((reader, definition) => reader.boolean(definition));
 const httpUrl = single((reader, definition) => reader.requiredUrl(definition, ['https:', 'http:']));
@@ -228,6 +230,10 @@ const appSettings = {
   outboxRetentionDays: positiveInteger({
     name: 'OUTBOX_RETENTION_DAYS', default: 7,
     description: 'Days a delivered event (upload events, match announcements) is kept in the outbox before housekeeping purges it.',
+  }),
+  auditRetentionDays: auditRetentionDays({
+    name: 'AUDIT_RETENTION_DAYS', default: 365,
+    description: `Days an audit record (who read or changed which state's data) is kept before housekeeping deletes it; at least ${MIN_AUDIT_RETENTION_DAYS} (the database refuses less).`,
   }),
   applicationInsightsConnectionString: optionalText({
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', readBy: 'host+app', description: 'Application Insights resource; telemetry is off when unset.',

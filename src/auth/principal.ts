@@ -3,6 +3,7 @@
  * - `State.XX` (XX a 2-letter state code): read and upload for state XX. A state system (client credentials) or a
  *   state's staff (signed in) hold one role per state they act for.
  * - `Operator.Read`: read every state. Operators have no role that uploads.
+ * - `Operator.Admin`: what Operator.Read may, and act on orchestrations (rewind, restart, terminate) in the console.
  * Roles are the app registration's app roles (infra/bicep/modules/appRegistration.bicep); Entra puts the assigned
  * ones in the token's `roles` claim. Unknown roles are ignored.
  */
@@ -15,9 +16,12 @@ export interface Principal {
   readonly states: readonly string[];
   /** Reads every state; never uploads. */
   readonly operator: boolean;
+  /** Acts on orchestrations (Operator.Admin); an admin also reads as an operator. */
+  readonly admin: boolean;
 }
 
 export const OPERATOR_ROLE = 'Operator.Read';
+export const OPERATOR_ADMIN_ROLE = 'Operator.Admin';
 const STATE_ROLE = /^State\.([A-Z]{2})$/;
 
 export const stateRole = (state: string): string => `State.${state.toUpperCase()}`;
@@ -29,8 +33,16 @@ export function principalFromClaims(claims: Record<string, unknown>): Principal 
   if (!callerId || !clientId) return undefined;
   const roles = Array.isArray(claims.roles) ? claims.roles.filter((role): role is string => typeof role === 'string') : [];
   const states = [...new Set(roles.flatMap((role) => STATE_ROLE.exec(role)?.[1] ?? []))].sort();
-  return { callerId, clientId, states, operator: roles.includes(OPERATOR_ROLE) };
+  const admin = roles.includes(OPERATOR_ADMIN_ROLE);
+  return { callerId, clientId, states, operator: admin || roles.includes(OPERATOR_ROLE), admin };
 }
+
+/** The bulkflow roles the principal holds, as the token named them (the audit trail keeps them). */
+export const rolesOf = (principal: Principal): string[] => [
+  ...principal.states.map(stateRole),
+  ...(principal.operator && !principal.admin ? [OPERATOR_ROLE] : []),
+  ...(principal.admin ? [OPERATOR_ADMIN_ROLE] : []),
+];
 
 export const hasAnyRole = (principal: Principal): boolean => principal.operator || principal.states.length > 0;
 
@@ -51,7 +63,7 @@ export const canReadMatchRecords = holdsState;
 
 /** How logs name a caller: ids and roles, never the token. */
 export const callerLabel = (principal: Principal): string =>
-  `client=${principal.clientId} caller=${principal.callerId} states=${principal.states.join('+') || '-'}${principal.operator ? ' operator' : ''}`;
+  `client=${principal.clientId} caller=${principal.callerId} states=${principal.states.join('+') || '-'}${principal.admin ? ' admin' : principal.operator ? ' operator' : ''}`;
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
+import type { Jurisdiction } from '../engine/index.js';
 import { parseMatchQuery, runMatchQuery } from '../engine/matchQuery.js';
 import { json, problem } from './httpEncoders.js';
 import { readJsonBody } from './jsonBody.js';
@@ -13,9 +13,8 @@ const MAX_BODY_BYTES = 64 * 1024;
  * own role): each person's matches in the other states' active uploads, one match record per hit (created or reused),
  * `{"data": {"results": [{"index", "matches": [...]}]}}`. Logs counts only: never a hash or an id of a person.
  */
-export function makeMatchQueryApi({ db }: Pick<AppClients, 'db'>) {
-  return async function matchQuery(request: HttpRequest, _caller: Principal, context: InvocationContext): Promise<HttpResponseInit> {
-    const state = (request.params.state ?? '').toUpperCase();
+export function matchQuery({ db }: Pick<AppClients, 'db'>) {
+  return async ({ request, params: { state }, context }: { request: HttpRequest; params: { state: Jurisdiction }; context: InvocationContext }): Promise<HttpResponseInit> => {
     const body = await readJsonBody(request, MAX_BODY_BYTES);
     if (!body.ok) return body.response;
     const parsed = parseMatchQuery(body.body);

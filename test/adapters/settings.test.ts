@@ -106,6 +106,12 @@ describe('loadSettings', () => {
     expect(problemsOf({ ...local, UPLOAD_BLOB_RETENTION_HOURS: '-1' })).toEqual(['UPLOAD_BLOB_RETENTION_HOURS must be a whole number, 0 or more (got "-1")']);
   });
 
+  it('keeps audit records 365 days unless told otherwise, never fewer than the 30 the database enforces', () => {
+    expect(loadSettings(local).auditRetentionDays).toBe(365);
+    expect(loadSettings({ ...local, AUDIT_RETENTION_DAYS: '2555' }).auditRetentionDays).toBe(2555);
+    expect(problemsOf({ ...local, AUDIT_RETENTION_DAYS: '7' })).toEqual(['AUDIT_RETENTION_DAYS must be a whole number, 30 or more (got "7")']);
+  });
+
   it('migrates on start only when DB_MIGRATE_ON_START says true, and names a bad value', () => {
     expect(loadSettings({ ...local, DB_MIGRATE_ON_START: 'true' }).migrateOnStart).toBe(true);
     expect(loadSettings({ ...local, DB_MIGRATE_ON_START: 'FALSE' }).migrateOnStart).toBe(false);

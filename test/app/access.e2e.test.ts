@@ -69,6 +69,8 @@ describe('access to every route', () => {
     { fn: 'stateMatches', label: "A's match records", path: () => '/api/states/ca/matches', expected: { stateA: 200, stateB: 403, operator: 403 } },
     { fn: 'matchRecord', label: 'an A–B match record', path: () => `/api/matches/${matchId}`, expected: { stateA: 200, stateB: 200, operator: 404 } },
     { fn: 'matchPairs', label: 'match counts per state pair', path: () => '/api/matches', expected: { stateA: 200, stateB: 200, operator: 200 } },
+    { fn: 'auditRecords', label: 'the audit trail', path: () => '/api/audit', expected: { stateA: 200, stateB: 200, operator: 200 } },
+    { fn: 'auditRecords', label: "A's audit trail", path: () => '/api/audit?state=CA', expected: { stateA: 200, stateB: 403, operator: 200 } },
     { fn: 'dashboard', label: 'dashboard page', path: () => '/api/dashboard/', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
     { fn: 'dashboard', label: 'dashboard sign-in settings', path: () => '/api/dashboard/config.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
   ];
@@ -77,13 +79,67 @@ describe('access to every route', () => {
     expect([...new Set(cases.map((c) => c.fn))].sort()).toEqual(Object.keys(httpRoutes).sort());
   });
 
+  const CALLER_IDS: Partial<Record<Who, string>> = { stateA: 'ca-system', stateB: 'tx-system', operator: 'ops' };
+  const lastAuditId = async () => (await t.pool.query<{ id: string }>('SELECT coalesce(max(id), 0)::text AS id FROM bulkflow.audit_records')).rows[0]!.id;
+  const auditSince = async (id: string) =>
+    (await t.pool.query<{ caller_id: string; route: string; method: string; states: string[]; object_ids: string[]; records_returned: number | null; outcome: number; request_id: string; roles: string[] }>(
+      'SELECT * FROM bulkflow.audit_records WHERE id > $1 ORDER BY id', [id])).rows;
+
+  // Before the matrix below: its PUT replaces CA's active upload, which closes the CA–TX records.
+  it('audits what was read: the states and ids of match records, and the upload an upload created', async () => {
+    const before = await lastAuditId();
+    const page = (await (await call('stateA', '/api/states/ca/matches?limit=7')).json()) as { matches: Array<{ matchId: string }> };
+    const one = (await call('stateB', `/api/matches/${matchId}`)).status;
+    const upload = (await (await call('stateA', '/api/states/CA/uploads/audited.csv', { method: 'PUT', body: small })).json()) as { uploadId: string };
+    expect(one).toBe(200);
+    const [list, record, put] = await auditSince(before);
+    expect(list).toMatchObject({ route: 'stateMatches', states: ['CA', 'TX'], records_returned: 7, object_ids: page.matches.map((m) => m.matchId), roles: ['State.CA'] });
+    expect(record).toMatchObject({ route: 'matchRecord', caller_id: 'tx-system', states: ['CA', 'TX'], records_returned: 1, object_ids: [matchId] });
+    expect(put).toMatchObject({ route: 'uploadFile', method: 'PUT', states: ['CA'], records_returned: null, object_ids: [upload.uploadId], outcome: 202 });
+    // State A reads who read its data: its own reads and state B's read of the shared record; the operator reads all.
+    const audit = async (who: Who, query = '') => ((await (await call(who, `/api/audit${query}`)).json()) as { records: Array<{ id: string; callerId: string }>; next: string | null });
+    expect((await audit('stateA')).records.map((r) => r.callerId)).toContain('tx-system');
+    const paged = await audit('operator', '?limit=2');
+    expect(paged.records).toHaveLength(2);
+    expect((await audit('operator', `?limit=2&after=${paged.next}`)).records[0]!.id).not.toBe(paged.records[1]!.id);
+    expect((await call('stateA', '/api/audit?from=yesterday')).status).toBe(400);
+  });
+
+  it('withholds the data when its audit record cannot be written (503), and returns it once it can', async () => {
+    await t.pool.query('REVOKE INSERT ON bulkflow.audit_records FROM bulkflow_app');
+    try {
+      const refused = await call('stateB', `/api/matches/${matchId}`);
+      const body = await refused.text();
+      expect(refused.status, body).toBe(503);
+      expect(refused.headers.get('content-type')).toBe('application/problem+json');
+      expect(body).not.toContain('participant');
+      expect(body).not.toContain(matchId);
+    } finally {
+      await t.pool.query(`GRANT INSERT (caller_id, client_id, roles, states, route, method, object_ids, records_returned, outcome, request_id)
+        ON bulkflow.audit_records TO bulkflow_app`);
+    }
+    expect((await call('stateB', `/api/matches/${matchId}`)).status).toBe(200);
+  });
+
   for (const c of cases) {
-    it(`${c.label}: ${WHO.map((who) => `${who} ${c.expected[who] ?? 401}`).join(', ')}`, async () => {
+    const audited = (httpRoutes[c.fn] as { audit?: unknown }).audit !== undefined;
+    it(`${c.label}: ${WHO.map((who) => `${who} ${c.expected[who] ?? 401}`).join(', ')}${audited ? '; each granted call audited once' : ''}`, async () => {
       for (const who of WHO) {
+        const before = await lastAuditId();
         const response = await call(who, c.path(), c.init);
         const body = await response.text();
         const expected = c.expected[who] ?? 401;
         expect(response.status, `${who}: ${body}`).toBe(expected);
+        // One audit record per granted call of an audited route, written before the answer left; none for a refusal.
+        const records = await auditSince(before);
+        if (audited && expected < 400) {
+          expect(records, `${who} ${c.label}`).toHaveLength(1);
+          expect(records[0]).toMatchObject({ caller_id: CALLER_IDS[who], route: c.fn, method: c.init?.method ?? 'GET', outcome: expected });
+          expect(records[0]!.request_id).not.toBe('');
+          expect(records[0]!.roles.length).toBeGreaterThan(0);
+        } else {
+          expect(records, `${who} ${c.label}`).toEqual([]);
+        }
         if (expected === 401) expect(response.headers.get('www-authenticate'), who).toMatch(/^Bearer realm="bulkflow"/);
         if (response.status >= 400) {
           // A denied answer says nothing about state A's uploads.

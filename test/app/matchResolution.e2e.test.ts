@@ -6,7 +6,7 @@ import { readHub } from '../support/eventHub.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
 import { CSV_HEADER, finalStatus, hashOf, putBlob } from '../support/uploads.js';
 
-type Who = 'ca' | 'tx' | 'nv' | 'az' | 'operator';
+type Who = 'ca' | 'tx' | 'nv' | 'az' | 'operator' | 'admin';
 
 const file = (state: string, hashes: number[]) => `${CSV_HEADER}\n${hashes.map((n) => `${hashOf(n)},${state}${n},K${state}${n}`).join('\n')}\n`;
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -51,6 +51,7 @@ describe('match resolution and real-time queries through the API', () => {
     tokens.nv = await t.token({ states: ['NV'] });
     tokens.az = await t.token({ states: ['AZ'] });
     tokens.operator = await t.token({ operator: true });
+    tokens.admin = await t.token({ admin: true });
     const uploads: Array<[string, number[]]> = [['CA', range(0, 30)], ['TX', range(20, 50)], ['NV', range(1000, 1010)], ['AZ', range(500, 510)]];
     for (const [state, hashes] of uploads) await putBlob(t, `${state.toLowerCase()}/p.csv`, file(state, hashes));
     for (const [state] of uploads) expect((await finalStatus(t, `${state.toLowerCase()}/p.csv`)).status).toBe('complete');
@@ -122,11 +123,18 @@ describe('match resolution and real-time queries through the API', () => {
       expect(closing.json()).toMatchObject({ status: 'closed', closedReason: 'final_dispositions', version: 4 });
       expect((await patch('ca', 'CA', '"4"', { vulnerable_individual: false })).status).toBe(409);
       expect((await call('ca', 'POST', `/api/matches/${record.matchId}/reopen`, { reason: 'state_request' })).status).toBe(403);
-      const reopened = await call('operator', 'POST', `/api/matches/${record.matchId}/reopen`, { reason: 'state_request' });
+      expect((await call('operator', 'POST', `/api/matches/${record.matchId}/reopen`, { reason: 'state_request' })).status).toBe(403);
+      expect((await call('admin', 'POST', `/api/matches/${record.matchId}/reopen`, { reason: 'mood' })).status).toBe(400);
+      const reopened = await call('admin', 'POST', `/api/matches/${record.matchId}/reopen`, { reason: 'state_request' });
       expect(reopened.status, reopened.text).toBe(200);
       // An operator learns the status and version, never the participants.
       expect(reopened.json()).toEqual({ ok: true, matchId: record.matchId, status: 'open', version: 5 });
-      expect((await call('operator', 'POST', `/api/matches/${record.matchId}/reopen`, { reason: 'state_request' })).status).toBe(409);
+      expect((await call('admin', 'POST', `/api/matches/${record.matchId}/reopen`, { reason: 'state_request' })).status).toBe(409);
+      // The operator's action is in the audit trail: who, which record, the outcome.
+      const { rows } = await t.pool.query(`SELECT route, method, object_ids, outcome FROM bulkflow.audit_records WHERE route = 'matchReopen' ORDER BY id`);
+      expect(rows.map((r) => [r.method, r.object_ids, r.outcome])).toEqual([
+        ['POST', [record.matchId], 400], ['POST', [record.matchId], 200], ['POST', [record.matchId], 409],
+      ]);
       expect((await patch('tx', 'TX', '"5"', { final_disposition: null, final_disposition_date: null })).json()).toMatchObject({ status: 'open', version: 6 });
     });
 
@@ -238,6 +246,10 @@ describe('match resolution and real-time queries through the API', () => {
         expect(texts.filter((text) => /notice_sent|benefits_approved|AZAPPLICANT/.test(text)), where).toEqual([]);
       }
       expect(logLines.some((line) => line.includes('match query: state=AZ persons=3 hits=2 created=2'))).toBe(true);
+      // Each query is in the audit trail with its hits (the match ids and how many), never a hash.
+      const { rows: audited } = await t.pool.query(`SELECT a::text AS body, records_returned, states FROM bulkflow.audit_records a WHERE route = 'matchQuery' AND outcome = 200 ORDER BY id`);
+      expect(audited.map((r) => [r.records_returned, r.states])).toEqual([[2, ['AZ', 'CA', 'TX']], [2, ['AZ', 'CA', 'TX']], [0, ['AZ']]]);
+      expect(audited.filter((r) => asked.some((hash) => r.body.includes(hash)))).toEqual([]);
     });
   });
 });

@@ -31,7 +31,7 @@ describe('bearer token validation', () => {
 
   it('accepts a valid token and maps its roles to the principal', async () => {
     const result = await authenticate(bearer(await issuer.mint({ states: ['ca', 'TX'], clientId: 'app-ca', callerId: 'sp-ca' })));
-    expect(result).toEqual({ ok: true, principal: { callerId: 'sp-ca', clientId: 'app-ca', states: ['CA', 'TX'], operator: false } });
+    expect(result).toEqual({ ok: true, principal: { callerId: 'sp-ca', clientId: 'app-ca', states: ['CA', 'TX'], operator: false, admin: false } });
     const operator = await authenticate(bearer(await issuer.mint({ operator: true })));
     expect(operator).toMatchObject({ ok: true, principal: { states: [], operator: true } });
   });

@@ -1,11 +1,12 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
 import { dashboardUrl } from '../../src/functions/dashboard.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
+import { launchChromium } from '../support/browser.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
 
 const CHROMIUM_ARGS = [
@@ -77,7 +78,7 @@ describe('upload dashboard in chromium', () => {
       // 100 % is seen (at 256 KiB an idle machine finished it between two polls; 64 KiB took 15-20 polls).
       // Every open record needs its states' action at once (MATCH_NEEDS_ACTION_DAYS 0).
       startTestStack({ INGEST_CHUNK_BYTES: String(128 << 10), INGEST_MAX_CHUNKS_IN_FLIGHT: '1', MATCH_NEEDS_ACTION_DAYS: '0' }),
-      chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
+      launchChromium(CHROMIUM_ARGS),
     ]);
     operatorToken = await t.token({ operator: true });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -1,14 +1,15 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../../src/engine/index.js';
 import { loadOrCreateSigningKey } from '../issuer/signingKey.js';
 import { mintToken } from '../issuer/tokens.js';
 
-const USAGE = 'usage: bulkflow token --state XX [--state YY ...] | --operator [--ttl SECONDS]';
+const USAGE = 'usage: bulkflow token --state XX [--state YY ...] | --operator [--ttl SECONDS] [--data DIR (the stack\'s, default .data)]';
 
 /**
  * `bulkflow token --state CA` / `--operator`: prints a bearer token the local stack accepts, signed with the
- * local issuer's key in .data/issuer/ (created here if the stack has not run yet). Use it as
+ * local issuer's key in .data/issuer/ (or DIR/issuer/ with `--data DIR`, for a stack started with the same
+ * `--data`; created here if the stack has not run yet). Use it as
  * `curl -H "Authorization: Bearer $(npx bulkflow token --state CA)" http://localhost:7071/api/states`.
  */
 export async function run(args: string[]): Promise<number> {
@@ -16,7 +17,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args,
-      options: { state: { type: 'string', multiple: true }, operator: { type: 'boolean', default: false }, ttl: { type: 'string', default: '3600' } },
+      options: { state: { type: 'string', multiple: true }, operator: { type: 'boolean', default: false }, ttl: { type: 'string', default: '3600' }, data: { type: 'string' } },
     }));
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
@@ -28,7 +29,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`${USAGE}\n  a state role (--state, repeatable: 2-letter codes) or the operator role, not both; --ttl of at least 60`);
     return 2;
   }
-  const key = await loadOrCreateSigningKey(join(packageRoot(), '.data'));
+  const key = await loadOrCreateSigningKey(values.data ? resolve(values.data) : join(packageRoot(), '.data'));
   process.stdout.write(`${await mintToken(key, values.operator ? { operator: true, ttlSeconds } : { states, ttlSeconds })}\n`);
   return 0;
 }

@@ -59,11 +59,14 @@ export class HttpTriggers {
     return `${origin}/${[this.routePrefix, route].filter(Boolean).join('/')}`;
   }
 
-  /** Returns false when the path is not under the route prefix or no route matches. */
-  async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {
+  /**
+   * `decodedPath`: the request path as the web server decodes it (`decodeRequestPath`). Returns false when the
+   * path is not under the route prefix or no route matches.
+   */
+  async handle(request: IncomingMessage, response: ServerResponse, url: URL, decodedPath: string): Promise<boolean> {
     const prefix = this.routePrefix ? `/${this.routePrefix}` : '';
-    if (prefix && url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) return false;
-    const path = url.pathname.slice(prefix.length);
+    if (prefix && decodedPath !== prefix && !decodedPath.startsWith(`${prefix}/`)) return false;
+    const path = decodedPath.slice(prefix.length);
     let methodMismatch = false;
     for (const candidate of this.routes) {
       const params = candidate.route.match(path);

@@ -1,6 +1,7 @@
 /** Compiled ASP.NET-style route template: `{name}`, `{name?}`, `{name:constraint}`, `{*catchall}`. */
 export interface CompiledRoute {
   template: string;
+  /** Route values from a decoded request path (see `decodeRequestPath`), as they are. */
   match(path: string): Record<string, string> | undefined;
   /** Literal segments first, like ASP.NET route precedence. */
   precedence: number;
@@ -39,7 +40,7 @@ export function compileRoute(template: string): CompiledRoute {
       const params: Record<string, string> = {};
       names.forEach((name, index) => {
         const value = found[index + 1];
-        if (value !== undefined) params[name] = decodeURIComponent(value);
+        if (value !== undefined) params[name] = value;
       });
       return params;
     },

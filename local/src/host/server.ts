@@ -6,6 +6,8 @@ import { DEFAULT_BODY_LIMIT, readBody } from './httpBody.js';
 import { errorText } from './invoke.js';
 import type { HostLogger } from './logger.js';
 import type { ManagementApi } from './durable/managementApi.js';
+import { refusal, type Refusal } from './loopbackGuard.js';
+import { BadRequestPath, decodeRequestPath } from './requestPath.js';
 
 export interface Routes {
   http?: HttpTriggers;
@@ -35,15 +37,29 @@ export function createHostServer(routes: Routes, logger: HostLogger): { server: 
 const WEBHOOK_BODY_LIMIT = DEFAULT_BODY_LIMIT;
 
 async function handle(routes: Routes, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const refused = refusal(request);
+  if (refused) return sendProblem(response, refused);
   const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
-  if (url.pathname.toLowerCase() === '/runtime/webhooks/eventgrid' && routes.eventGrid) {
+  let path: string;
+  try {
+    path = decodeRequestPath(url.pathname);
+  } catch (error) {
+    if (!(error instanceof BadRequestPath)) throw error;
+    return sendProblem(response, { status: 400, title: 'Bad request path', detail: error.message });
+  }
+  if (path.toLowerCase() === '/runtime/webhooks/eventgrid' && routes.eventGrid) {
     return routes.eventGrid.handle(request, response, url, await readBody(request, WEBHOOK_BODY_LIMIT));
   }
-  const prefix = MANAGEMENT_PREFIXES.find((p) => url.pathname.startsWith(p) || `${url.pathname}/` === p);
+  const prefix = MANAGEMENT_PREFIXES.find((p) => path.startsWith(p) || `${path}/` === p);
   if (prefix) {
     if (!routes.management) return sendText(response, 404, 'this app has no durable functions');
-    return routes.management.handle(request, response, url, url.pathname.slice(prefix.length), await readBody(request, WEBHOOK_BODY_LIMIT));
+    return routes.management.handle(request, response, url, path.slice(prefix.length), await readBody(request, WEBHOOK_BODY_LIMIT));
   }
-  if (routes.http && (await routes.http.handle(request, response, url))) return;
+  if (routes.http && (await routes.http.handle(request, response, url, path))) return;
   sendText(response, 404, 'not found');
+}
+
+/** The host's own refusals, before any function runs, as RFC 9457 problem details. */
+function sendProblem(response: ServerResponse, { status, title, detail }: Refusal): void {
+  response.writeHead(status, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'about:blank', title, status, detail }));
 }

@@ -88,11 +88,11 @@ export async function startIssuer(key: SigningKey, options: { port?: number } = 
     if (as === 'state' && (states.length === 0 || !states.every((s) => /^[A-Za-z]{2}$/.test(s)))) {
       return send(response, 400, 'text/html; charset=utf-8', signInPage(params, 'Enter one or more 2-letter state codes, such as CA or CA, TX.'), pageHeaders);
     }
-    const operator = as === 'operator';
+    const operator = as === 'operator' || as === 'admin';
     const token = await mintToken(key, {
-      ...(operator ? { operator: true } : { states }),
+      ...(as === 'admin' ? { admin: true } : operator ? { operator: true } : { states }),
       clientId: LOCAL_DASHBOARD_CLIENT_ID,
-      callerId: operator ? 'local-user-operator' : `local-user-${states.map((s) => s.toLowerCase()).sort().join('-')}`,
+      callerId: operator ? `local-user-${as}` : `local-user-${states.map((s) => s.toLowerCase()).sort().join('-')}`,
     });
     const code = randomBytes(24).toString('base64url');
     codes.set(code, { token, redirectUri, challenge: params.get('code_challenge')!, expiresAt: Date.now() + CODE_LIFETIME_MS });
@@ -187,6 +187,7 @@ function signInPage(params: URLSearchParams, problem?: string): string {
       <input id="states" name="states" autocomplete="off" placeholder="CA" value="${escapeHtml(params.get('states') ?? '')}"></p>
       <p><button type="submit" name="as" value="state">Sign in as a state user</button></p>
       <p><button type="submit" name="as" value="operator">Sign in as an operator</button> (reads every state, uploads for none)</p>
+      <p><button type="submit" name="as" value="admin">Sign in as an operator admin</button> (an operator who may also rewind, restart or terminate orchestrations)</p>
     </form>
   </main>
 </body>

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { OPERATOR_ROLE, stateRole } from '../../../src/auth/principal.js';
+import { OPERATOR_ADMIN_ROLE, OPERATOR_ROLE, stateRole } from '../../../src/auth/principal.js';
 import type { SigningKey } from './signingKey.js';
 
 /**
@@ -15,6 +15,8 @@ export interface TokenRequest {
   /** 2-letter codes; each becomes a `State.XX` role. */
   states?: readonly string[];
   operator?: boolean;
+  /** Operator.Admin: acts on orchestrations (and reads as an operator). */
+  admin?: boolean;
   /** The client application (`azp`); defaults to a name derived from the roles, like one app per state system. */
   clientId?: string;
   /** The caller's object id (`oid`); defaults to the client id, as for a client-credentials token. */
@@ -31,8 +33,9 @@ export interface TokenRequest {
 export async function mintToken(key: SigningKey, request: TokenRequest): Promise<string> {
   const states = [...new Set((request.states ?? []).map((state) => state.toUpperCase()))].sort();
   for (const state of states) if (!/^[A-Z]{2}$/.test(state)) throw new Error(`"${state}" is not a 2-letter state code`);
-  const roles = [...states.map(stateRole), ...(request.operator ? [OPERATOR_ROLE] : [])];
-  const clientId = request.clientId ?? `local-${[...states.map((s) => s.toLowerCase()), ...(request.operator ? ['operator'] : [])].join('-') || 'norole'}`;
+  const roles = [...states.map(stateRole), ...(request.operator ? [OPERATOR_ROLE] : []), ...(request.admin ? [OPERATOR_ADMIN_ROLE] : [])];
+  const operatorName = request.admin ? ['admin'] : request.operator ? ['operator'] : [];
+  const clientId = request.clientId ?? `local-${[...states.map((s) => s.toLowerCase()), ...operatorName].join('-') || 'norole'}`;
   const now = Math.floor(Date.now() / 1000);
   const expires = now + (request.expiresInSeconds ?? request.ttlSeconds ?? 3600);
   const callerId = request.callerId ?? clientId;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { runningMembers } from './processGroup.js';
 
 export interface ServiceExit {
   code: number | null;
@@ -21,6 +22,7 @@ export interface ServiceProcessOptions {
 export interface ServiceProcess {
   readonly name: string;
   readonly child: ChildProcess;
+  /** Resolves once the service and every process of its group have ended (see `groupEnded`). */
   readonly exited: Promise<ServiceExit>;
   running(): boolean;
   /** The last lines the service printed (stdout and stderr). */
@@ -63,8 +65,10 @@ export function spawnService(name: string, command: string, args: string[], opti
   child.stderr?.on('data', keep);
   const exited = new Promise<ServiceExit>((resolve) => {
     child.once('exit', (code, signal) => {
-      if (child.pid) live.delete(child.pid);
-      resolve({ code, signal });
+      void groupEnded(child.pid!).then(() => {
+        live.delete(child.pid!);
+        resolve({ code, signal });
+      });
     });
     // A spawn failure (ENOENT, EACCES) emits 'error' and no 'exit'.
     child.once('error', (error) => {
@@ -91,6 +95,23 @@ export function spawnService(name: string, command: string, args: string[], opti
       return exited;
     },
   };
+}
+
+/** How long processes of a group get to finish dying after SIGKILL (a process in uninterruptible I/O takes a moment). */
+const GROUP_KILL_WAIT_MS = 5_000;
+
+/**
+ * Resolves once no process of the group `pgid` runs. When the leader ends, processes it started may still run
+ * (PostgreSQL's backends when only the postmaster was killed, a service's own children), or may be killed but still
+ * tearing down (the whole group was sent SIGKILL and the leader was reaped first): the service has not ended until
+ * they have, or a restart meets them (a port in use, "postmaster.pid already exists"). Leftovers are killed; a
+ * zombie counts as ended (its new parent reaps it).
+ */
+async function groupEnded(pgid: number): Promise<void> {
+  if (runningMembers(pgid).length === 0) return;
+  signalGroup(pgid, 'SIGKILL');
+  const deadline = Date.now() + GROUP_KILL_WAIT_MS;
+  while (runningMembers(pgid).length > 0 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 10));
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 export const fixtureApp = fileURLToPath(new URL('../fixtures/durable-app', import.meta.url));
@@ -17,4 +18,22 @@ export async function waitForStatus(statusUrl: string, timeoutMs = 30_000): Prom
     if (Date.now() > deadline) throw new Error(`instance still ${String(body.runtimeStatus)} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+export interface RawResponse {
+  status: number;
+  contentType: string | undefined;
+  body: string;
+}
+
+/** A request exactly as written: the path unnormalised and any Host or Origin header (fetch would fix both). */
+export function rawRequest(base: string, method: string, path: string, headers: Record<string, string> = {}, body = ''): Promise<RawResponse> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ hostname, port, method, path, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: response.statusCode!, contentType: response.headers['content-type'], body: text }));
+    });
+    request.on('error', reject).end(body);
+  });
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type RunningHost } from '../../src/host.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
-import { fixtureApp, json } from './support.js';
+import { fixtureApp, json, rawRequest } from './support.js';
 
 let db: TestDatabase;
 let host: RunningHost;
@@ -53,6 +53,58 @@ describe('HTTP triggers', () => {
     expect((await fetch(`${host.url}/api/echo`)).status).toBe(405);
     expect((await fetch(`${host.url}/api/nothing-here`)).status).toBe(404);
     expect((await fetch(`${host.url}/api/boom`)).status).toBe(500);
+  });
+});
+
+describe('the web server in front of the functions', () => {
+  const port = () => new URL(host.url).port;
+
+  it('passes malformed percent-escapes to the function as written (Kestrel does), never a 500; refuses an escaped NUL with 400', async () => {
+    for (const name of ['%zz', '%E0%A4%A', '%E0%A4%A.csv', 'a%2Fb']) {
+      const response = await rawRequest(host.url, 'GET', `/api/hello/${name}`);
+      expect(response.status, name).toBe(200);
+      expect(JSON.parse(response.body), name).toMatchObject({ name });
+    }
+    expect(JSON.parse((await rawRequest(host.url, 'GET', '/api/hello/caf%C3%A9')).body)).toMatchObject({ name: 'café' });
+    // The durable management API decoded its path segments again and answered 500 "URI malformed".
+    expect((await rawRequest(host.url, 'GET', '/runtime/webhooks/durabletask/instances/%E0%A4%A')).status).toBe(404);
+    expect((await rawRequest(host.url, 'GET', '/runtime/webhooks/durabletask/instances/%zz')).status).toBe(404);
+    const nul = await rawRequest(host.url, 'GET', '/api/hello/x%00y');
+    expect(nul.status).toBe(400);
+    expect(nul.contentType).toBe('application/problem+json');
+    expect(JSON.parse(nul.body)).toMatchObject({ status: 400, detail: 'The path contains null characters.' });
+  });
+
+  it('serves loopback Host names only (DNS rebinding), on every route and the management API', async () => {
+    for (const name of ['localhost', '127.0.0.1', '[::1]', 'LOCALHOST']) {
+      expect((await rawRequest(host.url, 'GET', '/api/hello/ana', { host: `${name}:${port()}` })).status, name).toBe(200);
+    }
+    expect((await rawRequest(host.url, 'GET', '/api/hello/ana', { host: 'localhost' })).status).toBe(200);
+    for (const name of ['attacker.example', 'attacker.example:80', `attacker.example:${port()}`, 'localhost.attacker.example', '127.0.0.2', '0.0.0.0', '[::2]', 'localhost:x']) {
+      for (const path of ['/api/hello/ana', '/runtime/webhooks/durabletask/instances', '/runtime/webhooks/EventGrid?functionName=OnUpload']) {
+        const response = await rawRequest(host.url, 'GET', path, { host: name });
+        expect(response.status, `${name} ${path}`).toBe(400);
+        expect(response.contentType).toBe('application/problem+json');
+      }
+    }
+  });
+
+  it('refuses a cross-site browser request that changes anything; same-origin pages and non-browser tools pass', async () => {
+    const own = new URL(host.url).origin;
+    const post = (path: string, headers: Record<string, string>) => rawRequest(host.url, 'POST', path, headers, 'x');
+    const crossSite: Array<Record<string, string>> = [{ origin: 'http://attacker.example' }, { origin: 'null' }, { origin: `http://localhost:${Number(port()) + 1}` }, { origin: `https://127.0.0.1:${port()}` }, { 'sec-fetch-site': 'cross-site' }];
+    for (const headers of crossSite) {
+      for (const path of ['/api/echo', '/runtime/webhooks/durabletask/instances/any/terminate?reason=x', '/runtime/webhooks/EventGrid?functionName=OnUpload']) {
+        const response = await post(path, headers);
+        expect(response.status, `${JSON.stringify(headers)} ${path}`).toBe(403);
+        expect(response.contentType).toBe('application/problem+json');
+      }
+    }
+    expect((await rawRequest(host.url, 'DELETE', '/runtime/webhooks/durabletask/instances/any', { origin: 'http://attacker.example' })).status).toBe(403);
+    expect((await post('/api/echo', { origin: own, 'sec-fetch-site': 'same-origin' })).status).toBe(201);
+    expect((await post('/api/echo', {})).status).toBe(201);
+    // Reading is not changing: a cross-site GET gets its answer (the browser keeps it from the page without CORS).
+    expect((await rawRequest(host.url, 'GET', '/api/hello/ana', { origin: 'http://attacker.example', 'sec-fetch-site': 'cross-site' })).status).toBe(200);
   });
 });
 

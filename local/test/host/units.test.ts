@@ -5,17 +5,29 @@ import { describe, expect, it } from 'vitest';
 import { hubSchema } from '../../src/host/durable/store.js';
 import { customStatusError } from '../../src/host/durable/history.js';
 import { invalidInstanceId } from '../../src/host/durable/instances.js';
+import { BadRequestPath, decodeRequestPath } from '../../src/host/requestPath.js';
 import { compileRoute } from '../../src/host/routes.js';
 import { applyLocalSettings, parseTimeSpan, readHostSettings, resolveSettingExpressions } from '../../src/host/settings.js';
 
 describe('route templates (ASP.NET style, as the Functions host routes)', () => {
-  it('matches literals case-insensitively, decodes parameters, honours optional, constrained and catch-all segments', () => {
+  it('matches literals case-insensitively, honours optional, constrained and catch-all segments', () => {
     const route = compileRoute('uploads/{id}/rows/{row:int?}');
-    expect(route.match('/UPLOADS/a%20b/rows')).toEqual({ id: 'a b' });
+    expect(route.match('/UPLOADS/a b/rows')).toEqual({ id: 'a b' });
     expect(route.match('/uploads/x/rows/12')).toEqual({ id: 'x', row: '12' });
     expect(route.match('/uploads/x/rows/twelve')).toBeUndefined();
     expect(compileRoute('files/{*path}').match('/files/a/b/c.csv')).toEqual({ path: 'a/b/c.csv' });
     expect(compileRoute('').match('/')).toEqual({});
+  });
+
+  it('takes the path decoded as Kestrel decodes it: valid UTF-8 escapes decoded, malformed ones and %2F kept, NUL refused', () => {
+    expect(decodeRequestPath('/uploads/a%20b/caf%C3%A9/%F0%9F%98%80')).toBe('/uploads/a b/café/😀');
+    for (const kept of ['/uploads/%zz', '/uploads/%E0%A4%A', '/uploads/%E0%A4%A.csv', '/uploads/%', '/uploads/%4', '/uploads/a%2Fb', '/uploads/%C0%AF', '/uploads/%ED%A0%80', '/uploads/%FF']) {
+      expect(decodeRequestPath(kept), kept).toBe(kept);
+    }
+    // A valid sequence after a broken one is still decoded.
+    expect(decodeRequestPath('/x/%E0%A4%41%C3%A9')).toBe('/x/%E0%A4Aé');
+    expect(() => decodeRequestPath('/uploads/x%00y')).toThrow(BadRequestPath);
+    expect(compileRoute('uploads/{id}').match(decodeRequestPath('/uploads/%E0%A4%A'))).toEqual({ id: '%E0%A4%A' });
   });
 
   it('ranks literal routes above parameter routes', () => {

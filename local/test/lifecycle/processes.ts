@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { allProcesses, running } from '../../src/lifecycle/processGroup.js';
 import { localPackagePath } from '../../src/packageRoot.js';
 
 /** A `bulkflow` command run as a terminal would: in its own process group, which the test can signal. */
@@ -53,17 +54,7 @@ export async function waitForText(command: Command, text: string | RegExp, timeo
 /** Every process below `pid` (children, their children...), from /proc. */
 export function descendants(pid: number): number[] {
   const parents = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Field 4 of /proc/PID/stat is the parent; the command name (field 2) may hold spaces, so split after ')'.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
+  for (const { pid: child, ppid } of allProcesses()) parents.set(ppid, [...(parents.get(ppid) ?? []), child]);
   const found: number[] = [];
   const queue = [pid];
   while (queue.length) {
@@ -111,14 +102,8 @@ export function listening(): Map<number, string> {
   return ports;
 }
 
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'; // a zombie has ended
-  } catch {
-    return false;
-  }
-}
+/** Not ended: a zombie (killed, not yet reaped) has. */
+export const alive = running;
 
 export interface StopMeasure {
   code: number | null;

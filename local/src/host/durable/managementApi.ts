@@ -59,9 +59,10 @@ export class ManagementApi {
     private readonly forget: (instanceId: string) => void,
   ) {}
 
+  /** `path`: below the API's prefix, decoded as the web server decodes it (`decodeRequestPath`). */
   async handle(request: IncomingMessage, response: ServerResponse, url: URL, path: string, body: Buffer): Promise<void> {
     const origin = `http://${request.headers.host ?? 'localhost'}`;
-    const reply = await this.route(request.method ?? 'GET', path.split('/').filter(Boolean).map(decodeURIComponent), url, body, origin, request.headers['content-type']);
+    const reply = await this.route(request.method ?? 'GET', path.split('/').filter(Boolean), url, body, origin, request.headers['content-type']);
     const headers = { ...(reply.headers ?? {}) };
     if (reply.body === undefined) {
       response.writeHead(reply.status, headers).end();

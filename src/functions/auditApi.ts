@@ -1,0 +1,33 @@
+import type { HttpResponseInit } from '@azure/functions';
+import type { Principal } from '../auth/principal.js';
+import type { AppClients } from '../composition.js';
+import { listAuditRecords } from '../engine/auditTrail.js';
+import type { Jurisdiction } from '../engine/index.js';
+import { json, problem } from './httpEncoders.js';
+
+interface AuditQuery {
+  state?: Jurisdiction;
+  from?: Date;
+  to?: Date;
+  after?: string;
+  limit: number;
+}
+
+/**
+ * GET /api/audit?state=&from=&to=&after=&limit= : audit records newest first (`next` is the cursor for `after`). An
+ * operator reads every record, or one state's; a state role reads the records touching its own states (who read its
+ * data, operators and the other state of a match included) and gets 403 for any other state.
+ */
+export function auditRecords({ db }: Pick<AppClients, 'db'>) {
+  return async ({ caller, query }: { caller: Principal; query: AuditQuery }): Promise<HttpResponseInit> => {
+    const { state, from, to, after, limit } = query;
+    if (state !== undefined && !caller.operator && !caller.states.includes(state)) {
+      return problem(403, 'Forbidden', `your roles do not let you read the audit of state ${state}`);
+    }
+    const states = state !== undefined ? [state] : caller.operator ? undefined : caller.states;
+    const page = await listAuditRecords(await db(), {
+      limit, ...(states ? { states } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}), ...(after ? { after } : {}),
+    });
+    return json(page);
+  };
+}
