@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { APP_ROLE } from '../../local/src/appDatabase.js';
+import { AZURE_MAX_REQUEST_BYTES } from '../../local/src/host/httpBody.js';
+import { MAX_UPLOAD_PART_BYTES } from '../../src/engine/index.js';
 import { settingDefinitions, type SettingDefinition } from '../../src/adapters/settings.js';
 import { loadApp } from '../../local/src/host/registry.js';
 import { JURISDICTIONS } from '../../src/engine/jurisdictions.js';
@@ -141,7 +143,13 @@ describe('bearer tokens on Azure', () => {
     expect(value('AUTH_JWKS_URL')).toBe("'${authority}/discovery/v2.0/keys'");
     expect(value('AUTH_AUDIENCE')).toBe('authClientId');
     expect(value('DASHBOARD_CLIENT_ID')).toBe('authClientId');
-    expect(value('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT')).toBe(value('UPLOAD_MAX_BYTES'));
+    // The host's limit sits above every request the app takes, so the app's own 413 (naming the resumable route) is
+    // what a caller gets; and at Azure's documented 210 MB, which the local host enforces by default.
+    expect(value('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT')).toBe('string(210 * 1024 * 1024)');
+    expect(210 * 1024 * 1024).toBe(AZURE_MAX_REQUEST_BYTES);
+    expect(value('UPLOAD_PART_BYTES')).toBe('string(uploadPartBytes)');
+    expect(functionApp).toMatch(/@maxValue\(104857600\)\nparam uploadPartBytes int/);
+    expect(MAX_UPLOAD_PART_BYTES).toBe(104857600);
     expect(variable(functionApp, 'authority')).toBe("'${environment().authentication.loginEndpoint}${tenant().tenantId}'");
     expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/authClientId: appRegistration\.outputs\.clientId/);
   });
