@@ -321,6 +321,55 @@ describe('role assignments', () => {
   });
 });
 
+describe('private network (VNET_ENABLED)', () => {
+  const network = readBicep('infra/bicep/modules/network.bicep');
+  const endpoints = [...network.matchAll(/^module (\w+) 'privateEndpoint\.bicep' = \{\n([\s\S]*?)^\}/gm)].map((match) => ({
+    target: property(match[2]!, 'targetId'),
+    groupId: literal(property(match[2]!, 'groupId')),
+    zone: property(match[2]!, 'zoneId'),
+  }));
+
+  it('is one switch from azd\'s environment, off by default', () => {
+    const file = JSON.parse(read('infra/bicep/main.parameters.json')) as { parameters: Record<string, { value: string }> };
+    expect(file.parameters.vnetEnabled?.value).toBe('${VNET_ENABLED}');
+    expect(params(main).find((p) => p.name === 'vnetEnabled')?.defaultValue).toBe('false');
+    expect(main).toMatch(/^module network 'modules\/network\.bicep' = if \(vnetEnabled\) \{$/m);
+  });
+
+  it('gives every endpoint the app uses a private endpoint with its DNS zone', () => {
+    // Host storage: blob, queue and table (Functions host, Durable task hub, package); uploads: blob; Event Hubs; PostgreSQL.
+    expect(endpoints.map((e) => `${e.target} ${e.groupId}`).sort()).toEqual([
+      'eventHubsNamespaceId namespace',
+      'postgresServerId postgresqlServer',
+      'storageAccountId blob',
+      'storageAccountId queue',
+      'storageAccountId table',
+      'uploadsStorageAccountId blob',
+    ]);
+    for (const endpoint of endpoints) expect(endpoint.zone, endpoint.groupId).toMatch(/^\w+Zone\.outputs\.id$/);
+    const networkModule = moduleBlock(main, 'modules/network.bicep');
+    expect(networkModule).toMatch(/storageAccountId: storage\.outputs\.id$/m);
+    expect(networkModule).toMatch(/uploadsStorageAccountId: storage\.outputs\.uploadsId$/m);
+    expect(networkModule).toMatch(/postgresServerId: postgres\.outputs\.id$/m);
+    // The app's outbound traffic goes through the delegated subnet.
+    expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/appSubnetId: vnetEnabled \? network!\.outputs\.appSubnetId : ''$/m);
+    expect(functionApp).toMatch(/virtualNetworkSubnetId: empty\(appSubnetId\) \? null : appSubnetId/);
+    expect(network).toMatch(/serviceName: 'Microsoft\.App\/environments'/);
+  });
+
+  it('closes the public endpoints it replaces, keeping the trusted-service bypass Event Grid needs', () => {
+    const account = readBicep('infra/bicep/modules/storageAccount.bicep');
+    expect(property(account, 'publicNetworkAccess')).toBe("vnetEnabled ? 'Disabled' : 'Enabled'");
+    expect(account).toMatch(/networkAcls: \{ bypass: 'AzureServices', defaultAction: vnetEnabled \? 'Deny' : 'Allow' \}/);
+    expect(property(readBicep('infra/bicep/modules/eventHubs.bicep'), 'publicNetworkAccess')).toBe("vnetEnabled ? 'Disabled' : 'Enabled'");
+    for (const module of ['storage', 'eventHubs', 'postgres']) expect(moduleBlock(main, `modules/${module}.bicep`)).toMatch(/^\s+vnetEnabled: vnetEnabled$/m);
+    // PostgreSQL: no Azure-wide rule with the network; its public endpoint admits only what predeploy opens.
+    const rule = resources(readBicep('infra/bicep/modules/postgres.bicep')).find((r) => r.symbol === 'allowAzureServices')!;
+    expect(read('infra/bicep/modules/postgres.bicep')).toMatch(/^resource allowAzureServices '[^']+' = if \(!vnetEnabled\) \{$/m);
+    expect(rule.body).toMatch(/startIpAddress: '0\.0\.0\.0', endIpAddress: '0\.0\.0\.0'/);
+  });
+});
+
 describe('parameters and secrets', () => {
   it('has a valid parameters file covering every parameter without a default, and nothing else', () => {
     const file = JSON.parse(read('infra/bicep/main.parameters.json')) as { parameters: Record<string, { value: unknown }> };
