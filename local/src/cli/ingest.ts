@@ -1,6 +1,5 @@
 import { basename, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { EventHubConsumerClient, earliestEventPosition, type EventPosition } from '@azure/event-hubs';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
@@ -9,7 +8,7 @@ import {
 } from '../../../src/engine/index.js';
 import type { UploadStatusBody } from '../../../src/status/statusBody.js';
 import type { LocalStack } from '../stack.js';
-import { tcpPort } from './args.js';
+import { parseCommandLine, tcpPort } from './args.js';
 import { uploadFile, type UploadResult } from './partsUpload.js';
 import { runOnStack, STACK_OPTIONS, STACK_OPTIONS_USAGE, stackOptions } from './runOnStack.js';
 
@@ -43,17 +42,12 @@ const USAGE = `usage: bulkflow ingest FILE --state XX [--json] [--port 7071] ${S
 
 /** `bulkflow ingest FILE --state XX [--json]`: the whole product path for one file, on this machine. */
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, port: { type: 'string', default: '7071' }, ...STACK_OPTIONS },
-    });
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine({
+    args,
+    allowPositionals: true,
+    options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, port: { type: 'string', default: '7071' }, ...STACK_OPTIONS },
+  }, USAGE);
+  if (!parsed) return 2;
   const { values, positionals } = parsed;
   const file = positionals[0];
   const port = tcpPort(values.port, USAGE);
