@@ -2,7 +2,7 @@ import type { HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 // A cycle with the table, which names this handler: only functions cross it, and they run after both loaded.
-import { httpRoutes, STATE_POLICIES, type AnyHttpRoute } from './httpRoutes.js';
+import { httpRoutes, STATE_POLICIES, type AccessPolicy, type AnyHttpRoute } from './httpRoutes.js';
 
 /** RFC 9457 problem details: every refusal of the API. */
 const problemDetails = z
@@ -31,16 +31,20 @@ export function openApiDocument(routes: Readonly<Record<string, AnyHttpRoute>>):
     templates.forEach((template, variant) => {
       const inPath = new Set([...template.matchAll(/\{(\w+)\}/g)].map((match) => match[1]!));
       const params = Object.fromEntries(Object.entries(route.params).filter(([key]) => inPath.has(key)).map(([key, schema]) => [key, unwrapOptional(schema)]));
-      const operation: ZodOpenApiOperationObject = {
-        operationId: variant === 0 ? name : `${name}ByQuery`,
-        summary: summaryOf(route),
-        requestParams: { path: z.object(params), query: z.object(route.query) },
-        ...(route.policy.kind === 'public' ? { security: [] } : { security: [{ bearer: [] }] }),
-        ...(route.methods.includes('PUT') ? { requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } } } } } : {}),
-        responses: responsesOf(route, Object.keys(params).length + Object.keys(route.query).length > 0),
-      };
-      const item = (paths[`/api/${template}`] ??= {});
-      for (const method of route.methods) (item as Record<string, ZodOpenApiOperationObject>)[method.toLowerCase()] = operation;
+      const item = (paths[`/api/${template}`] ??= {}) as Record<string, ZodOpenApiOperationObject>;
+      for (const method of route.methods) {
+        // Operation ids are unique: a second path or method of a row is named after it too.
+        const suffix = `${variant === 0 ? '' : 'ByQuery'}${route.methods.length > 1 ? method[0] + method.slice(1).toLowerCase() : ''}`;
+        item[method.toLowerCase()] = {
+          operationId: `${name}${suffix}`,
+          'x-function': name,
+          summary: summaryOf(route),
+          requestParams: { path: z.object(params), query: z.object(route.query) },
+          security: route.policy.kind === 'public' ? [] : [{ bearer: [] }],
+          ...(name === CSV_UPLOAD ? { requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } } } } } : {}),
+          responses: responsesOf(name, route, Object.keys(params).length + Object.keys(route.query).length > 0),
+        };
+      }
     });
   }
   return createDocument({
@@ -67,18 +71,21 @@ export function openApiDocument(routes: Readonly<Record<string, AnyHttpRoute>>):
   });
 }
 
+/** The one route whose request body is documented so far: the CSV itself. */
+const CSV_UPLOAD = 'uploadFile';
+
 /** The answers a row can give: its success, then the refusals of the edge, its decoders and its policy. */
-function responsesOf(route: AnyHttpRoute, decodes: boolean): ZodOpenApiResponsesObject {
+function responsesOf(name: string, route: AnyHttpRoute, decodes: boolean): ZodOpenApiResponsesObject {
   const { kind } = route.policy;
-  const responses: ZodOpenApiResponsesObject = route.methods.includes('PUT')
+  const responses: ZodOpenApiResponsesObject = name === CSV_UPLOAD
     ? { '202': { description: 'Accepted: the file is stored; its upload id, instance id and status URL.' } }
     : { '200': { description: 'OK' } };
   if (decodes) responses['400'] = problem('A path or query value the route cannot read; the detail names the parameter.');
   if (kind === 'public') return responses;
   responses['401'] = problem('No valid bearer token.');
-  responses['403'] = problem(STATE_POLICIES.has(kind) || kind === 'operator' ? 'No bulkflow role, or none that allows this.' : 'No bulkflow role.');
-  if (kind === 'uploadRead' || kind === 'matchRead' || kind === 'operator') responses['404'] = problem('No such record among those the caller may read.');
-  if (route.methods.includes('PUT')) {
+  responses['403'] = problem(STATE_POLICIES.has(kind) || kind === 'operator' || kind === 'matchSideWrite' ? 'No bulkflow role, or none that allows this.' : 'No bulkflow role.');
+  if (['uploadRead', 'matchRead', 'matchSideWrite', 'operator'].includes(kind)) responses['404'] = problem('No such record among those the caller may read.');
+  if (name === CSV_UPLOAD) {
     responses['411'] = problem('No Content-Length.');
     responses['413'] = problem('Larger than the largest file accepted.');
   }
@@ -87,7 +94,7 @@ function responsesOf(route: AnyHttpRoute, decodes: boolean): ZodOpenApiResponses
   return responses;
 }
 
-const SUMMARIES: Record<string, string> = {
+const SUMMARIES: Record<AccessPolicy['kind'], string> = {
   public: 'Anyone, no token.',
   ownStates: 'Any bulkflow role; a state role sees its own states only.',
   stateRead: 'The state\'s own role, or an operator.',
@@ -95,6 +102,8 @@ const SUMMARIES: Record<string, string> = {
   uploadRead: 'The upload\'s state role, or an operator; others get the 404 of a missing upload.',
   stateMatchRecords: 'The state\'s own role only.',
   matchRead: 'The roles of the record\'s two states; others get the 404 of a missing record.',
+  matchSideWrite: 'The role of the side\'s state; the other state 403, anyone else the 404 of a missing record.',
+  stateMatchQuery: 'The state\'s own role only.',
   operator: 'Operators only.',
 };
 

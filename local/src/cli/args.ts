@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { JURISDICTION_RULE, jurisdictionOf } from '../../../src/engine/index.js';
 
 /** A --port value as a TCP port number (0 picks a free one); undefined, after saying why on stderr, when it is not one. */
@@ -18,3 +19,17 @@ export function stateCodes(values: readonly string[]): string[] | undefined {
   console.error(`--state ${unknown.map((value) => JSON.stringify(value)).join(', ')}: a state is ${JURISDICTION_RULE}`);
   return undefined;
 }
+
+/**
+ * `parseArgs`, but a command line it refuses is said on stderr with the usage instead of thrown: undefined then,
+ * and the command exits 2.
+ */
+export function parseCommandLine<T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> | undefined {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`);
+    return undefined;
+  }
+}
+

@@ -1,9 +1,9 @@
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { getUpload, identityOf, instanceIdOf, listRowErrors, migrate, packageRoot, uploadRefOf } from '../../../src/engine/index.js';
+import { getUpload, identityOf, instanceIdOf, listRowErrors, migrate, uploadRefOf } from '../../../src/engine/index.js';
 import { triggerContracts } from '../../../src/functionNames.js';
 import { resolvePostgres } from '../embeddedPostgres.js';
+import { appPackagePath } from '../packageRoot.js';
 
 /**
  * `bulkflow status ID [--json]`: an existing upload (id, instance id or blob name `ca/file.csv`),
@@ -16,7 +16,7 @@ export async function run(args: string[]): Promise<number> {
     console.error('usage: bulkflow status ID [--json]');
     return 2;
   }
-  const postgres = await resolvePostgres({ dataDir: join(packageRoot(), '.data', 'postgres'), persistent: true });
+  const postgres = await resolvePostgres({ dataDir: appPackagePath('.data', 'postgres'), persistent: true });
   const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
   try {
     await migrate(pool);

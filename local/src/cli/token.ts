@@ -1,9 +1,8 @@
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { packageRoot } from '../../../src/engine/index.js';
+import { resolve } from 'node:path';
 import { loadOrCreateSigningKey } from '../issuer/signingKey.js';
 import { mintToken } from '../issuer/tokens.js';
-import { stateCodes } from './args.js';
+import { appPackagePath } from '../packageRoot.js';
+import { parseCommandLine, stateCodes } from './args.js';
 
 const USAGE = 'usage: bulkflow token --state XX [--state YY ...] | --operator [--ttl SECONDS] [--data DIR (the stack\'s, default .data)]';
 
@@ -14,16 +13,12 @@ const USAGE = 'usage: bulkflow token --state XX [--state YY ...] | --operator [-
  * `curl -H "Authorization: Bearer $(npx bulkflow token --state CA)" http://localhost:7071/api/states`.
  */
 export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { state: { type: 'string', multiple: true }, operator: { type: 'boolean', default: false }, ttl: { type: 'string', default: '3600' }, data: { type: 'string' } },
-    }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine({
+    args,
+    options: { state: { type: 'string', multiple: true }, operator: { type: 'boolean', default: false }, ttl: { type: 'string', default: '3600' }, data: { type: 'string' } },
+  }, USAGE);
+  if (!parsed) return 2;
+  const { values } = parsed;
   const states = stateCodes(values.state ?? []);
   const ttlSeconds = Number(values.ttl);
   if (states === undefined) return 2;
@@ -31,7 +26,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`${USAGE}\n  a state role (--state, repeatable: USPS codes such as CA) or the operator role, not both; --ttl of at least 60`);
     return 2;
   }
-  const key = await loadOrCreateSigningKey(values.data ? resolve(values.data) : join(packageRoot(), '.data'));
+  const key = await loadOrCreateSigningKey(values.data ? resolve(values.data) : appPackagePath('.data'));
   process.stdout.write(`${await mintToken(key, values.operator ? { operator: true, ttlSeconds } : { states, ttlSeconds })}\n`);
   return 0;
 }
