@@ -113,7 +113,8 @@ describe('hostile input at the HTTP edge', () => {
     fc.uint8Array({ minLength: 1, maxLength: 12 }).map((bytes) => [...bytes].map((byte) => `%${byte.toString(16).padStart(2, '0')}`).join('')),
     fc.string({ minLength: 9_000, maxLength: 10_000 }).map(encode),
   );
-  const segment = hostile.filter((text) => !['', '.', '..'].includes(decodeURIComponentSafe(text).trim()) && !/^(%2e|\.){1,2}$/i.test(text));
+  // Not a line break either: the local host's route patterns do not match one (ASP.NET's do), so no route would run.
+  const segment = hostile.filter((text) => !['', '.', '..'].includes(decodeURIComponentSafe(text).trim()) && !/^(%2e|\.){1,2}$/i.test(text) && !/%0a|%0d/i.test(text));
 
   for (const [name, route] of Object.entries(httpRoutes) as Array<[string, AnyHttpRoute]>) {
     it(`${route.methods[0]} /api/${route.route}: no 5xx and only problem details, whatever the path and query`, async () => {
