@@ -8,10 +8,10 @@ import { uploadTable } from '../../src/engine/db.js';
 import { migrationsDirectory } from '../../src/engine/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { csvSource, ingest } from '../support/engineDatabase.js';
+import { hashOf } from '../support/uploads.js';
 import { runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
 
-const hash = (n: number) => n.toString(16).padStart(128, '0');
-const file = (from: number, to: number) => `lds_hash,participant_id\n${Array.from({ length: to - from }, (_, i) => `${hash(from + i)},P${from + i}`).join('\n')}\n`;
+const file = (from: number, to: number) => `lds_hash,participant_id\n${Array.from({ length: to - from }, (_, i) => `${hashOf(from + i)},P${from + i}`).join('\n')}\n`;
 
 /**
  * Makes a committed upload its state's active one as releases before the lookup key did (today's activation builds
@@ -43,7 +43,7 @@ async function ingestAsPreviousRelease(pool: pg.Pool, from: number, to: number, 
     const client = await pool.connect();
     try {
       const copy = client.query(copyFrom(`COPY ${uploadTable(uploadId).qualified} (line, lds_hash, participant_id) FROM STDIN (FORMAT csv)`));
-      copy.end(Array.from({ length: to - from }, (_, i) => `${i + 2},${hash(from + i)},P${from + i}\n`).join(''));
+      copy.end(Array.from({ length: to - from }, (_, i) => `${i + 2},${hashOf(from + i)},P${from + i}\n`).join(''));
       await new Promise((done, fail) => copy.on('finish', done).on('error', fail));
       await client.query(
         'INSERT INTO bulkflow.chunk_ledger (upload_id, chunk_no, rows_committed, rows_rejected) VALUES ($1, 0, $2, 0)',
@@ -86,7 +86,7 @@ describe('migrating a database that already holds uploads', () => {
     // One upload active (its table a partition with the lookup index), one committed but not yet activated.
     await ingestAsPreviousRelease(pool, 0, 30, 'AA');
     const inFlight = await ingestAsPreviousRelease(pool, 20, 50, 'BB', true);
-    const { rows: [old] } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE lds_hash = $1`, [hash(5)]);
+    const { rows: [old] } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE lds_hash = $1`, [hashOf(5)]);
     expect(old!.n).toBe(1);
 
     await migrate(db.url);
@@ -99,7 +99,7 @@ describe('migrating a database that already holds uploads', () => {
     expect(columns.length).toBe(3); // the parent and both upload tables
     expect(columns.every((c) => c.type === 'bytea')).toBe(true);
     const { rows: stored } = await pool.query<{ hex: string }>(`SELECT encode(lds_hash, 'hex') AS hex FROM bulkflow.active_participants WHERE state = 'AA' ORDER BY line`);
-    expect(stored.map((r) => r.hex)).toEqual(Array.from({ length: 30 }, (_, i) => hash(i)));
+    expect(stored.map((r) => r.hex)).toEqual(Array.from({ length: 30 }, (_, i) => hashOf(i)));
 
     const activated = await activateUpload(pool, inFlight.uploadId);
     expect(activated).toMatchObject({ status: 'complete', rowsCommitted: 30 });
@@ -135,7 +135,7 @@ describe('migrating to the 8-byte lookup key', () => {
       const client = await pool.connect();
       try {
         const copy = client.query(copyFrom(`COPY ${table.qualified} (line, lds_hash, participant_id) FROM STDIN (FORMAT csv)`));
-        copy.end(Array.from({ length: to - from }, (_, i) => `${i + 2},\\x${hash(from + i)},P${from + i}\n`).join(''));
+        copy.end(Array.from({ length: to - from }, (_, i) => `${i + 2},\\x${hashOf(from + i)},P${from + i}\n`).join(''));
         await new Promise((done, fail) => copy.on('finish', done).on('error', fail));
         await client.query('INSERT INTO bulkflow.chunk_ledger (upload_id, chunk_no, rows_committed, rows_rejected) VALUES ($1, 0, $2, 0)', [uploadId, to - from]);
         if (!inFlight) await activateAsEarlierRelease(client, uploadId, state, to - from);
@@ -181,7 +181,7 @@ describe('migrating to the 8-byte lookup key', () => {
 
     // The upload in flight activates under the new code; a new one goes through today's encoder.
     expect(await activateUpload(pool, cc)).toMatchObject({ status: 'complete', rowsCommitted: 10 });
-    const { uploadId: dd } = await ingest(pool, `lds_hash,participant_id\n${['f'.repeat(128), '8'.repeat(128), hash(7), hash(33)].map((h, i) => `${h},D${i}`).join('\n')}\n`, { state: 'DD' });
+    const { uploadId: dd } = await ingest(pool, `lds_hash,participant_id\n${['f'.repeat(128), '8'.repeat(128), hashOf(7), hashOf(33)].map((h, i) => `${h},D${i}`).join('\n')}\n`, { state: 'DD' });
     const { rows: [engine] } = await pool.query<{ wrong: number; keys: string[] }>(
       `SELECT count(*) FILTER (WHERE lds_key IS DISTINCT FROM bulkflow.lds_key(lds_hash))::int AS wrong, array_agg(lds_key::text ORDER BY line) AS keys
        FROM ${uploadTable(dd).qualified}`,

@@ -1,14 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ingest, useEngineDatabase } from '../support/engineDatabase.js';
+import { FULL_HEADER, hashOf } from '../support/uploads.js';
 
 const SENTINEL = 'QZXSENTINEL';
-const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
 
 describe('row values stay out of errors, events, other tables and logs', () => {
   const engine = useEngineDatabase();
 
   it('finds the planted marker only in the participants table', async () => {
-    const good = (i: number) => `${i.toString(16).padStart(128, '0')},C${i},P${i},,,`;
+    const good = (i: number) => `${hashOf(i)},C${i},P${i},,,`;
     // Every field of every bad row carries the marker, each breaking a different rule.
     const bad = [
       `${SENTINEL},${SENTINEL},${SENTINEL}.x,${SENTINEL},${SENTINEL},${SENTINEL}`,
@@ -31,7 +31,7 @@ describe('row values stay out of errors, events, other tables and logs', () => {
     ];
     let result;
     try {
-      result = await ingest(engine.pool, `${HEADER}\n${rows.join('\n')}\n`, { state: 'SN', source: 'sn.csv', targetChunkBytes: 700 });
+      result = await ingest(engine.pool, `${FULL_HEADER}\n${rows.join('\n')}\n`, { state: 'SN', source: 'sn.csv', targetChunkBytes: 700 });
     } finally {
       for (const spy of spies) spy.mockRestore();
     }
