@@ -8,6 +8,7 @@ const commands: Record<string, Command> = {
   token: { summary: 'token --state XX [--state YY] | --operator: print a bearer token the local stack accepts', load: () => import('./token.js') },
   host: { summary: 'run a Functions app locally (HTTP, Event Grid, durable, timers)', load: () => import('./host.js') },
   eventhubs: { summary: 'run the local Event Hubs endpoint (AMQP on port 5672)', load: () => import('./eventhubs.js') },
+  azurite: { summary: 'Azurite, writing each blob version it commits to a journal for local Event Grid (the stack runs it)', load: () => import('./azurite.js') },
 };
 
 export async function main(argv: string[]): Promise<void> {
