@@ -23,7 +23,14 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const module = await command.load();
-  const code = await module.run(args);
+  let code: number;
+  try {
+    code = await module.run(args);
+  } catch (error) {
+    // A service that could not start says why in its message; a stack trace would bury it.
+    console.error(`bulkflow ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    code = 1;
+  }
   // Exit now rather than when the event loop drains: after a bounded shutdown, work that did not drain in time
   // (e.g. the in-process host's connections to a PostgreSQL that is gone) must not keep the process alive.
   process.stdout.write('', () => process.exit(code));
