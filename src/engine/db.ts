@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { UPLOAD_ID } from './uploadIdentity.js';
 
 export type Queryable = pg.Pool | pg.PoolClient;
 
@@ -38,19 +39,12 @@ export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolCl
   });
 }
 
-const UPLOAD_ID = /^([a-z]{2})-([0-9a-f]{20})$/;
-
 /** The upload's own participants table (a partition once active); the id is checked before it becomes SQL. */
 export function uploadTable(uploadId: string): { schema: string; name: string; qualified: string } {
   const match = UPLOAD_ID.exec(uploadId);
   if (!match) throw new Error(`not an upload id: ${JSON.stringify(uploadId)}`);
   const name = `participants_${match[1]}_${match[2]}`;
   return { schema: 'bulkflow', name, qualified: `bulkflow.${name}` };
-}
-
-/** Transaction-scoped lock on (upload, part): -1 guards plan and finalize, -2 the lookup index, >= 0 one chunk. */
-export async function lockUpload(client: pg.PoolClient, uploadId: string, part: number): Promise<void> {
-  await client.query('SELECT pg_advisory_xact_lock(hashtext($1), $2)', [uploadId, part]);
 }
 
 /** SQL for one upload's chunk ledger totals (committed, rejected, counts by error code); `uploadId` is an SQL expression. */

@@ -3,11 +3,10 @@ import {
   activateUpload, commitChunk, getUpload, PermanentError, planUpload, registerUpload, TransientError, type ByteSource,
 } from '../../src/engine/index.js';
 import { useEngineDatabase } from '../support/engineDatabase.js';
+import { FULL_HEADER, hashOf } from '../support/uploads.js';
 
-const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
-const hash = (i: number) => i.toString(16).padStart(128, '0');
-const row = (i: number) => `${hash(i)},C${i},P${i},,2024-1-1/2024-1-31,true`;
-const csv = (n: number, tail = '') => Buffer.from(`${[HEADER, ...Array.from({ length: n }, (_, i) => row(i + 1))].join('\n')}\n${tail}`);
+const row = (i: number) => `${hashOf(i)},C${i},P${i},,2024-1-1/2024-1-31,true`;
+const csv = (n: number, tail = '') => Buffer.from(`${[FULL_HEADER, ...Array.from({ length: n }, (_, i) => row(i + 1))].join('\n')}\n${tail}`);
 
 /**
  * The file in memory; the whole-file read (planning's) stops after its first `held` bytes until `release()`,
@@ -82,6 +81,6 @@ describe('committing chunks while the plan is still cutting them', () => {
     const error = await commitChunk(engine.pool, { uploadId, chunkNo: 0 }, heldSource(csv(1), 1), { planWaitMs: 200 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toBe(`chunk 0 of upload ${uploadId} not planned after 0.2 s`);
-    expect(await getUpload(engine.pool, uploadId)).toMatchObject({ status: 'pending' });
+    expect(await getUpload(engine.pool, { uploadId })).toMatchObject({ status: 'pending' });
   });
 });
