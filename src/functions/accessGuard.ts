@@ -11,7 +11,8 @@ import { matchNotFound, problem, uploadNotFound } from './httpEncoders.js';
 
 export interface AccessGuardDeps {
   readonly authenticate: Authenticate;
-  readonly rateLimit: RateLimit;
+  /** The caller's budget for the route: the API's, or the upload parts' (a route with `budget: 'uploadParts'`). */
+  readonly rateLimit: (callerId: string, budget: 'api' | 'uploadParts') => ReturnType<RateLimit>;
   /** The state of an upload; undefined when there is none. */
   readonly uploadState: (upload: UploadRef) => Promise<string | undefined>;
   /** The two states of a match record; undefined when there is none. */
@@ -24,9 +25,13 @@ export interface AccessGuardDeps {
 export function makeAccessGuard({ settings, db }: Pick<AppClients, 'settings' | 'db'>) {
   let authenticate: Authenticate | undefined;
   let rateLimit: RateLimit | undefined;
+  let partsRateLimit: RateLimit | undefined;
   return createAccessGuard({
     authenticate: (header) => (authenticate ??= createTokenValidator(settings().auth))(header),
-    rateLimit: async (callerId) => (rateLimit ??= createRateLimiter(await db(), { limit: settings().auth.rateLimitPerMinute }))(callerId),
+    rateLimit: async (callerId, budget) =>
+      budget === 'uploadParts'
+        ? (partsRateLimit ??= createRateLimiter(await db(), { limit: settings().uploads.partsPerMinute }))(`${callerId}#uploadParts`)
+        : (rateLimit ??= createRateLimiter(await db(), { limit: settings().auth.rateLimitPerMinute }))(callerId),
     uploadState: async (upload) => uploadStateOf(await db(), upload),
     matchStates: async (id) => matchStates(await db(), id),
     writeAudit: async (entry) => writeAuditRecord(await db(), entry),
@@ -68,7 +73,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
         const context = rest[rest.length - 1] as InvocationContext;
         let caller: Principal | undefined;
         if (policy.kind !== 'public') {
-          const admitted = await admit(request, context);
+          const admitted = await admit(request, route.budget ?? 'api', context);
           if (!admitted.ok) return admitted.response;
           caller = admitted.principal;
         }
@@ -99,7 +104,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
   };
 
   /** Authenticate, a bulkflow role, the rate limit: who the caller is, or the answer that refuses it. */
-  async function admit(request: HttpRequest, context: InvocationContext): Promise<{ ok: true; principal: Principal } | { ok: false; response: HttpResponseInit }> {
+  async function admit(request: HttpRequest, budget: 'api' | 'uploadParts', context: InvocationContext): Promise<{ ok: true; principal: Principal } | { ok: false; response: HttpResponseInit }> {
     const authentication = await deps.authenticate(request.headers.get('authorization'));
     if (!authentication.ok) {
       context.warn(`access denied: status=401 reason="${authentication.reason}"`);
@@ -112,7 +117,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
       return { ok: false as const, response };
     };
     if (!hasAnyRole(principal)) return deny('no role', problem(403, 'Forbidden', 'the token carries no bulkflow role (State.XX, Operator.Read or Operator.Admin)'));
-    const rate = await deps.rateLimit(principal.callerId);
+    const rate = await deps.rateLimit(principal.callerId, budget);
     if (!rate.allowed) {
       return deny('rate limit', problem(429, 'Too many requests', `try again in ${rate.retryAfterSeconds} s`, { 'retry-after': String(rate.retryAfterSeconds) }));
     }

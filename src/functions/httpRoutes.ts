@@ -12,6 +12,7 @@ import {
 } from './httpDecoders.js';
 import { matchPairs, matchRecord, stateMatches } from './matchApi.js';
 import { uploadFile } from './uploadFile.js';
+import { createUploadSessionApi, uploadSessionDeps } from './uploadSessions.js';
 import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './uploadStatus.js';
 
 /**
@@ -82,6 +83,11 @@ export interface HttpRoute<P extends Decoders = Decoders, Q extends Decoders = D
    * one audit record (auditSeam.ts), and its answer is withheld when the record cannot be written.
    */
   readonly audit?: AuditRule;
+  /**
+   * The rate-limit budget the route spends: the API's (API_RATE_LIMIT_PER_MINUTE) unless it says `uploadParts`
+   * (UPLOAD_PARTS_PER_MINUTE), so the parts of a large upload never run the API budget out.
+   */
+  readonly budget?: 'uploadParts';
   /** Builds the handler from the app's clients; it runs only for a request the edge decoded and authorised. */
   readonly handler: (clients: AppClients) => (call: HttpCall<z.output<z.ZodObject<P>>, z.output<z.ZodObject<Q>>, D, K extends { kind: 'public' } ? true : false>) => Promise<HttpResponseInit>;
 }
@@ -93,6 +99,10 @@ export type AnyHttpRoute = Omit<HttpRoute, 'handler'> & { readonly handler: (cli
 function row<const P extends Decoders, const Q extends Decoders, const D extends boolean, const K extends AccessPolicy>(route: HttpRoute<P, Q, D, K>): HttpRoute<P, Q, D, K> {
   return route;
 }
+
+/** The resumable upload's handlers, built once per process from the app's clients (every row shares them). */
+let sessionHandlers: ReturnType<typeof createUploadSessionApi> | undefined;
+const sessionApi = (clients: AppClients) => (sessionHandlers ??= createUploadSessionApi(uploadSessionDeps(clients)));
 
 const matchesReturned = (body: unknown) => {
   const matches = (body as { matches: MatchView[] }).matches;
@@ -112,6 +122,32 @@ export const httpRoutes = {
     route: 'states/{state}/uploads/{filename}', methods: ['PUT'], policy: { kind: 'stateUpload' }, durableClient: false,
     params: { state: stateParam, filename: z.string() }, query: {}, handler: uploadFile,
     audit: { returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
+  }),
+  // The resumable upload (uploadSessions.ts): sessions of the caller's own state; a session id of another state is
+  // not found (404), like one that never existed. Parts spend their own rate budget (UPLOAD_PARTS_PER_MINUTE).
+  createUploadSession: row({
+    route: 'states/{state}/upload-sessions', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: false,
+    params: { state: stateParam }, query: {}, handler: (clients) => sessionApi(clients).create,
+    audit: { returned: (body) => ({ objectIds: [(body as { id: string }).id] }) },
+  }),
+  uploadSessions: row({
+    route: 'states/{state}/upload-sessions', methods: ['GET'], policy: { kind: 'stateUpload' }, durableClient: false,
+    params: { state: stateParam }, query: {}, handler: (clients) => sessionApi(clients).list,
+  }),
+  uploadSession: row({
+    route: 'states/{state}/upload-sessions/{sessionId}', methods: ['GET', 'DELETE'], policy: { kind: 'stateUpload' }, durableClient: false,
+    params: { state: stateParam, sessionId: z.string() }, query: {}, handler: (clients) => sessionApi(clients).session,
+    audit: { requested: (request) => (request.method === 'DELETE' ? [request.params.sessionId ?? ''] : []) },
+  }),
+  uploadSessionPart: row({
+    route: 'states/{state}/upload-sessions/{sessionId}/parts/{partNumber}', methods: ['PUT'], policy: { kind: 'stateUpload' }, durableClient: false,
+    params: { state: stateParam, sessionId: z.string(), partNumber: z.string() }, query: {}, budget: 'uploadParts', handler: (clients) => sessionApi(clients).part,
+    audit: { requested: (request) => [request.params.sessionId ?? ''] },
+  }),
+  commitUploadSession: row({
+    route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: false,
+    params: { state: stateParam, sessionId: z.string() }, query: {}, handler: (clients) => sessionApi(clients).commit,
+    audit: { requested: (request) => [request.params.sessionId ?? ''], returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
   }),
   stateUploads: row({
     route: 'states/{state}/uploads', methods: ['GET'], policy: { kind: 'stateRead' }, durableClient: true,
