@@ -218,6 +218,10 @@ const appSettings = {
     name: 'MATCH_CLOSED_RETENTION_DAYS', default: 30,
     description: 'Days a closed match record (personal data of two states) is kept before housekeeping deletes it.',
   }),
+  matchNeedsActionDays: nonNegativeInteger({
+    name: 'MATCH_NEEDS_ACTION_DAYS', default: 7,
+    description: 'Days after a match record opened when a state whose side has recorded no initial action sees it under "needs your action" (0: at once).',
+  }),
   durableHistoryRetentionDays: positiveInteger({
     name: 'DURABLE_HISTORY_RETENTION_DAYS', default: 7, description: 'Days finished orchestration histories are kept before purge.',
   }),

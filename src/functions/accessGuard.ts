@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { callerLabel, canRead, canReadMatchRecords, canUpload, hasAnyRole, type Principal } from '../auth/principal.js';
+import { callerLabel, canRead, canReadMatchRecords, canUpload, hasAnyRole, holdsState, type Principal } from '../auth/principal.js';
 import { createRateLimiter, type RateLimit } from '../auth/rateLimiter.js';
 import { createTokenValidator, type Authenticate } from '../auth/tokenValidator.js';
 import type { AppClients } from '../composition.js';
@@ -47,6 +47,7 @@ const REALM = 'Bearer realm="bulkflow"';
 const SUBJECTS: Partial<Record<AccessPolicy['kind'], { param: string; required: boolean; notFound: () => HttpResponseInit }>> = {
   uploadRead: { param: 'uploadId', required: true, notFound: uploadNotFound },
   matchRead: { param: 'matchId', required: true, notFound: matchNotFound },
+  matchSideWrite: { param: 'matchId', required: true, notFound: matchNotFound },
   operator: { param: 'uploadId', required: false, notFound: uploadNotFound },
 };
 
@@ -159,12 +160,14 @@ async function check(policy: AccessPolicy, { params, query }: Decoded, principal
   switch (policy.kind) {
     case 'stateRead':
     case 'stateUpload':
-    case 'stateMatchRecords': {
+    case 'stateMatchRecords':
+    case 'stateMatchQuery': {
       const state = params.state as string;
       const [allowed, verb] = {
         stateRead: [canRead, 'read'] as const,
         stateUpload: [canUpload, 'upload for'] as const,
         stateMatchRecords: [canReadMatchRecords, 'read the match records of'] as const,
+        stateMatchQuery: [holdsState, 'query matches for'] as const,
       }[policy.kind];
       if (allowed(principal, state)) return { ok: true, state };
       return { ok: false, denied: true, reason: `cannot ${verb} ${state}`, response: problem(403, 'Forbidden', `your roles do not let you ${verb} state ${state}`) };
@@ -181,6 +184,15 @@ async function check(policy: AccessPolicy, { params, query }: Decoded, principal
       const readable = states?.find((state) => canReadMatchRecords(principal, state));
       if (readable) return { ok: true, state: readable };
       return { ok: false, denied: states !== undefined, reason: states === undefined ? 'no such match' : 'match of other states', response: matchNotFound() };
+    }
+    case 'matchSideWrite': {
+      const states = await deps.matchStates(params.matchId as string);
+      if (!states?.some((state) => canReadMatchRecords(principal, state))) {
+        return { ok: false, denied: states !== undefined, reason: states === undefined ? 'no such match' : 'match of other states', response: matchNotFound() };
+      }
+      const side = params.state as string;
+      if (states.includes(side) && holdsState(principal, side)) return { ok: true, state: side };
+      return { ok: false, denied: true, reason: 'side of another state', response: problem(403, 'Forbidden', 'you may change only your own state\'s side of this match') };
     }
     case 'operator': {
       if (!principal.operator || (policy.admin && !principal.admin)) {

@@ -11,6 +11,9 @@ import {
   auditCursorQuery, blobQuery, intQuery, matchCursorQuery, matchIdParam, matchStatusQuery, rowErrorCursorQuery, stateParam, timeQuery, uploadIdParam,
 } from './httpDecoders.js';
 import { matchPairs, matchRecord, stateMatches } from './matchApi.js';
+import { matchQuery } from './matchQueryApi.js';
+import { reopen, updateOwnDisposition } from './matchResolutionApi.js';
+import type { QueryMatch } from '../engine/matchQuery.js';
 import { uploadFile } from './uploadFile.js';
 import { createUploadSessionApi, uploadSessionDeps } from './uploadSessions.js';
 import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './uploadStatus.js';
@@ -44,13 +47,20 @@ export type AccessPolicy =
    */
   | { readonly kind: 'matchRead' }
   /**
+   * The `{state}` side of the match record named by `{matchId}`: the record's two states' roles find it (anyone else,
+   * operators included, gets the same 404 as for reads), and only the role of `{state}` changes that side (403).
+   */
+  | { readonly kind: 'matchSideWrite' }
+  /** The `{state}` in the path: only its own role queries matches for it (operators get 403 too). */
+  | { readonly kind: 'stateMatchQuery' }
+  /**
    * Operators only (Operator.Read or Operator.Admin; `admin`: Operator.Admin only), anyone else 403. An
    * `{uploadId}` in the path must exist (404 otherwise).
    */
   | { readonly kind: 'operator'; readonly admin: boolean };
 
 /** Policies that concern the `{state}` of the path: their routes must decode a `state` parameter. */
-export const STATE_POLICIES: ReadonlySet<AccessPolicy['kind']> = new Set(['stateRead', 'stateUpload', 'stateMatchRecords']);
+export const STATE_POLICIES: ReadonlySet<AccessPolicy['kind']> = new Set(['stateRead', 'stateUpload', 'stateMatchRecords', 'stateMatchQuery']);
 
 /** Decoders of a route's path parameters or query values, by name (httpDecoders.ts). */
 export type Decoders = Readonly<Record<string, z.ZodType>>;
@@ -111,6 +121,11 @@ const matchesReturned = (body: unknown) => {
 const matchReturned = (body: unknown) => {
   const match = body as MatchView;
   return { records: 1, states: [match.state, match.otherState] };
+};
+
+const queryReturned = (body: unknown) => {
+  const matches = (body as { data: { results: Array<{ matches: QueryMatch[] }> } }).data.results.flatMap((result) => result.matches);
+  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState) };
 };
 
 /**
@@ -175,6 +190,23 @@ export const httpRoutes = {
     route: 'matches/{matchId}', methods: ['GET'], policy: { kind: 'matchRead' }, durableClient: false,
     params: { matchId: matchIdParam }, query: {}, handler: matchRecord,
     audit: { requested: (request) => [request.params.matchId ?? ''], returned: matchReturned },
+  }),
+  // A state records what it did about a match, on its own side (If-Match; the other state is notified).
+  matchDisposition: row({
+    route: 'matches/{matchId}/dispositions/{state}', methods: ['PATCH'], policy: { kind: 'matchSideWrite' }, durableClient: false,
+    params: { matchId: matchIdParam, state: stateParam }, query: {}, handler: updateOwnDisposition,
+    audit: { requested: (request) => [request.params.matchId ?? ''], returned: matchReturned },
+  }),
+  // An operator reopens a record its states closed: the one change a closed record takes, audited.
+  matchReopen: row({
+    route: 'matches/{matchId}/reopen', methods: ['POST'], policy: { kind: 'operator', admin: true }, durableClient: false,
+    params: { matchId: matchIdParam }, query: {}, handler: reopen,
+    audit: { requested: (request) => [request.params.matchId ?? ''] },
+  }),
+  // A caseworker checks applicants against the other states' active uploads; audited with the hits' ids and count.
+  matchQuery: row({
+    route: 'states/{state}/match-queries', methods: ['POST'], policy: { kind: 'stateMatchQuery' }, durableClient: false,
+    params: { state: stateParam }, query: {}, handler: matchQuery, audit: { returned: queryReturned },
   }),
   // Counts per state pair, no participant fields: an operator every pair, a state role the pairs of its states.
   matchPairs: row({
