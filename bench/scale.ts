@@ -107,7 +107,7 @@ async function manyUploads(stack: LocalStack, count: number, states: string[], r
   while (finals.size < blobs.length && Date.now() < deadline) {
     for (const b of blobs) {
       if (finals.has(b.name)) continue;
-      const response = await fetch(`${url}/api/uploads?blob=${encodeURIComponent(`uploads/${b.name}`)}`, { headers });
+      const response = await fetch(`${url}/api/uploads?blob=${encodeURIComponent(b.name)}`, { headers });
       if (!response.ok) continue;
       const status = (await response.json()) as UploadStatusBody;
       if (isFinal(status.status)) finals.set(b.name, status);
