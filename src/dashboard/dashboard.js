@@ -4,6 +4,7 @@
 // records are for: a state user's own matches, with both states' participant and case ids and dispositions (never a
 // hash), and the form that records the user's own state's disposition.
 import { accessToken, forgetToken, signedInAs, signInConfig, startSignIn } from './signIn.js';
+import { setupUpload } from './upload.js';
 
 // One overview call per poll keeps a user well inside the API's per-caller rate limit (60 a minute by default).
 const FAST_POLL_MS = 2500; // while an upload on screen is pending or running
@@ -585,6 +586,8 @@ async function start() {
     $('who').textContent = `Signed in${who.name ? ` as ${who.name}` : ''}: ${roles.join('; ') || 'no bulkflow role'}`;
     $('who').hidden = false;
     $('sign-out').hidden = false;
+    // A state user uploads for their own states through the same API as any other client.
+    setupUpload(who.states);
   }
   route();
 }
