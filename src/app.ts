@@ -23,6 +23,7 @@ import { makeUploadFile } from './functions/uploadFile.js';
 import { makeStatusApi } from './functions/uploadStatus.js';
 import { makeMatchApi } from './functions/matchApi.js';
 import { makeAuditApi } from './functions/auditApi.js';
+import { makeOrchestrationConsole } from './functions/orchestrationConsole.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 
@@ -30,6 +31,7 @@ import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 const clients = composeApp();
 const statusApi = makeStatusApi(clients);
 const matchApi = makeMatchApi(clients);
+const orchestrationConsole = makeOrchestrationConsole();
 // Every HTTP route's access rule is in functions/httpRoutes.ts; the guard applies it before the handler runs.
 const access = makeAccessGuard(clients);
 
@@ -58,6 +60,11 @@ app.http(functionNames.stateMatches, { ...httpOptions(functionNames.stateMatches
 app.http(functionNames.matchRecord, { ...httpOptions(functionNames.matchRecord), handler: access.protect(functionNames.matchRecord, matchApi.matchRecord) });
 app.http(functionNames.matchPairs, { ...httpOptions(functionNames.matchPairs), handler: access.protect(functionNames.matchPairs, matchApi.matchPairs) });
 app.http(functionNames.auditRecords, { ...httpOptions(functionNames.auditRecords), handler: access.protect(functionNames.auditRecords, makeAuditApi(clients)) });
+df.app.client.http(functionNames.orchestration, { ...httpOptions(functionNames.orchestration), handler: access.protect(functionNames.orchestration, orchestrationConsole.orchestration) });
+df.app.client.http(functionNames.orchestrationAction, {
+  ...httpOptions(functionNames.orchestrationAction),
+  handler: access.protect(functionNames.orchestrationAction, orchestrationConsole.orchestrationAction),
+});
 app.http(functionNames.dashboard, { ...httpOptions(functionNames.dashboard), handler: access.open(functionNames.dashboard, makeDashboard(clients)) });
 
 app.eventHub(functionNames.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: makeMatchAnalysis(clients) });

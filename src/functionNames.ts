@@ -23,6 +23,8 @@ export const functionNames = {
   matchRecord: 'matchRecord',
   matchPairs: 'matchPairs',
   auditRecords: 'auditRecords',
+  orchestration: 'orchestration',
+  orchestrationAction: 'orchestrationAction',
   dashboard: 'dashboard',
   matchAnalysis: 'matchAnalysis',
   outboxSweeper: 'outboxSweeper',

@@ -81,6 +81,14 @@ export const httpRoutes = {
   [functionNames.matchPairs]: { route: 'matches', methods: ['GET'], policy: { kind: 'ownStates' } },
   // Who read or changed which state's data: operators every state, a state role its own states (the handler filters).
   [functionNames.auditRecords]: { route: 'audit', methods: ['GET'], policy: { kind: 'ownStates' } },
+  // The operator console: an upload's orchestration as a timeline, and the actions an Operator.Admin may take on it.
+  [functionNames.orchestration]: { route: 'uploads/{uploadId}/orchestration', methods: ['GET'], policy: { kind: 'operator', admin: false } },
+  [functionNames.orchestrationAction]: {
+    route: 'uploads/{uploadId}/orchestration/{action}',
+    methods: ['POST'],
+    policy: { kind: 'operator', admin: true },
+    audit: { requested: (request) => [request.params.uploadId ?? ''] },
+  },
   [functionNames.dashboard]: {
     route: 'dashboard/{*asset}',
     methods: ['GET'],
