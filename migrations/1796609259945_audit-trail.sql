@@ -59,7 +59,11 @@ BEGIN
   GET DIAGNOSTICS deleted = ROW_COUNT;
   RETURN deleted;
 END $$;
+-- A new owner needs CREATE on the schema at the moment of the change unless a superuser makes it, and the
+-- administrator is not one on Azure (PostgreSQL's ALTER FUNCTION rules): granted for the change only.
+GRANT CREATE ON SCHEMA bulkflow TO bulkflow_audit_retention;
 ALTER FUNCTION bulkflow.purge_audit_records(integer) OWNER TO bulkflow_audit_retention;
+REVOKE CREATE ON SCHEMA bulkflow FROM bulkflow_audit_retention;
 REVOKE ALL ON FUNCTION bulkflow.purge_audit_records(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bulkflow.purge_audit_records(integer) TO bulkflow_app;
 

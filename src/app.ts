@@ -17,22 +17,13 @@ import { makeHousekeeping } from './functions/housekeeping.js';
 import { makeOutboxSweeper } from './functions/outboxSweeper.js';
 import { makeMatchAnalysis } from './functions/matchAnalysis.js';
 import { makeAccessGuard } from './functions/accessGuard.js';
-import { makeDashboard } from './functions/dashboard.js';
-import { httpOptions } from './functions/httpRoutes.js';
-import { makeUploadFile } from './functions/uploadFile.js';
-import { makeStatusApi } from './functions/uploadStatus.js';
-import { makeMatchApi } from './functions/matchApi.js';
-import { makeAuditApi } from './functions/auditApi.js';
-import { makeOrchestrationConsole } from './functions/orchestrationConsole.js';
+import { httpOptions, httpRoutes, type AnyHttpRoute } from './functions/httpRoutes.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
 
 // Nothing is connected or read here: the host loads this module to index the functions before any setting is needed.
 const clients = composeApp();
-const statusApi = makeStatusApi(clients);
-const matchApi = makeMatchApi(clients);
-const orchestrationConsole = makeOrchestrationConsole();
-// Every HTTP route's access rule is in functions/httpRoutes.ts; the guard applies it before the handler runs.
+// Every HTTP route is a row of functions/httpRoutes.ts; the guard authorises and decodes before its handler runs.
 const access = makeAccessGuard(clients);
 
 // Upload bodies stream through to blob storage instead of arriving whole (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT caps them).
@@ -51,21 +42,11 @@ activity(functionNames.publishOutbox, makePublishOutboxActivity(clients));
 activity(functionNames.deleteUploadBlob, makeDeleteUploadBlobActivity(clients));
 df.app.entity(functionNames.uploadProgress, uploadProgress);
 
-app.http(functionNames.uploadFile, { ...httpOptions(functionNames.uploadFile), handler: access.protect(functionNames.uploadFile, makeUploadFile(clients)) });
-df.app.client.http(functionNames.uploadStatus, { ...httpOptions(functionNames.uploadStatus), handler: access.protect(functionNames.uploadStatus, statusApi.uploadStatus) });
-app.http(functionNames.uploadErrors, { ...httpOptions(functionNames.uploadErrors), handler: access.protect(functionNames.uploadErrors, statusApi.uploadErrors) });
-df.app.client.http(functionNames.stateUploads, { ...httpOptions(functionNames.stateUploads), handler: access.protect(functionNames.stateUploads, statusApi.stateUploads) });
-df.app.client.http(functionNames.stateSummaries, { ...httpOptions(functionNames.stateSummaries), handler: access.protect(functionNames.stateSummaries, statusApi.stateSummaries) });
-app.http(functionNames.stateMatches, { ...httpOptions(functionNames.stateMatches), handler: access.protect(functionNames.stateMatches, matchApi.stateMatches) });
-app.http(functionNames.matchRecord, { ...httpOptions(functionNames.matchRecord), handler: access.protect(functionNames.matchRecord, matchApi.matchRecord) });
-app.http(functionNames.matchPairs, { ...httpOptions(functionNames.matchPairs), handler: access.protect(functionNames.matchPairs, matchApi.matchPairs) });
-app.http(functionNames.auditRecords, { ...httpOptions(functionNames.auditRecords), handler: access.protect(functionNames.auditRecords, makeAuditApi(clients)) });
-df.app.client.http(functionNames.orchestration, { ...httpOptions(functionNames.orchestration), handler: access.protect(functionNames.orchestration, orchestrationConsole.orchestration) });
-df.app.client.http(functionNames.orchestrationAction, {
-  ...httpOptions(functionNames.orchestrationAction),
-  handler: access.protect(functionNames.orchestrationAction, orchestrationConsole.orchestrationAction),
-});
-app.http(functionNames.dashboard, { ...httpOptions(functionNames.dashboard), handler: access.open(functionNames.dashboard, makeDashboard(clients)) });
+for (const [name, route] of Object.entries(httpRoutes) as [string, AnyHttpRoute][]) {
+  const options = { ...httpOptions(route), handler: access.handle(name, route, route.handler(clients)) };
+  if (route.durableClient) df.app.client.http(name, options);
+  else app.http(name, options);
+}
 
 app.eventHub(functionNames.matchAnalysis, { ...triggerContracts.matchAnalysis, cardinality: 'many', handler: makeMatchAnalysis(clients) });
 

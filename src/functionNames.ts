@@ -1,6 +1,7 @@
 /**
- * Every function the app registers, by name. src/app.ts registers them under these names and
- * the deployment (infra/bicep, the Event Grid subscription) targets them; test/infra checks both agree.
+ * Every function the app registers, by name, but the HTTP functions: those are the keys of the route table
+ * (functions/httpRoutes.ts). src/app.ts registers them under these names and the deployment (infra/bicep, the Event
+ * Grid subscription) targets them; test/infra checks both agree.
  */
 export const functionNames = {
   blobCreatedStarter: 'blobCreatedStarter',
@@ -14,18 +15,6 @@ export const functionNames = {
   publishOutbox: 'publishOutbox',
   deleteUploadBlob: 'deleteUploadBlob',
   uploadProgress: 'uploadProgress',
-  uploadFile: 'uploadFile',
-  uploadStatus: 'uploadStatus',
-  uploadErrors: 'uploadErrors',
-  stateUploads: 'stateUploads',
-  stateSummaries: 'stateSummaries',
-  stateMatches: 'stateMatches',
-  matchRecord: 'matchRecord',
-  matchPairs: 'matchPairs',
-  auditRecords: 'auditRecords',
-  orchestration: 'orchestration',
-  orchestrationAction: 'orchestrationAction',
-  dashboard: 'dashboard',
   matchAnalysis: 'matchAnalysis',
   outboxSweeper: 'outboxSweeper',
   housekeeping: 'housekeeping',

@@ -40,7 +40,8 @@ export async function predeploy(env) {
 
   // The migrations run through the app's own migrate() (the same runner and options as everywhere else).
   if (!existsSync(join(root, 'node_modules', 'pg'))) npm(['ci'], root);
-  npm(['run', 'build'], root);
+  // A pipeline that built this checkout already may say so and save the build.
+  if (env.PREDEPLOY_SKIP_BUILD !== 'true') npm(['run', 'build'], root);
   const pg = (await import('pg')).default;
   const engine = /** @type {{ migrate(database: import('pg').Pool): Promise<void> }} */ (
     await import(pathToFileURL(join(root, 'dist', 'src', 'engine', 'index.js')).href)
@@ -49,7 +50,7 @@ export async function predeploy(env) {
   /** @param {string} database */
   const connection = (database) => ({
     host: values.AZURE_POSTGRES_HOST,
-    port: 5432,
+    // 5432 on Azure; PGPORT (the libpq convention node-postgres follows) when set.
     database,
     user: values.AZURE_POSTGRES_ADMIN_NAME,
     password: token,

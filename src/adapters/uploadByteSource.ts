@@ -12,7 +12,7 @@ export function uploadByteSources(deps: { db: () => Promise<pg.Pool>; uploadStor
   return async function uploadByteSource(uploadId: string): Promise<ByteSource> {
     const cached = sources.get(uploadId);
     if (cached) return cached;
-    const upload = await getUpload(await deps.db(), uploadId);
+    const upload = await getUpload(await deps.db(), { uploadId });
     if (!upload) throw new Error(`upload ${uploadId} is not registered`);
     const { container, blobName, etag } = identityOf(upload);
     const source = blobByteSource(deps.uploadStorage().getContainerClient(container).getBlobClient(blobName), etag);

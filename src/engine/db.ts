@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { UPLOAD_ID } from './uploadIdentity.js';
 
 export type Queryable = pg.Pool | pg.PoolClient;
 
@@ -37,8 +38,6 @@ export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolCl
     }
   });
 }
-
-const UPLOAD_ID = /^([a-z]{2})-([0-9a-f]{20})$/;
 
 /** The upload's own participants table (a partition once active); the id is checked before it becomes SQL. */
 export function uploadTable(uploadId: string): { schema: string; name: string; qualified: string } {

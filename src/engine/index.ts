@@ -4,9 +4,11 @@ export { classifyError, CommitSlotsBusyError, isTransient, PermanentError, Trans
 export { migrate, packageRoot } from './migrate.js';
 export * from './ingestPolicy.js';
 export { planChunks, type Chunk, type Plan, type PlanOptions } from './planner.js';
+export { JURISDICTION_RULE, JURISDICTIONS, jurisdictionOf, type Jurisdiction } from './jurisdictions.js';
 export { COLUMNS, type UploadWarning } from './participantSchema.js';
 export {
-  identityOf, instanceIdOf, normalizeIdentity, uploadIdOf, uploadIdOfInstance, uploadLookupKey, type UploadIdentity, type UploadSource,
+  identityOf, instanceIdOf, normalizeIdentity, UPLOAD_ID, UPLOAD_OR_INSTANCE_ID, uploadIdOf, uploadIdOfInstance, uploadRefOf,
+  type UploadIdentity, type UploadRef, type UploadSource,
 } from './uploadIdentity.js';
 export { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js';
 export { registerUpload, type Registration } from './registerUpload.js';

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ledgerTotalsSql } from './db.js';
 import type { UploadWarning } from './participantSchema.js';
+import type { UploadRef } from './uploadIdentity.js';
 import type { UploadStatus } from './uploadStatus.js';
 
 export interface UploadView {
@@ -36,25 +37,28 @@ const UPLOAD_SELECT = `
   CROSS JOIN LATERAL (${ledgerTotalsSql('u.upload_id')}
   ) l`;
 
-/** An upload by id, or the latest registration of a source (blob name). */
-export async function getUpload(pool: pg.Pool, idOrSource: string): Promise<UploadView | undefined> {
-  const { rows } = await pool.query(
-    `${UPLOAD_SELECT} WHERE u.upload_id = $1 OR u.source = $1 ORDER BY (u.upload_id = $1) DESC, u.seq DESC LIMIT 1`,
-    [idOrSource],
-  );
+/** An upload by id, or the latest registration of a source (`uploads/ca/file.csv`). */
+export async function getUpload(pool: pg.Pool, ref: UploadRef): Promise<UploadView | undefined> {
+  const { rows } = await pool.query(`${UPLOAD_SELECT} WHERE ${lookup('u', ref)}`, [lookupValue(ref)]);
   return rows[0] ? toView(rows[0]) : undefined;
 }
 
 /**
- * The state of the upload {@link getUpload} would return for the same id or source, from the uploads table alone:
+ * The state of the upload {@link getUpload} would return for the same reference, from the uploads table alone:
  * what the API checks before it reads anything else of an upload.
  */
-export async function uploadStateOf(pool: pg.Pool, idOrSource: string): Promise<string | undefined> {
-  const { rows } = await pool.query<{ state: string }>(
-    `SELECT state FROM bulkflow.uploads WHERE upload_id = $1 OR source = $1 ORDER BY (upload_id = $1) DESC, seq DESC LIMIT 1`,
-    [idOrSource],
-  );
+export async function uploadStateOf(pool: pg.Pool, ref: UploadRef): Promise<string | undefined> {
+  const { rows } = await pool.query<{ state: string }>(`SELECT u.state FROM bulkflow.uploads u WHERE ${lookup('u', ref)}`, [lookupValue(ref)]);
   return rows[0]?.state;
+}
+
+/** The one lookup rule: an id names one upload; a source names its latest registration. */
+function lookup(alias: string, ref: UploadRef): string {
+  return 'uploadId' in ref ? `${alias}.upload_id = $1` : `${alias}.source = $1 ORDER BY ${alias}.seq DESC LIMIT 1`;
+}
+
+function lookupValue(ref: UploadRef): string {
+  return 'uploadId' in ref ? ref.uploadId : ref.source;
 }
 
 /** A state's uploads, newest registration first. */

@@ -43,6 +43,7 @@ function normalizeEtag(etag: string): string {
   return etag.replace(/^"|"$/g, '');
 }
 
+/** Two letters: which jurisdictions the program serves is the doors' rule (jurisdictions.ts), not the identity's. */
 function normalizeState(state: string): string {
   const upper = state.trim().toUpperCase();
   if (!/^[A-Z]{2}$/.test(upper)) throw new Error(`a state is two letters, not ${JSON.stringify(state)}`);
@@ -85,7 +86,15 @@ export function uploadIdOfInstance(id: string): string {
   return id.startsWith(INSTANCE_PREFIX) ? id.slice(INSTANCE_PREFIX.length) : id;
 }
 
-/** What an upload is looked up by: a stored source (`uploads/ca/file.csv`, always with a slash) or an upload id. */
-export function uploadLookupKey(idOrSource: string): string {
-  return idOrSource.includes('/') ? idOrSource : uploadIdOfInstance(idOrSource);
+/** An upload id as {@link registeredAs} makes it: the state in lower case, 20 hex digits. */
+export const UPLOAD_ID = /^([a-z]{2})-([0-9a-f]{20})$/;
+/** An upload id or the instance id of its ingest orchestration. */
+export const UPLOAD_OR_INSTANCE_ID = /^(?:ingest-)?[a-z]{2}-[0-9a-f]{20}$/;
+
+/** How an upload is looked up: by its id, or as the latest upload of a source (`uploads/ca/file.csv`). */
+export type UploadRef = { readonly uploadId: string } | { readonly source: string };
+
+/** An upload named in free text (the CLI): a source has a slash (`uploads/ca/file.csv`), an id or instance id none. */
+export function uploadRefOf(text: string): UploadRef {
+  return text.includes('/') ? { source: text } : { uploadId: uploadIdOfInstance(text) };
 }

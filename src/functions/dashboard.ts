@@ -40,14 +40,14 @@ export function dashboardUrl(hostUrl: string): string {
  * GET /api/dashboard/{*asset}: the upload dashboard (plain HTML, CSS and JS) and `config.json`, its sign-in
  * settings. None of it holds data: every figure comes from the API with the signed-in user's token.
  */
-export function makeDashboard({ settings }: Pick<AppClients, 'settings'>) {
-  return async function dashboard(request: HttpRequest): Promise<HttpResponseInit> {
+export function dashboard({ settings }: Pick<AppClients, 'settings'>) {
+  return async ({ request, params }: { request: HttpRequest; params: { asset?: string } }): Promise<HttpResponseInit> => {
     const signIn = settings().dashboard;
     const headers = securityHeaders(signIn);
     const url = new URL(request.url);
-    const asset = request.params.asset || 'index.html';
+    const asset = params.asset || 'index.html';
     // The page loads its assets by relative URL, so it must be addressed as a directory.
-    if (!request.params.asset && !url.pathname.endsWith('/')) {
+    if (!params.asset && !url.pathname.endsWith('/')) {
       return { status: 308, headers: { location: `${url.pathname}/${url.search}` } };
     }
     if (asset === 'config.json') {

@@ -17,3 +17,12 @@ export function problem(
 export function json(body: unknown, status = 200): HttpResponseInit {
   return { status, jsonBody: body, headers: { 'cache-control': 'no-store' } };
 }
+
+/**
+ * The 404 for an upload that does not exist, for one the caller may not read, and for an id no upload can have: they
+ * must not differ, and none repeats the id asked for.
+ */
+export const uploadNotFound = (): HttpResponseInit => problem(404, 'Upload not found', 'there is no such upload among the uploads you may read');
+
+/** The same for a match record: one that does not exist and one of two other states answer alike. */
+export const matchNotFound = (): HttpResponseInit => problem(404, 'Match not found', 'there is no such match among the matches you may read');

@@ -1,12 +1,23 @@
-import type { HttpMethod } from '@azure/functions';
-import { functionNames } from '../functionNames.js';
+import type { HttpMethod, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { DurableClient } from 'durable-functions';
+import { z } from 'zod';
+import type { Principal } from '../auth/principal.js';
+import type { AppClients } from '../composition.js';
 import type { MatchView } from '../engine/matchReads.js';
+import { auditRecords } from './auditApi.js';
 import type { AuditRule } from './auditSeam.js';
+import { dashboard } from './dashboard.js';
+import {
+  auditCursorQuery, blobQuery, intQuery, matchCursorQuery, matchIdParam, matchStatusQuery, rowErrorCursorQuery, stateParam, timeQuery, uploadIdParam,
+} from './httpDecoders.js';
+import { matchPairs, matchRecord, stateMatches } from './matchApi.js';
+import { consoleActionParam, orchestration, orchestrationAction } from './orchestrationConsole.js';
+import { uploadFile } from './uploadFile.js';
+import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './uploadStatus.js';
 
 /**
- * Who may call an HTTP route. Every HTTP function has exactly one entry in `httpRoutes` below; the guard
- * (accessGuard.ts) enforces it and test/functions/httpRoutes.test.ts fails if the app registers an HTTP
- * function without one.
+ * Who may call an HTTP route. The edge (accessGuard.ts) enforces it before the handler runs; a policy that concerns
+ * a state reads the route's decoded `state` parameter, one that concerns an upload or a match its decoded id.
  */
 export type AccessPolicy =
   /** No token: the route returns nothing about any upload or state. */
@@ -38,15 +49,50 @@ export type AccessPolicy =
    */
   | { readonly kind: 'operator'; readonly admin: boolean };
 
-export interface HttpRoute {
+/** Policies that concern the `{state}` of the path: their routes must decode a `state` parameter. */
+export const STATE_POLICIES: ReadonlySet<AccessPolicy['kind']> = new Set(['stateRead', 'stateUpload', 'stateMatchRecords']);
+
+/** Decoders of a route's path parameters or query values, by name (httpDecoders.ts). */
+export type Decoders = Readonly<Record<string, z.ZodType>>;
+
+/** What a handler is called with: the request, decoded, and the caller the edge authorised. */
+export interface HttpCall<P, Q, D extends boolean, Public extends boolean> {
+  readonly request: HttpRequest;
+  /** The caller, authenticated and allowed by the route's policy; none on a public route. */
+  readonly caller: Public extends true ? undefined : Principal;
+  /** The path parameters, decoded by the route's `params` (a state upper case, an upload as an UploadRef, …). */
+  readonly params: P;
+  /** The query values, decoded by the route's `query` (defaults applied; an empty value counts as absent). */
+  readonly query: Q;
+  /** The durable client, bound when the route says `durableClient: true`. */
+  readonly client: D extends true ? DurableClient : undefined;
+  readonly context: InvocationContext;
+}
+
+export interface HttpRoute<P extends Decoders = Decoders, Q extends Decoders = Decoders, D extends boolean = boolean, K extends AccessPolicy = AccessPolicy> {
+  /** The Functions route template under /api. */
   readonly route: string;
-  readonly methods: readonly ('GET' | 'PUT' | 'POST')[];
-  readonly policy: AccessPolicy;
+  readonly methods: readonly HttpMethod[];
+  readonly policy: K;
+  /** Registers the function with the durable client input binding (app.ts: `df.app.client.http`). */
+  readonly durableClient: D;
+  readonly params: P;
+  readonly query: Q;
   /**
    * Declared on every route that returns participant-level data or changes anything: each granted request writes
    * one audit record (auditSeam.ts), and its answer is withheld when the record cannot be written.
    */
   readonly audit?: AuditRule;
+  /** Builds the handler from the app's clients; it runs only for a request the edge decoded and authorised. */
+  readonly handler: (clients: AppClients) => (call: HttpCall<z.output<z.ZodObject<P>>, z.output<z.ZodObject<Q>>, D, K extends { kind: 'public' } ? true : false>) => Promise<HttpResponseInit>;
+}
+
+/** Any row, as the edge and app.ts handle them all alike (each row's own types were checked where it is written). */
+export type AnyHttpRoute = Omit<HttpRoute, 'handler'> & { readonly handler: (clients: AppClients) => (call: never) => Promise<HttpResponseInit> };
+
+/** A row of the table, typed so that its handler is checked against its decoders, policy and bindings. */
+function row<const P extends Decoders, const Q extends Decoders, const D extends boolean, const K extends AccessPolicy>(route: HttpRoute<P, Q, D, K>): HttpRoute<P, Q, D, K> {
+  return route;
 }
 
 const matchesReturned = (body: unknown) => {
@@ -58,51 +104,76 @@ const matchReturned = (body: unknown) => {
   return { records: 1, states: [match.state, match.otherState] };
 };
 
-/** The route → policy table: the one place that says who may call what. */
+/**
+ * The HTTP API: one row per function (its name is the key), with its route, access policy, decoders, bindings and
+ * handler. src/app.ts registers every row as it is; adding a route is adding a row here.
+ */
 export const httpRoutes = {
-  [functionNames.uploadFile]: {
-    route: 'states/{state}/uploads/{filename}',
-    methods: ['PUT'],
-    policy: { kind: 'stateUpload' },
+  uploadFile: row({
+    route: 'states/{state}/uploads/{filename}', methods: ['PUT'], policy: { kind: 'stateUpload' }, durableClient: false,
+    params: { state: stateParam, filename: z.string() }, query: {}, handler: uploadFile,
     audit: { returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
-  },
-  [functionNames.stateUploads]: { route: 'states/{state}/uploads', methods: ['GET'], policy: { kind: 'stateRead' } },
-  [functionNames.stateSummaries]: { route: 'states', methods: ['GET'], policy: { kind: 'ownStates' } },
-  [functionNames.uploadStatus]: { route: 'uploads/{uploadId?}', methods: ['GET'], policy: { kind: 'uploadRead' } },
-  [functionNames.uploadErrors]: { route: 'uploads/{uploadId}/errors', methods: ['GET'], policy: { kind: 'uploadRead' } },
-  [functionNames.stateMatches]: { route: 'states/{state}/matches', methods: ['GET'], policy: { kind: 'stateMatchRecords' }, audit: { returned: matchesReturned } },
-  [functionNames.matchRecord]: {
-    route: 'matches/{matchId}',
-    methods: ['GET'],
-    policy: { kind: 'matchRead' },
+  }),
+  stateUploads: row({
+    route: 'states/{state}/uploads', methods: ['GET'], policy: { kind: 'stateRead' }, durableClient: true,
+    params: { state: stateParam }, query: { limit: intQuery('limit', 1, 100, 20) }, handler: stateUploads,
+  }),
+  stateSummaries: row({
+    route: 'states', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: true,
+    params: {}, query: { uploads: intQuery('uploads', 0, 20, 0) }, handler: stateSummaries,
+  }),
+  uploadStatus: row({
+    route: 'uploads/{uploadId?}', methods: ['GET'], policy: { kind: 'uploadRead' }, durableClient: true,
+    params: { uploadId: uploadIdParam.optional() }, query: { blob: blobQuery }, handler: uploadStatus,
+  }),
+  uploadErrors: row({
+    route: 'uploads/{uploadId}/errors', methods: ['GET'], policy: { kind: 'uploadRead' }, durableClient: false,
+    params: { uploadId: uploadIdParam }, query: { limit: intQuery('limit', 1, 1000, 100), after: rowErrorCursorQuery }, handler: uploadErrors,
+  }),
+  stateMatches: row({
+    route: 'states/{state}/matches', methods: ['GET'], policy: { kind: 'stateMatchRecords' }, durableClient: false,
+    params: { state: stateParam },
+    query: { status: matchStatusQuery, limit: intQuery('limit', 1, 1000, 100), after: matchCursorQuery },
+    handler: stateMatches, audit: { returned: matchesReturned },
+  }),
+  matchRecord: row({
+    route: 'matches/{matchId}', methods: ['GET'], policy: { kind: 'matchRead' }, durableClient: false,
+    params: { matchId: matchIdParam }, query: {}, handler: matchRecord,
     audit: { requested: (request) => [request.params.matchId ?? ''], returned: matchReturned },
-  },
+  }),
   // Counts per state pair, no participant fields: an operator every pair, a state role the pairs of its states.
-  [functionNames.matchPairs]: { route: 'matches', methods: ['GET'], policy: { kind: 'ownStates' } },
+  matchPairs: row({
+    route: 'matches', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: false, params: {}, query: {}, handler: matchPairs,
+  }),
   // Who read or changed which state's data: operators every state, a state role its own states (the handler filters).
-  [functionNames.auditRecords]: { route: 'audit', methods: ['GET'], policy: { kind: 'ownStates' } },
+  auditRecords: row({
+    route: 'audit', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: false, params: {},
+    query: { state: stateParam.optional(), from: timeQuery('from'), to: timeQuery('to'), after: auditCursorQuery, limit: intQuery('limit', 1, 500, 100) },
+    handler: auditRecords,
+  }),
   // The operator console: an upload's orchestration as a timeline, and the actions an Operator.Admin may take on it.
-  [functionNames.orchestration]: { route: 'uploads/{uploadId}/orchestration', methods: ['GET'], policy: { kind: 'operator', admin: false } },
-  [functionNames.orchestrationAction]: {
-    route: 'uploads/{uploadId}/orchestration/{action}',
-    methods: ['POST'],
-    policy: { kind: 'operator', admin: true },
+  orchestration: row({
+    route: 'uploads/{uploadId}/orchestration', methods: ['GET'], policy: { kind: 'operator', admin: false }, durableClient: true,
+    params: { uploadId: uploadIdParam }, query: {}, handler: orchestration,
+  }),
+  orchestrationAction: row({
+    route: 'uploads/{uploadId}/orchestration/{action}', methods: ['POST'], policy: { kind: 'operator', admin: true }, durableClient: true,
+    params: { uploadId: uploadIdParam, action: consoleActionParam }, query: {}, handler: orchestrationAction,
     audit: { requested: (request) => [request.params.uploadId ?? ''] },
-  },
-  [functionNames.dashboard]: {
-    route: 'dashboard/{*asset}',
-    methods: ['GET'],
+  }),
+  dashboard: row({
+    route: 'dashboard/{*asset}', methods: ['GET'],
     policy: { kind: 'public', why: 'the page, its assets and its sign-in settings hold no data; every figure comes from the API' },
-  },
-} as const satisfies Record<string, HttpRoute>;
+    durableClient: false, params: { asset: z.string().optional() }, query: {}, handler: dashboard,
+  }),
+};
 
 export type HttpFunctionName = keyof typeof httpRoutes;
 
 /**
- * Registration options of a route from the table. Every route is `anonymous` to the Functions host: a function key
- * is one shared secret that reads every state, so the app checks each caller's own token instead (accessGuard.ts).
+ * Registration options of a row. Every route is `anonymous` to the Functions host: a function key is one shared
+ * secret that reads every state, so the app checks each caller's own token instead (accessGuard.ts).
  */
-export function httpOptions(name: HttpFunctionName): { route: string; methods: HttpMethod[]; authLevel: 'anonymous' } {
-  const { route, methods } = httpRoutes[name];
-  return { route, methods: [...methods], authLevel: 'anonymous' };
+export function httpOptions(route: AnyHttpRoute): { route: string; methods: HttpMethod[]; authLevel: 'anonymous' } {
+  return { route: route.route, methods: [...route.methods], authLevel: 'anonymous' };
 }

@@ -1,59 +1,42 @@
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpResponseInit } from '@azure/functions';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
+import type { Jurisdiction } from '../engine/index.js';
 import { getMatch, listStateMatches, matchPairCounts, type MatchStatus } from '../engine/matchReads.js';
-import { matchNotFound } from './accessGuard.js';
-import { BadRequest, intParam } from './httpDecoders.js';
-import { json, problem } from './httpEncoders.js';
-
-const MATCH_ID = /^[A-Za-z0-9_-]{16}$/;
+import { json, matchNotFound } from './httpEncoders.js';
 
 /**
- * The match API. Every handler runs behind the access guard (accessGuard.ts): the state's own role for its records,
- * one of the record's two states for one record; counts per state pair for anyone with a role.
+ * The match API. Every handler runs behind the edge (accessGuard.ts): the state's own role for its records, one of
+ * the record's two states for one record; counts per state pair for anyone with a role.
  */
-export function makeMatchApi({ db }: Pick<AppClients, 'db'>) {
-  /**
-   * GET /api/states/{state}/matches?status=open|closed&after=&limit= : the state's records in match id order, each
-   * with the state's own participant and the other state's participant fields (`next` is the cursor for `after`).
-   */
-  async function stateMatches(request: HttpRequest, _caller: Principal): Promise<HttpResponseInit> {
-    try {
-      const state = (request.params.state ?? '').toUpperCase();
-      const status = statusParam(request.query.get('status'));
-      const limit = intParam(request.query.get('limit'), 'limit', 1, 1000, 100);
-      const after = request.query.get('after') || undefined;
-      if (after !== undefined && !MATCH_ID.test(after)) throw new BadRequest('after must be a cursor returned as next');
-      const page = await listStateMatches(await db(), state, { status, limit, ...(after ? { after } : {}) });
-      return json({ state, status, matches: page.matches, next: page.next });
-    } catch (error) {
-      if (error instanceof BadRequest) return problem(400, 'Bad request', error.message);
-      throw error;
-    }
-  }
 
-  /** GET /api/matches/{matchId} : one record as the caller's state sees it (the guard checked it is one of its two). */
-  async function matchRecord(request: HttpRequest, caller: Principal): Promise<HttpResponseInit> {
+/**
+ * GET /api/states/{state}/matches?status=open|closed&after=&limit= : the state's records in match id order, each
+ * with the state's own participant and the other state's participant fields (`next` is the cursor for `after`).
+ */
+export function stateMatches({ db }: Pick<AppClients, 'db'>) {
+  return async ({ params: { state }, query }: { params: { state: Jurisdiction }; query: { status: MatchStatus; limit: number; after?: string } }): Promise<HttpResponseInit> => {
+    const { status, limit, after } = query;
+    const page = await listStateMatches(await db(), state, { status, limit, ...(after ? { after } : {}) });
+    return json({ state, status, matches: page.matches, next: page.next });
+  };
+}
+
+/** GET /api/matches/{matchId} : one record as the caller's state sees it (the edge checked it is one of its two). */
+export function matchRecord({ db }: Pick<AppClients, 'db'>) {
+  return async ({ params: { matchId }, caller }: { params: { matchId: string }; caller: Principal }): Promise<HttpResponseInit> => {
     const pool = await db();
-    const matchId = request.params.matchId ?? '';
     // A caller holding both states sees it from the first of them.
     for (const state of caller.states) {
       const view = await getMatch(pool, matchId, state);
       if (view) return json(view);
     }
-    return matchNotFound(); // purged between the guard's check and here
-  }
-
-  /** GET /api/matches : open and closed records per state pair, counts only (an operator every pair). */
-  async function matchPairs(_request: HttpRequest, caller: Principal): Promise<HttpResponseInit> {
-    return json({ pairs: await matchPairCounts(await db(), caller.operator ? undefined : caller.states) });
-  }
-
-  return { stateMatches, matchRecord, matchPairs };
+    return matchNotFound(); // purged between the edge's check and here
+  };
 }
 
-function statusParam(value: string | null): MatchStatus {
-  if (value === null || value === '' || value === 'open') return 'open';
-  if (value === 'closed') return 'closed';
-  throw new BadRequest('status must be open or closed');
+/** GET /api/matches : open and closed records per state pair, counts only (an operator every pair). */
+export function matchPairs({ db }: Pick<AppClients, 'db'>) {
+  return async ({ caller }: { caller: Principal }): Promise<HttpResponseInit> =>
+    json({ pairs: await matchPairCounts(await db(), caller.operator ? undefined : caller.states) });
 }

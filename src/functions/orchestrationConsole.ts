@@ -1,7 +1,8 @@
-import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { HttpResponseInit } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
+import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
-import { instanceIdOf, uploadIdOfInstance } from '../engine/index.js';
+import { instanceIdOf, type UploadRef } from '../engine/index.js';
 import { orchestrationTimeline, type HistoryEvent } from '../status/orchestrationTimeline.js';
 import { json, problem } from './httpEncoders.js';
 
@@ -15,6 +16,9 @@ export const consoleActions = {
   terminate: ['Pending', 'Running', 'Suspended'],
 } as const satisfies Record<string, readonly string[]>;
 export type ConsoleAction = keyof typeof consoleActions;
+
+/** `{action}` of the action route. */
+export const consoleActionParam = z.enum(Object.keys(consoleActions) as [ConsoleAction, ...ConsoleAction[]], { error: 'action must be rewind, restart or terminate' });
 
 interface StatusPayload {
   runtimeStatus: string;
@@ -30,10 +34,14 @@ interface StatusPayload {
  * Durable Functions HTTP API: the JS client's getStatus drops the history it asks for
  * (Azure/azure-functions-durable-js#620), so the status is read from its status URL directly.
  */
-export function makeOrchestrationConsole() {
-  /** GET /api/uploads/{uploadId}/orchestration : the upload's orchestration as a timeline of steps. */
-  async function orchestration(request: HttpRequest, _caller: Principal, client: DurableClient): Promise<HttpResponseInit> {
-    const instanceId = instanceIdOf(uploadIdOfInstance(request.params.uploadId ?? ''));
+
+/** The upload's orchestration instance id (a path's `{uploadId}` is always decoded to an upload id). */
+const instanceOf = (upload: UploadRef): string => instanceIdOf((upload as { uploadId: string }).uploadId);
+
+/** GET /api/uploads/{uploadId}/orchestration : the upload's orchestration as a timeline of steps. */
+export function orchestration() {
+  return async ({ params, client }: { params: { uploadId: UploadRef }; client: DurableClient }): Promise<HttpResponseInit> => {
+    const instanceId = instanceOf(params.uploadId);
     const status = await readStatus(client, instanceId, true);
     if (!status) return problem(404, 'No orchestration', 'this upload has no orchestration history (never started, or purged after DURABLE_HISTORY_RETENTION_DAYS)');
     const timeline = orchestrationTimeline(status.historyEvents ?? []);
@@ -47,23 +55,24 @@ export function makeOrchestrationConsole() {
       failure,
       actions: (Object.keys(consoleActions) as ConsoleAction[]).filter((action) => (consoleActions[action] as readonly string[]).includes(status.runtimeStatus)),
     });
-  }
+  };
+}
 
-  /** POST /api/uploads/{uploadId}/orchestration/{action} : rewind, restart or terminate (Operator.Admin, audited). */
-  async function orchestrationAction(request: HttpRequest, caller: Principal, client: DurableClient): Promise<HttpResponseInit> {
-    const action = request.params.action ?? '';
-    if (!(action in consoleActions)) return problem(404, 'No such action', 'the actions are rewind, restart and terminate');
-    const instanceId = instanceIdOf(uploadIdOfInstance(request.params.uploadId ?? ''));
+/** POST /api/uploads/{uploadId}/orchestration/{action} : rewind, restart or terminate (Operator.Admin, audited). */
+export function orchestrationAction() {
+  return async ({ params, caller, client }: { params: { uploadId: UploadRef; action: ConsoleAction }; caller: Principal; client: DurableClient }): Promise<HttpResponseInit> => {
+    const { action } = params;
+    const instanceId = instanceOf(params.uploadId);
     const status = await readStatus(client, instanceId, false);
     if (!status) return problem(404, 'No orchestration', 'this upload has no orchestration to act on');
-    const allowed = consoleActions[action as ConsoleAction] as readonly string[];
+    const allowed = consoleActions[action] as readonly string[];
     if (!allowed.includes(status.runtimeStatus)) {
       // Repeating an action finds the orchestration already moved on and changes nothing.
       return problem(409, 'Not applicable', `${action} applies to ${allowed.join(' or ')} orchestrations; this one is ${status.runtimeStatus}`);
     }
     // The reason is kept in the orchestration's history: ids only, never free text from the request.
     const reason = `operator ${action} by ${caller.callerId}`;
-    switch (action as ConsoleAction) {
+    switch (action) {
       case 'terminate':
         await client.terminate(instanceId, reason);
         break;
@@ -82,9 +91,7 @@ export function makeOrchestrationConsole() {
         break;
     }
     return json({ instanceId, action, runtimeStatusBefore: status.runtimeStatus }, 202);
-  }
-
-  return { orchestration, orchestrationAction };
+  };
 }
 
 /** The status, with its history when asked; undefined when the instance does not exist. */

@@ -5,25 +5,11 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
 import { triggerContracts } from '../functionNames.js';
-import { instanceIdOf, uploadIdOf, UPLOAD_BLOCK_BYTES, UPLOAD_BLOCKS_IN_FLIGHT } from '../engine/index.js';
+import { instanceIdOf, uploadIdOf, UPLOAD_BLOCK_BYTES, UPLOAD_BLOCKS_IN_FLIGHT, type Jurisdiction } from '../engine/index.js';
 import { problem } from './httpEncoders.js';
 
 /** A file name the blob path, logs and the dashboard can carry as is: no path, no spaces, no control characters. */
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,195}\.csv$/i;
-
-export interface UploadFileDeps {
-  readonly uploads: () => ContainerClient;
-  /** Read per request: settings are loaded on first use. */
-  readonly maxBytes: () => number;
-}
-
-/** The upload API with the app's uploads container and size limit. */
-export function makeUploadFile({ settings, uploadStorage }: Pick<AppClients, 'settings' | 'uploadStorage'>) {
-  return createUploadFile({
-    uploads: () => uploadStorage().getContainerClient(triggerContracts.blobCreatedStarter.uploadsContainer),
-    maxBytes: () => settings().uploadMaxBytes,
-  });
-}
 
 /**
  * PUT /api/states/{state}/uploads/{filename}: streams the body into `uploads/{state}/{filename}` (block by block,
@@ -31,10 +17,12 @@ export function makeUploadFile({ settings, uploadStorage }: Pick<AppClients, 'se
  * door to blob storage, the event stays the only way an upload starts. The block list is committed only when
  * exactly Content-Length bytes arrived, so a cut connection leaves no blob and starts nothing.
  */
-export function createUploadFile(deps: UploadFileDeps) {
-  return async function uploadFile(request: HttpRequest, principal: Principal, context: InvocationContext): Promise<HttpResponseInit> {
-    const state = (request.params.state ?? '').toLowerCase();
-    const filename = request.params.filename ?? '';
+export function uploadFile({ settings, uploadStorage }: Pick<AppClients, 'settings' | 'uploadStorage'>) {
+  const uploads = (): ContainerClient => uploadStorage().getContainerClient(triggerContracts.blobCreatedStarter.uploadsContainer);
+  return async (call: { request: HttpRequest; caller: Principal; params: { state: Jurisdiction; filename: string }; context: InvocationContext }): Promise<HttpResponseInit> => {
+    const { request, caller, context } = call;
+    const state = call.params.state.toLowerCase();
+    const filename = call.params.filename;
     if (!SAFE_NAME.test(filename) || filename.includes('..')) {
       return problem(400, 'Bad file name', 'the file name must end in .csv and use only letters, digits, ".", "_" and "-" (at most 200 characters)');
     }
@@ -43,7 +31,7 @@ export function createUploadFile(deps: UploadFileDeps) {
     const length = Number(declared);
     if (!/^\d+$/.test(declared) || !Number.isSafeInteger(length)) return problem(400, 'Bad request', 'Content-Length must be a byte count');
     if (length === 0 || !request.body) return problem(400, 'Empty file', 'the file is empty: send the CSV with its header row');
-    const maxBytes = deps.maxBytes();
+    const maxBytes = settings().uploadMaxBytes;
     if (length > maxBytes) return problem(413, 'File too large', `the largest file accepted is ${maxBytes} bytes; this one declares ${length}`);
 
     const blobName = `${state}/${filename}`;
@@ -53,22 +41,22 @@ export function createUploadFile(deps: UploadFileDeps) {
     received.once('error', () => body.destroy(new IncompleteBodyError('the connection closed before the whole body arrived')));
     let etag: string;
     try {
-      const result = await deps.uploads().getBlockBlobClient(blobName).uploadStream(body, UPLOAD_BLOCK_BYTES, UPLOAD_BLOCKS_IN_FLIGHT, {
+      const result = await uploads().getBlockBlobClient(blobName).uploadStream(body, UPLOAD_BLOCK_BYTES, UPLOAD_BLOCKS_IN_FLIGHT, {
         blobHTTPHeaders: { blobContentType: 'text/csv' },
       });
       etag = result.etag!;
     } catch (error) {
       if (error instanceof IncompleteBodyError) {
-        context.warn(`upload not stored: client=${principal.clientId} state=${state.toUpperCase()} reason="${error.message}"`);
+        context.warn(`upload not stored: client=${caller.clientId} state=${state.toUpperCase()} reason="${error.message}"`);
         return problem(400, 'Incomplete body', error.message);
       }
       throw error;
     }
     // The ids the blob's BlobCreated event will start, from the one identity module.
-    const uploadId = uploadIdOf({ state, container: deps.uploads().containerName, blobName, etag });
+    const uploadId = uploadIdOf({ state, container: uploads().containerName, blobName, etag });
     const instanceId = instanceIdOf(uploadId);
     const statusUrl = new URL(`/api/uploads/${uploadId}`, request.url).href;
-    context.log(`upload stored: client=${principal.clientId} state=${state.toUpperCase()} upload=${uploadId} bytes=${length}`);
+    context.log(`upload stored: client=${caller.clientId} state=${state.toUpperCase()} upload=${uploadId} bytes=${length}`);
     return { status: 202, headers: { location: statusUrl, 'cache-control': 'no-store' }, jsonBody: { uploadId, instanceId, statusUrl } };
   };
 }

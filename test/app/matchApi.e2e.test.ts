@@ -142,7 +142,9 @@ describe('match records through the API', () => {
       ['/api/states/ca/matches?limit=0', 'limit must be an integer from 1 to 1000'],
       ['/api/states/ca/matches?limit=1001', 'limit must be an integer from 1 to 1000'],
       ['/api/states/ca/matches?limit=2.5', 'limit must be an integer from 1 to 1000'],
-      ['/api/states/c1/matches', 'state must be a 2-letter code'],
+      ['/api/states/c1/matches', 'state must be the USPS code of a state, DC or a territory the program serves (e.g. CA)'],
+      // Two letters are not a state: XX is no jurisdiction the program serves.
+      ['/api/states/xx/matches', 'state must be the USPS code of a state, DC or a territory the program serves (e.g. CA)'],
     ];
     for (const [path, detail] of refusals) {
       const response = await call('ca', path);

@@ -93,6 +93,7 @@ describe('upload API: PUT /api/states/{state}/uploads/{filename}', () => {
       ['hidden name', put(t, '/api/states/ca/uploads/.csv', ca, { text: csv }), 400, 'Bad file name'],
       ['empty body', put(t, '/api/states/ca/uploads/empty.csv', ca, { text: '' }), 400, 'Empty file'],
       ['bad state', put(t, '/api/states/cal/uploads/x.csv', ca, { text: csv }), 400, 'Bad request'],
+      ['no such state', put(t, '/api/states/xx/uploads/x.csv', ca, { text: csv }), 400, 'Bad request'],
     ];
     for (const [name, pending, status, title] of cases) {
       const answer = await pending;

@@ -132,7 +132,7 @@ describe('upload lifecycle', () => {
     const first = await ingest(engine.pool, csv(10, 'F'), { state: 'NY', source: 'ny-first.csv', etag: 'v0' });
     const newer = await ingest(engine.pool, csv(12, 'N'), { state: 'NY', source: 'ny.csv', etag: 'v2' });
     expect(newer.activation?.status).toBe('complete');
-    expect((await getUpload(engine.pool, first.uploadId))?.status).toBe('superseded');
+    expect((await getUpload(engine.pool, { uploadId: first.uploadId }))?.status).toBe('superseded');
     // The older registration finishes last: it must not replace the newer data.
     const file = await csvSource(csv(11, 'O'));
     await planUpload(engine.pool, older.uploadId, file);
@@ -152,7 +152,7 @@ describe('upload lifecycle', () => {
     expect((await listStateUploads(engine.pool, 'ny')).map((u) => [u.uploadId, u.status, u.active])).toEqual([
       [newer.uploadId, 'complete', true], [first.uploadId, 'superseded', false], [older.uploadId, 'superseded', false],
     ]);
-    expect((await getUpload(engine.pool, 'ny.csv'))?.uploadId).toBe(newer.uploadId);
+    expect((await getUpload(engine.pool, { source: 'ny.csv' }))?.uploadId).toBe(newer.uploadId);
   });
 
   it('activates atomically: a concurrent reader sees the old rows or the new rows, never a mix or a part', async () => {
@@ -218,7 +218,7 @@ describe('upload lifecycle', () => {
     const page1 = await listRowErrors(engine.pool, result.uploadId, { limit: 3 });
     const page2 = await listRowErrors(engine.pool, result.uploadId, { limit: 3, after: page1.next! });
     expect([...page1.errors, ...page2.errors]).toEqual(errors.slice(0, 6));
-    expect((await getUpload(engine.pool, result.uploadId))?.errorCounts).toEqual({ invalid_boolean: 50 });
+    expect((await getUpload(engine.pool, { uploadId: result.uploadId }))?.errorCounts).toEqual({ invalid_boolean: 50 });
   });
 
   it('classifies a terminated connection as transient and a missing table as permanent', async () => {

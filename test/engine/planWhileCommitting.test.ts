@@ -82,6 +82,6 @@ describe('committing chunks while the plan is still cutting them', () => {
     const error = await commitChunk(engine.pool, { uploadId, chunkNo: 0 }, heldSource(csv(1), 1), { planWaitMs: 200 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toBe(`chunk 0 of upload ${uploadId} not planned after 0.2 s`);
-    expect(await getUpload(engine.pool, uploadId)).toMatchObject({ status: 'pending' });
+    expect(await getUpload(engine.pool, { uploadId })).toMatchObject({ status: 'pending' });
   });
 });

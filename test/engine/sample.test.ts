@@ -18,7 +18,7 @@ describe('the bundled sample end to end', () => {
     const result = await activateUpload(engine.pool, uploadId);
     // The generator planted 48 bad rows (seed 7, share 0.002), one broken rule each.
     expect(result).toMatchObject({ status: 'complete', activated: true, rowsTotal: 20000, rowsCommitted: 19952, rowsRejected: 48 });
-    const upload = await getUpload(engine.pool, uploadId);
+    const upload = await getUpload(engine.pool, { uploadId });
     expect(Object.values(upload!.errorCounts).reduce((a, b) => a + b, 0)).toBe(48);
     const visible = await engine.pool.query(`SELECT count(*)::int AS n FROM bulkflow.active_participants WHERE state = 'CA'`);
     expect(visible.rows[0].n).toBe(19952);

@@ -17,7 +17,7 @@ describe('failing an upload (one door for plan, chunk and activation failures)',
 
   it('a bad file: failed with its line, an event without counts', async () => {
     const { uploadId } = await ingest(engine.pool, 'lds_hash,case_id\nx,y\n', { state: 'PF', source: 'uploads/pf/bad.csv', etag: '1' });
-    expect((await getUpload(engine.pool, uploadId))?.error).toEqual({ code: 'missing_column', message: expect.any(String), line: 1 });
+    expect((await getUpload(engine.pool, { uploadId }))?.error).toEqual({ code: 'missing_column', message: expect.any(String), line: 1 });
     expect(await events(uploadId)).toEqual([{
       id: `${uploadId}.failed`, type: 'gov.bulkflow.upload.failed',
       data: {
@@ -43,7 +43,7 @@ describe('failing an upload (one door for plan, chunk and activation failures)',
           rowsTotal: 30, rowsCommitted: null, rowsRejected: null, errorCode: 'PermanentError',
         },
       }]);
-      expect((await getUpload(engine.pool, uploadId))?.error).toEqual({ code: 'PermanentError', message: 'chunk 1: the blob changed', line: null });
+      expect((await getUpload(engine.pool, { uploadId }))?.error).toEqual({ code: 'PermanentError', message: 'chunk 1: the blob changed', line: null });
     } finally {
       await file.remove();
     }
@@ -73,7 +73,7 @@ describe('failing an upload (one door for plan, chunk and activation failures)',
       const { uploadId } = await registerUpload(engine.pool, { state: 'NF', source: 'uploads/nf/planned.csv', etag: '1' });
       await planUpload(engine.pool, uploadId, file);
       await withTransaction(engine.pool, (client) => markUploadFailed(client, uploadId, { code: 'empty_file', message: 'x' }, { unplannedOnly: true }));
-      expect((await getUpload(engine.pool, uploadId))?.status).toBe('running');
+      expect((await getUpload(engine.pool, { uploadId }))?.status).toBe('running');
       expect(await events(uploadId)).toEqual([]);
       await commitChunk(engine.pool, { uploadId, chunkNo: 0 }, file);
       expect(await activateUpload(engine.pool, uploadId)).toMatchObject({ status: 'complete' });

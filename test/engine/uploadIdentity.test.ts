@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  identityOf, instanceIdOf, normalizeIdentity, registeredAs, uploadIdOf, uploadIdOfInstance, uploadLookupKey, type UploadIdentity,
+  identityOf, instanceIdOf, normalizeIdentity, registeredAs, uploadIdOf, uploadIdOfInstance, uploadRefOf, type UploadIdentity,
 } from '../../src/engine/uploadIdentity.js';
 
 const blob: UploadIdentity = { state: 'CA', container: 'uploads', blobName: 'ca/participants.csv', etag: '0x8DC1A2B3C4D5E6F' };
@@ -69,8 +69,8 @@ describe('upload identity', () => {
   });
 
   it('looks an upload up by its source, its upload id or its instance id', () => {
-    expect(uploadLookupKey('uploads/ca/participants.csv')).toBe('uploads/ca/participants.csv');
-    expect(uploadLookupKey('ingest-ca-14f6b4c5016e0e0e1e94')).toBe('ca-14f6b4c5016e0e0e1e94');
-    expect(uploadLookupKey('ca-14f6b4c5016e0e0e1e94')).toBe('ca-14f6b4c5016e0e0e1e94');
+    expect(uploadRefOf('uploads/ca/participants.csv')).toEqual({ source: 'uploads/ca/participants.csv' });
+    expect(uploadRefOf('ingest-ca-14f6b4c5016e0e0e1e94')).toEqual({ uploadId: 'ca-14f6b4c5016e0e0e1e94' });
+    expect(uploadRefOf('ca-14f6b4c5016e0e0e1e94')).toEqual({ uploadId: 'ca-14f6b4c5016e0e0e1e94' });
   });
 });

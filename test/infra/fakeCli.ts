@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,4 +70,32 @@ process.exit(answer.code ?? 0);
     },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+export interface HookRun {
+  child: ChildProcess;
+  /** Everything the hook printed so far. */
+  output(): { stdout: string; stderr: string };
+  /** Its exit code (null when a signal ended it), output and every fake CLI call; removes the fakes. */
+  result: Promise<{ code: number | null; stdout: string; stderr: string; calls: Array<{ program: string; args: string[] }> }>;
+}
+
+/**
+ * Runs `node infra/hooks/azd.mjs <name>` as azd runs a hook: a child process whose environment is the azd
+ * environment's values (and nothing azd keeps to itself, such as AZURE_PRINCIPAL_ID), with the fakes first on PATH.
+ */
+export async function startHook(hook: string, name: string, env: Record<string, string>, rules: Rule[]): Promise<HookRun> {
+  const cli = await fakeCli(rules);
+  const child = spawn(process.execPath, [hook, name], { env: { PATH: cli.path, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const result = (async () => {
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    const calls = await cli.calls();
+    await cli.remove();
+    return { code, stdout, stderr, calls };
+  })();
+  return { child, output: () => ({ stdout, stderr }), result };
 }

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { functionNames } from '../../src/functionNames.js';
 import { root } from './bicepText.js';
-import { fakeCli, type FakeCli, type Rule } from './fakeCli.js';
+import { startHook, type Rule } from './fakeCli.js';
 
 const hook = join(root, 'infra', 'hooks', 'azd.mjs');
 const subscription = '11111111-2222-3333-4444-555555555555';
@@ -19,21 +19,8 @@ const deployed = {
   HOOK_RETRY_DELAY_SECONDS: '0',
 };
 
-let cli: FakeCli | undefined;
-afterEach(async () => {
-  await cli?.remove();
-  cli = undefined;
-});
-
 async function runHook(name: string, env: Record<string, string>, rules: Rule[]) {
-  cli = await fakeCli(rules);
-  const child = spawn(process.execPath, [hook, name], { env: { PATH: cli.path, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  return { code, stdout, stderr, calls: await cli.calls() };
+  return (await startHook(hook, name, env, rules)).result;
 }
 
 const functionShow = 'functionapp function show';
@@ -93,7 +80,6 @@ describe('postdeploy hook (Event Grid subscription), with a fake az on PATH', ()
   });
 
   it('says so when az is not installed', async () => {
-    cli = await fakeCli([]);
     const child = spawn(process.execPath, [hook, 'postdeploy'], { env: { ...deployed, PATH: '/nonexistent' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));

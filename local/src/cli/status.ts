@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { getUpload, instanceIdOf, listRowErrors, migrate, packageRoot, uploadLookupKey } from '../../../src/engine/index.js';
+import { getUpload, instanceIdOf, listRowErrors, migrate, packageRoot, uploadRefOf } from '../../../src/engine/index.js';
 import { resolvePostgres } from '../embeddedPostgres.js';
 
 /**
@@ -19,7 +19,7 @@ export async function run(args: string[]): Promise<number> {
   const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
   try {
     await migrate(pool);
-    const upload = await getUpload(pool, uploadLookupKey(id));
+    const upload = await getUpload(pool, uploadRefOf(id));
     if (!upload) {
       console.error(`no upload ${id}`);
       return 1;
