@@ -1,8 +1,9 @@
 import { basename, join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import pg from 'pg';
-import { instanceIdOf, isFinal, packageRoot, uploadIdOf, type UploadStatus } from '../src/engine/index.js';
+import { instanceIdOf, isFinal, uploadIdOf, type UploadStatus } from '../src/engine/index.js';
 import type { UploadStatusBody } from '../src/status/statusBody.js';
+import { appPackagePath } from '../local/src/packageRoot.js';
 import { startLocalStack, type LocalStack } from '../local/src/stack.js';
 import { memory, resetPeak } from './processMemory.js';
 import { cpuSnapshot, partsDelta, percentile, type CpuParts } from './stats.js';
@@ -78,7 +79,7 @@ export class EndToEndStack {
   /** `settings`: app settings for this run (e.g. INGEST_MAX_CHUNKS_IN_FLIGHT), over local.settings.json. */
   static async start(options: { databaseUrl: string; dataDir: string; settings?: Record<string, string> }): Promise<EndToEndStack> {
     const stack = await startLocalStack({
-      appDir: packageRoot(), dataDir: options.dataDir, port: 0, eventHubsPort: 0, persistent: false, logLevel: 'warning', hostProcess: true,
+      appDir: appPackagePath(), dataDir: options.dataDir, port: 0, eventHubsPort: 0, persistent: false, logLevel: 'warning', hostProcess: true,
       settings: { DATABASE_URL: options.databaseUrl, TASK_HUB_NAME: 'bench', ...options.settings },
     });
     const uploads = BlobServiceClient.fromConnectionString(stack.settings.UploadStorage!).getContainerClient('uploads');

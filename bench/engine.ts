@@ -18,13 +18,13 @@ import { SameWorkFloor } from './floor.js';
 
 /**
  * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--engine-only] [--compare]
- * [--match-rows N [--match-runs M] | --no-matches] [--query-rows N | --no-queries]`:
+ * [--match-rows N [--match-runs M] [--match-states S] | --no-matches] [--query-rows N | --no-queries]`:
  * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), the same-work floor
  * (bench/floor.ts: the same rows without the planted errors, binary COPY in as many streams as the engine's
  * concurrency, the engine's index builds and VACUUM ANALYZE), then the engine, then
  * the end-to-end path through the local stack (skip with --engine-only), on the same server. Ratios are taken per
  * round, against the baseline measured right before, and the summary gives min / median / max over the rounds.
- * Then match analysis against a bare join of the same hashes (bench/matches.ts), in M rounds (default 3) on the same
+ * Then match analysis (S other states, default 10) against a bare join of the same hashes (bench/matches.ts), in M rounds (default 3) on the same
  * uploads, each ratio against the join measured right before. Then real-time match queries (bench/matchQueries.ts):
  * 200 queries of 50 hashes against N active rows over 50 states (default 10M), each beside the bare index lookup of
  * the same hashes. --in-flight sets the app's chunks in flight per
@@ -47,9 +47,10 @@ const skipE2e = process.argv.includes('--engine-only');
 // The product's chunks in flight per upload (INGEST_MAX_CHUNKS_IN_FLIGHT) for the end-to-end runs; default: the app's.
 const inFlight = process.argv.includes('--in-flight') ? option('in-flight', 0) : undefined;
 const compare = process.argv.includes('--compare');
-// Match phase: a new upload against 10 other states' active uploads of as many rows, 1 % shared with each.
+// Match phase: a new upload against S (default 10) other states' active uploads of as many rows, 1 % shared with each.
 const matchRows = process.argv.includes('--no-matches') ? 0 : option('match-rows', rows);
 const matchRuns = Math.max(1, Math.floor(option('match-runs', 3)));
+const matchStates = Math.max(1, Math.min(52, Math.floor(option('match-states', 10))));
 // Query phase: the issue's national scale check (p95 < 250 ms for 50 hashes, 10M active rows over 50 states).
 const queryRows = process.argv.includes('--no-queries') ? 0 : option('query-rows', 10_000_000);
 const queryOptions = (serverUrl: string): QueryPhaseOptions => ({
@@ -222,7 +223,7 @@ try {
   const starter: StarterLatency[] = [];
   if (stack) for (let round = 1; round <= runs; round++) starter.push(await stack.starterLatency(round));
   const matches = matchRows
-    ? await measureMatches({ serverUrl: postgres.url, rows: matchRows, otherStates: 10, sharedShare: 0.01, dir: join(dataDir, 'bench'), concurrency, runs: matchRuns })
+    ? await measureMatches({ serverUrl: postgres.url, rows: matchRows, otherStates: matchStates, sharedShare: 0.01, dir: join(dataDir, 'bench'), concurrency, runs: matchRuns })
     : undefined;
   const queries = queryRows ? await measureQueries(queryOptions(postgres.url)) : undefined;
 
@@ -285,7 +286,7 @@ try {
     const matchRatio = m((r) => r.joinSeconds / r.runSeconds);
     const pairwise = matches.rounds.map((r) => fixed2(r.joinSeconds / r.runSeconds)).join(', ');
     table.push(
-      ['match run', `${formatSpread(m((r) => r.runSeconds), secs)}  (${formatSpread(m((r) => matches.records / r.runSeconds), rate)} matches/s; CPU ${formatSpread(m((r) => r.runCpu), secs)}; ${matches.records} records, ${matchRows} rows x 10 other states, 1 % shared)`],
+      ['match run', `${formatSpread(m((r) => r.runSeconds), secs)}  (${formatSpread(m((r) => matches.records / r.runSeconds), rate)} matches/s; CPU ${formatSpread(m((r) => r.runCpu), secs)}; ${matches.records} records, ${matchRows} rows x ${matchStates} other states, 1 % shared)`],
       ['  bare join', `${formatSpread(m((r) => r.joinSeconds), secs)}  (index merge ${formatSpread(m((r) => r.indexJoinSeconds), secs)}, CPU ${formatSpread(m((r) => r.joinCpu), secs)}; active view ${secs(matches.viewJoinSeconds)}; set up in ${matches.setupSeconds.toFixed(0)} s)`],
       ['  join with both sides', `${formatSpread(m((r) => r.fieldsJoinSeconds), secs)}  (the same join returning each side's participant and case id; ratio ${formatSpread(m((r) => r.fieldsJoinSeconds / r.runSeconds), fixed2)})`],
       ['match ratio', `${formatSpread(matchRatio, fixed2)}  pairwise: ${pairwise}; CPU ${formatSpread(m((r) => r.joinCpu / r.runCpu), fixed2)} (load ${formatSpread(m((r) => r.load), fixed2)})`],

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
+import { COLUMNS } from '../src/engine/index.js';
 
 /** Kinds of bad rows the generator plants, one rule each. */
 export const BAD_KINDS = [
@@ -31,7 +32,7 @@ export interface GeneratedFile {
   badRows: number;
 }
 
-export const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
+export const HEADER = COLUMNS.join(',');
 
 /** Small, fast, seeded PRNG (mulberry32): the same seed gives the same file. */
 function prng(seed: number): () => number {

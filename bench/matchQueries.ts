@@ -58,7 +58,8 @@ export async function measureQueries(options: QueryPhaseOptions): Promise<QueryP
 
     const asking = states[0]!;
     const lookupSql = `SELECT count(*)::int AS n FROM (${uploads
-      .map((uploadId) => `SELECT t.participant_id FROM ${uploadTable(uploadId).qualified} t WHERE t.lds_hash = ANY($1::bytea[])`)
+      .map((uploadId) => `SELECT t.participant_id FROM ${uploadTable(uploadId).qualified} t
+                        WHERE t.lds_key = ANY(ARRAY(SELECT bulkflow.lds_key(h) FROM unnest($1::bytea[]) h)) AND t.lds_hash = ANY($1::bytea[])`)
       .join(' UNION ALL ')}) hits`;
     const warmup = Math.ceil(options.queries / 10);
     const queryTimes: number[] = [];

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import pg from 'pg';
-import { packageRoot, uploadIdOf } from '../src/engine/index.js';
+import { uploadIdOf } from '../src/engine/index.js';
+import { appPackagePath } from '../local/src/packageRoot.js';
 import { startLocalStack } from '../local/src/stack.js';
 import { HEADER } from './generate.js';
 import { memory, resetPeak } from './processMemory.js';
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
     return pairs;
   };
 
-  const root = packageRoot();
+  const root = appPackagePath();
   await mkdir(join(root, '.data'), { recursive: true });
   const disk = await statfs(join(root, '.data'));
   const free = disk.bavail * disk.bsize;

@@ -4,8 +4,9 @@ import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import pg from 'pg';
 import { ingestFile } from '../local/src/cli/ingest.js';
-import { isFinal, packageRoot } from '../src/engine/index.js';
+import { isFinal } from '../src/engine/index.js';
 import type { UploadStatusBody } from '../src/status/statusBody.js';
+import { appPackagePath } from '../local/src/packageRoot.js';
 import { startLocalStack, type LocalStack } from '../local/src/stack.js';
 import { generateParticipantsCsv, HEADER } from './generate.js';
 import { memory, resetPeak } from './processMemory.js';
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   const rows = Number(values.rows);
   const uploadCount = Number(values.uploads);
   const stateCount = Math.min(Number(values.states), STATES.length);
-  const root = packageRoot();
+  const root = appPackagePath();
   await mkdir(join(root, '.data'), { recursive: true });
   const dataDir = await mkdtemp(join(root, '.data', 'scale-'));
   const stack = await startLocalStack({
@@ -47,8 +48,8 @@ async function main(): Promise<void> {
   try {
     let scaleLine = '';
     if (rows > 0) {
-      const small = await oneFile(stack, dataDir, Number(values['small-rows']), 'ZY');
-      const big = await oneFile(stack, dataDir, rows, 'ZZ');
+      const small = await oneFile(stack, dataDir, Number(values['small-rows']), 'PR');
+      const big = await oneFile(stack, dataDir, rows, 'AS');
       scaleLine = `scale: rows=${rows} seconds=${big.seconds.toFixed(1)} activation_1m=${small.activation.toFixed(2)} ` +
         `activation_10m=${big.activation.toFixed(2)} activation_growth=${(big.activation / small.activation).toFixed(1)} host_rss=${big.hostPeakRssMiB ?? '?'}`;
     }

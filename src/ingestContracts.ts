@@ -2,8 +2,7 @@
  * Inputs and outputs that cross the durable boundary (they are stored in orchestration history).
  * Ids, counts and line numbers only: never row values.
  */
-import type { FinalStatus, UploadIdentity, UploadStatus } from './engine/index.js';
-import type { BlobDeletion } from './engine/rawFileRetention.js';
+import type { BlobDeletion, FinalStatus, UploadIdentity, UploadStatus } from './engine/index.js';
 
 /** The blob version to ingest, and nothing else: every id the upload gets is derived from it. */
 export type IngestInput = UploadIdentity;

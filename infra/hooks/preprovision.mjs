@@ -24,7 +24,7 @@ function azdPrincipal(env) {
   try {
     status = JSON.parse(result.stdout);
   } catch {
-    throw new HookError(`\`azd auth status --output json\` failed (exit ${result.status}): update azd (1.19 or newer has it).\n${result.stderr.trim()}`);
+    throw new HookError(`\`azd auth status --output json\` failed (exit ${result.status}): update azd (1.23 or newer has it).\n${result.stderr.trim()}`);
   }
   if (status.status !== 'authenticated') throw new HookError('azd is not signed in: run azd auth login');
   if (status.type === 'user' && status.email) return { type: 'user', name: status.email };

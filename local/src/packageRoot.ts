@@ -9,3 +9,8 @@ export function localPackagePath(...parts: string[]): string {
   const root = dirname(createRequire(import.meta.url).resolve('@bulkflow/local/package.json'));
   return join(root, ...parts);
 }
+
+/** The app's package folder (its package.json, dist/, samples/, .data/): the workspace root this package lives in. */
+export function appPackagePath(...parts: string[]): string {
+  return localPackagePath('..', ...parts);
+}

@@ -1,4 +1,4 @@
-import { deleteUploadBlob, type BlobDeletion } from '../engine/rawFileRetention.js';
+import { type BlobDeletion, deleteUploadBlob } from '../engine/index.js';
 import { uploadBlobRemover } from '../adapters/uploadBlobRemover.js';
 import type { AppClients } from '../composition.js';
 import type { UploadRef } from '../ingestContracts.js';

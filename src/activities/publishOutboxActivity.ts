@@ -1,5 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
-import { pendingOutboxCount } from '../engine/outboxDelivery.js';
+import { pendingOutboxCount } from '../engine/index.js';
 import type { AppClients } from '../composition.js';
 import type { PublishResult, UploadRef } from '../ingestContracts.js';
 

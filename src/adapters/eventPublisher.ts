@@ -1,6 +1,6 @@
 import type { EventHubProducerClient } from '@azure/event-hubs';
 import type pg from 'pg';
-import { deliverOutbox, type OutboxEvent } from '../engine/outboxDelivery.js';
+import { deliverOutbox, type OutboxEvent } from '../engine/index.js';
 
 /**
  * Sends every pending outbox event to Event Hubs: the one path, for an upload's publish step and for the sweeper.

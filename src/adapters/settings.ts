@@ -8,10 +8,9 @@
  * `settingDefinitions` (which the infra test checks bicep against) all follow from that entry. A setting only the
  * Functions host reads goes in `hostSettings`; one read together with others (a connection) is a `group`.
  */
-import { MIN_AUDIT_RETENTION_DAYS } from '../engine/auditTrail.js';
 import {
   DEFAULT_CHUNK_BYTES, DEFAULT_MAX_CHUNKS_IN_FLIGHT, DEFAULT_MAX_CONCURRENT_COMMITS, DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE,
-  DEFAULT_UPLOAD_MAX_BYTES,
+  DEFAULT_UPLOAD_MAX_BYTES, MIN_AUDIT_RETENTION_DAYS,
 } from '../engine/index.js';
 
 type ReadBy = 'host' | 'app' | 'host+app';

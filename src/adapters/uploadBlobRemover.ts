@@ -1,6 +1,5 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
-import { identityOf } from '../engine/uploadIdentity.js';
-import type { BlobRemover } from '../engine/rawFileRetention.js';
+import { type BlobRemover, identityOf } from '../engine/index.js';
 
 /**
  * Deletes an upload's raw file, only the version it was registered with (If-Match on its eTag): a newer file at

@@ -1,29 +1,17 @@
 import type pg from 'pg';
-import { ledgerTotalsSql, lockUpload, uploadTable, withTransaction } from './db.js';
+import { lockStateActivation, lockUpload, UPLOAD_LOCK } from './advisoryLocks.js';
+import { ledgerTotalsSql, uploadTable, withTransaction } from './db.js';
 import { DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE } from './ingestPolicy.js';
 import { UPLOAD_COMPLETED, writeUploadEvent, type UploadEventData } from './outbox.js';
 import { duplicateMessage } from './participantSchema.js';
-import { markUploadFailed, type FailureReason } from './uploadFailure.js';
-import { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js';
+import { markUploadFailed } from './uploadFailure.js';
+import { outcome, readUpload, type ActivationResult } from './uploadOutcome.js';
+import { isFinal } from './uploadStatus.js';
 
 export interface ActivationOptions {
   /** The upload fails when rejected rows / all rows exceed this share. */
   maxRejectedShare?: number;
   maxErrorRows?: number;
-}
-
-export interface ActivationResult {
-  uploadId: string;
-  state: string;
-  /** complete (active), failed, or superseded (replaced by, or older than, another upload of its state). */
-  status: FinalStatus;
-  /** True while this upload is the active one of its state. */
-  activated: boolean;
-  rowsTotal: number;
-  rowsCommitted: number;
-  rowsRejected: number;
-  errorCode: string | null;
-  errorMessage: string | null;
 }
 
 /** Activation was asked for before every planned chunk was committed. */
@@ -35,22 +23,6 @@ export class IncompleteUploadError extends Error {
   ) {
     super(`upload ${uploadId} cannot activate: ${missingChunks.length} planned chunk(s) not committed (first: ${missingChunks.slice(0, 5).join(', ')})`);
   }
-}
-
-interface UploadRow {
-  upload_id: string;
-  seq: string;
-  state: string;
-  source: string;
-  status: UploadStatus;
-  planned_at: Date | null;
-  finalized_at: Date | null;
-  rows_total: string | null;
-  rows_committed: string | null;
-  rows_rejected: string | null;
-  error_code: string | null;
-  error_message: string | null;
-  superseded_by: string | null;
 }
 
 /**
@@ -75,7 +47,7 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
   if (missing.rows.length > 0) throw new IncompleteUploadError(uploadId, missing.rows.map((r) => r.chunk_no));
 
   if (!upload.finalized_at) {
-    // The two index builds run side by side (one core each, no parallel workers); the lds_hash index is skipped when the
+    // The two index builds run side by side (one core each, no parallel workers); the lookup index is skipped when the
     // rows rejected so far already fail the upload.
     const ledger = await pool.query<{ rejected: string }>(
       'SELECT coalesce(sum(rows_rejected), 0) AS rejected FROM bulkflow.chunk_ledger WHERE upload_id = $1',
@@ -95,8 +67,7 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
   }
 
   return withTransaction(pool, async (client) => {
-    // One activation per state at a time, so "the previous active upload" is well defined.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('bulkflow.state'), hashtext($1))`, [upload.state]);
+    await lockStateActivation(client, upload.state);
     const current = await readUpload(client, uploadId, true);
     if (isFinal(current.status)) return outcome(current);
     const event = (status: string, activated: boolean, extra: Partial<UploadEventData> = {}): UploadEventData => ({
@@ -146,23 +117,12 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
 }
 
 /**
- * Fails an upload that cannot finish (a chunk failed for good, e.g. its blob changed after registration).
- * Keeps its error rows, writes the failure event, never changes which upload is active. Idempotent.
- */
-export async function failUpload(pool: pg.Pool, uploadId: string, reason: FailureReason): Promise<ActivationResult> {
-  return withTransaction(pool, async (client) => {
-    await markUploadFailed(client, uploadId, reason);
-    return outcome(await readUpload(client, uploadId));
-  });
-}
-
-/**
  * Unique participant_id (and, when duplicates exist, one set-based statement that keeps the first
  * occurrence by line and rejects the rest), exact totals, and the error rows trimmed to the cap.
  */
 async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): Promise<void> {
   await withTransaction(pool, async (client) => {
-    await lockUpload(client, uploadId, -1);
+    await lockUpload(client, uploadId, UPLOAD_LOCK.plan);
     const again = await readUpload(client, uploadId);
     if (again.finalized_at) return;
     await buildIndex(client, participantIdIndexSql(uploadId));
@@ -196,7 +156,7 @@ async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): 
 async function attachPartition(pool: pg.Pool, uploadId: string): Promise<void> {
   const table = uploadTable(uploadId);
   await withTransaction(pool, async (client) => {
-    await lockUpload(client, uploadId, -2);
+    await lockUpload(client, uploadId, UPLOAD_LOCK.table);
     const { rows } = await client.query<{ attached: boolean }>(
       `SELECT c.relispartition AS attached FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = $1 AND c.relname = $2`,
@@ -208,13 +168,14 @@ async function attachPartition(pool: pg.Pool, uploadId: string): Promise<void> {
 }
 
 /**
- * The index matching looks lds_hash up with (btree on the 64 bytes: 1.5-2.2 s per 1M rows; a hash index took longer).
- * Hashes hardly repeat, so deduplicating equal keys saves no space; skipping the check built it 12 % faster
- * (1.44-1.48 s instead of 1.66-1.68 s per 1M rows).
+ * The index matching looks hashes up with: on lds_key, the hash's first 8 bytes (migration lds-key: less than half the
+ * build time and a quarter of the size of the 64-byte index it replaced; the full hash is compared for equal keys
+ * only). Keys hardly repeat, so deduplicating equal keys saves no space; skipping the check built the 64-byte index
+ * 12 % faster.
  */
 async function buildLookupIndex(pool: pg.Pool, uploadId: string): Promise<void> {
   await withTransaction(pool, async (client) => {
-    await lockUpload(client, uploadId, -2); // two activations of one upload must not race on the name
+    await lockUpload(client, uploadId, UPLOAD_LOCK.table); // two activations of one upload must not race on the name
     await buildIndex(client, lookupIndexSql(uploadId));
   });
 }
@@ -232,12 +193,18 @@ export function participantIdIndexSql(uploadId: string): string {
 /** The lookup index matching reads (see buildLookupIndex). */
 export function lookupIndexSql(uploadId: string): string {
   const table = uploadTable(uploadId);
-  return `CREATE INDEX IF NOT EXISTS ${table.name}_lds_hash ON ${table.qualified} (lds_hash) WITH (fillfactor = 100, deduplicate_items = off)`;
+  return `CREATE INDEX IF NOT EXISTS ${table.name}_lds_key ON ${table.qualified} (lds_key) WITH (fillfactor = 100, deduplicate_items = off)`;
 }
 
-/** Builds one of the upload's indexes inside the caller's transaction, as activation does (one core each, side by side). */
+/**
+ * Builds one of the upload's indexes inside the caller's transaction, as activation does (one core each, side by side).
+ * maintenance_work_mem is what a build may sort in memory before spilling to disk: ~50 bytes per row for the key index
+ * and ~60 for the participant_id one, so 512MB sorts a caseload of ~8M rows (California's 5.4M) in memory. Measured at
+ * 5M rows, key index (load 16-22): 64MB 31-41 s, 256MB 24-29 s, 1GB 23-28 s. Memory is taken only as needed, and an
+ * activation runs two builds: up to 1 GB per activation at once (the Azure server: README "Activation memory").
+ */
 export async function buildIndex(client: pg.PoolClient, sql: string): Promise<void> {
-  await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+  await client.query(`SET LOCAL maintenance_work_mem = '512MB'`);
   await client.query('SET LOCAL max_parallel_maintenance_workers = 0');
   await client.query(sql);
 }
@@ -254,46 +221,30 @@ async function removeDuplicates(client: pg.PoolClient, uploadId: string, maxErro
   await client.query('SET LOCAL enable_sort = off');
   await client.query('SET LOCAL enable_mergejoin = off');
   await client.query('SET LOCAL enable_hashjoin = off');
-  const { rows } = await client.query<{ removed: number }>(
-    `WITH repeated AS MATERIALIZED (
-       SELECT participant_id, min(line) AS first_line FROM ${table} GROUP BY participant_id HAVING count(*) > 1
-     ),
-     removed AS (
-       DELETE FROM ${table} t USING repeated r WHERE t.participant_id = r.participant_id AND t.line > r.first_line
-       RETURNING t.line, r.first_line
-     ),
-     stored AS (
-       INSERT INTO bulkflow.row_errors (upload_id, line, "column", code, message)
-       SELECT $1, line, 'participant_id', 'duplicate_participant_id', $2::text || first_line FROM removed ORDER BY line LIMIT $3
-     )
-     SELECT count(*)::int AS removed FROM removed`,
-    [uploadId, duplicateMessage(''), maxErrorRows],
+  // The search only reads the table, so it runs while the lookup index is being built; a DELETE would wait for that
+  // build's lock first (with the search behind it: ~3 s at 10M rows while a core idled). Files rarely repeat an id:
+  // then nothing is deleted and nothing waits.
+  const search = await client.query(
+    `CREATE TEMP TABLE repeated_ids ON COMMIT DROP AS
+     SELECT participant_id, min(line) AS first_line FROM ${table} GROUP BY participant_id HAVING count(*) > 1`,
   );
+  let removed = 0;
+  if ((search.rowCount ?? 0) > 0) {
+    const { rows } = await client.query<{ removed: number }>(
+      `WITH removed AS (
+         DELETE FROM ${table} t USING repeated_ids r WHERE t.participant_id = r.participant_id AND t.line > r.first_line
+         RETURNING t.line, r.first_line
+       ),
+       stored AS (
+         INSERT INTO bulkflow.row_errors (upload_id, line, "column", code, message)
+         SELECT $1, line, 'participant_id', 'duplicate_participant_id', $2::text || first_line FROM removed ORDER BY line LIMIT $3
+       )
+       SELECT count(*)::int AS removed FROM removed`,
+      [uploadId, duplicateMessage(''), maxErrorRows],
+    );
+    removed = rows[0]!.removed;
+  }
+  await client.query('DROP TABLE repeated_ids');
   await client.query('RESET enable_seqscan; RESET enable_hashagg; RESET enable_sort; RESET enable_mergejoin; RESET enable_hashjoin');
-  return rows[0]!.removed;
-}
-
-async function readUpload(db: pg.Pool | pg.PoolClient, uploadId: string, forUpdate = false): Promise<UploadRow> {
-  const { rows } = await db.query<UploadRow>(
-    `SELECT upload_id, seq, state, source, status, planned_at, finalized_at, rows_total, rows_committed, rows_rejected,
-            error_code, error_message, superseded_by
-     FROM bulkflow.uploads WHERE upload_id = $1 ${forUpdate ? 'FOR UPDATE' : ''}`,
-    [uploadId],
-  );
-  if (!rows[0]) throw new Error(`unknown upload ${uploadId}`);
-  return rows[0];
-}
-
-function outcome(upload: UploadRow): ActivationResult {
-  return {
-    uploadId: upload.upload_id,
-    state: upload.state,
-    status: upload.status as FinalStatus,
-    activated: upload.status === 'complete',
-    rowsTotal: Number(upload.rows_total ?? 0),
-    rowsCommitted: Number(upload.rows_committed ?? 0),
-    rowsRejected: Number(upload.rows_rejected ?? 0),
-    errorCode: upload.error_code,
-    errorMessage: upload.error_message,
-  };
+  return removed;
 }

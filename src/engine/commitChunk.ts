@@ -3,7 +3,8 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { ByteSource } from './byteSource.js';
 import { COPY_COLUMNS, COPY_OPTIONS, CopyEncoder, type RowReject } from './copyEncoder.js';
-import { lockUpload, uploadTable, withTransaction } from './db.js';
+import { LOCK_CLASS, lockUpload } from './advisoryLocks.js';
+import { uploadTable, withTransaction } from './db.js';
 import { classifyError, CommitSlotsBusyError, PermanentError, TransientError } from './errors.js';
 import { DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_LINE_BYTES } from './ingestPolicy.js';
 import { fieldCountMessage, ROW_ERROR_MESSAGES } from './participantSchema.js';
@@ -140,8 +141,8 @@ async function takeCommitSlot(client: pg.PoolClient, chunkNo: number, slots: num
   for (let i = 0; i < slots; i++) {
     const slot = (chunkNo + i) % slots; // start at different slots so chunks do not all probe slot 0 first
     const { rows } = await client.query<{ taken: boolean }>(
-      `SELECT pg_try_advisory_xact_lock(hashtext('bulkflow.commit-slot'), $1) AS taken`,
-      [slot],
+      'SELECT pg_try_advisory_xact_lock(hashtext($1), $2) AS taken',
+      [LOCK_CLASS.commitSlot, slot],
     );
     if (rows[0]!.taken) return;
   }

@@ -91,6 +91,18 @@ export class CopyBinaryWriter {
     this.used = at;
   }
 
+  /**
+   * The lookup key of a hash written as lowercase hex digits: its first 8 bytes as an int8 (big-endian two's complement,
+   * PostgreSQL's binary form, so SQL's bulkflow.lds_key(lds_hash) gives the same value).
+   */
+  hexKey(b: Buffer, start: number): void {
+    this.int32(8);
+    const out = this.out;
+    let at = this.used;
+    for (let i = start; i < start + 16; i += 2) out[at++] = (HEX[b[i]!]! << 4) | HEX[b[i + 1]!]!;
+    this.used = at;
+  }
+
   /** A date written `YYYY-M-D`. */
   date(b: Buffer, start: number, end: number): void {
     this.int4(pgDate(b, start, end));

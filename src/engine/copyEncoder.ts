@@ -30,6 +30,7 @@ const WRITES: Record<ColumnName, Write> = {
 };
 
 const CHECK_LIST = COLUMNS.map((column) => CHECKS[column]);
+const HASH = COLUMNS.indexOf('lds_hash');
 const WRITERS = COLUMNS.map((column) => WRITES[column]);
 
 /** One failing column of a rejected row (column null for a whole-row problem); never a value. */
@@ -49,12 +50,12 @@ export interface CopyEncoderOptions {
   header: string[];
 }
 
-/** The COPY statement options and column list matching the rows this encoder writes. */
-export const COPY_COLUMNS = ['line', ...COLUMNS] as const;
+/** The COPY statement options and column list matching the rows this encoder writes (lds_key: see hexKey). */
+export const COPY_COLUMNS = ['line', ...COLUMNS, 'lds_key'] as const;
 export const COPY_OPTIONS = '(FORMAT binary)';
 
 /**
- * Turns a chunk's bytes into binary COPY rows `line, <the six columns>` for the rows that pass every
+ * Turns a chunk's bytes into binary COPY rows `line, <the six columns>, lds_key` for the rows that pass every
  * column rule, and collects the failures of the others as (line, column, code). Fields are checked
  * on the bytes where they lie; only a quoted field is copied (to unquote it). An empty or absent field
  * is NULL; lds_hash goes as its 64 bytes, dates as day numbers, the intervals as a daterange[].
@@ -194,7 +195,7 @@ export class CopyEncoder extends Transform {
     return field;
   }
 
-  /** The row in binary COPY form: the line, then the six columns (absent or empty ones NULL). */
+  /** The row in binary COPY form: the line, the six columns (absent or empty ones NULL), the lookup key. */
   private writeRow(line: number, recordBytes: number): void {
     const out = this.out;
     out.row(COPY_COLUMNS.length, recordBytes + 256);
@@ -210,6 +211,9 @@ export class CopyEncoder extends Transform {
       const buf = this.fieldBuf[field]!;
       WRITERS[i]!(out, buf, start, end);
     }
+    // lds_hash is required, so a row that passed the rules has it.
+    const hash = this.columnField[HASH]!;
+    out.hexKey(this.fieldBuf[hash]!, this.fieldStart[hash]!);
   }
 
   private flushOut(): void {

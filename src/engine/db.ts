@@ -47,11 +47,6 @@ export function uploadTable(uploadId: string): { schema: string; name: string; q
   return { schema: 'bulkflow', name, qualified: `bulkflow.${name}` };
 }
 
-/** Transaction-scoped lock on (upload, part): -1 guards plan and finalize, -2 the lookup index, >= 0 one chunk. */
-export async function lockUpload(client: pg.PoolClient, uploadId: string, part: number): Promise<void> {
-  await client.query('SELECT pg_advisory_xact_lock(hashtext($1), $2)', [uploadId, part]);
-}
-
 /** SQL for one upload's chunk ledger totals (committed, rejected, counts by error code); `uploadId` is an SQL expression. */
 export function ledgerTotalsSql(uploadId: string): string {
   return `SELECT coalesce(sum(rows_committed), 0) AS committed, coalesce(sum(rows_rejected), 0) AS rejected,

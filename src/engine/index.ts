@@ -1,25 +1,47 @@
-/** The ingestion engine: plan, commit and activate participant uploads in PostgreSQL (no Azure imports). */
-export { fileByteSource, type ByteSource } from './byteSource.js';
-export { classifyError, CommitSlotsBusyError, isTransient, PermanentError, TransientError, WholeFileError, type WholeFileErrorCode } from './errors.js';
-export { migrate, packageRoot } from './migrate.js';
+/**
+ * The engine's public face: everything the rest of the app (and local/) may use of the domain, which knows no Azure.
+ * Code outside src/engine imports the engine only from here (test/engine/publicFace.test.ts holds everyone to it);
+ * the modules not named here (db, the COPY encoders, the record scanner, the row rules, the advisory locks, the
+ * outcome row) are the engine's own. A module whose every export is public is re-exported whole, so adding to it
+ * needs no line here; from the others only the names listed.
+ */
+
+// Uploads: identity, policy, the walk register → plan → commit → activate (or fail), and their errors.
+export * from './uploadIdentity.js';
+export * from './uploadStatus.js';
 export * from './ingestPolicy.js';
+export * from './errors.js';
+export * from './byteSource.js';
+export * from './registerUpload.js';
 export { planChunks, type Chunk, type Plan, type PlanOptions } from './planner.js';
-export { JURISDICTION_RULE, JURISDICTIONS, jurisdictionOf, type Jurisdiction } from './jurisdictions.js';
-export { COLUMNS, type UploadWarning } from './participantSchema.js';
-export {
-  identityOf, instanceIdOf, normalizeIdentity, UPLOAD_ID, UPLOAD_OR_INSTANCE_ID, uploadIdOf, uploadIdOfInstance, uploadRefOf,
-  type UploadIdentity, type UploadRef, type UploadSource,
-} from './uploadIdentity.js';
-export { isFinal, type FinalStatus, type UploadStatus } from './uploadStatus.js';
-export { registerUpload, type Registration } from './registerUpload.js';
+export * from './jurisdictions.js';
 export { planUpload, type PlanOutcome, type StoredPlan } from './planUpload.js';
-export type { FailureReason } from './uploadFailure.js';
 export { commitChunk, type ChunkRef, type ChunkResult, type CommitOptions } from './commitChunk.js';
+export { activateUpload, IncompleteUploadError, type ActivationOptions } from './activateUpload.js';
+export * from './failUpload.js';
+export type { ActivationResult } from './uploadOutcome.js';
+export type { FailureReason } from './uploadFailure.js';
+export { COLUMNS, type ColumnName, type UploadWarning } from './participantSchema.js';
+
+// What states and operators read, and the housekeeping of what is kept.
+export * from './readModel.js';
+export * from './cleanup.js';
+export * from './rawFileRetention.js';
+export * from './auditTrail.js';
+
+// Events: the outbox's event types and its delivery.
 export {
-  activateUpload, failUpload, IncompleteUploadError, type ActivationOptions, type ActivationResult,
-} from './activateUpload.js';
-export { cleanupUploads, type CleanupOptions, type CleanupResult } from './cleanup.js';
-export {
-  getUpload, uploadStateOf, listStateUploads, listStates, listRowErrors, type UploadView, type RowError, type RowErrorCursor, type StateSummary,
-} from './readModel.js';
-export { EVENT_SOURCE, UPLOAD_COMPLETED, UPLOAD_FAILED, type UploadEventData } from './outbox.js';
+  EVENT_SOURCE, MATCH_DISPOSITION_UPDATED, MATCHES_UPDATED, UPLOAD_COMPLETED, UPLOAD_FAILED,
+  type DispositionUpdatedData, type MatchesUpdatedData, type UploadEventData,
+} from './outbox.js';
+export * from './outboxDelivery.js';
+
+// Matches: analysis after an upload, real-time queries, reads, dispositions and their resolution.
+export { getMatchRun, runMatchAnalysis, type MatchCount, type MatchRun } from './matchAnalysis.js';
+export { purgeClosedMatches } from './matchRecords.js';
+export * from './matchReads.js';
+export * from './matchQuery.js';
+export * from './matchDispositions.js';
+export * from './matchResolution.js';
+
+export { migrate } from './migrate.js';

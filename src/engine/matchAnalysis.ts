@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { LOCK_CLASS } from './advisoryLocks.js';
 import { withTransaction } from './db.js';
 import { evaluatePairs, type PairChanges } from './matchRecords.js';
 import { writeMatchesEvent } from './outbox.js';
@@ -114,8 +115,9 @@ async function storedRun(pool: pg.Pool, key: 'event_id' | 'upload_id', value: st
  * runs and real-time queries), so two writers of the same pair's records take turns and never deadlock.
  */
 export async function lockPairs(client: pg.PoolClient, state: string, others: readonly string[]): Promise<void> {
-  await client.query(`SELECT pg_advisory_xact_lock(hashtext('bulkflow.match-pair'), key) FROM unnest($1::int[]) AS key`, [
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($2), key) FROM unnest($1::int[]) AS key', [
     others.map((other) => pairLockKey(state, other)).sort((x, y) => x - y),
+    LOCK_CLASS.matchPair,
   ]);
 }
 

@@ -126,8 +126,8 @@ export async function runMatchQuery(pool: pg.Pool, state: string, persons: reado
 
 /**
  * The other states' active upload rows holding any of the hashes (the lowest participant_id per hash and upload,
- * as bulk matching takes it), and the asking state's own, in one statement: each upload's lds_hash index is probed
- * once per hash. The statement is prepared under a name of its text, so each connection plans it once per set of
+ * as bulk matching takes it), and the asking state's own, in one statement: each upload's lookup index (lds_key, the
+ * hash's first 8 bytes) is probed once per hash, the full hash compared for the rows found. The statement is prepared under a name of its text, so each connection plans it once per set of
  * active uploads (planning 50 branches cost more than running them).
  */
 async function findHits(client: pg.PoolClient, asking: string, hashes: Buffer[]) {
@@ -137,7 +137,8 @@ async function findHits(client: pg.PoolClient, asking: string, hashes: Buffer[])
   const text = active
     .map(({ state, upload_id: uploadId }) =>
       `SELECT '${state}'::text AS state, '${uploadId}'::text AS upload_id, t.lds_hash, t.participant_id, t.case_id
-       FROM ${uploadTable(uploadId).qualified} t WHERE t.lds_hash = ANY($1::bytea[])`)
+       FROM ${uploadTable(uploadId).qualified} t
+       WHERE t.lds_key = ANY(ARRAY(SELECT bulkflow.lds_key(h) FROM unnest($1::bytea[]) h)) AND t.lds_hash = ANY($1::bytea[])`)
     .join(' UNION ALL ');
   const name = `match-query-${createHash('sha1').update(text).digest('hex')}`;
   const { rows } = await client.query<Hit>({ name, text, values: [hashes] });

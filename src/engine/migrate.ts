@@ -33,7 +33,7 @@ export function migrationsDirectory(): string {
 }
 
 /** The package root (with package.json), found from this module whether it runs from src/ or dist/src/. */
-export function packageRoot(): string {
+function packageRoot(): string {
   let directory = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(directory, 'package.json'))) {
     const parent = dirname(directory);

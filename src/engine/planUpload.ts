@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { ByteSource } from './byteSource.js';
-import { lockUpload, uploadTable, withTransaction } from './db.js';
+import { lockUpload, UPLOAD_LOCK } from './advisoryLocks.js';
+import { uploadTable, withTransaction } from './db.js';
 import { WholeFileError } from './errors.js';
 import type { Header, UploadWarning } from './participantSchema.js';
 import { planChunks, type Chunk, type PlanOptions } from './planner.js';
@@ -34,7 +35,7 @@ export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSo
   try {
     plan = await planChunks(source, options, (header, chunks) =>
       withTransaction(pool, async (client) => {
-        await lockUpload(client, uploadId, -1);
+        await lockUpload(client, uploadId, UPLOAD_LOCK.plan);
         await storeChunks(client, uploadId, header, chunks);
         cut += chunks.length;
       }),
@@ -42,13 +43,13 @@ export async function planUpload(pool: pg.Pool, uploadId: string, source: ByteSo
   } catch (error) {
     if (!(error instanceof WholeFileError)) throw error;
     await withTransaction(pool, async (client) => {
-      await lockUpload(client, uploadId, -1);
+      await lockUpload(client, uploadId, UPLOAD_LOCK.plan);
       await markUploadFailed(client, uploadId, { code: error.code, message: error.message, line: error.line }, { unplannedOnly: true });
     });
     return (await storedOutcome(pool, uploadId))!;
   }
   await withTransaction(pool, async (client) => {
-    await lockUpload(client, uploadId, -1);
+    await lockUpload(client, uploadId, UPLOAD_LOCK.plan);
     const { rows } = await client.query('SELECT 1 FROM bulkflow.uploads WHERE upload_id = $1 AND planned_at IS NULL', [uploadId]);
     if (rows.length === 0) return; // planned meanwhile by a concurrent caller
     await storeChunks(client, uploadId, plan, plan.chunks.slice(cut));

@@ -1,5 +1,5 @@
 import type { EntityContext } from 'durable-functions';
-import { isFinal, type UploadStatus } from '../engine/uploadStatus.js';
+import { isFinal, type UploadStatus } from '../engine/index.js';
 import type { ProgressOperation } from '../ingestContracts.js';
 
 /** Live progress of one upload (entity key = upload id). Small: counts and timestamps only. */

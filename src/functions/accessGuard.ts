@@ -4,9 +4,7 @@ import { callerLabel, canRead, canReadMatchRecords, canUpload, hasAnyRole, type 
 import { createRateLimiter, type RateLimit } from '../auth/rateLimiter.js';
 import { createTokenValidator, type Authenticate } from '../auth/tokenValidator.js';
 import type { AppClients } from '../composition.js';
-import { uploadStateOf, type UploadRef } from '../engine/index.js';
-import { writeAuditRecord } from '../engine/auditTrail.js';
-import { matchStates } from '../engine/matchReads.js';
+import { matchStates, type UploadRef, uploadStateOf, writeAuditRecord } from '../engine/index.js';
 import { answerAudited, type WriteAudit } from './auditSeam.js';
 import { STATE_POLICIES, type AccessPolicy, type AnyHttpRoute } from './httpRoutes.js';
 import { matchNotFound, problem, uploadNotFound } from './httpEncoders.js';

@@ -1,8 +1,7 @@
 import type { HttpResponseInit } from '@azure/functions';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
-import { listAuditRecords } from '../engine/auditTrail.js';
-import type { Jurisdiction } from '../engine/index.js';
+import { type Jurisdiction, listAuditRecords } from '../engine/index.js';
 import { json, problem } from './httpEncoders.js';
 
 interface AuditQuery {

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { rolesOf, type Principal } from '../auth/principal.js';
-import type { AuditEntry } from '../engine/auditTrail.js';
+import type { AuditEntry } from '../engine/index.js';
 import { problem } from './httpEncoders.js';
 
 /** What an answer returned, as the audit trail keeps it: ids, how many participant-level records, which states. */

@@ -2,11 +2,7 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import { purgeRateLimits } from '../auth/rateLimiter.js';
-import { cleanupUploads } from '../engine/index.js';
-import { purgeAuditRecords } from '../engine/auditTrail.js';
-import { purgeClosedMatches } from '../engine/matchRecords.js';
-import { purgeOutbox } from '../engine/outboxDelivery.js';
-import { sweepUploadBlobs } from '../engine/rawFileRetention.js';
+import { cleanupUploads, purgeAuditRecords, purgeClosedMatches, purgeOutbox, sweepUploadBlobs } from '../engine/index.js';
 import { uploadBlobRemover } from '../adapters/uploadBlobRemover.js';
 import type { AppClients } from '../composition.js';
 

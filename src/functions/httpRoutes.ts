@@ -3,7 +3,7 @@ import type { DurableClient } from 'durable-functions';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
-import type { MatchView } from '../engine/matchReads.js';
+import type { MatchView } from '../engine/index.js';
 import { auditRecords } from './auditApi.js';
 import type { AuditRule } from './auditSeam.js';
 import { dashboard } from './dashboard.js';

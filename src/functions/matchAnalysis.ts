@@ -1,6 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
-import { UPLOAD_COMPLETED } from '../engine/index.js';
-import { runMatchAnalysis } from '../engine/matchAnalysis.js';
+import { runMatchAnalysis, UPLOAD_COMPLETED } from '../engine/index.js';
 import type { AppClients } from '../composition.js';
 
 interface CloudEventLike {

@@ -1,8 +1,7 @@
 import type { HttpResponseInit } from '@azure/functions';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
-import type { Jurisdiction } from '../engine/index.js';
-import { getMatch, listStateMatches, matchPairCounts, type MatchStatus } from '../engine/matchReads.js';
+import { getMatch, type Jurisdiction, listStateMatches, matchPairCounts, type MatchStatus } from '../engine/index.js';
 import { json, matchNotFound } from './httpEncoders.js';
 
 /**

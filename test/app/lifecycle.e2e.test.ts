@@ -2,15 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { EventHubConsumerClient, EventHubProducerClient, earliestEventPosition } from '@azure/event-hubs';
 import { publishPendingEvents } from '../../src/adapters/eventPublisher.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
-import { finalStatus } from '../support/uploads.js';
+import { CSV_HEADER, finalStatus, hashOf } from '../support/uploads.js';
 import { useTestStack, waitFor, type TestStack } from '../support/localStack.js';
 
-const HEADER = 'lds_hash,participant_id,case_id';
-const hash = (n: number) => n.toString(16).padStart(128, '0');
-/** A small valid file whose lds_hash values are hash(from) .. hash(to - 1). */
+/** A small valid file whose lds_hash values are hashOf(from) .. hashOf(to - 1). */
 const csv = (from: number, to: number, bad = 0) => {
-  const rows = [HEADER];
-  for (let i = from; i < to; i++) rows.push(`${hash(i)},P${i},C${i}`);
+  const rows = [CSV_HEADER];
+  for (let i = from; i < to; i++) rows.push(`${hashOf(i)},P${i},C${i}`);
   for (let i = 0; i < bad; i++) rows.push(`not-a-hash,B${i},C${i}`);
   return `${rows.join('\n')}\n`;
 };

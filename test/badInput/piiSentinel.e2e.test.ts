@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
-import { CSV_HEADER, allRowErrors, finalStatus, hashOf, putBlob, validRows } from '../support/uploads.js';
+import { allRowErrors, CSV_HEADER, finalStatus, FULL_HEADER, hashOf, putBlob, validRows } from '../support/uploads.js';
 
 /**
  * Row values are personal data: bad rows carry a marker in every field, and after the uploads no log line,
@@ -11,7 +11,6 @@ import { CSV_HEADER, allRowErrors, finalStatus, hashOf, putBlob, validRows } fro
  */
 
 const MARKER = 'ZqxSentinel';
-const FULL_HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
 const m = (n: number) => `${MARKER}${n}`;
 /** Every field of a 6-column row carries the marker (the row breaks several rules at once). */
 const markedRow = (n: number) => Array.from({ length: 6 }, (_, k) => m(n * 10 + k)).join(',');

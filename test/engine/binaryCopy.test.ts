@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngineDatabase, ingest, type EngineDatabase } from '../support/engineDatabase.js';
+import { FULL_HEADER } from '../support/uploads.js';
 
-const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
 
 /** Real calendar dates over the whole range the rules accept (years 1-9999), leap days included. */
 const calendarDate = fc.date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T00:00:00Z'), noInvalidDate: true })
@@ -35,7 +35,7 @@ describe('binary COPY values', () => {
   it('stores every valid field as PostgreSQL parses its text', async () => {
     const rows = fc.sample(row, { numRuns: 2000, seed: 18 });
     const lines = rows.map((r, i) => [r.hash, r.caseId, `P${i}`, r.closing, r.intervals, r.vulnerable].join(','));
-    const result = await ingest(engine.pool, `${HEADER}\n${lines.join('\n')}\n`, { state: 'BC', targetChunkBytes: 64 * 1024 });
+    const result = await ingest(engine.pool, `${FULL_HEADER}\n${lines.join('\n')}\n`, { state: 'BC', targetChunkBytes: 64 * 1024 });
     expect(result.activation).toMatchObject({ status: 'complete', rowsCommitted: rows.length, rowsRejected: 0 });
     const { rows: mismatches } = await engine.pool.query(
       `SELECT p.line FROM bulkflow.active_participants p

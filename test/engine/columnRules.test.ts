@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { listRowErrors } from '../../src/engine/index.js';
 import { ingest, useEngineDatabase } from '../support/engineDatabase.js';
+import { FULL_HEADER } from '../support/uploads.js';
 
 const HASH = 'a'.repeat(64) + '0123456789abcdef'.repeat(4);
-const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
 
 /** [what, row fields after the hash and participant id are filled in, expected error (column:code) or null]. */
 type Case = [string, Partial<Record<'lds_hash' | 'case_id' | 'participant_closing_date' | 'recent_benefit_issuance_dates' | 'vulnerable_individual' | 'participant_id', string>>, string | null];
@@ -53,7 +53,7 @@ describe('column rules', () => {
       const row = { lds_hash: HASH, case_id: '', participant_id: `P${i}`, participant_closing_date: '', recent_benefit_issuance_dates: '', vulnerable_individual: '', ...fields };
       return [row.lds_hash, row.case_id, row.participant_id, row.participant_closing_date, row.recent_benefit_issuance_dates, row.vulnerable_individual].join(',');
     });
-    const result = await ingest(engine.pool, `${HEADER}\n${lines.join('\n')}\n`, { targetChunkBytes: 600 });
+    const result = await ingest(engine.pool, `${FULL_HEADER}\n${lines.join('\n')}\n`, { targetChunkBytes: 600 });
     uploadId = result.uploadId;
     expect(result.activation?.status).toBe('complete');
   });

@@ -6,14 +6,14 @@ import {
   listStateUploads, planUpload, registerUpload, TransientError,
 } from '../../src/engine/index.js';
 import { csvSource, ingest, useEngineDatabase } from '../support/engineDatabase.js';
+import { LOCK_CLASS } from '../../src/engine/advisoryLocks.js';
+import { FULL_HEADER, hashOf } from '../support/uploads.js';
 
-const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
-const hash = (i: number) => i.toString(16).padStart(128, '0');
 
 /** n valid rows with participant ids `${prefix}${i}`; `override(i)` may replace a row's text. */
 function csv(n: number, prefix: string, override: (i: number) => string | undefined = () => undefined): string {
-  const lines = [HEADER];
-  for (let i = 1; i <= n; i++) lines.push(override(i) ?? `${hash(i)},C${i},${prefix}${i},,2024-1-1/2024-1-31,true`);
+  const lines = [FULL_HEADER];
+  for (let i = 1; i <= n; i++) lines.push(override(i) ?? `${hashOf(i)},C${i},${prefix}${i},,2024-1-1/2024-1-31,true`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -43,7 +43,7 @@ describe('upload lifecycle', () => {
       if (!planned.ok) throw new Error('plan failed');
       // Another upload's commit holds the only slot in its transaction.
       await holder.query('BEGIN');
-      await holder.query(`SELECT pg_advisory_xact_lock(hashtext('bulkflow.commit-slot'), 0)`);
+      await holder.query('SELECT pg_advisory_xact_lock(hashtext($1), 0)', [LOCK_CLASS.commitSlot]);
       const busy = commitChunk(engine.pool, { uploadId, chunkNo: 0 }, file, { commitSlots: 1 });
       await expect(busy).rejects.toBeInstanceOf(CommitSlotsBusyError);
       await expect(busy).rejects.toSatisfy(isTransient);
@@ -60,7 +60,7 @@ describe('upload lifecycle', () => {
   });
 
   it('makes a re-commit of a chunk a no-op, also when two run at once', async () => {
-    const file = await csvSource(csv(50, 'R', (i) => (i === 7 ? `${hash(7)},C7,R7,2024-02-30,,` : undefined)));
+    const file = await csvSource(csv(50, 'R', (i) => (i === 7 ? `${hashOf(7)},C7,R7,2024-02-30,,` : undefined)));
     try {
       const { uploadId } = await registerUpload(engine.pool, { state: 'RC', source: 'rc.csv', etag: '1' });
       const planned = await planUpload(engine.pool, uploadId, file, { targetChunkBytes: 2000 });
@@ -85,7 +85,7 @@ describe('upload lifecycle', () => {
 
   it('resolves duplicates deterministically whatever order chunks commit in', async () => {
     // Ids repeat within and across chunks: row i uses id D(i mod 37).
-    const content = csv(300, 'X', (i) => `${hash(i)},C${i},D${i % 37},,,`);
+    const content = csv(300, 'X', (i) => `${hashOf(i)},C${i},D${i % 37},,,`);
     const outcome = async (order: (n: number[]) => number[], etag: string) => {
       const { uploadId, activation } = await ingest(engine.pool, content, { state: 'DU', source: 'du.csv', etag, targetChunkBytes: 1500, order });
       const kept = await engine.pool.query(`SELECT participant_id, line FROM bulkflow.participants_du_${uploadId.slice(3)} ORDER BY line`);
@@ -210,7 +210,7 @@ describe('upload lifecycle', () => {
   });
 
   it('caps stored error rows per upload at the lowest lines while counts stay exact', async () => {
-    const content = csv(100, 'E', (i) => (i % 2 === 0 ? `${hash(i)},C${i},E${i},,,maybe` : undefined));
+    const content = csv(100, 'E', (i) => (i % 2 === 0 ? `${hashOf(i)},C${i},E${i},,,maybe` : undefined));
     const result = await ingest(engine.pool, content, { state: 'EC', source: 'ec.csv', targetChunkBytes: 1200, maxErrorRows: 7, order: (n) => [...n].reverse() });
     expect(result.activation).toMatchObject({ rowsRejected: 50, rowsCommitted: 50 });
     const { errors } = await listRowErrors(engine.pool, result.uploadId, { limit: 100 });

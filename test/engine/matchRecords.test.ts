@@ -5,11 +5,11 @@ import { matchRunInTransaction, runMatchAnalysis } from '../../src/engine/matchA
 import { getMatch, listStateMatches, matchPairCounts, matchStates, type MatchView } from '../../src/engine/matchReads.js';
 import { purgeClosedMatches } from '../../src/engine/matchRecords.js';
 import { createEngineDatabase, ingest, type EngineDatabase } from '../support/engineDatabase.js';
+import { CSV_HEADER, hashOf } from '../support/uploads.js';
 
-const hash = (n: number) => n.toString(16).padStart(128, '0');
 /** Each scenario's states (by first letter) share hashes among themselves only. */
 const base = (state: string) => 10_000 * 'NOPQRST'.indexOf(state[0]!);
-const stateHash = (state: string, n: number) => hash(base(state) + n);
+const stateHash = (state: string, n: number) => hashOf(base(state) + n);
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 interface Side {
@@ -40,7 +40,7 @@ describe('match records', () => {
 
   /** A state's file: one row per hash number, participant `${state}${n}`, case `C${n}`; extra rows verbatim. */
   const file = (state: string, hashes: number[], extra: string[] = []) =>
-    `lds_hash,participant_id,case_id\n${[...hashes.map((n) => `${stateHash(state, n)},${state}${n},C${n}`), ...extra].join('\n')}\n`;
+    `${CSV_HEADER}\n${[...hashes.map((n) => `${stateHash(state, n)},${state}${n},C${n}`), ...extra].join('\n')}\n`;
 
   async function upload(state: string, content: string, options: { activate?: boolean; maxRejectedShare?: number } = {}) {
     const result = await ingest(engine.pool, content, {

@@ -5,10 +5,10 @@ import { getMatch, listNeedsAction, listStateMatches } from '../../src/engine/ma
 import { runMatchQuery } from '../../src/engine/matchQuery.js';
 import { recordEvents, reopenMatch, updateDisposition, type Actor } from '../../src/engine/matchResolution.js';
 import { ingest, useEngineDatabase } from '../support/engineDatabase.js';
+import { CSV_HEADER, hashOf } from '../support/uploads.js';
 
-const hash = (n: number) => n.toString(16).padStart(128, '0');
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
-const file = (state: string, hashes: number[]) => `lds_hash,participant_id,case_id\n${hashes.map((n) => `${hash(n)},${state}${n},C${state}${n}`).join('\n')}\n`;
+const file = (state: string, hashes: number[]) => `${CSV_HEADER}\n${hashes.map((n) => `${hashOf(n)},${state}${n},C${state}${n}`).join('\n')}\n`;
 const caseworker = (state: string): Actor => ({ callerId: `worker-${state.toUpperCase()}`, clientId: 'dashboard' });
 const TODAY = new Date().toISOString().slice(0, 10);
 
@@ -163,7 +163,7 @@ describe('match resolution and real-time queries', () => {
       await ingest(engine.pool, file('QD', [5107]), { state: 'QD', source: 'qd/p.csv', etag: String(++etag), skipActivation: true });
 
       const answer = await runMatchQuery(engine.pool, 'QA', [
-        { ldsHash: hash(5107), participantId: 'APPLICANT1', caseId: 'CASE1' }, { ldsHash: hash(5101) }, { ldsHash: hash(5001) }, { ldsHash: hash(5999) },
+        { ldsHash: hashOf(5107), participantId: 'APPLICANT1', caseId: 'CASE1' }, { ldsHash: hashOf(5101) }, { ldsHash: hashOf(5001) }, { ldsHash: hashOf(5999) },
       ]);
       expect(answer.hits).toBe(3);
       expect(answer.results.map((r) => r.matches.map((m) => [m.otherState, m.otherParticipant.participantId, m.status, m.created]))).toEqual([
@@ -180,7 +180,7 @@ describe('match resolution and real-time queries', () => {
       expect(await getMatch(engine.pool, qc!.matchId, 'QC')).toMatchObject({ otherParticipant: { participantId: 'APPLICANT1' } });
 
       // Asked again: the same records, reused.
-      const again = await runMatchQuery(engine.pool, 'QA', [{ ldsHash: hash(5107) }]);
+      const again = await runMatchQuery(engine.pool, 'QA', [{ ldsHash: hashOf(5107) }]);
       expect(again.results[0]!.matches.map((m) => [m.matchId, m.created])).toEqual([[qb!.matchId, false], [qc!.matchId, false]]);
 
       // QA's next upload does not hold 5101 (an applicant not enrolled): the query's record stays open.
@@ -195,13 +195,13 @@ describe('match resolution and real-time queries', () => {
           status: 'open', initiator: 'query', participant: { participantId: 'QA5107', caseId: 'CQA5107', uploadId: qaUpload },
         });
       }
-      const { rows } = await engine.pool.query(`SELECT count(*)::int AS n FROM bulkflow.matches WHERE lds_hash = $1`, [Buffer.from(hash(5107), 'hex')]);
+      const { rows } = await engine.pool.query(`SELECT count(*)::int AS n FROM bulkflow.matches WHERE lds_hash = $1`, [Buffer.from(hashOf(5107), 'hex')]);
       expect(rows[0].n).toBe(3); // QA-QB, QA-QC (the query's) and QB-QC (bulk)
       const { rows: [run] } = await engine.pool.query(`SELECT results FROM bulkflow.match_runs WHERE upload_id = $1`, [qaUpload]);
       expect(run.results).toEqual([{ state: 'QB', matches: 1, new: 0, closed: 0 }, { state: 'QC', matches: 1, new: 0, closed: 0 }]);
 
       // The asking state's own upload row stands for it when it holds the hash.
-      const own = await runMatchQuery(engine.pool, 'QC', [{ ldsHash: hash(5107), participantId: 'IGNORED' }]);
+      const own = await runMatchQuery(engine.pool, 'QC', [{ ldsHash: hashOf(5107), participantId: 'IGNORED' }]);
       expect(own.results[0]!.matches.map((m) => [m.otherState, m.otherParticipant.participantId, m.created])).toEqual([
         ['QA', 'QA5107', false], ['QB', 'QB5107', false],
       ]);

@@ -3,11 +3,10 @@ import {
   activateUpload, commitChunk, getUpload, PermanentError, planUpload, registerUpload, TransientError, type ByteSource,
 } from '../../src/engine/index.js';
 import { useEngineDatabase } from '../support/engineDatabase.js';
+import { FULL_HEADER, hashOf } from '../support/uploads.js';
 
-const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
-const hash = (i: number) => i.toString(16).padStart(128, '0');
-const row = (i: number) => `${hash(i)},C${i},P${i},,2024-1-1/2024-1-31,true`;
-const csv = (n: number, tail = '') => Buffer.from(`${[HEADER, ...Array.from({ length: n }, (_, i) => row(i + 1))].join('\n')}\n${tail}`);
+const row = (i: number) => `${hashOf(i)},C${i},P${i},,2024-1-1/2024-1-31,true`;
+const csv = (n: number, tail = '') => Buffer.from(`${[FULL_HEADER, ...Array.from({ length: n }, (_, i) => row(i + 1))].join('\n')}\n${tail}`);
 
 /**
  * The file in memory; the whole-file read (planning's) stops after its first `held` bytes until `release()`,

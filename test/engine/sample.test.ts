@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { activateUpload, commitChunk, fileByteSource, getUpload, packageRoot, planUpload, registerUpload } from '../../src/engine/index.js';
+import { activateUpload, commitChunk, fileByteSource, getUpload, planUpload, registerUpload } from '../../src/engine/index.js';
 import { useEngineDatabase } from '../support/engineDatabase.js';
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 describe('the bundled sample end to end', () => {
   const engine = useEngineDatabase();
 
   it('commits every row but the planted bad ones, whose errors name line, column and rule', async () => {
-    const source = fileByteSource(join(packageRoot(), 'samples', 'participants-sample.csv'));
+    const source = fileByteSource(fileURLToPath(new URL('../../samples/participants-sample.csv', import.meta.url)));
     const { uploadId } = await registerUpload(engine.pool, { state: 'ca', source: 'ca/participants.csv', etag: '"0x1"' });
     const planned = await planUpload(engine.pool, uploadId, source, { targetChunkBytes: 512 * 1024 });
     if (!planned.ok) throw new Error(planned.error.message);

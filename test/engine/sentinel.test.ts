@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ingest, useEngineDatabase } from '../support/engineDatabase.js';
+import { FULL_HEADER } from '../support/uploads.js';
 
 const SENTINEL = 'QZXSENTINEL';
-const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
 
 describe('row values stay out of errors, events, other tables and logs', () => {
   const engine = useEngineDatabase();
@@ -31,7 +31,7 @@ describe('row values stay out of errors, events, other tables and logs', () => {
     ];
     let result;
     try {
-      result = await ingest(engine.pool, `${HEADER}\n${rows.join('\n')}\n`, { state: 'SN', source: 'sn.csv', targetChunkBytes: 700 });
+      result = await ingest(engine.pool, `${FULL_HEADER}\n${rows.join('\n')}\n`, { state: 'SN', source: 'sn.csv', targetChunkBytes: 700 });
     } finally {
       for (const spy of spies) spy.mockRestore();
     }

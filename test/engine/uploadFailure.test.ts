@@ -3,11 +3,11 @@ import { activateUpload, commitChunk, failUpload, getUpload, planUpload, registe
 import { withTransaction } from '../../src/engine/db.js';
 import { markUploadFailed } from '../../src/engine/uploadFailure.js';
 import { csvSource, ingest, useEngineDatabase } from '../support/engineDatabase.js';
+import { FULL_HEADER } from '../support/uploads.js';
 
-const HEADER = 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual';
 const row = (i: number, lds = i.toString(16).padStart(128, '0')) => `${lds},C${i},P${i},,,`;
 const csv = (n: number, bad: (i: number) => boolean = () => false) =>
-  `${[HEADER, ...Array.from({ length: n }, (_, k) => (bad(k + 1) ? row(k + 1, 'x') : row(k + 1)))].join('\n')}\n`;
+  `${[FULL_HEADER, ...Array.from({ length: n }, (_, k) => (bad(k + 1) ? row(k + 1, 'x') : row(k + 1)))].join('\n')}\n`;
 
 describe('failing an upload (one door for plan, chunk and activation failures)', () => {
   const engine = useEngineDatabase();

@@ -1,8 +1,11 @@
-import { isFinal } from '../../src/engine/index.js';
+import { COLUMNS, isFinal } from '../../src/engine/index.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { waitFor, type TestStack } from './localStack.js';
 
+/** The required columns and case_id: the header most tests need. */
 export const CSV_HEADER = 'lds_hash,participant_id,case_id';
+/** Every column of the format, in its order. */
+export const FULL_HEADER = COLUMNS.join(',');
 /** A valid 128-hex lds_hash derived from n (distinct per n). */
 export const hashOf = (n: number) => n.toString(16).padStart(128, '0');
 /** Valid rows `from .. to-1` (participant ids P{n}), each ending in `eol`. */

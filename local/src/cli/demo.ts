@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { packageRoot } from '../../../src/engine/index.js';
 import { dashboardUrl } from '../../../src/functions/dashboard.js';
+import { appPackagePath } from '../packageRoot.js';
 import { abortedThenGrace, runOnStack, stackBanner, STACK_OPTIONS, STACK_OPTIONS_USAGE, stackOptions } from './runOnStack.js';
 import { ingestFile, printSummary } from './ingest.js';
 
@@ -22,7 +22,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`${(error as Error).message}\n${USAGE}`);
     return 2;
   }
-  const root = packageRoot();
+  const root = appPackagePath();
   return runOnStack({ ...stackOptions(values, 7071), logLevel: 'warning' }, async (stack, signal) => {
     if (!(await hasActiveUpload(stack.settings.DATABASE_URL!, 'TX'))) {
       console.error('uploading samples/participants-tx-sample.csv for TX first (150 of its lds_hash values also appear in the CA sample)...');

@@ -7,10 +7,9 @@ import { parseArgs } from 'node:util';
 import { EventHubConsumerClient, earliestEventPosition, type EventPosition } from '@azure/event-hubs';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
-import { isFinal, type UploadStatus } from '../../../src/engine/index.js';
-import { getMatchRun, type MatchRun } from '../../../src/engine/matchAnalysis.js';
-import type { OutboxEvent } from '../../../src/engine/outboxDelivery.js';
-import { UPLOAD_COMPLETED, UPLOAD_FAILED } from '../../../src/engine/outbox.js';
+import {
+  getMatchRun, isFinal, type MatchRun, type OutboxEvent, UPLOAD_COMPLETED, UPLOAD_FAILED, type UploadStatus,
+} from '../../../src/engine/index.js';
 import type { UploadStatusBody } from '../../../src/status/statusBody.js';
 import type { LocalStack } from '../stack.js';
 import { tcpPort } from './args.js';

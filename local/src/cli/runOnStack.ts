@@ -1,6 +1,6 @@
-import { join, resolve } from 'node:path';
-import { packageRoot } from '../../../src/engine/index.js';
+import { resolve } from 'node:path';
 import { handleStopSignals, muteConsole, stderrLine as say } from '../lifecycle/signals.js';
+import { appPackagePath } from '../packageRoot.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../stack.js';
 
 /** Options every command that starts the whole stack takes (parseArgs format). */
@@ -17,8 +17,8 @@ export const STACK_OPTIONS_USAGE = '[--data DIR (default .data)] [--free-ports (
 export function stackOptions(values: { data?: string; 'free-ports'?: boolean }, hostPort: number): LocalStackOptions {
   const free = values['free-ports'] === true;
   return {
-    appDir: packageRoot(),
-    dataDir: values.data ? resolve(values.data) : join(packageRoot(), '.data'),
+    appDir: appPackagePath(),
+    dataDir: values.data ? resolve(values.data) : appPackagePath('.data'),
     port: free ? 0 : hostPort,
     eventHubsPort: free ? 0 : 5672,
     storagePorts: free ? 'free' : 'standard',

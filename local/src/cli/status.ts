@@ -1,8 +1,8 @@
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { getUpload, instanceIdOf, listRowErrors, migrate, packageRoot, uploadRefOf } from '../../../src/engine/index.js';
+import { getUpload, instanceIdOf, listRowErrors, migrate, uploadRefOf } from '../../../src/engine/index.js';
 import { resolvePostgres } from '../embeddedPostgres.js';
+import { appPackagePath } from '../packageRoot.js';
 
 /**
  * `bulkflow status ID [--json]`: an existing upload (id, instance id or blob name `uploads/ca/file.csv`),
@@ -15,7 +15,7 @@ export async function run(args: string[]): Promise<number> {
     console.error('usage: bulkflow status ID [--json]');
     return 2;
   }
-  const postgres = await resolvePostgres({ dataDir: join(packageRoot(), '.data', 'postgres'), persistent: true });
+  const postgres = await resolvePostgres({ dataDir: appPackagePath('.data', 'postgres'), persistent: true });
   const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
   try {
     await migrate(pool);

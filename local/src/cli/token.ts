@@ -1,8 +1,8 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../../../src/engine/index.js';
 import { loadOrCreateSigningKey } from '../issuer/signingKey.js';
 import { mintToken } from '../issuer/tokens.js';
+import { appPackagePath } from '../packageRoot.js';
 
 const USAGE = 'usage: bulkflow token --state XX [--state YY ...] | --operator [--ttl SECONDS] [--data DIR (the stack\'s, default .data)]';
 
@@ -29,7 +29,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`${USAGE}\n  a state role (--state, repeatable: 2-letter codes) or the operator role, not both; --ttl of at least 60`);
     return 2;
   }
-  const key = await loadOrCreateSigningKey(values.data ? resolve(values.data) : join(packageRoot(), '.data'));
+  const key = await loadOrCreateSigningKey(values.data ? resolve(values.data) : appPackagePath('.data'));
   process.stdout.write(`${await mintToken(key, values.operator ? { operator: true, ttlSeconds } : { states, ttlSeconds })}\n`);
   return 0;
 }
