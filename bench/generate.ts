@@ -34,16 +34,22 @@ export interface GeneratedFile {
 
 export const HEADER = COLUMNS.join(',');
 
-/** Small, fast, seeded PRNG (mulberry32): the same seed gives the same file. */
-function prng(seed: number): () => number {
+/** mulberry32: a small, fast, seeded stream of 32-bit values; the same seed gives the same file. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
   };
+}
+
+/** The same stream as numbers in [0, 1). */
+function prng(seed: number): () => number {
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 /** Participants CSV rows in the Piipan format; row i (1-based) is on line i + 1. */

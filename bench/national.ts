@@ -9,7 +9,7 @@ import pg from 'pg';
 import { uploadIdOf } from '../src/engine/index.js';
 import { appPackagePath } from '../local/src/packageRoot.js';
 import { startLocalStack } from '../local/src/stack.js';
-import { HEADER } from './generate.js';
+import { HEADER, mulberry32 } from './generate.js';
 import { memory, resetPeak } from './processMemory.js';
 import { load1 } from './stats.js';
 
@@ -56,18 +56,6 @@ function pairShare(rowsOf: Map<string, number>, overlap: number, a: string, b: s
   return Math.floor((overlap * Math.min(rowsOf.get(a)!, rowsOf.get(b)!)) / (JURISDICTIONS.length - 1));
 }
 
-/** mulberry32: a seeded stream of 32-bit values, for the hashes no other state holds. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
 /**
  * Writes one state's caseload: for each other state (in table order) its block of shared hashes (SHA-512 of the pair
  * and an index, so both states write the same ones), then hashes of its own. `dropped`: partners whose shared block
@@ -75,7 +63,7 @@ function prng(seed: number): () => number {
  */
 async function writeCaseload(path: string, state: string, rows: number, sharedWith: Map<string, number>, variant: number, dropped: Set<string>): Promise<void> {
   const out = createWriteStream(path);
-  const random = prng(JURISDICTIONS.findIndex(([code]) => code === state) * 7919 + variant * 104729 + 1);
+  const random = mulberry32(JURISDICTIONS.findIndex(([code]) => code === state) * 7919 + variant * 104729 + 1);
   const own = () => {
     let hex = '';
     for (let i = 0; i < 16; i++) hex += random().toString(16).padStart(8, '0');

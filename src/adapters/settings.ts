@@ -10,7 +10,8 @@
  */
 import {
   DEFAULT_CHUNK_BYTES, DEFAULT_MAX_CHUNKS_IN_FLIGHT, DEFAULT_MAX_CONCURRENT_COMMITS, DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE,
-  DEFAULT_UPLOAD_MAX_BYTES, MIN_AUDIT_RETENTION_DAYS,
+  DEFAULT_UPLOAD_MAX_BYTES, DEFAULT_UPLOAD_PART_BYTES, DEFAULT_UPLOAD_ABANDON_HOURS, DEFAULT_UPLOAD_PARTS_PER_MINUTE, MAX_UPLOAD_PART_BYTES,
+  MIN_UPLOAD_PART_BYTES, MIN_AUDIT_RETENTION_DAYS,
 } from '../engine/index.js';
 
 type ReadBy = 'host' | 'app' | 'host+app';
@@ -71,6 +72,8 @@ const optionalText = single((reader, definition): string | undefined => reader.o
 const positiveInteger = single((reader, definition) => reader.integer(definition, 1, 'a positive integer'));
 const nonNegativeInteger = single((reader, definition) => reader.integer(definition, 0, 'a whole number, 0 or more'));
 const auditRetentionDays = single((reader, definition) => reader.integer(definition, MIN_AUDIT_RETENTION_DAYS, `a whole number, ${MIN_AUDIT_RETENTION_DAYS} or more`));
+const partBytes = single((reader, definition) =>
+  reader.integer(definition, MIN_UPLOAD_PART_BYTES, `a whole number from ${MIN_UPLOAD_PART_BYTES} to ${MAX_UPLOAD_PART_BYTES}`, MAX_UPLOAD_PART_BYTES));
 const share = single((reader, definition) => reader.share(definition));
 const boolean = single((reader, definition) => reader.boolean(definition));
 const httpUrl = single((reader, definition) => reader.requiredUrl(definition, ['https:', 'http:']));
@@ -98,7 +101,7 @@ const hostSettings: readonly SettingDefinition[] = [
   }),
   define({
     name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', readBy: 'host', default: '104857600',
-    description: 'The Functions host refuses larger request bodies (413); set to UPLOAD_MAX_BYTES so uploads reach the app.',
+    description: 'The Functions host refuses larger request bodies (413, text/plain): set to the 210 MB Azure accepts, above UPLOAD_PART_BYTES, so the app answers first.',
   }),
   define({
     name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
@@ -215,6 +218,10 @@ const appSettings = {
     name: 'MATCH_CLOSED_RETENTION_DAYS', default: 30,
     description: 'Days a closed match record (personal data of two states) is kept before housekeeping deletes it.',
   }),
+  matchNeedsActionDays: nonNegativeInteger({
+    name: 'MATCH_NEEDS_ACTION_DAYS', default: 7,
+    description: 'Days after a match record opened when a state whose side has recorded no initial action sees it under "needs your action" (0: at once).',
+  }),
   durableHistoryRetentionDays: positiveInteger({
     name: 'DURABLE_HISTORY_RETENTION_DAYS', default: 7, description: 'Days finished orchestration histories are kept before purge.',
   }),
@@ -253,10 +260,25 @@ const appSettings = {
       description: 'Requests one caller (token object id) may make to the HTTP API per minute, across all instances; more get 429.',
     }),
   },
-  uploadMaxBytes: positiveInteger({
-    name: 'UPLOAD_MAX_BYTES', default: DEFAULT_UPLOAD_MAX_BYTES,
-    description: 'Largest file the upload API accepts (413 above); FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be at least this.',
-  }),
+  uploads: {
+    maxBytes: positiveInteger({
+      name: 'UPLOAD_MAX_BYTES', default: DEFAULT_UPLOAD_MAX_BYTES, description: 'Largest file the upload API accepts, in parts (413 above).',
+    }),
+    partBytes: partBytes({
+      name: 'UPLOAD_PART_BYTES', default: DEFAULT_UPLOAD_PART_BYTES,
+      description:
+        `Size of the parts of a resumable upload (${MIN_UPLOAD_PART_BYTES} to ${MAX_UPLOAD_PART_BYTES} bytes), and the largest file one PUT takes: ` +
+        'every request stays far below the 210 MB Azure Functions accepts and ends well within its 230 s.',
+    }),
+    abandonHours: positiveInteger({
+      name: 'UPLOAD_ABANDON_HOURS', default: DEFAULT_UPLOAD_ABANDON_HOURS,
+      description: 'Hours a resumable upload may go without a request before housekeeping ends it and deletes its staged parts.',
+    }),
+    partsPerMinute: positiveInteger({
+      name: 'UPLOAD_PARTS_PER_MINUTE', default: DEFAULT_UPLOAD_PARTS_PER_MINUTE,
+      description: 'Parts one caller may send per minute: a budget of their own, so a large upload never spends API_RATE_LIMIT_PER_MINUTE (429 above).',
+    }),
+  },
   /** Sign-in of the dashboard; absent when not configured. */
   dashboard: group(dashboard, readDashboard),
 };
@@ -372,10 +394,10 @@ class SettingReader {
     return value;
   }
 
-  integer(definition: SettingDefinition, min: number, what: string): number {
+  integer(definition: SettingDefinition, min: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
     const raw = this.text(definition);
     const value = Number(raw);
-    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min) {
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
       this.problems.push(`${definition.name} must be ${what} (got "${raw}")`);
     }
     return value;

@@ -1,7 +1,8 @@
 // The upload dashboard: reads the status API (../states, ../uploads) and polls it while uploads run. It signs its
 // user in (signIn.js) and sends the token as a bearer header; what it shows is what the API lets that user read:
 // a state user sees their own states, an operator every state. Row values never reach this page, except what match
-// records are for: a state user's own open matches, with both states' participant and case ids (never a hash).
+// records are for: a state user's own matches, with both states' participant and case ids and dispositions (never a
+// hash), and the form that records the user's own state's disposition.
 import { accessToken, forgetToken, signedInAs, signInConfig, startSignIn } from './signIn.js';
 
 // One overview call per poll keeps a user well inside the API's per-caller rate limit (60 a minute by default).
@@ -25,13 +26,17 @@ class RateLimited extends Error {
 
 let signInRetried = false;
 
-/** GET an API path relative to the route prefix (the page lives at {prefix}/dashboard/), with the user's token. */
-async function api(path, query = {}, method = 'GET') {
+/**
+ * GET (or, with `send`, another method and a JSON body) an API path relative to the route prefix (the page lives at
+ * {prefix}/dashboard/), with the user's token.
+ */
+async function api(path, query = {}, send = undefined) {
   const url = new URL(`../${path}`, location.href);
   url.search = '';
   for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, String(value));
   const token = await accessToken();
-  const response = await fetch(url, { method, headers: { accept: 'application/json', authorization: `Bearer ${token}` }, cache: 'no-store' });
+  const headers = { accept: 'application/json', authorization: `Bearer ${token}`, ...(send ? { 'content-type': send.type, ...send.headers } : {}) };
+  const response = await fetch(url, { method: send?.method ?? 'GET', headers, cache: 'no-store', ...(send ? { body: JSON.stringify(send.body) } : {}) });
   if (response.status === 401 && !signInRetried) {
     // Expired or revoked: sign in again, once per page load (a second refusal is shown, not looped on).
     signInRetried = true;
@@ -41,7 +46,7 @@ async function api(path, query = {}, method = 'GET') {
   if (response.status === 429) throw new RateLimited(Number(response.headers.get('retry-after')) || 5);
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    throw new Error(`${problem.title ?? `HTTP ${response.status}`}${problem.detail ? `: ${problem.detail}` : ''}`);
+    throw Object.assign(new Error(`${problem.title ?? `HTTP ${response.status}`}${problem.detail ? `: ${problem.detail}` : ''}`), { status: response.status });
   }
   return response.json();
 }
@@ -80,14 +85,16 @@ function route() {
   clearTimeout(timer);
   generation++;
   showProblem(null);
-  const shown = view === 'audit' ? 'audit' : arg && (view === 'upload' || view === 'matches') ? view : 'overview';
+  const shown = view === 'audit' ? 'audit' : arg && ['upload', 'matches', 'needs-action', 'match'].includes(view) ? view : 'overview';
   $('overview').hidden = shown !== 'overview';
-  $('detail').hidden = shown !== 'upload';
-  $('matches').hidden = shown !== 'matches';
   $('audit').hidden = shown !== 'audit';
+  $('detail').hidden = shown !== 'upload';
+  $('matches').hidden = shown !== 'matches' && shown !== 'needs-action';
+  $('record').hidden = shown !== 'match';
   if (shown === 'audit') openAudit(arg ? decodeURIComponent(arg).toUpperCase() : '');
   else if (shown === 'upload') openUpload(decodeURIComponent(arg));
-  else if (shown === 'matches') openMatches(decodeURIComponent(arg).toUpperCase());
+  else if (shown === 'matches' || shown === 'needs-action') openMatches(decodeURIComponent(arg).toUpperCase(), shown);
+  else if (shown === 'match') openRecord(decodeURIComponent(arg));
   else openOverview(view === 'state' && arg ? decodeURIComponent(arg).toUpperCase() : '');
 }
 
@@ -236,7 +243,11 @@ function renderPairs(state) {
     element('td', { className: 'num', textContent: number.format(p.closed) }))));
   // Operators read counts only; a state's own role reads its records.
   const held = (signedInAs()?.states ?? []).filter((s) => !state || s === state);
-  $('match-links').replaceChildren(...held.flatMap((s, i) => [i ? ' · ' : '', element('a', { href: `#/matches/${s}`, textContent: `Open matches of ${s}` })]));
+  $('match-links').replaceChildren(...held.flatMap((s, i) => [
+    i ? ' · ' : '',
+    element('a', { href: `#/matches/${s}`, textContent: `Open matches of ${s}` }), ' · ',
+    element('a', { href: `#/needs-action/${s}`, textContent: `Needs your action (${s})` }),
+  ]));
 }
 
 // ---- detail: one upload, its rejected rows paginated and downloadable ----------------------------
@@ -367,46 +378,63 @@ async function downloadCsv() {
   }
 }
 
-// ---- matches: a state's open match records, page by page ------------------------------------------
+// ---- matches: a state's open match records (or those needing its action), page by page -----------------
 
 let matchState = '';
+let matchKind = 'matches'; // or 'needs-action'
 let matchCursors = ['']; // matchCursors[i] opens page i
 let matchPage = 0;
 
-function openMatches(state) {
-  if (state !== matchState) {
+const LABELS = {
+  notice_sent: 'Notice sent', client_provided_required_verification: 'Client provided required verification',
+  incorrect_client_information: 'Incorrect client information', system_error: 'System error', other: 'Other',
+  benefits_approved: 'Benefits approved', benefits_denied: 'Benefits denied', benefits_terminated: 'Benefits terminated',
+};
+const initialAction = (d) => (d.initial_action_taken ? `${LABELS[d.initial_action_taken]}, ${d.initial_action_at}` : '–');
+
+function openMatches(state, kind) {
+  if (state !== matchState || kind !== matchKind) {
     matchState = state;
+    matchKind = kind;
     matchCursors = [''];
     matchPage = 0;
     $('match-list').querySelector('tbody').replaceChildren();
   }
   const title = $('matches-title');
-  title.textContent = `Open matches of ${state}`;
+  title.textContent = kind === 'needs-action' ? `Needs your action: ${state}` : `Open matches of ${state}`;
   document.title = `${title.textContent} · bulkflow`;
+  /** @type {HTMLAnchorElement} */ ($('open-link')).href = `#/matches/${state}`;
+  /** @type {HTMLAnchorElement} */ ($('needs-action-link')).href = `#/needs-action/${state}`;
+  $('open-link').toggleAttribute('aria-current', kind === 'matches');
+  $('needs-action-link').toggleAttribute('aria-current', kind === 'needs-action');
   title.focus();
   loadMatchPage();
 }
 
 async function loadMatchPage() {
   const mine = generation;
+  const status = matchKind === 'needs-action' ? 'needs-action' : 'open';
   try {
-    const body = await api(`states/${encodeURIComponent(matchState)}/matches`, { status: 'open', limit: MATCH_PAGE, after: matchCursors[matchPage] });
+    const body = await api(`states/${encodeURIComponent(matchState)}/matches`, { status, limit: MATCH_PAGE, after: matchCursors[matchPage] });
     if (mine !== generation) return;
     matchCursors[matchPage + 1] = body.next ?? undefined;
     matchCursors.length = matchPage + 2;
     const id = (text) => text ?? '–';
     $('match-list').querySelector('tbody').replaceChildren(...body.matches.map((m) => element('tr', {},
-      element('td', {}, element('code', { textContent: m.matchId })),
+      element('td', {}, element('a', { href: `#/match/${encodeURIComponent(m.matchId)}` }, element('code', { textContent: m.matchId }))),
       element('td', { textContent: m.otherState }),
-      element('td', { textContent: m.participant.participantId }),
+      element('td', { textContent: id(m.participant.participantId) }),
       element('td', { textContent: id(m.participant.caseId) }),
-      element('td', { textContent: m.otherParticipant.participantId }),
+      element('td', { textContent: id(m.otherParticipant.participantId) }),
       element('td', { textContent: id(m.otherParticipant.caseId) }),
+      element('td', { textContent: initialAction(m.disposition) }),
+      element('td', { textContent: initialAction(m.otherDisposition) }),
       element('td', { textContent: time.format(new Date(m.openedAt)) }))));
     const from = matchPage * MATCH_PAGE + 1;
+    const what = matchKind === 'needs-action' ? 'matches needing your action' : 'open matches';
     $('matches-info').textContent = body.matches.length === 0
-      ? (matchPage === 0 ? `No open matches for ${matchState}.` : 'No more open matches.')
-      : `Open matches ${number.format(from)}–${number.format(from + body.matches.length - 1)} (page ${matchPage + 1}).`;
+      ? (matchPage === 0 ? `No ${what} for ${matchState}.` : `No more ${what}.`)
+      : `${what[0].toUpperCase()}${what.slice(1)} ${number.format(from)}–${number.format(from + body.matches.length - 1)} (page ${matchPage + 1}).`;
     /** @type {HTMLButtonElement} */ ($('prev-matches')).disabled = matchPage === 0;
     /** @type {HTMLButtonElement} */ ($('next-matches')).disabled = !body.next;
   } catch (error) {
@@ -418,6 +446,109 @@ async function turnMatchPage(step) {
   matchPage = Math.max(0, matchPage + step);
   await loadMatchPage();
   announce($('matches-info').textContent);
+}
+
+// ---- record: one match, both sides' dispositions, and the form for the user's own side -------------------
+
+const FIELDS = [
+  ['initial_action_taken', 'Initial action'], ['initial_action_at', 'Initial action date'], ['invalid_match', 'Invalid match'],
+  ['invalid_match_reason', 'Invalid match reason'], ['other_reasoning_for_invalid_match', 'Reason (other)'],
+  ['final_disposition', 'Final disposition'], ['final_disposition_date', 'Final disposition date'], ['vulnerable_individual', 'Vulnerable individual'],
+];
+/** The record as last read: the form's change is sent against its version. */
+let record = null;
+
+const shownValue = (value) => (value === undefined ? '–' : typeof value === 'boolean' ? (value ? 'Yes' : 'No') : LABELS[value] ?? String(value));
+
+async function openRecord(matchId) {
+  const mine = generation;
+  const title = $('record-title');
+  title.textContent = `Match ${matchId}`;
+  document.title = `${title.textContent} · bulkflow`;
+  title.focus();
+  try {
+    const view = await api(`matches/${encodeURIComponent(matchId)}`);
+    if (mine === generation) renderRecord(view);
+  } catch (error) {
+    if (mine === generation) showProblem(error);
+  }
+}
+
+function renderRecord(view) {
+  record = view;
+  /** @type {HTMLAnchorElement} */ ($('record-back')).href = `#/matches/${view.state}`;
+  const closed = view.status === 'closed';
+  const why = { upload: `an upload of ${view.closedByState} no longer holds the person`, final_dispositions: 'both states reached a final disposition', invalid_match: 'a state marked it invalid' };
+  $('record-summary').replaceChildren(
+    element('dt', { textContent: 'Status' }), element('dd', { textContent: closed ? `Closed: ${why[view.closedReason] ?? view.closedReason}` : 'Open' }),
+    element('dt', { textContent: 'States' }), element('dd', { textContent: `${view.state} (yours) and ${view.otherState}` }),
+    element('dt', { textContent: 'Found by' }), element('dd', { textContent: `${view.initiator === 'query' ? 'a real-time query' : 'bulk matching'} of ${view.initiatingState}` }),
+    element('dt', { textContent: 'Open since' }), element('dd', { textContent: time.format(new Date(view.openedAt)) }),
+  );
+  $('own-side').textContent = `${view.state} (yours)`;
+  $('other-side').textContent = view.otherState;
+  const rows = [
+    ['Participant', view.participant.participantId ?? '–', view.otherParticipant.participantId ?? '–'],
+    ['Case', view.participant.caseId ?? '–', view.otherParticipant.caseId ?? '–'],
+    ...FIELDS.map(([field, label]) => [label, shownValue(view.disposition[field]), shownValue(view.otherDisposition[field])]),
+  ];
+  $('dispositions').querySelector('tbody').replaceChildren(...rows.map(([label, own, other]) =>
+    element('tr', {}, element('th', { scope: 'row', textContent: label }), element('td', { textContent: own }), element('td', { textContent: other }))));
+  $('disposition-form').hidden = closed;
+  $('record-closed').hidden = !closed;
+  for (const [field] of FIELDS) {
+    const input = /** @type {HTMLInputElement} */ ($(`f-${field}`));
+    const value = view.disposition[field];
+    if (input.type === 'checkbox') input.checked = value === true;
+    else input.value = value ?? '';
+  }
+}
+
+/** The change to the user's own side: every field whose value differs from the record as read (cleared ones as null). */
+function formChanges() {
+  const changes = {};
+  for (const [field] of FIELDS) {
+    const input = /** @type {HTMLInputElement} */ ($(`f-${field}`));
+    const before = record.disposition[field];
+    if (input.type === 'checkbox') {
+      // Unchecked and never recorded stays unrecorded.
+      if (input.checked !== (before ?? false)) changes[field] = input.checked;
+      continue;
+    }
+    const value = input.value.trim() || undefined;
+    if (value !== before) changes[field] = value ?? null;
+  }
+  return changes;
+}
+
+async function saveDisposition(event) {
+  event.preventDefault();
+  if (!record) return;
+  const button = /** @type {HTMLButtonElement} */ ($('save-disposition'));
+  button.disabled = true;
+  showProblem(null);
+  try {
+    const changes = formChanges();
+    if (Object.keys(changes).length === 0) {
+      announce('Nothing changed.');
+      return;
+    }
+    const view = await api(`matches/${encodeURIComponent(record.matchId)}/dispositions/${record.state}`, {}, {
+      method: 'PATCH', type: 'application/merge-patch+json', headers: { 'if-match': `"${record.version}"` }, body: changes,
+    });
+    renderRecord(view);
+    announce('Disposition saved.');
+  } catch (error) {
+    if (error.status === 412) {
+      // Someone else changed the record meanwhile: show theirs, keep nothing of ours unseen.
+      await openRecord(record.matchId);
+      showProblem(new Error('The match changed since you opened it (another caseworker saved first). It is shown as it is now: review it and save again.'));
+    } else {
+      showProblem(error);
+    }
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // ---- operator console: the upload's orchestration as steps, and (Operator.Admin) its actions ---------------
@@ -457,7 +588,7 @@ async function loadConsole(mine = generation) {
 async function act(action) {
   const mine = generation;
   try {
-    await api(`uploads/${encodeURIComponent(detailId)}/orchestration/${action}`, {}, 'POST');
+    await api(`uploads/${encodeURIComponent(detailId)}/orchestration/${action}`, {}, { method: 'POST', type: 'application/json', body: {} });
     announce(`${action} requested`);
   } catch (error) {
     if (mine === generation) showProblem(error);
@@ -536,6 +667,7 @@ $('audit-filter').addEventListener('submit', (event) => {
   location.hash = state ? `#/audit/${encodeURIComponent(state.toUpperCase())}` : '#/audit';
 });
 $('next-matches').addEventListener('click', () => turnMatchPage(1));
+$('disposition-form').addEventListener('submit', saveDisposition);
 window.addEventListener('hashchange', () => { route(); focusTitleOnLoad = true; });
 $('sign-out').addEventListener('click', async () => {
   forgetToken();

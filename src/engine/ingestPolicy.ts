@@ -5,9 +5,17 @@
 
 /** Largest file the upload API accepts (UPLOAD_MAX_BYTES). */
 export const DEFAULT_UPLOAD_MAX_BYTES = 4 * 1024 ** 3;
-/** Blocks the upload API stages while a body streams in: memory per upload stays near block x (in flight + 1). */
-export const UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024;
-export const UPLOAD_BLOCKS_IN_FLIGHT = 4;
+/**
+ * Parts of a resumable upload, and the largest single PUT (UPLOAD_PART_BYTES): every request stays far below the
+ * 210 MB Azure Functions accepts and ends well within its 230 s.
+ */
+export const DEFAULT_UPLOAD_PART_BYTES = 64 * 1024 ** 2;
+export const MIN_UPLOAD_PART_BYTES = 64 * 1024;
+export const MAX_UPLOAD_PART_BYTES = 100 * 1024 ** 2;
+/** Hours a resumable upload may go without a request before housekeeping ends it (UPLOAD_ABANDON_HOURS). */
+export const DEFAULT_UPLOAD_ABANDON_HOURS = 24;
+/** Parts one caller may send per minute, a budget of their own (UPLOAD_PARTS_PER_MINUTE). */
+export const DEFAULT_UPLOAD_PARTS_PER_MINUTE = 240;
 
 /** Target size of one chunk (INGEST_CHUNK_BYTES); chunks are cut at record boundaries. */
 export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;

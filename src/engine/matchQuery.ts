@@ -3,6 +3,11 @@ import type pg from 'pg';
 import { uploadTable, withTransaction } from './db.js';
 import { lockPairs } from './matchAnalysis.js';
 import type { MatchStatus } from './matchReads.js';
+import { ROW_ERROR_MESSAGES } from './participantSchema.js';
+import { identifier, ldsHash, type Check } from './rowRules.js';
+
+/** Persons in one query (Piipan's find_matches takes 1-50). */
+export const MAX_QUERY_PERSONS = 50;
 
 /** One person of a real-time query (validated by the caller): the hash, and optionally the asking state's own ids. */
 export interface QueryPerson {
@@ -25,6 +30,43 @@ export interface QueryAnswer {
   /** Per person, in the order asked. */
   results: Array<{ index: number; matches: QueryMatch[] }>;
   hits: number;
+}
+
+const PERSON_FIELDS: Record<string, Check> = { lds_hash: ldsHash, participant_id: identifier(false), case_id: identifier(false) };
+
+/**
+ * The query body `{"data": [{"lds_hash": "...", "participant_id"?: "...", "case_id"?: "..."}, ...]}`: 1-50 persons,
+ * each field checked by the upload's own column rules. Errors name the position and the rule, never a value.
+ */
+export function parseMatchQuery(body: unknown): { ok: true; persons: QueryPerson[] } | { ok: false; errors: string[] } {
+  const data = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { data?: unknown }).data : undefined;
+  if (!Array.isArray(data)) return { ok: false, errors: ['the body must be {"data": [persons]}'] };
+  if (data.length === 0 || data.length > MAX_QUERY_PERSONS) {
+    return { ok: false, errors: [`data holds ${data.length} persons: a query takes 1 to ${MAX_QUERY_PERSONS}`] };
+  }
+  const errors: string[] = [];
+  const persons = data.map((item: unknown, index): QueryPerson => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      errors.push(`data[${index}]: each person must be an object with lds_hash`);
+      return { ldsHash: '' };
+    }
+    const fields = item as Record<string, unknown>;
+    for (const name of Object.keys(fields)) {
+      if (!(name in PERSON_FIELDS)) errors.push(`data[${index}]: unknown field; a person has lds_hash, participant_id and case_id`);
+    }
+    for (const [name, check] of Object.entries(PERSON_FIELDS)) {
+      const value = fields[name] ?? (name === 'lds_hash' ? '' : undefined);
+      if (value === undefined) continue;
+      const code = typeof value === 'string' ? check(Buffer.from(value), 0, Buffer.byteLength(value)) : 'invalid_format';
+      if (code) errors.push(`data[${index}].${name}: ${ROW_ERROR_MESSAGES[`${name}:${code}`]}`);
+    }
+    return {
+      ldsHash: String(fields.lds_hash ?? ''),
+      ...(typeof fields.participant_id === 'string' && fields.participant_id ? { participantId: fields.participant_id } : {}),
+      ...(typeof fields.case_id === 'string' && fields.case_id ? { caseId: fields.case_id } : {}),
+    };
+  });
+  return errors.length > 0 ? { ok: false, errors: [...new Set(errors)] } : { ok: true, persons };
 }
 
 interface Hit {

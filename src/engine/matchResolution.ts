@@ -90,17 +90,18 @@ export const REOPEN_REASONS = ['recorded_in_error', 'state_request'] as const;
 /**
  * An operator reopens a record its states closed (final dispositions or an invalid match), so its states can change
  * their dispositions again: an event without a side, and a notification to both states. Records an upload closed
- * open again with the upload that holds the hash, not here. Returns the record's status and version only: an
+ * open again with the upload that holds the hash, not here. `ifMatch` is optional: nothing but another reopening
+ * changes a closed record, and operators never read the record to learn its version. Returns the record's status and version only: an
  * operator never reads its participants.
  */
 export async function reopenMatch(
   pool: pg.Pool,
-  change: { matchId: string; actor: Actor; ifMatch: number; reason: (typeof REOPEN_REASONS)[number] },
+  change: { matchId: string; actor: Actor; ifMatch?: number; reason: (typeof REOPEN_REASONS)[number] },
 ): Promise<{ ok: true; matchId: string; status: 'open'; version: number } | Exclude<ResolutionResult, { ok: true }>> {
   return withTransaction(pool, async (client) => {
     const record = await lockRecord(client, change.matchId);
     if (!record) return { ok: false, reason: 'not_found' };
-    if (record.version !== change.ifMatch) return { ok: false, reason: 'stale', version: record.version };
+    if (change.ifMatch !== undefined && record.version !== change.ifMatch) return { ok: false, reason: 'stale', version: record.version };
     if (!record.closed_at || record.closed_reason === 'upload') return { ok: false, reason: 'not_closed_by_states' };
     const version = record.version + 1;
     await client.query(

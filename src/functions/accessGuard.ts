@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { callerLabel, canRead, canReadMatchRecords, canUpload, hasAnyRole, type Principal } from '../auth/principal.js';
+import { callerLabel, canRead, canReadMatchRecords, canUpload, hasAnyRole, holdsState, type Principal } from '../auth/principal.js';
 import { createRateLimiter, type RateLimit } from '../auth/rateLimiter.js';
 import { createTokenValidator, type Authenticate } from '../auth/tokenValidator.js';
 import type { AppClients } from '../composition.js';
@@ -11,7 +11,8 @@ import { matchNotFound, problem, uploadNotFound } from './httpEncoders.js';
 
 export interface AccessGuardDeps {
   readonly authenticate: Authenticate;
-  readonly rateLimit: RateLimit;
+  /** The caller's budget for the route: the API's, or the upload parts' (a route with `budget: 'uploadParts'`). */
+  readonly rateLimit: (callerId: string, budget: 'api' | 'uploadParts') => ReturnType<RateLimit>;
   /** The state of an upload; undefined when there is none. */
   readonly uploadState: (upload: UploadRef) => Promise<string | undefined>;
   /** The two states of a match record; undefined when there is none. */
@@ -24,9 +25,13 @@ export interface AccessGuardDeps {
 export function makeAccessGuard({ settings, db }: Pick<AppClients, 'settings' | 'db'>) {
   let authenticate: Authenticate | undefined;
   let rateLimit: RateLimit | undefined;
+  let partsRateLimit: RateLimit | undefined;
   return createAccessGuard({
     authenticate: (header) => (authenticate ??= createTokenValidator(settings().auth))(header),
-    rateLimit: async (callerId) => (rateLimit ??= createRateLimiter(await db(), { limit: settings().auth.rateLimitPerMinute }))(callerId),
+    rateLimit: async (callerId, budget) =>
+      budget === 'uploadParts'
+        ? (partsRateLimit ??= createRateLimiter(await db(), { limit: settings().uploads.partsPerMinute }))(`${callerId}#uploadParts`)
+        : (rateLimit ??= createRateLimiter(await db(), { limit: settings().auth.rateLimitPerMinute }))(callerId),
     uploadState: async (upload) => uploadStateOf(await db(), upload),
     matchStates: async (id) => matchStates(await db(), id),
     writeAudit: async (entry) => writeAuditRecord(await db(), entry),
@@ -42,6 +47,7 @@ const REALM = 'Bearer realm="bulkflow"';
 const SUBJECTS: Partial<Record<AccessPolicy['kind'], { param: string; required: boolean; notFound: () => HttpResponseInit }>> = {
   uploadRead: { param: 'uploadId', required: true, notFound: uploadNotFound },
   matchRead: { param: 'matchId', required: true, notFound: matchNotFound },
+  matchSideWrite: { param: 'matchId', required: true, notFound: matchNotFound },
   operator: { param: 'uploadId', required: false, notFound: uploadNotFound },
 };
 
@@ -68,7 +74,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
         const context = rest[rest.length - 1] as InvocationContext;
         let caller: Principal | undefined;
         if (policy.kind !== 'public') {
-          const admitted = await admit(request, context);
+          const admitted = await admit(request, route.budget ?? 'api', context);
           if (!admitted.ok) return admitted.response;
           caller = admitted.principal;
         }
@@ -99,7 +105,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
   };
 
   /** Authenticate, a bulkflow role, the rate limit: who the caller is, or the answer that refuses it. */
-  async function admit(request: HttpRequest, context: InvocationContext): Promise<{ ok: true; principal: Principal } | { ok: false; response: HttpResponseInit }> {
+  async function admit(request: HttpRequest, budget: 'api' | 'uploadParts', context: InvocationContext): Promise<{ ok: true; principal: Principal } | { ok: false; response: HttpResponseInit }> {
     const authentication = await deps.authenticate(request.headers.get('authorization'));
     if (!authentication.ok) {
       context.warn(`access denied: status=401 reason="${authentication.reason}"`);
@@ -112,7 +118,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
       return { ok: false as const, response };
     };
     if (!hasAnyRole(principal)) return deny('no role', problem(403, 'Forbidden', 'the token carries no bulkflow role (State.XX, Operator.Read or Operator.Admin)'));
-    const rate = await deps.rateLimit(principal.callerId);
+    const rate = await deps.rateLimit(principal.callerId, budget);
     if (!rate.allowed) {
       return deny('rate limit', problem(429, 'Too many requests', `try again in ${rate.retryAfterSeconds} s`, { 'retry-after': String(rate.retryAfterSeconds) }));
     }
@@ -154,12 +160,14 @@ async function check(policy: AccessPolicy, { params, query }: Decoded, principal
   switch (policy.kind) {
     case 'stateRead':
     case 'stateUpload':
-    case 'stateMatchRecords': {
+    case 'stateMatchRecords':
+    case 'stateMatchQuery': {
       const state = params.state as string;
       const [allowed, verb] = {
         stateRead: [canRead, 'read'] as const,
         stateUpload: [canUpload, 'upload for'] as const,
         stateMatchRecords: [canReadMatchRecords, 'read the match records of'] as const,
+        stateMatchQuery: [holdsState, 'query matches for'] as const,
       }[policy.kind];
       if (allowed(principal, state)) return { ok: true, state };
       return { ok: false, denied: true, reason: `cannot ${verb} ${state}`, response: problem(403, 'Forbidden', `your roles do not let you ${verb} state ${state}`) };
@@ -176,6 +184,15 @@ async function check(policy: AccessPolicy, { params, query }: Decoded, principal
       const readable = states?.find((state) => canReadMatchRecords(principal, state));
       if (readable) return { ok: true, state: readable };
       return { ok: false, denied: states !== undefined, reason: states === undefined ? 'no such match' : 'match of other states', response: matchNotFound() };
+    }
+    case 'matchSideWrite': {
+      const states = await deps.matchStates(params.matchId as string);
+      if (!states?.some((state) => canReadMatchRecords(principal, state))) {
+        return { ok: false, denied: states !== undefined, reason: states === undefined ? 'no such match' : 'match of other states', response: matchNotFound() };
+      }
+      const side = params.state as string;
+      if (states.includes(side) && holdsState(principal, side)) return { ok: true, state: side };
+      return { ok: false, denied: true, reason: 'side of another state', response: problem(403, 'Forbidden', 'you may change only your own state\'s side of this match') };
     }
     case 'operator': {
       if (!principal.operator || (policy.admin && !principal.admin)) {

@@ -44,9 +44,9 @@ export const matchCursorQuery = z
 
 /** `?status=` of match records. */
 export const matchStatusQuery = z
-  .enum(['open', 'closed'], { error: 'status must be open or closed' })
+  .enum(['open', 'closed', 'needs-action'], { error: 'status must be open, closed or needs-action' })
   .default('open')
-  .meta({ description: 'Open records (the default) or closed ones.' });
+  .meta({ description: 'Open records (the default), closed ones, or the open ones whose own side has recorded no initial action MATCH_NEEDS_ACTION_DAYS after they opened.' });
 
 /** An integer query parameter within [min, max], or the default when absent. */
 export function intQuery(name: string, min: number, max: number, fallback: number) {

@@ -11,8 +11,12 @@ import {
   auditCursorQuery, blobQuery, intQuery, matchCursorQuery, matchIdParam, matchStatusQuery, rowErrorCursorQuery, stateParam, timeQuery, uploadIdParam,
 } from './httpDecoders.js';
 import { matchPairs, matchRecord, stateMatches } from './matchApi.js';
+import { matchQuery } from './matchQueryApi.js';
+import { reopen, updateOwnDisposition } from './matchResolutionApi.js';
+import type { QueryMatch } from '../engine/matchQuery.js';
 import { consoleActionParam, orchestration, orchestrationAction } from './orchestrationConsole.js';
 import { uploadFile } from './uploadFile.js';
+import { createUploadSessionApi, uploadSessionDeps } from './uploadSessions.js';
 import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './uploadStatus.js';
 
 /**
@@ -44,13 +48,20 @@ export type AccessPolicy =
    */
   | { readonly kind: 'matchRead' }
   /**
+   * The `{state}` side of the match record named by `{matchId}`: the record's two states' roles find it (anyone else,
+   * operators included, gets the same 404 as for reads), and only the role of `{state}` changes that side (403).
+   */
+  | { readonly kind: 'matchSideWrite' }
+  /** The `{state}` in the path: only its own role queries matches for it (operators get 403 too). */
+  | { readonly kind: 'stateMatchQuery' }
+  /**
    * Operators only (Operator.Read or Operator.Admin; `admin`: Operator.Admin only), anyone else 403. An
    * `{uploadId}` in the path must exist (404 otherwise).
    */
   | { readonly kind: 'operator'; readonly admin: boolean };
 
 /** Policies that concern the `{state}` of the path: their routes must decode a `state` parameter. */
-export const STATE_POLICIES: ReadonlySet<AccessPolicy['kind']> = new Set(['stateRead', 'stateUpload', 'stateMatchRecords']);
+export const STATE_POLICIES: ReadonlySet<AccessPolicy['kind']> = new Set(['stateRead', 'stateUpload', 'stateMatchRecords', 'stateMatchQuery']);
 
 /** Decoders of a route's path parameters or query values, by name (httpDecoders.ts). */
 export type Decoders = Readonly<Record<string, z.ZodType>>;
@@ -83,6 +94,11 @@ export interface HttpRoute<P extends Decoders = Decoders, Q extends Decoders = D
    * one audit record (auditSeam.ts), and its answer is withheld when the record cannot be written.
    */
   readonly audit?: AuditRule;
+  /**
+   * The rate-limit budget the route spends: the API's (API_RATE_LIMIT_PER_MINUTE) unless it says `uploadParts`
+   * (UPLOAD_PARTS_PER_MINUTE), so the parts of a large upload never run the API budget out.
+   */
+  readonly budget?: 'uploadParts';
   /** Builds the handler from the app's clients; it runs only for a request the edge decoded and authorised. */
   readonly handler: (clients: AppClients) => (call: HttpCall<z.output<z.ZodObject<P>>, z.output<z.ZodObject<Q>>, D, K extends { kind: 'public' } ? true : false>) => Promise<HttpResponseInit>;
 }
@@ -95,6 +111,10 @@ function row<const P extends Decoders, const Q extends Decoders, const D extends
   return route;
 }
 
+/** The resumable upload's handlers, built once per process from the app's clients (every row shares them). */
+let sessionHandlers: ReturnType<typeof createUploadSessionApi> | undefined;
+const sessionApi = (clients: AppClients) => (sessionHandlers ??= createUploadSessionApi(uploadSessionDeps(clients)));
+
 const matchesReturned = (body: unknown) => {
   const matches = (body as { matches: MatchView[] }).matches;
   return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState) };
@@ -102,6 +122,11 @@ const matchesReturned = (body: unknown) => {
 const matchReturned = (body: unknown) => {
   const match = body as MatchView;
   return { records: 1, states: [match.state, match.otherState] };
+};
+
+const queryReturned = (body: unknown) => {
+  const matches = (body as { data: { results: Array<{ matches: QueryMatch[] }> } }).data.results.flatMap((result) => result.matches);
+  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState) };
 };
 
 /**
@@ -113,6 +138,32 @@ export const httpRoutes = {
     route: 'states/{state}/uploads/{filename}', methods: ['PUT'], policy: { kind: 'stateUpload' }, durableClient: false,
     params: { state: stateParam, filename: z.string() }, query: {}, handler: uploadFile,
     audit: { returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
+  }),
+  // The resumable upload (uploadSessions.ts): sessions of the caller's own state; a session id of another state is
+  // not found (404), like one that never existed. Parts spend their own rate budget (UPLOAD_PARTS_PER_MINUTE).
+  createUploadSession: row({
+    route: 'states/{state}/upload-sessions', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: false,
+    params: { state: stateParam }, query: {}, handler: (clients) => sessionApi(clients).create,
+    audit: { returned: (body) => ({ objectIds: [(body as { id: string }).id] }) },
+  }),
+  uploadSessions: row({
+    route: 'states/{state}/upload-sessions', methods: ['GET'], policy: { kind: 'stateUpload' }, durableClient: false,
+    params: { state: stateParam }, query: {}, handler: (clients) => sessionApi(clients).list,
+  }),
+  uploadSession: row({
+    route: 'states/{state}/upload-sessions/{sessionId}', methods: ['GET', 'DELETE'], policy: { kind: 'stateUpload' }, durableClient: false,
+    params: { state: stateParam, sessionId: z.string() }, query: {}, handler: (clients) => sessionApi(clients).session,
+    audit: { requested: (request) => (request.method === 'DELETE' ? [request.params.sessionId ?? ''] : []) },
+  }),
+  uploadSessionPart: row({
+    route: 'states/{state}/upload-sessions/{sessionId}/parts/{partNumber}', methods: ['PUT'], policy: { kind: 'stateUpload' }, durableClient: false,
+    params: { state: stateParam, sessionId: z.string(), partNumber: z.string() }, query: {}, budget: 'uploadParts', handler: (clients) => sessionApi(clients).part,
+    audit: { requested: (request) => [request.params.sessionId ?? ''] },
+  }),
+  commitUploadSession: row({
+    route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: false,
+    params: { state: stateParam, sessionId: z.string() }, query: {}, handler: (clients) => sessionApi(clients).commit,
+    audit: { requested: (request) => [request.params.sessionId ?? ''], returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
   }),
   stateUploads: row({
     route: 'states/{state}/uploads', methods: ['GET'], policy: { kind: 'stateRead' }, durableClient: true,
@@ -140,6 +191,23 @@ export const httpRoutes = {
     route: 'matches/{matchId}', methods: ['GET'], policy: { kind: 'matchRead' }, durableClient: false,
     params: { matchId: matchIdParam }, query: {}, handler: matchRecord,
     audit: { requested: (request) => [request.params.matchId ?? ''], returned: matchReturned },
+  }),
+  // A state records what it did about a match, on its own side (If-Match; the other state is notified).
+  matchDisposition: row({
+    route: 'matches/{matchId}/dispositions/{state}', methods: ['PATCH'], policy: { kind: 'matchSideWrite' }, durableClient: false,
+    params: { matchId: matchIdParam, state: stateParam }, query: {}, handler: updateOwnDisposition,
+    audit: { requested: (request) => [request.params.matchId ?? ''], returned: matchReturned },
+  }),
+  // An operator reopens a record its states closed: the one change a closed record takes, audited.
+  matchReopen: row({
+    route: 'matches/{matchId}/reopen', methods: ['POST'], policy: { kind: 'operator', admin: true }, durableClient: false,
+    params: { matchId: matchIdParam }, query: {}, handler: reopen,
+    audit: { requested: (request) => [request.params.matchId ?? ''] },
+  }),
+  // A caseworker checks applicants against the other states' active uploads; audited with the hits' ids and count.
+  matchQuery: row({
+    route: 'states/{state}/match-queries', methods: ['POST'], policy: { kind: 'stateMatchQuery' }, durableClient: false,
+    params: { state: stateParam }, query: {}, handler: matchQuery, audit: { returned: queryReturned },
   }),
   // Counts per state pair, no participant fields: an operator every pair, a state role the pairs of its states.
   matchPairs: row({

@@ -1,8 +1,9 @@
 import type { HttpResponseInit } from '@azure/functions';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
-import { getMatch, type Jurisdiction, listStateMatches, matchPairCounts, type MatchStatus } from '../engine/index.js';
+import { getMatch, type Jurisdiction, listNeedsAction, listStateMatches, matchPairCounts, type MatchStatus } from '../engine/index.js';
 import { json, matchNotFound } from './httpEncoders.js';
+import { matchEtag } from './matchResolutionApi.js';
 
 /**
  * The match API. Every handler runs behind the edge (accessGuard.ts): the state's own role for its records, one of
@@ -10,13 +11,18 @@ import { json, matchNotFound } from './httpEncoders.js';
  */
 
 /**
- * GET /api/states/{state}/matches?status=open|closed&after=&limit= : the state's records in match id order, each
- * with the state's own participant and the other state's participant fields (`next` is the cursor for `after`).
+ * GET /api/states/{state}/matches?status=open|closed|needs-action&after=&limit= : the state's records in match id
+ * order, each with the state's own participant and disposition and the other state's participant fields and
+ * disposition (`next` is the cursor for `after`). `needs-action`: the open records whose own side has recorded no
+ * initial action MATCH_NEEDS_ACTION_DAYS after they opened.
  */
-export function stateMatches({ db }: Pick<AppClients, 'db'>) {
-  return async ({ params: { state }, query }: { params: { state: Jurisdiction }; query: { status: MatchStatus; limit: number; after?: string } }): Promise<HttpResponseInit> => {
+export function stateMatches({ db, settings }: Pick<AppClients, 'db' | 'settings'>) {
+  return async ({ params: { state }, query }: { params: { state: Jurisdiction }; query: { status: MatchStatus | 'needs-action'; limit: number; after?: string } }): Promise<HttpResponseInit> => {
     const { status, limit, after } = query;
-    const page = await listStateMatches(await db(), state, { status, limit, ...(after ? { after } : {}) });
+    const cursor = after ? { after } : {};
+    const page = status === 'needs-action'
+      ? await listNeedsAction(await db(), state, { days: settings().matchNeedsActionDays, limit, ...cursor })
+      : await listStateMatches(await db(), state, { status, limit, ...cursor });
     return json({ state, status, matches: page.matches, next: page.next });
   };
 }
@@ -28,7 +34,7 @@ export function matchRecord({ db }: Pick<AppClients, 'db'>) {
     // A caller holding both states sees it from the first of them.
     for (const state of caller.states) {
       const view = await getMatch(pool, matchId, state);
-      if (view) return json(view);
+      if (view) return { ...json(view), headers: { 'cache-control': 'no-store', etag: matchEtag(view.version) } };
     }
     return matchNotFound(); // purged between the edge's check and here
   };

@@ -64,7 +64,7 @@ describe('loadSettings', () => {
     expect(settings.matchClosedRetentionDays).toBe(30);
     expect(settings.applicationInsightsConnectionString).toBeUndefined();
     expect(settings.auth).toEqual({ issuer: local.AUTH_ISSUER, audience: local.AUTH_AUDIENCE, jwksUrl: local.AUTH_JWKS_URL, rateLimitPerMinute: 60 });
-    expect(settings.uploadMaxBytes).toBe(4 * 1024 ** 3);
+    expect(settings.uploads).toEqual({ maxBytes: 4 * 1024 ** 3, partBytes: 64 * 1024 ** 2, abandonHours: 24, partsPerMinute: 240 });
     expect(settings.dashboard).toBeUndefined();
   });
 
@@ -194,7 +194,7 @@ describe('loadSettings', () => {
       maxRejectedShare: DEFAULT_MAX_REJECTED_SHARE,
       maxErrorRows: DEFAULT_MAX_ERROR_ROWS,
     });
-    expect(settings.uploadMaxBytes).toBe(DEFAULT_UPLOAD_MAX_BYTES);
+    expect(settings.uploads).toEqual({ maxBytes: DEFAULT_UPLOAD_MAX_BYTES, partBytes: 64 * 1024 ** 2, abandonHours: 24, partsPerMinute: 240 });
   });
 
   it('declares every setting once, with a default for each optional tuning value loadSettings falls back on', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { httpRoutes, type HttpFunctionName } from '../../src/functions/httpRoutes.js';
@@ -18,6 +19,7 @@ describe('access to every route', () => {
   let ca: UploadStatusBody;
   let tx: UploadStatusBody;
   let matchId: string;
+  let sessionId: string;
   // Row counts no other number in a response is likely to equal.
   const CA_ROWS = 1237;
   const TX_ROWS = 2341;
@@ -39,6 +41,8 @@ describe('access to every route', () => {
     expect((await put('ca', CA_ROWS, tokens.stateA)).status).toBe(202);
     expect((await put('tx', TX_ROWS, tokens.stateB)).status).toBe(202);
     [ca, tx] = await Promise.all([finalStatus(t, 'ca/access.csv'), finalStatus(t, 'tx/access.csv')]);
+    const opened = await t.api('/api/states/CA/upload-sessions', { method: 'POST', token: tokens.stateA, body: JSON.stringify({ fileName: 'parts.csv', size: sessionFile.length }) });
+    sessionId = ((await opened.json()) as { id: string }).id;
     expect([ca.rowsCommitted, tx.rowsCommitted]).toEqual([CA_ROWS, TX_ROWS]);
     // The two files share their first CA_ROWS hashes: a CA–TX match record for each, once both runs are done.
     matchId = await waitFor('the CA–TX match records', async () => {
@@ -52,14 +56,28 @@ describe('access to every route', () => {
 
   const call = (who: Who, path: string, init: RequestInit = {}) => {
     const token = tokens[who];
-    const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    const headers = { ...(init.headers as Record<string, string> | undefined), ...(token ? { authorization: `Bearer ${token}` } : {}) };
     return fetch(`${t.url}${path}`, { ...init, headers });
   };
   const small = `${CSV_HEADER}\n${validRows(10_000, 10_003)}`;
+  // A resumable upload of state A's, opened in beforeAll: the matrix reads it, sends its one part and commits it.
+  const sessionFile = Buffer.from(`${CSV_HEADER}\n${validRows(20_000, 20_003)}`);
+  const sessionPath = () => `/api/states/CA/upload-sessions/${sessionId}`;
+  const partInit = (): RequestInit => ({
+    method: 'PUT', body: sessionFile, headers: { 'content-digest': `sha-256=:${createHash('sha256').update(sessionFile).digest('base64')}:` },
+  });
 
   interface Case { fn: HttpFunctionName; label: string; path: () => string; init?: RequestInit; expected: Partial<Record<Who, number>> }
   const cases: Case[] = [
     { fn: 'uploadFile', label: 'PUT A upload', path: () => '/api/states/CA/uploads/table.csv', init: { method: 'PUT', body: small }, expected: { stateA: 202, stateB: 403, operator: 403 } },
+    {
+      fn: 'createUploadSession', label: 'open an upload in parts for A', path: () => '/api/states/CA/upload-sessions',
+      init: { method: 'POST', body: JSON.stringify({ fileName: 'opened.csv', size: 1000 }) }, expected: { stateA: 201, stateB: 403, operator: 403 },
+    },
+    { fn: 'uploadSessions', label: "A's uploads in parts", path: () => '/api/states/CA/upload-sessions', expected: { stateA: 200, stateB: 403, operator: 403 } },
+    { fn: 'uploadSession', label: "A's upload in parts", path: sessionPath, expected: { stateA: 200, stateB: 403, operator: 403 } },
+    { fn: 'uploadSessionPart', label: "a part of A's upload", path: () => `${sessionPath()}/parts/1`, init: partInit(), expected: { stateA: 200, stateB: 403, operator: 403 } },
+    { fn: 'commitUploadSession', label: "A's upload in parts committed", path: () => `${sessionPath()}/commit`, init: { method: 'POST' }, expected: { stateA: 202, stateB: 403, operator: 403 } },
     { fn: 'stateUploads', label: "A's uploads", path: () => '/api/states/ca/uploads', expected: { stateA: 200, stateB: 403, operator: 200 } },
     { fn: 'stateSummaries', label: 'states', path: () => '/api/states?uploads=5', expected: { stateA: 200, stateB: 200, operator: 200 } },
     { fn: 'uploadStatus', label: "A's upload by id", path: () => `/api/uploads/${ca.uploadId}`, expected: { stateA: 200, stateB: 404, operator: 200 } },

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { EventHubConsumerClient, EventHubProducerClient, earliestEventPosition } from '@azure/event-hubs';
+import { EventHubProducerClient } from '@azure/event-hubs';
 import { publishPendingEvents } from '../../src/adapters/eventPublisher.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { CSV_HEADER, finalStatus, hashOf } from '../support/uploads.js';
+import { readHub } from '../support/eventHub.js';
 import { useTestStack, waitFor, type TestStack } from '../support/localStack.js';
 
 /** A small valid file whose lds_hash values are hashOf(from) .. hashOf(to - 1). */
@@ -12,32 +13,6 @@ const csv = (from: number, to: number, bad = 0) => {
   for (let i = 0; i < bad; i++) rows.push(`not-a-hash,B${i},C${i}`);
   return `${rows.join('\n')}\n`;
 };
-
-/** The events of one type on the upload-events hub, read from the start with a consumer group (no new one for 1.5 s). */
-async function readHub(t: TestStack, group: string, type: string, atLeast: number) {
-  const consumer = new EventHubConsumerClient(group, t.stack.settings.EventHubConnection!, 'upload-events');
-  const seen: Array<{ id: string; partitionKey: string | null; data: unknown }> = [];
-  const subscription = consumer.subscribe(
-    {
-      processEvents: async (events) => {
-        for (const e of events) {
-          const body = e.body as { id: string; type: string; data: unknown };
-          if (body.type === type) seen.push({ id: body.id, partitionKey: e.partitionKey ?? null, data: body.data });
-        }
-      },
-      processError: async () => {},
-    },
-    { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
-  );
-  try {
-    await waitFor(`${atLeast} ${type} events`, async () => (seen.length >= atLeast ? true : undefined));
-    await new Promise((done) => setTimeout(done, 1500));
-    return seen;
-  } finally {
-    await subscription.close();
-    await consumer.close();
-  }
-}
 
 async function upload(t: TestStack, blobName: string, content: string): Promise<void> {
   await t.uploads.getBlockBlobClient(blobName).upload(content, Buffer.byteLength(content));

@@ -136,8 +136,8 @@ describe('match records through the API', () => {
 
   it('refuses a bad status, cursor, limit or state with a problem saying which', async () => {
     const refusals: Array<[string, string]> = [
-      ['/api/states/ca/matches?status=gone', 'status must be open or closed'],
-      ['/api/states/ca/matches?status=OPEN', 'status must be open or closed'],
+      ['/api/states/ca/matches?status=gone', 'status must be open, closed or needs-action'],
+      ['/api/states/ca/matches?status=OPEN', 'status must be open, closed or needs-action'],
       ['/api/states/ca/matches?after=not-a-cursor', 'after must be a cursor returned as next'],
       ['/api/states/ca/matches?limit=0', 'limit must be an integer from 1 to 1000'],
       ['/api/states/ca/matches?limit=1001', 'limit must be an integer from 1 to 1000'],

@@ -76,7 +76,8 @@ describe('upload dashboard in chromium', () => {
     [t, browser] = await Promise.all([
       // Small chunks one at a time: the upload spans several of the page's polls (2.5-5 s apart), so progress below
       // 100 % is seen (at 256 KiB an idle machine finished it between two polls; 64 KiB took 15-20 polls).
-      startTestStack({ INGEST_CHUNK_BYTES: String(128 << 10), INGEST_MAX_CHUNKS_IN_FLIGHT: '1' }),
+      // Every open record needs its states' action at once (MATCH_NEEDS_ACTION_DAYS 0).
+      startTestStack({ INGEST_CHUNK_BYTES: String(128 << 10), INGEST_MAX_CHUNKS_IN_FLIGHT: '1', MATCH_NEEDS_ACTION_DAYS: '0' }),
       launchChromium(CHROMIUM_ARGS),
     ]);
     operatorToken = await t.token({ operator: true });
@@ -314,6 +315,70 @@ describe('upload dashboard in chromium', () => {
       // Another state's records are refused.
       await caPage.goto(`${dashboardUrl(t.url)}#/matches/NV`);
       await waitFor('the refusal', async () => ((await caPage.locator('#problem').textContent()) === 'Forbidden: your roles do not let you read the match records of state NV' ? true : undefined));
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('lists what needs a state user\'s action, shows a record with both sides\' dispositions, and records the user\'s own', async () => {
+    // The 60 CA–NV records of the test before.
+    const caToken = await t.token({ states: ['CA'] });
+    const nvToken = await t.token({ states: ['NV'] });
+    const needing = async (token: string) => {
+      const response = await t.api('/api/states/ca/matches?status=needs-action&limit=1000', { token });
+      return ((await response.json()) as { matches: Array<{ matchId: string }> }).matches;
+    };
+    expect(await needing(caToken)).toHaveLength(60);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const caPage = await context.newPage();
+    const problems: string[] = [];
+    caPage.on('pageerror', (error) => problems.push(error.message));
+    const cells = (p: Page) => p.$$eval('#dispositions tbody tr', (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)));
+    try {
+      await signIn(caPage, dashboardUrl(t.url), { states: 'CA' });
+      await caPage.getByRole('link', { name: 'Needs your action (CA)' }).click();
+      await waitFor('the needs-action list', async () => ((await caPage.locator('#match-list tbody tr').count()) === 50 ? true : undefined));
+      expect(await caPage.locator('#matches-title').textContent()).toBe('Needs your action: CA');
+      expect(await caPage.locator('#matches-info').textContent()).toBe('Matches needing your action 1–50 (page 1).');
+
+      // The first record: both sides, nothing recorded yet.
+      const link = caPage.locator('#match-list tbody tr a').first();
+      const matchId = (await link.textContent())!;
+      await link.click();
+      await waitFor('the record', async () => ((await cells(caPage)).length === 10 ? true : undefined));
+      expect(await caPage.locator('#record-title').textContent()).toBe(`Match ${matchId}`);
+      const shown = await cells(caPage);
+      expect(shown[0]![1]).not.toBe('–');
+      expect(shown[0]![2]).toMatch(/^NV\d+$/);
+      expect(shown.slice(2).every((row) => row[1] === '–' && row[2] === '–')).toBe(true);
+      expect(await seriousViolations(caPage)).toEqual([]);
+
+      // CA records its initial action through the form.
+      const today = new Date().toISOString().slice(0, 10);
+      await caPage.getByLabel('Initial action', { exact: true }).selectOption('notice_sent');
+      await caPage.getByLabel('Initial action date').fill(today);
+      await caPage.getByRole('button', { name: 'Save' }).click();
+      await waitFor('the saved disposition', async () => ((await cells(caPage))[2]![1] === 'Notice sent' ? true : undefined));
+      expect((await cells(caPage))[3]).toEqual(['Initial action date', today, '–']);
+      await caPage.screenshot({ path: join(ARTIFACTS, 'dashboard-match-record.png'), fullPage: true });
+      const asNv = await t.api(`/api/matches/${matchId}`, { token: nvToken });
+      expect(await asNv.json()).toMatchObject({ state: 'NV', otherDisposition: { initial_action_taken: 'notice_sent', initial_action_at: today } });
+      expect((await needing(caToken)).map((m) => m.matchId)).not.toContain(matchId);
+      expect(await needing(caToken)).toHaveLength(59);
+
+      // Another CA caseworker saves first: the page's save is refused (412), and it shows the record as it now is.
+      const other = await t.api(`/api/matches/${matchId}/dispositions/CA`, {
+        token: caToken, method: 'PATCH', body: JSON.stringify({ vulnerable_individual: true }), headers: { 'content-type': 'application/json', 'if-match': '"1"' },
+      });
+      expect(other.status).toBe(200);
+      await caPage.getByLabel('Final disposition', { exact: true }).selectOption('benefits_approved');
+      await caPage.getByLabel('Final disposition date').fill(today);
+      await caPage.getByRole('button', { name: 'Save' }).click();
+      await waitFor('the conflict', async () => ((await caPage.locator('#problem').textContent())?.startsWith('The match changed since you opened it') ? true : undefined));
+      await waitFor('the record as it now is', async () => ((await cells(caPage))[9]![1] === 'Yes' ? true : undefined));
+      expect((await cells(caPage))[7]).toEqual(['Final disposition', '–', '–']);
+      expect(await caPage.content()).not.toMatch(/[0-9a-f]{128}/i);
       expect(problems).toEqual([]);
     } finally {
       await context.close();

@@ -1,10 +1,9 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_ROLE, prepareAppDatabase } from '../../local/src/appDatabase.js';
+import { describe, expect, it } from 'vitest';
+import { APP_ROLE } from '../../local/src/appDatabase.js';
 import { cleanupUploads } from '../../src/engine/index.js';
 import { runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
 import { purgeClosedMatches } from '../../src/engine/matchRecords.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useAppRoleDatabase } from '../support/appRoleDatabase.js';
 import { ingest } from '../support/engineDatabase.js';
 import { CSV_HEADER, validRows } from '../support/uploads.js';
 
@@ -13,22 +12,7 @@ import { CSV_HEADER, validRows } from '../support/uploads.js';
  * connects as a login that acts only as bulkflow_app. The app's whole engine cycle works under it; nothing an
  * injected statement would want does.
  */
-let db: TestDatabase;
-let admin: pg.Pool;
-let app: pg.Pool;
-
-beforeAll(async () => {
-  db = await createTestDatabase('role');
-  const appUrl = await prepareAppDatabase(db.url);
-  admin = new pg.Pool({ connectionString: db.url, max: 2 });
-  app = new pg.Pool({ connectionString: appUrl, max: 4 });
-});
-
-afterAll(async () => {
-  await app?.end();
-  await admin?.end();
-  await db?.drop();
-});
+const { admin, app } = useAppRoleDatabase('role');
 
 async function refusal(sql: string): Promise<string> {
   const client = await app.connect();

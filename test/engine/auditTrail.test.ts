@@ -1,26 +1,10 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareAppDatabase } from '../../local/src/appDatabase.js';
+import { describe, expect, it } from 'vitest';
 import { listAuditRecords, purgeAuditRecords, writeAuditRecord, type AuditEntry } from '../../src/engine/auditTrail.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useAppRoleDatabase } from '../support/appRoleDatabase.js';
 
 /** The audit trail as the app's own role sees it: it appends and reads, and removes only old rows, only by age. */
-let db: TestDatabase;
-let admin: pg.Pool;
-let app: pg.Pool;
-
-beforeAll(async () => {
-  db = await createTestDatabase('audit');
-  const appUrl = await prepareAppDatabase(db.url);
-  admin = new pg.Pool({ connectionString: db.url, max: 2 });
-  app = new pg.Pool({ connectionString: appUrl, max: 2 });
-});
-
-afterAll(async () => {
-  await app?.end();
-  await admin?.end();
-  await db?.drop();
-});
+const { admin, app } = useAppRoleDatabase('audit', { appPoolMax: 2 });
 
 const entry = (over: Partial<AuditEntry> = {}): AuditEntry => ({
   callerId: 'caller-1', clientId: 'client-1', roles: ['State.CA'], states: ['CA'], route: 'stateMatches', method: 'GET',

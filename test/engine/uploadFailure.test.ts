@@ -3,9 +3,9 @@ import { activateUpload, commitChunk, failUpload, getUpload, planUpload, registe
 import { withTransaction } from '../../src/engine/db.js';
 import { markUploadFailed } from '../../src/engine/uploadFailure.js';
 import { csvSource, ingest, useEngineDatabase } from '../support/engineDatabase.js';
-import { FULL_HEADER } from '../support/uploads.js';
+import { FULL_HEADER, hashOf } from '../support/uploads.js';
 
-const row = (i: number, lds = i.toString(16).padStart(128, '0')) => `${lds},C${i},P${i},,,`;
+const row = (i: number, lds = hashOf(i)) => `${lds},C${i},P${i},,,`;
 const csv = (n: number, bad: (i: number) => boolean = () => false) =>
   `${[FULL_HEADER, ...Array.from({ length: n }, (_, k) => (bad(k + 1) ? row(k + 1, 'x') : row(k + 1)))].join('\n')}\n`;
 

@@ -5,7 +5,7 @@ import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { useFaultStack, type FaultStack } from '../support/faultStack.js';
 import { waitFor } from '../support/localStack.js';
-import { finalStatus } from '../support/uploads.js';
+import { finalStatus, hashOf } from '../support/uploads.js';
 import { expectIngestedOnce } from './expectations.js';
 
 const ROWS = 100_000;
@@ -40,7 +40,7 @@ describe('host SIGKILLed in the middle of a fan-out', () => {
   }, 400_000);
 
   it('a consumer that dies before checkpointing reprocesses the completion events idempotently', async () => {
-    const csv = (from: number) => `lds_hash,participant_id\n${Array.from({ length: 40 }, (_, i) => `${(from + i).toString(16).padStart(128, '0')},P${i}`).join('\n')}\n`;
+    const csv = (from: number) => `lds_hash,participant_id\n${Array.from({ length: 40 }, (_, i) => `${hashOf(from + i)},P${i}`).join('\n')}\n`;
     await t.uploads.getBlockBlobClient('kt/a.csv').upload(csv(0), csv(0).length);
     await t.uploads.getBlockBlobClient('ku/a.csv').upload(csv(20), csv(20).length);
     const uploads = [await finalStatus(t, 'kt/a.csv'), await finalStatus(t, 'ku/a.csv')];

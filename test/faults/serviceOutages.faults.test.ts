@@ -5,7 +5,7 @@ import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { useFaultStack, type FaultStack } from '../support/faultStack.js';
 import { waitFor } from '../support/localStack.js';
-import { finalStatus } from '../support/uploads.js';
+import { finalStatus, hashOf } from '../support/uploads.js';
 import { expectIngestedOnce } from './expectations.js';
 
 const ROWS = 100_000;
@@ -58,7 +58,7 @@ describe('Event Hubs endpoint down when an upload completes', () => {
 
   it('keeps the completion event in the outbox and delivers it once the endpoint is back', async () => {
     await t.stopEventHubs();
-    const rows = 'lds_hash,participant_id\n' + Array.from({ length: 50 }, (_, i) => `${i.toString(16).padStart(128, '0')},P${i}`).join('\n') + '\n';
+    const rows = 'lds_hash,participant_id\n' + Array.from({ length: 50 }, (_, i) => `${hashOf(i)},P${i}`).join('\n') + '\n';
     await t.uploads.getBlockBlobClient('eh/a.csv').upload(rows, rows.length);
     const status = await finalStatus(t, 'eh/a.csv');
     expect(status.status).toBe('complete');

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { APP_ROLE } from '../../local/src/appDatabase.js';
+import { AZURE_MAX_REQUEST_BYTES } from '../../local/src/host/httpBody.js';
+import { MAX_UPLOAD_PART_BYTES } from '../../src/engine/index.js';
 import { settingDefinitions, type SettingDefinition } from '../../src/adapters/settings.js';
 import { loadApp } from '../../local/src/host/registry.js';
 import { JURISDICTIONS } from '../../src/engine/jurisdictions.js';
@@ -141,7 +143,13 @@ describe('bearer tokens on Azure', () => {
     expect(value('AUTH_JWKS_URL')).toBe("'${authority}/discovery/v2.0/keys'");
     expect(value('AUTH_AUDIENCE')).toBe('authClientId');
     expect(value('DASHBOARD_CLIENT_ID')).toBe('authClientId');
-    expect(value('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT')).toBe(value('UPLOAD_MAX_BYTES'));
+    // The host's limit sits above every request the app takes, so the app's own 413 (naming the resumable route) is
+    // what a caller gets; and at Azure's documented 210 MB, which the local host enforces by default.
+    expect(value('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT')).toBe('string(210 * 1024 * 1024)');
+    expect(210 * 1024 * 1024).toBe(AZURE_MAX_REQUEST_BYTES);
+    expect(value('UPLOAD_PART_BYTES')).toBe('string(uploadPartBytes)');
+    expect(functionApp).toMatch(/@maxValue\(104857600\)\nparam uploadPartBytes int/);
+    expect(MAX_UPLOAD_PART_BYTES).toBe(104857600);
     expect(variable(functionApp, 'authority')).toBe("'${environment().authentication.loginEndpoint}${tenant().tenantId}'");
     expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/authClientId: appRegistration\.outputs\.clientId/);
   });
@@ -311,6 +319,55 @@ describe('role assignments', () => {
     }
     const broad = ['8e3af657-a8ff-443c-a75c-2fe8c4bcb635', 'b24988ac-6180-42a0-ab88-20f7382dd24c', '17d1049b-9a84-46fb-8f53-869881c3d3ab'];
     expect(Object.values(roles).filter((id) => broad.includes(id))).toEqual([]);
+  });
+});
+
+describe('private network (VNET_ENABLED)', () => {
+  const network = readBicep('infra/bicep/modules/network.bicep');
+  const endpoints = [...network.matchAll(/^module (\w+) 'privateEndpoint\.bicep' = \{\n([\s\S]*?)^\}/gm)].map((match) => ({
+    target: property(match[2]!, 'targetId'),
+    groupId: literal(property(match[2]!, 'groupId')),
+    zone: property(match[2]!, 'zoneId'),
+  }));
+
+  it('is one switch from azd\'s environment, off by default', () => {
+    const file = JSON.parse(read('infra/bicep/main.parameters.json')) as { parameters: Record<string, { value: string }> };
+    expect(file.parameters.vnetEnabled?.value).toBe('${VNET_ENABLED}');
+    expect(params(main).find((p) => p.name === 'vnetEnabled')?.defaultValue).toBe('false');
+    expect(main).toMatch(/^module network 'modules\/network\.bicep' = if \(vnetEnabled\) \{$/m);
+  });
+
+  it('gives every endpoint the app uses a private endpoint with its DNS zone', () => {
+    // Host storage: blob, queue and table (Functions host, Durable task hub, package); uploads: blob; Event Hubs; PostgreSQL.
+    expect(endpoints.map((e) => `${e.target} ${e.groupId}`).sort()).toEqual([
+      'eventHubsNamespaceId namespace',
+      'postgresServerId postgresqlServer',
+      'storageAccountId blob',
+      'storageAccountId queue',
+      'storageAccountId table',
+      'uploadsStorageAccountId blob',
+    ]);
+    for (const endpoint of endpoints) expect(endpoint.zone, endpoint.groupId).toMatch(/^\w+Zone\.outputs\.id$/);
+    const networkModule = moduleBlock(main, 'modules/network.bicep');
+    expect(networkModule).toMatch(/storageAccountId: storage\.outputs\.id$/m);
+    expect(networkModule).toMatch(/uploadsStorageAccountId: storage\.outputs\.uploadsId$/m);
+    expect(networkModule).toMatch(/postgresServerId: postgres\.outputs\.id$/m);
+    // The app's outbound traffic goes through the delegated subnet.
+    expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/appSubnetId: vnetEnabled \? network!\.outputs\.appSubnetId : ''$/m);
+    expect(functionApp).toMatch(/virtualNetworkSubnetId: empty\(appSubnetId\) \? null : appSubnetId/);
+    expect(network).toMatch(/serviceName: 'Microsoft\.App\/environments'/);
+  });
+
+  it('closes the public endpoints it replaces, keeping the trusted-service bypass Event Grid needs', () => {
+    const account = readBicep('infra/bicep/modules/storageAccount.bicep');
+    expect(property(account, 'publicNetworkAccess')).toBe("vnetEnabled ? 'Disabled' : 'Enabled'");
+    expect(account).toMatch(/networkAcls: \{ bypass: 'AzureServices', defaultAction: vnetEnabled \? 'Deny' : 'Allow' \}/);
+    expect(property(readBicep('infra/bicep/modules/eventHubs.bicep'), 'publicNetworkAccess')).toBe("vnetEnabled ? 'Disabled' : 'Enabled'");
+    for (const module of ['storage', 'eventHubs', 'postgres']) expect(moduleBlock(main, `modules/${module}.bicep`)).toMatch(/^\s+vnetEnabled: vnetEnabled$/m);
+    // PostgreSQL: no Azure-wide rule with the network; its public endpoint admits only what predeploy opens.
+    const rule = resources(readBicep('infra/bicep/modules/postgres.bicep')).find((r) => r.symbol === 'allowAzureServices')!;
+    expect(read('infra/bicep/modules/postgres.bicep')).toMatch(/^resource allowAzureServices '[^']+' = if \(!vnetEnabled\) \{$/m);
+    expect(rule.body).toMatch(/startIpAddress: '0\.0\.0\.0', endIpAddress: '0\.0\.0\.0'/);
   });
 });
 

@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../local/src/embeddedPostgres.js';
 import { root } from './bicepText.js';
@@ -38,10 +39,14 @@ beforeAll(async () => {
   // A certificate for 127.0.0.1, which the hook process trusts and verifies like Azure's.
   const cert = join(server.dataDir!, 'server.crt');
   const key = join(server.dataDir!, 'server.key');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+  });
+  writeFileSync(cert, pems.cert);
+  writeFileSync(key, pems.private, { mode: 0o600 });
   const owner = serverUser();
   if (owner) for (const file of [cert, key]) chownSync(file, owner.uid, owner.gid);
-  writeFileSync(join(scratch, 'ca.crt'), execFileSync('openssl', ['x509', '-in', cert], { encoding: 'utf8' }));
+  writeFileSync(join(scratch, 'ca.crt'), pems.cert);
   writeFileSync(
     join(server.dataDir!, 'pg_hba.conf'),
     [`host all postgres 127.0.0.1/32 scram-sha-256`, `hostssl all "${group}" 127.0.0.1/32 scram-sha-256`, ''].join('\n'),

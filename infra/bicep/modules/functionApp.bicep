@@ -40,6 +40,10 @@ param authClientId string
 param authScope string
 @description('Largest file the upload API accepts, in bytes.')
 param uploadMaxBytes int
+@description('Parts of a resumable upload, and the largest single PUT: far below the 210 MB request limit of Azure Functions.')
+@minValue(65536)
+@maxValue(104857600)
+param uploadPartBytes int = 67108864
 @description('Subnet the app integrates with (the private network); empty = none.')
 param appSubnetId string
 
@@ -75,8 +79,10 @@ var authSettings = [
   { name: 'DASHBOARD_CLIENT_ID', value: authClientId }
   { name: 'DASHBOARD_SCOPE', value: authScope }
   { name: 'UPLOAD_MAX_BYTES', value: string(uploadMaxBytes) }
-  // The host refuses larger bodies before the app sees them (its default is 100 MB).
-  { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: string(uploadMaxBytes) }
+  { name: 'UPLOAD_PART_BYTES', value: string(uploadPartBytes) }
+  // The host refuses larger bodies (text/plain 413) before the app sees them: at the 210 MB Azure Functions accepts,
+  // well above any part, so a too-large request gets the app's own problem detail naming the resumable route.
+  { name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', value: string(210 * 1024 * 1024) }
 ]
 
 var appSettings = [

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { dashboardUrl } from '../../../src/functions/dashboard.js';
 import { appPackagePath } from '../packageRoot.js';
 import { abortedThenGrace, runOnStack, stackBanner, STACK_OPTIONS, STACK_OPTIONS_USAGE, stackOptions } from './runOnStack.js';
 import { ingestFile, printSummary } from './ingest.js';
+import { parseCommandLine } from './args.js';
 
 const USAGE = `usage: bulkflow demo [--serve] ${STACK_OPTIONS_USAGE}`;
 
@@ -15,13 +15,9 @@ const USAGE = `usage: bulkflow demo [--serve] ${STACK_OPTIONS_USAGE}`;
  * `--serve` then keeps it all running until Ctrl-C, and says how to reach each service.
  */
 export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: { serve: { type: 'boolean', default: false }, ...STACK_OPTIONS } }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine({ args, options: { serve: { type: 'boolean', default: false }, ...STACK_OPTIONS } }, USAGE);
+  if (!parsed) return 2;
+  const { values } = parsed;
   const root = appPackagePath();
   return runOnStack({ ...stackOptions(values, 7071), logLevel: 'warning' }, async (stack, signal) => {
     if (!(await hasActiveUpload(stack.settings.DATABASE_URL!, 'TX'))) {

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { tcpPort } from './args.js';
+import { parseCommandLine, tcpPort } from './args.js';
 import { startEventHubsEndpoint } from '../eventhubs/endpoint.js';
 import { loadHubsConfig } from '../eventhubs/hubConfig.js';
 import { Components } from '../lifecycle/components.js';
@@ -10,22 +9,18 @@ const USAGE = `usage: bulkflow eventhubs [--port 5672] [--config eventhubs.local
 
 /** `npx bulkflow eventhubs`: runs the local Event Hubs endpoint until interrupted. */
 export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        port: { type: 'string', default: '5672' },
-        config: { type: 'string', default: 'eventhubs.local.json' },
-        data: { type: 'string', default: '.data/eventhubs' },
-        fsync: { type: 'string', default: 'always' },
-        help: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine({
+    args,
+    options: {
+      port: { type: 'string', default: '5672' },
+      config: { type: 'string', default: 'eventhubs.local.json' },
+      data: { type: 'string', default: '.data/eventhubs' },
+      fsync: { type: 'string', default: 'always' },
+      help: { type: 'boolean', default: false },
+    },
+  }, USAGE);
+  if (!parsed) return 2;
+  const { values } = parsed;
   if (values.help) {
     console.log(USAGE);
     return 0;

@@ -1,6 +1,5 @@
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { tcpPort } from './args.js';
+import { parseCommandLine, tcpPort } from './args.js';
 import { resolvePostgres } from '../embeddedPostgres.js';
 import { AppLoadError, HOST_DRAIN_MS, startHost } from '../host.js';
 import { Components, describeExit } from '../lifecycle/components.js';
@@ -14,21 +13,17 @@ embedded server with data in DIR/.data/postgres), timer triggers. Ctrl-C (or SIG
 PostgreSQL and exits 0; a second Ctrl-C exits at once.`;
 
 export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        app: { type: 'string' },
-        port: { type: 'string', default: '7071' },
-        'activity-lease-ms': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine({
+    args,
+    options: {
+      app: { type: 'string' },
+      port: { type: 'string', default: '7071' },
+      'activity-lease-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }, `\n${USAGE}`);
+  if (!parsed) return 2;
+  const { values } = parsed;
   if (values.help) {
     console.log(USAGE);
     return 0;

@@ -1,9 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { basename, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { EventHubConsumerClient, earliestEventPosition, type EventPosition } from '@azure/event-hubs';
 import cliProgress from 'cli-progress';
 import pg from 'pg';
@@ -12,7 +8,8 @@ import {
 } from '../../../src/engine/index.js';
 import type { UploadStatusBody } from '../../../src/status/statusBody.js';
 import type { LocalStack } from '../stack.js';
-import { tcpPort } from './args.js';
+import { parseCommandLine, tcpPort } from './args.js';
+import { uploadFile, type UploadResult } from './partsUpload.js';
 import { runOnStack, STACK_OPTIONS, STACK_OPTIONS_USAGE, stackOptions } from './runOnStack.js';
 
 /** A wait that ends early, by throwing, when the command stops. */
@@ -35,23 +32,22 @@ export interface IngestSummary {
   matchAnalysis: MatchRun['results'] | null;
   statusUrl: string;
   managementUrl: string;
+  /** Bytes this run sent to the upload API (parts re-sent after a cut count again). */
+  uploadBytes: number;
+  /** Bytes the server already held when this run began (an upload a stopped run left open). */
+  resumedBytes: number;
 }
 
 const USAGE = `usage: bulkflow ingest FILE --state XX [--json] [--port 7071] ${STACK_OPTIONS_USAGE}`;
 
 /** `bulkflow ingest FILE --state XX [--json]`: the whole product path for one file, on this machine. */
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, port: { type: 'string', default: '7071' }, ...STACK_OPTIONS },
-    });
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine({
+    args,
+    allowPositionals: true,
+    options: { state: { type: 'string' }, json: { type: 'boolean', default: false }, port: { type: 'string', default: '7071' }, ...STACK_OPTIONS },
+  }, USAGE);
+  if (!parsed) return 2;
   const { values, positionals } = parsed;
   const file = positionals[0];
   const port = tcpPort(values.port, USAGE);
@@ -88,7 +84,8 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
   try {
     // The API takes letters, digits, ".", "_" and "-" in a file name.
     const name = basename(file).replace(/[^A-Za-z0-9._-]/g, '-');
-    const { uploadId } = await putFile(`${stack.url}/api/states/${state.toLowerCase()}/uploads/${name}`, file, token, signal);
+    const sent = await sendFile(stack, file, state, name, token, options);
+    const { uploadId } = sent;
     const status = await followProgress(stack.url, uploadId, token, options);
     const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}/api/uploads/${uploadId}/errors?limit=10`, token, signal);
     const final = Date.now();
@@ -111,29 +108,42 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
       matchAnalysis: matches?.results ?? null,
       statusUrl: `${stack.url}/api/uploads/${uploadId}`,
       managementUrl: `${stack.url}${status.links.orchestration}`,
+      uploadBytes: sent.uploadBytes,
+      resumedBytes: sent.resumedBytes,
     };
   } finally {
     await events.close();
   }
 }
 
-/** PUT with the file streamed from disk and its length declared (the API refuses chunked bodies). */
-async function putFile(url: string, file: string, token: string, signal?: AbortSignal): Promise<{ uploadId: string; instanceId: string; statusUrl: string }> {
-  const { size } = await stat(file);
-  return new Promise((resolveUpload, reject) => {
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'text/csv', 'content-length': String(size) };
-    const put = httpRequest(url, { method: 'PUT', headers, ...(signal ? { signal } : {}) }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => {
-        if (response.statusCode === 202) resolveUpload(JSON.parse(body) as { uploadId: string; instanceId: string; statusUrl: string });
-        else reject(new Error(`PUT ${url}: HTTP ${response.statusCode} ${body}`));
-      });
+/**
+ * Sends the file through the upload API with a progress bar: one PUT up to the server's part size, in parts above it
+ * (four at once), resuming an upload of the same file that a stopped run left open.
+ */
+async function sendFile(stack: LocalStack, file: string, state: string, fileName: string, token: string, options: IngestOptions): Promise<UploadResult> {
+  const bar = options.progress
+    ? new cliProgress.SingleBar(
+        { format: ' upload {bar} {percentage}% | {sent} of {total} MiB | {rate} MiB/s | {phase}', stream: process.stderr, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  const started = Date.now();
+  let begun = false;
+  try {
+    return await uploadFile({
+      baseUrl: stack.url, state, file, fileName, token, parallel: 4, ...(options.signal ? { signal: options.signal } : {}),
+      onProgress: ({ sentBytes, resumedBytes, totalBytes, phase }) => {
+        if (!bar) return;
+        const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+        const values = { sent: mib(sentBytes + resumedBytes), total: mib(totalBytes), rate: (sentBytes / 2 ** 20 / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(1), phase };
+        if (!begun) bar.start(totalBytes, sentBytes + resumedBytes, values);
+        else bar.update(sentBytes + resumedBytes, values);
+        begun = true;
+      },
     });
-    put.on('error', reject);
-    createReadStream(file).on('error', reject).pipe(put);
-  });
+  } finally {
+    if (begun) bar?.stop();
+  }
 }
 
 async function followProgress(hostUrl: string, uploadId: string, token: string, options: IngestOptions): Promise<UploadStatusBody> {
@@ -252,6 +262,7 @@ export function printSummary(summary: IngestSummary): void {
     `upload ${summary.uploadId} (${summary.state}): ${summary.status}`,
     `  rows: ${summary.rowsCommitted} committed, ${summary.rowsRejected} rejected of ${summary.rowsTotal ?? '?'}`,
     `  time: ${(summary.durationMs / 1000).toFixed(1)} s end to end${summary.rowsPerSecond ? `, ${summary.rowsPerSecond} rows/s` : ''}`,
+    `  upload: ${summary.uploadBytes} bytes sent${summary.resumedBytes > 0 ? `, ${summary.resumedBytes} already held (resumed)` : ''}`,
   ];
   if (summary.errors.length > 0) {
     lines.push(`  first rejected rows:`);

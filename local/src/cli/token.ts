@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadOrCreateSigningKey } from '../issuer/signingKey.js';
 import { mintToken } from '../issuer/tokens.js';
 import { appPackagePath } from '../packageRoot.js';
+import { parseCommandLine } from './args.js';
 
 const USAGE = 'usage: bulkflow token --state XX [--state YY ...] | --operator [--ttl SECONDS] [--data DIR (the stack\'s, default .data)]';
 
@@ -13,16 +13,12 @@ const USAGE = 'usage: bulkflow token --state XX [--state YY ...] | --operator [-
  * `curl -H "Authorization: Bearer $(npx bulkflow token --state CA)" http://localhost:7071/api/states`.
  */
 export async function run(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { state: { type: 'string', multiple: true }, operator: { type: 'boolean', default: false }, ttl: { type: 'string', default: '3600' }, data: { type: 'string' } },
-    }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommandLine({
+    args,
+    options: { state: { type: 'string', multiple: true }, operator: { type: 'boolean', default: false }, ttl: { type: 'string', default: '3600' }, data: { type: 'string' } },
+  }, USAGE);
+  if (!parsed) return 2;
+  const { values } = parsed;
   const states = values.state ?? [];
   const ttlSeconds = Number(values.ttl);
   if ((states.length === 0) === !values.operator || !states.every((s) => /^[A-Za-z]{2}$/.test(s)) || !Number.isInteger(ttlSeconds) || ttlSeconds < 60) {

@@ -2,12 +2,17 @@ import { request as httpRequest, Agent, type IncomingMessage, type ServerRespons
 import { Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
 
-/** The Functions host's default request body limit (100 MB); the app setting FUNCTIONS_REQUEST_BODY_SIZE_LIMIT raises it. */
-export const DEFAULT_BODY_LIMIT = 104_857_600;
+/**
+ * The largest request Azure Functions accepts (210 MB, its documented HTTP limit): the local host refuses bodies
+ * above it by default, and above it whatever FUNCTIONS_REQUEST_BODY_SIZE_LIMIT says, so a local run fails where
+ * Azure would. The setting may lower it.
+ */
+export const AZURE_MAX_REQUEST_BYTES = 210 * 1024 * 1024;
+export const DEFAULT_BODY_LIMIT = AZURE_MAX_REQUEST_BYTES;
 
 export function bodyLimit(env: NodeJS.ProcessEnv): number {
   const value = Number(env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT);
-  return Number.isSafeInteger(value) && value > 0 ? value : DEFAULT_BODY_LIMIT;
+  return Number.isSafeInteger(value) && value > 0 ? Math.min(value, AZURE_MAX_REQUEST_BYTES) : DEFAULT_BODY_LIMIT;
 }
 
 export class BodyTooLargeError extends Error {
@@ -92,6 +97,11 @@ export async function forwardThroughProxy(options: {
   const body = request.pipe(limitBytes(options.limit));
   body.on('error', (error) => proxied.destroy(error));
   body.pipe(proxied);
+  // A client that leaves mid-body: the function must see its body fail now (as on Azure), not wait for bytes that
+  // never come while the invocation, and shutdown, wait for it.
+  request.once('close', () => {
+    if (!request.complete) proxied.destroy(new Error('the client closed the connection before the whole body arrived'));
+  });
 
   const result = await options.invocation;
   if (result.error !== undefined || proxyError) {

@@ -1,0 +1,109 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { Principal } from '../auth/principal.js';
+import type { AppClients } from '../composition.js';
+import type { Jurisdiction } from '../engine/index.js';
+import { parsePatch, type FieldError } from '../engine/matchDispositions.js';
+import { reopenMatch, REOPEN_REASONS, updateDisposition } from '../engine/matchResolution.js';
+import { json, matchNotFound, problem } from './httpEncoders.js';
+import { readJsonBody } from './jsonBody.js';
+
+/** A disposition change is a few fields; 16 KiB leaves room for the longest free text many times over. */
+const MAX_BODY_BYTES = 16 * 1024;
+const ETAG = /^"(\d{1,9})"$/;
+
+/** The ETag of a record: its version (the number of changes to its dispositions). */
+export const matchEtag = (version: number): string => `"${version}"`;
+
+/** What the match resolution handlers are called with (the edge decoded and authorised it). */
+interface ResolutionCall<P> {
+  request: HttpRequest;
+  caller: Principal;
+  params: P;
+  context: InvocationContext;
+}
+
+/**
+ * PATCH /api/matches/{matchId}/dispositions/{state} with `If-Match` and a JSON merge patch of disposition fields
+ * (null clears one): 200 with the record as the state sees it and its new ETag; 428 without If-Match, 412 when the
+ * record changed since (with the current ETag), 409 when it is closed, 400 naming each field that breaks a rule.
+ * The change is announced to the other state through the outbox.
+ */
+export function updateOwnDisposition({ db, publishPendingEvents }: Pick<AppClients, 'db' | 'publishPendingEvents'>) {
+  return async ({ request, caller, params: { matchId, state }, context }: ResolutionCall<{ matchId: string; state: Jurisdiction }>): Promise<HttpResponseInit> => {
+    const version = ifMatchVersion(request);
+    if (!version.ok) return version.response;
+    const body = await readJsonBody(request, MAX_BODY_BYTES, ['application/merge-patch+json', 'application/json']);
+    if (!body.ok) return body.response;
+    const { patch, errors } = parsePatch(body.body, new Date());
+    if (errors.length > 0) return invalid(errors);
+    const result = await updateDisposition(await db(), { matchId, state, actor: actorOf(caller), ifMatch: version.value, patch });
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'not_found': return matchNotFound(); // purged between the edge's check and here
+        case 'stale': return stale(result.version);
+        case 'closed': return problem(409, 'Match closed', 'the match is closed: its dispositions no longer change (an operator can reopen it)');
+        case 'invalid': return invalid(result.errors);
+        case 'not_closed_by_states': throw new Error('unreachable');
+      }
+    }
+    if (result.changed) await announce(publishPendingEvents, context);
+    return { ...json(result.view), headers: { 'cache-control': 'no-store', etag: matchEtag(result.view.version) } };
+  };
+}
+
+/**
+ * POST /api/matches/{matchId}/reopen `{"reason": "recorded_in_error" | "state_request"}` (Operator.Admin): opens a
+ * record its states closed, so they can change their dispositions again. Answers the id, status and ETag only: an
+ * operator never reads a record's participants. If-Match is optional (nothing but a reopening changes a closed record).
+ */
+export function reopen({ db, publishPendingEvents }: Pick<AppClients, 'db' | 'publishPendingEvents'>) {
+  return async ({ request, caller, params: { matchId }, context }: ResolutionCall<{ matchId: string }>): Promise<HttpResponseInit> => {
+    const version = request.headers.get('if-match') === null ? undefined : ifMatchVersion(request);
+    if (version && !version.ok) return version.response;
+    const body = await readJsonBody(request, MAX_BODY_BYTES);
+    if (!body.ok) return body.response;
+    const reason = (body.body as { reason?: unknown } | null)?.reason;
+    if (typeof reason !== 'string' || !(REOPEN_REASONS as readonly string[]).includes(reason)) {
+      return problem(400, 'Bad request', `reason must be one of ${REOPEN_REASONS.join(', ')}`);
+    }
+    const result = await reopenMatch(await db(), {
+      matchId, actor: actorOf(caller), reason: reason as (typeof REOPEN_REASONS)[number], ...(version ? { ifMatch: version.value } : {}),
+    });
+    if (!result.ok) {
+      if (result.reason === 'not_found') return matchNotFound();
+      if (result.reason === 'stale') return stale(result.version);
+      return problem(409, 'Match not closed by its states', 'only a match its states closed (final dispositions or an invalid match) can be reopened');
+    }
+    await announce(publishPendingEvents, context);
+    return { ...json(result), headers: { 'cache-control': 'no-store', etag: matchEtag(result.version) } };
+  };
+}
+
+/** Sends the change's notification now; when Event Hubs is unreachable the outbox sweeper sends it later. */
+async function announce(publishPendingEvents: AppClients['publishPendingEvents'], context: InvocationContext): Promise<void> {
+  try {
+    await publishPendingEvents();
+  } catch (error) {
+    context.warn(`match resolution: notification deferred to the outbox sweeper: ${(error as Error).message}`);
+  }
+}
+
+function ifMatchVersion(request: HttpRequest): { ok: true; value: number } | { ok: false; response: HttpResponseInit } {
+  const header = request.headers.get('if-match');
+  if (header === null) {
+    return { ok: false, response: problem(428, 'Precondition required', 'send If-Match with the ETag of the match as you read it, so no one else\'s change is overwritten') };
+  }
+  const match = ETAG.exec(header.trim());
+  // Anything else (a list, a weak tag, *) never equals the record's current ETag.
+  return match ? { ok: true, value: Number(match[1]) } : { ok: false, response: problem(412, 'Precondition failed', 'If-Match must be the ETag of the match as you read it') };
+}
+
+function stale(version: number): HttpResponseInit {
+  return problem(412, 'Precondition failed', 'the match changed since you read it: read it again and reapply your change', { etag: matchEtag(version) });
+}
+
+function invalid(errors: FieldError[]): HttpResponseInit {
+  return problem(400, 'Bad request', errors.map((error) => (error.field ? `${error.field} ${error.message}` : error.message)).join('; '));
+}
+
+const actorOf = (caller: Principal) => ({ callerId: caller.callerId, clientId: caller.clientId });
