@@ -102,7 +102,7 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
     const rounds: Omit<MatchRound, 'joinSeconds'>[] = [];
     for (let round = 1; round <= options.runs; round++) {
       // Every round opens all the records again, from the same starting point.
-      await pool.query(`TRUNCATE bulkflow.matches, bulkflow.match_runs`);
+      await pool.query(`TRUNCATE bulkflow.matches, bulkflow.match_runs CASCADE`); // and what references the records (their disposition events)
       await pool.query(`DELETE FROM bulkflow.outbox WHERE type = 'gov.bulkflow.matches.updated'`);
       await pool.query('CHECKPOINT');
       const load = load1();

@@ -1,9 +1,10 @@
-import { mkdir } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { commitJournalName } from './eventGrid/commitJournal.js';
 import { freePort } from './freePort.js';
 import { rejectOnAbort, spawnService, type ServiceExit } from './lifecycle/services.js';
+import { localPackagePath } from './packageRoot.js';
 
 export interface AzuriteOptions {
   /** Workspace directory for Azurite's data. */
@@ -27,6 +28,8 @@ export interface RunningAzurite {
   blobEndpoint: string;
   queueEndpoint: string;
   tableEndpoint: string;
+  /** The blob versions it commits, one JSON line each (`BlobCommit`), kept across restarts on the same location. */
+  commitJournal: string;
   /** True when on 10000-10002, so `UseDevelopmentStorage=true` reaches it. */
   standardPorts: boolean;
   /** Resolves when the Azurite process ends, asked to or not. */
@@ -42,14 +45,17 @@ const STOP_GRACE_MS = 2_000;
 export const DEV_ACCOUNT = 'devstoreaccount1';
 export const DEV_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-/** Starts the `azurite` npm package (blob, queue, table) on loopback, in its own process group, and waits until it serves. */
+/**
+ * Starts the `azurite` npm package (blob, queue, table) on loopback, in its own process group, and waits until it
+ * serves. It runs through `bulkflow azurite`, which journals every committed blob version for local Event Grid.
+ */
 export async function startAzurite(options: AzuriteOptions): Promise<RunningAzurite> {
   const ports = await choosePorts(options.ports ?? 'free', options.notice);
   await mkdir(options.location, { recursive: true });
-  const require = createRequire(import.meta.url);
-  const cli = join(dirname(require.resolve('azurite/package.json')), 'dist/src/azurite.js');
+  const commitJournal = join(options.location, commitJournalName);
+  await appendFile(commitJournal, '');
   const service = spawnService('Azurite', process.execPath, [
-    cli,
+    localPackagePath('bin', 'bulkflow.js'), 'azurite', '--journal', commitJournal, '--blob-port', String(ports.blob), '--',
     '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry',
     '--location', options.location,
     '--blobPort', String(ports.blob), '--queuePort', String(ports.queue), '--tablePort', String(ports.table),
@@ -79,6 +85,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
     blobEndpoint,
     queueEndpoint,
     tableEndpoint,
+    commitJournal,
     standardPorts: ports.blob === STANDARD_PORTS.blob && ports.queue === STANDARD_PORTS.queue && ports.table === STANDARD_PORTS.table,
     exited: service.exited,
     stop: async () => {

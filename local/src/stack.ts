@@ -171,6 +171,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       subscriptions,
       connectionString: (name) => settings[name] ?? setting(name),
       delivery,
+      // The stack's own Azurite journals every version it commits; other storage is listed.
+      ...(azurite.status === 'fulfilled' && azurite.value ? { commitJournal: azurite.value.commitJournal } : {}),
     });
     components.add({ name: 'Event Grid', stop: () => source.stop(), boundMs: 1_000 });
     return {

@@ -211,9 +211,7 @@ const appSettings = {
     }),
     maxErrorRows: positiveInteger({ name: 'INGEST_MAX_ERROR_ROWS', default: DEFAULT_MAX_ERROR_ROWS, description: 'Row errors kept per upload.' }),
   },
-  cleanupRetentionHours: positiveInteger({
-    name: 'CLEANUP_RETENTION_HOURS', default: 24, description: 'Hours staged rows of unfinished uploads are kept.',
-  }),
+  cleanupRetentionHours: positiveInteger({ name: 'CLEANUP_RETENTION_HOURS', default: 24, description: 'Hours staged rows of unfinished uploads are kept.' }),
   matchClosedRetentionDays: positiveInteger({
     name: 'MATCH_CLOSED_RETENTION_DAYS', default: 30,
     description: 'Days a closed match record (personal data of two states) is kept before housekeeping deletes it.',
@@ -222,9 +220,7 @@ const appSettings = {
     name: 'MATCH_NEEDS_ACTION_DAYS', default: 7,
     description: 'Days after a match record opened when a state whose side has recorded no initial action sees it under "needs your action" (0: at once).',
   }),
-  durableHistoryRetentionDays: positiveInteger({
-    name: 'DURABLE_HISTORY_RETENTION_DAYS', default: 7, description: 'Days finished orchestration histories are kept before purge.',
-  }),
+  durableHistoryRetentionDays: positiveInteger({ name: 'DURABLE_HISTORY_RETENTION_DAYS', default: 7, description: 'Days finished orchestration histories are kept before purge.' }),
   uploadBlobRetentionHours: nonNegativeInteger({
     name: 'UPLOAD_BLOB_RETENTION_HOURS', default: 0,
     description: 'Hours an uploaded file is kept after its upload is final (complete, failed, superseded): 0 deletes it at once; otherwise the hourly housekeeping deletes it once the hours have passed. Status and row errors stay.',

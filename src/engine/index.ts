@@ -13,6 +13,7 @@ export * from './ingestPolicy.js';
 export * from './errors.js';
 export * from './byteSource.js';
 export * from './registerUpload.js';
+export * from './uploadSessions.js';
 export { planChunks, type Chunk, type Plan, type PlanOptions } from './planner.js';
 export * from './jurisdictions.js';
 export { planUpload, type PlanOutcome, type StoredPlan } from './planUpload.js';

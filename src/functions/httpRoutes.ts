@@ -3,7 +3,7 @@ import type { DurableClient } from 'durable-functions';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
-import type { MatchView } from '../engine/index.js';
+import type { MatchView, QueryMatch } from '../engine/index.js';
 import { auditRecords } from './auditApi.js';
 import type { AuditRule } from './auditSeam.js';
 import { dashboard } from './dashboard.js';
@@ -13,7 +13,6 @@ import {
 import { matchPairs, matchRecord, stateMatches } from './matchApi.js';
 import { matchQuery } from './matchQueryApi.js';
 import { reopen, updateOwnDisposition } from './matchResolutionApi.js';
-import type { QueryMatch } from '../engine/matchQuery.js';
 import { consoleActionParam, orchestration, orchestrationAction } from './orchestrationConsole.js';
 import { uploadFile } from './uploadFile.js';
 import { createUploadSessionApi, uploadSessionDeps } from './uploadSessions.js';

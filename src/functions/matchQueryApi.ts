@@ -1,7 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { AppClients } from '../composition.js';
-import type { Jurisdiction } from '../engine/index.js';
-import { parseMatchQuery, runMatchQuery } from '../engine/matchQuery.js';
+import { type Jurisdiction, parseMatchQuery, runMatchQuery } from '../engine/index.js';
 import { json, problem } from './httpEncoders.js';
 import { readJsonBody } from './jsonBody.js';
 

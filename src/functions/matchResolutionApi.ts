@@ -1,9 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
-import type { Jurisdiction } from '../engine/index.js';
-import { parsePatch, type FieldError } from '../engine/matchDispositions.js';
-import { reopenMatch, REOPEN_REASONS, updateDisposition } from '../engine/matchResolution.js';
+import { type FieldError, type Jurisdiction, parsePatch, REOPEN_REASONS, reopenMatch, updateDisposition } from '../engine/index.js';
 import { json, matchNotFound, problem } from './httpEncoders.js';
 import { readJsonBody } from './jsonBody.js';
 

@@ -3,21 +3,10 @@ import type pg from 'pg';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
 import { createStagedUploads, IncompleteBodyError, type StagedUploads } from '../adapters/stagedUploads.js';
-import { instanceIdOf, uploadIdOf } from '../engine/index.js';
 import {
-  beginCommit,
-  endSession,
-  expireSessions,
-  findSession,
-  listSessions,
-  openSession,
-  partLayout,
-  receivedParts,
-  recordPart,
-  reopenSession,
-  type ReceivedPart,
-  type UploadSession,
-} from '../engine/uploadSessions.js';
+  beginCommit, endSession, expireSessions, findSession, instanceIdOf, listSessions, openSession, partLayout, type ReceivedPart, receivedParts,
+  recordPart, reopenSession, uploadIdOf, type UploadSession,
+} from '../engine/index.js';
 import { triggerContracts } from '../functionNames.js';
 import { json, problem } from './httpEncoders.js';
 

@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import ignore from 'ignore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionNames } from '../../src/functionNames.js';
+import { httpRoutes } from '../../src/functions/httpRoutes.js';
 
 /**
  * Packages only the local stand-ins use: none may reach the Azure package. (rhea is a direct dependency of the local
@@ -91,6 +92,6 @@ describe('the Azure deployment package', () => {
   it('loads the entry as the Node worker does and registers every function', () => {
     const output = execFileSync(process.execPath, ['--input-type=module', '-e', LOAD_AS_WORKER], { cwd: dir, encoding: 'utf8' });
     const registered = JSON.parse(output.trim().split('\n').at(-1)!) as string[];
-    expect(registered.sort()).toEqual(Object.values(functionNames).sort());
+    expect(registered.sort()).toEqual([...Object.values(functionNames), ...Object.keys(httpRoutes)].sort());
   });
 });

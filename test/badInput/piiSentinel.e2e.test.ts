@@ -33,8 +33,8 @@ function rowLevelFile(): string {
 }
 
 /**
- * Another state whose valid rows share hashes with SA's: one with SA's marked row (this side's ids are markers too),
- * ten with SA's plain rows. Match records hold both sides' ids by design; their events and logs must not.
+ * Another state whose valid rows share hashes with NM's: one with NM's marked row (this side's ids are markers too),
+ * ten with NM's plain rows. Match records hold both sides' ids by design; their events and logs must not.
  */
 function matchingFile(): string {
   const lines = [FULL_HEADER, `${hashOf(9007)},${m(60)},${m(61)},,,`];
@@ -56,7 +56,7 @@ describe('no row value leaves the participants table', () => {
   const logLines: string[] = [];
   const responses: string[] = [];
   const statuses: UploadStatusBody[] = [];
-  /** What SA and SC read of their match records: ids by design, so kept apart from `responses`. */
+  /** What NM and SC read of their match records: ids by design, so kept apart from `responses`. */
   const matchResponses: string[] = [];
   const restore: Array<() => void> = [];
 
@@ -80,10 +80,10 @@ describe('no row value leaves the participants table', () => {
     }
     t = await startTestStack({ INGEST_CHUNK_BYTES: String(16 * 1024) }, { logLevel: 'trace', log: (line) => logLines.push(line) });
 
-    await putBlob(t, 'sa/rows.csv', rowLevelFile());
-    statuses.push(await finalStatus(t, 'sa/rows.csv'));
-    for (const [code, content] of WHOLE_FILE_FAILURES) await putBlob(t, `sb/${code}.csv`, content());
-    for (const [code] of WHOLE_FILE_FAILURES) statuses.push(await finalStatus(t, `sb/${code}.csv`));
+    await putBlob(t, 'nm/rows.csv', rowLevelFile());
+    statuses.push(await finalStatus(t, 'nm/rows.csv'));
+    for (const [code, content] of WHOLE_FILE_FAILURES) await putBlob(t, `nd/${code}.csv`, content());
+    for (const [code] of WHOLE_FILE_FAILURES) statuses.push(await finalStatus(t, `nd/${code}.csv`));
     await putBlob(t, 'sc/matching.csv', matchingFile());
     statuses.push(await finalStatus(t, 'sc/matching.csv'));
     // Its match run is done and every event (its announcements too) has left the outbox.
@@ -105,12 +105,12 @@ describe('no row value leaves the participants table', () => {
         return ['Running', 'Pending'].includes(body.runtimeStatus) ? undefined : body;
       });
     }
-    await get('/api/states/sa/uploads');
-    await get('/api/states/sb/uploads');
+    await get('/api/states/nm/uploads');
+    await get('/api/states/nd/uploads');
     await get('/runtime/webhooks/durabletask/instances?showInput=true');
     // The match API: the operator's counts per pair go with every other response; the two states' records apart.
     await get('/api/matches');
-    for (const state of ['SA', 'SC']) {
+    for (const state of ['NM', 'SC']) {
       const token = await t.token({ states: [state] });
       const list = await t.api(`/api/states/${state}/matches?limit=1000`, { token });
       const body = await list.text();
@@ -173,11 +173,11 @@ describe('no row value leaves the participants table', () => {
     const participants = await t.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM bulkflow.participants t WHERE lower(t::text) LIKE $1`, [`%${MARKER.toLowerCase()}%`]);
     expect(participants.rows[0]!.n).toBe(1 + 11);
-    // And in the match records, which hold both sides' ids: SA's marked case id beside SC's marked ids.
+    // And in the match records, which hold both sides' ids: NM's marked case id beside SC's marked ids.
     const { rows: records } = await t.pool.query<{ state_a: string; state_b: string; a_case_id: string; b_participant_id: string }>(
       `SELECT state_a, state_b, a_case_id, b_participant_id FROM bulkflow.matches WHERE closed_at IS NULL ORDER BY b_participant_id`);
     expect(records).toHaveLength(11);
-    expect(records[0]).toEqual({ state_a: 'SA', state_b: 'SC', a_case_id: m(13), b_participant_id: m(61) });
+    expect(records[0]).toEqual({ state_a: 'NM', state_b: 'SC', a_case_id: m(13), b_participant_id: m(61) });
   });
 
   /** Every event as stored: the outbox rows and the Event Hubs endpoint's log files. */
@@ -193,20 +193,20 @@ describe('no row value leaves the participants table', () => {
     expect(outbox.length).toBeGreaterThan(0);
     expect(hub.length).toBeGreaterThan(0);
     const announced = await t.pool.query<{ data: { state: string; new: number } }>(`SELECT data FROM bulkflow.outbox WHERE type = 'gov.bulkflow.matches.updated'`);
-    expect(announced.rows.map((r) => r.data).filter((d) => d.new > 0).map((d) => [d.state, d.new]).sort()).toEqual([['SA', 11], ['SC', 11]]);
+    expect(announced.rows.map((r) => r.data).filter((d) => d.new > 0).map((d) => [d.state, d.new]).sort()).toEqual([['NM', 11], ['SC', 11]]);
     expect(hits(outbox)).toEqual([]);
     expect(hits(hub)).toEqual([]);
   });
 
   it('gives the match records\' ids to their two states only, and no matched hash to anyone: API, logs or events', async () => {
-    // SA's view of the record of its valid marked row holds SC's marked ids beside its own marked case id.
+    // NM's view of the record of its valid marked row holds SC's marked ids beside its own marked case id.
     const [saList, ...rest] = matchResponses;
     const sa = JSON.parse(saList!) as { matches: Array<{ participant: { caseId: string }; otherParticipant: { participantId: string; caseId: string } }> };
     expect(sa.matches).toHaveLength(11);
     expect(sa.matches.filter((r) => r.participant.caseId === m(13)).map((r) => r.otherParticipant)).toEqual([{ participantId: m(61), caseId: m(60) }]);
     expect(rest).toHaveLength(11 + 1 + 11);
     expect(hits(rest).length).toBeGreaterThan(0);
-    // The hashes the two states share (SA's valid marked row's among them) appear in no answer, log line or event.
+    // The hashes the two states share (NM's valid marked row's among them) appear in no answer, log line or event.
     const matched = [9007, ...Array.from({ length: 9 }, (_, i) => i + 1)].map(hashOf);
     const { outbox, hub } = await events();
     for (const [where, texts] of Object.entries({ matchResponses, responses, logLines, outbox, hub })) {

@@ -35,7 +35,7 @@ async function signIn(page: Page, url: string, as: { operator: true } | { states
   await page.goto(url);
   await page.getByRole('heading', { name: 'Local sign-in' }).waitFor();
   if ('operator' in as) {
-    await page.getByRole('button', { name: 'Sign in as an operator' }).click();
+    await page.getByRole('button', { name: 'Sign in as an operator', exact: true }).click();
   } else {
     await page.getByLabel(/State codes/).fill(as.states);
     await page.getByRole('button', { name: 'Sign in as a state user' }).click();

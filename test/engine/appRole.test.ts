@@ -26,6 +26,11 @@ async function refusal(sql: string): Promise<string> {
   }
 }
 
+/** Runs each statement as the app and expects PostgreSQL to refuse it for want of privilege (42501). */
+async function expectRefused(statements: readonly string[]): Promise<void> {
+  for (const sql of statements) expect(await refusal(sql), sql).toBe('42501');
+}
+
 describe('the app role', () => {
   it('is what every app session acts as, from a login that holds nothing itself', async () => {
     const { rows } = await app.query<{ current_user: string; session_user: string }>('SELECT current_user, session_user');
@@ -42,24 +47,28 @@ describe('the app role', () => {
   });
 
   it('cannot create a role, read pg_authid, drop or alter the schema, or act as anyone else', async () => {
-    expect(await refusal('CREATE ROLE intruder LOGIN')).toBe('42501');
-    expect(await refusal('SELECT rolpassword FROM pg_authid')).toBe('42501');
-    expect(await refusal('DROP SCHEMA bulkflow CASCADE')).toBe('42501');
-    expect(await refusal('ALTER SCHEMA bulkflow RENAME TO elsewhere')).toBe('42501');
-    expect(await refusal('CREATE DATABASE intruder')).toBe('42501');
-    expect(await refusal('SET ROLE postgres')).toBe('42501');
-    expect(await refusal('ALTER ROLE bulkflow_app CREATEROLE')).toBe('42501');
+    await expectRefused([
+      'CREATE ROLE intruder LOGIN',
+      'SELECT rolpassword FROM pg_authid',
+      'DROP SCHEMA bulkflow CASCADE',
+      'ALTER SCHEMA bulkflow RENAME TO elsewhere',
+      'CREATE DATABASE intruder',
+      'SET ROLE postgres',
+      'ALTER ROLE bulkflow_app CREATEROLE',
+    ]);
   });
 
   it('has no rights in other schemas, on the migrations table, or as its bare login', async () => {
     await admin.query('CREATE SCHEMA IF NOT EXISTS other; CREATE TABLE IF NOT EXISTS other.secrets (v text)');
-    expect(await refusal('SELECT * FROM other.secrets')).toBe('42501');
-    expect(await refusal('CREATE TABLE public.planted (v text)')).toBe('42501');
-    expect(await refusal('CREATE TABLE other.planted (v text)')).toBe('42501');
-    expect(await refusal('SELECT * FROM bulkflow.pgmigrations')).toBe('42501');
-    expect(await refusal('DELETE FROM bulkflow.pgmigrations')).toBe('42501');
-    // Without SET ROLE the login inherits nothing.
-    expect(await refusal('SET ROLE NONE; SELECT count(*) FROM bulkflow.uploads')).toBe('42501');
+    await expectRefused([
+      'SELECT * FROM other.secrets',
+      'CREATE TABLE public.planted (v text)',
+      'CREATE TABLE other.planted (v text)',
+      'SELECT * FROM bulkflow.pgmigrations',
+      'DELETE FROM bulkflow.pgmigrations',
+      // Without SET ROLE the login inherits nothing.
+      'SET ROLE NONE; SELECT count(*) FROM bulkflow.uploads',
+    ]);
   });
 
   it('may read and write every engine table the migrations made (a new table without a grant fails here)', async () => {

@@ -1,12 +1,12 @@
 import { readdirSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { activateUpload, migrate, planUpload, registerUpload } from '../../src/engine/index.js';
 import { uploadTable } from '../../src/engine/db.js';
 import { migrationsDirectory } from '../../src/engine/migrate.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { useTestPool } from '../support/database.js';
 import { csvSource, ingest } from '../support/engineDatabase.js';
 import { hashOf } from '../support/uploads.js';
 import { runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
@@ -66,16 +66,7 @@ const up = (url: string, count: number) => runner({
 
 // lds_hash moved from hex text to bytea: data written under the old schema must come through intact.
 describe('migrating a database that already holds uploads', () => {
-  let db: TestDatabase;
-  let pool: pg.Pool;
-  beforeAll(async () => {
-    db = await createTestDatabase('migrations');
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  });
-  afterAll(async () => {
-    await pool?.end();
-    await db?.drop();
-  });
+  const { db, pool } = useTestPool('migrations');
 
   it('keeps active rows and uploads in flight, lds_hash as its bytes, and both still match and activate', async () => {
     await up(db.url, 2); // the schema before lds_hash became bytea
@@ -114,16 +105,7 @@ describe('migrating a database that already holds uploads', () => {
 // The lookup index moved from the 64-byte hash to lds_key, its first 8 bytes: rows, indexes and records written before
 // must come through, match ids unchanged, and the engine's keys must be the ones SQL computes.
 describe('migrating to the 8-byte lookup key', () => {
-  let db: TestDatabase;
-  let pool: pg.Pool;
-  beforeAll(async () => {
-    db = await createTestDatabase('migrations_key');
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  });
-  afterAll(async () => {
-    await pool?.end();
-    await db?.drop();
-  });
+  const { db, pool } = useTestPool('migrations_key');
 
   /** An upload of hashes from..to-1 loaded and (unless in flight) made active as the release before the key did it. */
   async function asReleaseBeforeKey(from: number, to: number, state: string, inFlight = false): Promise<string> {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { prepareAppDatabase } from '../../local/src/appDatabase.js';
-import { useTestDatabase } from './database.js';
+import { useTestPool } from './database.js';
 import { suiteResource } from './suite.js';
 
 /**
@@ -8,8 +8,7 @@ import { suiteResource } from './suite.js';
  * it: `admin` (the administrator, who migrated it) and `app` (a login that acts only as the app's least-privilege role).
  */
 export function useAppRoleDatabase(prefix: string, options: { appPoolMax?: number } = {}): { admin: pg.Pool; app: pg.Pool } {
-  const db = useTestDatabase(prefix);
-  const admin = suiteResource(async () => new pg.Pool({ connectionString: db.url, max: 2 }), (pool) => pool.end());
+  const { db, pool: admin } = useTestPool(prefix, 2);
   const app = suiteResource(
     async () => new pg.Pool({ connectionString: await prepareAppDatabase(db.url), max: options.appPoolMax ?? 4 }),
     (pool) => pool.end(),

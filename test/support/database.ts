@@ -54,3 +54,10 @@ export async function dropDatabase(name: string): Promise<void> {
 export function useTestDatabase(prefix?: string): TestDatabase {
   return suiteResource(() => createTestDatabase(prefix), (db) => db.drop());
 }
+
+/** A fresh database and a pool on it for the enclosing describe block (or file), both gone after its tests. */
+export function useTestPool(prefix: string, max = 4): { db: TestDatabase; pool: pg.Pool } {
+  const db = useTestDatabase(prefix);
+  const pool = suiteResource(async () => new pg.Pool({ connectionString: db.url, max }), (resource) => resource.end());
+  return { db, pool };
+}

@@ -85,6 +85,8 @@ export async function startFaultStack(extra: Record<string, string> = {}): Promi
     subscriptions: await readSubscriptions(join(appDir, 'eventgrid.local.json')),
     connectionString: (name) => settings[name] ?? '',
     delivery,
+    // The same file across Azurite restarts (same location).
+    commitJournal: azurite.commitJournal,
   });
   const pool = new pg.Pool({ connectionString: postgres.url, max: 4 });
   pool.on('error', () => {}); // idle clients die with the PostgreSQL restart

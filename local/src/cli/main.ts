@@ -8,6 +8,7 @@ const commands: Record<string, Command> = {
   token: { summary: 'token --state XX [--state YY] | --operator: print a bearer token the local stack accepts', load: () => import('./token.js') },
   host: { summary: 'run a Functions app locally (HTTP, Event Grid, durable, timers)', load: () => import('./host.js') },
   eventhubs: { summary: 'run the local Event Hubs endpoint (AMQP on port 5672)', load: () => import('./eventhubs.js') },
+  azurite: { summary: 'Azurite, writing each blob version it commits to a journal for local Event Grid (the stack runs it)', load: () => import('./azurite.js') },
 };
 
 export async function main(argv: string[]): Promise<void> {
@@ -22,7 +23,14 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const module = await command.load();
-  const code = await module.run(args);
+  let code: number;
+  try {
+    code = await module.run(args);
+  } catch (error) {
+    // A service that could not start says why in its message; a stack trace would bury it.
+    console.error(`bulkflow ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    code = 1;
+  }
   // Exit now rather than when the event loop drains: after a bounded shutdown, work that did not drain in time
   // (e.g. the in-process host's connections to a PostgreSQL that is gone) must not keep the process alive.
   process.stdout.write('', () => process.exit(code));

@@ -39,6 +39,21 @@ export function resolveSettingExpressions<T>(value: T, env: NodeJS.ProcessEnv): 
   return value;
 }
 
+/**
+ * Throws for a binding other than the trigger whose `connection` names an app setting that is not set, as the
+ * Functions host refuses to index such a function (an output binding would otherwise fail at its first write, or
+ * its data be dropped). A connection is set as the setting itself, as `AzureWebJobs<name>`, or as
+ * identity-based `<name>__*` settings.
+ */
+export function checkBindingConnections(bindings: Record<string, { type: string; connection?: unknown }>, triggerName: string, env: NodeJS.ProcessEnv): void {
+  for (const [name, binding] of Object.entries(bindings)) {
+    if (name === triggerName || typeof binding.connection !== 'string' || binding.connection === '') continue;
+    const setting = binding.connection;
+    const set = env[setting] !== undefined || env[`AzureWebJobs${setting}`] !== undefined || Object.keys(env).some((key) => key.startsWith(`${setting}__`));
+    if (!set) throw new Error(`binding ${name} (${binding.type}) names connection "${setting}", an app setting which is not set`);
+  }
+}
+
 /** `hh:mm:ss` or `d.hh:mm:ss` (.NET TimeSpan text) to milliseconds. */
 export function parseTimeSpan(text: string): number {
   const match = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?$/.exec(text.trim());

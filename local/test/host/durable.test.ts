@@ -6,10 +6,11 @@ import { fixtureApp, json, waitForStatus } from './support.js';
 
 let db: TestDatabase;
 let host: RunningHost;
+const logLines: string[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase('host');
-  host = await startHost({ appDir: fixtureApp, port: 0, databaseUrl: db.url, activityLeaseMs: 5000 });
+  host = await startHost({ appDir: fixtureApp, port: 0, databaseUrl: db.url, activityLeaseMs: 5000, log: (line) => logLines.push(line) });
 });
 
 afterAll(async () => {
@@ -150,9 +151,13 @@ describe('durable orchestrations on the real SDK replay', () => {
   });
 
   it('an orchestrator that throws fails with the extension\'s message', async () => {
-    const status = await run('Throws');
+    const status = await run('Throws', undefined, 'throws-logged');
     expect(status.runtimeStatus).toBe('Failed');
     expect(String(status.output)).toContain("Orchestrator function 'Throws' failed: orchestrator bug");
+    // Logged with its reason, as Core Tools does (it was only status=Failed).
+    expect(logLines.filter((line) => line.includes('instanceId=throws-logged') && line.includes('orchestration failed'))).toEqual([
+      expect.stringMatching(/ error +orchestration failed orchestration=Throws instanceId=throws-logged events=\d+ reason="orchestrator bug/),
+    ]);
   });
 
   it('a failing sub-orchestration surfaces to the parent as an exception', async () => {

@@ -7,7 +7,7 @@ import { customStatusError } from '../../src/host/durable/history.js';
 import { invalidInstanceId } from '../../src/host/durable/instances.js';
 import { BadRequestPath, decodeRequestPath } from '../../src/host/requestPath.js';
 import { compileRoute } from '../../src/host/routes.js';
-import { applyLocalSettings, parseTimeSpan, readHostSettings, resolveSettingExpressions } from '../../src/host/settings.js';
+import { applyLocalSettings, checkBindingConnections, parseTimeSpan, readHostSettings, resolveSettingExpressions } from '../../src/host/settings.js';
 
 describe('route templates (ASP.NET style, as the Functions host routes)', () => {
   it('matches literals case-insensitively, honours optional, constrained and catch-all segments', () => {
@@ -36,6 +36,19 @@ describe('route templates (ASP.NET style, as the Functions host routes)', () => 
 });
 
 describe('settings', () => {
+  it('names a binding whose connection setting is not set, as for an unset %NAME% (not dropped at the first write)', () => {
+    const bindings = {
+      trigger: { type: 'httpTrigger', direction: 'in' },
+      queueOut: { type: 'queue', direction: 'out', connection: 'QueueStorage' },
+    };
+    expect(() => checkBindingConnections(bindings, 'trigger', {})).toThrow('binding queueOut (queue) names connection "QueueStorage", an app setting which is not set');
+    for (const env of [{ QueueStorage: 'UseDevelopmentStorage=true' }, { AzureWebJobsQueueStorage: 'x' }, { QueueStorage__queueServiceUri: 'https://a.queue.core.windows.net' }]) {
+      expect(() => checkBindingConnections(bindings, 'trigger', env)).not.toThrow();
+    }
+    // The trigger's own connection is its dispatcher's to check.
+    expect(() => checkBindingConnections({ trigger: { type: 'eventHubTrigger', connection: 'Hubs' } }, 'trigger', {})).not.toThrow();
+  });
+
   it('resolves %NAME% from the environment and names a missing setting', () => {
     expect(resolveSettingExpressions({ hub: '%HUB%', list: ['x-%HUB%'] }, { HUB: 'h1' })).toEqual({ hub: 'h1', list: ['x-h1'] });
     expect(() => resolveSettingExpressions('%NOPE%', {})).toThrow('binding expression %NOPE% refers to app setting "NOPE", which is not set');

@@ -178,8 +178,11 @@ export class OrchestrationWorker {
 
     const newActivities = outbox.activities.length;
     if (newActivities >= 100) this.hub.logger.info('fan-out scheduled', { orchestration: row.name, instanceId: row.instance_id, activities: newActivities });
-    if (status === 'Completed' || status === 'Failed') {
+    if (status === 'Completed') {
       this.hub.logger.info('orchestration ended', { orchestration: row.name, instanceId: row.instance_id, status, events: history.events.length + appended.length });
+    } else if (status === 'Failed') {
+      // As Core Tools logs it: the reason, which is also the instance's output (first line; stacks stay in history).
+      this.hub.logger.error('orchestration failed', { orchestration: row.name, instanceId: row.instance_id, events: history.events.length + appended.length, reason: failure!.split('\n')[0]!.slice(0, 1_000) });
     }
     return () => {
       if (status !== 'Running') {
