@@ -258,7 +258,7 @@ try {
     const hostPeak = rounds.every((r) => r.e2e!.hostPeakMiB !== null) ? e2eOf((e) => e.hostPeakMiB!) : undefined;
     table.push(
       ['end to end', `${formatSpread(e2eOf((e) => e.seconds), secs)}  (${formatSpread(e2eOf((e) => rows / e.seconds), rate)} rows/s)`],
-      ['  blob upload', formatSpread(e2eOf((e) => e.uploadSeconds), secs)],
+      ['  upload (API, in parts)', `${formatSpread(e2eOf((e) => e.uploadSeconds), secs)} (${formatSpread(e2eOf((e) => e.uploadMiBps), (v) => `${v.toFixed(0)} MiB/s`)})`],
       ['  ingest', `${formatSpread(e2eOf((e) => e.ingestSeconds), secs)} (CPU ${formatSpread(e2eOf((e) => e.ingestCpu), secs)}, engine: ${formatSpread(of((r) => r.engine.cpu.plan + r.engine.cpu.commit + r.engine.cpu.activate), secs)})`],
       ['    CPU by process', `host ${formatSpread(e2eOf((e) => e.ingestCpuParts.host), secs)}; PostgreSQL ${formatSpread(e2eOf((e) => e.ingestCpuParts.postgres), secs)}; storage (Azurite) ${formatSpread(e2eOf((e) => e.ingestCpuParts.storage), secs)}; bench ${formatSpread(e2eOf((e) => e.ingestCpuParts.bench), secs)}`],
       ['    to orchestration start', formatSpread(e2eOf((e) => e.phases.start), secs)],

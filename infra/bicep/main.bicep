@@ -133,6 +133,9 @@ param dfMonAllowedUserNames string = ''
 @description('The monitor only reads (DFM_MODE ReadOnly, reader roles on queues and tables): no terminate, purge or "delete task hub". false = operators may act on instances.')
 param dfMonReadOnly bool = true
 
+@description('E-mail address of the operators the alerts go to (infra/bicep/modules/alerts.bicep); empty: alerts without a receiver.')
+param operatorEmail string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var appName = 'func-${resourceToken}'
@@ -365,3 +368,32 @@ output AZURE_API_SERVICE_PRINCIPAL_ID string = appRegistration.outputs.servicePr
 output AZURE_API_IDENTIFIER_URI string = appRegistration.outputs.identifierUri
 output AZURE_API_SCOPE string = appRegistration.outputs.scope
 output DFMON_URL string = deployDfMon ? dfmon!.outputs.url : ''
+
+// Operations: diagnostic settings to the workspace, and the alerts with their action group (README "Operations").
+module diagnostics 'modules/diagnostics.bicep' = {
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-${resourceToken}'
+    postgresServerName: postgres.outputs.serverName
+    storageAccountName: storage.outputs.name
+    uploadsStorageAccountName: storage.outputs.uploadsName
+    eventHubsNamespaceName: eventHubs.outputs.namespaceName
+    eventGridTopicName: eventGridTopic.outputs.name
+  }
+  dependsOn: [ monitoring ]
+}
+
+module alerts 'modules/alerts.bicep' = {
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    operatorEmail: operatorEmail
+    logAnalyticsName: 'log-${resourceToken}'
+    postgresServerName: postgres.outputs.serverName
+    postgresConnectionBudget: dbConnectionsWorstCase
+    eventGridTopicName: eventGridTopic.outputs.name
+    appName: appName
+  }
+  dependsOn: [ monitoring ]
+}

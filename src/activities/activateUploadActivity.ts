@@ -1,17 +1,25 @@
+import type { InvocationContext } from '@azure/functions';
 import { activateUpload, type ActivationResult } from '../engine/index.js';
+import { OPS_LOG } from '../engine/opsSignals.js';
 import type { AppClients } from '../composition.js';
 import type { ActivateResult, UploadRef } from '../ingestContracts.js';
 
 /** All chunks are in: resolve duplicates, apply the rejected-row policy and switch the state's active upload atomically. */
 export function makeActivateUploadActivity({ db, settings }: Pick<AppClients, 'db' | 'settings'>) {
-  return async function activateUploadActivity(input: UploadRef): Promise<ActivateResult> {
+  return async function activateUploadActivity(input: UploadRef, context: InvocationContext): Promise<ActivateResult> {
     const { maxRejectedShare, maxErrorRows } = settings().ingest;
-    return activateResult(await activateUpload(await db(), input.uploadId, { maxRejectedShare, maxErrorRows }));
+    return reported(context, input.uploadId, await activateUpload(await db(), input.uploadId, { maxRejectedShare, maxErrorRows }));
   };
 }
 
-/** The engine's outcome as it crosses the durable boundary (shared with failUploadActivity). */
-export function activateResult(result: ActivationResult): ActivateResult {
+/** The outcome, with the warning the "upload failed" alert counts when the upload failed (ids only). */
+export function reported(context: InvocationContext, uploadId: string, result: ActivationResult): ActivateResult {
+  if (result.status === 'failed') context.warn(`${OPS_LOG.uploadFailed} upload=${uploadId} state=${uploadId.slice(0, 2).toUpperCase()}`);
+  return activateResult(result);
+}
+
+/** The engine's outcome as it crosses the durable boundary. */
+function activateResult(result: ActivationResult): ActivateResult {
   return {
     status: result.status,
     rowsCommitted: result.rowsCommitted,

@@ -4,6 +4,7 @@
 // records are for: a state user's own matches, with both states' participant and case ids and dispositions (never a
 // hash), and the form that records the user's own state's disposition.
 import { accessToken, forgetToken, signedInAs, signInConfig, startSignIn } from './signIn.js';
+import { setupUpload } from './upload.js';
 
 // One overview call per poll keeps a user well inside the API's per-caller rate limit (60 a minute by default).
 const FAST_POLL_MS = 2500; // while an upload on screen is pending or running
@@ -84,12 +85,14 @@ function route() {
   clearTimeout(timer);
   generation++;
   showProblem(null);
-  const shown = arg && ['upload', 'matches', 'needs-action', 'match'].includes(view) ? view : 'overview';
+  const shown = view === 'audit' ? 'audit' : arg && ['upload', 'matches', 'needs-action', 'match'].includes(view) ? view : 'overview';
   $('overview').hidden = shown !== 'overview';
+  $('audit').hidden = shown !== 'audit';
   $('detail').hidden = shown !== 'upload';
   $('matches').hidden = shown !== 'matches' && shown !== 'needs-action';
   $('record').hidden = shown !== 'match';
-  if (shown === 'upload') openUpload(decodeURIComponent(arg));
+  if (shown === 'audit') openAudit(arg ? decodeURIComponent(arg).toUpperCase() : '');
+  else if (shown === 'upload') openUpload(decodeURIComponent(arg));
   else if (shown === 'matches' || shown === 'needs-action') openMatches(decodeURIComponent(arg).toUpperCase(), shown);
   else if (shown === 'match') openRecord(decodeURIComponent(arg));
   else openOverview(view === 'state' && arg ? decodeURIComponent(arg).toUpperCase() : '');
@@ -286,6 +289,7 @@ async function pollUpload(first = false) {
       element('tr', {}, element('td', { textContent: code }), element('td', { className: 'num', textContent: number.format(n) }))));
     // Rows are rejected as chunks commit: refresh the page on screen when the count changed.
     if (first || upload.rowsRejected !== shownRejected) await loadErrorPage(mine);
+    if (signedInAs()?.operator) await loadConsole(mine);
     shownRejected = upload.rowsRejected;
     schedule(() => pollUpload(), running(upload));
   } catch (error) {
@@ -547,6 +551,100 @@ async function saveDisposition(event) {
   }
 }
 
+// ---- operator console: the upload's orchestration as steps, and (Operator.Admin) its actions ---------------
+
+const duration = (ms) => (ms === null ? '–' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+
+async function loadConsole(mine = generation) {
+  let body;
+  try {
+    body = await api(`uploads/${encodeURIComponent(detailId)}/orchestration`);
+  } catch (error) {
+    if (mine !== generation) return;
+    $('console').hidden = false;
+    $('console-status').textContent = `No orchestration steps to show (${error.message}).`;
+    $('timeline').querySelector('tbody').replaceChildren();
+    $('console-actions').hidden = true;
+    return;
+  }
+  if (mine !== generation) return;
+  $('console').hidden = false;
+  $('console-status').textContent = `Orchestration ${body.instanceId}: ${body.runtimeStatus}, last updated ${time.format(new Date(body.lastUpdatedTime))}.`;
+  $('console-failure').hidden = !body.failure;
+  $('console-failure').textContent = body.failure ? `Why it stopped: ${body.failure}` : '';
+  $('timeline').querySelector('tbody').replaceChildren(...body.steps.map((step) => element('tr', { className: step.outcome === 'failed' ? 'failed' : '' },
+    element('th', { scope: 'row', textContent: `${step.name}${step.kind === 'subOrchestration' ? ' (sub-orchestration)' : ''}` }),
+    element('td', { className: 'num', textContent: number.format(step.completed) }),
+    element('td', { className: 'num', textContent: number.format(step.failedAttempts) }),
+    element('td', { textContent: step.outcome }),
+    element('td', { textContent: step.startedAt ? time.format(new Date(step.startedAt)) : '–' }),
+    element('td', { className: 'num', textContent: duration(step.durationMs) }),
+    element('td', { textContent: step.reasons.join('; ') || '–' }))));
+  const admin = signedInAs()?.admin === true;
+  $('console-actions').hidden = !admin || body.actions.length === 0;
+  for (const action of ['rewind', 'restart', 'terminate']) $(`action-${action}`).hidden = !admin || !body.actions.includes(action);
+}
+
+async function act(action) {
+  const mine = generation;
+  try {
+    await api(`uploads/${encodeURIComponent(detailId)}/orchestration/${action}`, {}, { method: 'POST', type: 'application/json', body: {} });
+    announce(`${action} requested`);
+  } catch (error) {
+    if (mine === generation) showProblem(error);
+  }
+  if (mine === generation) pollUpload();
+}
+
+// ---- audit trail: newest first, cursor pages ------------------------------------------------------
+
+let auditState = '';
+let auditCursors = [''];
+let auditPage = 0;
+
+function openAudit(state) {
+  auditState = state;
+  auditCursors = [''];
+  auditPage = 0;
+  /** @type {HTMLInputElement} */ ($('audit-state')).value = state;
+  const title = $('audit-title');
+  title.textContent = state ? `Audit trail of ${state}` : 'Audit trail';
+  document.title = `${title.textContent} · bulkflow`;
+  title.focus();
+  loadAuditPage();
+}
+
+async function loadAuditPage() {
+  const mine = generation;
+  try {
+    const body = await api('audit', { state: auditState, limit: MATCH_PAGE, after: auditCursors[auditPage] });
+    if (mine !== generation) return;
+    auditCursors[auditPage + 1] = body.next ?? undefined;
+    auditCursors.length = auditPage + 2;
+    $('audit-list').querySelector('tbody').replaceChildren(...body.records.map((r) => element('tr', {},
+      element('td', { textContent: time.format(new Date(r.at)) }),
+      element('td', {}, element('code', { textContent: r.callerId })),
+      element('td', {}, element('code', { textContent: r.clientId })),
+      element('td', { textContent: r.roles.join(', ') }),
+      element('td', { textContent: r.states.join(', ') }),
+      element('td', { textContent: `${r.method} ${r.route}` }),
+      element('td', { className: 'num', textContent: r.recordsReturned === null ? '–' : number.format(r.recordsReturned) }),
+      element('td', { className: 'num', textContent: String(r.outcome) }),
+      element('td', { textContent: r.objectIds.length > 3 ? `${r.objectIds.slice(0, 3).join(', ')} and ${r.objectIds.length - 3} more` : r.objectIds.join(', ') }))));
+    $('audit-info').textContent = body.records.length === 0 ? 'No audit records.' : `Page ${auditPage + 1}, ${body.records.length} records.`;
+    /** @type {HTMLButtonElement} */ ($('prev-audit')).disabled = auditPage === 0;
+    /** @type {HTMLButtonElement} */ ($('next-audit')).disabled = !body.next;
+  } catch (error) {
+    if (mine === generation) showProblem(error);
+  }
+}
+
+async function turnAuditPage(step) {
+  auditPage = Math.max(0, auditPage + step);
+  await loadAuditPage();
+  announce($('audit-info').textContent);
+}
+
 // ---- wiring -----------------------------------------------------------------------------------
 
 $('state-filter').addEventListener('change', (event) => {
@@ -560,6 +658,14 @@ $('next-page').addEventListener('click', () => turnPage(1));
 $('page-size').addEventListener('change', () => { cursors = ['']; page = 0; turnPage(0); });
 $('download').addEventListener('click', downloadCsv);
 $('prev-matches').addEventListener('click', () => turnMatchPage(-1));
+for (const action of ['rewind', 'restart', 'terminate']) $(`action-${action}`).addEventListener('click', () => act(action));
+$('prev-audit').addEventListener('click', () => turnAuditPage(-1));
+$('next-audit').addEventListener('click', () => turnAuditPage(1));
+$('audit-filter').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const state = /** @type {HTMLInputElement} */ ($('audit-state')).value.trim();
+  location.hash = state ? `#/audit/${encodeURIComponent(state.toUpperCase())}` : '#/audit';
+});
 $('next-matches').addEventListener('click', () => turnMatchPage(1));
 $('disposition-form').addEventListener('submit', saveDisposition);
 window.addEventListener('hashchange', () => { route(); focusTitleOnLoad = true; });
@@ -580,10 +686,12 @@ async function start() {
   }
   const who = signedInAs();
   if (who) {
-    const roles = [...(who.operator ? ['operator (reads every state)'] : []), ...(who.states.length ? [`state ${who.states.join(', ')}`] : [])];
+    const roles = [...(who.admin ? ['operator admin (reads every state, acts on orchestrations)'] : who.operator ? ['operator (reads every state)'] : []), ...(who.states.length ? [`state ${who.states.join(', ')}`] : [])];
     $('who').textContent = `Signed in${who.name ? ` as ${who.name}` : ''}: ${roles.join('; ') || 'no bulkflow role'}`;
     $('who').hidden = false;
     $('sign-out').hidden = false;
+    // A state user uploads for their own states through the same API as any other client.
+    setupUpload(who.states);
   }
   route();
 }

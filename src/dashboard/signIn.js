@@ -87,7 +87,8 @@ export function signedInAs() {
     return {
       name: claims.name ?? claims.preferred_username ?? null,
       states: roles.filter((r) => /^State\.[A-Z]{2}$/.test(r)).map((r) => r.slice(6)),
-      operator: roles.includes('Operator.Read'),
+      operator: roles.includes('Operator.Read') || roles.includes('Operator.Admin'),
+      admin: roles.includes('Operator.Admin'),
     };
   } catch {
     return null;

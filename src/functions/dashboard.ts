@@ -12,6 +12,7 @@ const ASSETS: Record<string, string> = {
   'dashboard.css': 'text/css; charset=utf-8',
   'dashboard.js': 'text/javascript; charset=utf-8',
   'signIn.js': 'text/javascript; charset=utf-8',
+  'upload.js': 'text/javascript; charset=utf-8',
 };
 
 /** Where the page signs its user in (authorization code + PKCE); from the app settings. */

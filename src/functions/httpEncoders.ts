@@ -2,7 +2,7 @@ import type { HttpResponseInit } from '@azure/functions';
 
 /** RFC 9457 problem details: the one error shape of the HTTP API. */
 export function problem(
-  status: 400 | 401 | 403 | 404 | 409 | 411 | 412 | 413 | 415 | 428 | 429 | 500 | 503,
+  status: 400 | 401 | 403 | 404 | 409 | 411 | 412 | 413 | 415 | 428 | 429 | 500 | 501 | 503,
   title: string,
   detail: string,
   headers: Record<string, string> = {},

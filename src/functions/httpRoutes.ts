@@ -14,6 +14,7 @@ import { matchPairs, matchRecord, stateMatches } from './matchApi.js';
 import { matchQuery } from './matchQueryApi.js';
 import { reopen, updateOwnDisposition } from './matchResolutionApi.js';
 import { openApi } from './openApi.js';
+import { consoleActionParam, orchestration, orchestrationAction } from './orchestrationConsole.js';
 import { uploadFile } from './uploadFile.js';
 import { createUploadSessionApi, uploadSessionDeps } from './uploadSessions.js';
 import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './uploadStatus.js';
@@ -217,6 +218,16 @@ export const httpRoutes = {
     route: 'audit', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: false, params: {},
     query: { state: stateParam.optional(), from: timeQuery('from'), to: timeQuery('to'), after: auditCursorQuery, limit: intQuery('limit', 1, 500, 100) },
     handler: auditRecords,
+  }),
+  // The operator console: an upload's orchestration as a timeline, and the actions an Operator.Admin may take on it.
+  orchestration: row({
+    route: 'uploads/{uploadId}/orchestration', methods: ['GET'], policy: { kind: 'operator', admin: false }, durableClient: true,
+    params: { uploadId: uploadIdParam }, query: {}, handler: orchestration,
+  }),
+  orchestrationAction: row({
+    route: 'uploads/{uploadId}/orchestration/{action}', methods: ['POST'], policy: { kind: 'operator', admin: true }, durableClient: true,
+    params: { uploadId: uploadIdParam, action: consoleActionParam }, query: {}, handler: orchestrationAction,
+    audit: { requested: (request) => [request.params.uploadId ?? ''] },
   }),
   dashboard: row({
     route: 'dashboard/{*asset}', methods: ['GET'],

@@ -89,6 +89,9 @@ describe('access to every route', () => {
     { fn: 'matchPairs', label: 'match counts per state pair', path: () => '/api/matches', expected: { stateA: 200, stateB: 200, operator: 200 } },
     { fn: 'auditRecords', label: 'the audit trail', path: () => '/api/audit', expected: { stateA: 200, stateB: 200, operator: 200 } },
     { fn: 'auditRecords', label: "A's audit trail", path: () => '/api/audit?state=CA', expected: { stateA: 200, stateB: 403, operator: 200 } },
+    { fn: 'orchestration', label: "A's upload's orchestration steps", path: () => `/api/uploads/${ca.uploadId}/orchestration`, expected: { stateA: 403, stateB: 403, operator: 200 } },
+    // Operator.Admin only: the operator here holds Operator.Read (test/dashboard/console.e2e.test.ts acts as an admin).
+    { fn: 'orchestrationAction', label: "terminate A's orchestration", path: () => `/api/uploads/${ca.uploadId}/orchestration/terminate`, init: { method: 'POST' }, expected: { stateA: 403, stateB: 403, operator: 403 } },
     { fn: 'dashboard', label: 'dashboard page', path: () => '/api/dashboard/', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
     { fn: 'dashboard', label: 'dashboard sign-in settings', path: () => '/api/dashboard/config.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
     { fn: 'openApi', label: 'the OpenAPI document', path: () => '/api/openapi.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -77,7 +78,8 @@ describe('upload dashboard in chromium', () => {
       // Small chunks one at a time: the upload spans several of the page's polls (2.5-5 s apart), so progress below
       // 100 % is seen (at 256 KiB an idle machine finished it between two polls; 64 KiB took 15-20 polls).
       // Every open record needs its states' action at once (MATCH_NEEDS_ACTION_DAYS 0).
-      startTestStack({ INGEST_CHUNK_BYTES: String(128 << 10), INGEST_MAX_CHUNKS_IN_FLIGHT: '1', MATCH_NEEDS_ACTION_DAYS: '0' }),
+      // Parts of 64 KiB: a file picked on the page goes up in several.
+      startTestStack({ INGEST_CHUNK_BYTES: String(128 << 10), INGEST_MAX_CHUNKS_IN_FLIGHT: '1', MATCH_NEEDS_ACTION_DAYS: '0', UPLOAD_PART_BYTES: String(64 << 10) }),
       launchChromium(CHROMIUM_ARGS),
     ]);
     operatorToken = await t.token({ operator: true });
@@ -384,4 +386,45 @@ describe('upload dashboard in chromium', () => {
       await context.close();
     }
   });
+
+  it('uploads a file a state user picks, in parts, resuming the upload an earlier page left open, and shows its ingest to the end', async () => {
+    const file = join(t.stack.dataDir, `picked-${process.pid}.csv`);
+    await generateParticipantsCsv(file, { rows: 3_000, badShare: 0, seed: 9 });
+    const bytes = await readFile(file);
+    // A page that was reloaded mid-upload: its session is open with parts 1 and 2 held.
+    const wyToken = await t.token({ states: ['WY'] });
+    const opened = await t.api('/api/states/WY/upload-sessions', { method: 'POST', token: wyToken, body: JSON.stringify({ fileName: 'picked.csv', size: bytes.length }) });
+    const session = (await opened.json()) as { url: string; partCount: number; partBytes: number };
+    for (const n of [1, 2]) {
+      const part = bytes.subarray((n - 1) * session.partBytes, n * session.partBytes);
+      const sent = await t.api(`${new URL(session.url).pathname}/parts/${n}`, {
+        method: 'PUT', token: wyToken, body: part, headers: { 'content-digest': `sha-256=:${createHash('sha256').update(part).digest('base64')}:` },
+      });
+      expect(sent.status).toBe(200);
+    }
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const wyPage = await context.newPage();
+    const problems: string[] = [];
+    wyPage.on('pageerror', (error) => problems.push(error.message));
+    const partsSent: number[] = [];
+    wyPage.on('request', (request) => {
+      const part = /\/parts\/(\d+)$/.exec(request.url());
+      if (part && request.method() === 'PUT') partsSent.push(Number(part[1]));
+    });
+    try {
+      await signIn(wyPage, dashboardUrl(t.url), { states: 'WY' });
+      await wyPage.locator('#upload-panel').waitFor({ state: 'visible' });
+      await wyPage.locator('#upload-file').setInputFiles({ name: 'picked.csv', mimeType: 'text/csv', buffer: bytes });
+      // Committed: the page opens the upload's own view, which follows ingestion to the end.
+      await waitFor('the upload view', async () => ((await wyPage.locator('#detail-title').textContent()) === 'Upload wy/picked.csv' ? true : undefined), 120_000);
+      await waitFor('the upload to complete', async () => ((await valueOf(wyPage.locator('#detail-progress'))) === 100 ? true : undefined), 120_000);
+      expect(partsSent.sort((a, b) => a - b)).toEqual(Array.from({ length: session.partCount - 2 }, (_, i) => i + 3));
+      const status = await getJson<UploadStatusBody>(`${t.url}/api/uploads?blob=${encodeURIComponent('uploads/wy/picked.csv')}`);
+      expect(status).toMatchObject({ status: 'complete', rowsCommitted: 3_000, rowsRejected: 0 });
+      expect(await seriousViolations(wyPage)).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 240_000);
 });

@@ -158,6 +158,7 @@ describe('bearer tokens on Azure', () => {
     const registration = readBicep('infra/bicep/modules/appRegistration.bicep');
     expect(registration).toMatch(/value: 'State\.\$\{toUpper\(state\)\}'/);
     expect(registration).toMatch(/value: 'Operator\.Read'/);
+    expect(registration).toMatch(/value: 'Operator\.Admin'/);
     expect(registration.match(/allowedMemberTypes: \['User', 'Application'\]/g)).toHaveLength(2);
     expect(registration).toMatch(/requestedAccessTokenVersion: 2/);
     expect(registration).toMatch(/appRoleAssignmentRequired: true/);

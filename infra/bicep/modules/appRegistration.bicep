@@ -28,6 +28,14 @@ var operatorRole = [
     allowedMemberTypes: ['User', 'Application']
     isEnabled: true
   }
+  {
+    id: guid(uniqueName, 'Operator.Admin')
+    value: 'Operator.Admin'
+    displayName: 'Operator admin: reads every state and acts on orchestrations'
+    description: 'What Operator.Read may, and rewind, restart or terminate an upload\'s orchestration in the console (each action audited). Cannot upload.'
+    allowedMemberTypes: ['User']
+    isEnabled: true
+  }
 ]
 var stateRoles = [for state in states: {
   id: guid(uniqueName, 'State.${toUpper(state)}')

@@ -256,7 +256,8 @@ export class ManagementApi {
   /** terminate / suspend / resume, applied under the instance's row lock (waits for a running episode). */
   private async control(id: string, operation: string, reason: string): Promise<Reply> {
     if (!['terminate', 'suspend', 'resume'].includes(operation)) {
-      return { status: 501, body: { message: `The ${operation} operation is not supported by the local host.` } };
+      // A bare string, as the extension answers it: the JS client makes it the error's message.
+      return { status: 501, body: `The ${operation} operation is not supported by the local host's storage provider.` };
     }
     return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<InstanceRow>('SELECT * FROM instances WHERE instance_id = $1 FOR UPDATE', [id]);

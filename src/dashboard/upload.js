@@ -1,0 +1,127 @@
+// Upload from the page: the resumable upload API every client uses (README: resumable uploads in parts). The file
+// goes up in parts, three at once, each with its SHA-256 as Content-Digest; the session's URL is kept in
+// localStorage under the file's name, size and date, so after a reload picking the same file again sends only the
+// parts the server does not hold yet. Once committed, the page opens the upload's own view, which shows ingestion.
+import { accessToken } from './signIn.js';
+
+const PARALLEL = 3;
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/** Problem details as the rest of the page shows them. */
+async function refusal(response) {
+  const problem = await response.json().catch(() => ({}));
+  return Object.assign(new Error(`${problem.title ?? `HTTP ${response.status}`}${problem.detail ? `: ${problem.detail}` : ''}`), { status: response.status, problem });
+}
+
+async function call(method, url, body) {
+  const headers = { accept: 'application/json', authorization: `Bearer ${await accessToken()}`, ...(body ? { 'content-type': 'application/json' } : {}) };
+  const response = await fetch(url, { method, headers, cache: 'no-store', ...(body ? { body: JSON.stringify(body) } : {}) });
+  if (!response.ok) throw await refusal(response);
+  return response.json();
+}
+
+/** One part by XMLHttpRequest: fetch reports no upload progress. */
+async function sendPart(url, blob, digest, onBytes) {
+  const token = await accessToken();
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', url);
+    xhr.setRequestHeader('authorization', `Bearer ${token}`);
+    xhr.setRequestHeader('content-digest', `sha-256=:${digest}:`);
+    xhr.upload.onprogress = (event) => onBytes(event.loaded);
+    xhr.onload = () => (xhr.status === 200 ? resolve(undefined) : reject(Object.assign(new Error(`part refused: HTTP ${xhr.status}`), { status: xhr.status })));
+    xhr.onerror = () => reject(new Error('the connection was lost'));
+    xhr.send(blob);
+  });
+}
+
+async function sha256Base64(blob) {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
+  let binary = '';
+  for (const byte of digest) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+const storageKey = (state, file) => `bulkflow.upload:${state}:${file.name}:${file.size}:${file.lastModified}`;
+
+/** Uploads `file` for `state`; resolves to the committed upload's ids. */
+async function upload(state, file, report) {
+  const sessions = new URL(`../states/${state}/upload-sessions`, location.href).href;
+  const key = storageKey(state, file);
+  const { sessions: open } = await call('GET', sessions);
+  // The session this browser opened before a reload, or any open one of the same name and size.
+  const remembered = localStorage.getItem(key);
+  let session = open.find((s) => s.url === remembered) ?? open.find((s) => s.fileName === file.name && s.size === file.size);
+  if (!session) {
+    const other = open.find((s) => s.fileName === file.name);
+    if (other) throw new Error(`Another upload of ${file.name} is in progress for ${state} (a different file): wait for it or choose another name.`);
+    session = await call('POST', sessions, { fileName: file.name, size: file.size });
+  }
+  localStorage.setItem(key, session.url);
+  const resumed = session.receivedBytes;
+  const flying = new Map();
+  let sent = 0;
+  const progress = () => {
+    let inFlight = 0;
+    for (const bytes of flying.values()) inFlight += bytes;
+    report(resumed + sent + inFlight, file.size, resumed);
+  };
+  progress();
+  const queue = [...session.missingParts];
+  const worker = async () => {
+    for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
+      const part = file.slice((n - 1) * session.partBytes, Math.min(file.size, n * session.partBytes));
+      const digest = await sha256Base64(part);
+      flying.set(n, 0);
+      await sendPart(`${session.url}/parts/${n}`, part, digest, (bytes) => { flying.set(n, bytes); progress(); });
+      flying.delete(n);
+      sent += part.size;
+      progress();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, worker));
+  const accepted = await call('POST', `${session.url}/commit`);
+  localStorage.removeItem(key);
+  return accepted;
+}
+
+/** Shows the upload panel to a user who may upload for some state, and wires the picker and the drop zone. */
+export function setupUpload(states) {
+  if (states.length === 0) return;
+  const select = /** @type {HTMLSelectElement} */ ($('upload-state'));
+  select.replaceChildren(...states.map((code) => Object.assign(document.createElement('option'), { value: code, textContent: code })));
+  $('upload-panel').hidden = false;
+  const bar = /** @type {HTMLProgressElement} */ ($('upload-progress'));
+  const status = $('upload-status');
+  let busy = false;
+  const start = async (file) => {
+    if (!file || busy) return;
+    busy = true;
+    bar.hidden = false;
+    bar.value = 0;
+    status.textContent = `Uploading ${file.name}…`;
+    try {
+      const accepted = await upload(select.value, file, (done, total, resumed) => {
+        bar.value = Math.floor((done / total) * 100);
+        const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+        status.textContent = `Uploading ${file.name}: ${mib(done)} of ${mib(total)} MiB${resumed > 0 ? ` (resumed: ${mib(resumed)} MiB were already there)` : ''}`;
+      });
+      status.textContent = `Uploaded ${file.name}; ingesting it now.`;
+      location.hash = `#/upload/${encodeURIComponent(accepted.uploadId)}`;
+    } catch (error) {
+      status.textContent = `${error.message} Choose the same file again to resume.`;
+    } finally {
+      busy = false;
+      /** @type {HTMLInputElement} */ ($('upload-file')).value = '';
+    }
+  };
+  $('upload-file').addEventListener('change', (event) => start(/** @type {HTMLInputElement} */ (event.target).files?.[0]));
+  const zone = $('drop-zone');
+  zone.addEventListener('dragover', (event) => { event.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    zone.classList.remove('over');
+    start(event.dataTransfer?.files?.[0]);
+  });
+}
