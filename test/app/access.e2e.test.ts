@@ -4,7 +4,7 @@ import { SignJWT } from 'jose';
 import { httpRoutes, type HttpFunctionName } from '../../src/functions/httpRoutes.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
-import { CSV_HEADER, finalStatus, validRows } from '../support/uploads.js';
+import { CSV_HEADER, finalStatus, hashOf, validRows } from '../support/uploads.js';
 
 type Who = 'stateA' | 'stateB' | 'operator' | 'none' | 'expired' | 'tampered' | 'wrongAudience';
 const WHO: Who[] = ['stateA', 'stateB', 'operator', 'none', 'expired', 'tampered', 'wrongAudience'];
@@ -67,7 +67,8 @@ describe('access to every route', () => {
     method: 'PUT', body: sessionFile, headers: { 'content-digest': `sha-256=:${createHash('sha256').update(sessionFile).digest('base64')}:` },
   });
 
-  interface Case { fn: HttpFunctionName; label: string; path: () => string; init?: RequestInit; expected: Partial<Record<Who, number>> }
+  /** `passed`: callers the edge let through whose request the handler refused (audited with that outcome, unlike a refusal at the edge). */
+  interface Case { fn: HttpFunctionName; label: string; path: () => string; init?: RequestInit; expected: Partial<Record<Who, number>>; passed?: readonly Who[] }
   const cases: Case[] = [
     { fn: 'uploadFile', label: 'PUT A upload', path: () => '/api/states/CA/uploads/table.csv', init: { method: 'PUT', body: small }, expected: { stateA: 202, stateB: 403, operator: 403 } },
     {
@@ -86,6 +87,20 @@ describe('access to every route', () => {
     { fn: 'uploadErrors', label: "A's upload errors", path: () => `/api/uploads/${ca.uploadId}/errors`, expected: { stateA: 200, stateB: 404, operator: 200 } },
     { fn: 'stateMatches', label: "A's match records", path: () => '/api/states/ca/matches', expected: { stateA: 200, stateB: 403, operator: 403 } },
     { fn: 'matchRecord', label: 'an A–B match record', path: () => `/api/matches/${matchId}`, expected: { stateA: 200, stateB: 200, operator: 404 } },
+    // Without If-Match the record's own state passes the access rule and meets the precondition (428); the other state
+    // may not write CA's side (403); anyone else finds no record (404). The 428 is the handler's answer to a granted
+    // caller, so it is audited. The 200 path: test/app/matchResolution.e2e.test.ts.
+    {
+      fn: 'matchDisposition', label: "CA's side of an A–B match record", path: () => `/api/matches/${matchId}/dispositions/CA`,
+      init: { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ vulnerable_individual: false }) },
+      expected: { stateA: 428, stateB: 403, operator: 404 }, passed: ['stateA'],
+    },
+    { fn: 'matchReopen', label: 'reopen an A–B match record', path: () => `/api/matches/${matchId}/reopen`, init: { method: 'POST' }, expected: { stateA: 403, stateB: 403, operator: 403 } },
+    {
+      fn: 'matchQuery', label: 'a real-time match query of A', path: () => '/api/states/CA/match-queries',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [{ lds_hash: hashOf(987_654) }] }) },
+      expected: { stateA: 200, stateB: 403, operator: 403 },
+    },
     { fn: 'matchPairs', label: 'match counts per state pair', path: () => '/api/matches', expected: { stateA: 200, stateB: 200, operator: 200 } },
     { fn: 'auditRecords', label: 'the audit trail', path: () => '/api/audit', expected: { stateA: 200, stateB: 200, operator: 200 } },
     { fn: 'auditRecords', label: "A's audit trail", path: () => '/api/audit?state=CA', expected: { stateA: 200, stateB: 403, operator: 200 } },
@@ -154,7 +169,7 @@ describe('access to every route', () => {
         expect(response.status, `${who}: ${body}`).toBe(expected);
         // One audit record per granted call of an audited route, written before the answer left; none for a refusal.
         const records = await auditSince(before);
-        if (audited && expected < 400) {
+        if (audited && (expected < 400 || c.passed?.includes(who))) {
           expect(records, `${who} ${c.label}`).toHaveLength(1);
           expect(records[0]).toMatchObject({ caller_id: CALLER_IDS[who], route: c.fn, method: c.init?.method ?? 'GET', outcome: expected });
           expect(records[0]!.request_id).not.toBe('');
