@@ -144,7 +144,7 @@ describe('upload dashboard in chromium', () => {
     expect(seen.at(-1)).toBe(100);
     expect(seen.some((value) => value < 100), 'the bar showed the upload while it ran').toBe(true);
 
-    const status = await getJson<UploadStatusBody>(`${t.url}/api/uploads?blob=${encodeURIComponent('uploads/ca/dashboard.csv')}`);
+    const status = await getJson<UploadStatusBody>(`${t.url}/api/uploads?blob=${encodeURIComponent('ca/dashboard.csv')}`);
     expect(status).toMatchObject({ status: 'complete', isActive: true, rowsTotal: 100_000, rowsRejected: generated.badRows });
     expect(await row.getAttribute('data-upload-id')).toBe(status.uploadId);
     expect(await row.locator('.rejected').textContent()).toBe(generated.badRows.toLocaleString('en-US'));
@@ -206,7 +206,7 @@ describe('upload dashboard in chromium', () => {
     await generateParticipantsCsv(file, { rows: 1_000, seed: 5 });
     await t.uploads.getBlockBlobClient('tx/small.csv').uploadFile(file);
     await waitFor('the TX upload to complete', async () => {
-      const response = await t.api(`/api/uploads?blob=${encodeURIComponent('uploads/tx/small.csv')}`);
+      const response = await t.api(`/api/uploads?blob=${encodeURIComponent('tx/small.csv')}`);
       return response.ok && ((await response.json()) as UploadStatusBody).status === 'complete' ? true : undefined;
     });
     const { states } = await getJson<{ states: Array<{ state: string; uploads: number; activeUploadId: string | null; running: number }> }>(`${t.url}/api/states`);
@@ -419,7 +419,7 @@ describe('upload dashboard in chromium', () => {
       await waitFor('the upload view', async () => ((await wyPage.locator('#detail-title').textContent()) === 'Upload wy/picked.csv' ? true : undefined), 120_000);
       await waitFor('the upload to complete', async () => ((await valueOf(wyPage.locator('#detail-progress'))) === 100 ? true : undefined), 120_000);
       expect(partsSent.sort((a, b) => a - b)).toEqual(Array.from({ length: session.partCount - 2 }, (_, i) => i + 3));
-      const status = await getJson<UploadStatusBody>(`${t.url}/api/uploads?blob=${encodeURIComponent('uploads/wy/picked.csv')}`);
+      const status = await getJson<UploadStatusBody>(`${t.url}/api/uploads?blob=${encodeURIComponent('wy/picked.csv')}`);
       expect(status).toMatchObject({ status: 'complete', rowsCommitted: 3_000, rowsRejected: 0 });
       expect(await seriousViolations(wyPage)).toEqual([]);
       expect(problems).toEqual([]);
