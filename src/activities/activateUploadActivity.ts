@@ -1,6 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
-import { activateUpload, type ActivationResult } from '../engine/index.js';
-import { OPS_LOG } from '../engine/opsSignals.js';
+import { activateUpload, OPS_LOG, type ActivationResult } from '../engine/index.js';
 import type { AppClients } from '../composition.js';
 import type { ActivateResult, UploadRef } from '../ingestContracts.js';
 

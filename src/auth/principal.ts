@@ -1,4 +1,4 @@
-import { jurisdictionOf } from '../engine/jurisdictions.js';
+import { jurisdictionOf } from '../engine/index.js';
 
 /**
  * Who calls the API once its token is valid, and what its app roles allow. The role scheme:

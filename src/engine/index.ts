@@ -29,6 +29,7 @@ export * from './readModel.js';
 export * from './cleanup.js';
 export * from './rawFileRetention.js';
 export * from './auditTrail.js';
+export * from './opsSignals.js';
 
 // Events: the outbox's event types and its delivery.
 export {

@@ -1,6 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import type pg from 'pg';
-import { opsWarnings, readOpsSignals } from '../engine/opsSignals.js';
+import { opsWarnings, readOpsSignals } from '../engine/index.js';
 
 /** An upload with no step for this long is stuck (a chunk commit takes seconds; the longest retry waits 30 s). */
 export const STALLED_AFTER_MINUTES = 30;

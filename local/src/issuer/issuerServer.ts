@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { jurisdictionOf } from '../../../src/engine/jurisdictions.js';
+import { jurisdictionOf } from '../../../src/engine/index.js';
 import type { SigningKey } from './signingKey.js';
 import { LOCAL_DASHBOARD_CLIENT_ID, LOCAL_ISSUER, mintToken, type TokenRequest } from './tokens.js';
 
