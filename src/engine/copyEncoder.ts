@@ -8,6 +8,11 @@ const QUOTE = 0x22;
 const COMMA = 0x2c;
 const EMPTY = Buffer.alloc(0);
 
+// encode writes the columns in this order (COPY_COLUMNS).
+if (COLUMNS.join() !== 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual') {
+  throw new Error('copyEncoder: the participant columns changed; encode writes them in the old order');
+}
+
 const CASE_ID = identifier(false);
 const PARTICIPANT_ID = identifier(true);
 
@@ -157,7 +162,7 @@ export class CopyEncoder extends Transform {
     out.row(COPY_COLUMNS.length);
     out.int4(line);
     const hashAt = out.length + 4;
-    const columnField = this.columnField;
+    const columnField = this.columnField; // in COLUMNS order, which the calls below follow (checked at load)
     const h = columnField[0]!;
     const c = columnField[1]!;
     const p = columnField[2]!;
