@@ -162,9 +162,9 @@ export const httpRoutes = {
     audit: { requested: (request) => [request.params.sessionId ?? ''] },
   }),
   commitUploadSession: row({
-    route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: false,
+    route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: true,
     params: { state: stateParam, sessionId: z.string() }, query: {}, handler: (clients) => sessionApi(clients).commit,
-    audit: { requested: (request) => [request.params.sessionId ?? ''], returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
+    audit: { requested: (request) => [request.params.sessionId ?? ''] },
   }),
   stateUploads: row({
     route: 'states/{state}/uploads', methods: ['GET'], policy: { kind: 'stateRead' }, durableClient: true,
