@@ -24,8 +24,15 @@ export interface UploadRef {
   uploadId: string;
 }
 
-export interface CommitInput {
-  uploadId: string;
+/**
+ * An upload and the blob version it reads, as the orchestration was started for it: the activities that read the
+ * file open it from here, so the write path never looks the blob up through the status read side.
+ */
+export interface UploadFile extends UploadRef {
+  blob: UploadIdentity;
+}
+
+export interface CommitInput extends UploadFile {
   chunkNo: number;
 }
 
@@ -55,15 +62,26 @@ export interface PublishResult {
   pending: number;
 }
 
+/** A resumable upload's session whose commit runs durably (uploadSessionCommitOrchestrator). */
+export interface SessionRef {
+  sessionId: string;
+  state: string;
+}
+
+/** Where a session's commit ended: stored as `uploadId`, refused, or given back to its client (`open`). */
+export type SessionCommitOutcome = { outcome: 'committed'; uploadId: string } | { outcome: 'failed' | 'open' | 'gone' };
+
 /** Every activity by its registered name, with what crosses the durable boundary each way. */
 export interface ActivityContracts {
   registerUpload: { input: IngestInput; output: RegisterResult };
-  planUpload: { input: UploadRef; output: PlanResult };
+  planUpload: { input: UploadFile; output: PlanResult };
   commitChunk: { input: CommitInput; output: CommitResult };
   activateUpload: { input: UploadRef; output: ActivateResult };
   failUpload: { input: FailInput; output: ActivateResult };
   publishOutbox: { input: UploadRef; output: PublishResult };
   deleteUploadBlob: { input: UploadRef; output: BlobDeletion };
+  verifyUploadSession: { input: SessionRef; output: SessionCommitOutcome };
+  reopenUploadSession: { input: SessionRef & { reason: string }; output: SessionCommitOutcome };
 }
 
 export type ActivityName = keyof ActivityContracts;
@@ -86,8 +104,7 @@ export interface IngestStatus extends CommitCounts {
 }
 
 /** Chunks [from, to) of one upload, committed at most `maxChunksInFlight` at a time. */
-export interface ChunkRange {
-  uploadId: string;
+export interface ChunkRange extends UploadFile {
   /** First chunk number (inclusive) and last (exclusive). */
   from: number;
   to: number;
@@ -125,6 +142,3 @@ export type ProgressOperation =
   | { op: 'started'; input: { chunksTotal: number; rowsTotal: number } }
   | { op: 'committed'; input: CommitCounts }
   | { op: 'finished'; input: { status: UploadStatus; rowsCommitted: number; rowsRejected: number; reason?: string } };
-
-/** Sub-orchestrations never hold more than this many chunks, so histories stay small. */
-export const CHUNKS_PER_SUB_ORCHESTRATION = 500;
