@@ -125,8 +125,9 @@ const matchReturned = (body: unknown) => {
 };
 
 const queryReturned = (body: unknown) => {
-  const matches = (body as { data: { results: Array<{ matches: QueryMatch[] }> } }).data.results.flatMap((result) => result.matches);
-  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState) };
+  const { results } = (body as { data: { results: Array<{ matches: QueryMatch[] }> } }).data;
+  const matches = results.flatMap((result) => result.matches);
+  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState), personsQueried: results.length };
 };
 
 /**
