@@ -86,6 +86,10 @@ export function orchestrationAction() {
           // A concurrent rewind got there first (the runtime refuses one that is no longer Failed): nothing changed.
           const now = await readStatus(client, instanceId, false);
           if (now && now.runtimeStatus !== 'Failed') return problem(409, 'Not applicable', `rewind applies to Failed orchestrations; this one is ${now.runtimeStatus}`);
+          // A storage provider without rewind answers 501 (the JS client's "not supported" message).
+          if (/not supported/i.test((error as Error).message)) {
+            return problem(501, 'Rewind not supported', 'the Durable Functions storage provider of this deployment cannot rewind; restart the orchestration instead');
+          }
           throw error;
         }
         break;
