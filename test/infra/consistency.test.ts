@@ -184,6 +184,11 @@ describe('triggers and their wiring', () => {
     expect(property(sub.body, 'maxDeliveryAttempts')?.replace(/,.*/, '')).toMatch(/^\d+$/);
     expect(sub.body).toMatch(/deadLetterWithResourceIdentity/);
     expect(literal(variable(main, 'deadLetterContainerName'))).toBe('eventgrid-deadletter');
+    // The local Event Grid (eventgrid.local.json) retries and dead-letters with the same policy and container.
+    const local = (JSON.parse(read('eventgrid.local.json')) as { subscriptions: Array<{ functionName: string; retryPolicy: object; deadLetter: { container: string } }> })
+      .subscriptions.find((s) => s.functionName === functionNames.blobCreatedStarter)!;
+    expect(property(sub.body, 'retryPolicy')).toBe(`{ maxDeliveryAttempts: ${(local.retryPolicy as { maxDeliveryAttempts: number }).maxDeliveryAttempts}, eventTimeToLiveInMinutes: ${(local.retryPolicy as { eventTimeToLiveInMinutes: number }).eventTimeToLiveInMinutes} }`);
+    expect(local.deadLetter.container).toBe(literal(variable(main, 'deadLetterContainerName')));
     expect(read('infra/hooks/postdeploy.mjs')).toMatch(new RegExp(`^export const starterFunctionName = '${functionNames.blobCreatedStarter}';$`, 'm'));
   });
 
