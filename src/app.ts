@@ -12,6 +12,7 @@ import { makePublishOutboxActivity } from './activities/publishOutboxActivity.js
 import { makeDeleteUploadBlobActivity } from './activities/deleteUploadBlobActivity.js';
 import { makeRegisterUploadActivity } from './activities/registerUploadActivity.js';
 import { retryTransient } from './activities/transientRetry.js';
+import { makeReopenUploadSessionActivity, makeVerifyUploadSessionActivity } from './activities/uploadSessionActivities.js';
 import { uploadProgress } from './entities/uploadProgress.js';
 import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
 import { makeHousekeeping } from './functions/housekeeping.js';
@@ -21,6 +22,7 @@ import { makeAccessGuard } from './functions/accessGuard.js';
 import { httpOptions, httpRoutes, type AnyHttpRoute } from './functions/httpRoutes.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
+import { uploadSessionCommitOrchestrator } from './orchestrators/uploadSessionCommitOrchestrator.js';
 
 // Nothing is connected or read here: the host loads this module to index the functions before any setting is needed.
 const clients = composeApp();
@@ -43,6 +45,9 @@ activity(functionNames.failUpload, retryTransient(makeFailUploadActivity(clients
 activity(functionNames.publishOutbox, makePublishOutboxActivity(clients));
 activity(functionNames.deleteUploadBlob, makeDeleteUploadBlobActivity(clients));
 df.app.entity(functionNames.uploadProgress, uploadProgress);
+df.app.orchestration(functionNames.uploadSessionCommitOrchestrator, uploadSessionCommitOrchestrator);
+activity(functionNames.verifyUploadSession, makeVerifyUploadSessionActivity(clients));
+activity(functionNames.reopenUploadSession, makeReopenUploadSessionActivity(clients));
 
 for (const [name, route] of Object.entries(httpRoutes) as [string, AnyHttpRoute][]) {
   const options = { ...httpOptions(route), handler: access.handle(name, route, route.handler(clients)) };

@@ -31,6 +31,9 @@ export const DEFAULT_MAX_ERROR_ROWS = 10_000;
 /** Share of rejected rows above which an upload is not activated (INGEST_MAX_REJECTED_SHARE). */
 export const DEFAULT_MAX_REJECTED_SHARE = 0.05;
 
+/** Chunks committed per block (a sub-orchestration of a large upload), so no one history grows with the file. */
+export const CHUNKS_PER_SUB_ORCHESTRATION = 500;
+
 /** Attempts per chunk for classified transient failures (connection reset, failover, too many connections...). */
 export const MAX_TRANSIENT_ATTEMPTS = 8;
 const FIRST_BACKOFF_MS = 2_000;

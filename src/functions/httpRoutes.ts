@@ -125,8 +125,9 @@ const matchReturned = (body: unknown) => {
 };
 
 const queryReturned = (body: unknown) => {
-  const matches = (body as { data: { results: Array<{ matches: QueryMatch[] }> } }).data.results.flatMap((result) => result.matches);
-  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState) };
+  const { results } = (body as { data: { results: Array<{ matches: QueryMatch[] }> } }).data;
+  const matches = results.flatMap((result) => result.matches);
+  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState), personsQueried: results.length };
 };
 
 /**
@@ -161,9 +162,9 @@ export const httpRoutes = {
     audit: { requested: (request) => [request.params.sessionId ?? ''] },
   }),
   commitUploadSession: row({
-    route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: false,
+    route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: true,
     params: { state: stateParam, sessionId: z.string() }, query: {}, handler: (clients) => sessionApi(clients).commit,
-    audit: { requested: (request) => [request.params.sessionId ?? ''], returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
+    audit: { requested: (request) => [request.params.sessionId ?? ''] },
   }),
   stateUploads: row({
     route: 'states/{state}/uploads', methods: ['GET'], policy: { kind: 'stateRead' }, durableClient: true,

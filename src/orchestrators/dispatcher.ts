@@ -6,8 +6,8 @@ import type { ActivityInput, ActivityName, ActivityOutput, ChunkRangeInput, Chun
 /** An orchestration step: yields durable tasks, gets their results back, returns T. Compose steps with `yield*`. */
 export type Step<T> = Generator<Task, T, unknown>;
 
-/** Storage refusing to delete the raw file: a few retries with backoff; what outlasts them, housekeeping deletes. */
-const DELETE_RETRY = Object.assign(new df.RetryOptions(2_000, 5), { backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 30_000 });
+/** Database or storage hiccups in steps an upload cannot fail on (deleting the raw file, the upload-session steps). */
+const STEP_RETRY = Object.assign(new df.RetryOptions(2_000, 5), { backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 30_000 });
 /** commitChunk returns result objects (the orchestrator retries those); this only covers the activity crashing or timing out. */
 const CRASH_RETRY = Object.assign(new df.RetryOptions(5_000, 3), { backoffCoefficient: 2 });
 
@@ -24,7 +24,9 @@ const RETRY: Record<ActivityName, df.RetryOptions | undefined> = {
   activateUpload: undefined,
   failUpload: undefined,
   publishOutbox: undefined,
-  deleteUploadBlob: DELETE_RETRY,
+  deleteUploadBlob: STEP_RETRY,
+  verifyUploadSession: STEP_RETRY,
+  reopenUploadSession: STEP_RETRY,
 };
 
 /**
