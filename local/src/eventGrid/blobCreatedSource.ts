@@ -3,7 +3,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { BlobServiceClient, RestError, type ContainerClient } from '@azure/storage-blob';
 import type { BlobCommit } from './commitJournal.js';
-import { containerOf, matches, type LocalSubscription } from './subscriptions.js';
+import { containerOf, matches, retryPolicyOf, type LocalSubscription } from './subscriptions.js';
 import { EventGridDelivery } from './delivery.js';
 
 export interface BlobCreatedSourceOptions {
@@ -42,7 +42,8 @@ export function startBlobCreatedSource(options: BlobCreatedSourceOptions): { sto
 
   const announce = (subscription: LocalSubscription, container: ContainerClient, accountName: string, blob: BlobVersion) => {
     const event = blobCreatedEvent(container, accountName, blob);
-    if (matches(subscription, event.eventType, event.subject)) options.delivery.deliver(subscription.functionName, event);
+    if (!matches(subscription, event.eventType, event.subject)) return;
+    options.delivery.deliver({ subscription: subscription.name, functionName: subscription.functionName, policy: retryPolicyOf(subscription) }, event);
   };
 
   /** Every blob's newest version not announced yet (all of them at start). */
