@@ -3,7 +3,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { BlobServiceClient, RestError, type ContainerClient } from '@azure/storage-blob';
 import type { BlobCommit } from './commitJournal.js';
-import { containerOf, matches, type LocalSubscription } from './subscriptions.js';
+import { containerOf, matches, retryPolicyOf, type LocalSubscription } from './subscriptions.js';
 import { EventGridDelivery } from './delivery.js';
 
 export interface BlobCreatedSourceOptions {
@@ -43,7 +43,7 @@ export function startBlobCreatedSource(options: BlobCreatedSourceOptions): { sto
   const announce = (subscription: LocalSubscription, container: ContainerClient, accountName: string, blob: BlobVersion) => {
     const subject = `/blobServices/default/containers/${container.containerName}/blobs/${blob.blob}`;
     if (!matches(subscription, 'Microsoft.Storage.BlobCreated', subject)) return;
-    options.delivery.deliver(subscription.functionName, {
+    options.delivery.deliver({ subscription: subscription.name, functionName: subscription.functionName, policy: retryPolicyOf(subscription) }, {
       id: randomUUID(),
       topic: `/subscriptions/local/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/${accountName}`,
       subject,
