@@ -142,6 +142,3 @@ export type ProgressOperation =
   | { op: 'started'; input: { chunksTotal: number; rowsTotal: number } }
   | { op: 'committed'; input: CommitCounts }
   | { op: 'finished'; input: { status: UploadStatus; rowsCommitted: number; rowsRejected: number; reason?: string } };
-
-/** Sub-orchestrations never hold more than this many chunks, so histories stay small. */
-export const CHUNKS_PER_SUB_ORCHESTRATION = 500;

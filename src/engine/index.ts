@@ -34,7 +34,7 @@ export * from './opsSignals.js';
 // Events: the outbox's event types and its delivery.
 export {
   EVENT_SOURCE, MATCH_DISPOSITION_UPDATED, MATCHES_UPDATED, UPLOAD_COMPLETED, UPLOAD_FAILED,
-  type DispositionUpdatedData, type MatchesUpdatedData, type UploadEventData,
+  type DispositionUpdatedData, type MatchesUpdatedData, type QueryMatchesUpdatedData, type UploadEventData,
 } from './outbox.js';
 export * from './outboxDelivery.js';
 

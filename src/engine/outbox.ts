@@ -46,6 +46,35 @@ export interface MatchesUpdatedData {
   closed: number;
 }
 
+/**
+ * A real-time query's announcement to a state it opened records with (the same type as a run's, so one notifier reads
+ * both): ids and counts only, never a hash or a participant's id.
+ */
+export interface QueryMatchesUpdatedData {
+  /** The state this event is for (its partition key): the other state of the records. */
+  state: string;
+  initiator: 'query';
+  /** The query: the id of the request that asked it (its audit record's requestId). */
+  queryId: string;
+  /** The state that asked. */
+  queryState: string;
+  /** Records with `state` the query created (or opened again), and their ids. */
+  new: number;
+  matchIds: string[];
+}
+
+/** Writes a query's announcements in the query's transaction, in one statement; once per query and state. */
+export async function writeQueryMatchesEvents(db: Queryable, events: readonly QueryMatchesUpdatedData[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.query(
+    `INSERT INTO bulkflow.outbox (id, type, source, subject, data)
+     SELECT e.data->>'queryId' || '.matches.' || (e.data->>'state'), $2, $3, 'states/' || (e.data->>'state') || '/matches', e.data
+     FROM unnest($1::jsonb[]) AS e(data)
+     ON CONFLICT (id) DO NOTHING`,
+    [events.map((event) => JSON.stringify(event)), MATCHES_UPDATED, EVENT_SOURCE],
+  );
+}
+
 /** Writes a run's announcement for one state in the run's transaction; once per run and state. */
 export async function writeMatchesEvent(db: Queryable, data: MatchesUpdatedData): Promise<void> {
   await writeEvent(db, `${data.runId}.matches.${data.state}`, MATCHES_UPDATED, `states/${data.state}/matches`, data);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
 import type { MatchView, QueryMatch } from '../engine/index.js';
-import { auditRecords } from './auditApi.js';
+import { auditRead, auditRecords } from './auditApi.js';
 import type { AuditRule } from './auditSeam.js';
 import { dashboard } from './dashboard.js';
 import {
@@ -125,8 +125,9 @@ const matchReturned = (body: unknown) => {
 };
 
 const queryReturned = (body: unknown) => {
-  const matches = (body as { data: { results: Array<{ matches: QueryMatch[] }> } }).data.results.flatMap((result) => result.matches);
-  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState) };
+  const { results } = (body as { data: { results: Array<{ matches: QueryMatch[] }> } }).data;
+  const matches = results.flatMap((result) => result.matches);
+  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState), personsQueried: results.length };
 };
 
 /**
@@ -217,7 +218,7 @@ export const httpRoutes = {
   auditRecords: row({
     route: 'audit', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: false, params: {},
     query: { state: stateParam.optional(), from: timeQuery('from'), to: timeQuery('to'), after: auditCursorQuery, limit: intQuery('limit', 1, 500, 100) },
-    handler: auditRecords,
+    handler: auditRecords, audit: { returned: auditRead },
   }),
   // The operator console: an upload's orchestration as a timeline, and the actions an Operator.Admin may take on it.
   orchestration: row({
