@@ -69,7 +69,7 @@ export function composeApp(load: () => Settings = loadSettings): AppClients {
     uploadStorage,
     eventProducer,
     uploadByteSource: uploadByteSources({ db, uploadStorage }),
-    publishPendingEvents: async () => publishPendingEvents(await db(), eventProducer),
+    publishPendingEvents: async () => publishPendingEvents(await db(), eventProducer, appSettings().publicHostName),
     async close() {
       const pool = database;
       database = undefined;

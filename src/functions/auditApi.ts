@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
 import { type Jurisdiction, listAuditRecords } from '../engine/index.js';
 import { json, problem } from './httpEncoders.js';
+import { auditPage } from './operationsBodies.js';
 
 interface AuditQuery {
   state?: Jurisdiction;
@@ -27,6 +28,6 @@ export function auditRecords({ db }: Pick<AppClients, 'db'>) {
     const page = await listAuditRecords(await db(), {
       limit, ...(states ? { states } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}), ...(after ? { after } : {}),
     });
-    return json(page);
+    return json(auditPage, page);
   };
 }

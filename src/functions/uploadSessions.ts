@@ -9,6 +9,7 @@ import {
 } from '../engine/index.js';
 import { triggerContracts } from '../functionNames.js';
 import { json, problem } from './httpEncoders.js';
+import { partReceived, uploadAccepted, uploadSession, uploadSessionList } from './uploadBodies.js';
 
 /** A file name the blob path, logs and the dashboard can carry as is: no path, no spaces, no control characters. */
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,195}\.csv$/i;
@@ -164,7 +165,7 @@ export async function commitSession(deps: UploadSessionDeps, session: UploadSess
     const instanceId = instanceIdOf(uploadId);
     const statusUrl = new URL(`/api/uploads/${uploadId}`, request.url).href;
     context.log(`upload stored: session=${session.id} state=${session.state.toUpperCase()} upload=${uploadId} bytes=${session.size} parts=${count}`);
-    return { status: 202, headers: { location: statusUrl, 'cache-control': 'no-store' }, jsonBody: { uploadId, instanceId, statusUrl } };
+    return json(uploadAccepted, { uploadId, instanceId, statusUrl }, 202, { location: statusUrl });
   } catch (error) {
     if (!(error instanceof Refusal)) await reopenSession(pool, session.id).catch(() => {});
     throw error;
@@ -239,7 +240,7 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
       const { session } = opened;
       context.log(`upload session opened: session=${session.id} client=${caller.clientId} state=${session.state} bytes=${session.size}`);
       const described = describe(session, [], abandonHours, request);
-      return { status: 201, headers: { location: described.url, 'cache-control': 'no-store' }, jsonBody: described };
+      return json(uploadSession, described, 201, { location: described.url });
     }),
 
     /**
@@ -251,13 +252,13 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
       const sessions = await listSessions(pool, params.state);
       const { abandonHours, partBytes, maxBytes } = deps.limits();
       const described = await Promise.all(sessions.filter((s) => !s.single).map(async (s) => describe(s, await receivedParts(pool, s.id), abandonHours, request)));
-      return json({ partBytes, maxBytes, abandonHours, sessions: described });
+      return json(uploadSessionList, { partBytes, maxBytes, abandonHours, sessions: described });
     }),
 
     /** GET …/upload-sessions/{sessionId}: where to resume; DELETE: abort (the staged parts are deleted) → 204. */
     session: answering(async (call: SessionCall) => {
       const session = await sessionOf(call);
-      if (call.request.method !== 'DELETE') return json(describe(session, await receivedParts(await deps.db(), session.id), deps.limits().abandonHours, call.request));
+      if (call.request.method !== 'DELETE') return json(uploadSession, describe(session, await receivedParts(await deps.db(), session.id), deps.limits().abandonHours, call.request));
       if (session.status !== 'open') throw new Refusal(problem(409, 'Commit in progress', 'this upload is being committed and can no longer be aborted'));
       await endSession(await deps.db(), session.id);
       await deps.staged.discard(session.state, session.id);
@@ -284,7 +285,7 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
         await deps.staged.discard(session.state, session.id);
         throw new Refusal(problem(409, 'Upload session ended', 'the session was committed, aborted or expired while this part arrived'));
       }
-      return json({ number: partNumber, bytes: part.bytes, sha256: part.sha256.toString('base64') });
+      return json(partReceived, { number: partNumber, bytes: part.bytes, sha256: part.sha256.toString('base64') });
     }),
 
     /** POST …/upload-sessions/{sessionId}/commit → 202 with the upload's ids, as the single PUT. */
