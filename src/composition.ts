@@ -1,13 +1,13 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { EventHubProducerClient } from '@azure/event-hubs';
 import type pg from 'pg';
-import { migrate, type ByteSource } from './engine/index.js';
+import { migrate, type ByteSource, type UploadIdentity } from './engine/index.js';
 import { createEventHubProducer } from './adapters/eventHubs.js';
 import { publishPendingEvents } from './adapters/eventPublisher.js';
 import { createPool } from './adapters/postgresPool.js';
 import { loadSettings, type Settings } from './adapters/settings.js';
 import { createBlobServiceClient } from './adapters/storage.js';
-import { uploadByteSources } from './adapters/uploadByteSource.js';
+import { blobByteSource } from './adapters/blobByteSource.js';
 
 /**
  * What the app's handlers are handed (each factory takes the part it needs). Every client is built once per process,
@@ -24,8 +24,8 @@ export interface AppClients {
   db: () => Promise<pg.Pool>;
   uploadStorage: () => BlobServiceClient;
   eventProducer: () => EventHubProducerClient;
-  /** The registered blob version of an upload, as a ByteSource. */
-  uploadByteSource: (uploadId: string) => Promise<ByteSource>;
+  /** An upload's blob version (from the orchestration's input), as a ByteSource. */
+  uploadByteSource: (blob: UploadIdentity) => ByteSource;
   /** Sends every pending outbox event to Event Hubs; rejects (the events wait) when it is unreachable. */
   publishPendingEvents: () => Promise<number>;
   /** Closes the shared clients when the host shuts the app down (drains the pool instead of dropping it). */
@@ -68,7 +68,7 @@ export function composeApp(load: () => Settings = loadSettings): AppClients {
     db,
     uploadStorage,
     eventProducer,
-    uploadByteSource: uploadByteSources({ db, uploadStorage }),
+    uploadByteSource: ({ container, blobName, etag }) => blobByteSource(uploadStorage().getContainerClient(container).getBlobClient(blobName), etag),
     publishPendingEvents: async () => publishPendingEvents(await db(), eventProducer, appSettings().publicHostName),
     async close() {
       const pool = database;

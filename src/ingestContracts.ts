@@ -24,8 +24,15 @@ export interface UploadRef {
   uploadId: string;
 }
 
-export interface CommitInput {
-  uploadId: string;
+/**
+ * An upload and the blob version it reads, as the orchestration was started for it: the activities that read the
+ * file open it from here, so the write path never looks the blob up through the status read side.
+ */
+export interface UploadFile extends UploadRef {
+  blob: UploadIdentity;
+}
+
+export interface CommitInput extends UploadFile {
   chunkNo: number;
 }
 
@@ -58,7 +65,7 @@ export interface PublishResult {
 /** Every activity by its registered name, with what crosses the durable boundary each way. */
 export interface ActivityContracts {
   registerUpload: { input: IngestInput; output: RegisterResult };
-  planUpload: { input: UploadRef; output: PlanResult };
+  planUpload: { input: UploadFile; output: PlanResult };
   commitChunk: { input: CommitInput; output: CommitResult };
   activateUpload: { input: UploadRef; output: ActivateResult };
   failUpload: { input: FailInput; output: ActivateResult };
@@ -86,8 +93,7 @@ export interface IngestStatus extends CommitCounts {
 }
 
 /** Chunks [from, to) of one upload, committed at most `maxChunksInFlight` at a time. */
-export interface ChunkRange {
-  uploadId: string;
+export interface ChunkRange extends UploadFile {
   /** First chunk number (inclusive) and last (exclusive). */
   from: number;
   to: number;

@@ -79,14 +79,23 @@ export async function predeploy(env) {
   const signals = /** @type {NodeJS.Signals[]} */ (['SIGINT', 'SIGTERM', 'SIGHUP']);
   for (const signal of signals) process.on(signal, onSignal);
 
-  /** @param {string} database */
-  const connect = async (database) => {
+  /** A connected client; on failure the client is ended and the error thrown. @param {string} database */
+  const openClient = async (database) => {
     const client = new pg.Client(connection(database));
     try {
       await client.connect();
       return client;
     } catch (error) {
       await client.end().catch(() => {});
+      throw error;
+    }
+  };
+
+  /** @param {string} database */
+  const connect = async (database) => {
+    try {
+      return await openClient(database);
+    } catch (error) {
       const refusedAddress = /no pg_hba\.conf entry for host "([^"]+)"/.exec(String(/** @type {Error} */ (error).message))?.[1];
       if (!refusedAddress || rule) throw error;
       console.log(`predeploy: PostgreSQL refused ${refusedAddress}; allowing it until the migrations are done`);
@@ -95,16 +104,7 @@ export async function predeploy(env) {
       az(['postgres', 'flexible-server', 'firewall-rule', 'create', ...server, '--rule-name', rule,
         '--start-ip-address', refusedAddress, '--end-ip-address', refusedAddress, '--output', 'none']);
       // A new rule takes effect within a minute or so.
-      return retry({ attempts: 12, delayMs, retryable: (e) => /pg_hba\.conf/.test(String(/** @type {Error} */ (e).message)) }, async () => {
-        const retried = new pg.Client(connection(database));
-        try {
-          await retried.connect();
-          return retried;
-        } catch (retryError) {
-          await retried.end().catch(() => {});
-          throw retryError;
-        }
-      });
+      return retry({ attempts: 12, delayMs, retryable: (e) => /pg_hba\.conf/.test(String(/** @type {Error} */ (e).message)) }, () => openClient(database));
     }
   };
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { resolvePostgres } from '../src/embeddedPostgres.js';
-import { startHost } from '../src/host.js';
+import { startHost } from '../src/host/host.js';
 
 const appDir = fileURLToPath(new URL('../../../local/bench/host-app', import.meta.url));
 const cases = [

@@ -6,7 +6,7 @@ import { resolvePostgres } from './embeddedPostgres.js';
 import { startAzurite } from './azurite.js';
 import { startEventHubsEndpoint } from './eventhubs/endpoint.js';
 import { loadHubsConfig } from './eventhubs/hubConfig.js';
-import { HOST_DRAIN_MS, startHost } from './host.js';
+import { HOST_DRAIN_MS, startHost } from './host/host.js';
 import { spawnHost, stopHost, waitForOutput } from './hostProcess.js';
 import { Components, describeExit, type ComponentExit } from './lifecycle/components.js';
 import type { ServiceExit } from './lifecycle/services.js';

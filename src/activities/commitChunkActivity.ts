@@ -10,7 +10,7 @@ export function makeCommitChunkActivity({ db, settings, uploadByteSource }: Pick
   return async function commitChunkActivity(input: CommitInput): Promise<CommitResult> {
     try {
       const { maxErrorRows, maxConcurrentCommits } = settings().ingest;
-      const result = await commitChunk(await db(), input, await uploadByteSource(input.uploadId), {
+      const result = await commitChunk(await db(), input, uploadByteSource(input.blob), {
         maxErrorRows,
         commitSlots: maxConcurrentCommits,
       });

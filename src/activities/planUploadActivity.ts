@@ -1,16 +1,16 @@
 import { failUpload, isTransient, planUpload } from '../engine/index.js';
 import type { AppClients } from '../composition.js';
-import type { PlanResult, UploadRef } from '../ingestContracts.js';
+import type { PlanResult, UploadFile } from '../ingestContracts.js';
 
 /**
  * Plans once (the plan is stored in PostgreSQL); the orchestrator gets counts, never rows. A bad file, or a
  * blob that is gone or changed, fails the upload with its reason; only transient faults throw (and are retried).
  */
 export function makePlanUploadActivity({ db, settings, uploadByteSource }: Pick<AppClients, 'db' | 'settings' | 'uploadByteSource'>) {
-  return async function planUploadActivity(input: UploadRef): Promise<PlanResult> {
+  return async function planUploadActivity(input: UploadFile): Promise<PlanResult> {
     const pool = await db();
     try {
-      const outcome = await planUpload(pool, input.uploadId, await uploadByteSource(input.uploadId), {
+      const outcome = await planUpload(pool, input.uploadId, uploadByteSource(input.blob), {
         targetChunkBytes: settings().ingest.chunkBytes,
       });
       if (!outcome.ok) return { ok: false, code: outcome.error.code, message: outcome.error.message };

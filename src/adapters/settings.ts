@@ -202,7 +202,9 @@ const appSettings = {
     }),
     maxConcurrentCommits: positiveInteger({
       name: 'INGEST_MAX_CONCURRENT_COMMITS', default: DEFAULT_MAX_CONCURRENT_COMMITS,
-      description: 'Chunk commits running at once across every upload and app instance, enforced by PostgreSQL (size it to the server, not to one instance).',
+      description:
+        'Chunk commits running at once across every upload and app instance, enforced by PostgreSQL ' +
+        '(size it to the server, not to one instance).',
     }),
     chunkBytes: positiveInteger({ name: 'INGEST_CHUNK_BYTES', default: DEFAULT_CHUNK_BYTES, description: 'Target size of one chunk of the CSV, in bytes.' }),
     maxRejectedShare: share({
@@ -211,19 +213,19 @@ const appSettings = {
     }),
     maxErrorRows: positiveInteger({ name: 'INGEST_MAX_ERROR_ROWS', default: DEFAULT_MAX_ERROR_ROWS, description: 'Row errors kept per upload.' }),
   },
-  cleanupRetentionHours: positiveInteger({ name: 'CLEANUP_RETENTION_HOURS', default: 24, description: 'Hours staged rows of unfinished uploads are kept.' }),
-  matchClosedRetentionDays: positiveInteger({
-    name: 'MATCH_CLOSED_RETENTION_DAYS', default: 30,
-    description: 'Days a closed match record (personal data of two states) is kept before housekeeping deletes it.',
-  }),
   matchNeedsActionDays: nonNegativeInteger({
     name: 'MATCH_NEEDS_ACTION_DAYS', default: 7,
     description: 'Days after a match record opened when a state whose side has recorded no initial action sees it under "needs your action" (0: at once).',
   }),
-  durableHistoryRetentionDays: positiveInteger({ name: 'DURABLE_HISTORY_RETENTION_DAYS', default: 7, description: 'Days finished orchestration histories are kept before purge.' }),
+  // How long housekeeping keeps what it deletes, in the order it runs.
+  cleanupRetentionHours: positiveInteger({ name: 'CLEANUP_RETENTION_HOURS', default: 24, description: 'Hours staged rows of unfinished uploads are kept.' }),
   uploadBlobRetentionHours: nonNegativeInteger({
     name: 'UPLOAD_BLOB_RETENTION_HOURS', default: 0,
     description: 'Hours an uploaded file is kept after its upload is final (complete, failed, superseded): 0 deletes it at once; otherwise the hourly housekeeping deletes it once the hours have passed. Status and row errors stay.',
+  }),
+  matchClosedRetentionDays: positiveInteger({
+    name: 'MATCH_CLOSED_RETENTION_DAYS', default: 30,
+    description: 'Days a closed match record (personal data of two states) is kept before housekeeping deletes it.',
   }),
   outboxRetentionDays: positiveInteger({
     name: 'OUTBOX_RETENTION_DAYS', default: 7,
@@ -233,6 +235,7 @@ const appSettings = {
     name: 'AUDIT_RETENTION_DAYS', default: 365,
     description: `Days an audit record (who read or changed which state's data) is kept before housekeeping deletes it; at least ${MIN_AUDIT_RETENTION_DAYS} (the database refuses less).`,
   }),
+  durableHistoryRetentionDays: positiveInteger({ name: 'DURABLE_HISTORY_RETENTION_DAYS', default: 7, description: 'Days finished orchestration histories are kept before purge.' }),
   publicHostName: optionalText({
     name: 'WEBSITE_HOSTNAME',
     description: 'The app\'s host name, set by the platform (the local host sets it too): events name their data\'s JSON Schema (`dataschema`) on it. Unset: events carry no `dataschema`.',

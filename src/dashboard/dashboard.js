@@ -70,6 +70,57 @@ const showProblem = (error) => {
   $('problem').textContent = error ? error.message : '';
 };
 
+/**
+ * A list the API reads page by page: `after` is the cursor that opens the page on screen (each page's body names
+ * the next one). Its Previous/Next buttons (ids prev-NAME and next-NAME) take the place of `[data-pager=NAME]` in
+ * the list's toolbar; `load` reads the page at `after` and calls `loaded`, and a turn announces #NAME-info.
+ */
+class CursorPages {
+  constructor(name, load) {
+    this.load = load;
+    this.info = $(`${name}-info`);
+    this.prev = element('button', { type: 'button', id: `prev-${name}`, textContent: 'Previous page' });
+    this.next = element('button', { type: 'button', id: `next-${name}`, textContent: 'Next page' });
+    this.prev.addEventListener('click', () => this.turn(-1));
+    this.next.addEventListener('click', () => this.turn(1));
+    /** @type {HTMLElement} */ (document.querySelector(`[data-pager="${name}"]`)).replaceWith(this.prev, this.next);
+    this.reset();
+  }
+
+  reset() {
+    this.cursors = ['']; // cursors[i] opens page i
+    this.page = 0;
+  }
+
+  get after() {
+    return this.cursors[this.page];
+  }
+
+  /** The page on screen, of `size` items, holds `count`: "from–to" of the whole list. */
+  range(size, count) {
+    const from = this.page * size + 1;
+    return `${number.format(from)}–${number.format(from + count - 1)}`;
+  }
+
+  /** The page at `after` is on screen and `next` (null at the end) opens the one after it. */
+  loaded(next) {
+    this.cursors[this.page + 1] = next ?? undefined;
+    this.cursors.length = this.page + 2;
+    this.prev.disabled = this.page === 0;
+    this.next.disabled = !next;
+  }
+
+  async turn(step) {
+    this.page = Math.max(0, this.page + step);
+    try {
+      await this.load();
+      announce(this.info.textContent);
+    } catch (error) {
+      showProblem(error);
+    }
+  }
+}
+
 const rowsDone = (u) => u.rowsCommitted + u.rowsRejected;
 const running = (u) => u.status === 'pending' || u.status === 'running';
 const rowsText = (u) => `${number.format(rowsDone(u))}${u.rowsTotal !== null ? ` of ${number.format(u.rowsTotal)}` : ''}`;
@@ -252,8 +303,7 @@ function renderPairs(state) {
 
 // ---- detail: one upload, its rejected rows paginated and downloadable ----------------------------
 
-let cursors = ['']; // cursors[i] opens page i of the rejected rows
-let page = 0;
+const errorPages = new CursorPages('page', () => loadErrorPage());
 let detailId = '';
 let shownRejected = -1;
 
@@ -261,8 +311,7 @@ function openUpload(id) {
   if (id !== detailId) {
     detailId = id;
     shownRejected = -1;
-    cursors = [''];
-    page = 0;
+    errorPages.reset();
     $('errors').querySelector('tbody').replaceChildren();
     $('counts').querySelector('tbody').replaceChildren();
   }
@@ -321,32 +370,18 @@ function renderSummary(u) {
 
 async function loadErrorPage(mine = generation) {
   const limit = Number(/** @type {HTMLSelectElement} */ ($('page-size')).value);
-  const body = await api(`uploads/${encodeURIComponent(detailId)}/errors`, { limit, after: cursors[page] });
+  const body = await api(`uploads/${encodeURIComponent(detailId)}/errors`, { limit, after: errorPages.after });
   if (mine !== generation) return;
-  cursors[page + 1] = body.next ?? undefined;
-  cursors.length = page + 2;
+  errorPages.loaded(body.next);
   $('errors').querySelector('tbody').replaceChildren(...body.errors.map((e) => element('tr', {},
     element('td', { className: 'num', textContent: String(e.line) }),
     element('td', { textContent: e.column ?? '–' }),
     element('td', { textContent: e.code }),
     element('td', { textContent: e.message }))));
-  const from = page * limit + 1;
   $('page-info').textContent = body.errors.length === 0
-    ? (page === 0 ? 'No rejected rows.' : 'No more rejected rows.')
-    : `Rejected rows ${number.format(from)}–${number.format(from + body.errors.length - 1)} of ${number.format(body.rowsRejected)} (page ${page + 1}).`;
-  /** @type {HTMLButtonElement} */ ($('prev-page')).disabled = page === 0;
-  /** @type {HTMLButtonElement} */ ($('next-page')).disabled = !body.next;
+    ? (errorPages.page === 0 ? 'No rejected rows.' : 'No more rejected rows.')
+    : `Rejected rows ${errorPages.range(limit, body.errors.length)} of ${number.format(body.rowsRejected)} (page ${errorPages.page + 1}).`;
   /** @type {HTMLButtonElement} */ ($('download')).disabled = body.rowsRejected === 0;
-}
-
-async function turnPage(step) {
-  page = Math.max(0, page + step);
-  try {
-    await loadErrorPage();
-    announce($('page-info').textContent);
-  } catch (error) {
-    showProblem(error);
-  }
 }
 
 const csvField = (value) => (/[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
@@ -382,8 +417,7 @@ async function downloadCsv() {
 
 let matchState = '';
 let matchKind = 'matches'; // or 'needs-action'
-let matchCursors = ['']; // matchCursors[i] opens page i
-let matchPage = 0;
+const matchPages = new CursorPages('matches', () => loadMatchPage());
 
 const LABELS = {
   notice_sent: 'Notice sent', client_provided_required_verification: 'Client provided required verification',
@@ -396,8 +430,7 @@ function openMatches(state, kind) {
   if (state !== matchState || kind !== matchKind) {
     matchState = state;
     matchKind = kind;
-    matchCursors = [''];
-    matchPage = 0;
+    matchPages.reset();
     $('match-list').querySelector('tbody').replaceChildren();
   }
   const title = $('matches-title');
@@ -415,10 +448,9 @@ async function loadMatchPage() {
   const mine = generation;
   const status = matchKind === 'needs-action' ? 'needs-action' : 'open';
   try {
-    const body = await api(`states/${encodeURIComponent(matchState)}/matches`, { status, limit: MATCH_PAGE, after: matchCursors[matchPage] });
+    const body = await api(`states/${encodeURIComponent(matchState)}/matches`, { status, limit: MATCH_PAGE, after: matchPages.after });
     if (mine !== generation) return;
-    matchCursors[matchPage + 1] = body.next ?? undefined;
-    matchCursors.length = matchPage + 2;
+    matchPages.loaded(body.next);
     const id = (text) => text ?? '–';
     $('match-list').querySelector('tbody').replaceChildren(...body.matches.map((m) => element('tr', {},
       element('td', {}, element('a', { href: `#/match/${encodeURIComponent(m.matchId)}` }, element('code', { textContent: m.matchId }))),
@@ -430,22 +462,13 @@ async function loadMatchPage() {
       element('td', { textContent: initialAction(m.disposition) }),
       element('td', { textContent: initialAction(m.otherDisposition) }),
       element('td', { textContent: time.format(new Date(m.openedAt)) }))));
-    const from = matchPage * MATCH_PAGE + 1;
     const what = matchKind === 'needs-action' ? 'matches needing your action' : 'open matches';
     $('matches-info').textContent = body.matches.length === 0
-      ? (matchPage === 0 ? `No ${what} for ${matchState}.` : `No more ${what}.`)
-      : `${what[0].toUpperCase()}${what.slice(1)} ${number.format(from)}–${number.format(from + body.matches.length - 1)} (page ${matchPage + 1}).`;
-    /** @type {HTMLButtonElement} */ ($('prev-matches')).disabled = matchPage === 0;
-    /** @type {HTMLButtonElement} */ ($('next-matches')).disabled = !body.next;
+      ? (matchPages.page === 0 ? `No ${what} for ${matchState}.` : `No more ${what}.`)
+      : `${what[0].toUpperCase()}${what.slice(1)} ${matchPages.range(MATCH_PAGE, body.matches.length)} (page ${matchPages.page + 1}).`;
   } catch (error) {
     if (mine === generation) showProblem(error);
   }
-}
-
-async function turnMatchPage(step) {
-  matchPage = Math.max(0, matchPage + step);
-  await loadMatchPage();
-  announce($('matches-info').textContent);
 }
 
 // ---- record: one match, both sides' dispositions, and the form for the user's own side -------------------
@@ -599,13 +622,11 @@ async function act(action) {
 // ---- audit trail: newest first, cursor pages ------------------------------------------------------
 
 let auditState = '';
-let auditCursors = [''];
-let auditPage = 0;
+const auditPages = new CursorPages('audit', () => loadAuditPage());
 
 function openAudit(state) {
   auditState = state;
-  auditCursors = [''];
-  auditPage = 0;
+  auditPages.reset();
   /** @type {HTMLInputElement} */ ($('audit-state')).value = state;
   const title = $('audit-title');
   title.textContent = state ? `Audit trail of ${state}` : 'Audit trail';
@@ -617,10 +638,9 @@ function openAudit(state) {
 async function loadAuditPage() {
   const mine = generation;
   try {
-    const body = await api('audit', { state: auditState, limit: MATCH_PAGE, after: auditCursors[auditPage] });
+    const body = await api('audit', { state: auditState, limit: MATCH_PAGE, after: auditPages.after });
     if (mine !== generation) return;
-    auditCursors[auditPage + 1] = body.next ?? undefined;
-    auditCursors.length = auditPage + 2;
+    auditPages.loaded(body.next);
     $('audit-list').querySelector('tbody').replaceChildren(...body.records.map((r) => element('tr', {},
       element('td', { textContent: time.format(new Date(r.at)) }),
       element('td', {}, element('code', { textContent: r.callerId })),
@@ -631,18 +651,10 @@ async function loadAuditPage() {
       element('td', { className: 'num', textContent: r.recordsReturned === null ? '–' : number.format(r.recordsReturned) }),
       element('td', { className: 'num', textContent: String(r.outcome) }),
       element('td', { textContent: r.objectIds.length > 3 ? `${r.objectIds.slice(0, 3).join(', ')} and ${r.objectIds.length - 3} more` : r.objectIds.join(', ') }))));
-    $('audit-info').textContent = body.records.length === 0 ? 'No audit records.' : `Page ${auditPage + 1}, ${body.records.length} records.`;
-    /** @type {HTMLButtonElement} */ ($('prev-audit')).disabled = auditPage === 0;
-    /** @type {HTMLButtonElement} */ ($('next-audit')).disabled = !body.next;
+    $('audit-info').textContent = body.records.length === 0 ? 'No audit records.' : `Page ${auditPages.page + 1}, ${body.records.length} records.`;
   } catch (error) {
     if (mine === generation) showProblem(error);
   }
-}
-
-async function turnAuditPage(step) {
-  auditPage = Math.max(0, auditPage + step);
-  await loadAuditPage();
-  announce($('audit-info').textContent);
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
@@ -653,20 +665,14 @@ $('state-filter').addEventListener('change', (event) => {
   location.hash = value ? `#/state/${value}` : '#/';
 });
 $('filter').addEventListener('submit', (event) => event.preventDefault());
-$('prev-page').addEventListener('click', () => turnPage(-1));
-$('next-page').addEventListener('click', () => turnPage(1));
-$('page-size').addEventListener('change', () => { cursors = ['']; page = 0; turnPage(0); });
+$('page-size').addEventListener('change', () => { errorPages.reset(); errorPages.turn(0); });
 $('download').addEventListener('click', downloadCsv);
-$('prev-matches').addEventListener('click', () => turnMatchPage(-1));
 for (const action of ['rewind', 'restart', 'terminate']) $(`action-${action}`).addEventListener('click', () => act(action));
-$('prev-audit').addEventListener('click', () => turnAuditPage(-1));
-$('next-audit').addEventListener('click', () => turnAuditPage(1));
 $('audit-filter').addEventListener('submit', (event) => {
   event.preventDefault();
   const state = /** @type {HTMLInputElement} */ ($('audit-state')).value.trim();
   location.hash = state ? `#/audit/${encodeURIComponent(state.toUpperCase())}` : '#/audit';
 });
-$('next-matches').addEventListener('click', () => turnMatchPage(1));
 $('disposition-form').addEventListener('submit', saveDisposition);
 window.addEventListener('hashchange', () => { route(); focusTitleOnLoad = true; });
 $('sign-out').addEventListener('click', async () => {

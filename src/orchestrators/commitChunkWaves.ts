@@ -18,7 +18,7 @@ export function* commitChunkWaves(calls: Dispatcher, progress: ProgressReporter,
   let carried = earlier;
   while (queue.length > 0 || carried.length > 0) {
     const wave = queue.splice(0, Math.max(1, range.maxChunksInFlight));
-    const called = wave.length > 0 ? yield* calls.callAll('commitChunk', wave.map((chunkNo) => ({ uploadId: range.uploadId, chunkNo }))) : [];
+    const called = wave.length > 0 ? yield* calls.callAll('commitChunk', wave.map((chunkNo) => ({ uploadId: range.uploadId, blob: range.blob, chunkNo }))) : [];
     const results = [...carried, ...called];
     carried = [];
     progress.committed(results);

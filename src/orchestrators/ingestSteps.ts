@@ -12,6 +12,9 @@ import { commitChunkWaves } from './commitChunkWaves.js';
 import { Dispatcher, failureReason, type Step } from './dispatcher.js';
 import { ProgressReporter } from './progressReporter.js';
 
+/** A registered upload and the blob version the orchestration was started for (what planning and commits read). */
+type Upload = RegisterResult & { blob: IngestInput };
+
 /** A plan, and the result of committing its chunk 0 alongside it. */
 type Planned = Extract<PlanResult, { ok: true }> & { first: CommitResult };
 type PlanFailed = Extract<PlanResult, { ok: false }>;
@@ -30,10 +33,10 @@ export class IngestSteps {
   }
 
   /** Idempotent by blob identity: a repeated start finds the upload it registered before. */
-  *register(input: IngestInput): Step<RegisterResult> {
+  *register(input: IngestInput): Step<Upload> {
     const registered = yield* this.calls.call('registerUpload', input);
     this.progress.registered(registered.uploadId);
-    return registered;
+    return { ...registered, blob: input };
   }
 
   /** The upload had already ended (e.g. a start after its history was purged): nothing to do, nothing to publish. */
@@ -47,11 +50,11 @@ export class IngestSteps {
    * scanned, and a user watching sees rows sooner. A bad or vanished file comes back as a failed plan (the
    * activity has failed the upload, and the rows of chunk 0 are never activated); so do retries run out.
    */
-  *plan(upload: RegisterResult): Step<Planned | PlanFailed> {
-    const { uploadId } = upload;
+  *plan(upload: Upload): Step<Planned | PlanFailed> {
+    const { uploadId, blob } = upload;
     this.progress.enter('planning');
     try {
-      const [plan, first] = yield* this.calls.callBoth('planUpload', { uploadId }, 'commitChunk', { uploadId, chunkNo: 0 });
+      const [plan, first] = yield* this.calls.callBoth('planUpload', { uploadId, blob }, 'commitChunk', { uploadId, blob, chunkNo: 0 });
       return plan.ok ? { ...plan, first } : plan;
     } catch (error) {
       // Transient faults outlasted the retries: record why, keep the active upload.
@@ -69,9 +72,9 @@ export class IngestSteps {
    * The chunks after chunk 0 (committed alongside the plan). Small uploads commit in this orchestration; large ones
    * in sub-orchestrations of at most 500 chunks, one after another.
    */
-  *commitChunks(upload: RegisterResult, plan: Planned): Step<ChunkRangeResult> {
+  *commitChunks(upload: Upload, plan: Planned): Step<ChunkRangeResult> {
     this.progress.planned(plan);
-    const range = { uploadId: upload.uploadId, from: 1, to: plan.chunksTotal, maxChunksInFlight: upload.maxChunksInFlight };
+    const range = { uploadId: upload.uploadId, blob: upload.blob, from: 1, to: plan.chunksTotal, maxChunksInFlight: upload.maxChunksInFlight };
     if (plan.chunksTotal <= CHUNKS_PER_SUB_ORCHESTRATION) return yield* commitChunkWaves(this.calls, this.progress, range, [plan.first]);
     const head = yield* commitChunkWaves(this.calls, this.progress, { ...range, to: 1 }, [plan.first]);
     if (head.failure) return head;

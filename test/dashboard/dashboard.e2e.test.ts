@@ -73,6 +73,25 @@ describe('upload dashboard in chromium', () => {
   let page: Page;
   const pageProblems: string[] = [];
 
+  /**
+   * Runs `use` on a page of its own, signed in as a user of `states` (`watch` sees the page first); any error
+   * the page throws fails the test.
+   */
+  async function asStateUser(states: string, use: (page: Page) => Promise<void>, watch?: (page: Page) => void): Promise<void> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const statePage = await context.newPage();
+    const problems: string[] = [];
+    statePage.on('pageerror', (error) => problems.push(error.message));
+    watch?.(statePage);
+    try {
+      await signIn(statePage, dashboardUrl(t.url), { states });
+      await use(statePage);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }
+
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     [t, browser] = await Promise.all([
@@ -226,12 +245,7 @@ describe('upload dashboard in chromium', () => {
   it('as a state user shows only that state; other states\' uploads are not found', async () => {
     const { states } = await getJson<{ states: Array<{ state: string; activeUploadId: string }> }>(`${t.url}/api/states`);
     const txUpload = states.find((s) => s.state === 'TX')!.activeUploadId;
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const caPage = await context.newPage();
-    const problems: string[] = [];
-    caPage.on('pageerror', (error) => problems.push(error.message));
-    try {
-      await signIn(caPage, dashboardUrl(t.url), { states: 'CA' });
+    await asStateUser('CA', async (caPage) => {
       expect(await caPage.locator('#who').textContent()).toBe('Signed in: state CA');
       await waitFor('the CA section', async () => ((await caPage.locator('#states > section').count()) === 1 ? true : undefined));
       expect(await caPage.locator('#states > section h2').allTextContents()).toEqual(['CA']);
@@ -246,10 +260,7 @@ describe('upload dashboard in chromium', () => {
       expect(await caPage.locator('#states > section').count()).toBe(0);
       expect(await seriousViolations(caPage)).toEqual([]);
       await caPage.screenshot({ path: join(ARTIFACTS, 'dashboard-state-user.png'), fullPage: true });
-      expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('shows a state user its open matches page by page and the pair counts; an operator the counts only', async () => {
@@ -283,12 +294,7 @@ describe('upload dashboard in chromium', () => {
       [m.matchId, 'NV', m.participant.participantId, m.participant.caseId ?? '–', m.otherParticipant.participantId, m.otherParticipant.caseId]);
     const shownMatches = (p: Page) => p.$$eval('#match-list tbody tr', (rows) => rows.map((row) => [...row.querySelectorAll('td')].slice(0, 6).map((td) => td.textContent)));
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const caPage = await context.newPage();
-    const problems: string[] = [];
-    caPage.on('pageerror', (error) => problems.push(error.message));
-    try {
-      await signIn(caPage, dashboardUrl(t.url), { states: 'CA' });
+    await asStateUser('CA', async (caPage) => {
       await waitFor('the pair counts', async () => ((await pairRows(caPage)).length === 1 ? true : undefined));
       expect(await pairRows(caPage)).toEqual([['CA–NV', '60', '0']]);
       const link = caPage.getByRole('link', { name: 'Open matches of CA' });
@@ -318,10 +324,7 @@ describe('upload dashboard in chromium', () => {
       // Another state's records are refused.
       await caPage.goto(`${dashboardUrl(t.url)}#/matches/NV`);
       await waitFor('the refusal', async () => ((await caPage.locator('#problem').textContent()) === 'Forbidden: your roles do not let you read the match records of state NV' ? true : undefined));
-      expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('lists what needs a state user\'s action, shows a record with both sides\' dispositions, and records the user\'s own', async () => {
@@ -333,13 +336,8 @@ describe('upload dashboard in chromium', () => {
       return ((await response.json()) as { matches: Array<{ matchId: string }> }).matches;
     };
     expect(await needing(caToken)).toHaveLength(60);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const caPage = await context.newPage();
-    const problems: string[] = [];
-    caPage.on('pageerror', (error) => problems.push(error.message));
     const cells = (p: Page) => p.$$eval('#dispositions tbody tr', (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)));
-    try {
-      await signIn(caPage, dashboardUrl(t.url), { states: 'CA' });
+    await asStateUser('CA', async (caPage) => {
       await caPage.getByRole('link', { name: 'Needs your action (CA)' }).click();
       await waitFor('the needs-action list', async () => ((await caPage.locator('#match-list tbody tr').count()) === 50 ? true : undefined));
       expect(await caPage.locator('#matches-title').textContent()).toBe('Needs your action: CA');
@@ -382,10 +380,7 @@ describe('upload dashboard in chromium', () => {
       await waitFor('the record as it now is', async () => ((await cells(caPage))[9]![1] === 'Yes' ? true : undefined));
       expect((await cells(caPage))[7]).toEqual(['Final disposition', '–', '–']);
       expect(await caPage.content()).not.toMatch(/[0-9a-f]{128}/i);
-      expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('uploads a file a state user picks, in parts, resuming the upload an earlier page left open, and shows its ingest to the end', async () => {
@@ -403,17 +398,12 @@ describe('upload dashboard in chromium', () => {
       });
       expect(sent.status).toBe(200);
     }
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const wyPage = await context.newPage();
-    const problems: string[] = [];
-    wyPage.on('pageerror', (error) => problems.push(error.message));
     const partsSent: number[] = [];
-    wyPage.on('request', (request) => {
+    const watchParts = (wyPage: Page) => wyPage.on('request', (request) => {
       const part = /\/parts\/(\d+)$/.exec(request.url());
       if (part && request.method() === 'PUT') partsSent.push(Number(part[1]));
     });
-    try {
-      await signIn(wyPage, dashboardUrl(t.url), { states: 'WY' });
+    await asStateUser('WY', async (wyPage) => {
       await wyPage.locator('#upload-panel').waitFor({ state: 'visible' });
       await wyPage.locator('#upload-file').setInputFiles({ name: 'picked.csv', mimeType: 'text/csv', buffer: bytes });
       // Committed: the page opens the upload's own view, which follows ingestion to the end.
@@ -423,9 +413,6 @@ describe('upload dashboard in chromium', () => {
       const status = await getJson<UploadStatusBody>(`${t.url}/api/uploads?blob=${encodeURIComponent('wy/picked.csv')}`);
       expect(status).toMatchObject({ status: 'complete', rowsCommitted: 3_000, rowsRejected: 0 });
       expect(await seriousViolations(wyPage)).toEqual([]);
-      expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    }, watchParts);
   }, 240_000);
 });

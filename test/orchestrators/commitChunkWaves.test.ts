@@ -3,6 +3,7 @@ import { functionNames } from '../../src/functionNames.js';
 import type { ChunkRange, ChunkRangeInput, ChunkRangeResult, CommitInput, CommitResult, IngestStatus } from '../../src/ingestContracts.js';
 import { runOrchestration, type Call } from '../support/orchestration.js';
 
+const BLOB = { state: 'CA', container: 'uploads', blobName: 'ca/p.csv', etag: '0x8D1' };
 const START: IngestStatus = { phase: 'committing', chunksTotal: 10, chunksDone: 0, rowsCommitted: 0, rowsRejected: 0 };
 
 /** 100 rows per chunk, chunkNo of them rejected. */
@@ -17,7 +18,7 @@ const permanent = (chunkNo: number): CommitResult => ({ ok: false, chunkNo, tran
  */
 async function commit(range: Partial<ChunkRange>, outcome: (chunkNo: number, attempt: number) => CommitResult = ok, start = START) {
   const attempts = new Map<number, number>();
-  const full: ChunkRange = { uploadId: 'u1', from: 0, to: 10, maxChunksInFlight: 4, ...range };
+  const full: ChunkRange = { uploadId: 'u1', blob: BLOB, from: 0, to: 10, maxChunksInFlight: 4, ...range };
   const input: ChunkRangeInput = { ...full, progress: start };
   const run = await runOrchestration<ChunkRangeResult>(
     functionNames.ingestChunksOrchestrator,
@@ -25,8 +26,9 @@ async function commit(range: Partial<ChunkRange>, outcome: (chunkNo: number, att
       input,
       answer: (call: Call) => {
         expect(call).toMatchObject({ kind: 'activity', name: 'commitChunk' });
-        const { uploadId, chunkNo } = call.input as CommitInput;
+        const { uploadId, blob, chunkNo } = call.input as CommitInput;
         expect(uploadId).toBe('u1');
+        expect(blob).toEqual(BLOB);
         const attempt = (attempts.get(chunkNo) ?? 0) + 1;
         attempts.set(chunkNo, attempt);
         return outcome(chunkNo, attempt);

@@ -63,7 +63,9 @@ describe('ingestOrchestrator', () => {
     const run = await ingest();
     expect(run.names).toEqual(['registerUpload', 'planUpload', 'commitChunk', 'commitChunk', 'commitChunk', 'activateUpload', 'publishOutbox', 'deleteUploadBlob']);
     expect(run.call('registerUpload')!.input).toEqual(INPUT);
-    expect(run.call('planUpload')!.input).toEqual({ uploadId: 'u1' });
+    // The file's readers get the blob version from the orchestration's input, not through a lookup.
+    expect(run.call('planUpload')!.input).toEqual({ uploadId: 'u1', blob: INPUT });
+    expect(run.calls.filter((call) => call.name === 'commitChunk').map((call) => call.input)).toEqual([0, 1, 2].map((chunkNo) => ({ uploadId: 'u1', blob: INPUT, chunkNo })));
     expect(run.call('activateUpload')!.input).toEqual({ uploadId: 'u1' });
     expect(run.call('publishOutbox')!.input).toEqual({ uploadId: 'u1' });
     expect(run.call('deleteUploadBlob')!.input).toEqual({ uploadId: 'u1' });
@@ -163,7 +165,7 @@ describe('ingestOrchestrator', () => {
     const run = await ingest();
     expect(run.yielded[1]).toMatchObject({
       kind: 'all',
-      tasks: [{ name: 'planUpload', input: { uploadId: 'u1' } }, { name: 'commitChunk', input: { uploadId: 'u1', chunkNo: 0 } }],
+      tasks: [{ name: 'planUpload', input: { uploadId: 'u1', blob: INPUT } }, { name: 'commitChunk', input: { uploadId: 'u1', blob: INPUT, chunkNo: 0 } }],
     });
     expect(run.calls.filter((call) => call.name === 'commitChunk').map((call) => (call.input as CommitInput).chunkNo)).toEqual([0, 1, 2]);
     expect(run.signals.filter((signal) => signal.operation === 'committed').map((signal) => signal.input)).toEqual([
@@ -205,14 +207,14 @@ describe('ingestOrchestrator', () => {
       },
     });
     // Chunk 0 commits alongside the plan, in the parent; the blocks start after it.
-    expect(run.calls.filter((call) => call.name === 'commitChunk').map((call) => call.input)).toEqual([{ uploadId: 'u1', chunkNo: 0 }]);
+    expect(run.calls.filter((call) => call.name === 'commitChunk').map((call) => call.input)).toEqual([{ uploadId: 'u1', blob: INPUT, chunkNo: 0 }]);
     expect(run.calls.filter((call) => call.kind === 'subOrchestration').map((call) => call.instanceId)).toEqual([
       'ingest-u1:chunks-1', 'ingest-u1:chunks-501', 'ingest-u1:chunks-1001',
     ]);
-    expect(ranges.map(({ from, to, maxChunksInFlight, uploadId }) => ({ uploadId, from, to, maxChunksInFlight }))).toEqual([
-      { uploadId: 'u1', from: 1, to: 501, maxChunksInFlight: 4 },
-      { uploadId: 'u1', from: 501, to: 1001, maxChunksInFlight: 4 },
-      { uploadId: 'u1', from: 1001, to: 1201, maxChunksInFlight: 4 },
+    expect(ranges.map(({ from, to, maxChunksInFlight, uploadId, blob }) => ({ uploadId, blob, from, to, maxChunksInFlight }))).toEqual([
+      { uploadId: 'u1', blob: INPUT, from: 1, to: 501, maxChunksInFlight: 4 },
+      { uploadId: 'u1', blob: INPUT, from: 501, to: 1001, maxChunksInFlight: 4 },
+      { uploadId: 'u1', blob: INPUT, from: 1001, to: 1201, maxChunksInFlight: 4 },
     ]);
     expect(ranges.map((range) => range.progress)).toEqual([
       { phase: 'committing', chunksTotal: 1201, chunksDone: 1, rowsCommitted: 97, rowsRejected: 3 },
@@ -247,12 +249,12 @@ describe('ingestOrchestrator', () => {
 describe('ingestChunksOrchestrator', () => {
   it('commits its range and reports the upload totals in the same shape as its parent', async () => {
     const progress = { phase: 'committing', chunksTotal: 1201, chunksDone: 1000, rowsCommitted: 99_000, rowsRejected: 1000 };
-    const input: ChunkRangeInput = { uploadId: 'u1', from: 1000, to: 1201, maxChunksInFlight: 100, progress: progress as ChunkRangeInput['progress'] };
+    const input: ChunkRangeInput = { uploadId: 'u1', blob: INPUT, from: 1000, to: 1201, maxChunksInFlight: 100, progress: progress as ChunkRangeInput['progress'] };
     const run = await runOrchestration<ChunkRangeResult>(functionNames.ingestChunksOrchestrator, {
       input,
       answer: (call) => ({ ok: true, chunkNo: (call.input as CommitInput).chunkNo, rowsCommitted: 99, rowsRejected: 1 }),
     });
-    expect(run.calls.map((call) => (call.input as CommitInput).chunkNo)).toEqual(Array.from({ length: 201 }, (_, i) => 1000 + i));
+    expect(run.calls.map((call) => call.input)).toEqual(Array.from({ length: 201 }, (_, i) => ({ uploadId: 'u1', blob: INPUT, chunkNo: 1000 + i })));
     expect(run.output).toEqual({ chunksDone: 1201, rowsCommitted: 118_899, rowsRejected: 1201 });
     expect(run.statuses.at(-1)).toEqual({ phase: 'committing', chunksTotal: 1201, chunksDone: 1201, rowsCommitted: 118_899, rowsRejected: 1201 });
     expect(run.signals.map((signal) => signal.input)).toEqual([

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { parseCommandLine, tcpPort } from './args.js';
 import { resolvePostgres } from '../embeddedPostgres.js';
-import { AppLoadError, HOST_DRAIN_MS, startHost } from '../host.js';
+import { AppLoadError, HOST_DRAIN_MS, startHost } from '../host/host.js';
 import { Components, describeExit } from '../lifecycle/components.js';
 import { handleStopSignals, muteConsole, stderrLine as say } from '../lifecycle/signals.js';
 

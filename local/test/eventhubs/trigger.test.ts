@@ -95,24 +95,24 @@ test('the trigger processes batches and checkpoints; restarts of the consumer an
   const checkpoints = await checkpointStore().listCheckpoints(namespace(), HUB, group);
   expect(Object.fromEntries(checkpoints.map((checkpoint) => [checkpoint.partitionId, checkpoint.sequenceNumber]))).toEqual(Object.fromEntries(lastDelivered));
 
+  /** A new trigger gets the `count` events from `from` on, and (a second later) nothing else. */
+  const resumesWith = async (from: number, count: number): Promise<void> => {
+    const delivered: Delivered[] = [];
+    trigger = await startRecordingTrigger(group, delivered);
+    await until(() => numbersOf(delivered).length >= count, `${count} events from ${from} on`);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await trigger.stop();
+    expect(numbersOf(delivered).sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, n) => from + n));
+  };
+
   // Consumer restart: only what came after the checkpoint.
   await publish(1_000, 200);
-  const second: Delivered[] = [];
-  trigger = await startRecordingTrigger(group, second);
-  await until(() => numbersOf(second).length >= 200, '200 new events');
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
-  await trigger.stop();
-  expect(numbersOf(second).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, n) => 1_000 + n));
+  await resumesWith(1_000, 200);
 
   // Endpoint restart with unprocessed events in it: they are all still there, and nothing older replays.
   await publish(1_200, 300);
   await ctx.restart();
-  const third: Delivered[] = [];
-  trigger = await startRecordingTrigger(group, third);
-  await until(() => numbersOf(third).length >= 300, '300 events after the endpoint restart');
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
-  await trigger.stop();
-  expect(numbersOf(third).sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, n) => 1_200 + n));
+  await resumesWith(1_200, 300);
 }, 120_000);
 
 test('a handler that throws gets the same batch again, and nothing is checkpointed until it succeeds', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { registerTriggerDispatcher, startHost, type RunningHost } from '../../src/host.js';
+import { registerTriggerDispatcher, startHost, type RunningHost } from '../../src/host/host.js';
 import { fileURLToPath } from 'node:url';
 import { json } from './support.js';
 

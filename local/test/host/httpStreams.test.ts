@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHost, type RunningHost } from '../../src/host.js';
+import { startHost, type RunningHost } from '../../src/host/host.js';
 
 const streamApp = fileURLToPath(new URL('../fixtures/stream-app', import.meta.url));
 let host: RunningHost;

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHost, type RunningHost } from '../../src/host.js';
+import { startHost, type RunningHost } from '../../src/host/host.js';
 import { appEntries } from '../../src/host/registry.js';
 import { writeStockApp } from '../fixtures/stockApp.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHost, type RunningHost } from '../../src/host.js';
+import { startHost, type RunningHost } from '../../src/host/host.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { fixtureApp, json, rawRequest } from './support.js';
 

@@ -1,29 +1,24 @@
 /** The local Functions host: runs an @azure/functions v4 + durable-functions v3 app with state in PostgreSQL. */
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { triggerDispatcher, type RunningDispatcher } from './host/dispatchers.js';
-import { durableClientData } from './host/durable/managementApi.js';
-import { startDurableRuntime, type DurableRuntime } from './host/durable/runtime.js';
-import { instrumentSdk } from './host/durable/sequence.js';
-import { EventGridWebhook } from './host/eventGrid.js';
-import { bodyLimit } from './host/httpBody.js';
-import { HttpTriggers } from './host/httpTriggers.js';
-import { errorText, functionsByTrigger, Invoker } from './host/invoke.js';
-import { HostLogger } from './host/logger.js';
-import { loadApp, type AppRegistry, type DisabledFunction, type RegisteredFunction, type RpcTypedData } from './host/registry.js';
-import { createHostServer } from './host/server.js';
-import { settlesWithin } from './lifecycle/services.js';
-import { applyLocalSettings, checkBindingConnections, readHostSettings, resolveSettingExpressions, type LogLevelName } from './host/settings.js';
-import './host/timerTriggers.js';
+import { settlesWithin } from '../lifecycle/services.js';
+import { triggerDispatcher, type RunningDispatcher } from './dispatchers.js';
+import { durableClientData } from './durable/managementApi.js';
+import { startDurableRuntime, type DurableRuntime } from './durable/runtime.js';
+import { instrumentSdk } from './durable/sequence.js';
+import { EventGridWebhook } from './eventGrid.js';
+import { bodyLimit } from './httpBody.js';
+import { HttpTriggers } from './httpTriggers.js';
+import { errorText, functionsByTrigger, Invoker } from './invoke.js';
+import { HostLogger } from './logger.js';
+import { loadApp, type AppRegistry, type DisabledFunction, type RegisteredFunction, type RpcTypedData } from './registry.js';
+import { createHostServer } from './server.js';
+import { applyLocalSettings, checkBindingConnections, readHostSettings, resolveSettingExpressions, type LogLevelName } from './settings.js';
+import './eventHubTrigger.js';
+import './timerTriggers.js';
 
-import { registerTriggerDispatcher } from './host/dispatchers.js';
-import { eventHubTriggerDispatcher } from './eventhubs/eventHubTrigger.js';
-
-// Event Hub triggers consume from whatever the app's connection setting points at (the local endpoint or Azure).
-registerTriggerDispatcher('eventHubTrigger', eventHubTriggerDispatcher);
-
-export { registerTriggerDispatcher, type TriggerDispatcher, type DispatcherContext, type RunningDispatcher } from './host/dispatchers.js';
-export { AppLoadError } from './host/registry.js';
+export { registerTriggerDispatcher, type TriggerDispatcher, type DispatcherContext, type RunningDispatcher } from './dispatchers.js';
+export { AppLoadError } from './registry.js';
 
 export interface HostOptions {
   appDir: string;

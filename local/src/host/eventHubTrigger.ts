@@ -1,14 +1,13 @@
 import { DEV_ACCOUNT, DEV_ACCOUNT_KEY } from '../azurite.js';
-import type { DispatcherContext, RunningDispatcher } from '../host/dispatchers.js';
-import type { RegisteredFunction } from '../host/registry.js';
-import { startEventHubTrigger, type EventHubTriggerBindings } from './trigger.js';
+import { startEventHubTrigger, type EventHubTriggerBindings } from '../eventhubs/trigger.js';
+import { registerTriggerDispatcher } from './dispatchers.js';
 
 /**
- * Plugs `app.eventHub` registrations into the local host: the trigger consumes through the real SDK and
- * invokes the function through the host's one invocation path. A failed invocation throws, so the trigger
- * delivers the same batch again and does not checkpoint.
+ * `eventHubTrigger`: the trigger consumes through the real SDK from whatever the app's connection setting points
+ * at (the local endpoint or Azure) and invokes the function through the host's one invocation path. A failed
+ * invocation throws, so the trigger delivers the same batch again and does not checkpoint.
  */
-export async function eventHubTriggerDispatcher(fn: RegisteredFunction, { invoke, logger, env }: DispatcherContext): Promise<RunningDispatcher> {
+registerTriggerDispatcher('eventHubTrigger', async (fn, { invoke, logger, env }) => {
   const storage = env.AzureWebJobsStorage ?? '';
   return startEventHubTrigger({
     functionName: fn.name,
@@ -25,7 +24,7 @@ export async function eventHubTriggerDispatcher(fn: RegisteredFunction, { invoke
       logger.log(quiet ? 'debug' : 'warning', event, { function: fn.name, ...fields });
     },
   });
-}
+});
 
 /** `UseDevelopmentStorage=true`: Azurite's well-known account on its default port, as Core Tools reads it. */
 function developmentStorage(): string {
