@@ -8,8 +8,9 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { activateUpload, cleanupUploads, commitChunk, fileByteSource, migrate, planUpload, registerUpload } from '../src/engine/index.js';
 import { resolvePostgres } from '../local/src/embeddedPostgres.js';
+import { APP_ROLE } from '../local/src/appDatabase.js';
 import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
-import { e2eDataDir, EndToEndStack, type EndToEndRun, type StarterLatency } from './e2e.js';
+import { BENCH_STATE, e2eDataDir, EndToEndStack, type EndToEndRun, type StarterLatency } from './e2e.js';
 import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';
 import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, percent, rate, secs, spread } from './stats.js';
 import { measureMatches, type MatchRound } from './matches.js';
@@ -18,7 +19,7 @@ import { SameWorkFloor } from './floor.js';
 
 /**
  * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--engine-only] [--compare]
- * [--match-rows N [--match-runs M] [--match-states S] | --no-matches] [--query-rows N | --no-queries]`:
+ * [--match-rows N [--match-runs M] [--match-states S] | --no-matches] [--query-rows N [--query-states S] | --no-queries]`:
  * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), the same-work floor
  * (bench/floor.ts: the same rows without the planted errors, binary COPY in as many streams as the engine's
  * concurrency, the engine's index builds and VACUUM ANALYZE), then the engine, then
@@ -26,8 +27,8 @@ import { SameWorkFloor } from './floor.js';
  * round, against the baseline measured right before, and the summary gives min / median / max over the rounds.
  * Then match analysis (S other states, default 10) against a bare join of the same hashes (bench/matches.ts), in M rounds (default 3) on the same
  * uploads, each ratio against the join measured right before. Then real-time match queries (bench/matchQueries.ts):
- * 200 queries of 50 hashes against N active rows over 50 states (default 10M), each beside the bare index lookup of
- * the same hashes. --in-flight sets the app's chunks in flight per
+ * 200 queries of 50 hashes against N active rows over S states (default 10M over 50), each beside the bare index lookup
+ * of the same hashes in every active upload. --in-flight sets the app's chunks in flight per
  * upload for the end-to-end runs. --compare adds pgloader (once) loading the same file into the same kind of table,
  * when it is installed.
  */
@@ -53,8 +54,9 @@ const matchRuns = Math.max(1, Math.floor(option('match-runs', 3)));
 const matchStates = Math.max(1, Math.min(52, Math.floor(option('match-states', 10))));
 // Query phase: the issue's national scale check (p95 < 250 ms for 50 hashes, 10M active rows over 50 states).
 const queryRows = process.argv.includes('--no-queries') ? 0 : option('query-rows', 10_000_000);
+const queryStates = Math.max(2, Math.min(52, Math.floor(option('query-states', 50))));
 const queryOptions = (serverUrl: string): QueryPhaseOptions => ({
-  serverUrl, rows: queryRows, states: 50, queries: 200, persons: 50, hitsPerQuery: 10, dir: join(dataDir, 'bench'), concurrency,
+  serverUrl, rows: queryRows, states: queryStates, queries: 200, persons: 50, hitsPerQuery: 10, dir: join(dataDir, 'bench'), concurrency,
 });
 const BASELINE_COLUMNS = ['lds_hash', 'case_id', 'participant_id', 'participant_closing_date', 'recent_benefit_issuance_dates', 'vulnerable_individual'];
 
@@ -109,6 +111,12 @@ const url = new URL(postgres.url);
 url.pathname = `/${database}`;
 const pool = new pg.Pool({ connectionString: url.toString(), max: concurrency + 2 });
 pool.on('error', () => {}); // an idle connection closed by the server is dropped by the pool
+// The engine acts as the app does (the least-privilege app role), so the tables it makes are the app's: the end-to-end
+// rounds' match analysis, run by the host as that role, reads the engine rounds' active upload.
+const appUrl = new URL(url);
+appUrl.searchParams.set('options', `-c role=${APP_ROLE}`);
+const appPool = new pg.Pool({ connectionString: appUrl.toString(), max: concurrency + 2 });
+appPool.on('error', () => {});
 let stack: EndToEndStack | undefined;
 try {
   await migrate(url.toString());
@@ -145,12 +153,14 @@ try {
     const source = fileByteSource(file);
     const cpuAt = [cpuSnapshot()];
     const started = process.hrtime.bigint();
-    const { uploadId } = await registerUpload(pool, { state: 'BE', source: 'be/participants.csv', etag: randomBytes(8).toString('hex') });
+    // The end-to-end rounds' state: each round's upload supersedes the last, so no round's match run meets the same
+    // file's million hashes in another state (that run is the match phase's to measure).
+    const { uploadId } = await registerUpload(appPool, { state: BENCH_STATE, source: `${BENCH_STATE.toLowerCase()}/participants.csv`, etag: randomBytes(8).toString('hex') });
     let firstRow: number | undefined;
     // As the orchestrator does: chunk 0 commits while the plan scans the rest of the file.
     const [planned] = await Promise.all([
-      planUpload(pool, uploadId, source, { targetChunkBytes: chunkBytes }),
-      commitChunk(pool, { uploadId, chunkNo: 0 }, source).then(() => (firstRow = elapsed(started))),
+      planUpload(appPool, uploadId, source, { targetChunkBytes: chunkBytes }),
+      commitChunk(appPool, { uploadId, chunkNo: 0 }, source).then(() => (firstRow = elapsed(started))),
     ]);
     if (!planned.ok) throw new Error(`plan failed: ${planned.error.message}`);
     const plan = elapsed(started);
@@ -162,14 +172,14 @@ try {
       Array.from({ length: concurrency }, async () => {
         while (next < chunks.length) {
           const chunk = chunks[next++]!;
-          await commitChunk(pool, { uploadId, chunkNo: chunk.chunkNo }, source);
+          await commitChunk(appPool, { uploadId, chunkNo: chunk.chunkNo }, source);
         }
       }),
     );
     const commit = elapsed(commitStart);
     cpuAt.push(cpuSnapshot());
     const activateStart = process.hrtime.bigint();
-    const result = await activateUpload(pool, uploadId, { maxRejectedShare: 0.05 });
+    const result = await activateUpload(appPool, uploadId, { maxRejectedShare: 0.05 });
     const activate = elapsed(activateStart);
     const seconds = elapsed(started);
     cpuAt.push(cpuSnapshot());
@@ -324,6 +334,7 @@ try {
 } finally {
   await stack?.stop();
   await pool.end();
+  await appPool.end();
   await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   await admin.end();
   await postgres.stop();

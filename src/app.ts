@@ -11,6 +11,7 @@ import { makePlanUploadActivity } from './activities/planUploadActivity.js';
 import { makePublishOutboxActivity } from './activities/publishOutboxActivity.js';
 import { makeDeleteUploadBlobActivity } from './activities/deleteUploadBlobActivity.js';
 import { makeRegisterUploadActivity } from './activities/registerUploadActivity.js';
+import { makeReopenUploadSessionActivity, makeVerifyUploadSessionActivity } from './activities/uploadSessionActivities.js';
 import { uploadProgress } from './entities/uploadProgress.js';
 import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
 import { makeHousekeeping } from './functions/housekeeping.js';
@@ -20,6 +21,7 @@ import { makeAccessGuard } from './functions/accessGuard.js';
 import { httpOptions, httpRoutes, type AnyHttpRoute } from './functions/httpRoutes.js';
 import { ingestChunksOrchestrator } from './orchestrators/ingestChunksOrchestrator.js';
 import { ingestOrchestrator } from './orchestrators/ingestOrchestrator.js';
+import { uploadSessionCommitOrchestrator } from './orchestrators/uploadSessionCommitOrchestrator.js';
 
 // Nothing is connected or read here: the host loads this module to index the functions before any setting is needed.
 const clients = composeApp();
@@ -41,6 +43,9 @@ activity(functionNames.failUpload, makeFailUploadActivity(clients));
 activity(functionNames.publishOutbox, makePublishOutboxActivity(clients));
 activity(functionNames.deleteUploadBlob, makeDeleteUploadBlobActivity(clients));
 df.app.entity(functionNames.uploadProgress, uploadProgress);
+df.app.orchestration(functionNames.uploadSessionCommitOrchestrator, uploadSessionCommitOrchestrator);
+activity(functionNames.verifyUploadSession, makeVerifyUploadSessionActivity(clients));
+activity(functionNames.reopenUploadSession, makeReopenUploadSessionActivity(clients));
 
 for (const [name, route] of Object.entries(httpRoutes) as [string, AnyHttpRoute][]) {
   const options = { ...httpOptions(route), handler: access.handle(name, route, route.handler(clients)) };

@@ -62,6 +62,15 @@ export interface PublishResult {
   pending: number;
 }
 
+/** A resumable upload's session whose commit runs durably (uploadSessionCommitOrchestrator). */
+export interface SessionRef {
+  sessionId: string;
+  state: string;
+}
+
+/** Where a session's commit ended: stored as `uploadId`, refused, or given back to its client (`open`). */
+export type SessionCommitOutcome = { outcome: 'committed'; uploadId: string } | { outcome: 'failed' | 'open' | 'gone' };
+
 /** Every activity by its registered name, with what crosses the durable boundary each way. */
 export interface ActivityContracts {
   registerUpload: { input: IngestInput; output: RegisterResult };
@@ -71,6 +80,8 @@ export interface ActivityContracts {
   failUpload: { input: FailInput; output: ActivateResult };
   publishOutbox: { input: UploadRef; output: PublishResult };
   deleteUploadBlob: { input: UploadRef; output: BlobDeletion };
+  verifyUploadSession: { input: SessionRef; output: SessionCommitOutcome };
+  reopenUploadSession: { input: SessionRef & { reason: string }; output: SessionCommitOutcome };
 }
 
 export type ActivityName = keyof ActivityContracts;
@@ -131,6 +142,3 @@ export type ProgressOperation =
   | { op: 'started'; input: { chunksTotal: number; rowsTotal: number } }
   | { op: 'committed'; input: CommitCounts }
   | { op: 'finished'; input: { status: UploadStatus; rowsCommitted: number; rowsRejected: number; reason?: string } };
-
-/** Sub-orchestrations never hold more than this many chunks, so histories stay small. */
-export const CHUNKS_PER_SUB_ORCHESTRATION = 500;

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { BlobBeginCopyFromUrlPollState, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 
 /**
  * The bytes of an upload while it arrives: each part is one block of the session's own staging blob,
@@ -16,10 +17,15 @@ import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 export interface StagedUploads {
   /** Streams `length` bytes into a block of the session's staging blob; the part is not recorded here. */
   stagePart(input: { state: string; sessionId: string; partNumber: number; body: ReadableStream<Uint8Array>; length: number }): Promise<StagedPart>;
-  /** Commits the staging blob from these blocks (in order) and returns the SHA-256 of what it holds, read back. */
-  assemble(state: string, sessionId: string, blockIds: readonly string[], options: { verify: boolean }): Promise<{ sha256?: Buffer }>;
-  /** Copies the assembled staging blob to `{state}/{fileName}` (one BlobCreated event) and returns the new eTag. */
-  publish(state: string, sessionId: string, fileName: string): Promise<string>;
+  /** Commits the staging blob from these blocks, in order (again with the same blocks is harmless: a retried commit). */
+  assemble(state: string, sessionId: string, blockIds: readonly string[]): Promise<void>;
+  /** The SHA-256 of the assembled staging blob, read back as one stream. */
+  digest(state: string, sessionId: string): Promise<Buffer>;
+  /**
+   * Copies the assembled staging blob to `{state}/{fileName}` (one BlobCreated event) and returns its eTag once the
+   * copy has completed. A retry finds the copy this session started and waits for it instead of copying again.
+   */
+  publish(state: string, sessionId: string, fileName: string, options?: { timeoutMs?: number }): Promise<string>;
   /** Deletes everything staged for the session, committed or not. */
   discard(state: string, sessionId: string): Promise<void>;
 }
@@ -42,8 +48,11 @@ function blockIdOf(partNumber: number): string {
   return Buffer.from(`${String(partNumber).padStart(6, '0')}-${randomBytes(8).toString('hex')}`).toString('base64');
 }
 
-/** How long a server-side copy may take before the commit gives up (the request must end well before 230 s). */
-const COPY_TIMEOUT_MS = 150_000;
+/** How long a server-side copy may take before the attempt gives up (the activity is retried; below functionTimeout). */
+const COPY_TIMEOUT_MS = 8 * 60_000;
+const COPY_POLL_MS = 1_000;
+/** Metadata on the copied file naming the session that copied it: how a retried commit recognises its own copy. */
+const SESSION_KEY = 'uploadsession';
 
 export function createStagedUploads(uploads: () => ContainerClient): StagedUploads {
   const staging = (state: string, sessionId: string): BlockBlobClient => uploads().getBlockBlobClient(stagingBlobName(state, sessionId));
@@ -78,25 +87,45 @@ export function createStagedUploads(uploads: () => ContainerClient): StagedUploa
       return { blockId, bytes: length, sha256: hash.digest() };
     },
 
-    async assemble(state, sessionId, blockIds, { verify }) {
-      const blob = staging(state, sessionId);
-      await blob.commitBlockList([...blockIds], { blobHTTPHeaders: { blobContentType: 'text/csv' } });
-      if (!verify) return {};
-      // Node's hashes cannot be saved between requests, and parts arrive in any order on any instance: the whole
-      // file's digest is computed here, reading the assembled blob once as a stream (a 2 GB file in seconds).
-      const hash = createHash('sha256');
-      const download = await blob.download(0);
-      await pipeline(download.readableStreamBody!, hash);
-      return { sha256: hash.read() as Buffer };
+    async assemble(state, sessionId, blockIds) {
+      await staging(state, sessionId).commitBlockList([...blockIds], { blobHTTPHeaders: { blobContentType: 'text/csv' } });
     },
 
-    async publish(state, sessionId, fileName) {
-      const source = staging(state, sessionId);
+    async digest(state, sessionId) {
+      // Node's hashes cannot be saved between requests, and parts arrive in any order on any instance: the whole
+      // file's digest is computed once, reading the assembled blob as a stream (a dropped read resumes where it was).
+      const hash = createHash('sha256');
+      const download = await staging(state, sessionId).download(0, undefined, { maxRetryRequests: 5 });
+      await pipeline(download.readableStreamBody!, hash);
+      return hash.read() as Buffer;
+    },
+
+    async publish(state, sessionId, fileName, { timeoutMs = COPY_TIMEOUT_MS } = {}) {
       const target = uploads().getBlockBlobClient(`${state.toLowerCase()}/${fileName}`);
-      const poller = await target.beginCopyFromURL(source.url, { abortSignal: AbortSignal.timeout(COPY_TIMEOUT_MS), intervalInMs: 500 });
-      const copied = await poller.pollUntilDone();
-      if (copied.copyStatus !== undefined && copied.copyStatus !== 'success') throw new Error(`copy ended ${copied.copyStatus}`);
-      return (await target.getProperties()).etag!;
+      const deadline = Date.now() + timeoutMs;
+      // Copy Blob within one account: the source is authorised by this request's own credential (Shared Key locally,
+      // the app's managed identity on Azure, which needs read and write on the container). It may complete at once
+      // or stay pending: it is awaited by its copy id until it succeeds, fails or is aborted.
+      const earlier = await target.getProperties().catch((error: { statusCode?: number }) => {
+        if (error.statusCode === 404) return undefined;
+        throw error;
+      });
+      const ours = earlier?.metadata?.[SESSION_KEY] === sessionId;
+      if (ours && earlier!.copyStatus === 'success') return earlier!.etag!;
+      let copyId = ours && earlier!.copyStatus === 'pending' ? earlier!.copyId : undefined;
+      if (copyId === undefined) {
+        // The poller's first step starts the copy; its polling is not used (it would wait on for an aborted copy).
+        const started = await target.beginCopyFromURL(staging(state, sessionId).url, { metadata: { [SESSION_KEY]: sessionId } });
+        copyId = (started.getOperationState() as BlobBeginCopyFromUrlPollState).copyId!;
+      }
+      for (;;) {
+        const copied = await target.getProperties();
+        if (copied.copyId !== copyId) throw new Error(`another copy (${copied.copyId ?? 'none'}) replaced copy ${copyId} of session ${sessionId}`);
+        if (copied.copyStatus === 'success') return copied.etag!;
+        if (copied.copyStatus !== 'pending') throw new Error(`copy ${copyId} ended ${copied.copyStatus ?? 'without a status'}: ${copied.copyStatusDescription ?? ''}`);
+        if (Date.now() > deadline) throw new Error(`copy ${copyId} still pending after ${timeoutMs} ms (${copied.copyProgress ?? '?'} bytes)`);
+        await sleep(COPY_POLL_MS);
+      }
     },
 
     async discard(state, sessionId) {

@@ -48,7 +48,9 @@ const storageKey = (state, file) => `bulkflow.upload:${state}:${file.name}:${fil
 async function upload(state, file, report) {
   const sessions = new URL(`../states/${state}/upload-sessions`, location.href).href;
   const key = storageKey(state, file);
-  const { sessions: open } = await call('GET', sessions);
+  const { sessions: listed } = await call('GET', sessions);
+  // Committed and refused sessions stay listed for a while; only live ones can be resumed.
+  const open = listed.filter((s) => s.status === 'open' || s.status === 'verifying');
   // The session this browser opened before a reload, or any open one of the same name and size.
   const remembered = localStorage.getItem(key);
   let session = open.find((s) => s.url === remembered) ?? open.find((s) => s.fileName === file.name && s.size === file.size);
@@ -80,9 +82,21 @@ async function upload(state, file, report) {
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, worker));
-  const accepted = await call('POST', `${session.url}/commit`);
+  const committed = await untilCommitted(session.status === 'verifying' ? session : await call('POST', `${session.url}/commit`), report);
   localStorage.removeItem(key);
-  return accepted;
+  return committed;
+}
+
+/** The server checks the whole file and stores it after the commit answers: the session is read until it settles. */
+async function untilCommitted(accepted, report) {
+  for (let session = accepted; ; session = await call('GET', accepted.url)) {
+    if (session.status === 'committed') return session;
+    if (session.status !== 'verifying') {
+      throw new Error(`${session.failure?.title ?? 'Commit failed'}: ${session.failure?.detail ?? 'choose the same file again to commit it'}`);
+    }
+    report(session.size, session.size, 0, 'verifying');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 /** Shows the upload panel to a user who may upload for some state, and wires the picker and the drop zone. */
@@ -101,10 +115,12 @@ export function setupUpload(states) {
     bar.value = 0;
     status.textContent = `Uploading ${file.name}…`;
     try {
-      const accepted = await upload(select.value, file, (done, total, resumed) => {
+      const accepted = await upload(select.value, file, (done, total, resumed, phase) => {
         bar.value = Math.floor((done / total) * 100);
         const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
-        status.textContent = `Uploading ${file.name}: ${mib(done)} of ${mib(total)} MiB${resumed > 0 ? ` (resumed: ${mib(resumed)} MiB were already there)` : ''}`;
+        status.textContent = phase === 'verifying'
+          ? `Uploaded ${file.name}; the server is checking it (SHA-256) before storing it.`
+          : `Uploading ${file.name}: ${mib(done)} of ${mib(total)} MiB${resumed > 0 ? ` (resumed: ${mib(resumed)} MiB were already there)` : ''}`;
       });
       status.textContent = `Uploaded ${file.name}; ingesting it now.`;
       location.hash = `#/upload/${encodeURIComponent(accepted.uploadId)}`;

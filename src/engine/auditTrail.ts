@@ -15,12 +15,15 @@ export interface AuditEntry {
   readonly objectIds: readonly string[];
   /** Participant-level records returned; null when the answer carries none (a change). */
   readonly recordsReturned: number | null;
+  /** Persons a real-time match query asked about (a count, never their hashes); absent for other requests. */
+  readonly personsQueried?: number;
   /** The HTTP status answered. */
   readonly outcome: number;
   readonly requestId: string;
 }
 
-export interface AuditRecord extends AuditEntry {
+export interface AuditRecord extends Omit<AuditEntry, 'personsQueried'> {
+  readonly personsQueried: number | null;
   readonly id: string;
   readonly at: string;
 }
@@ -33,11 +36,11 @@ export const MIN_AUDIT_RETENTION_DAYS = 30;
 /** Appends one record. Rejects when it cannot be written: the caller must then not return the data. */
 export async function writeAuditRecord(pool: pg.Pool, entry: AuditEntry): Promise<void> {
   await pool.query(
-    `INSERT INTO bulkflow.audit_records (caller_id, client_id, roles, states, route, method, object_ids, records_returned, outcome, request_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    `INSERT INTO bulkflow.audit_records (caller_id, client_id, roles, states, route, method, object_ids, records_returned, persons_queried, outcome, request_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
     [
       entry.callerId, entry.clientId, [...entry.roles], [...new Set(entry.states)].sort(), entry.route, entry.method,
-      entry.objectIds.slice(0, MAX_AUDIT_OBJECT_IDS), entry.recordsReturned, entry.outcome, entry.requestId,
+      entry.objectIds.slice(0, MAX_AUDIT_OBJECT_IDS), entry.recordsReturned, entry.personsQueried ?? null, entry.outcome, entry.requestId,
     ],
   );
 }
@@ -61,7 +64,7 @@ export interface AuditPage {
 /** Records newest first (by id, the order they were written), filtered by state and time. */
 export async function listAuditRecords(pool: pg.Pool, query: AuditQuery): Promise<AuditPage> {
   const { rows } = await pool.query<AuditRow>(
-    `SELECT id::text, at, caller_id, client_id, roles, states, route, method, object_ids, records_returned, outcome, request_id
+    `SELECT id::text, at, caller_id, client_id, roles, states, route, method, object_ids, records_returned, persons_queried, outcome, request_id
        FROM bulkflow.audit_records
       WHERE ($1::text[] IS NULL OR states && $1::text[])
         AND ($2::timestamptz IS NULL OR at >= $2) AND ($3::timestamptz IS NULL OR at < $3)
@@ -94,6 +97,7 @@ interface AuditRow {
   method: string;
   object_ids: string[];
   records_returned: number | null;
+  persons_queried: number | null;
   outcome: number;
   request_id: string;
 }
@@ -110,6 +114,7 @@ function toRecord(row: AuditRow): AuditRecord {
     method: row.method,
     objectIds: row.object_ids,
     recordsReturned: row.records_returned,
+    personsQueried: row.persons_queried,
     outcome: row.outcome,
     requestId: row.request_id,
   };

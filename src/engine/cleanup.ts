@@ -14,7 +14,7 @@ export interface CleanupResult {
 
 /**
  * Drops the participants tables of superseded and failed uploads once a newer upload of their
- * state is active and the retention has passed, and deletes their error rows. Dropping a
+ * state is active and the retention has passed, and deletes their error rows and key filters. Dropping a
  * partition costs the same whatever its size. The active upload is never touched.
  */
 export async function cleanupUploads(pool: pg.Pool, options: CleanupOptions): Promise<CleanupResult> {
@@ -36,6 +36,7 @@ export async function cleanupUploads(pool: pg.Pool, options: CleanupOptions): Pr
         await client.query(`SET LOCAL lock_timeout = '2s'`);
         await client.query(`DROP TABLE IF EXISTS ${uploadTable(uploadId).qualified}`);
         await client.query('DELETE FROM bulkflow.row_errors WHERE upload_id = $1', [uploadId]);
+        await client.query('DELETE FROM bulkflow.upload_key_filters WHERE upload_id = $1', [uploadId]);
         await client.query(`UPDATE bulkflow.uploads SET cleaned_at = now() WHERE upload_id = $1`, [uploadId]);
       });
       result.cleaned.push(uploadId);

@@ -44,6 +44,20 @@ export const matchesUpdatedData = z.object({
 });
 export type MatchesUpdatedData = z.output<typeof matchesUpdatedData>;
 
+/**
+ * A real-time query's announcement to a state it opened records with (the same type as a run's, so one notifier reads
+ * both): ids and counts only, never a hash or a participant's id.
+ */
+export const queryMatchesUpdatedData = z.object({
+  state: state.meta({ description: 'The state this event is for (its partition key): the other state of the records.' }),
+  initiator: z.literal('query'),
+  queryId: z.string().meta({ description: 'The query: the id of the request that asked it (its audit record\'s requestId).' }),
+  queryState: z.string().meta({ description: 'The state that asked.' }),
+  new: count.meta({ description: 'Records with `state` the query created (or opened again).' }),
+  matchIds: z.array(z.string()),
+});
+export type QueryMatchesUpdatedData = z.output<typeof queryMatchesUpdatedData>;
+
 /** One side of a match record changed (or an operator reopened it): ids and field names only. */
 export const dispositionUpdatedData = z.object({
   state: state.meta({ description: 'The state this event is for (its partition key): the record\'s other state, or each state for an operator\'s change.' }),
@@ -59,7 +73,10 @@ export type DispositionUpdatedData = z.output<typeof dispositionUpdatedData>;
 export const EVENT_TYPES = {
   [UPLOAD_COMPLETED]: { data: uploadEventData, summary: 'An upload finished: activated, or superseded by a newer upload of its state.' },
   [UPLOAD_FAILED]: { data: uploadEventData, summary: 'An upload failed: no row of it became active.' },
-  [MATCHES_UPDATED]: { data: matchesUpdatedData, summary: 'A match run changed a state\'s match records: counts of new, still open and closed ones.' },
+  [MATCHES_UPDATED]: {
+    data: z.union([matchesUpdatedData, queryMatchesUpdatedData]),
+    summary: 'A match run (counts of new, still open and closed records) or a real-time query (the records it opened) changed a state\'s match records.',
+  },
   [MATCH_DISPOSITION_UPDATED]: { data: dispositionUpdatedData, summary: 'The other state (or an operator) changed a match record\'s disposition.' },
 } as const satisfies Record<string, { data: z.ZodType; summary: string }>;
 export type EventType = keyof typeof EVENT_TYPES;

@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { uploadTable, withTransaction } from './db.js';
+import { withTransaction } from './db.js';
+import { keyFilters } from './keyFilter.js';
 import { lockPairs } from './matchAnalysis.js';
+import { writeQueryMatchesEvents } from './outbox.js';
 import type { MatchStatus } from './matchReads.js';
 import { ROW_ERROR_MESSAGES } from './participantSchema.js';
 import { identifier, ldsHash, type Check } from './rowRules.js';
@@ -87,17 +88,19 @@ interface Hit {
  * - A record is created by the query (`initiator` 'query'), reused as it is when open, opened again when an upload
  *   had closed it, and answered as closed, unchanged, when its states closed it (their dispositions stand).
  * - Records are written under the pair locks of match runs, so a run and a query never write one record at once.
+ * - Each other state with records the query opened is told, as a match run tells it: one `matches.updated` with the
+ *   records' ids, in the query's transaction. `queryId` (the request's id) makes the event's id.
  */
-export async function runMatchQuery(pool: pg.Pool, state: string, persons: readonly QueryPerson[]): Promise<QueryAnswer> {
+export async function runMatchQuery(pool: pg.Pool, state: string, persons: readonly QueryPerson[], queryId: string): Promise<QueryAnswer> {
   const asking = state.toUpperCase();
   const hashes = persons.map((person) => Buffer.from(person.ldsHash, 'hex'));
   return withTransaction(pool, async (client) => {
-    const found = await findHits(client, asking, hashes);
+    const found = await findHits(pool, client, asking, hashes);
     const others = [...new Set(found.hits.map((hit) => hit.state))];
     if (others.length === 0) return { results: persons.map((_, index) => ({ index, matches: [] })), hits: 0 };
     await lockPairs(client, asking, others);
     // Under the locks: an upload activated meanwhile is the one to answer from.
-    const { hits, own } = (await sameUploads(client, found.uploads)) ? found : await findHits(client, asking, hashes);
+    const { hits, own } = (await sameUploads(client, found.uploads)) ? found : await findHits(pool, client, asking, hashes);
     const byHash = new Map(persons.map((person, index) => [person.ldsHash, index]));
     const ownSide = (hit: Hit) => {
       const held = own.get(hit.lds_hash.toString('hex'));
@@ -146,6 +149,7 @@ export async function runMatchQuery(pool: pg.Pool, state: string, persons: reado
         sides.map((side) => side.participant), sides.map((side) => side.case), sides.map((side) => side.upload),
       ],
     );
+    await announce(client, queryId, asking, rows);
     const records = new Map(rows.map((row) => [`${row.other_state}:${row.lds_hash.toString('hex')}`, row]));
     const results = persons.map((person, index) => ({
       index,
@@ -168,22 +172,34 @@ export async function runMatchQuery(pool: pg.Pool, state: string, persons: reado
 
 /**
  * The other states' active upload rows holding any of the hashes (the lowest participant_id per hash and upload,
- * as bulk matching takes it), and the asking state's own, in one statement: each upload's lookup index (lds_key, the
- * hash's first 8 bytes) is probed once per hash, the full hash compared for the rows found. The statement is prepared under a name of its text, so each connection plans it once per set of
- * active uploads (planning 50 branches cost more than running them).
+ * as bulk matching takes it), and the asking state's own. Each upload's key filter (keyFilter.ts) says which uploads
+ * may hold each hash; only those pairs are probed, in one statement: per pair, one probe of that upload's lookup index
+ * (lds_key, the hash's first 8 bytes), the full hash compared for the rows found. A query's cost thus follows its
+ * hits, not the number of active states (README "Real-time match query").
  */
-async function findHits(client: pg.PoolClient, asking: string, hashes: Buffer[]) {
+async function findHits(pool: pg.Pool, client: pg.PoolClient, asking: string, hashes: Buffer[]) {
   const { rows: active } = await client.query<{ state: string; upload_id: string }>('SELECT state, upload_id FROM bulkflow.active_uploads ORDER BY state');
   const uploads = new Map(active.map((row) => [row.state, row.upload_id]));
-  if (active.length === 0) return { hits: [] as Hit[], own: new Map<string, Hit>(), uploads };
-  const text = active
-    .map(({ state, upload_id: uploadId }) =>
-      `SELECT '${state}'::text AS state, '${uploadId}'::text AS upload_id, t.lds_hash, t.participant_id, t.case_id
-       FROM ${uploadTable(uploadId).qualified} t
-       WHERE t.lds_key = ANY(ARRAY(SELECT bulkflow.lds_key(h) FROM unnest($1::bytea[]) h)) AND t.lds_hash = ANY($1::bytea[])`)
-    .join(' UNION ALL ');
-  const name = `match-query-${createHash('sha1').update(text).digest('hex')}`;
-  const { rows } = await client.query<Hit>({ name, text, values: [hashes] });
+  const filters = await keyFilters(pool, [...uploads.values()]);
+  const probes: { state: string[]; upload: string[]; hash: Buffer[] } = { state: [], upload: [], hash: [] };
+  for (const { state, upload_id: uploadId } of active) {
+    const filter = filters.get(uploadId);
+    for (const hash of hashes) {
+      if (filter && !filter.mayHold(hash)) continue;
+      probes.state.push(state);
+      probes.upload.push(uploadId);
+      probes.hash.push(hash);
+    }
+  }
+  if (probes.hash.length === 0) return { hits: [] as Hit[], own: new Map<string, Hit>(), uploads };
+  const { rows } = await client.query<Hit>({
+    name: 'match-query-probes',
+    text: `SELECT p.state, p.upload_id, t.lds_hash, t.participant_id, t.case_id
+             FROM unnest($1::text[], $2::text[], $3::bytea[]) AS p(state, upload_id, lds_hash)
+             JOIN bulkflow.participants t
+               ON t.upload_id = p.upload_id AND t.lds_key = bulkflow.lds_key(p.lds_hash) AND t.lds_hash = p.lds_hash`,
+    values: [probes.state, probes.upload, probes.hash],
+  });
   const lowest = new Map<string, Hit>();
   for (const row of rows) {
     const key = `${row.state}:${row.lds_hash.toString('hex')}`;
@@ -193,6 +209,15 @@ async function findHits(client: pg.PoolClient, asking: string, hashes: Buffer[])
   const found = [...lowest.values()].sort((x, y) => (x.state < y.state ? -1 : x.state > y.state ? 1 : 0));
   const own = new Map(found.filter((row) => row.state === asking).map((row) => [row.lds_hash.toString('hex'), row]));
   return { hits: found.filter((row) => row.state !== asking), own, uploads };
+}
+
+/** One `matches.updated` per other state whose records with the asking state this query created or opened again. */
+async function announce(client: pg.PoolClient, queryId: string, asking: string, records: Array<{ other_state: string; match_id: string; created: boolean }>) {
+  const opened = new Map<string, string[]>();
+  for (const record of records) if (record.created) opened.set(record.other_state, [...(opened.get(record.other_state) ?? []), record.match_id]);
+  await writeQueryMatchesEvents(client, [...opened].map(([state, matchIds]) => (
+    { state, initiator: 'query', queryId, queryState: asking, new: matchIds.length, matchIds: matchIds.sort() }
+  )));
 }
 
 async function sameUploads(client: pg.PoolClient, before: Map<string, string>): Promise<boolean> {

@@ -1,7 +1,7 @@
 import type { Queryable } from './db.js';
 import {
   EVENT_SOURCE, MATCH_DISPOSITION_UPDATED, MATCHES_UPDATED, UPLOAD_COMPLETED, UPLOAD_FAILED,
-  type DispositionUpdatedData, type EventType, type MatchesUpdatedData, type UploadEventData,
+  type DispositionUpdatedData, type EventType, type MatchesUpdatedData, type QueryMatchesUpdatedData, type UploadEventData,
 } from './eventData.js';
 
 /** Writes the upload's completion CloudEvent in the caller's transaction; once per upload and type. */
@@ -12,6 +12,18 @@ export async function writeUploadEvent(
 ): Promise<void> {
   const suffix = type === UPLOAD_COMPLETED ? 'completed' : 'failed';
   await writeEvent(db, `${data.uploadId}.${suffix}`, type, `states/${data.state}/uploads/${data.uploadId}`, data);
+}
+
+/** Writes a query's announcements in the query's transaction, in one statement; once per query and state. */
+export async function writeQueryMatchesEvents(db: Queryable, events: readonly QueryMatchesUpdatedData[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.query(
+    `INSERT INTO bulkflow.outbox (id, type, source, subject, data)
+     SELECT e.data->>'queryId' || '.matches.' || (e.data->>'state'), $2, $3, 'states/' || (e.data->>'state') || '/matches', e.data
+     FROM unnest($1::jsonb[]) AS e(data)
+     ON CONFLICT (id) DO NOTHING`,
+    [events.map((event) => JSON.stringify(event)), MATCHES_UPDATED, EVENT_SOURCE],
+  );
 }
 
 /** Writes a run's announcement for one state in the run's transaction; once per run and state. */

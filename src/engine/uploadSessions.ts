@@ -14,10 +14,26 @@ export interface UploadSession {
   readonly partBytes: number;
   /** The whole file's SHA-256 the client declared (verified before commit), if any. */
   readonly sha256?: Buffer;
-  readonly status: 'open' | 'committing';
+  readonly status: SessionStatus;
   readonly single: boolean;
   readonly createdAt: Date;
   readonly lastActivity: Date;
+  /** The upload a committed session became. */
+  readonly uploadId?: string;
+  /** Why a commit was refused (a failed session) or gave up (an open one that was verifying). */
+  readonly failure?: SessionFailure;
+}
+
+/**
+ * open: taking parts; verifying: the commit runs (a durable activity: whole-file SHA-256, then the copy);
+ * committed: stored under its name; failed: refused at commit (its staged bytes are deleted).
+ */
+export type SessionStatus = 'open' | 'verifying' | 'committed' | 'failed';
+
+/** A refusal's problem title and detail: ids and reasons, never row values. */
+export interface SessionFailure {
+  readonly title: string;
+  readonly detail: string;
 }
 
 export interface ReceivedPart {
@@ -50,13 +66,17 @@ interface SessionRow {
   size: string;
   part_bytes: number;
   sha256: Buffer | null;
-  status: 'open' | 'committing';
+  status: SessionStatus;
   single: boolean;
   created_at: Date;
   last_activity: Date;
+  upload_id: string | null;
+  failure: SessionFailure | null;
 }
 
-const COLUMNS = 'id, state, file_name, size, part_bytes, sha256, status, single, created_at, last_activity';
+const COLUMNS = 'id, state, file_name, size, part_bytes, sha256, status, single, created_at, last_activity, upload_id, failure';
+/** Sessions that hold their name: one upload of a name at a time. */
+const LIVE = "status IN ('open', 'verifying')";
 
 function toSession(row: SessionRow): UploadSession {
   return {
@@ -70,6 +90,8 @@ function toSession(row: SessionRow): UploadSession {
     single: row.single,
     createdAt: row.created_at,
     lastActivity: row.last_activity,
+    ...(row.upload_id ? { uploadId: row.upload_id } : {}),
+    ...(row.failure ? { failure: row.failure } : {}),
   };
 }
 
@@ -81,13 +103,13 @@ export async function openSession(db: Queryable, input: NewSession): Promise<{ s
   const { rows } = await db.query<SessionRow>(
     `INSERT INTO bulkflow.upload_sessions (id, state, file_name, size, part_bytes, sha256, status, single)
      VALUES ($1, $2, $3, $4, $5, $6, 'open', $7)
-     ON CONFLICT (state, lower(file_name)) DO NOTHING
+     ON CONFLICT (state, lower(file_name)) WHERE ${LIVE} DO NOTHING
      RETURNING ${COLUMNS}`,
     [randomUUID(), input.state, input.fileName, input.size, input.partBytes, input.sha256 ?? null, input.single ?? false],
   );
   if (rows[0]) return { session: toSession(rows[0]) };
   const existing = await db.query<SessionRow>(
-    `SELECT ${COLUMNS} FROM bulkflow.upload_sessions WHERE state = $1 AND lower(file_name) = lower($2)`,
+    `SELECT ${COLUMNS} FROM bulkflow.upload_sessions WHERE state = $1 AND lower(file_name) = lower($2) AND ${LIVE}`,
     [input.state, input.fileName],
   );
   // Ended between the two statements: open it again.
@@ -134,24 +156,42 @@ export async function recordPart(db: Queryable, sessionId: string, part: Receive
 }
 
 /**
- * Takes the session for its commit: only one request commits it. A commit whose instance died leaves the session
- * `committing`; after `staleMs` another request may take it over.
+ * Takes an open session for its commit: only one commit runs. With `staleMs`, also one left `verifying` that long
+ * by a runner that died.
  */
-export async function beginCommit(db: Queryable, sessionId: string, staleMs: number): Promise<boolean> {
+export async function beginVerify(db: Queryable, sessionId: string, staleMs?: number): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE bulkflow.upload_sessions SET status = 'committing', committing_since = now(), last_activity = now()
-     WHERE id = $1 AND (status = 'open' OR committing_since < now() - make_interval(secs => $2 / 1000.0))`,
-    [sessionId, staleMs],
+    `UPDATE bulkflow.upload_sessions SET status = 'verifying', verifying_since = now(), last_activity = now(), failure = NULL
+     WHERE id = $1 AND (status = 'open'
+       OR (status = 'verifying' AND $2::float8 IS NOT NULL AND verifying_since < now() - make_interval(secs => $2::float8 / 1000.0)))`,
+    [sessionId, staleMs ?? null],
   );
   return (rowCount ?? 0) > 0;
 }
 
-/** Gives the session back to its client (a commit refused because parts are missing). */
-export async function reopenSession(db: Queryable, sessionId: string): Promise<void> {
-  await db.query(`UPDATE bulkflow.upload_sessions SET status = 'open', committing_since = NULL, last_activity = now() WHERE id = $1`, [sessionId]);
+/** Gives the session back to its client (parts missing, or a commit that gave up: `failure` says why). */
+export async function reopenSession(db: Queryable, sessionId: string, failure?: SessionFailure): Promise<void> {
+  await db.query(
+    `UPDATE bulkflow.upload_sessions SET status = 'open', verifying_since = NULL, last_activity = now(), failure = $2
+     WHERE id = $1 AND status IN ('open', 'verifying')`,
+    [sessionId, failure ?? null],
+  );
 }
 
-/** Forgets a session (committed, aborted, failed or expired); its parts go with it. */
+/**
+ * Records a commit's outcome: committed as `uploadId`, or refused. The session stays readable (and frees its name)
+ * until housekeeping ends it with the idle ones.
+ */
+export async function finishSession(db: Queryable, sessionId: string, outcome: { uploadId: string } | { failure: SessionFailure }): Promise<void> {
+  const committed = 'uploadId' in outcome;
+  await db.query(
+    `UPDATE bulkflow.upload_sessions SET status = $2, upload_id = $3, failure = $4, verifying_since = NULL, last_activity = now()
+     WHERE id = $1 AND status = 'verifying'`,
+    [sessionId, committed ? 'committed' : 'failed', committed ? outcome.uploadId : null, committed ? null : outcome.failure],
+  );
+}
+
+/** Forgets a session (aborted, a single PUT's, or expired); its parts go with it. */
 export async function endSession(db: Queryable, sessionId: string): Promise<void> {
   await db.query('DELETE FROM bulkflow.upload_sessions WHERE id = $1', [sessionId]);
 }

@@ -10,6 +10,8 @@ export interface Returned {
   readonly records?: number;
   /** States besides the one the guard checked (the other state of a match). */
   readonly states?: readonly string[];
+  /** Persons a real-time match query asked about: how many, never who. */
+  readonly personsQueried?: number;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function answerAudited(write: WriteAudit, rule: AuditRule, call: Au
     method: request.method,
     objectIds: [...new Set([...(rule.requested?.(request) ?? []), ...(returned.objectIds ?? [])])],
     recordsReturned: returned.records ?? null,
+    ...(returned.personsQueried === undefined ? {} : { personsQueried: returned.personsQueried }),
     outcome,
     requestId: context.invocationId,
   });

@@ -167,8 +167,9 @@ const matchReturned = (body: unknown) => {
 };
 
 const queryReturned = (body: unknown) => {
-  const matches = (body as { data: { results: Array<{ matches: QueryMatch[] }> } }).data.results.flatMap((result) => result.matches);
-  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState) };
+  const { results } = (body as { data: { results: Array<{ matches: QueryMatch[] }> } }).data;
+  const matches = results.flatMap((result) => result.matches);
+  return { objectIds: matches.map((m) => m.matchId), records: matches.length, states: matches.map((m) => m.otherState), personsQueried: results.length };
 };
 
 /**
@@ -237,14 +238,17 @@ export const httpRoutes = {
     audit: { requested: (request) => [request.params.sessionId ?? ''] },
   }),
   commitUploadSession: row({
-    route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: false,
+    route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: true,
     params: { state: stateParam, sessionId: z.string() }, query: {}, handler: (clients) => sessionApi(clients).commit,
-    audit: { requested: (request) => [request.params.sessionId ?? ''], returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
+    audit: { requested: (request) => [request.params.sessionId ?? ''] },
     answers: {
-      202: { description: 'Every part is there (and the SHA-256 matches): the file is stored; ingestion starts from its BlobCreated event.', body: uploadAccepted, headers: { location: 'The upload\'s status URL.' } },
-      400: 'The parts put together do not have the declared SHA-256: nothing is kept.',
+      200: { description: 'Committed (asked again after the commit ran): the session, with `uploadId` and `statusUrl`.', body: uploadSession, headers: { location: 'The session\'s URL.' } },
+      202: {
+        description: 'Every part is there: the commit runs (whole-file SHA-256, then the copy). Read the session until it is `committed` (ingestion then starts from the file\'s BlobCreated event) or `failed`.',
+        body: uploadSession, headers: { location: 'The session\'s URL.', 'retry-after': 'Seconds until reading the session is worth it.' },
+      },
       404: SESSION_NOT_FOUND,
-      409: 'Parts are missing (`missingParts` lists them), or another request is committing it.',
+      409: 'Parts are missing (`missingParts` lists them), or the commit refused the file (its SHA-256 did not match: nothing is kept).',
     },
   }),
   stateUploads: row({

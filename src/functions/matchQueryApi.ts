@@ -19,7 +19,7 @@ export function matchQuery({ db }: Pick<AppClients, 'db'>) {
     if (!body.ok) return body.response;
     const parsed = parseMatchQuery(body.body);
     if (!parsed.ok) return problem(400, 'Bad request', parsed.errors.join('; '));
-    const answer = await runMatchQuery(await db(), state, parsed.persons);
+    const answer = await runMatchQuery(await db(), state, parsed.persons, context.invocationId);
     const created = answer.results.reduce((total, result) => total + result.matches.filter((match) => match.created).length, 0);
     context.log(`match query: state=${state} persons=${parsed.persons.length} hits=${answer.hits} created=${created}`);
     return json(matchQueryAnswer, { state, data: { results: answer.results } });

@@ -1,21 +1,23 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import type { DurableClient } from 'durable-functions';
 import type pg from 'pg';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
 import { createStagedUploads, IncompleteBodyError, type StagedUploads } from '../adapters/stagedUploads.js';
 import {
-  beginCommit, endSession, expireSessions, findSession, instanceIdOf, listSessions, openSession, partLayout, type ReceivedPart, receivedParts,
-  recordPart, reopenSession, uploadIdOf, type UploadSession,
+  beginVerify, endSession, expireSessions, findSession, instanceIdOf, listSessions, openSession, partLayout, type ReceivedPart, receivedParts,
+  recordPart, type UploadSession,
 } from '../engine/index.js';
-import { triggerContracts } from '../functionNames.js';
+import { functionNames, triggerContracts } from '../functionNames.js';
+import type { SessionRef } from '../ingestContracts.js';
+import { missingParts, verifyAndPublish } from './sessionPublish.js';
 import { json, problem } from './httpEncoders.js';
 import { partReceived, uploadAccepted, uploadSession, uploadSessionList } from './uploadBodies.js';
 
 /** A file name the blob path, logs and the dashboard can carry as is: no path, no spaces, no control characters. */
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,195}\.csv$/i;
 const HOUR_MS = 3_600_000;
-/** A commit whose instance died is taken over after this (a commit reads and copies the file: minutes at most). */
-const COMMIT_STALE_MS = 10 * 60_000;
 
 export interface UploadSessionDeps {
   readonly db: () => Promise<pg.Pool>;
@@ -114,6 +116,8 @@ function describe(session: UploadSession, parts: readonly ReceivedPart[], abando
     partCount: count,
     lastPartBytes: lengthOf(count),
     status: session.status,
+    ...(session.uploadId ? acceptedBody(session.uploadId, request) : {}),
+    ...(session.failure ? { failure: session.failure } : {}),
     receivedBytes: parts.reduce((sum, part) => sum + part.bytes, 0),
     parts: parts.map((part) => ({ number: part.partNumber, bytes: part.bytes, sha256: part.sha256.toString('base64') })),
     missingParts: missing,
@@ -125,50 +129,66 @@ function describe(session: UploadSession, parts: readonly ReceivedPart[], abando
   };
 }
 
+/** The upload a committed session became, as the single PUT and the upload status name it. */
+function acceptedBody(uploadId: string, request: HttpRequest) {
+  return { uploadId, instanceId: instanceIdOf(uploadId), statusUrl: new URL(`/api/uploads/${uploadId}`, request.url).href };
+}
+
+function partsMissing(missing: readonly number[], count: number): Refusal {
+  const response = problem(409, 'Parts missing', `${missing.length} of ${count} parts have not arrived yet: send them, then commit`);
+  return new Refusal({ ...response, jsonBody: { ...(response.jsonBody as object), missingParts: missing.slice(0, 1000) } });
+}
+
+/** Deletes what a session staged once its outcome is recorded; the uploads container's lifecycle rule is the backstop. */
+export async function discardStaged(deps: Pick<UploadSessionDeps, 'staged'>, session: UploadSession, context: Pick<InvocationContext, 'warn'>): Promise<void> {
+  await deps.staged.discard(session.state, session.id).catch((error: unknown) => {
+    context.warn(`staged parts not deleted: session=${session.id} error="${(error as Error).message}"`);
+  });
+}
+
 /**
- * The checks and the commit shared by the resumable upload and the single PUT (a session of one part): every part
- * there with its length, the whole file's SHA-256 when declared, then one server-side copy to `{state}/{file}`.
- * Answers 202 with the ids the file's BlobCreated event will start, like the single PUT always did.
+ * The single PUT's commit, inside its request: its one part was hashed as it arrived, so nothing is read back, and
+ * a copy of at most UPLOAD_PART_BYTES takes seconds. Answers 202 with the ids the BlobCreated event will start.
  */
-export async function commitSession(deps: UploadSessionDeps, session: UploadSession, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function commitInline(deps: UploadSessionDeps, session: UploadSession, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const pool = await deps.db();
-  if (!(await beginCommit(pool, session.id, COMMIT_STALE_MS))) {
-    throw new Refusal(problem(409, 'Commit in progress', 'another request is committing this upload; read the session or the upload status'));
-  }
-  const parts = await receivedParts(pool, session.id);
-  const { count, lengthOf } = partLayout(session.size, session.partBytes);
-  const missing = [];
-  for (let n = 1; n <= count; n += 1) if (parts[n - 1]?.partNumber !== n || parts[n - 1]?.bytes !== lengthOf(n)) missing.push(n);
-  if (missing.length > 0) {
-    await reopenSession(pool, session.id);
-    const response = problem(409, 'Parts missing', `${missing.length} of ${count} parts have not arrived yet: send them, then commit`);
-    throw new Refusal({ ...response, jsonBody: { ...(response.jsonBody as object), missingParts: missing.slice(0, 1000) } });
-  }
-  try {
-    const assembled = await deps.staged.assemble(session.state, session.id, parts.map((part) => part.blockId), { verify: session.sha256 !== undefined });
-    if (session.sha256 && !assembled.sha256!.equals(session.sha256)) {
-      await endSession(pool, session.id);
-      await deps.staged.discard(session.state, session.id);
-      context.warn(`upload refused: session=${session.id} state=${session.state.toUpperCase()} reason="sha256 mismatch"`);
-      throw new Refusal(
-        problem(400, 'Checksum mismatch', 'the parts put together do not have the SHA-256 declared for the file; nothing was stored: upload the file again'),
-      );
+  if (!(await beginVerify(pool, session.id))) throw new Refusal(sessionNotFound());
+  const outcome = await verifyAndPublish(deps, session, await receivedParts(pool, session.id), context);
+  if ('failure' in outcome) throw new Refusal(problem(400, outcome.failure.title, outcome.failure.detail));
+  await endSession(pool, session.id);
+  await discardStaged(deps, session, context);
+  const accepted = acceptedBody(outcome.uploadId, request);
+  return json(uploadAccepted, accepted, 202, { location: accepted.statusUrl });
+}
+
+/** The durable instance that verifies and stores one session (its id, so a second start finds the first). */
+export function sessionCommitInstanceId(sessionId: string): string {
+  return `upload-session-${sessionId}`;
+}
+
+/**
+ * Starts the session's commit orchestration unless it runs already. The work (reading a file of up to 4 GiB back
+ * for its SHA-256, then the copy) happens in its activity, where no HTTP timeout applies.
+ */
+async function startCommit(client: DurableClient, session: UploadSession): Promise<void> {
+  const instanceId = sessionCommitInstanceId(session.id);
+  const running = async () => {
+    try {
+      const status = await client.getStatus(instanceId, { showInput: false });
+      return status.runtimeStatus === df.OrchestrationRuntimeStatus.Running || status.runtimeStatus === df.OrchestrationRuntimeStatus.Pending;
+    } catch (error) {
+      // durable-functions 3.x reports an unknown instance by throwing on the extension's 404.
+      if (/HTTP 404/.test((error as Error).message)) return false;
+      throw error;
     }
-    const etag = await deps.staged.publish(session.state, session.id, session.fileName);
-    await endSession(pool, session.id);
-    await deps.staged.discard(session.state, session.id).catch((error: unknown) => {
-      // The lifecycle rule of the uploads container deletes it later; the file itself is committed.
-      context.warn(`staged parts not deleted: session=${session.id} error="${(error as Error).message}"`);
-    });
-    const state = session.state.toLowerCase();
-    const uploadId = uploadIdOf({ state, container: deps.containerName, blobName: `${state}/${session.fileName}`, etag });
-    const instanceId = instanceIdOf(uploadId);
-    const statusUrl = new URL(`/api/uploads/${uploadId}`, request.url).href;
-    context.log(`upload stored: session=${session.id} state=${session.state.toUpperCase()} upload=${uploadId} bytes=${session.size} parts=${count}`);
-    return json(uploadAccepted, { uploadId, instanceId, statusUrl }, 202, { location: statusUrl });
+  };
+  if (await running()) return;
+  const input: SessionRef = { sessionId: session.id, state: session.state };
+  try {
+    await client.startNew(functionNames.uploadSessionCommitOrchestrator, { instanceId, input });
   } catch (error) {
-    if (!(error instanceof Refusal)) await reopenSession(pool, session.id).catch(() => {});
-    throw error;
+    // A second commit request started it meanwhile: that is success too.
+    if (!(await running())) throw error;
   }
 }
 
@@ -210,6 +230,8 @@ export interface SessionCall {
   readonly caller: Principal;
   readonly params: { readonly state: string; readonly sessionId?: string; readonly partNumber?: string };
   readonly context: InvocationContext;
+  /** The commit route's durable client (it starts the verification). */
+  readonly client?: DurableClient;
 }
 
 /** The resumable upload: create, list, read, send parts, commit, abort. Every route is `stateUpload` in httpRoutes. */
@@ -259,7 +281,8 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
     session: answering(async (call: SessionCall) => {
       const session = await sessionOf(call);
       if (call.request.method !== 'DELETE') return json(uploadSession, describe(session, await receivedParts(await deps.db(), session.id), deps.limits().abandonHours, call.request));
-      if (session.status !== 'open') throw new Refusal(problem(409, 'Commit in progress', 'this upload is being committed and can no longer be aborted'));
+      if (session.status === 'verifying') throw new Refusal(problem(409, 'Commit in progress', 'this upload is being committed and can no longer be aborted'));
+      // A finished session only goes from the list; its file (if committed) stays.
       await endSession(await deps.db(), session.id);
       await deps.staged.discard(session.state, session.id);
       call.context.log(`upload session aborted: session=${session.id} state=${session.state}`);
@@ -278,18 +301,43 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
       }
       const digest = contentDigest(request);
       if (!digest) throw new Refusal(problem(400, 'Content-Digest required', 'send each part with Content-Digest: sha-256=:<base64 of its SHA-256>: (RFC 9530)'));
-      if (session.status !== 'open') throw new Refusal(problem(409, 'Commit in progress', 'this upload is being committed; it takes no more parts'));
+      if (session.status !== 'open') {
+        throw new Refusal(problem(409, session.status === 'verifying' ? 'Commit in progress' : 'Upload session ended', `this upload is ${session.status}; it takes no more parts`));
+      }
       const part = await receivePart(deps, session, partNumber, request, digest, context);
       if (!(await recordPart(await deps.db(), session.id, part))) {
-        // Committed, aborted or expired while the part streamed in: what it staged must not stay behind.
-        await deps.staged.discard(session.state, session.id);
+        // Ended while the part streamed in: what it staged must not stay behind. Not while a commit verifies the
+        // staging blob, though: the commit deletes it (this stray block with it) once the file is stored.
+        const now = await findSession(await deps.db(), session.state, session.id);
+        if (now?.status !== 'verifying') await deps.staged.discard(session.state, session.id);
         throw new Refusal(problem(409, 'Upload session ended', 'the session was committed, aborted or expired while this part arrived'));
       }
       return json(partReceived, { number: partNumber, bytes: part.bytes, sha256: part.sha256.toString('base64') });
     }),
 
-    /** POST …/upload-sessions/{sessionId}/commit → 202 with the upload's ids, as the single PUT. */
-    commit: answering(async (call: SessionCall) => commitSession(deps, await sessionOf(call), call.request, call.context)),
+    /**
+     * POST …/upload-sessions/{sessionId}/commit → 202 with the session (`verifying`) and its URL in Location: the
+     * client reads it until it is `committed` (with `uploadId` and `statusUrl`) or `failed`. Asking again is harmless.
+     */
+    commit: answering(async (call: SessionCall) => {
+      const pool = await deps.db();
+      let session = await sessionOf(call);
+      if (session.status === 'failed') throw new Refusal(problem(409, session.failure?.title ?? 'Upload refused', session.failure?.detail ?? 'this upload was refused at commit'));
+      if (session.status === 'open') {
+        const parts = await receivedParts(pool, session.id);
+        const missing = missingParts(session, parts);
+        if (missing.length > 0) throw partsMissing(missing, partLayout(session.size, session.partBytes).count);
+        await beginVerify(pool, session.id);
+        session = await sessionOf(call);
+      }
+      if (session.status === 'verifying') {
+        if (!call.client) throw new Error('the commit route needs its durable client');
+        await startCommit(call.client, session);
+        call.context.log(`upload session committing: session=${session.id} state=${session.state.toUpperCase()} bytes=${session.size}`);
+      }
+      const described = describe(session, await receivedParts(pool, session.id), deps.limits().abandonHours, call.request);
+      return json(uploadSession, described, session.status === 'committed' ? 200 : 202, { location: described.url, ...(session.status === 'verifying' ? { 'retry-after': '2' } : {}) });
+    }),
   };
 }
 
@@ -315,7 +363,7 @@ export async function singlePut(
   try {
     const part = await receivePart(deps, session, 1, request, input.digest, context);
     if (!(await recordPart(pool, session.id, part))) throw new Refusal(sessionNotFound());
-    return await commitSession(deps, session, request, context);
+    return await commitInline(deps, session, request, context);
   } catch (error) {
     // Whatever went wrong, nothing of this request may stay staged: its bytes are personal data.
     await endSession(pool, session.id).catch(() => {});

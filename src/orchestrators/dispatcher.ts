@@ -23,6 +23,8 @@ const RETRY: Record<ActivityName, df.RetryOptions | undefined> = {
   failUpload: STEP_RETRY,
   publishOutbox: undefined,
   deleteUploadBlob: STEP_RETRY,
+  verifyUploadSession: STEP_RETRY,
+  reopenUploadSession: STEP_RETRY,
 };
 
 /**

@@ -1,13 +1,6 @@
 import type { OrchestrationContext } from 'durable-functions';
-import {
-  CHUNKS_PER_SUB_ORCHESTRATION,
-  type ChunkRangeResult,
-  type CommitResult,
-  type IngestInput,
-  type IngestOutput,
-  type PlanResult,
-  type RegisterResult,
-} from '../ingestContracts.js';
+import { CHUNKS_PER_SUB_ORCHESTRATION } from '../engine/index.js';
+import type { ChunkRangeResult, CommitResult, IngestInput, IngestOutput, PlanResult, RegisterResult } from '../ingestContracts.js';
 import { commitChunkWaves } from './commitChunkWaves.js';
 import { Dispatcher, failureReason, type Step } from './dispatcher.js';
 import { ProgressReporter } from './progressReporter.js';

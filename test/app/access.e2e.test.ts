@@ -155,7 +155,7 @@ describe('access to every route', () => {
       expect(body).not.toContain('participant');
       expect(body).not.toContain(matchId);
     } finally {
-      await t.pool.query(`GRANT INSERT (caller_id, client_id, roles, states, route, method, object_ids, records_returned, outcome, request_id)
+      await t.pool.query(`GRANT INSERT (caller_id, client_id, roles, states, route, method, object_ids, records_returned, persons_queried, outcome, request_id)
         ON bulkflow.audit_records TO bulkflow_app`);
     }
     expect((await call('stateB', `/api/matches/${matchId}`)).status).toBe(200);

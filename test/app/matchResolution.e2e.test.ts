@@ -189,6 +189,16 @@ describe('match resolution and real-time queries through the API', () => {
         otherState: 'AZ', initiator: 'query', initiatingState: 'AZ', otherParticipant: { participantId: 'AZAPPLICANT', caseId: 'AZCASE' },
       });
       expect((await call('nv', 'GET', `/api/matches/${azCa.matchId}`)).status).toBe(404);
+
+      // CA and TX are each told of their new record as bulk analysis tells them (matches.updated, keyed by the state),
+      // with the query's request id (its audit record's) and the record's id: no hash, no participant.
+      const { rows: [audit] } = await t.pool.query(`SELECT request_id FROM bulkflow.audit_records WHERE route = 'matchQuery' AND outcome = 200 ORDER BY id LIMIT 1`);
+      const events = await readHub(t, 'match-notifications', 'gov.bulkflow.matches.updated', 7);
+      const fromQueries = events.filter((e) => (e.data as { initiator?: string }).initiator === 'query').sort((x, y) => x.id.localeCompare(y.id));
+      expect(fromQueries).toEqual(['CA', 'TX'].map((state, i) => ({
+        id: `${audit.request_id}.matches.${state}`, partitionKey: state,
+        data: { state, initiator: 'query', queryId: audit.request_id, queryState: 'AZ', new: 1, matchIds: [first.data.results[0]!.matches[i]!.matchId] },
+      })));
     });
 
     it('finds the same records again when AZ\'s next upload holds the person, and its bulk analysis keeps them', async () => {
@@ -247,9 +257,10 @@ describe('match resolution and real-time queries through the API', () => {
         expect(texts.filter((text) => /notice_sent|benefits_approved|AZAPPLICANT/.test(text)), where).toEqual([]);
       }
       expect(logLines.some((line) => line.includes('match query: state=AZ persons=3 hits=2 created=2'))).toBe(true);
-      // Each query is in the audit trail with its hits (the match ids and how many), never a hash.
-      const { rows: audited } = await t.pool.query(`SELECT a::text AS body, records_returned, states FROM bulkflow.audit_records a WHERE route = 'matchQuery' AND outcome = 200 ORDER BY id`);
-      expect(audited.map((r) => [r.records_returned, r.states])).toEqual([[2, ['AZ', 'CA', 'TX']], [2, ['AZ', 'CA', 'TX']], [0, ['AZ']]]);
+      // Each query is in the audit trail with how many persons it asked about and its hits (the match ids and how
+      // many), never a hash.
+      const { rows: audited } = await t.pool.query(`SELECT a::text AS body, records_returned, persons_queried, states FROM bulkflow.audit_records a WHERE route = 'matchQuery' AND outcome = 200 ORDER BY id`);
+      expect(audited.map((r) => [r.persons_queried, r.records_returned, r.states])).toEqual([[3, 2, ['AZ', 'CA', 'TX']], [1, 2, ['AZ', 'CA', 'TX']], [50, 0, ['AZ']]]);
       expect(audited.filter((r) => asked.some((hash) => r.body.includes(hash)))).toEqual([]);
     });
   });

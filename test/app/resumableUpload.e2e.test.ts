@@ -1,7 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadFile, type SessionBody } from '../../local/src/cli/partsUpload.js';
 import { createStagedUploads } from '../../src/adapters/stagedUploads.js';
@@ -49,6 +51,12 @@ describe('resumable upload: /api/states/{state}/upload-sessions', () => {
     call('PUT', `${new URL(session.url).pathname}/parts/${n}`, token, bytes, { 'content-digest': `sha-256=:${digest}:` });
   const commit = (session: SessionBody, token = ca) => call('POST', `${new URL(session.url).pathname}/commit`, token);
   const read = async (session: SessionBody, token = ca) => (await call('GET', new URL(session.url).pathname, token)).body as SessionBody;
+  /** The commit verifies and stores the file after answering: the session, once it is no longer `verifying`. */
+  const settled = (session: SessionBody) =>
+    waitFor('the commit to settle', async () => {
+      const now = await read(session);
+      return now.status === 'verifying' ? undefined : now;
+    });
   async function stagedBlobs(): Promise<string[]> {
     const names = [];
     for await (const blob of t.uploads.listBlobsFlat({ prefix: 'staging/', includeUncommitedBlobs: true })) names.push(blob.name);
@@ -95,9 +103,18 @@ describe('resumable upload: /api/states/{state}/upload-sessions', () => {
     expect(state.receivedBytes).toBe(file.length);
     const committed = await commit(session);
     expect(committed.status, JSON.stringify(committed.body)).toBe(202);
+    expect(committed.body).toMatchObject({ id: session.id, status: 'verifying', receivedBytes: file.length });
+    // Asked again while it verifies (a client that lost the answer): the same answer, one commit.
+    expect([200, 202]).toContain((await commit(session)).status);
+    const done = await settled(session);
+    expect(done).toMatchObject({ status: 'committed', uploadId: expect.any(String), statusUrl: expect.stringContaining('/api/uploads/') });
+    expect(await commit(session)).toMatchObject({ status: 200, body: { status: 'committed', uploadId: done.uploadId } });
+    // A finished session no longer holds its name, nor takes parts.
+    expect((await sendPart(session, 1, partOf(file, 1))).body).toMatchObject({ title: 'Upload session ended' });
     const stored = await t.uploads.getBlobClient('ca/resent.csv').downloadToBuffer();
     expect(sha256(stored, 'hex')).toBe(sha256(file, 'hex'));
-    expect(await finalStatus(t, 'ca/resent.csv')).toMatchObject({ status: 'complete', rowsCommitted: 1500 });
+    expect(await finalStatus(t, 'ca/resent.csv')).toMatchObject({ uploadId: done.uploadId, status: 'complete', rowsCommitted: 1500 });
+    expect(await stagedBlobs()).toEqual([]);
   }, 120_000);
 
   it('refuses a corrupted part by its checksum and a commit with parts missing', async () => {
@@ -129,15 +146,40 @@ describe('resumable upload: /api/states/{state}/upload-sessions', () => {
     const other = csvOf(40_000, 41_000);
     const session = (await open('wronghash.csv', file, ca, { sha256: sha256(other, 'hex') })).body as SessionBody;
     for (let n = 1; n <= session.partCount; n += 1) expect((await sendPart(session, n, partOf(file, n))).status).toBe(200);
-    const refused = await commit(session);
-    expect(refused.status).toBe(400);
-    expect(refused.contentType).toBe('application/problem+json');
-    expect(refused.body).toMatchObject({ title: 'Checksum mismatch' });
+    const accepted = await commit(session);
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+    const refused = await settled(session);
+    expect(refused).toMatchObject({ status: 'failed', failure: { title: 'Checksum mismatch' } });
+    expect(refused.uploadId).toBeUndefined();
+    const again = await commit(session);
+    expect(again).toMatchObject({ status: 409, contentType: 'application/problem+json', body: { title: 'Checksum mismatch' } });
     expect(await t.uploads.getBlobClient('ca/wronghash.csv').exists()).toBe(false);
     expect(await stagedBlobs()).toEqual([]);
     const { rows } = await t.pool.query("SELECT count(*)::int AS n FROM bulkflow.uploads WHERE source LIKE '%wronghash%'");
     expect(rows[0].n).toBe(0);
+    // The name is free again for the right file; the refused session goes when asked.
+    const retry = await open('wronghash.csv', file);
+    expect(retry.status).toBe(201);
+    expect((await call('DELETE', new URL(retry.body.url).pathname, ca)).status).toBe(204);
+    expect((await call('DELETE', new URL(session.url).pathname, ca)).status).toBe(204);
     expect((await call('GET', new URL(session.url).pathname, ca)).status).toBe(404);
+  }, 60_000);
+
+  it('stores a file once when its commit runs again (a retried activity finds the copy it started)', async () => {
+    const staged = createStagedUploads(() => t.uploads);
+    const id = randomUUID();
+    const file = csvOf(95_000, 95_200);
+    const body = Readable.toWeb(Readable.from([file])) as unknown as WebReadableStream<Uint8Array>;
+    const part = await staged.stagePart({ state: 'ca', sessionId: id, partNumber: 1, body: body as unknown as ReadableStream<Uint8Array>, length: file.length });
+    await staged.assemble('ca', id, [part.blockId]);
+    await staged.assemble('ca', id, [part.blockId]);
+    expect((await staged.digest('ca', id)).toString('hex')).toBe(sha256(file, 'hex'));
+    const first = await staged.publish('ca', id, 'twice.csv');
+    expect(await staged.publish('ca', id, 'twice.csv')).toBe(first);
+    await staged.discard('ca', id);
+    expect(await finalStatus(t, 'ca/twice.csv')).toMatchObject({ status: 'complete', rowsCommitted: 200 });
+    const { rows } = await t.pool.query("SELECT count(*)::int AS n FROM bulkflow.uploads WHERE source LIKE '%twice.csv%'");
+    expect(rows[0].n).toBe(1);
   }, 60_000);
 
   it('lets one of two uploads of one name win; the other gets 409, never a 500 (many rounds, single PUTs too)', async () => {

@@ -8,7 +8,7 @@ const { admin, app } = useAppRoleDatabase('audit', { appPoolMax: 2 });
 
 const entry = (over: Partial<AuditEntry> = {}): AuditEntry => ({
   callerId: 'caller-1', clientId: 'client-1', roles: ['State.CA'], states: ['CA'], route: 'stateMatches', method: 'GET',
-  objectIds: ['m1', 'm2'], recordsReturned: 2, outcome: 200, requestId: 'req-1', ...over,
+  objectIds: ['m1', 'm2'], recordsReturned: 2, personsQueried: 3, outcome: 200, requestId: 'req-1', ...over,
 });
 
 async function sqlState(pool: pg.Pool, sql: string, values: unknown[] = []): Promise<string> {

@@ -30,6 +30,14 @@ describe('match resolution and real-time queries', () => {
     return rows;
   }
 
+  async function queryEvents(queryId: string) {
+    const { rows } = await engine.pool.query<{ id: string; subject: string; data: Record<string, unknown> }>(
+      `SELECT id, subject, data FROM bulkflow.outbox WHERE type = 'gov.bulkflow.matches.updated' AND data->>'queryId' = $1 ORDER BY id`,
+      [queryId],
+    );
+    return rows;
+  }
+
   const change = (matchId: string, state: string, ifMatch: number, patch: DispositionPatch) =>
     updateDisposition(engine.pool, { matchId, state, actor: caseworker(state), ifMatch, patch });
 
@@ -164,7 +172,7 @@ describe('match resolution and real-time queries', () => {
 
       const answer = await runMatchQuery(engine.pool, 'QA', [
         { ldsHash: hashOf(5107), participantId: 'APPLICANT1', caseId: 'CASE1' }, { ldsHash: hashOf(5101) }, { ldsHash: hashOf(5001) }, { ldsHash: hashOf(5999) },
-      ]);
+      ], 'query-1');
       expect(answer.hits).toBe(3);
       expect(answer.results.map((r) => r.matches.map((m) => [m.otherState, m.otherParticipant.participantId, m.status, m.created]))).toEqual([
         [['QB', 'QB5107', 'open', true], ['QC', 'QC5107', 'open', true]],
@@ -180,8 +188,16 @@ describe('match resolution and real-time queries', () => {
       expect(await getMatch(engine.pool, qc!.matchId, 'QC')).toMatchObject({ otherParticipant: { participantId: 'APPLICANT1' } });
 
       // Asked again: the same records, reused.
-      const again = await runMatchQuery(engine.pool, 'QA', [{ ldsHash: hashOf(5107) }]);
+      // Each other state is told of the records the query opened with it, as a match run tells it: ids and counts.
+      const announced = await queryEvents('query-1');
+      expect(announced).toEqual([
+        { id: 'query-1.matches.QB', subject: 'states/QB/matches', data: { state: 'QB', initiator: 'query', queryId: 'query-1', queryState: 'QA', new: 2, matchIds: [qb!.matchId, answer.results[1]!.matches[0]!.matchId].sort() } },
+        { id: 'query-1.matches.QC', subject: 'states/QC/matches', data: { state: 'QC', initiator: 'query', queryId: 'query-1', queryState: 'QA', new: 1, matchIds: [qc!.matchId] } },
+      ]);
+
+      const again = await runMatchQuery(engine.pool, 'QA', [{ ldsHash: hashOf(5107) }], 'query-2');
       expect(again.results[0]!.matches.map((m) => [m.matchId, m.created])).toEqual([[qb!.matchId, false], [qc!.matchId, false]]);
+      expect(await queryEvents('query-2')).toEqual([]); // nothing opened: nothing to tell
 
       // QA's next upload does not hold 5101 (an applicant not enrolled): the query's record stays open.
       await activate('QA', [5001, 5002, 5003]);
@@ -201,7 +217,7 @@ describe('match resolution and real-time queries', () => {
       expect(run.results).toEqual([{ state: 'QB', matches: 1, new: 0, closed: 0 }, { state: 'QC', matches: 1, new: 0, closed: 0 }]);
 
       // The asking state's own upload row stands for it when it holds the hash.
-      const own = await runMatchQuery(engine.pool, 'QC', [{ ldsHash: hashOf(5107), participantId: 'IGNORED' }]);
+      const own = await runMatchQuery(engine.pool, 'QC', [{ ldsHash: hashOf(5107), participantId: 'IGNORED' }], 'query-3');
       expect(own.results[0]!.matches.map((m) => [m.otherState, m.otherParticipant.participantId, m.created])).toEqual([
         ['QA', 'QA5107', false], ['QB', 'QB5107', false],
       ]);

@@ -21,6 +21,11 @@ describe('the events\' contract', () => {
     // A row value an event must never carry is not in the contract either.
     expect(completed({ ...data, lds_hash: 'a'.repeat(128) })).toBe(false);
     expect(completed({ ...data, rowsCommitted: undefined })).toBe(false);
+    // matches.updated: a run's counts, or a real-time query's records; nothing in between.
+    const updated = ajv.compile(eventDataJsonSchema('gov.bulkflow.matches.updated', 'https://x/api/event-schemas/gov.bulkflow.matches.updated'));
+    expect(updated({ state: 'TX', runId: 'r', uploadId: 'ca-1', uploadState: 'CA', new: 1, stillOpen: 0, closed: 0 })).toBe(true);
+    expect(updated({ state: 'TX', initiator: 'query', queryId: 'q', queryState: 'CA', new: 1, matchIds: ['q3U2nS0xTzW4pY7a'] })).toBe(true);
+    expect(updated({ state: 'TX', initiator: 'query', queryId: 'q', queryState: 'CA', new: 1 })).toBe(false);
   });
 
   it('describes the upload-events hub in AsyncAPI 3.0: every type, the partition key, the consumer groups and who reads', () => {
@@ -33,7 +38,8 @@ describe('the events\' contract', () => {
     expect(document.channels.uploadEvents.description).toMatch(/Data Receiver/);
     for (const message of Object.values(document.components.messages)) {
       expect(message.payload.properties.type).toEqual({ const: message.name });
-      expect(message.payload.properties.data).toMatchObject({ type: 'object', additionalProperties: false });
+      const data = message.payload.properties.data as { anyOf?: object[] };
+      for (const shape of data.anyOf ?? [data]) expect(shape).toMatchObject({ type: 'object', additionalProperties: false });
     }
   });
 });

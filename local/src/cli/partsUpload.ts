@@ -44,10 +44,16 @@ export interface SessionBody {
   sha256: string | null;
   partBytes: number;
   partCount: number;
-  status: 'open' | 'committing';
+  status: 'open' | 'verifying' | 'committed' | 'failed';
   receivedBytes: number;
   missingParts: number[];
   url: string;
+  /** Once committed: the upload the file became. */
+  uploadId?: string;
+  instanceId?: string;
+  statusUrl?: string;
+  /** Why the commit was refused (failed) or gave up (open again). */
+  failure?: { title: string; detail: string };
 }
 
 /** Answers worth trying again: the connection, the server or the rate limit, not the request itself. */
@@ -64,7 +70,10 @@ export async function uploadFile(options: UploadOptions): Promise<UploadResult> 
   const { size } = await stat(options.file);
   const sessionsUrl = `${options.baseUrl}/api/states/${options.state.toUpperCase()}/upload-sessions`;
   const listing = await call<{ partBytes: number; sessions: SessionBody[] }>(options, 'GET', sessionsUrl);
-  const mine = listing.sessions.find((session) => session.fileName.toLowerCase() === options.fileName.toLowerCase());
+  // Committed and refused sessions stay listed for a while; only a live one is this file's to resume.
+  const mine = listing.sessions.find(
+    (session) => session.fileName.toLowerCase() === options.fileName.toLowerCase() && (session.status === 'open' || session.status === 'verifying'),
+  );
   if (!mine && size <= listing.partBytes) {
     // Small enough for one request: nothing to resume.
     options.onProgress?.({ sentBytes: 0, resumedBytes: 0, totalBytes: size, phase: 'uploading' });
@@ -136,13 +145,30 @@ export async function uploadFile(options: UploadOptions): Promise<UploadResult> 
     await Promise.all(Array.from({ length: Math.min(options.parallel ?? 4, queue.length) }, worker));
     report('committing');
     try {
-      const accepted = await withRetries(options, () => call<{ uploadId: string; instanceId: string; statusUrl: string }>(options, 'POST', `${session.url}/commit`));
-      return { ...accepted, uploadBytes: sent, resumedBytes, parts: session.partCount };
+      if (session.status === 'open') session = await withRetries(options, () => call<SessionBody>(options, 'POST', `${session.url}/commit`));
+      const committed = await untilCommitted(options, session);
+      return { uploadId: committed.uploadId!, instanceId: committed.instanceId!, statusUrl: committed.statusUrl!, uploadBytes: sent, resumedBytes, parts: session.partCount };
     } catch (error) {
       // Parts missing (one was refused or the session changed meanwhile): read where it stands and send the rest.
       if (!(error instanceof UploadError) || error.status !== 409 || !/parts missing/i.test(error.message)) throw error;
       session = await call<SessionBody>(options, 'GET', session.url);
     }
+  }
+}
+
+/**
+ * The server verifies the whole file and stores it after the commit has answered (a file of gigabytes takes longer
+ * than an HTTP request may): the session is read until it is committed, refused, or open again.
+ */
+async function untilCommitted(options: Pick<UploadOptions, 'token' | 'signal'>, accepted: SessionBody): Promise<SessionBody> {
+  for (let session = accepted; ; ) {
+    if (session.status === 'committed') return session;
+    if (session.status === 'failed') throw new UploadError(`${session.failure?.title ?? 'Upload refused'}: ${session.failure?.detail ?? ''}`, 409);
+    if (session.status === 'open') {
+      throw new UploadError(`${session.failure?.title ?? 'Commit failed'}: ${session.failure?.detail ?? 'run again to commit'}`, session.failure?.title === 'Parts missing' ? 409 : undefined);
+    }
+    await sleep(1_000, undefined, options.signal ? { signal: options.signal } : {});
+    session = await withRetries(options, () => call<SessionBody>(options, 'GET', accepted.url));
   }
 }
 

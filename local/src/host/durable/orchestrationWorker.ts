@@ -96,45 +96,8 @@ export class OrchestrationWorker {
 
     const now = new Date();
     const newEvents = [historyEvent(EventType.OrchestratorStarted, {}, -1, now), ...accepted];
-    const fn = findFunction(this.hub.registry, 'orchestrationTrigger', row.name);
     const outbox = new Outbox();
-    const scheduled: HistoryEvent[] = [];
-    let failure: string | undefined;
-    let state: OrchestratorState | undefined;
-
-    if (!fn) {
-      failure = `The function '${row.name}' doesn't exist, is disabled, or is not an orchestrator function.`;
-    } else {
-      const trigger = this.triggerText(row, cached, newEvents);
-      const result = await this.hub.invoker.invoke(fn, { trigger: { string: trigger } });
-      this.stats.episodes++;
-      if (result.durationMs > this.stats.maxReplayMs) {
-        this.stats.maxReplayMs = result.durationMs;
-        this.stats.maxReplayEvents = history.events.length + newEvents.length;
-      }
-      ({ state, failure } = replayOutcome(result));
-      const count = state ? countActions(state.actions) : 0;
-      if (count > MAX_ORCHESTRATION_ACTIONS) {
-        failure = maxActionsMessage;
-      } else {
-        // New actions are processed even when the orchestrator returned or threw (signals before a throw are delivered).
-        try {
-          for (const allocation of allocationsOf(result.context) ?? []) {
-            if (history.scheduled.has(allocation.id)) continue;
-            scheduled.push(...(await this.schedule(client, outbox, row, history, allocation, now)));
-          }
-        } catch (error) {
-          if (!(error instanceof ScheduleError)) throw error;
-          failure ??= error.message;
-        }
-      }
-      if (!failure && state?.customStatus !== undefined) {
-        const json = JSON.stringify(state.customStatus);
-        const tooBig = customStatusError(json);
-        if (tooBig) failure = tooBig;
-        else await client.query('UPDATE instances SET custom_status = $2 WHERE instance_id = $1', [row.instance_id, json]);
-      }
-    }
+    const { state, failure, scheduled } = await this.replay(client, row, cached, newEvents, outbox, now);
 
     const appended = [...newEvents, ...scheduled, historyEvent(EventType.OrchestratorCompleted, {}, -1, now)];
     const continueAsNew = !failure && state?.isDone ? findContinueAsNew(state.actions) : undefined;
@@ -176,14 +139,7 @@ export class OrchestrationWorker {
     }
     await outbox.flush(client, this.hub.schema);
 
-    const newActivities = outbox.activities.length;
-    if (newActivities >= 100) this.hub.logger.info('fan-out scheduled', { orchestration: row.name, instanceId: row.instance_id, activities: newActivities });
-    if (status === 'Completed') {
-      this.hub.logger.info('orchestration ended', { orchestration: row.name, instanceId: row.instance_id, status, events: history.events.length + appended.length });
-    } else if (status === 'Failed') {
-      // As Core Tools logs it: the reason, which is also the instance's output (first line; stacks stay in history).
-      this.hub.logger.error('orchestration failed', { orchestration: row.name, instanceId: row.instance_id, events: history.events.length + appended.length, reason: failure!.split('\n')[0]!.slice(0, 1_000) });
-    }
+    this.logEpisode(row, { status, failure, events: history.events.length + appended.length, newActivities: outbox.activities.length });
     return () => {
       if (status !== 'Running') {
         this.cache.delete(row.instance_id);
@@ -198,6 +154,60 @@ export class OrchestrationWorker {
         });
       }
     };
+  }
+
+  /**
+   * Replays the orchestrator over its history and the new events, schedules the actions it took that are new, and
+   * keeps its custom status; `failure` is why the orchestration fails (an unknown function, a throw, too many actions).
+   */
+  private async replay(
+    client: pg.PoolClient, row: InstanceRow, cached: CachedHistory, newEvents: HistoryEvent[], outbox: Outbox, now: Date,
+  ): Promise<{ state?: OrchestratorState; failure?: string; scheduled: HistoryEvent[] }> {
+    const { history } = cached;
+    const fn = findFunction(this.hub.registry, 'orchestrationTrigger', row.name);
+    if (!fn) return { failure: `The function '${row.name}' doesn't exist, is disabled, or is not an orchestrator function.`, scheduled: [] };
+    const scheduled: HistoryEvent[] = [];
+    const trigger = this.triggerText(row, cached, newEvents);
+    const result = await this.hub.invoker.invoke(fn, { trigger: { string: trigger } });
+    this.stats.episodes++;
+    if (result.durationMs > this.stats.maxReplayMs) {
+      this.stats.maxReplayMs = result.durationMs;
+      this.stats.maxReplayEvents = history.events.length + newEvents.length;
+    }
+    let { state, failure } = replayOutcome(result);
+    const count = state ? countActions(state.actions) : 0;
+    if (count > MAX_ORCHESTRATION_ACTIONS) {
+      failure = maxActionsMessage;
+    } else {
+      // New actions are processed even when the orchestrator returned or threw (signals before a throw are delivered).
+      try {
+        for (const allocation of allocationsOf(result.context) ?? []) {
+          if (history.scheduled.has(allocation.id)) continue;
+          scheduled.push(...(await this.schedule(client, outbox, row, history, allocation, now)));
+        }
+      } catch (error) {
+        if (!(error instanceof ScheduleError)) throw error;
+        failure ??= error.message;
+      }
+    }
+    if (!failure && state?.customStatus !== undefined) {
+      const json = JSON.stringify(state.customStatus);
+      const tooBig = customStatusError(json);
+      if (tooBig) failure = tooBig;
+      else await client.query('UPDATE instances SET custom_status = $2 WHERE instance_id = $1', [row.instance_id, json]);
+    }
+    return { state, failure, scheduled };
+  }
+
+  private logEpisode(row: InstanceRow, episode: { status: string; failure: string | undefined; events: number; newActivities: number }): void {
+    const { status, failure, events, newActivities } = episode;
+    if (newActivities >= 100) this.hub.logger.info('fan-out scheduled', { orchestration: row.name, instanceId: row.instance_id, activities: newActivities });
+    if (status === 'Completed') {
+      this.hub.logger.info('orchestration ended', { orchestration: row.name, instanceId: row.instance_id, status, events });
+    } else if (status === 'Failed') {
+      // As Core Tools logs it: the reason, which is also the instance's output (first line; stacks stay in history).
+      this.hub.logger.error('orchestration failed', { orchestration: row.name, instanceId: row.instance_id, events, reason: failure!.split('\n')[0]!.slice(0, 1_000) });
+    }
   }
 
   /** Drops what the extension drops: other executions' messages, duplicate or unknown completions, repeated starts. */

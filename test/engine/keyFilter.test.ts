@@ -1,0 +1,87 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { cleanupUploads } from '../../src/engine/cleanup.js';
+import { uploadTable } from '../../src/engine/db.js';
+import { FILTER_BITS_PER_KEY, KeyFilter } from '../../src/engine/keyFilter.js';
+import { runMatchQuery } from '../../src/engine/matchQuery.js';
+import { ingest, useEngineDatabase } from '../support/engineDatabase.js';
+import { CSV_HEADER } from '../support/uploads.js';
+import { waitFor } from '../support/localStack.js';
+
+/** Realistic hashes (SHA-512), so the lookup keys are as random as in production; test/support's hashOf are not. */
+const lds = (text: string) => createHash('sha512').update(text).digest('hex');
+
+describe('key filters: a real-time query probes only the uploads that may hold a hash', () => {
+  const engine = useEngineDatabase();
+
+  it('never misses a key it holds, and answers "may hold" for about 0.3 % of the others', () => {
+    const keys = randomBytes(8 * 100_000);
+    const filter = KeyFilter.empty(100_000);
+    filter.addAll(keys);
+    for (let offset = 0; offset < keys.length; offset += 8) {
+      if (!filter.mayHold(keys.subarray(offset, offset + 8))) throw new Error(`missed the key at ${offset / 8}`);
+    }
+    const others = randomBytes(8 * 100_000);
+    let positives = 0;
+    for (let offset = 0; offset < others.length; offset += 8) if (filter.mayHold(others.subarray(offset, offset + 8))) positives++;
+    // Expected 0.31 %: 314 of 100,000 (standard deviation ~18).
+    expect(positives).toBeGreaterThan(200);
+    expect(positives).toBeLessThan(450);
+  });
+
+  it('is built at activation, probed per hash only where it may be held, and dropped with its upload', async () => {
+    const states = ['KA', 'KB', 'KC', 'KD', 'KE'];
+    const uploads: Record<string, string> = {};
+    for (const state of states) {
+      const rows = Array.from({ length: 2000 }, (_, i) => `${lds(`${state}:${i}`)},${state}${i},C${i}`).join('\n');
+      const { uploadId, activation } = await ingest(engine.pool, `${CSV_HEADER}\n${rows}\n`, { state, source: `${state.toLowerCase()}/p.csv` });
+      expect(activation?.activated).toBe(true);
+      uploads[state] = uploadId;
+    }
+    const { rows: stored } = await engine.pool.query<{ upload_id: string; keys: string; bytes: number }>(
+      'SELECT upload_id, keys, octet_length(bits) AS bytes FROM bulkflow.upload_key_filters WHERE upload_id = ANY($1) ORDER BY upload_id',
+      [Object.values(uploads)],
+    );
+    expect(stored.map((row) => [row.keys, row.bytes])).toEqual(states.map(() => ['2000', (2000 * FILTER_BITS_PER_KEY) / 8]));
+
+    // The key indexes' scan counters: a query by KA for persons only KC holds (and one nobody holds) probes KC alone.
+    const scans = async () => {
+      await engine.pool.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await engine.pool.query<{ state: string; scans: string }>(
+        `SELECT upper(substring(relname FROM 14 FOR 2)) AS state, idx_scan AS scans FROM pg_stat_user_indexes
+         WHERE schemaname = 'bulkflow' AND indexrelname = ANY($1)`,
+        [Object.values(uploads).map((uploadId) => `${uploadTable(uploadId).name}_lds_key`)],
+      );
+      return Object.fromEntries(rows.map((row) => [row.state, Number(row.scans)]));
+    };
+    // Activation's own index reads reach the counters late too: wait until they stop moving.
+    let before = await scans();
+    for (let settled = false; !settled; ) {
+      await new Promise((done) => setTimeout(done, 1500));
+      const now = await scans();
+      settled = states.every((state) => now[state] === before[state]);
+      before = now;
+    }
+    const answer = await runMatchQuery(engine.pool, 'KA', [{ ldsHash: lds('KC:7') }, { ldsHash: lds('KC:8') }, { ldsHash: lds('nobody') }], 'filtered');
+    expect(answer.results.map((r) => r.matches.map((m) => [m.otherState, m.otherParticipant.participantId]))).toEqual([[['KC', 'KC7']], [['KC', 'KC8']], []]);
+    // Statistics reach the shared counters when the querying connection goes idle (within a second or so).
+    const after = await waitFor('the probes in the index statistics', async () => {
+      const now = await scans();
+      return now.KC! > before.KC! ? now : undefined;
+    }, 20_000);
+    expect(Object.fromEntries(states.map((state) => [state, after[state]! - before[state]!]))).toEqual({ KA: 0, KB: 0, KC: 2, KD: 0, KE: 0 });
+
+    // An upload activated before filters existed has none: it is probed for every hash, and found.
+    await engine.pool.query('DELETE FROM bulkflow.upload_key_filters WHERE upload_id = $1', [uploads.KD]);
+    const unfiltered = await runMatchQuery(engine.pool, 'KB', [{ ldsHash: lds('KD:5') }], 'unfiltered');
+    expect(unfiltered.results[0]!.matches.map((m) => m.otherParticipant.participantId)).toEqual(['KD5']);
+
+    // A new upload of KE: its filter is used, the old one dropped with the old upload's rows.
+    const { uploadId: next } = await ingest(engine.pool, `${CSV_HEADER}\n${lds('KE:new')},KEnew,C1\n`, { state: 'KE', source: 'ke/p.csv' });
+    const found = await runMatchQuery(engine.pool, 'KA', [{ ldsHash: lds('KE:new') }, { ldsHash: lds('KE:5') }], 'next');
+    expect(found.results.map((r) => r.matches.map((m) => m.otherParticipant.participantId))).toEqual([['KEnew'], []]);
+    await cleanupUploads(engine.pool, { retentionMs: 0 });
+    const { rows: left } = await engine.pool.query('SELECT upload_id FROM bulkflow.upload_key_filters WHERE upload_id = ANY($1)', [[uploads.KE, next]]);
+    expect(left.map((row) => row.upload_id)).toEqual([next]);
+  });
+});
