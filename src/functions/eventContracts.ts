@@ -15,7 +15,7 @@ export const eventTypeParam = z
   .meta({ description: 'A CloudEvent type the app publishes.', example: 'gov.bulkflow.upload.completed' });
 
 export const jsonSchemaBody = z
-  .looseObject({ $schema: z.string(), $id: z.url(), type: z.literal('object') })
+  .looseObject({ $schema: z.string(), $id: z.url() })
   .meta({ id: 'JsonSchema', description: 'A JSON Schema (2020-12).' });
 
 export const asyncApiBody = z

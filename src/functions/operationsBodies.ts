@@ -18,6 +18,7 @@ export const auditPage = z
       method: z.string(),
       objectIds: z.array(z.string()).meta({ description: 'Upload, match or instance ids the request named or the answer returned.' }),
       recordsReturned: z.number().int().min(0).nullable(),
+      personsQueried: z.number().int().min(0).nullable().meta({ description: 'Persons a real-time match query asked about; null for other requests.' }),
       outcome: z.number().int().meta({ description: 'The HTTP status answered.' }),
       requestId: z.string(),
     })),
