@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
 import type { MatchView, QueryMatch } from '../engine/index.js';
-import { auditRecords } from './auditApi.js';
+import { auditRead, auditRecords } from './auditApi.js';
 import type { AuditRule } from './auditSeam.js';
 import { dashboard } from './dashboard.js';
 import {
@@ -343,7 +343,7 @@ export const httpRoutes = {
   auditRecords: row({
     route: 'audit', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: false, params: {},
     query: { state: stateParam.optional(), from: timeQuery('from'), to: timeQuery('to'), after: auditCursorQuery, limit: intQuery('limit', 1, 500, 100) },
-    handler: auditRecords,
+    handler: auditRecords, audit: { returned: auditRead },
     answers: { 200: { description: 'A page of audit records, newest first.', body: auditPage }, 403: 'A state role asked for another state\'s records.' },
   }),
   // The operator console: an upload's orchestration as a timeline, and the actions an Operator.Admin may take on it.
@@ -362,7 +362,7 @@ export const httpRoutes = {
     answers: {
       202: { description: 'Asked of the orchestration.', body: orchestrationActionAccepted },
       404: 'No orchestration to act on.',
-      409: 'The action does not apply to the orchestration\'s runtime status.',
+      409: 'The action does not apply to the orchestration\'s runtime status, or its history cannot be rewound.',
       501: 'The storage provider of this host cannot rewind.',
     },
   }),

@@ -48,6 +48,7 @@ export const orchestrationTimelineBody = z
       reasons: z.array(z.string()),
     })),
     failure: z.string().nullable(),
+    rewindable: z.boolean().meta({ description: 'A rewind can replay this history: it failed on failed calls and did nothing after them.' }),
     actions: z.array(consoleAction).meta({ description: 'What an Operator.Admin may do now.' }),
   })
   .meta({ id: 'OrchestrationTimeline' });
