@@ -71,7 +71,7 @@ interface HistoryRow {
  * its own process (as on Azure, so its memory is its own), Azurite, the Event Hubs endpoint and Event Grid delivery.
  */
 /** The state the bench uploads as (a jurisdiction the API accepts). */
-const BENCH_STATE = 'WY';
+export const BENCH_STATE = 'WY';
 
 export class EndToEndStack {
   private constructor(

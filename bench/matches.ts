@@ -5,9 +5,9 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import pg from 'pg';
 import { activateUpload, commitChunk, fileByteSource, planUpload, registerUpload } from '../src/engine/index.js';
-import { withTransaction, uploadTable } from '../src/engine/db.js';
+import { withTransaction } from '../src/engine/db.js';
 import { runMatchAnalysis } from '../src/engine/matchAnalysis.js';
-import { candidateKeysSql, MERGE_JOIN_SETTINGS, sharedRowsSql } from '../src/engine/matchRecords.js';
+import { candidateKeysSql, MERGE_JOIN_SETTINGS, pairKeysSql, sharedRowsSql } from '../src/engine/matchRecords.js';
 import { createBenchDatabase } from './database.js';
 import { cpuSnapshot, load1 } from './stats.js';
 
@@ -31,7 +31,7 @@ export interface MatchRound {
   load: number;
   /** The bare join of the same hashes: the faster of the index merge (this round) and the active view join. */
   joinSeconds: number;
-  /** One merge of the own lookup index with all the others', as the match run finds its candidate keys. */
+  /** The merge of the own lookup index with the others', as the match run finds its candidate keys. */
   indexJoinSeconds: number;
   /** The same join returning what a record holds of each side (participant and case id), as the match run reads them. */
   fieldsJoinSeconds: number;
@@ -77,8 +77,8 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
     if (!activation.activated) throw new Error(`new upload ended ${activation.status}`);
     const setupSeconds = seconds(setupStart);
 
-    // The bare join of the same hashes, two ways, the faster counted: as the run finds them (a merge join of the two
-    // lookup indexes in one pass, right before each run) and as written against the active view (the planner's choice).
+    // The bare join of the same hashes, two ways, the faster counted: as the run finds them (the merge of the lookup
+    // indexes, right before each run) and as written against the active view (the planner's choice).
     const timed = async (sql: string, settings?: string) => {
       const cpuBefore = cpuSnapshot().ours;
       const started = process.hrtime.bigint();
@@ -88,15 +88,14 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
       });
       return { seconds: seconds(started), cpu: cpuSnapshot().ours - cpuBefore, rows };
     };
-    const own = uploadTable(fresh).qualified;
     const viewJoin = `SELECT count(*) AS n FROM bulkflow.active_participants n JOIN bulkflow.active_participants o ON o.lds_hash = n.lds_hash
                       WHERE n.upload_id = $1 AND o.upload_id = ANY($2::text[])`;
-    // As the run finds candidates: the own lookup index merged once with all the others' in key order (equal keys are
-    // the shared hashes here: the counts below are checked against the rows planted).
-    const indexJoin = `SELECT count(*) AS n FROM (${candidateKeysSql(fresh, otherUploads)}) j`;
+    // As the run finds candidates: the key index merge in the form the run picks for these sizes (equal keys are the
+    // shared hashes here: the counts below are checked against the rows planted).
+    const indexJoin = `SELECT count(*) AS n FROM (${candidateKeysSql({ uploadId: fresh, rows: options.rows }, otherUploads.map((uploadId) => ({ uploadId, rows: options.rows })))}) j`;
     // The same join returning each side's participant and case id: the record's content without its id and writes.
     const fieldsJoin = `SELECT count(*) AS n, sum(length(concat(own_participant, own_case, other_participant, other_case))) AS chars FROM (${otherUploads
-      .map((other) => `SELECT n.participant_id AS own_participant, n.case_id AS own_case, o.participant_id AS other_participant, o.case_id AS other_case ${sharedRowsSql(fresh, other, `(SELECT DISTINCT n.lds_key FROM ${own} n JOIN ${uploadTable(other).qualified} o ON o.lds_key = n.lds_key)`)}`)
+      .map((other) => `SELECT n.participant_id AS own_participant, n.case_id AS own_case, o.participant_id AS other_participant, o.case_id AS other_case ${sharedRowsSql(fresh, other, `(${pairKeysSql(fresh, other)})`)}`)
       .join(' UNION ALL ')}) j`;
     const expected = shared * others.length;
     const rounds: Omit<MatchRound, 'joinSeconds'>[] = [];

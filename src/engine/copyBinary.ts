@@ -1,3 +1,5 @@
+import { HEX_PAIRS, INTERVAL_DATES } from './rowRules.js';
+
 /**
  * PostgreSQL's binary COPY format, written from the bytes of fields the row rules have already accepted.
  * Binary input skips PostgreSQL's text parsing: for the daterange[] column alone (array_in -> range_in ->
@@ -13,33 +15,6 @@ const RANGE_LB_INC = 0x02;
 /** Days from 1970-01-01 to 2000-01-01, PostgreSQL's date epoch. */
 const PG_EPOCH_DAYS = 10957;
 
-const DASH = 0x2d;
-const SLASH = 0x2f;
-const SPACE = 0x20;
-
-const HEX = new Int8Array(256).fill(-1);
-for (let i = 0; i < 16; i++) HEX['0123456789abcdef'.charCodeAt(i)] = i;
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
-
-/** A valid `YYYY-M-D` (month and day of one or two digits) as PostgreSQL's date: days since 2000-01-01. */
-export function pgDate(b: Buffer, start: number, end: number): number {
-  const year = (b[start]! - 0x30) * 1000 + (b[start + 1]! - 0x30) * 100 + (b[start + 2]! - 0x30) * 10 + (b[start + 3]! - 0x30);
-  let i = start + 5;
-  let month = 0;
-  while (b[i] !== DASH) month = month * 10 + b[i++]! - 0x30;
-  let day = 0;
-  for (i++; i < end; i++) day = day * 10 + b[i]! - 0x30;
-  return daysFromCivil(year, month, day) - PG_EPOCH_DAYS;
-}
 
 /** Builds one COPY (FORMAT binary) stream: call `begin` once, rows of fields, then `finish`; `take` hands over bytes. */
 export class CopyBinaryWriter {
@@ -55,9 +30,8 @@ export class CopyBinaryWriter {
     this.used += SIGNATURE.copy(this.out, this.used);
   }
 
-  /** Starts a row of `fields` fields; `maxBytes` bounds what the row's fields will write. */
-  row(fields: number, maxBytes: number): void {
-    this.reserve(2 + maxBytes);
+  /** Starts a row of `fields` fields (after `reserve` for all the row will write). */
+  row(fields: number): void {
     this.out.writeInt16BE(fields, this.used);
     this.used += 2;
   }
@@ -81,31 +55,36 @@ export class CopyBinaryWriter {
     this.used = at;
   }
 
-  /** A bytea from lowercase hex digits. */
-  hexBytes(b: Buffer, start: number, end: number): void {
-    const length = (end - start) >> 1;
-    this.int32(length);
+  /**
+   * A bytea from lowercase hex digits, checked as it is decoded: false at the first pair that is not two lowercase hex
+   * digits (what was written is then garbage: the caller rolls the row back).
+   */
+  hexBytes(b: Buffer, start: number, end: number): boolean {
+    this.int32((end - start) >> 1);
     const out = this.out;
     let at = this.used;
-    for (let i = start; i < end; i += 2) out[at++] = (HEX[b[i]!]! << 4) | HEX[b[i + 1]!]!;
+    for (let i = start; i < end; i += 2) {
+      const byte = HEX_PAIRS[(b[i]! << 8) | b[i + 1]!]!;
+      if (byte < 0) return false;
+      out[at++] = byte;
+    }
     this.used = at;
+    return true;
   }
 
   /**
-   * The lookup key of a hash written as lowercase hex digits: its first 8 bytes as an int8 (big-endian two's complement,
+   * The lookup key of a hash written at `at` (by hexBytes): its first 8 bytes as an int8 (big-endian two's complement,
    * PostgreSQL's binary form, so SQL's bulkflow.lds_key(lds_hash) gives the same value).
    */
-  hexKey(b: Buffer, start: number): void {
+  keyOf(at: number): void {
     this.int32(8);
-    const out = this.out;
-    let at = this.used;
-    for (let i = start; i < start + 16; i += 2) out[at++] = (HEX[b[i]!]! << 4) | HEX[b[i + 1]!]!;
-    this.used = at;
+    this.out.copyWithin(this.used, at, at + 8);
+    this.used += 8;
   }
 
-  /** A date written `YYYY-M-D`. */
-  date(b: Buffer, start: number, end: number): void {
-    this.int4(pgDate(b, start, end));
+  /** A date given as days since 1970-01-01 (the row rules' day number). */
+  date(day: number): void {
+    this.int4(day - PG_EPOCH_DAYS);
   }
 
   /** A boolean written `true` or `false`. */
@@ -114,31 +93,25 @@ export class CopyBinaryWriter {
     this.out[this.used++] = b[start] === 0x74 ? 1 : 0;
   }
 
-  /** daterange[] from space-separated inclusive intervals `from/to`, each stored as [from, to + 1 day). */
-  dateRanges(b: Buffer, start: number, end: number): void {
-    const lengthAt = this.used;
-    this.used += 4;
-    const countAt = this.used + 12;
+  /** daterange[] of the first `count` intervals in INTERVAL_DATES (inclusive), each stored as [from, to + 1 day). */
+  dateRanges(count: number): void {
+    this.int32(20 + count * 21); // the array header, then per range its length, flags and two bounds with their lengths
     this.int32(1); // dimensions
     this.int32(0); // no nulls
     this.int32(DATERANGE_OID);
-    this.int32(0); // count, filled in below
+    this.int32(count);
     this.int32(1); // lower bound of the dimension
-    let count = 0;
-    for (let token = start; token < end; ) {
-      let stop = token;
-      while (stop < end && b[stop] !== SPACE) stop++;
-      let slash = token;
-      while (b[slash] !== SLASH) slash++;
-      this.int32(1 + 8 + 8); // flags, then two bounds of 4 bytes each with their lengths
+    for (let i = 0; i < 2 * count; i += 2) {
+      this.int32(1 + 8 + 8);
       this.out[this.used++] = RANGE_LB_INC;
-      this.int4(pgDate(b, token, slash));
-      this.int4(pgDate(b, slash + 1, stop) + 1);
-      count++;
-      token = stop + 1;
+      this.int4(INTERVAL_DATES[i]! - PG_EPOCH_DAYS);
+      this.int4(INTERVAL_DATES[i + 1]! - PG_EPOCH_DAYS + 1);
     }
-    this.out.writeInt32BE(count, countAt);
-    this.out.writeInt32BE(this.used - lengthAt - 4, lengthAt);
+  }
+
+  /** Takes back what was written since `length` was `mark` (a row that failed a rule as it was written). */
+  rollback(mark: number): void {
+    this.used = mark;
   }
 
   finish(): void {
@@ -165,7 +138,8 @@ export class CopyBinaryWriter {
     this.used = at + 4;
   }
 
-  private reserve(extra: number): void {
+  /** Makes room for `extra` more bytes. */
+  reserve(extra: number): void {
     if (this.used + extra <= this.out.length) return;
     const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.used + extra));
     this.out.copy(bigger, 0, 0, this.used);

@@ -2,36 +2,68 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { CopyBinaryWriter } from './copyBinary.js';
 import { COLUMNS, type ColumnName } from './participantSchema.js';
 import { RecordScanner, type ScannedRecord } from './recordScanner.js';
-import { booleanValue, closingDate, identifier, issuanceDates, ldsHash, type Check } from './rowRules.js';
+import { booleanValue, closingDateValue as closingDateOf, identifier, readIntervals, type Check } from './rowRules.js';
 
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const EMPTY = Buffer.alloc(0);
 
-const CHECKS: Record<ColumnName, Check> = {
-  lds_hash: ldsHash,
-  case_id: identifier(false),
-  participant_id: identifier(true),
-  participant_closing_date: closingDate,
-  recent_benefit_issuance_dates: issuanceDates,
-  vulnerable_individual: booleanValue,
-};
+// encode writes the columns in this order (COPY_COLUMNS).
+if (COLUMNS.join() !== 'lds_hash,case_id,participant_id,participant_closing_date,recent_benefit_issuance_dates,vulnerable_individual') {
+  throw new Error('copyEncoder: the participant columns changed; encode writes them in the old order');
+}
 
-type Write = (out: CopyBinaryWriter, b: Buffer, start: number, end: number) => void;
+const CASE_ID = identifier(false);
+const PARTICIPANT_ID = identifier(true);
 
-/** How each column's (valid, non-empty) field becomes its binary value. */
-const WRITES: Record<ColumnName, Write> = {
-  lds_hash: (out, b, start, end) => out.hexBytes(b, start, end),
-  case_id: (out, b, start, end) => out.text(b, start, end),
-  participant_id: (out, b, start, end) => out.text(b, start, end),
-  participant_closing_date: (out, b, start, end) => out.date(b, start, end),
-  recent_benefit_issuance_dates: (out, b, start, end) => out.dateRanges(b, start, end),
-  vulnerable_individual: (out, b, start) => out.bool(b, start),
-};
+/**
+ * Each column's rule (rowRules) and binary value, in one step per field: writes the value (NULL for an empty field)
+ * and returns undefined, or returns the rule's error code (the row is then rolled back). Called at fixed sites, each
+ * for one column, so every call stays monomorphic (a table of them made one megamorphic call per field).
+ */
+function hashValue(out: CopyBinaryWriter, b: Buffer, start: number, end: number): string | undefined {
+  if (end === start) return 'required';
+  if (end - start !== 128) return 'invalid_format';
+  return out.hexBytes(b, start, end) ? undefined : 'invalid_format';
+}
 
-const CHECK_LIST = COLUMNS.map((column) => CHECKS[column]);
-const HASH = COLUMNS.indexOf('lds_hash');
-const WRITERS = COLUMNS.map((column) => WRITES[column]);
+function identifierValue(check: Check, out: CopyBinaryWriter, b: Buffer, start: number, end: number): string | undefined {
+  const code = check(b, start, end);
+  if (code !== undefined) return code;
+  if (end === start) out.null();
+  else out.text(b, start, end);
+  return undefined;
+}
+
+function closingDateValue(out: CopyBinaryWriter, b: Buffer, start: number, end: number): string | undefined {
+  if (end === start) {
+    out.null();
+    return undefined;
+  }
+  const date = closingDateOf(b, start, end);
+  if (typeof date === 'string') return date;
+  out.date(date);
+  return undefined;
+}
+
+function issuanceDatesValue(out: CopyBinaryWriter, b: Buffer, start: number, end: number): string | undefined {
+  if (end === start) {
+    out.null();
+    return undefined;
+  }
+  const count = readIntervals(b, start, end);
+  if (typeof count === 'string') return count;
+  out.dateRanges(count);
+  return undefined;
+}
+
+function booleanValueOf(out: CopyBinaryWriter, b: Buffer, start: number, end: number): string | undefined {
+  const code = booleanValue(b, start, end);
+  if (code !== undefined) return code;
+  if (end === start) out.null();
+  else out.bool(b, start);
+  return undefined;
+}
 
 /** One failing column of a rejected row (column null for a whole-row problem); never a value. */
 export interface RowReject {
@@ -65,7 +97,9 @@ export class CopyEncoder extends Transform {
   records = 0;
   rowsRejected = 0;
   private readonly scanner: RecordScanner;
+  /** Each column's field in the record, in COLUMNS order; an absent column's is the always-empty slot after the header's. */
   private readonly columnField: number[];
+  private readonly fields: number;
   private readonly fieldBuf: Buffer[];
   private readonly fieldStart: number[];
   private readonly fieldEnd: number[];
@@ -73,11 +107,12 @@ export class CopyEncoder extends Transform {
 
   constructor(private readonly options: CopyEncoderOptions) {
     super();
-    this.columnField = COLUMNS.map((column) => options.header.indexOf(column));
     const n = options.header.length;
-    this.fieldBuf = new Array<Buffer>(n);
-    this.fieldStart = new Array<number>(n).fill(0);
-    this.fieldEnd = new Array<number>(n).fill(0);
+    this.fields = n;
+    this.columnField = COLUMNS.map((column) => (options.header.includes(column) ? options.header.indexOf(column) : n));
+    this.fieldBuf = new Array<Buffer>(n + 1).fill(EMPTY);
+    this.fieldStart = new Array<number>(n + 1).fill(0);
+    this.fieldEnd = new Array<number>(n + 1).fill(0);
     this.scanner = new RecordScanner(
       { startOffset: options.startOffset, startLine: options.startLine, maxRecordBytes: options.maxRecordBytes, capture: true },
       (record) => this.encode(record),
@@ -120,19 +155,41 @@ export class CopyEncoder extends Transform {
       this.rejectRow({ line, column: null, code: 'invalid_line_break' });
       return;
     }
-    let failed = false;
-    for (let i = 0; i < COLUMNS.length; i++) {
-      const field = this.columnField[i]!;
-      const code = field < 0
-        ? CHECK_LIST[i]!(EMPTY, 0, 0)
-        : CHECK_LIST[i]!(this.fieldBuf[field]!, this.fieldStart[field]!, this.fieldEnd[field]!);
-      if (code === undefined) continue;
-      if (!failed) this.rowsRejected++;
-      failed = true;
-      this.rejects.push({ line, column: COLUMNS[i]!, code });
+    // Each field is checked as it is written; a row that fails a rule is taken back (rows rarely fail).
+    const out = this.out;
+    out.reserve(2 + record.to - record.from + 256);
+    const mark = out.length;
+    out.row(COPY_COLUMNS.length);
+    out.int4(line);
+    const hashAt = out.length + 4;
+    const columnField = this.columnField; // in COLUMNS order, which the calls below follow (checked at load)
+    const h = columnField[0]!;
+    const c = columnField[1]!;
+    const p = columnField[2]!;
+    const d = columnField[3]!;
+    const r = columnField[4]!;
+    const v = columnField[5]!;
+    const bufs = this.fieldBuf;
+    const starts = this.fieldStart;
+    const ends = this.fieldEnd;
+    const failures = this.rejects.length;
+    this.failed(line, 'lds_hash', hashValue(out, bufs[h]!, starts[h]!, ends[h]!));
+    this.failed(line, 'case_id', identifierValue(CASE_ID, out, bufs[c]!, starts[c]!, ends[c]!));
+    this.failed(line, 'participant_id', identifierValue(PARTICIPANT_ID, out, bufs[p]!, starts[p]!, ends[p]!));
+    this.failed(line, 'participant_closing_date', closingDateValue(out, bufs[d]!, starts[d]!, ends[d]!));
+    this.failed(line, 'recent_benefit_issuance_dates', issuanceDatesValue(out, bufs[r]!, starts[r]!, ends[r]!));
+    this.failed(line, 'vulnerable_individual', booleanValueOf(out, bufs[v]!, starts[v]!, ends[v]!));
+    if (this.rejects.length > failures) {
+      this.rowsRejected++;
+      out.rollback(mark);
+      return;
     }
-    if (failed) return;
-    this.writeRow(line, record.to - record.from);
+    // lds_hash is required, so a row that passed the rules has it, decoded at hashAt.
+    out.keyOf(hashAt);
+  }
+
+  private failed(line: number, column: ColumnName, code: string | undefined): void {
+    if (code !== undefined) this.rejects.push({ line, column, code });
   }
 
   private rejectRow(reject: RowReject): void {
@@ -142,7 +199,7 @@ export class CopyEncoder extends Transform {
 
   /** splitFields for a record without quotes: native searches for the delimiters. */
   private splitPlainFields(bytes: Buffer, from: number, to: number): number {
-    const capacity = this.fieldBuf.length;
+    const capacity = this.fields;
     let field = 0;
     let start = from;
     for (;;) {
@@ -164,7 +221,7 @@ export class CopyEncoder extends Transform {
    * returns how many fields the record has.
    */
   private splitFields(bytes: Buffer, from: number, to: number): number {
-    const capacity = this.fieldBuf.length;
+    const capacity = this.fields;
     let field = 0;
     let start = from;
     let quoted = false;
@@ -193,27 +250,6 @@ export class CopyEncoder extends Transform {
       }
     }
     return field;
-  }
-
-  /** The row in binary COPY form: the line, the six columns (absent or empty ones NULL), the lookup key. */
-  private writeRow(line: number, recordBytes: number): void {
-    const out = this.out;
-    out.row(COPY_COLUMNS.length, recordBytes + 256);
-    out.int4(line);
-    for (let i = 0; i < COLUMNS.length; i++) {
-      const field = this.columnField[i]!;
-      const start = field < 0 ? 0 : this.fieldStart[field]!;
-      const end = field < 0 ? 0 : this.fieldEnd[field]!;
-      if (start === end) {
-        out.null();
-        continue;
-      }
-      const buf = this.fieldBuf[field]!;
-      WRITERS[i]!(out, buf, start, end);
-    }
-    // lds_hash is required, so a row that passed the rules has it.
-    const hash = this.columnField[HASH]!;
-    out.hexKey(this.fieldBuf[hash]!, this.fieldStart[hash]!);
   }
 
   private flushOut(): void {

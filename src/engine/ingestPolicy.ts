@@ -19,6 +19,11 @@ export const DEFAULT_UPLOAD_PARTS_PER_MINUTE = 240;
 
 /** Target size of one chunk (INGEST_CHUNK_BYTES); chunks are cut at record boundaries. */
 export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+/**
+ * Target of the first chunk, when smaller than the target: it commits while the plan scans the rest, so the first rows
+ * are in (and the upload's status shows progress) after about 1 MiB rather than a whole chunk.
+ */
+export const FIRST_CHUNK_BYTES = 1024 * 1024;
 /** Longest record; a longer one is a whole-file error (the file is not a CSV of participants). */
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 

@@ -43,12 +43,9 @@ export const MERGE_JOIN_SETTINGS = 'SET LOCAL enable_hashjoin = off; SET LOCAL e
 
 /**
  * Each shared hash once per other state, under its match id, with the lowest participant_id holding it on each side.
- * Two steps. 1) Candidate keys: the own upload's lookup index (lds_key, the hash's first 8 bytes) merged once with
- * every other upload's, those read in one ordered pass (a merge append of their indexes), all from the indexes alone.
- * 2) Only the candidates are looked up in both tables, their full hashes compared, and each side's participant read.
- * Merging the own index once per other state instead cost ~0.15 s per million rows per state: at 50 states, most of
- * the run (issue 27). Measured at 50 other states (0.3M own rows, 50 x 44k others, load 16): the per-state merges of
- * the 64-byte index 16.2 s, one pass over it 10.4 s, per-state merges of the key 12.0 s, one pass over the key 6.8 s.
+ * Two steps. 1) Candidate keys: the own upload's lookup index (lds_key, the hash's first 8 bytes) merged with the
+ * other uploads' indexes, all from the indexes alone (candidateKeysSql). 2) Only the candidates are looked up in both
+ * tables, their full hashes compared, and each side's participant read.
  * Left alone, the planner probes every other upload's index once per row (the same join through the active view, 1M
  * rows against 10 x 1M: ~50 s of CPU, against ~4 s merged) or hashes whole tables. The id, an HMAC (~5 us each), is
  * computed here once per record: computed in the statement that joins the existing records by id, it was evaluated
@@ -60,8 +57,14 @@ async function findShared(client: pg.PoolClient, { uploadId, state, others }: Ev
                                     other_participant text, other_case text) ON COMMIT DROP`,
   );
   if (others.length === 0) return;
+  const { rows: counts } = await client.query<{ upload_id: string; rows: string }>(
+    'SELECT upload_id, coalesce(rows_committed, rows_total, 0) AS rows FROM bulkflow.uploads WHERE upload_id = ANY($1::text[])',
+    [[uploadId, ...others.map((other) => other.uploadId)]],
+  );
+  const rowsOf = new Map(counts.map((count) => [count.upload_id, Number(count.rows)]));
+  const sized = (id: string): UploadRows => ({ uploadId: id, rows: rowsOf.get(id) ?? 0 });
   await client.query(MERGE_JOIN_SETTINGS);
-  await client.query(`CREATE TEMP TABLE match_keys ON COMMIT DROP AS ${candidateKeysSql(uploadId, others.map((other) => other.uploadId))}`);
+  await client.query(`CREATE TEMP TABLE match_keys ON COMMIT DROP AS ${candidateKeysSql(sized(uploadId), others.map((other) => sized(other.uploadId)))}`);
   await client.query('RESET enable_hashjoin; RESET enable_nestloop; RESET max_parallel_workers_per_gather');
   // The planner then knows the candidates are few: it looks each up through the lookup indexes.
   await client.query('CREATE INDEX ON match_keys (other)');
@@ -76,15 +79,42 @@ async function findShared(client: pg.PoolClient, { uploadId, state, others }: Ev
   await client.query('DROP TABLE match_keys');
 }
 
+/** An upload and its committed rows (what the candidate merge reads of its lookup index). */
+export interface UploadRows {
+  uploadId: string;
+  rows: number;
+}
+
+/**
+ * A merge append over S indexes costs about MERGE_APPEND_FACTOR x log2(S) times a plain merge per entry (its heap),
+ * fitted to two measurements: 1M own rows against 10 x 1M (one pass 7.3 s, quiet machine) and 0.3M against 50 x 44k
+ * (per pair 12.0 s, one pass 6.8 s, load 16).
+ */
+const MERGE_APPEND_FACTOR = 0.7;
+
 /**
  * The lookup keys the own upload shares with any of the others, each once per other upload (`other`: its position in
- * `otherUploadIds`), from one merge of the own key index with all of theirs in key order; run under
- * MERGE_JOIN_SETTINGS. Keys are 64 bits of a hash: equal keys are the shared hashes but for a practically impossible
- * collision, which the full comparison after sorts out.
+ * `others`), in whichever of two forms reads less; run under MERGE_JOIN_SETTINGS. Per pair, the own key index is
+ * merged with each other's: it is read once per other state (S x own + all others' entries), which dominates when the
+ * own upload is large. In one pass, it is merged once with all the others' read in one ordered pass (a merge append):
+ * own + ~0.7 log2(S) x all others' entries, which costs more whenever the own upload is not several times the others'
+ * average (at 10 states of 1M each: per pair 6.2 s, one pass 7.3 s). Keys are 64 bits of a hash: equal keys are the
+ * shared hashes but for a practically impossible collision, which the full comparison after sorts out.
  */
-export function candidateKeysSql(ownUploadId: string, otherUploadIds: string[]): string {
-  const others = otherUploadIds.map((id, i) => `SELECT lds_key, ${i} AS other FROM ${uploadTable(id).qualified}`).join(' UNION ALL ');
-  return `SELECT DISTINCT n.lds_key, o.other FROM ${uploadTable(ownUploadId).qualified} n JOIN (${others}) o ON o.lds_key = n.lds_key`;
+export function candidateKeysSql(own: UploadRows, others: UploadRows[]): string {
+  const othersRows = others.reduce((sum, other) => sum + other.rows, 0);
+  const perPair = others.length * own.rows + othersRows;
+  const onePass = own.rows + MERGE_APPEND_FACTOR * Math.log2(Math.max(2, others.length)) * othersRows;
+  if (onePass < perPair) {
+    const all = others.map((other, i) => `SELECT lds_key, ${i} AS other FROM ${uploadTable(other.uploadId).qualified}`).join(' UNION ALL ');
+    return `SELECT DISTINCT n.lds_key, o.other FROM ${uploadTable(own.uploadId).qualified} n JOIN (${all}) o ON o.lds_key = n.lds_key`;
+  }
+  return others.map((other, i) => `SELECT k.lds_key, ${i} AS other FROM (${pairKeysSql(own.uploadId, other.uploadId)}) k`).join(' UNION ALL ');
+}
+
+/** The lookup keys two uploads share, each once: a merge of their key indexes under MERGE_JOIN_SETTINGS. */
+export function pairKeysSql(ownUploadId: string, otherUploadId: string): string {
+  return `SELECT DISTINCT n.lds_key FROM ${uploadTable(ownUploadId).qualified} n JOIN ${uploadTable(otherUploadId).qualified} o ON o.lds_key = n.lds_key`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { ByteSource } from './byteSource.js';
 import { WholeFileError } from './errors.js';
-import { DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES } from './ingestPolicy.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, FIRST_CHUNK_BYTES } from './ingestPolicy.js';
 import { parseHeader, type Header } from './participantSchema.js';
 import { RecordScanner, type ScannedRecord } from './recordScanner.js';
 
@@ -40,6 +40,7 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  */
 export async function planChunks(source: ByteSource, options: PlanOptions = {}, onChunks?: ChunkListener): Promise<Plan> {
   const target = options.targetChunkBytes ?? DEFAULT_CHUNK_BYTES;
+  let chunkTarget = Math.min(target, FIRST_CHUNK_BYTES); // the first chunk's (see FIRST_CHUNK_BYTES), then target
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const sizeBytes = await source.size();
   if (sizeBytes === 0) throw new WholeFileError('empty_file', 'the file is empty');
@@ -60,8 +61,9 @@ export async function planChunks(source: ByteSource, options: PlanOptions = {}, 
       chunkFirstLine = record.endLine;
       return;
     }
-    if (chunkRows > 0 && record.start - chunkStart >= target) {
+    if (chunkRows > 0 && record.start - chunkStart >= chunkTarget) {
       chunks.push({ chunkNo: chunks.length, byteStart: chunkStart, byteEnd: record.start, firstLine: chunkFirstLine, rows: chunkRows });
+      chunkTarget = target;
       chunkStart = record.start;
       chunkFirstLine = record.line;
       chunkRows = 0;

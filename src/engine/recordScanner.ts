@@ -171,7 +171,7 @@ export class RecordScanner {
     this.stray = false;
     this.quoted = false;
     if (length === 0) {
-      this.pieces.length = 0;
+      this.dropPieces();
       return; // blank line
     }
     this.checkLength(length, false);
@@ -186,7 +186,7 @@ export class RecordScanner {
         bytes = Buffer.concat([...this.pieces, buf.subarray(segmentStart, Math.max(segmentStart, tailEnd))]);
       }
     }
-    this.pieces.length = 0;
+    this.dropPieces();
     // One record object, refilled for each record: no allocation per row (consumers copy what they keep).
     const record = this.record;
     record.start = this.recordStart;
@@ -199,6 +199,11 @@ export class RecordScanner {
     record.from = from;
     record.to = from + length;
     this.onRecord(record);
+  }
+
+  /** Setting an array's length is a runtime call: made only when a record did span buffers. */
+  private dropPieces(): void {
+    if (this.pieces.length > 0) this.pieces.length = 0;
   }
 
   private piecesLength(): number {

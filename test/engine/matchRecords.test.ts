@@ -1,9 +1,9 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateUpload, cleanupUploads } from '../../src/engine/index.js';
 import { matchRunInTransaction, runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
 import { getMatch, listStateMatches, matchPairCounts, matchStates, type MatchView } from '../../src/engine/matchReads.js';
-import { purgeClosedMatches } from '../../src/engine/matchRecords.js';
+import { candidateKeysSql, MERGE_JOIN_SETTINGS, purgeClosedMatches } from '../../src/engine/matchRecords.js';
 import { createEngineDatabase, ingest, type EngineDatabase } from '../support/engineDatabase.js';
 import { CSV_HEADER, hashOf } from '../support/uploads.js';
 
@@ -375,6 +375,33 @@ describe('match records', () => {
       client.release();
     }
     expect(open(await records(['TA', 'TB']), 'TA-TB')).toEqual(range(10, 20));
+  });
+
+  it('finds the same candidate keys in either form of the key merge, per pair or in one pass, as the sizes pick', async () => {
+    // Hashes with distinct lookup keys (the scenarios' hashes all start with zeros): TN holds 0-299, the others share
+    // 40, 25 and none of them.
+    const sha = (n: number) => createHash('sha512').update(`key ${n}`).digest('hex');
+    const keyed = (state: string, hashes: number[]) => `${CSV_HEADER}\n${hashes.map((n) => `${sha(n)},${state}${n},C${n}`).join('\n')}\n`;
+    const own = await upload('TN', keyed('TN', range(0, 300)), { activate: false });
+    const others = [await upload('TX', keyed('TX', range(260, 340))), await upload('TA', keyed('TA', range(0, 25))), await upload('TB', keyed('TB', range(900, 950)))];
+    const keys = async (ownRows: number, otherRows: number) => {
+      const sql = candidateKeysSql({ uploadId: own, rows: ownRows }, others.map((uploadId) => ({ uploadId, rows: otherRows })));
+      const client = await engine.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(MERGE_JOIN_SETTINGS);
+        const { rows } = await client.query<{ lds_key: string; other: number }>(`SELECT lds_key::text, other FROM (${sql}) k ORDER BY other, lds_key`);
+        await client.query('COMMIT');
+        return { sql, found: rows.map((row) => `${row.other}:${row.lds_key}`) };
+      } finally {
+        client.release();
+      }
+    };
+    const perPair = await keys(1, 1_000_000); // a small own upload: each other state's index merged with it in turn
+    const onePass = await keys(1_000_000, 1); // a large one: merged once with all the others' in one ordered pass
+    expect(perPair.sql).not.toEqual(onePass.sql);
+    expect(perPair.found).toHaveLength(40 + 25);
+    expect(onePass.found).toEqual(perPair.found);
   });
 
   it('purges records closed longer ago than the retention, and no others', async () => {

@@ -2,6 +2,7 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { planChunks, WholeFileError, type ByteSource } from '../../src/engine/index.js';
+import { FIRST_CHUNK_BYTES } from '../../src/engine/ingestPolicy.js';
 import { CopyEncoder, type RowReject } from '../../src/engine/copyEncoder.js';
 import { RecordScanner, type ScannedRecord } from '../../src/engine/recordScanner.js';
 
@@ -94,6 +95,25 @@ describe('planChunks (properties)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('planChunks (chunk sizes)', () => {
+  it('cuts the first chunk at about FIRST_CHUNK_BYTES, so its rows commit early, and the others at the target', async () => {
+    const row = `${'a'.repeat(128)},P1\n`; // 131 bytes
+    const bytes = Buffer.from(`lds_hash,participant_id\n${row.repeat(Math.ceil((20 * FIRST_CHUNK_BYTES) / row.length))}`);
+    const target = 4 * FIRST_CHUNK_BYTES;
+    const plan = await planChunks(memorySource(bytes, 64 * 1024), { targetChunkBytes: target });
+    const sizes = plan.chunks.map((c) => c.byteEnd - c.byteStart);
+    expect(sizes[0]).toBeGreaterThanOrEqual(FIRST_CHUNK_BYTES);
+    expect(sizes[0]).toBeLessThan(FIRST_CHUNK_BYTES + row.length);
+    for (const size of sizes.slice(1, -1)) {
+      expect(size).toBeGreaterThanOrEqual(target);
+      expect(size).toBeLessThan(target + row.length);
+    }
+    // A target below FIRST_CHUNK_BYTES holds for every chunk.
+    const small = await planChunks(memorySource(bytes, 64 * 1024), { targetChunkBytes: 1000 });
+    expect(small.chunks[0]!.byteEnd - small.chunks[0]!.byteStart).toBeLessThan(1000 + row.length);
   });
 });
 
