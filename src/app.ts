@@ -11,6 +11,7 @@ import { makePlanUploadActivity } from './activities/planUploadActivity.js';
 import { makePublishOutboxActivity } from './activities/publishOutboxActivity.js';
 import { makeDeleteUploadBlobActivity } from './activities/deleteUploadBlobActivity.js';
 import { makeRegisterUploadActivity } from './activities/registerUploadActivity.js';
+import { retryTransient } from './activities/transientRetry.js';
 import { makeReopenUploadSessionActivity, makeVerifyUploadSessionActivity } from './activities/uploadSessionActivities.js';
 import { uploadProgress } from './entities/uploadProgress.js';
 import { blobCreatedStarter } from './functions/blobCreatedStarter.js';
@@ -35,11 +36,12 @@ df.app.client.eventGrid(functionNames.blobCreatedStarter, { handler: blobCreated
 
 df.app.orchestration(functionNames.ingestOrchestrator, ingestOrchestrator);
 df.app.orchestration(functionNames.ingestChunksOrchestrator, ingestChunksOrchestrator);
-activity(functionNames.registerUpload, makeRegisterUploadActivity(clients));
-activity(functionNames.planUpload, makePlanUploadActivity(clients));
+// The steps an upload's orchestration can fail on retry transient faults in place, so a failure stays rewindable.
+activity(functionNames.registerUpload, retryTransient(makeRegisterUploadActivity(clients)));
+activity(functionNames.planUpload, retryTransient(makePlanUploadActivity(clients)));
 activity(functionNames.commitChunk, makeCommitChunkActivity(clients));
-activity(functionNames.activateUpload, makeActivateUploadActivity(clients));
-activity(functionNames.failUpload, makeFailUploadActivity(clients));
+activity(functionNames.activateUpload, retryTransient(makeActivateUploadActivity(clients)));
+activity(functionNames.failUpload, retryTransient(makeFailUploadActivity(clients)));
 activity(functionNames.publishOutbox, makePublishOutboxActivity(clients));
 activity(functionNames.deleteUploadBlob, makeDeleteUploadBlobActivity(clients));
 df.app.entity(functionNames.uploadProgress, uploadProgress);

@@ -133,6 +133,20 @@ param dfMonAllowedUserNames string = ''
 @description('The monitor only reads (DFM_MODE ReadOnly, reader roles on queues and tables): no terminate, purge or "delete task hub". false = operators may act on instances.')
 param dfMonReadOnly bool = true
 
+@description('Durable Functions storage provider: the Durable Task Scheduler (a scheduler and task hub, identity-only access, its dashboard for operators) instead of Azure Storage queues and tables in the host account. No orchestration moves across: switch while no upload is running (README "The Durable Task Scheduler").')
+param durableTaskScheduler bool = false
+
+@allowed(['Consumption', 'Dedicated'])
+@description('Durable Task Scheduler SKU: Consumption (per dispatched action, no idle cost) or Dedicated (reserved capacity units).')
+param durableTaskSchedulerSku string = 'Consumption'
+
+@minValue(1)
+@description('Durable Task Scheduler capacity units (Dedicated only; 3 for zone redundancy).')
+param durableTaskSchedulerCapacity int = 1
+
+@description('Entra group (object id) of the operators who read orchestrations in the Durable Task Scheduler dashboard (Durable Task Data Reader).')
+param durableTaskReaderGroupId string = ''
+
 @description('E-mail address of the operators the alerts go to (infra/bicep/modules/alerts.bicep); empty: alerts without a receiver.')
 param operatorEmail string = ''
 
@@ -289,6 +303,20 @@ module appRegistration 'modules/appRegistration.bicep' = {
   }
 }
 
+module durableTask 'modules/durableTaskScheduler.bicep' = if (durableTaskScheduler) {
+  scope: rg
+  params: {
+    schedulerName: 'dts-${resourceToken}'
+    taskHubName: taskHubName
+    location: location
+    tags: tags
+    skuName: durableTaskSchedulerSku
+    dedicatedCapacity: durableTaskSchedulerCapacity
+    appPrincipalId: identity.outputs.principalId
+    readerGroupIds: empty(durableTaskReaderGroupId) ? [] : [durableTaskReaderGroupId]
+  }
+}
+
 module functionApp 'modules/functionApp.bicep' = {
   scope: rg
   params: {
@@ -313,6 +341,7 @@ module functionApp 'modules/functionApp.bicep' = {
     postgresHost: postgres.outputs.host
     postgresDatabase: databaseName
     taskHubName: taskHubName
+    durableTaskSchedulerEndpoint: durableTaskScheduler ? durableTask!.outputs.endpoint : ''
     dbPoolMax: dbPoolMax
     dbConnectionHeadroom: dbConnectionHeadroom
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
@@ -368,6 +397,7 @@ output AZURE_API_SERVICE_PRINCIPAL_ID string = appRegistration.outputs.servicePr
 output AZURE_API_IDENTIFIER_URI string = appRegistration.outputs.identifierUri
 output AZURE_API_SCOPE string = appRegistration.outputs.scope
 output DFMON_URL string = deployDfMon ? dfmon!.outputs.url : ''
+output DURABLE_TASK_DASHBOARD_URL string = durableTaskScheduler ? durableTask!.outputs.dashboardUrl : ''
 
 // Operations: diagnostic settings to the workspace, and the alerts with their action group (README "Operations").
 module diagnostics 'modules/diagnostics.bicep' = {

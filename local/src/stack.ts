@@ -12,6 +12,7 @@ import { Components, describeExit, type ComponentExit } from './lifecycle/compon
 import type { ServiceExit } from './lifecycle/services.js';
 import type { LogLevelName } from './host/settings.js';
 import { startBlobCreatedSource } from './eventGrid/blobCreatedSource.js';
+import { deadLetterWriter } from './eventGrid/deadLetters.js';
 import { EventGridDelivery } from './eventGrid/delivery.js';
 import { containerOf, readSubscriptions } from './eventGrid/subscriptions.js';
 import { startIssuer, type RunningIssuer } from './issuer/issuerServer.js';
@@ -156,11 +157,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     components.add({ name: 'host', stop: () => host.stop(), boundMs: HOST_DRAIN_MS + 2_000, ...(host.exited ? { exited: host.exited } : {}) });
     started();
 
+    const subscriptions = await readSubscriptions(join(options.appDir, 'eventgrid.local.json'));
     const delivery = new EventGridDelivery({
       hostUrl: host.url,
       ...(options.eventGridRetryDelaysMs ? { retryDelaysMs: options.eventGridRetryDelaysMs } : {}),
+      onDeadLetter: deadLetterWriter(subscriptions, (name) => settings[name] ?? setting(name), 'local-uploads-topic'),
     });
-    const subscriptions = await readSubscriptions(join(options.appDir, 'eventgrid.local.json'));
     if (services.storage) {
       // infra/bicep creates the containers the subscriptions watch (uploads): a fresh local storage gets them here,
       // so the upload API has somewhere to write.

@@ -104,6 +104,18 @@ const hostSettings: readonly SettingDefinition[] = [
     description: 'The Functions host refuses larger request bodies (413, text/plain): set to the 210 MB Azure accepts, above UPLOAD_PART_BYTES, so the app answers first.',
   }),
   define({
+    name: 'AzureFunctionsJobHost',
+    readBy: 'host',
+    description:
+      'host.json overrides. With the Durable Task Scheduler (bicep `durableTaskScheduler`): ' +
+      '`__extensions__durableTask__storageProvider__type=azureManaged` and `__connectionStringName=DURABLE_TASK_SCHEDULER_CONNECTION_STRING`.',
+  }),
+  define({
+    name: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING',
+    readBy: 'host',
+    description: 'The Durable Task Scheduler, when it is the storage provider: `Endpoint=<scheduler endpoint>;Authentication=ManagedIdentity;ClientID=<identity client id>` (no secret).',
+  }),
+  define({
     name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
     readBy: 'host',
     description: 'Entra-authenticated telemetry on Azure: `ClientId=<identity client id>;Authorization=AAD` (local auth is off on the component).',
@@ -173,7 +185,10 @@ const dashboard = {
     description: 'Where the dashboard signs people in (authorization code + PKCE): `https://login.microsoftonline.com/<tenant>`. Unset: no sign-in.',
   }),
   clientId: define({ name: 'DASHBOARD_CLIENT_ID', description: 'Client id the dashboard signs in as (the app registration, with a SPA redirect URI).' }),
-  scope: define({ name: 'DASHBOARD_SCOPE', description: 'Scope the dashboard asks for: `api://<client id>/user_impersonation`.' }),
+  scope: define({
+    name: 'DASHBOARD_SCOPE',
+    description: 'Scope the dashboard asks for: the app registration\'s `<identifier URI>/user_impersonation` (on Azure `api://<tenant id>/<name>/user_impersonation`, azd\'s AZURE_API_SCOPE).',
+  }),
 };
 
 /** Every setting the app code reads, in the shape `loadSettings` returns (and in the order it reports problems). */

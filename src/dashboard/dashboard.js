@@ -52,11 +52,6 @@ async function api(path, query = {}, send = undefined) {
   return response.json();
 }
 
-/** The orchestration's management API URL (on Azure it needs the durabletask_extension key; use the monitor instead). */
-function orchestrationUrl(path) {
-  return new URL(path, location.origin).href;
-}
-
 function element(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   Object.assign(node, props);
@@ -333,7 +328,6 @@ async function pollUpload(first = false) {
     $('detail-percent').textContent = `${upload.percent} %`;
     renderSummary(upload);
     $('back').href = `#/state/${upload.state}`;
-    /** @type {HTMLAnchorElement} */ ($('orchestration')).href = orchestrationUrl(upload.links.orchestration);
     $('counts').querySelector('tbody').replaceChildren(...Object.entries(upload.errorCounts).sort((a, b) => b[1] - a[1]).map(([code, n]) =>
       element('tr', {}, element('td', { textContent: code }), element('td', { className: 'num', textContent: number.format(n) }))));
     // Rows are rejected as chunks commit: refresh the page on screen when the count changed.

@@ -71,8 +71,8 @@ async function findShared(client: pg.PoolClient, { uploadId, state, others }: Ev
   await client.query('ANALYZE match_keys');
   const branches = others.map(({ uploadId: otherId }, i) => {
     const otherState = `$${2 * i + 2}::text`;
-    const id = `bulkflow.match_id(k.key, least($1::text, ${otherState}), greatest($1::text, ${otherState}), h.lds_hash)`;
-    return `SELECT ${id}, ${otherState}, $${2 * i + 3}::text, h.lds_hash, n.participant_id, n.case_id, o.participant_id, o.case_id
+    const id = `bulkflow.match_id(k.key, least($1::text, ${otherState}), greatest($1::text, ${otherState}), n.lds_hash)`;
+    return `SELECT ${id}, ${otherState}, $${2 * i + 3}::text, n.lds_hash, n.participant_id, n.case_id, o.participant_id, o.case_id
             ${sharedRowsSql(uploadId, otherId, `(SELECT lds_key FROM match_keys WHERE other = ${i})`)} CROSS JOIN bulkflow.match_id_key k`;
   });
   await client.query(`INSERT INTO match_found ${branches.join(' UNION ALL ')}`, [state, ...others.flatMap((other) => [other.state, other.uploadId])]);
@@ -118,19 +118,19 @@ export function pairKeysSql(ownUploadId: string, otherUploadId: string): string 
 }
 
 /**
- * FROM clause of one pair's shared hashes (h.lds_hash), each with the lowest participant_id holding it in the own
+ * FROM clause of one pair's shared hashes (n.lds_hash), each with the lowest participant_id holding it in the own
  * upload (n) and in the other (o). `keys`: a subquery of candidate lds_key values, each once (candidateKeysSql); only
- * those are looked up, through both lookup indexes.
+ * those are looked up, once in each upload's lookup index: the own rows of the key, one per hash, then the other's
+ * rows of the same key and hash (a join of both sides and a lookup of each side again took four probes a key).
  */
 export function sharedRowsSql(ownUploadId: string, otherUploadId: string, keys: string): string {
   const own = uploadTable(ownUploadId).qualified;
   const other = uploadTable(otherUploadId).qualified;
-  const side = (table: string) =>
-    `CROSS JOIN LATERAL (SELECT participant_id, case_id FROM ${table} t WHERE t.lds_key = c.lds_key AND t.lds_hash = h.lds_hash ORDER BY participant_id LIMIT 1)`;
   return `FROM ${keys} c
-          CROSS JOIN LATERAL (SELECT DISTINCT x.lds_hash FROM ${own} x JOIN ${other} y ON y.lds_hash = x.lds_hash
-                              WHERE x.lds_key = c.lds_key AND y.lds_key = c.lds_key) h
-          ${side(other)} o ${side(own)} n`;
+          CROSS JOIN LATERAL (SELECT DISTINCT ON (x.lds_hash) x.lds_hash, x.participant_id, x.case_id FROM ${own} x
+                              WHERE x.lds_key = c.lds_key ORDER BY x.lds_hash, x.participant_id) n
+          CROSS JOIN LATERAL (SELECT y.participant_id, y.case_id FROM ${other} y
+                              WHERE y.lds_key = c.lds_key AND y.lds_hash = n.lds_hash ORDER BY y.participant_id LIMIT 1) o`;
 }
 
 async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Promise<PairChanges[]> {

@@ -2,6 +2,7 @@ import type { HttpResponseInit } from '@azure/functions';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
 import { type Jurisdiction, listAuditRecords } from '../engine/index.js';
+import type { Returned } from './auditSeam.js';
 import { json, problem } from './httpEncoders.js';
 
 interface AuditQuery {
@@ -29,4 +30,13 @@ export function auditRecords({ db }: Pick<AppClients, 'db'>) {
     });
     return json(page);
   };
+}
+
+/**
+ * Reading the audit trail is itself audited (AU-9: access to audit information): which states' records were read,
+ * and how many audit records (they hold ids, never row values).
+ */
+export function auditRead(body: unknown): Returned {
+  const records = (body as { records: Array<{ states: string[] }> }).records;
+  return { records: records.length, states: [...new Set(records.flatMap((record) => record.states))].sort() };
 }

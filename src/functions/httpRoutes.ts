@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
 import type { MatchView, QueryMatch } from '../engine/index.js';
-import { auditRecords } from './auditApi.js';
+import { auditRead, auditRecords } from './auditApi.js';
 import type { AuditRule } from './auditSeam.js';
 import { dashboard } from './dashboard.js';
 import {
@@ -218,7 +218,7 @@ export const httpRoutes = {
   auditRecords: row({
     route: 'audit', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: false, params: {},
     query: { state: stateParam.optional(), from: timeQuery('from'), to: timeQuery('to'), after: auditCursorQuery, limit: intQuery('limit', 1, 500, 100) },
-    handler: auditRecords,
+    handler: auditRecords, audit: { returned: auditRead },
   }),
   // The operator console: an upload's orchestration as a timeline, and the actions an Operator.Admin may take on it.
   orchestration: row({

@@ -8,7 +8,7 @@ import { json, problem } from './httpEncoders.js';
 
 /** The actions an Operator.Admin may take, and the runtime states each applies to (anything else: 409). */
 export const consoleActions = {
-  /** Re-runs only the failed steps of a failed orchestration (providers that support it; the local host does not). */
+  /** Runs the failed call again and carries on from there, keeping every step that succeeded (when `rewindable`). */
   rewind: ['Failed'],
   /** Runs the orchestration again from its first step under the same instance id: every step is idempotent. */
   restart: ['Failed', 'Terminated'],
@@ -53,7 +53,7 @@ export function orchestration() {
       lastUpdatedTime: status.lastUpdatedTime,
       ...timeline,
       failure,
-      actions: (Object.keys(consoleActions) as ConsoleAction[]).filter((action) => (consoleActions[action] as readonly string[]).includes(status.runtimeStatus)),
+      actions: (Object.keys(consoleActions) as ConsoleAction[]).filter((action) => applies(action, status, timeline.rewindable)),
     });
   };
 }
@@ -63,12 +63,15 @@ export function orchestrationAction() {
   return async ({ params, caller, client }: { params: { uploadId: UploadRef; action: ConsoleAction }; caller: Principal; client: DurableClient }): Promise<HttpResponseInit> => {
     const { action } = params;
     const instanceId = instanceOf(params.uploadId);
-    const status = await readStatus(client, instanceId, false);
+    const status = await readStatus(client, instanceId, action === 'rewind');
     if (!status) return problem(404, 'No orchestration', 'this upload has no orchestration to act on');
     const allowed = consoleActions[action] as readonly string[];
     if (!allowed.includes(status.runtimeStatus)) {
       // Repeating an action finds the orchestration already moved on and changes nothing.
       return problem(409, 'Not applicable', `${action} applies to ${allowed.join(' or ')} orchestrations; this one is ${status.runtimeStatus}`);
+    }
+    if (!applies(action, status, orchestrationTimeline(status.historyEvents ?? []).rewindable)) {
+      return problem(409, 'Not rewindable', 'this orchestration did more after its failed call (a retry or a later step), which a rewind cannot replay; restart it instead');
     }
     // The reason is kept in the orchestration's history: ids only, never free text from the request.
     const reason = `operator ${action} by ${caller.callerId}`;
@@ -80,8 +83,12 @@ export function orchestrationAction() {
         try {
           await client.rewind(instanceId, reason);
         } catch (error) {
+          // A concurrent rewind got there first (the runtime refuses one that is no longer Failed): nothing changed.
+          const now = await readStatus(client, instanceId, false);
+          if (now && now.runtimeStatus !== 'Failed') return problem(409, 'Not applicable', `rewind applies to Failed orchestrations; this one is ${now.runtimeStatus}`);
+          // A storage provider without rewind answers 501 (the JS client's "not supported" message).
           if (/not supported/i.test((error as Error).message)) {
-            return problem(501, 'Rewind not supported', 'the Durable Functions storage provider of this host cannot rewind; restart the orchestration instead');
+            return problem(501, 'Rewind not supported', 'the Durable Functions storage provider of this deployment cannot rewind; restart the orchestration instead');
           }
           throw error;
         }
@@ -92,6 +99,11 @@ export function orchestrationAction() {
     }
     return json({ instanceId, action, runtimeStatusBefore: status.runtimeStatus }, 202);
   };
+}
+
+/** Whether `action` applies to the orchestration as it is: its runtime status, and for rewind a history it can replay. */
+function applies(action: ConsoleAction, status: StatusPayload, rewindable: boolean): boolean {
+  return (consoleActions[action] as readonly string[]).includes(status.runtimeStatus) && (action !== 'rewind' || rewindable);
 }
 
 /** The status, with its history when asked; undefined when the instance does not exist. */

@@ -6,21 +6,23 @@ import type { ActivityInput, ActivityName, ActivityOutput, ChunkRangeInput, Chun
 /** An orchestration step: yields durable tasks, gets their results back, returns T. Compose steps with `yield*`. */
 export type Step<T> = Generator<Task, T, unknown>;
 
-/** Database or storage hiccups during the one-off steps: a few retries with backoff, then the upload fails. */
+/** Database or storage hiccups in steps an upload cannot fail on (deleting the raw file, the upload-session steps). */
 const STEP_RETRY = Object.assign(new df.RetryOptions(2_000, 5), { backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 30_000 });
 /** commitChunk returns result objects (the orchestrator retries those); this only covers the activity crashing or timing out. */
 const CRASH_RETRY = Object.assign(new df.RetryOptions(5_000, 3), { backoffCoefficient: 2 });
 
 /**
- * How the runtime retries an activity that throws. publishOutbox is not retried: the sweeper delivers what it
- * leaves. deleteUploadBlob throws while storage refuses; what outlasts its retries, housekeeping deletes.
+ * How the runtime retries an activity that throws. The steps an upload can fail on (register, plan, activate, fail)
+ * retry transient faults inside the activity (activities/transientRetry.ts): runtime retries would leave failed
+ * attempts and timers in the history that a rewind cannot replay past. publishOutbox is not retried: the sweeper
+ * delivers what it leaves. deleteUploadBlob runs after the outcome is settled, so its retries never block a rewind.
  */
 const RETRY: Record<ActivityName, df.RetryOptions | undefined> = {
-  registerUpload: STEP_RETRY,
-  planUpload: STEP_RETRY,
+  registerUpload: undefined,
+  planUpload: undefined,
   commitChunk: CRASH_RETRY,
-  activateUpload: STEP_RETRY,
-  failUpload: STEP_RETRY,
+  activateUpload: undefined,
+  failUpload: undefined,
   publishOutbox: undefined,
   deleteUploadBlob: STEP_RETRY,
   verifyUploadSession: STEP_RETRY,

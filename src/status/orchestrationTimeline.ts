@@ -38,6 +38,21 @@ export interface Timeline {
   readonly steps: TimelineStep[];
   /** Why the orchestration itself failed or was terminated, when it did. */
   readonly failure: string | null;
+  /**
+   * Whether a rewind can replay this history: it failed on failed calls and did nothing after them. Rewind (Azure
+   * Storage and the local host alike) removes only the failures; a retry timer or a call made after a failure stays
+   * in the history, and the replay then stops as non-deterministic (Azure/azure-functions-durable-extension#617, #444).
+   */
+  readonly rewindable: boolean;
+}
+
+const FAILURES = new Set(['TaskFailed', 'SubOrchestrationInstanceFailed']);
+/** Events that may follow the first failure in a rewindable history (concurrent failures, the end, rewind notes). */
+const AFTER_FAILURE = new Set([...FAILURES, 'ExecutionCompleted', 'GenericEvent']);
+
+function isRewindable(events: readonly HistoryEvent[]): boolean {
+  const first = events.findIndex((event) => FAILURES.has(event.EventType));
+  return first >= 0 && events.slice(first).every((event) => AFTER_FAILURE.has(event.EventType));
 }
 
 const DONE: Record<string, { kind: TimelineStep['kind']; failed: boolean }> = {
@@ -86,5 +101,5 @@ export function orchestrationTimeline(events: readonly HistoryEvent[]): Timeline
     }
   }
   for (const step of steps) step.durationMs = step.startedAt && step.endedAt ? Math.max(0, Date.parse(step.endedAt) - Date.parse(step.startedAt)) : null;
-  return { startedAt, endedAt, steps, failure };
+  return { startedAt, endedAt, steps, failure, rewindable: isRewindable(events) };
 }

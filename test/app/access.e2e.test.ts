@@ -103,7 +103,8 @@ describe('access to every route', () => {
     },
     { fn: 'matchPairs', label: 'match counts per state pair', path: () => '/api/matches', expected: { stateA: 200, stateB: 200, operator: 200 } },
     { fn: 'auditRecords', label: 'the audit trail', path: () => '/api/audit', expected: { stateA: 200, stateB: 200, operator: 200 } },
-    { fn: 'auditRecords', label: "A's audit trail", path: () => '/api/audit?state=CA', expected: { stateA: 200, stateB: 403, operator: 200 } },
+    // B passes the edge (a state role may read audit) and the handler refuses A's trail: the attempt is audited.
+    { fn: 'auditRecords', label: "A's audit trail", path: () => '/api/audit?state=CA', expected: { stateA: 200, stateB: 403, operator: 200 }, passed: ['stateB'] },
     { fn: 'orchestration', label: "A's upload's orchestration steps", path: () => `/api/uploads/${ca.uploadId}/orchestration`, expected: { stateA: 403, stateB: 403, operator: 200 } },
     // Operator.Admin only: the operator here holds Operator.Read (test/dashboard/console.e2e.test.ts acts as an admin).
     { fn: 'orchestrationAction', label: "terminate A's orchestration", path: () => `/api/uploads/${ca.uploadId}/orchestration/terminate`, init: { method: 'POST' }, expected: { stateA: 403, stateB: 403, operator: 403 } },
@@ -114,6 +115,19 @@ describe('access to every route', () => {
 
   it('covers every route in the table', () => {
     expect([...new Set(cases.map((c) => c.fn))].sort()).toEqual(Object.keys(httpRoutes).sort());
+  });
+
+  // Every route that returns participant-level data (match records, a real-time query's hits), changes something
+  // (uploads, dispositions, operator actions) or reads the audit trail declares an audit rule; the matrix below then
+  // asserts one record per granted call and none for a refusal. The others return counts, statuses and row-error
+  // reasons (never row values or participant ids), or nothing personal.
+  const AUDITED: HttpFunctionName[] = [
+    'uploadFile', 'createUploadSession', 'uploadSession', 'uploadSessionPart', 'commitUploadSession',
+    'stateMatches', 'matchRecord', 'matchDisposition', 'matchReopen', 'matchQuery', 'orchestrationAction', 'auditRecords',
+  ];
+  it('audits every data route and the audit trail itself, and only those', () => {
+    const audited = (Object.keys(httpRoutes) as HttpFunctionName[]).filter((fn) => (httpRoutes[fn] as { audit?: unknown }).audit !== undefined);
+    expect(audited.sort()).toEqual([...AUDITED].sort());
   });
 
   const CALLER_IDS: Partial<Record<Who, string>> = { stateA: 'ca-system', stateB: 'tx-system', operator: 'ops' };
@@ -140,6 +154,12 @@ describe('access to every route', () => {
     expect(paged.records).toHaveLength(2);
     expect((await audit('operator', `?limit=2&after=${paged.next}`)).records[0]!.id).not.toBe(paged.records[1]!.id);
     expect((await call('stateA', '/api/audit?from=yesterday')).status).toBe(400);
+    // Each read of the trail is in it: who read it, whose records, how many.
+    const reads = await auditSince(before);
+    expect(reads.filter((r) => r.route === 'auditRecords').map((r) => [r.caller_id, r.records_returned, r.outcome])).toEqual([
+      ['ca-system', expect.any(Number), 200], ['ops', 2, 200], ['ops', expect.any(Number), 200],
+    ]);
+    expect(reads.find((r) => r.route === 'auditRecords')!.states).toEqual(expect.arrayContaining(['CA', 'TX']));
   });
 
   it('withholds the data when its audit record cannot be written (503), and returns it once it can', async () => {

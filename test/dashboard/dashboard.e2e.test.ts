@@ -213,10 +213,9 @@ describe('upload dashboard in chromium', () => {
     expect(csv.slice(1).map((line) => Number(line.split(',')[0]))).toEqual(all.map((e) => e.line));
     expect(csv.join('\n')).not.toMatch(/[0-9a-f]{64}/i);
 
-    // The orchestration link opens the instance in the management API.
-    const orchestration = await page.locator('#orchestration').getAttribute('href');
-    const instance = await getJson<{ instanceId: string }>(orchestration!);
-    expect(instance.instanceId).toBe(status.instanceId);
+    // No link into the Durable Functions management API (on Azure it needs the host's system key): operators see the
+    // orchestration in the console section instead.
+    expect(await page.locator('a[href*="/runtime/webhooks/"]').count()).toBe(0);
     expect(pageProblems).toEqual([]);
   }, 240_000); // the upload spans many polls by design; on a loaded 2-core machine that is over a minute
 

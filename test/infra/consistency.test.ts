@@ -184,6 +184,11 @@ describe('triggers and their wiring', () => {
     expect(property(sub.body, 'maxDeliveryAttempts')?.replace(/,.*/, '')).toMatch(/^\d+$/);
     expect(sub.body).toMatch(/deadLetterWithResourceIdentity/);
     expect(literal(variable(main, 'deadLetterContainerName'))).toBe('eventgrid-deadletter');
+    // The local Event Grid (eventgrid.local.json) retries and dead-letters with the same policy and container.
+    const local = (JSON.parse(read('eventgrid.local.json')) as { subscriptions: Array<{ functionName: string; retryPolicy: object; deadLetter: { container: string } }> })
+      .subscriptions.find((s) => s.functionName === functionNames.blobCreatedStarter)!;
+    expect(property(sub.body, 'retryPolicy')).toBe(`{ maxDeliveryAttempts: ${(local.retryPolicy as { maxDeliveryAttempts: number }).maxDeliveryAttempts}, eventTimeToLiveInMinutes: ${(local.retryPolicy as { eventTimeToLiveInMinutes: number }).eventTimeToLiveInMinutes} }`);
+    expect(local.deadLetter.container).toBe(literal(variable(main, 'deadLetterContainerName')));
     expect(read('infra/hooks/postdeploy.mjs')).toMatch(new RegExp(`^export const starterFunctionName = '${functionNames.blobCreatedStarter}';$`, 'm'));
   });
 
@@ -218,6 +223,25 @@ describe('triggers and their wiring', () => {
     }
     expect(functionApp).toMatch(/alwaysReady: \[\{ name: 'durable', instanceCount: durableAlwaysReady \}\]/);
     expect(variable(main, 'durableAlwaysReady')).toBe('1');
+  });
+
+  it('switches to the Durable Task Scheduler only when asked, through app settings over host.json, identity only', () => {
+    const file = JSON.parse(read('infra/bicep/main.parameters.json')) as { parameters: Record<string, { value: string }> };
+    expect(file.parameters.durableTaskScheduler?.value).toBe('${DURABLE_TASK_SCHEDULER}');
+    expect(params(main).find((p) => p.name === 'durableTaskScheduler')?.defaultValue).toBe('false');
+    expect(params(main).find((p) => p.name === 'durableTaskSchedulerSku')?.defaultValue).toBe("'Consumption'");
+    expect(main).toMatch(/^module durableTask 'modules\/durableTaskScheduler\.bicep' = if \(durableTaskScheduler\) \{$/m);
+    expect(moduleBlock(main, 'modules/functionApp.bicep')).toMatch(/durableTaskSchedulerEndpoint: durableTaskScheduler \? durableTask!\.outputs\.endpoint : ''/);
+    const setting = (name: string) => bicepAppSettings.find((s) => s.name === name)?.value;
+    expect(setting('AzureFunctionsJobHost__extensions__durableTask__storageProvider__type')).toBe("'azureManaged'");
+    expect(setting('AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName')).toBe("'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'");
+    // The connection names the endpoint and the app identity: no key.
+    expect(setting('DURABLE_TASK_SCHEDULER_CONNECTION_STRING')).toBe("'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'");
+    expect(functionApp).toMatch(/var durableTaskSettings = empty\(durableTaskSchedulerEndpoint\) \? \[\] : \[/);
+    // The task hub carries the hub name the host uses (TASK_HUB_NAME); host.json keeps Azure Storage for everything else.
+    const dts = readBicep('infra/bicep/modules/durableTaskScheduler.bicep');
+    expect(moduleBlock(main, 'modules/durableTaskScheduler.bicep')).toMatch(/taskHubName: taskHubName/);
+    expect(dts).toMatch(/resource taskHub 'Microsoft\.DurableTask\/schedulers\/taskHubs@[^']+' = \{\n  parent: scheduler\n  name: taskHubName/);
   });
 
   it('declares each function name once, as its own value', () => {
@@ -282,6 +306,9 @@ describe('role assignments', () => {
     ],
     // Event Grid only writes dead letters, into one container.
     'modules/eventGridTopic.bicep topic.identity.principalId': [['storageBlobDataContributor', container]],
+    // The Durable Task Scheduler (when chosen): the app works its task hub; operators read it in the dashboard.
+    'modules/durableTaskScheduler.bicep appPrincipalId': [['durableTaskDataContributor', 'Microsoft.DurableTask/schedulers/taskHubs']],
+    'modules/durableTaskScheduler.bicep readerId': [['durableTaskDataReader', 'Microsoft.DurableTask/schedulers/taskHubs']],
     // The monitor's host runs on the account (blob owner); queues and tables read-only unless it may act.
     'modules/dfmon.bicep identity.properties.principalId': [
       ['storageBlobDataOwner', account],
@@ -460,6 +487,8 @@ describe('operations: data retention, runtime, deployer, ordering, connection bu
         const principal = property(r.body, 'principalId');
         const type = property(r.body, 'principalType');
         if (principal === 'deployerPrincipalId') expect(type, `${file} ${r.symbol}`).toBe('deployerPrincipalType');
+        // The Durable Task Scheduler's readers: the operators' Entra group (durableTaskReaderGroupId).
+        else if (principal === 'readerId') expect(type, `${file} ${r.symbol}`).toBe("'Group'");
         else expect(type, `${file} ${r.symbol}`).toBe("'ServicePrincipal'");
       }
     }

@@ -8,7 +8,7 @@ import { runOrchestration, type Call } from '../support/orchestration.js';
 const INPUT = { state: 'CA', container: 'uploads', blobName: 'ca/p.csv', etag: '0x8D1' } as IngestInput;
 const REGISTERED: RegisterResult = { uploadId: 'u1', finished: false, status: 'pending', maxChunksInFlight: 4 };
 const COMPLETE: ActivateResult = { status: 'complete', rowsCommitted: 290, rowsRejected: 10 };
-const STEP_RETRY = { firstRetryIntervalInMilliseconds: 2_000, maxNumberOfAttempts: 5, backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 30_000 };
+const DELETE_RETRY = { firstRetryIntervalInMilliseconds: 2_000, maxNumberOfAttempts: 5, backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 30_000 };
 
 interface Script {
   register?: RegisterResult;
@@ -72,10 +72,10 @@ describe('ingestOrchestrator', () => {
     expect(run.output).toEqual({ uploadId: 'u1', status: 'complete', rowsCommitted: 290, rowsRejected: 10, chunksTotal: 3 });
   });
 
-  it('retries the one-off steps 5 times from 2 s, doubling to 30 s, and never retries publishing', async () => {
+  it('gives the steps an upload can fail on no runtime retries (they retry transient faults in place, so a failure stays rewindable); deletes retry 5 times from 2 s; publishing never', async () => {
     const run = await ingest();
-    for (const name of ['registerUpload', 'planUpload', 'activateUpload', 'deleteUploadBlob']) expect(run.call(name)!.retry).toMatchObject(STEP_RETRY);
-    expect(run.call('publishOutbox')!.retry).toBeUndefined();
+    for (const name of ['registerUpload', 'planUpload', 'activateUpload', 'publishOutbox']) expect(run.call(name)!.retry, name).toBeUndefined();
+    expect(run.call('deleteUploadBlob')!.retry).toMatchObject(DELETE_RETRY);
   });
 
   it('reports each phase on customStatus and tells the progress entity started, committed and finished', async () => {
@@ -129,16 +129,16 @@ describe('ingestOrchestrator', () => {
     expect(run.phases).toEqual(['registering', 'planning', 'publishing', 'publishing', 'done']);
   });
 
-  it('fails the upload itself when planning still throws after its retries', async () => {
+  it('fails the upload itself when planning throws (after its in-place retries)', async () => {
     const run = await ingest({ plan: new Error('connection reset') });
     expect(run.names).toEqual(['registerUpload', 'planUpload', 'commitChunk', 'failUpload', 'publishOutbox', 'deleteUploadBlob']);
     // The reason as the extension records it, without the serialized exception (and stack) it records beside it.
     const reason = "planning failed: Activity function 'planUpload' failed: connection reset";
     expect(run.call('failUpload')!.input).toEqual({ uploadId: 'u1', code: 'plan_failed', message: reason });
-    expect(run.call('failUpload')!.retry).toMatchObject(STEP_RETRY);
+    expect(run.call('failUpload')!.retry).toBeUndefined();
     expect(run.output).toEqual({ uploadId: 'u1', status: 'failed', rowsCommitted: 0, rowsRejected: 0, chunksTotal: 0, reason });
-    expect(run.executed.filter((call) => call.name === 'planUpload')).toHaveLength(5);
-    expect(run.retryDelays).toEqual([2_000, 4_000, 8_000, 16_000, 30_000]);
+    expect(run.executed.filter((call) => call.name === 'planUpload')).toHaveLength(1);
+    expect(run.retryDelays).toEqual([]);
   });
 
   it('fails the upload with the chunk and its reason when a chunk fails for good, instead of activating', async () => {

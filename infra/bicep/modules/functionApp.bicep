@@ -28,6 +28,8 @@ param eventHubName string
 param postgresHost string
 param postgresDatabase string
 param taskHubName string
+@description('The Durable Task Scheduler endpoint when it is the storage provider; empty: Azure Storage (host.json).')
+param durableTaskSchedulerEndpoint string = ''
 @description('PostgreSQL connections per instance (the pool size).')
 param dbPoolMax int
 @description('max_connections - reserved - worst-case app connections, computed in main.bicep: a negative value (the budget is broken) fails the deployment here.')
@@ -99,6 +101,14 @@ var appSettings = [
   { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
 ]
 
+// The Durable Task Scheduler replaces host.json's Azure Storage provider through host.json overrides in app settings,
+// so host.json (and the local host, which reads it) stays as it is. The scheduler takes only the app identity's tokens.
+var durableTaskSettings = empty(durableTaskSchedulerEndpoint) ? [] : [
+  { name: 'AzureFunctionsJobHost__extensions__durableTask__storageProvider__type', value: 'azureManaged' }
+  { name: 'AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName', value: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING' }
+  { name: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING', value: 'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}' }
+]
+
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: appName
   location: location
@@ -135,7 +145,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     // switched off below instead; azd deploys with an Entra token and never needs it.
     siteConfig: {
       minTlsVersion: '1.2'
-      appSettings: concat(identitySettings, appSettings, authSettings)
+      appSettings: concat(identitySettings, appSettings, authSettings, durableTaskSettings)
     }
   }
 }

@@ -3,7 +3,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { BlobServiceClient, RestError, type ContainerClient } from '@azure/storage-blob';
 import type { BlobCommit } from './commitJournal.js';
-import { containerOf, matches, type LocalSubscription } from './subscriptions.js';
+import { containerOf, matches, retryPolicyOf, type LocalSubscription } from './subscriptions.js';
 import { EventGridDelivery } from './delivery.js';
 
 export interface BlobCreatedSourceOptions {
@@ -41,27 +41,9 @@ export function startBlobCreatedSource(options: BlobCreatedSourceOptions): { sto
   });
 
   const announce = (subscription: LocalSubscription, container: ContainerClient, accountName: string, blob: BlobVersion) => {
-    const subject = `/blobServices/default/containers/${container.containerName}/blobs/${blob.blob}`;
-    if (!matches(subscription, 'Microsoft.Storage.BlobCreated', subject)) return;
-    options.delivery.deliver(subscription.functionName, {
-      id: randomUUID(),
-      topic: `/subscriptions/local/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/${accountName}`,
-      subject,
-      eventType: 'Microsoft.Storage.BlobCreated',
-      eventTime: blob.lastModified,
-      dataVersion: '',
-      metadataVersion: '1',
-      data: {
-        api: blob.api,
-        requestId: randomUUID(),
-        eTag: blob.etag,
-        contentType: blob.contentType,
-        contentLength: blob.contentLength,
-        blobType: blob.blobType,
-        url: container.getBlobClient(blob.blob).url,
-        sequencer: blob.etag,
-      },
-    });
+    const event = blobCreatedEvent(container, accountName, blob);
+    if (!matches(subscription, event.eventType, event.subject)) return;
+    options.delivery.deliver({ subscription: subscription.name, functionName: subscription.functionName, policy: retryPolicyOf(subscription) }, event);
   };
 
   /** Every blob's newest version not announced yet (all of them at start). */
@@ -83,21 +65,8 @@ export function startBlobCreatedSource(options: BlobCreatedSourceOptions): { sto
 
   /** Announces the commits journalled since `offset`; returns the offset of the first line not complete yet. */
   const readJournal = async (path: string, offset: number): Promise<number> => {
-    const file = await open(path, 'r');
-    let text: string;
-    try {
-      const { size } = await file.stat();
-      if (size <= offset) return offset;
-      const buffer = Buffer.alloc(size - offset);
-      await file.read(buffer, 0, buffer.length, offset);
-      text = buffer.toString('utf8');
-    } finally {
-      await file.close();
-    }
-    const complete = text.lastIndexOf('\n') + 1;
-    for (const line of text.slice(0, complete).split('\n')) {
-      if (!line) continue;
-      const commit = JSON.parse(line) as BlobCommit;
+    const { commits, next } = await journalledSince(path, offset);
+    for (const commit of commits) {
       for (const { subscription, service, container } of watched) {
         if (container.containerName !== commit.container) continue;
         // Already announced by the listing at start.
@@ -105,7 +74,7 @@ export function startBlobCreatedSource(options: BlobCreatedSourceOptions): { sto
         announce(subscription, container, service.accountName, { ...commit, contentLength: commit.contentLength ?? (await lengthOf(container, commit)) });
       }
     }
-    return offset + Buffer.byteLength(text.slice(0, complete));
+    return next;
   };
 
   const poll = async () => {
@@ -142,6 +111,47 @@ export function startBlobCreatedSource(options: BlobCreatedSourceOptions): { sto
       await options.delivery.drain();
     },
   };
+}
+
+/** The `Microsoft.Storage.BlobCreated` event of one committed blob version, in Event Grid's schema. */
+function blobCreatedEvent(container: ContainerClient, accountName: string, blob: BlobVersion) {
+  return {
+    id: randomUUID(),
+    topic: `/subscriptions/local/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/${accountName}`,
+    subject: `/blobServices/default/containers/${container.containerName}/blobs/${blob.blob}`,
+    eventType: 'Microsoft.Storage.BlobCreated',
+    eventTime: blob.lastModified,
+    dataVersion: '',
+    metadataVersion: '1',
+    data: {
+      api: blob.api,
+      requestId: randomUUID(),
+      eTag: blob.etag,
+      contentType: blob.contentType,
+      contentLength: blob.contentLength,
+      blobType: blob.blobType,
+      url: container.getBlobClient(blob.blob).url,
+      sequencer: blob.etag,
+    },
+  };
+}
+
+/** The commits journalled since `offset`, and the offset of the first line not complete yet. */
+async function journalledSince(path: string, offset: number): Promise<{ commits: BlobCommit[]; next: number }> {
+  const file = await open(path, 'r');
+  let text: string;
+  try {
+    const { size } = await file.stat();
+    if (size <= offset) return { commits: [], next: offset };
+    const buffer = Buffer.alloc(size - offset);
+    await file.read(buffer, 0, buffer.length, offset);
+    text = buffer.toString('utf8');
+  } finally {
+    await file.close();
+  }
+  const complete = text.lastIndexOf('\n') + 1;
+  const commits = text.slice(0, complete).split('\n').filter((line) => line).map((line) => JSON.parse(line) as BlobCommit);
+  return { commits, next: offset + Buffer.byteLength(text.slice(0, complete)) };
 }
 
 /**

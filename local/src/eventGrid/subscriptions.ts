@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './delivery.js';
 
 /** One Event Grid subscription, mirroring the one infra/bicep creates for the storage system topic. */
 export interface LocalSubscription {
@@ -10,6 +11,10 @@ export interface LocalSubscription {
   includedEventTypes: string[];
   subjectBeginsWith: string;
   subjectEndsWith: string;
+  /** As bicep's `retryPolicy`; Event Grid's defaults (30 attempts, 1440 minutes) when absent. */
+  retryPolicy?: { maxDeliveryAttempts: number; eventTimeToLiveInMinutes: number };
+  /** As bicep's dead-letter destination: a container of the storage the setting names. Without it, given-up events are dropped. */
+  deadLetter?: { storageConnection: string; container: string };
 }
 
 const CONTAINER_PREFIX = /^\/blobServices\/default\/containers\/([^/]+)\//;
@@ -41,4 +46,10 @@ export function matches(subscription: LocalSubscription, eventType: string, subj
     subject.startsWith(subscription.subjectBeginsWith) &&
     subject.toLowerCase().endsWith(subscription.subjectEndsWith.toLowerCase())
   );
+}
+
+/** The subscription's retry policy for delivery (Event Grid's defaults when it sets none). */
+export function retryPolicyOf(subscription: LocalSubscription): RetryPolicy {
+  const policy = subscription.retryPolicy;
+  return policy ? { maxDeliveryAttempts: policy.maxDeliveryAttempts, eventTimeToLiveMs: policy.eventTimeToLiveInMinutes * 60_000 } : DEFAULT_RETRY_POLICY;
 }

@@ -19,6 +19,7 @@ export const EventType = {
   EventSent: 14,
   EventRaised: 15,
   ContinueAsNew: 16,
+  GenericEvent: 17,
   ExecutionSuspended: 19,
   ExecutionResumed: 20,
 } as const;
@@ -89,6 +90,8 @@ export function completedTaskId(event: HistoryEvent): number | undefined {
   }
 }
 
+export const EVENT_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(EventType).map(([name, value]) => [value, name]));
+
 /** In-memory view of one execution's history: the events plus indexes the episode loop needs. */
 export class ExecutionHistory {
   readonly scheduled = new Map<number, HistoryEvent>();
@@ -103,6 +106,19 @@ export class ExecutionHistory {
       this.events.push(event);
       this.index(event);
     }
+  }
+
+  /**
+   * The first scheduling event the latest replay did not reproduce (DTFx's NonDeterministicOrchestrationException
+   * when an event in history has no matching action; e.g. a retry timer left after a rewind), as its message.
+   */
+  unreplayed(allocated: ReadonlySet<number>): string | undefined {
+    for (const [id, event] of this.scheduled) {
+      if (allocated.has(id)) continue;
+      const name = EVENT_NAMES[event.EventType] ?? String(event.EventType);
+      return `Non-Deterministic workflow detected: ${name}Event: ${id} ${name}${event.EventType === EventType.TaskScheduled ? ` ${String(event.Name)}` : ''}`;
+    }
+    return undefined;
   }
 
   private index(event: HistoryEvent): void {

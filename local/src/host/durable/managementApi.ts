@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import { disabledReason, findFunction } from '../invoke.js';
 import type { AppRegistry } from '../registry.js';
-import { EventType, historyEvent, type HistoryEvent } from './history.js';
+import { EVENT_NAMES, EventType, historyEvent, type HistoryEvent } from './history.js';
 import { InstanceExistsError, invalidInstanceId, newInstanceId, notifyParent, releaseLocks, startInstance, type InstanceRow } from './instances.js';
 import { entitySchedulerId, Outbox, parseSchedulerId } from './outbox.js';
+import { rewindInstance, RewindRefusedError } from './rewind.js';
 import { inTransaction } from './store.js';
 
 const ACTIVE = new Set(['Pending', 'Running', 'Suspended', 'ContinuedAsNew']);
@@ -91,6 +92,8 @@ export class ManagementApi {
         return this.raiseEvent(a, c, body, contentType);
       } else if (method === 'POST' && b === 'restart' && parts.length === 3) {
         return this.restart(a, url, origin);
+      } else if (method === 'POST' && b === 'rewind' && parts.length === 3) {
+        return this.rewind(a, url.searchParams.get('reason') ?? '');
       } else if (method === 'POST' && b && parts.length === 3) {
         return this.control(a, b, url.searchParams.get('reason') ?? '');
       }
@@ -156,6 +159,23 @@ export class ManagementApi {
     if (!row) return { status: 404, body: { message: `No instance with ID '${id}' found.` } };
     const sameId = url.searchParams.get('restartWithNewInstanceId') === 'false';
     return this.start(row.name, sameId ? id : undefined, Buffer.from(row.input ?? ''), origin);
+  }
+
+  /** rewind (`HttpApiHandler.HandleRewindInstanceRequestAsync`): 404 unknown, 410 ended, 500 not failed, else 202. */
+  private async rewind(id: string, reason: string): Promise<Reply> {
+    try {
+      const rewound = await inTransaction(this.pool, async (client) => {
+        const outbox = new Outbox();
+        const ids = await rewindInstance(client, outbox, id, reason);
+        await outbox.flush(client, this.schema);
+        return ids;
+      });
+      rewound.forEach((instanceId) => this.forget(instanceId));
+      return { status: 202 };
+    } catch (error) {
+      if (error instanceof RewindRefusedError) return { status: error.status, body: { message: error.message } };
+      throw error;
+    }
   }
 
   private async instance(id: string): Promise<InstanceRow | undefined> {
@@ -360,8 +380,6 @@ function statusPayload(row: InstanceRow, showInput: boolean): Record<string, unk
     lastUpdatedTime: isoSeconds(row.updated_at),
   };
 }
-
-const EVENT_NAMES = Object.fromEntries(Object.entries(EventType).map(([name, value]) => [value, name]));
 
 /** The extension's "friendly" history: names for event types, scheduling events folded into their completions. */
 function friendlyHistory(events: HistoryEvent[], showOutput: boolean): unknown[] {

@@ -175,13 +175,18 @@ export class OrchestrationWorker {
       this.stats.maxReplayEvents = history.events.length + newEvents.length;
     }
     let { state, failure } = replayOutcome(result);
+    const allocations = allocationsOf(result.context);
     const count = state ? countActions(state.actions) : 0;
+    const mismatch = allocations && history.unreplayed(allocatedIds(allocations));
     if (count > MAX_ORCHESTRATION_ACTIONS) {
       failure = maxActionsMessage;
+    } else if (mismatch) {
+      // The replay no longer matches the history: fail without scheduling anything, as DTFx does.
+      failure ??= mismatch;
     } else {
       // New actions are processed even when the orchestrator returned or threw (signals before a throw are delivered).
       try {
-        for (const allocation of allocationsOf(result.context) ?? []) {
+        for (const allocation of allocations ?? []) {
           if (history.scheduled.has(allocation.id)) continue;
           scheduled.push(...(await this.schedule(client, outbox, row, history, allocation, now)));
         }
@@ -363,6 +368,12 @@ export class OrchestrationWorker {
     }
     return historyEvent(EventType.SubOrchestrationInstanceCreated, { Name: child.name, InstanceId: instanceId, Input: input, Version: '' }, id, now);
   }
+}
+
+function allocatedIds(allocations: Allocation[]): Set<number> {
+  const ids = new Set<number>();
+  for (const { id, count } of allocations) for (let i = 0; i < count; i++) ids.add(id + i);
+  return ids;
 }
 
 function countActions(actions: SdkAction[][]): number {
