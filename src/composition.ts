@@ -69,7 +69,7 @@ export function composeApp(load: () => Settings = loadSettings): AppClients {
     uploadStorage,
     eventProducer,
     uploadByteSource: ({ container, blobName, etag }) => blobByteSource(uploadStorage().getContainerClient(container).getBlobClient(blobName), etag),
-    publishPendingEvents: async () => publishPendingEvents(await db(), eventProducer),
+    publishPendingEvents: async () => publishPendingEvents(await db(), eventProducer, appSettings().publicHostName),
     async close() {
       const pool = database;
       database = undefined;

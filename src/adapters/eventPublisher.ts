@@ -1,13 +1,18 @@
 import type { EventHubProducerClient } from '@azure/event-hubs';
 import type pg from 'pg';
-import { deliverOutbox, type OutboxEvent } from '../engine/index.js';
+import { deliverOutbox, eventSchemaUrl, isEventType, type OutboxEvent } from '../engine/index.js';
 
 /**
  * Sends every pending outbox event to Event Hubs: the one path, for an upload's publish step and for the sweeper.
  * Rejects when Event Hubs is unreachable; the unsent events stay in the outbox for the next attempt.
  */
-export function publishPendingEvents(pool: pg.Pool, producer: () => EventHubProducerClient): Promise<number> {
-  return deliverOutbox(pool, (events) => publishCloudEvents(producer(), events));
+export function publishPendingEvents(pool: pg.Pool, producer: () => EventHubProducerClient, publicHostName: string | undefined): Promise<number> {
+  return deliverOutbox(pool, (events) => publishCloudEvents(producer(), events.map((event) => withDataschema(event, publicHostName))));
+}
+
+/** The URL the API serves the event's data schema at (CloudEvents `dataschema`), when the app's host name is known. */
+function withDataschema(event: OutboxEvent, publicHostName: string | undefined): OutboxEvent {
+  return publicHostName && isEventType(event.type) ? { ...event, dataschema: eventSchemaUrl(publicHostName, event.type) } : event;
 }
 
 /**

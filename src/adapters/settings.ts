@@ -251,6 +251,10 @@ const appSettings = {
     description: `Days an audit record (who read or changed which state's data) is kept before housekeeping deletes it; at least ${MIN_AUDIT_RETENTION_DAYS} (the database refuses less).`,
   }),
   durableHistoryRetentionDays: positiveInteger({ name: 'DURABLE_HISTORY_RETENTION_DAYS', default: 7, description: 'Days finished orchestration histories are kept before purge.' }),
+  publicHostName: optionalText({
+    name: 'WEBSITE_HOSTNAME',
+    description: 'The app\'s host name, set by the platform (the local host sets it too): events name their data\'s JSON Schema (`dataschema`) on it. Unset: events carry no `dataschema`.',
+  }),
   applicationInsightsConnectionString: optionalText({
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', readBy: 'host+app', description: 'Application Insights resource; telemetry is off when unset.',
   }),

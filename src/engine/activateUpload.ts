@@ -3,7 +3,8 @@ import { lockStateActivation, lockUpload, UPLOAD_LOCK } from './advisoryLocks.js
 import { ledgerTotalsSql, uploadTable, withTransaction } from './db.js';
 import { buildKeyFilter } from './keyFilter.js';
 import { DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE } from './ingestPolicy.js';
-import { UPLOAD_COMPLETED, writeUploadEvent, type UploadEventData } from './outbox.js';
+import { UPLOAD_COMPLETED, type UploadEventData } from './eventData.js';
+import { writeUploadEvent } from './outbox.js';
 import { duplicateMessage } from './participantSchema.js';
 import { markUploadFailed } from './uploadFailure.js';
 import { outcome, readUpload, type ActivationResult } from './uploadOutcome.js';
@@ -72,7 +73,7 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
     await lockStateActivation(client, upload.state);
     const current = await readUpload(client, uploadId, true);
     if (isFinal(current.status)) return outcome(current);
-    const event = (status: string, activated: boolean, extra: Partial<UploadEventData> = {}): UploadEventData => ({
+    const event = (status: UploadEventData['status'], activated: boolean, extra: Partial<UploadEventData> = {}): UploadEventData => ({
       uploadId, state: current.state, source: current.source, status, activated,
       rowsTotal: Number(current.rows_total), rowsCommitted: Number(current.rows_committed), rowsRejected: Number(current.rows_rejected),
       ...extra,

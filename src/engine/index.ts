@@ -32,10 +32,7 @@ export * from './auditTrail.js';
 export * from './opsSignals.js';
 
 // Events: the outbox's event types and its delivery.
-export {
-  EVENT_SOURCE, MATCH_DISPOSITION_UPDATED, MATCHES_UPDATED, UPLOAD_COMPLETED, UPLOAD_FAILED,
-  type DispositionUpdatedData, type MatchesUpdatedData, type QueryMatchesUpdatedData, type UploadEventData,
-} from './outbox.js';
+export * from './eventData.js';
 export * from './outboxDelivery.js';
 
 // Matches: analysis after an upload, real-time queries, reads, dispositions and their resolution.

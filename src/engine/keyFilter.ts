@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { uploadTable } from './db.js';
+import { type Queryable, uploadTable } from './db.js';
 
 /**
  * A Bloom filter of one upload's lookup keys (lds_key: the first 8 bytes of lds_hash), so that a real-time query
@@ -92,27 +92,23 @@ const cached = new WeakMap<pg.Pool, Map<string, Promise<KeyFilter | null>>>();
 
 /**
  * The key filters of the given uploads (null for an upload without one, activated before filters existed: it is
- * probed for every hash). Loaded once per process and kept while the upload is active; others are dropped.
+ * probed for every hash). Loaded once per process and pool through `db`, and kept while the upload is active.
  */
-export async function keyFilters(pool: pg.Pool, uploadIds: readonly string[]): Promise<Map<string, KeyFilter | null>> {
+export async function keyFilters(pool: pg.Pool, db: Queryable, uploadIds: readonly string[]): Promise<Map<string, KeyFilter | null>> {
   let byUpload = cached.get(pool);
   if (!byUpload) cached.set(pool, (byUpload = new Map()));
   const wanted = new Set(uploadIds);
   for (const uploadId of byUpload.keys()) if (!wanted.has(uploadId)) byUpload.delete(uploadId);
-  const missing = uploadIds.filter((uploadId) => !byUpload.has(uploadId));
-  if (missing.length > 0) {
-    const loading = pool
-      .query<{ upload_id: string; hashes: number; bits: Buffer }>(
-        'SELECT upload_id, hashes, bits FROM bulkflow.upload_key_filters WHERE upload_id = ANY($1::text[])',
-        [missing],
-      )
-      .then(({ rows }) => new Map(rows.map((row) => [row.upload_id, KeyFilter.of(row.bits, row.hashes)])));
-    for (const uploadId of missing) {
-      const one = loading.then((loaded) => loaded.get(uploadId) ?? null);
-      byUpload.set(uploadId, one);
-      // A failed load is tried again by the next query.
-      one.catch(() => byUpload.get(uploadId) === one && byUpload.delete(uploadId));
-    }
+  for (const uploadId of uploadIds) {
+    if (byUpload.has(uploadId)) continue;
+    // One statement per upload, on the caller's connection (a query holding one never waits for another): a first
+    // query at national scale loads ~63 MB, never all of it in one answer.
+    const one = db
+      .query<{ hashes: number; bits: Buffer }>('SELECT hashes, bits FROM bulkflow.upload_key_filters WHERE upload_id = $1', [uploadId])
+      .then(({ rows: [row] }) => (row ? KeyFilter.of(row.bits, row.hashes) : null));
+    byUpload.set(uploadId, one);
+    // A failed load is tried again by the next query.
+    one.catch(() => byUpload.get(uploadId) === one && byUpload.delete(uploadId));
   }
   return new Map(await Promise.all(uploadIds.map(async (uploadId) => [uploadId, await byUpload.get(uploadId)!] as const)));
 }

@@ -180,7 +180,7 @@ export async function runMatchQuery(pool: pg.Pool, state: string, persons: reado
 async function findHits(pool: pg.Pool, client: pg.PoolClient, asking: string, hashes: Buffer[]) {
   const { rows: active } = await client.query<{ state: string; upload_id: string }>('SELECT state, upload_id FROM bulkflow.active_uploads ORDER BY state');
   const uploads = new Map(active.map((row) => [row.state, row.upload_id]));
-  const filters = await keyFilters(pool, [...uploads.values()]);
+  const filters = await keyFilters(pool, client, [...uploads.values()]);
   const probes: { state: string[]; upload: string[]; hash: Buffer[] } = { state: [], upload: [], hash: [] };
   for (const { state, upload_id: uploadId } of active) {
     const filter = filters.get(uploadId);

@@ -10,6 +10,8 @@ export interface OutboxEvent {
   subject: string;
   time: string;
   datacontenttype: 'application/json';
+  /** The URL of the data's JSON Schema (added on the way out: the outbox does not know the app's host name). */
+  dataschema?: string;
   data: Record<string, unknown> & { state?: string };
 }
 

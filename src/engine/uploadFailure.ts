@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { UPLOAD_FAILED, writeUploadEvent } from './outbox.js';
+import { UPLOAD_FAILED } from './eventData.js';
+import { writeUploadEvent } from './outbox.js';
 
 export interface FailureReason {
   code: string;

@@ -4,6 +4,7 @@ import type { AppClients } from '../composition.js';
 import { type Jurisdiction, listAuditRecords } from '../engine/index.js';
 import type { Returned } from './auditSeam.js';
 import { json, problem } from './httpEncoders.js';
+import { auditPage } from './operationsBodies.js';
 
 interface AuditQuery {
   state?: Jurisdiction;
@@ -28,7 +29,7 @@ export function auditRecords({ db }: Pick<AppClients, 'db'>) {
     const page = await listAuditRecords(await db(), {
       limit, ...(states ? { states } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}), ...(after ? { after } : {}),
     });
-    return json(page);
+    return json(auditPage, page);
   };
 }
 

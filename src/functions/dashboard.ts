@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { AppClients } from '../composition.js';
-import { problem } from './httpEncoders.js';
+import { json, problem } from './httpEncoders.js';
+import { dashboardConfig } from './operationsBodies.js';
 
 /** The page's static files: copied next to the compiled code by `npm run build` (dist/src/dashboard). */
 const ASSET_DIR = new URL('../dashboard/', import.meta.url);
@@ -63,7 +64,7 @@ export function dashboard({ settings }: Pick<AppClients, 'settings'>) {
       return { status: 308, headers: { location: `${url.pathname}/${url.search}` } };
     }
     if (asset === 'config.json') {
-      return { status: 200, headers: { 'cache-control': 'no-store', ...headers }, jsonBody: { signIn: signIn ?? null } };
+      return json(dashboardConfig, { signIn: signIn ?? null }, 200, headers);
     }
     const contentType = ASSETS[asset];
     if (!contentType) return problem(404, 'Not found', `the dashboard has no file ${asset}`);

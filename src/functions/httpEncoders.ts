@@ -1,21 +1,37 @@
 import type { HttpResponseInit } from '@azure/functions';
+import { z } from 'zod';
 
-/** RFC 9457 problem details: the one error shape of the HTTP API. */
-export function problem(
-  status: 400 | 401 | 403 | 404 | 409 | 411 | 412 | 413 | 415 | 428 | 429 | 500 | 501 | 503,
-  title: string,
-  detail: string,
-  headers: Record<string, string> = {},
-): HttpResponseInit {
-  return {
-    status,
-    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', ...headers },
-    jsonBody: { type: 'about:blank', title, status, detail },
-  };
+/**
+ * RFC 9457 problem details: the one error shape of the HTTP API, as the OpenAPI document declares it. `session` and
+ * `missingParts` are the extensions of the resumable upload's 409s.
+ */
+export const problemDetails = z
+  .object({
+    type: z.string().meta({ example: 'about:blank' }),
+    title: z.string().meta({ example: 'Forbidden' }),
+    status: z.number().int().min(400).max(599).meta({ example: 403 }),
+    detail: z.string().meta({ example: 'your roles do not let you read state TX' }),
+    session: z.url().optional().meta({ description: 'The upload session in progress for this file name (409 Upload in progress).' }),
+    missingParts: z.array(z.number().int().min(1)).max(1000).optional().meta({ description: 'The parts still to send (409 Parts missing; the first 1000).' }),
+  })
+  .meta({ id: 'ProblemDetails', description: 'RFC 9457 problem details.' });
+
+export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 411 | 412 | 413 | 415 | 428 | 429 | 500 | 501 | 503;
+
+export function problem(status: ProblemStatus, title: string, detail: string, headers: Record<string, string> = {}): HttpResponseInit {
+  const body: z.input<typeof problemDetails> = { type: 'about:blank', title, status, detail };
+  return { status, headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', ...headers }, jsonBody: body };
 }
 
-export function json(body: unknown, status = 200): HttpResponseInit {
-  return { status, jsonBody: body, headers: { 'cache-control': 'no-store' } };
+/** A body as a handler holds it: what the schema's JSON reads, with arrays and objects that may be read-only. */
+export type Sendable<T> = T extends readonly (infer U)[] ? readonly Sendable<U>[] : T extends object ? { readonly [K in keyof T]: Sendable<T[K]> } : T;
+
+/**
+ * A JSON answer, typed by the schema the OpenAPI document declares for it (the route's row in httpRoutes.ts): a
+ * handler cannot send a body its contract does not describe.
+ */
+export function json<S extends z.ZodType>(_schema: S, body: Sendable<z.input<S>>, status = 200, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, jsonBody: body, headers: { 'cache-control': 'no-store', ...headers } };
 }
 
 /**

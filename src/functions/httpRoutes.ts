@@ -11,13 +11,20 @@ import {
   auditCursorQuery, blobQuery, intQuery, matchCursorQuery, matchIdParam, matchStatusQuery, rowErrorCursorQuery, stateParam, timeQuery, uploadIdParam,
 } from './httpDecoders.js';
 import { matchPairs, matchRecord, stateMatches } from './matchApi.js';
+import {
+  dispositionPatch, matchPage, matchPairList, matchQueryAnswer, matchQueryRequest, matchView, reopened, reopenRequest,
+} from './matchBodies.js';
 import { matchQuery } from './matchQueryApi.js';
 import { reopen, updateOwnDisposition } from './matchResolutionApi.js';
+import { asyncApi, asyncApiBody, eventSchema, eventTypeParam, jsonSchemaBody } from './eventContracts.js';
 import { openApi } from './openApi.js';
+import { auditPage, dashboardConfig, openApiBody, orchestrationActionAccepted, orchestrationTimelineBody } from './operationsBodies.js';
 import { consoleActionParam, orchestration, orchestrationAction } from './orchestrationConsole.js';
 import { uploadFile } from './uploadFile.js';
 import { createUploadSessionApi, uploadSessionDeps } from './uploadSessions.js';
 import { stateSummaries, stateUploads, uploadErrors, uploadStatus } from './uploadStatus.js';
+import { partReceived, rowErrorPage, stateSummaryList, stateUploadList, uploadAccepted, uploadSession, uploadSessionList, uploadSessionRequest } from './uploadBodies.js';
+import { uploadStatusBody } from '../status/statusBody.js';
 
 /**
  * Who may call an HTTP route. The edge (accessGuard.ts) enforces it before the handler runs; a policy that concerns
@@ -66,6 +73,34 @@ export const STATE_POLICIES: ReadonlySet<AccessPolicy['kind']> = new Set(['state
 /** Decoders of a route's path parameters or query values, by name (httpDecoders.ts). */
 export type Decoders = Readonly<Record<string, z.ZodType>>;
 
+/**
+ * One answer of a route, for its OpenAPI document (openApi.ts) and the tests that check every answer against it:
+ * a success with its JSON body's schema (the one the handler's `json` takes) or its media types, or, as a plain
+ * string, a refusal with a problem detail and when it is given. The edge's own refusals (401, 403, 404 of a lookup
+ * policy, 429, 400 of a decoder, 503 of an audit) are added from the row's policy and decoders.
+ */
+export type Answer =
+  | string
+  | {
+    readonly description: string;
+    /** The JSON body's schema. */
+    readonly body?: z.ZodType;
+    /** Bodies of other media types (their bytes are not described further). */
+    readonly media?: readonly string[];
+    /** Response headers always sent with this answer, and what they carry. */
+    readonly headers?: Readonly<Record<string, string>>;
+    /** Only this method of the row gives it. */
+    readonly method?: HttpMethod;
+  };
+
+/** What a request carries in its body: per media type, a JSON schema or raw bytes. */
+export interface RequestBody {
+  readonly description: string;
+  readonly content: Readonly<Record<string, z.ZodType | 'bytes'>>;
+  /** Request headers the route reads, and what they carry. */
+  readonly headers?: Readonly<Record<string, { readonly description: string; readonly required: boolean; readonly example?: string }>>;
+}
+
 /** What a handler is called with: the request, decoded, and the caller the edge authorised. */
 export interface HttpCall<P, Q, D extends boolean, Public extends boolean> {
   readonly request: HttpRequest;
@@ -89,6 +124,9 @@ export interface HttpRoute<P extends Decoders = Decoders, Q extends Decoders = D
   readonly durableClient: D;
   readonly params: P;
   readonly query: Q;
+  /** Its answers by status: at least its success. The OpenAPI document is built from these (openApi.ts). */
+  readonly answers: Readonly<Record<number, Answer>>;
+  readonly requestBody?: RequestBody;
   /**
    * Declared on every route that returns participant-level data or changes anything: each granted request writes
    * one audit record (auditSeam.ts), and its answer is withheld when the record cannot be written.
@@ -102,6 +140,10 @@ export interface HttpRoute<P extends Decoders = Decoders, Q extends Decoders = D
   /** Builds the handler from the app's clients; it runs only for a request the edge decoded and authorised. */
   readonly handler: (clients: AppClients) => (call: HttpCall<z.output<z.ZodObject<P>>, z.output<z.ZodObject<Q>>, D, K extends { kind: 'public' } ? true : false>) => Promise<HttpResponseInit>;
 }
+
+const CONTENT_DIGEST_OPTIONAL = { description: 'The body\'s SHA-256 (RFC 9530), checked before it is kept.', required: false, example: 'sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:' };
+const SESSION_NOT_FOUND = 'No such session among the state\'s: committed, aborted or expired.';
+const ETAG = 'The record\'s version, for If-Match.';
 
 /** Any row, as the edge and app.ts handle them all alike (each row's own types were checked where it is written). */
 export type AnyHttpRoute = Omit<HttpRoute, 'handler'> & { readonly handler: (clients: AppClients) => (call: never) => Promise<HttpResponseInit> };
@@ -138,6 +180,14 @@ export const httpRoutes = {
   uploadFile: row({
     route: 'states/{state}/uploads/{filename}', methods: ['PUT'], policy: { kind: 'stateUpload' }, durableClient: false,
     params: { state: stateParam, filename: z.string() }, query: {}, handler: uploadFile,
+    requestBody: { description: 'The CSV file, up to the part size (UPLOAD_PART_BYTES); larger files go in parts.', content: { 'text/csv': 'bytes' }, headers: { 'content-digest': CONTENT_DIGEST_OPTIONAL } },
+    answers: {
+      202: { description: 'Stored; ingestion starts from its BlobCreated event.', body: uploadAccepted, headers: { location: 'The upload\'s status URL.' } },
+      400: 'An empty file, a file name that is not a safe `.csv` name, a malformed Content-Length or Content-Digest, a body whose bytes do not match its Content-Digest, or a cut body: nothing is kept.',
+      409: 'An upload of this file name is in progress.',
+      411: 'No Content-Length (chunked bodies are not accepted).',
+      413: 'Larger than one request takes: the detail names the resumable upload.',
+    },
     audit: { returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
   }),
   // The resumable upload (uploadSessions.ts): sessions of the caller's own state; a session id of another state is
@@ -145,100 +195,203 @@ export const httpRoutes = {
   createUploadSession: row({
     route: 'states/{state}/upload-sessions', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: false,
     params: { state: stateParam }, query: {}, handler: (clients) => sessionApi(clients).create,
+    requestBody: { description: 'The file to upload in parts.', content: { 'application/json': uploadSessionRequest } },
+    answers: {
+      201: { description: 'The session: where to send each part.', body: uploadSession, headers: { location: 'The session\'s URL.' } },
+      400: 'A body that is not the JSON object described, a file name that is not a safe `.csv` name, a size or sha256 that is not one.',
+      409: 'An upload of this file name is in progress: `session` is its URL.',
+      413: 'Larger than the largest file accepted (UPLOAD_MAX_BYTES).',
+    },
     audit: { returned: (body) => ({ objectIds: [(body as { id: string }).id] }) },
   }),
   uploadSessions: row({
     route: 'states/{state}/upload-sessions', methods: ['GET'], policy: { kind: 'stateUpload' }, durableClient: false,
     params: { state: stateParam }, query: {}, handler: (clients) => sessionApi(clients).list,
+    answers: { 200: { description: 'The state\'s uploads in progress, and the limits to plan with.', body: uploadSessionList } },
   }),
   uploadSession: row({
     route: 'states/{state}/upload-sessions/{sessionId}', methods: ['GET', 'DELETE'], policy: { kind: 'stateUpload' }, durableClient: false,
     params: { state: stateParam, sessionId: z.string() }, query: {}, handler: (clients) => sessionApi(clients).session,
+    answers: {
+      200: { description: 'The session: the parts held and those still missing.', body: uploadSession, method: 'GET' },
+      204: { description: 'Aborted: its parts are deleted.', method: 'DELETE' },
+      404: SESSION_NOT_FOUND,
+      409: 'Being committed: it can no longer be aborted.',
+    },
     audit: { requested: (request) => (request.method === 'DELETE' ? [request.params.sessionId ?? ''] : []) },
   }),
   uploadSessionPart: row({
     route: 'states/{state}/upload-sessions/{sessionId}/parts/{partNumber}', methods: ['PUT'], policy: { kind: 'stateUpload' }, durableClient: false,
     params: { state: stateParam, sessionId: z.string(), partNumber: z.string() }, query: {}, budget: 'uploadParts', handler: (clients) => sessionApi(clients).part,
+    requestBody: {
+      description: 'The part\'s bytes: `partBytes` long, but the last (`lastPartBytes`). Sent again, the last good one counts.',
+      content: { 'application/octet-stream': 'bytes' },
+      headers: { 'content-digest': { ...CONTENT_DIGEST_OPTIONAL, description: 'The part\'s SHA-256 (RFC 9530).', required: true } },
+    },
+    answers: {
+      200: { description: 'Held.', body: partReceived },
+      400: 'A part number out of range, a length that is not the part\'s, no or a malformed Content-Digest, bytes that do not match it, or a cut body: the part is not kept.',
+      404: SESSION_NOT_FOUND,
+      409: 'The session is being committed, or ended while the part arrived.',
+      411: 'No Content-Length.',
+    },
     audit: { requested: (request) => [request.params.sessionId ?? ''] },
   }),
   commitUploadSession: row({
     route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: true,
     params: { state: stateParam, sessionId: z.string() }, query: {}, handler: (clients) => sessionApi(clients).commit,
     audit: { requested: (request) => [request.params.sessionId ?? ''] },
+    answers: {
+      200: { description: 'Committed (asked again after the commit ran): the session, with `uploadId` and `statusUrl`.', body: uploadSession, headers: { location: 'The session\'s URL.' } },
+      202: {
+        description: 'Every part is there: the commit runs (whole-file SHA-256, then the copy). Read the session until it is `committed` (ingestion then starts from the file\'s BlobCreated event) or `failed`.',
+        body: uploadSession, headers: { location: 'The session\'s URL.', 'retry-after': 'Seconds until reading the session is worth it.' },
+      },
+      404: SESSION_NOT_FOUND,
+      409: 'Parts are missing (`missingParts` lists them), or the commit refused the file (its SHA-256 did not match: nothing is kept).',
+    },
   }),
   stateUploads: row({
     route: 'states/{state}/uploads', methods: ['GET'], policy: { kind: 'stateRead' }, durableClient: true,
     params: { state: stateParam }, query: { limit: intQuery('limit', 1, 100, 20) }, handler: stateUploads,
+    answers: { 200: { description: 'The state\'s uploads, newest first, the active one marked.', body: stateUploadList } },
   }),
   stateSummaries: row({
     route: 'states', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: true,
     params: {}, query: { uploads: intQuery('uploads', 0, 20, 0) }, handler: stateSummaries,
+    answers: { 200: { description: 'The states the caller may read, each with its active upload (and its newest uploads with `uploads=N`).', body: stateSummaryList } },
   }),
   uploadStatus: row({
     route: 'uploads/{uploadId?}', methods: ['GET'], policy: { kind: 'uploadRead' }, durableClient: true,
     params: { uploadId: uploadIdParam.optional() }, query: { blob: blobQuery }, handler: uploadStatus,
+    answers: { 200: { description: 'The upload\'s status.', body: uploadStatusBody }, 400: 'Neither an upload id nor `blob`.' },
   }),
   uploadErrors: row({
     route: 'uploads/{uploadId}/errors', methods: ['GET'], policy: { kind: 'uploadRead' }, durableClient: false,
     params: { uploadId: uploadIdParam }, query: { limit: intQuery('limit', 1, 1000, 100), after: rowErrorCursorQuery }, handler: uploadErrors,
+    answers: { 200: { description: 'A page of the upload\'s rejected rows, in line order.', body: rowErrorPage } },
   }),
   stateMatches: row({
     route: 'states/{state}/matches', methods: ['GET'], policy: { kind: 'stateMatchRecords' }, durableClient: false,
     params: { state: stateParam },
     query: { status: matchStatusQuery, limit: intQuery('limit', 1, 1000, 100), after: matchCursorQuery },
     handler: stateMatches, audit: { returned: matchesReturned },
+    answers: { 200: { description: 'A page of the state\'s match records, in match id order.', body: matchPage } },
   }),
   matchRecord: row({
     route: 'matches/{matchId}', methods: ['GET'], policy: { kind: 'matchRead' }, durableClient: false,
     params: { matchId: matchIdParam }, query: {}, handler: matchRecord,
     audit: { requested: (request) => [request.params.matchId ?? ''], returned: matchReturned },
+    answers: { 200: { description: 'The record as the caller\'s state sees it.', body: matchView, headers: { etag: ETAG } } },
   }),
   // A state records what it did about a match, on its own side (If-Match; the other state is notified).
   matchDisposition: row({
     route: 'matches/{matchId}/dispositions/{state}', methods: ['PATCH'], policy: { kind: 'matchSideWrite' }, durableClient: false,
     params: { matchId: matchIdParam, state: stateParam }, query: {}, handler: updateOwnDisposition,
     audit: { requested: (request) => [request.params.matchId ?? ''], returned: matchReturned },
+    requestBody: {
+      description: 'A JSON merge patch (RFC 7396) of the side\'s disposition: null clears a field.',
+      content: { 'application/merge-patch+json': dispositionPatch, 'application/json': dispositionPatch },
+      headers: { 'if-match': { description: 'The ETag of the record as read.', required: true, example: '"3"' } },
+    },
+    answers: {
+      200: { description: 'Changed (or already so): the record and its new ETag.', body: matchView, headers: { etag: ETAG } },
+      400: 'A body that is not JSON, or fields that break a rule: the detail names each field, never its value.',
+      409: 'The record is closed: an operator can reopen it.',
+      412: 'The record changed since it was read (the current ETag is sent), or If-Match is not an ETag.',
+      413: 'A body over 16 KiB.',
+      415: 'A body that is not JSON.',
+      428: 'No If-Match.',
+    },
   }),
   // An operator reopens a record its states closed: the one change a closed record takes, audited.
   matchReopen: row({
     route: 'matches/{matchId}/reopen', methods: ['POST'], policy: { kind: 'operator', admin: true }, durableClient: false,
     params: { matchId: matchIdParam }, query: {}, handler: reopen,
     audit: { requested: (request) => [request.params.matchId ?? ''] },
+    requestBody: {
+      description: 'Why it is reopened.', content: { 'application/json': reopenRequest },
+      headers: { 'if-match': { description: 'Optional: the ETag of the record as read.', required: false, example: '"3"' } },
+    },
+    answers: {
+      200: { description: 'Open again: its id, status and new ETag (never its participants).', body: reopened, headers: { etag: ETAG } },
+      400: 'No reason, or one that is not listed.',
+      409: 'Not closed by its states (open, or closed by an upload).',
+      412: 'The record changed since the If-Match given.',
+      413: 'A body over 16 KiB.',
+      415: 'A body that is not JSON.',
+    },
   }),
   // A caseworker checks applicants against the other states' active uploads; audited with the hits' ids and count.
   matchQuery: row({
     route: 'states/{state}/match-queries', methods: ['POST'], policy: { kind: 'stateMatchQuery' }, durableClient: false,
     params: { state: stateParam }, query: {}, handler: matchQuery, audit: { returned: queryReturned },
+    requestBody: { description: 'The applicants to check: 1 to 50 persons.', content: { 'application/json': matchQueryRequest } },
+    answers: {
+      200: { description: 'Each person\'s matches in the other states\' active uploads: one match record per hit, created or reused.', body: matchQueryAnswer },
+      400: 'A body that is not the JSON described: the detail names each position and rule, never a value.',
+      413: 'A body over 64 KiB.',
+      415: 'A body that is not JSON.',
+    },
   }),
   // Counts per state pair, no participant fields: an operator every pair, a state role the pairs of its states.
   matchPairs: row({
     route: 'matches', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: false, params: {}, query: {}, handler: matchPairs,
+    answers: { 200: { description: 'Counts per state pair: every pair for an operator, the pairs of its states for a state role.', body: matchPairList } },
   }),
   // Who read or changed which state's data: operators every state, a state role its own states (the handler filters).
   auditRecords: row({
     route: 'audit', methods: ['GET'], policy: { kind: 'ownStates' }, durableClient: false, params: {},
     query: { state: stateParam.optional(), from: timeQuery('from'), to: timeQuery('to'), after: auditCursorQuery, limit: intQuery('limit', 1, 500, 100) },
     handler: auditRecords, audit: { returned: auditRead },
+    answers: { 200: { description: 'A page of audit records, newest first.', body: auditPage }, 403: 'A state role asked for another state\'s records.' },
   }),
   // The operator console: an upload's orchestration as a timeline, and the actions an Operator.Admin may take on it.
   orchestration: row({
     route: 'uploads/{uploadId}/orchestration', methods: ['GET'], policy: { kind: 'operator', admin: false }, durableClient: true,
     params: { uploadId: uploadIdParam }, query: {}, handler: orchestration,
+    answers: {
+      200: { description: 'The upload\'s orchestration as a timeline of steps, and the actions it takes now.', body: orchestrationTimelineBody },
+      404: 'No orchestration history (never started, or purged).',
+    },
   }),
   orchestrationAction: row({
     route: 'uploads/{uploadId}/orchestration/{action}', methods: ['POST'], policy: { kind: 'operator', admin: true }, durableClient: true,
     params: { uploadId: uploadIdParam, action: consoleActionParam }, query: {}, handler: orchestrationAction,
     audit: { requested: (request) => [request.params.uploadId ?? ''] },
+    answers: {
+      202: { description: 'Asked of the orchestration.', body: orchestrationActionAccepted },
+      404: 'No orchestration to act on.',
+      409: 'The action does not apply to the orchestration\'s runtime status, or its history cannot be rewound.',
+      501: 'The storage provider of this host cannot rewind.',
+    },
   }),
   dashboard: row({
     route: 'dashboard/{*asset}', methods: ['GET'],
     policy: { kind: 'public', why: 'the page, its assets and its sign-in settings hold no data; every figure comes from the API' },
     durableClient: false, params: { asset: z.string().optional() }, query: {}, handler: dashboard,
+    answers: {
+      200: { description: 'The page, a script or style, or `config.json` (its sign-in settings).', body: dashboardConfig, media: ['text/html', 'text/css', 'text/javascript'] },
+      308: { description: 'The page is addressed as a directory: to `/api/dashboard/`.', headers: { location: 'The same path, with a slash.' } },
+      404: 'The dashboard has no such file.',
+    },
   }),
   // The OpenAPI document of this table (openApi.ts).
   openApi: row({
     route: 'openapi.json', methods: ['GET'], policy: { kind: 'public', why: 'the API\'s contract describes routes and holds no data' },
     durableClient: false, params: {}, query: {}, handler: openApi,
+    answers: { 200: { description: 'This document.', body: openApiBody } },
+  }),
+  // The events' contract (eventContracts.ts): each type's data schema, at the URL its events name as `dataschema`.
+  eventSchema: row({
+    route: 'event-schemas/{type}', methods: ['GET'], policy: { kind: 'public', why: 'a schema describes events and holds no data' },
+    durableClient: false, params: { type: eventTypeParam }, query: {}, handler: eventSchema,
+    answers: { 200: { description: 'The JSON Schema (2020-12) of the type\'s `data`.', body: jsonSchemaBody } },
+  }),
+  asyncApi: row({
+    route: 'asyncapi.json', methods: ['GET'], policy: { kind: 'public', why: 'the events\' contract describes the hub and holds no data' },
+    durableClient: false, params: {}, query: {}, handler: asyncApi,
+    answers: { 200: { description: 'The AsyncAPI 3.0 document of the `upload-events` hub.', body: asyncApiBody } },
   }),
 };
 

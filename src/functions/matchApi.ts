@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
 import { getMatch, type Jurisdiction, listNeedsAction, listStateMatches, matchPairCounts, type MatchStatus } from '../engine/index.js';
 import { json, matchNotFound } from './httpEncoders.js';
+import { matchPage, matchPairList, matchView } from './matchBodies.js';
 import { matchEtag } from './matchResolutionApi.js';
 
 /**
@@ -23,7 +24,7 @@ export function stateMatches({ db, settings }: Pick<AppClients, 'db' | 'settings
     const page = status === 'needs-action'
       ? await listNeedsAction(await db(), state, { days: settings().matchNeedsActionDays, limit, ...cursor })
       : await listStateMatches(await db(), state, { status, limit, ...cursor });
-    return json({ state, status, matches: page.matches, next: page.next });
+    return json(matchPage, { state, status, matches: page.matches, next: page.next });
   };
 }
 
@@ -34,7 +35,7 @@ export function matchRecord({ db }: Pick<AppClients, 'db'>) {
     // A caller holding both states sees it from the first of them.
     for (const state of caller.states) {
       const view = await getMatch(pool, matchId, state);
-      if (view) return { ...json(view), headers: { 'cache-control': 'no-store', etag: matchEtag(view.version) } };
+      if (view) return json(matchView, view, 200, { etag: matchEtag(view.version) });
     }
     return matchNotFound(); // purged between the edge's check and here
   };
@@ -43,5 +44,5 @@ export function matchRecord({ db }: Pick<AppClients, 'db'>) {
 /** GET /api/matches : open and closed records per state pair, counts only (an operator every pair). */
 export function matchPairs({ db }: Pick<AppClients, 'db'>) {
   return async ({ caller }: { caller: Principal }): Promise<HttpResponseInit> =>
-    json({ pairs: await matchPairCounts(await db(), caller.operator ? undefined : caller.states) });
+    json(matchPairList, { pairs: await matchPairCounts(await db(), caller.operator ? undefined : caller.states) });
 }

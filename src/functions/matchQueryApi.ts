@@ -3,6 +3,7 @@ import type { AppClients } from '../composition.js';
 import { type Jurisdiction, parseMatchQuery, runMatchQuery } from '../engine/index.js';
 import { json, problem } from './httpEncoders.js';
 import { readJsonBody } from './jsonBody.js';
+import { matchQueryAnswer } from './matchBodies.js';
 
 /** 50 persons of ~200 bytes each, with room for formatting. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -21,6 +22,6 @@ export function matchQuery({ db }: Pick<AppClients, 'db'>) {
     const answer = await runMatchQuery(await db(), state, parsed.persons, context.invocationId);
     const created = answer.results.reduce((total, result) => total + result.matches.filter((match) => match.created).length, 0);
     context.log(`match query: state=${state} persons=${parsed.persons.length} hits=${answer.hits} created=${created}`);
-    return json({ state, data: { results: answer.results } });
+    return json(matchQueryAnswer, { state, data: { results: answer.results } });
   };
 }

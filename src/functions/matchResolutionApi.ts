@@ -4,6 +4,7 @@ import type { AppClients } from '../composition.js';
 import { type FieldError, type Jurisdiction, parsePatch, REOPEN_REASONS, reopenMatch, updateDisposition } from '../engine/index.js';
 import { json, matchNotFound, problem } from './httpEncoders.js';
 import { readJsonBody } from './jsonBody.js';
+import { matchView, reopened } from './matchBodies.js';
 
 /** A disposition change is a few fields; 16 KiB leaves room for the longest free text many times over. */
 const MAX_BODY_BYTES = 16 * 1024;
@@ -45,7 +46,7 @@ export function updateOwnDisposition({ db, publishPendingEvents }: Pick<AppClien
       }
     }
     if (result.changed) await announce(publishPendingEvents, context);
-    return { ...json(result.view), headers: { 'cache-control': 'no-store', etag: matchEtag(result.view.version) } };
+    return json(matchView, result.view, 200, { etag: matchEtag(result.view.version) });
   };
 }
 
@@ -73,7 +74,7 @@ export function reopen({ db, publishPendingEvents }: Pick<AppClients, 'db' | 'pu
       return problem(409, 'Match not closed by its states', 'only a match its states closed (final dispositions or an invalid match) can be reopened');
     }
     await announce(publishPendingEvents, context);
-    return { ...json(result), headers: { 'cache-control': 'no-store', etag: matchEtag(result.version) } };
+    return json(reopened, { matchId: result.matchId, status: result.status, version: result.version }, 200, { etag: matchEtag(result.version) });
   };
 }
 

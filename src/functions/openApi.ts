@@ -1,48 +1,41 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import {
+  createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiRequestBodyObject, type ZodOpenApiResponseObject,
+  type ZodOpenApiResponsesObject,
+} from 'zod-openapi';
 // A cycle with the table, which names this handler: only functions cross it, and they run after both loaded.
-import { httpRoutes, STATE_POLICIES, type AccessPolicy, type AnyHttpRoute } from './httpRoutes.js';
+import { problemDetails } from './httpEncoders.js';
+import { httpRoutes, STATE_POLICIES, type AccessPolicy, type AnyHttpRoute, type Answer, type RequestBody } from './httpRoutes.js';
 
-/** RFC 9457 problem details: every refusal of the API. */
-const problemDetails = z
-  .object({
-    type: z.string().meta({ example: 'about:blank' }),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-  })
-  .meta({ id: 'ProblemDetails', description: 'RFC 9457 problem details.' });
-
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: problemDetails } } });
+const problem = (description: string): ZodOpenApiResponseObject => ({ description, content: { 'application/problem+json': { schema: problemDetails } } });
 
 /**
  * The OpenAPI 3.1 document of the API, derived from the route table: every row's path, method, access policy
  * (bearer token and the roles it needs), the decoders of its path and query (zod schemas: their types, ranges,
- * patterns and defaults) and the refusals its policy and decoders can answer. Built once per process.
+ * patterns and defaults), its request body, its answers (the schemas its handler's bodies are typed with) and the
+ * refusals its policy and decoders add. Built once per process.
  */
 export function openApiDocument(routes: Readonly<Record<string, AnyHttpRoute>>): ReturnType<typeof createDocument> {
   const paths: ZodOpenApiPathsObject = {};
   for (const [name, route] of Object.entries(routes)) {
-    // OpenAPI path parameters are required: an optional one (`{uploadId?}`) gives the path with and without it.
-    const templates = /\{\w+\?\}/.test(route.route)
-      ? [route.route.replace(/\{(\w+)\?\}/g, '{$1}'), route.route.replace(/\/?\{\w+\?\}/g, '')]
-      : [route.route.replace(/\{\*(\w+)\}/g, '{$1}')];
-    templates.forEach((template, variant) => {
+    templatesOf(route).forEach(([template, variant]) => {
       const inPath = new Set([...template.matchAll(/\{(\w+)\}/g)].map((match) => match[1]!));
       const params = Object.fromEntries(Object.entries(route.params).filter(([key]) => inPath.has(key)).map(([key, schema]) => [key, unwrapOptional(schema)]));
       const item = (paths[`/api/${template}`] ??= {}) as Record<string, ZodOpenApiOperationObject>;
+      const decodes = Object.keys(params).length + Object.keys(route.query).length > 0;
       for (const method of route.methods) {
         // Operation ids are unique: a second path or method of a row is named after it too.
-        const suffix = `${variant === 0 ? '' : 'ByQuery'}${route.methods.length > 1 ? method[0] + method.slice(1).toLowerCase() : ''}`;
+        const suffix = `${variant}${route.methods.length > 1 ? method[0] + method.slice(1).toLowerCase() : ''}`;
+        const body = method === 'GET' || method === 'DELETE' ? undefined : route.requestBody;
         item[method.toLowerCase()] = {
           operationId: `${name}${suffix}`,
           'x-function': name,
           summary: summaryOf(route),
-          requestParams: { path: z.object(params), query: z.object(route.query) },
-          security: route.policy.kind === 'public' ? [] : [{ bearer: [] }],
-          ...(name === CSV_UPLOAD ? { requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } } } } } : {}),
-          responses: responsesOf(name, route, Object.keys(params).length + Object.keys(route.query).length > 0),
+          requestParams: { path: z.object(params), query: z.object(route.query), ...(body?.headers ? { header: headerParams(body.headers) } : {}) },
+          security: securityOf(route.policy),
+          ...(body ? { requestBody: requestBodyOf(body) } : {}),
+          responses: responsesOf(route, method, decodes),
         };
       }
     });
@@ -52,7 +45,9 @@ export function openApiDocument(routes: Readonly<Record<string, AnyHttpRoute>>):
     info: {
       title: 'bulkflow',
       version: '0.1.0',
-      description: 'Participant CSV uploads, their status and row errors, and the match records between states.',
+      description:
+        'Participant CSV uploads, their status and row errors, and the match records between states. Every refusal is an RFC 9457 problem detail. ' +
+        'The events the app publishes are described by /api/asyncapi.json, their data by /api/event-schemas/{type}.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: '/' }],
@@ -63,7 +58,10 @@ export function openApiDocument(routes: Readonly<Record<string, AnyHttpRoute>>):
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: 'An Entra ID access token for the app registration; its roles are State.XX (one per state), Operator.Read and Operator.Admin.',
+          description:
+            'An Entra ID access token for the app registration. Its app roles: `State.XX` (one per state: its uploads, status and match records), ' +
+            '`Operator.Read` (every state\'s status and counts, never participants) and `Operator.Admin` (also the console\'s actions and reopening a match). ' +
+            'Each operation lists the roles that may call it, any one of them sufficing; `State.XX` is the state of its path.',
         },
       },
     },
@@ -71,27 +69,99 @@ export function openApiDocument(routes: Readonly<Record<string, AnyHttpRoute>>):
   });
 }
 
-/** The one route whose request body is documented so far: the CSV itself. */
-const CSV_UPLOAD = 'uploadFile';
+/**
+ * The OpenAPI paths of a route and the suffix of their operation ids. OpenAPI path parameters are required: an
+ * optional one (`{uploadId?}`) gives the path with and without it; an optional catch-all (`{*asset}`) the path with
+ * it, its directory (`dashboard/`) and the bare name the host redirects from.
+ */
+function templatesOf(route: AnyHttpRoute): Array<[string, string]> {
+  const optional = /\{(\w+)\?\}/.exec(route.route);
+  if (optional) return [[route.route.replace(optional[0], `{${optional[1]!}}`), ''], [route.route.replace(`/${optional[0]}`, ''), 'ByQuery']];
+  const catchAll = /\{\*(\w+)\}/.exec(route.route);
+  if (!catchAll) return [[route.route, '']];
+  const template = route.route.replace(catchAll[0], `{${catchAll[1]!}}`);
+  if (!(route.params[catchAll[1]!] instanceof z.ZodOptional)) return [[template, '']];
+  const directory = route.route.replace(catchAll[0], '');
+  return [[template, ''], [directory, 'Index'], [directory.replace(/\/$/, ''), 'Root']];
+}
 
-/** The answers a row can give: its success, then the refusals of the edge, its decoders and its policy. */
-function responsesOf(name: string, route: AnyHttpRoute, decodes: boolean): ZodOpenApiResponsesObject {
+/** The roles that may call a route (OpenAPI 3.1: role names in the requirement of a non-OAuth scheme); any one suffices. */
+function securityOf(policy: AccessPolicy): Array<Record<string, string[]>> {
+  const state = ['State.XX'];
+  const roles: Record<AccessPolicy['kind'], string[][]> = {
+    public: [],
+    ownStates: [state, ['Operator.Read'], ['Operator.Admin']],
+    stateRead: [state, ['Operator.Read'], ['Operator.Admin']],
+    uploadRead: [state, ['Operator.Read'], ['Operator.Admin']],
+    stateUpload: [state],
+    stateMatchRecords: [state],
+    matchRead: [state],
+    matchSideWrite: [state],
+    stateMatchQuery: [state],
+    operator: policy.kind === 'operator' && policy.admin ? [['Operator.Admin']] : [['Operator.Read'], ['Operator.Admin']],
+  };
+  return roles[policy.kind].map((needed) => ({ bearer: needed }));
+}
+
+function headerParams(headers: NonNullable<RequestBody['headers']>) {
+  return z.object(Object.fromEntries(Object.entries(headers).map(([name, header]) => {
+    const schema = z.string().meta({ description: header.description, ...(header.example ? { example: header.example } : {}) });
+    return [name, header.required ? schema : schema.optional()];
+  })));
+}
+
+function requestBodyOf(body: RequestBody): ZodOpenApiRequestBodyObject {
+  return {
+    required: true,
+    description: body.description,
+    content: Object.fromEntries(Object.entries(body.content).map(([media, schema]) => [media, { schema: schema === 'bytes' ? { type: 'string', contentMediaType: media } : schema }])),
+  };
+}
+
+/** The answers of one method of a row: its own, then the refusals of the edge, its decoders and its policy. */
+function responsesOf(route: AnyHttpRoute, method: string, decodes: boolean): ZodOpenApiResponsesObject {
   const { kind } = route.policy;
-  const responses: ZodOpenApiResponsesObject = name === CSV_UPLOAD
-    ? { '202': { description: 'Accepted: the file is stored; its upload id, instance id and status URL.' } }
-    : { '200': { description: 'OK' } };
-  if (decodes) responses['400'] = problem('A path or query value the route cannot read; the detail names the parameter.');
-  if (kind === 'public') return responses;
-  responses['401'] = problem('No valid bearer token.');
-  responses['403'] = problem(STATE_POLICIES.has(kind) || kind === 'operator' || kind === 'matchSideWrite' ? 'No bulkflow role, or none that allows this.' : 'No bulkflow role.');
-  if (['uploadRead', 'matchRead', 'matchSideWrite', 'operator'].includes(kind)) responses['404'] = problem('No such record among those the caller may read.');
-  if (name === CSV_UPLOAD) {
-    responses['411'] = problem('No Content-Length.');
-    responses['413'] = problem('Larger than the largest file accepted.');
+  const refusals = new Map<number, string[]>();
+  const refuse = (status: number, description: string) => refusals.set(status, [...(refusals.get(status) ?? []), description]);
+  const responses: ZodOpenApiResponsesObject = {};
+  for (const [status, answer] of Object.entries(route.answers)) {
+    if (typeof answer === 'string') refuse(Number(status), answer);
+    else if (!answer.method || answer.method === method) responses[status as `${1 | 2 | 3}${string}`] = answerOf(answer);
   }
-  responses['429'] = problem('Over the per-caller rate limit; see Retry-After.');
-  if (route.audit) responses['503'] = problem('The audit record could not be written: nothing is returned.');
+  if (decodes) refuse(400, 'A path or query value the route cannot read: the detail names the parameter.');
+  if (kind !== 'public') {
+    refuse(401, 'No valid bearer token (WWW-Authenticate says why).');
+    refuse(403, STATE_POLICIES.has(kind) || kind === 'operator' || kind === 'matchSideWrite' ? 'No bulkflow role, or none that allows this.' : 'No bulkflow role.');
+    if (['uploadRead', 'matchRead', 'matchSideWrite', 'operator'].includes(kind)) refuse(404, 'No such record among those the caller may read.');
+    refuse(429, 'Over the per-caller rate limit: Retry-After says when to try again.');
+    if (route.audit) refuse(503, 'The audit record could not be written: nothing is returned.');
+  }
+  for (const status of [...refusals.keys()].sort((a, b) => a - b)) {
+    const response = problem(refusals.get(status)!.join(' Or: '));
+    const header = REFUSAL_HEADERS[status];
+    responses[String(status) as `4${string}`] = header ? { ...response, headers: { [header[0]]: { description: header[1], required: true, schema: { type: 'string' } } } } : response;
+  }
   return responses;
+}
+
+/** The header a refusal of the edge always carries. */
+const REFUSAL_HEADERS: Record<number, [string, string]> = {
+  401: ['www-authenticate', 'The Bearer challenge, with the reason the token was refused.'],
+  429: ['retry-after', 'Seconds until the caller\'s budget allows another request.'],
+};
+
+function answerOf(answer: Exclude<Answer, string>): ZodOpenApiResponseObject {
+  const content = {
+    ...(answer.body ? { 'application/json': { schema: answer.body } } : {}),
+    ...Object.fromEntries((answer.media ?? []).map((media) => [media, { schema: { type: 'string' as const } }])),
+  };
+  return {
+    description: answer.description,
+    ...(Object.keys(content).length > 0 ? { content } : {}),
+    ...(answer.headers
+      ? { headers: Object.fromEntries(Object.entries(answer.headers).map(([name, description]) => [name, { description, required: true, schema: { type: 'string' as const } }])) }
+      : {}),
+  };
 }
 
 const SUMMARIES: Record<AccessPolicy['kind'], string> = {

@@ -5,6 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import { instanceIdOf, type UploadRef } from '../engine/index.js';
 import { orchestrationTimeline, type HistoryEvent } from '../status/orchestrationTimeline.js';
 import { json, problem } from './httpEncoders.js';
+import { orchestrationActionAccepted, orchestrationTimelineBody } from './operationsBodies.js';
 
 /** The actions an Operator.Admin may take, and the runtime states each applies to (anything else: 409). */
 export const consoleActions = {
@@ -46,7 +47,7 @@ export function orchestration() {
     if (!status) return problem(404, 'No orchestration', 'this upload has no orchestration history (never started, or purged after DURABLE_HISTORY_RETENTION_DAYS)');
     const timeline = orchestrationTimeline(status.historyEvents ?? []);
     const failure = status.runtimeStatus === 'Failed' && typeof status.output === 'string' ? status.output : timeline.failure;
-    return json({
+    return json(orchestrationTimelineBody, {
       instanceId,
       runtimeStatus: status.runtimeStatus,
       createdTime: status.createdTime,
@@ -97,7 +98,7 @@ export function orchestrationAction() {
         await restartSameId(client, instanceId);
         break;
     }
-    return json({ instanceId, action, runtimeStatusBefore: status.runtimeStatus }, 202);
+    return json(orchestrationActionAccepted, { instanceId, action, runtimeStatusBefore: status.runtimeStatus }, 202);
   };
 }
 

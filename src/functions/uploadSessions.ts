@@ -13,6 +13,7 @@ import { functionNames, triggerContracts } from '../functionNames.js';
 import type { SessionRef } from '../ingestContracts.js';
 import { missingParts, verifyAndPublish } from './sessionPublish.js';
 import { json, problem } from './httpEncoders.js';
+import { partReceived, uploadAccepted, uploadSession, uploadSessionList } from './uploadBodies.js';
 
 /** A file name the blob path, logs and the dashboard can carry as is: no path, no spaces, no control characters. */
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,195}\.csv$/i;
@@ -157,7 +158,7 @@ async function commitInline(deps: UploadSessionDeps, session: UploadSession, req
   await endSession(pool, session.id);
   await discardStaged(deps, session, context);
   const accepted = acceptedBody(outcome.uploadId, request);
-  return { status: 202, headers: { location: accepted.statusUrl, 'cache-control': 'no-store' }, jsonBody: accepted };
+  return json(uploadAccepted, accepted, 202, { location: accepted.statusUrl });
 }
 
 /** The durable instance that verifies and stores one session (its id, so a second start finds the first). */
@@ -261,7 +262,7 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
       const { session } = opened;
       context.log(`upload session opened: session=${session.id} client=${caller.clientId} state=${session.state} bytes=${session.size}`);
       const described = describe(session, [], abandonHours, request);
-      return { status: 201, headers: { location: described.url, 'cache-control': 'no-store' }, jsonBody: described };
+      return json(uploadSession, described, 201, { location: described.url });
     }),
 
     /**
@@ -273,13 +274,13 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
       const sessions = await listSessions(pool, params.state);
       const { abandonHours, partBytes, maxBytes } = deps.limits();
       const described = await Promise.all(sessions.filter((s) => !s.single).map(async (s) => describe(s, await receivedParts(pool, s.id), abandonHours, request)));
-      return json({ partBytes, maxBytes, abandonHours, sessions: described });
+      return json(uploadSessionList, { partBytes, maxBytes, abandonHours, sessions: described });
     }),
 
     /** GET …/upload-sessions/{sessionId}: where to resume; DELETE: abort (the staged parts are deleted) → 204. */
     session: answering(async (call: SessionCall) => {
       const session = await sessionOf(call);
-      if (call.request.method !== 'DELETE') return json(describe(session, await receivedParts(await deps.db(), session.id), deps.limits().abandonHours, call.request));
+      if (call.request.method !== 'DELETE') return json(uploadSession, describe(session, await receivedParts(await deps.db(), session.id), deps.limits().abandonHours, call.request));
       if (session.status === 'verifying') throw new Refusal(problem(409, 'Commit in progress', 'this upload is being committed and can no longer be aborted'));
       // A finished session only goes from the list; its file (if committed) stays.
       await endSession(await deps.db(), session.id);
@@ -311,7 +312,7 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
         if (now?.status !== 'verifying') await deps.staged.discard(session.state, session.id);
         throw new Refusal(problem(409, 'Upload session ended', 'the session was committed, aborted or expired while this part arrived'));
       }
-      return json({ number: partNumber, bytes: part.bytes, sha256: part.sha256.toString('base64') });
+      return json(partReceived, { number: partNumber, bytes: part.bytes, sha256: part.sha256.toString('base64') });
     }),
 
     /**
@@ -335,8 +336,7 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
         call.context.log(`upload session committing: session=${session.id} state=${session.state.toUpperCase()} bytes=${session.size}`);
       }
       const described = describe(session, await receivedParts(pool, session.id), deps.limits().abandonHours, call.request);
-      const headers = { location: described.url, 'cache-control': 'no-store', ...(session.status === 'verifying' ? { 'retry-after': '2' } : {}) };
-      return { status: session.status === 'committed' ? 200 : 202, headers, jsonBody: described };
+      return json(uploadSession, described, session.status === 'committed' ? 200 : 202, { location: described.url, ...(session.status === 'verifying' ? { 'retry-after': '2' } : {}) });
     }),
   };
 }

@@ -8,8 +8,9 @@ import {
 import type { AppClients } from '../composition.js';
 import type { UploadProgressState } from '../entities/uploadProgress.js';
 import { functionNames } from '../functionNames.js';
-import { statusBody, type UploadStatusBody } from '../status/statusBody.js';
+import { statusBody, uploadStatusBody, type UploadStatusBody } from '../status/statusBody.js';
 import { json, problem, uploadNotFound } from './httpEncoders.js';
+import { rowErrorPage, stateSummaryList, stateUploadList } from './uploadBodies.js';
 
 /**
  * The upload status API: one upload, its rejected rows, a state's uploads, the states. Every handler runs behind
@@ -23,7 +24,7 @@ export function uploadStatus({ db }: Pick<AppClients, 'db'>) {
     if (!ref) return problem(400, 'Bad request', 'give an upload id in the path or a blob name as ?blob=ca/file.csv');
     const view = await getUpload(await db(), ref);
     if (!view) return uploadNotFound();
-    return json(statusBody(view, await liveProgress(client, view.uploadId), new Date()));
+    return json(uploadStatusBody, statusBody(view, await liveProgress(client, view.uploadId), new Date()));
   };
 }
 
@@ -34,7 +35,7 @@ export function uploadErrors({ db }: Pick<AppClients, 'db'>) {
     const view = await getUpload(pool, params.uploadId);
     if (!view) return uploadNotFound();
     const page = await listRowErrors(pool, view.uploadId, { limit: query.limit, ...(query.after ? { after: query.after } : {}) });
-    return json({
+    return json(rowErrorPage, {
       uploadId: view.uploadId,
       rowsRejected: view.rowsRejected,
       errorCounts: view.errorCounts,
@@ -48,7 +49,7 @@ export function uploadErrors({ db }: Pick<AppClients, 'db'>) {
 export function stateUploads({ db }: Pick<AppClients, 'db'>) {
   return async ({ params: { state }, query, client }: { params: { state: Jurisdiction }; query: { limit: number }; client: DurableClient }): Promise<HttpResponseInit> => {
     const uploads = await withLiveProgress(client, await listStateUploads(await db(), state, query.limit));
-    return json({ state, activeUploadId: uploads.find((u) => u.isActive)?.uploadId ?? null, uploads });
+    return json(stateUploadList, { state, activeUploadId: uploads.find((u) => u.isActive)?.uploadId ?? null, uploads });
   };
 }
 
@@ -61,12 +62,12 @@ export function stateSummaries({ db }: Pick<AppClients, 'db'>) {
   return async ({ caller, query, client }: { caller: Principal; query: { uploads: number }; client: DurableClient }): Promise<HttpResponseInit> => {
     const pool = await db();
     const states = await listStates(pool, caller.operator ? {} : { only: caller.states });
-    if (query.uploads === 0) return json({ states });
+    if (query.uploads === 0) return json(stateSummaryList, { states });
     const withUploads = await Promise.all(states.map(async (summary) => ({
       ...summary,
       recentUploads: summary.uploads === 0 ? [] : await withLiveProgress(client, await listStateUploads(pool, summary.state, query.uploads)),
     })));
-    return json({ states: withUploads });
+    return json(stateSummaryList, { states: withUploads });
   };
 }
 

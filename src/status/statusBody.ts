@@ -1,29 +1,38 @@
-import { identityOf, instanceIdOf, isFinal, type UploadStatus, type UploadView } from '../engine/index.js';
+import { z } from 'zod';
+import { identityOf, instanceIdOf, isFinal, UPLOAD_STATUSES, type UploadView } from '../engine/index.js';
 import type { UploadProgressState } from '../entities/uploadProgress.js';
 
+const count = z.number().int().min(0);
+const time = z.iso.datetime();
+
 /** What the status API, the dashboard and the CLI show for one upload: ids, counts and times only. */
-export interface UploadStatusBody {
-  uploadId: string;
-  instanceId: string;
-  state: string;
-  /** The blob's name in the uploads container, `ca/file.csv` (what `?blob=` takes). */
-  blobName: string;
-  status: UploadStatus;
-  isActive: boolean;
-  rowsTotal: number | null;
-  rowsCommitted: number;
-  rowsRejected: number;
-  chunksDone: number;
-  chunksTotal: number;
-  percent: number;
-  startedAt: string;
-  completedAt: string | null;
-  rowsPerSecond: number | null;
-  error: UploadView['error'];
-  errorCounts: Record<string, number>;
-  warnings: UploadView['warnings'];
-  links: { self: string; errors: string; orchestration: string };
-}
+export const uploadStatusBody = z
+  .object({
+    uploadId: z.string().meta({ example: 'ca-0123456789abcdef0123' }),
+    instanceId: z.string().meta({ description: 'The ingest orchestration\'s instance id.', example: 'ingest-ca-0123456789abcdef0123' }),
+    state: z.string().meta({ example: 'CA' }),
+    blobName: z.string().meta({ description: 'The blob\'s name in the uploads container (what `?blob=` takes).', example: 'ca/participants.csv' }),
+    status: z.enum(UPLOAD_STATUSES),
+    isActive: z.boolean().meta({ description: 'The state\'s active upload: the one matches are found against.' }),
+    rowsTotal: count.nullable().meta({ description: 'Known once the file is planned.' }),
+    rowsCommitted: count,
+    rowsRejected: count,
+    chunksDone: count,
+    chunksTotal: count,
+    percent: z.number().min(0).max(100),
+    startedAt: time,
+    completedAt: time.nullable(),
+    rowsPerSecond: count.nullable(),
+    error: z
+      .object({ code: z.string(), message: z.string(), line: z.number().int().nullable() })
+      .nullable()
+      .meta({ description: 'Why the whole file was refused (failed uploads).' }),
+    errorCounts: z.record(z.string(), count).meta({ description: 'Rejected rows by error code.' }),
+    warnings: z.array(z.object({ code: z.literal('unknown_column'), column: z.string() })),
+    links: z.object({ self: z.string(), errors: z.string(), orchestration: z.string() }),
+  })
+  .meta({ id: 'UploadStatus', description: 'One upload: ids, counts and times, never row values.' });
+export type UploadStatusBody = z.output<typeof uploadStatusBody>;
 
 /**
  * Combines the database (the truth once final, and the committed-chunk ledger while running) with the progress

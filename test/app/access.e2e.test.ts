@@ -5,6 +5,7 @@ import { httpRoutes, type HttpFunctionName } from '../../src/functions/httpRoute
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
 import { CSV_HEADER, finalStatus, hashOf, validRows } from '../support/uploads.js';
+import { checkedFetch } from '../support/contract.js';
 
 type Who = 'stateA' | 'stateB' | 'operator' | 'none' | 'expired' | 'tampered' | 'wrongAudience';
 const WHO: Who[] = ['stateA', 'stateB', 'operator', 'none', 'expired', 'tampered', 'wrongAudience'];
@@ -57,7 +58,7 @@ describe('access to every route', () => {
   const call = (who: Who, path: string, init: RequestInit = {}) => {
     const token = tokens[who];
     const headers = { ...(init.headers as Record<string, string> | undefined), ...(token ? { authorization: `Bearer ${token}` } : {}) };
-    return fetch(`${t.url}${path}`, { ...init, headers });
+    return checkedFetch(`${t.url}${path}`, { ...init, headers });
   };
   const small = `${CSV_HEADER}\n${validRows(10_000, 10_003)}`;
   // A resumable upload of state A's, opened in beforeAll: the matrix reads it, sends its one part and commits it.
@@ -111,6 +112,8 @@ describe('access to every route', () => {
     { fn: 'dashboard', label: 'dashboard page', path: () => '/api/dashboard/', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
     { fn: 'dashboard', label: 'dashboard sign-in settings', path: () => '/api/dashboard/config.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
     { fn: 'openApi', label: 'the OpenAPI document', path: () => '/api/openapi.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
+    { fn: 'asyncApi', label: 'the AsyncAPI document', path: () => '/api/asyncapi.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
+    { fn: 'eventSchema', label: 'an event\'s data schema', path: () => '/api/event-schemas/gov.bulkflow.upload.completed', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
   ];
 
   it('covers every route in the table', () => {

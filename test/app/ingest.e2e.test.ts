@@ -4,6 +4,7 @@ import { generateParticipantsCsv } from '../../bench/generate.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { useTestStack, waitFor } from '../support/localStack.js';
 import { finalStatus } from '../support/uploads.js';
+import { checkedFetch } from '../support/contract.js';
 
 describe('ingest end to end through the local host', () => {
   const t = useTestStack({ INGEST_CHUNK_BYTES: String(1 << 20) });
@@ -43,7 +44,7 @@ describe('ingest end to end through the local host', () => {
 
     // The orchestration finishes after activation: it still publishes the completion event.
     const instance = await waitFor('the orchestration to complete', async () => {
-      const body = (await (await fetch(`${t.url}${status.links.orchestration}`)).json()) as { runtimeStatus: string; output: { status: string } };
+      const body = (await (await checkedFetch(`${t.url}${status.links.orchestration}`)).json()) as { runtimeStatus: string; output: { status: string } };
       return body.runtimeStatus === 'Running' || body.runtimeStatus === 'Pending' ? undefined : body;
     });
     expect(instance.runtimeStatus).toBe('Completed');
@@ -60,14 +61,14 @@ describe('ingest end to end through the local host', () => {
       eventType: 'Microsoft.Storage.BlobCreated', eventTime: new Date().toISOString(), dataVersion: '', metadataVersion: '1',
       data: { api: 'PutBlob', eTag: uploaded.etag, contentLength: 1, url: blob.url, blobType: 'BlockBlob' },
     };
-    const deliver = () => fetch(`${t.url}/runtime/webhooks/EventGrid?functionName=blobCreatedStarter`, {
+    const deliver = () => checkedFetch(`${t.url}/runtime/webhooks/EventGrid?functionName=blobCreatedStarter`, {
       method: 'POST', headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' }, body: JSON.stringify([event]),
     });
     const first = await Promise.all(Array.from({ length: 10 }, deliver));
     expect(first.map((r) => r.status).every((s) => s >= 200 && s < 300)).toBe(true);
     const status = await finalStatus(t, 'tx/dup.csv');
     const instance = async () =>
-      (await fetch(`${t.url}/runtime/webhooks/durabletask/instances/${status.instanceId}`)).json() as Promise<{ runtimeStatus: string; createdTime: string; output: unknown }>;
+      (await checkedFetch(`${t.url}/runtime/webhooks/durabletask/instances/${status.instanceId}`)).json() as Promise<{ runtimeStatus: string; createdTime: string; output: unknown }>;
     // The upload is final before its orchestration is (it still publishes the completion event).
     const finished = await waitFor('the orchestration to complete', async () => {
       const current = await instance();
@@ -85,7 +86,7 @@ describe('ingest end to end through the local host', () => {
       `SELECT count(*)::int AS n, count(DISTINCT participant_id)::int AS d FROM bulkflow.active_participants WHERE state = 'TX'`,
     );
     expect(rows.rows[0]).toEqual({ n: 5_000, d: 5_000 });
-    const list = await fetch(`${t.url}/runtime/webhooks/durabletask/instances?instanceIdPrefix=ingest-tx-`);
+    const list = await checkedFetch(`${t.url}/runtime/webhooks/durabletask/instances?instanceIdPrefix=ingest-tx-`);
     const instances = (await list.json()) as Array<{ instanceId: string }>;
     expect(instances.map((i) => i.instanceId)).toEqual([status.instanceId]);
   });

@@ -75,7 +75,7 @@ describe('upload lifecycle through the local host', () => {
     await t.pool.query('UPDATE bulkflow.outbox SET published_at = NULL WHERE id = $1', [`${pa.uploadId}.completed`]);
     const producer = new EventHubProducerClient(t.stack.settings.EventHubConnection!, 'upload-events');
     try {
-      await publishPendingEvents(t.pool, () => producer);
+      await publishPendingEvents(t.pool, () => producer, new URL(t.url).host);
     } finally {
       await producer.close();
     }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MatchView, PairCount } from '../../src/engine/matchReads.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
 import { CSV_HEADER, finalStatus, hashOf, putBlob } from '../support/uploads.js';
+import { checkedFetch } from '../support/contract.js';
 
 type Who = 'ca' | 'tx' | 'nv' | 'operator' | 'none';
 const WHO: Who[] = ['ca', 'tx', 'nv', 'operator', 'none'];
@@ -22,7 +23,7 @@ describe('match records through the API', () => {
 
   const call = (who: Who, path: string) => {
     const token = tokens[who];
-    return fetch(`${t.url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    return checkedFetch(`${t.url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   };
   const body = async <T>(who: Who, path: string): Promise<T> => {
     const response = await call(who, path);

@@ -5,6 +5,7 @@ import type { MatchView } from '../../src/engine/matchReads.js';
 import { readHub } from '../support/eventHub.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
 import { CSV_HEADER, finalStatus, hashOf, putBlob } from '../support/uploads.js';
+import { checkedFetch } from '../support/contract.js';
 
 type Who = 'ca' | 'tx' | 'nv' | 'az' | 'operator' | 'admin';
 
@@ -31,7 +32,7 @@ describe('match resolution and real-time queries through the API', () => {
   let record: MatchView;
 
   const call = async (who: Who, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const response = await fetch(`${t.url}${path}`, {
+    const response = await checkedFetch(`${t.url}${path}`, {
       method,
       headers: { authorization: `Bearer ${tokens[who]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
@@ -128,7 +129,7 @@ describe('match resolution and real-time queries through the API', () => {
       const reopened = await call('admin', 'POST', `/api/matches/${record.matchId}/reopen`, { reason: 'state_request' });
       expect(reopened.status, reopened.text).toBe(200);
       // An operator learns the status and version, never the participants.
-      expect(reopened.json()).toEqual({ ok: true, matchId: record.matchId, status: 'open', version: 5 });
+      expect(reopened.json()).toEqual({ matchId: record.matchId, status: 'open', version: 5 });
       expect((await call('admin', 'POST', `/api/matches/${record.matchId}/reopen`, { reason: 'state_request' })).status).toBe(409);
       // The operator's action is in the audit trail: who, which record, the outcome.
       const { rows } = await t.pool.query(`SELECT route, method, object_ids, outcome FROM bulkflow.audit_records WHERE route = 'matchReopen' ORDER BY id`);
@@ -236,7 +237,7 @@ describe('match resolution and real-time queries through the API', () => {
       const body = { data: [{ lds_hash: hashOf(25) }] };
       expect((await query('ca', 'AZ', body)).status).toBe(403);
       expect((await query('operator', 'AZ', body)).status).toBe(403);
-      const anonymous = await fetch(`${t.url}/api/states/AZ/match-queries`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      const anonymous = await checkedFetch(`${t.url}/api/states/AZ/match-queries`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
       expect(anonymous.status).toBe(401);
     });
   });

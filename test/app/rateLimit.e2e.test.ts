@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/src/freePort.js';
 import { spawnHost, stopHost, waitForOutput, type HostProcess } from '../../local/src/hostProcess.js';
 import { startTestStack, type TestStack } from '../support/localStack.js';
+import { checkedFetch } from '../support/contract.js';
 
 /** The per-caller limit holds across scaled-out instances: two hosts in two processes (this one and a child), one database. */
 describe('API rate limit per caller', () => {
@@ -24,7 +25,7 @@ describe('API rate limit per caller', () => {
 
   it('lets 60 requests a minute through, split over two hosts, and answers the 61st with 429 and Retry-After', async () => {
     const token = await t.token({ states: ['CA'], clientId: 'ca-limited', callerId: 'ca-limited' });
-    const get = (url: string) => fetch(`${url}/api/states`, { headers: { authorization: `Bearer ${token}` } });
+    const get = (url: string) => checkedFetch(`${url}/api/states`, { headers: { authorization: `Bearer ${token}` } });
     const statuses: number[] = [];
     for (let i = 0; i < 60; i++) statuses.push((await get(i % 2 ? secondUrl : t.url)).status);
     expect(statuses).toEqual(Array(60).fill(200));
@@ -38,6 +39,6 @@ describe('API rate limit per caller', () => {
     }
     // Another caller has its own budget.
     const other = await t.token({ states: ['TX'], clientId: 'tx-system', callerId: 'tx-system' });
-    expect((await fetch(`${secondUrl}/api/states`, { headers: { authorization: `Bearer ${other}` } })).status).toBe(200);
+    expect((await checkedFetch(`${secondUrl}/api/states`, { headers: { authorization: `Bearer ${other}` } })).status).toBe(200);
   });
 });

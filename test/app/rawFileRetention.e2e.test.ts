@@ -3,6 +3,7 @@ import { functionNames } from '../../src/functionNames.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { useTestStack, waitFor } from '../support/localStack.js';
 import { allRowErrors, CSV_HEADER, finalStatus, getJson, putBlob, validRows } from '../support/uploads.js';
+import { checkedFetch } from '../support/contract.js';
 
 /**
  * Raw uploads are personal data: each file is deleted from storage when its upload is final (complete, failed or
@@ -20,7 +21,7 @@ describe('raw file retention (UPLOAD_BLOB_RETENTION_HOURS=0)', () => {
       .blob_deleted_at;
   const orchestration = (status: UploadStatusBody) =>
     waitFor('the orchestration to finish', async () => {
-      const body = (await (await fetch(`${t.url}${status.links.orchestration}?showHistory=true`)).json()) as {
+      const body = (await (await checkedFetch(`${t.url}${status.links.orchestration}?showHistory=true`)).json()) as {
         runtimeStatus: string;
         output: { status: string };
         historyEvents: Array<{ EventType: string; FunctionName?: string }>;
@@ -49,17 +50,17 @@ describe('raw file retention (UPLOAD_BLOB_RETENTION_HOURS=0)', () => {
       data: { api: 'PutBlob', eTag: etag, contentLength: 1, url: blob.url, blobType: 'BlockBlob' },
     };
     const deliver = () =>
-      fetch(`${t.url}/runtime/webhooks/EventGrid?functionName=${functionNames.blobCreatedStarter}`, {
+      checkedFetch(`${t.url}/runtime/webhooks/EventGrid?functionName=${functionNames.blobCreatedStarter}`, {
         method: 'POST', headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' }, body: JSON.stringify([event]),
       });
     expect((await deliver()).status).toBeLessThan(300);
 
     // A late event after the history was purged starts the orchestration again: it finds the final upload and ends
     // at once, without reading the missing file or failing anything.
-    expect((await fetch(`${t.url}/runtime/webhooks/durabletask/instances/${status.instanceId}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await checkedFetch(`${t.url}/runtime/webhooks/durabletask/instances/${status.instanceId}`, { method: 'DELETE' })).status).toBe(200);
     expect((await deliver()).status).toBeLessThan(300);
     const again = await waitFor('the late event\'s orchestration', async () => {
-      const response = await fetch(`${t.url}${status.links.orchestration}`);
+      const response = await checkedFetch(`${t.url}${status.links.orchestration}`);
       if (response.status === 404) return undefined;
       const body = (await response.json()) as { runtimeStatus: string; output: { status: string; chunksTotal: number } };
       return body.runtimeStatus === 'Completed' || body.runtimeStatus === 'Failed' ? body : undefined;

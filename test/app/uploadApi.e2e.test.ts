@@ -8,6 +8,7 @@ import { uploadFile } from '../../local/src/cli/partsUpload.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
 import { CSV_HEADER, finalStatus, getJson, validRows } from '../support/uploads.js';
+import { checkedFetch } from '../support/contract.js';
 
 const MAX_BYTES = 256 << 20;
 
@@ -86,7 +87,7 @@ describe('upload API: PUT /api/states/{state}/uploads/{filename}', () => {
     });
     expect(registered).toMatchObject({ uploadId: accepted.uploadId, instanceId: accepted.instanceId, state: 'CA', blobName: 'ca/million.csv' });
     // Ingesting it is what the other e2e tests prove: end it here to keep the suite short on 2 cores.
-    const terminated = await fetch(`${t.url}/runtime/webhooks/durabletask/instances/${accepted.instanceId}/terminate?reason=test-done`, { method: 'POST' });
+    const terminated = await checkedFetch(`${t.url}/runtime/webhooks/durabletask/instances/${accepted.instanceId}/terminate?reason=test-done`, { method: 'POST' });
     expect([202, 410]).toContain(terminated.status);
   }, 300_000);
 

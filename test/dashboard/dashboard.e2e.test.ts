@@ -9,6 +9,7 @@ import { dashboardUrl } from '../../src/functions/dashboard.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { launchChromium } from '../support/browser.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
+import { checkedFetch } from '../support/contract.js';
 
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -23,7 +24,7 @@ type ErrorsPage = { rowsRejected: number; errors: RowError[]; next: string | nul
 let operatorToken = '';
 /** The API as an operator (reads every state). */
 async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url, { headers: { authorization: `Bearer ${operatorToken}` } });
+  const response = await checkedFetch(url, { headers: { authorization: `Bearer ${operatorToken}` } });
   expect(response.status, url).toBe(200);
   return (await response.json()) as T;
 }
@@ -117,26 +118,26 @@ describe('upload dashboard in chromium', () => {
   it('serves the page and its assets with types and a CSP; nothing else', async () => {
     const url = dashboardUrl(t.url);
     expect(url).toBe(`${t.url}/api/dashboard/`);
-    const html = await fetch(url);
+    const html = await checkedFetch(url);
     expect(html.status).toBe(200);
     expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(html.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(await html.text()).toContain('<script type="module" src="dashboard.js">');
-    expect((await fetch(`${url}dashboard.js`)).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
-    expect((await fetch(`${url}dashboard.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect((await checkedFetch(`${url}dashboard.js`)).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect((await checkedFetch(`${url}dashboard.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
     // hash-wasm's SHA-256, from the app's own dependency: WebAssembly, allowed to compile and nothing more.
     expect(html.headers.get('content-security-policy')).toContain("script-src 'self' 'wasm-unsafe-eval';");
-    const sha256Script = await fetch(`${url}sha256.js`);
+    const sha256Script = await checkedFetch(`${url}sha256.js`);
     expect(sha256Script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(await sha256Script.text()).toContain('createSHA256');
 
     // Relative asset URLs need the trailing slash: the bare path redirects, keeping the key.
-    const bare = await fetch(`${t.url}/api/dashboard?code=abc`, { redirect: 'manual' });
+    const bare = await checkedFetch(`${t.url}/api/dashboard?code=abc`, { redirect: 'manual' });
     expect(bare.status).toBe(308);
     expect(bare.headers.get('location')).toBe('/api/dashboard/?code=abc');
 
     for (const path of ['missing.js', '..%2F..%2Fpackage.json', 'dashboard.ts']) {
-      expect((await fetch(`${url}${path}`)).status, path).toBe(404);
+      expect((await checkedFetch(`${url}${path}`)).status, path).toBe(404);
     }
   });
 

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { cleanupUploads } from '../../src/engine/cleanup.js';
 import { uploadTable } from '../../src/engine/db.js';
@@ -83,5 +84,17 @@ describe('key filters: a real-time query probes only the uploads that may hold a
     await cleanupUploads(engine.pool, { retentionMs: 0 });
     const { rows: left } = await engine.pool.query('SELECT upload_id FROM bulkflow.upload_key_filters WHERE upload_id = ANY($1)', [[uploads.KE, next]]);
     expect(left.map((row) => row.upload_id)).toEqual([next]);
+  });
+
+  it('loads the filters on the query\'s own connection: a query never waits for a second one', async () => {
+    // A new pool has none loaded; with one connection, held by the query's transaction, a load through the pool
+    // would wait until the timeout.
+    const single = new pg.Pool({ connectionString: engine.db.url, max: 1, connectionTimeoutMillis: 5000 });
+    try {
+      const answer = await runMatchQuery(single, 'KA', [{ ldsHash: lds('KB:3') }], 'one-connection');
+      expect(answer.results[0]!.matches.map((m) => m.otherParticipant.participantId)).toEqual(['KB3']);
+    } finally {
+      await single.end();
+    }
   });
 });

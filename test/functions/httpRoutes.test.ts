@@ -21,9 +21,9 @@ describe('the route table', () => {
     expect(http.map((fn) => fn.name).sort()).toEqual(Object.keys(httpRoutes).sort());
   });
 
-  it('opens only the dashboard and the API contract, and refuses a row whose policy concerns a state or an id it does not decode', () => {
+  it('opens only the dashboard and the contracts (OpenAPI, AsyncAPI and the event data schemas), and refuses a row whose policy concerns a state or an id it does not decode', () => {
     const open = Object.entries(httpRoutes).filter(([, route]) => route.policy.kind === 'public').map(([name]) => name);
-    expect(open).toEqual(['dashboard', 'openApi']);
+    expect(open).toEqual(['dashboard', 'openApi', 'eventSchema', 'asyncApi']);
     const guard = createAccessGuard({
       authenticate: async () => ({ ok: false, error: 'missing', reason: '' }),
       rateLimit: async () => ({ allowed: true }),

@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { RunningIssuer } from '../../local/src/issuer/issuerServer.js';
 import type { TokenRequest } from '../../local/src/issuer/tokens.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/src/stack.js';
+import { checkedFetch } from './contract.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { suiteResource } from './suite.js';
 
@@ -16,7 +17,10 @@ export interface TestStack {
   uploads: ContainerClient;
   /** A bearer token from the stack's local issuer. */
   token(request: TokenRequest): Promise<string>;
-  /** fetch(`${url}${path}`) with a bearer token: the operator's (reads every state) unless `token` is given. */
+  /**
+   * fetch(`${url}${path}`) with a bearer token: the operator's (reads every state) unless `token` is given. Every
+   * answer is checked against the OpenAPI document (contract.ts).
+   */
   api(path: string, init?: RequestInit & { token?: string }): Promise<Response>;
   stop(): Promise<void>;
 }
@@ -29,7 +33,7 @@ export function apiClient(url: string, issuer: RunningIssuer): Pick<TestStack, '
     async api(path, init = {}) {
       const { token, ...rest } = init;
       const bearer = token ?? (await (operator ??= issuer.mint({ operator: true, clientId: 'test-operator', ttlSeconds: 6 * 3600 })));
-      return fetch(`${url}${path}`, { ...rest, headers: { ...(rest.headers as Record<string, string> | undefined), authorization: `Bearer ${bearer}` } });
+      return checkedFetch(`${url}${path}`, { ...rest, headers: { ...(rest.headers as Record<string, string> | undefined), authorization: `Bearer ${bearer}` } });
     },
   };
 }
