@@ -66,7 +66,8 @@ export function dashboard({ settings }: Pick<AppClients, 'settings'>) {
     if (asset === 'config.json') {
       return json(dashboardConfig, { signIn: signIn ?? null }, 200, headers);
     }
-    const contentType = ASSETS[asset];
+    // Own keys only: `constructor` or `toString` must not find Object.prototype's.
+    const contentType = Object.hasOwn(ASSETS, asset) ? ASSETS[asset] : undefined;
     if (!contentType) return problem(404, 'Not found', `the dashboard has no file ${asset}`);
     return {
       status: 200,
