@@ -72,7 +72,7 @@ export function dashboard({ settings }: Pick<AppClients, 'settings'>) {
     return {
       status: 200,
       headers: { 'content-type': contentType, 'cache-control': 'no-cache', ...headers },
-      body: await readFile(DEPENDENCY_ASSETS[asset]?.() ?? new URL(asset, ASSET_DIR)),
+      body: await readFile(Object.hasOwn(DEPENDENCY_ASSETS, asset) ? DEPENDENCY_ASSETS[asset]!() : new URL(asset, ASSET_DIR)),
     };
   };
 }
