@@ -105,7 +105,13 @@ export class EndToEndStack {
     const startedAt = Date.now();
     const token = await this.stack.issuer!.mint({ states: [BENCH_STATE] });
     const sent = await uploadFile({ baseUrl: this.stack.url, state: BENCH_STATE, file, fileName: blobName.split('/')[1]!, token, parallel: 4 });
-    const uploadedAt = Date.now();
+    // A file in parts is stored by the commit's activity, which the client learns of at its next read of the session
+    // (every 2 s): the file counts as uploaded when the session was committed (same clock: this machine's).
+    const { rows: [session] } = await this.pool.query<{ at: Date }>(
+      "SELECT last_activity AS at FROM bulkflow.upload_sessions WHERE upload_id = $1 AND status = 'committed'",
+      [sent.uploadId],
+    );
+    const uploadedAt = session?.at.getTime() ?? Date.now();
     const cpuUploaded = cpuSnapshot(this.stack.hostPid);
     const { uploadId } = sent;
     // The upload's own row and chunk ledger, which the status API reports, polled directly: a status request every
