@@ -18,7 +18,7 @@ import { formatQueryPhase, measureQueries, type QueryPhaseOptions } from './matc
 import { SameWorkFloor } from './floor.js';
 
 /**
- * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--engine-only] [--compare]
+ * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--part-mib P] [--engine-only] [--compare]
  * [--match-rows N [--match-runs M] [--match-states S] | --no-matches] [--query-rows N [--query-states S] | --no-queries]`:
  * R rounds, each a raw COPY of the same file into an unindexed all-text table (the baseline), the same-work floor
  * (bench/floor.ts: the same rows without the planted errors, binary COPY in as many streams as the engine's
@@ -29,7 +29,7 @@ import { SameWorkFloor } from './floor.js';
  * uploads, each ratio against the join measured right before. Then real-time match queries (bench/matchQueries.ts):
  * 200 queries of 50 hashes against N active rows over S states (default 10M over 50), each beside the bare index lookup
  * of the same hashes in every active upload. --in-flight sets the app's chunks in flight per
- * upload for the end-to-end runs. --compare adds pgloader (once) loading the same file into the same kind of table,
+ * upload for the end-to-end runs, --part-mib their UPLOAD_PART_BYTES (a file above it goes up in parts). --compare adds pgloader (once) loading the same file into the same kind of table,
  * when it is installed.
  */
 function option(name: string, fallback: number): number {
@@ -47,6 +47,8 @@ const badShare = option('bad', 0.001);
 const skipE2e = process.argv.includes('--engine-only');
 // The product's chunks in flight per upload (INGEST_MAX_CHUNKS_IN_FLIGHT) for the end-to-end runs; default: the app's.
 const inFlight = process.argv.includes('--in-flight') ? option('in-flight', 0) : undefined;
+// UPLOAD_PART_BYTES in MiB for the end-to-end runs (default: the app's 64), so a small file also goes up in parts.
+const partMiB = process.argv.includes('--part-mib') ? option('part-mib', 64) : undefined;
 const compare = process.argv.includes('--compare');
 // Match phase: a new upload against S (default 10) other states' active uploads of as many rows, 1 % shared with each.
 const matchRows = process.argv.includes('--no-matches') ? 0 : option('match-rows', rows);
@@ -203,7 +205,10 @@ try {
   if (!skipE2e) {
     stack = await EndToEndStack.start({
       databaseUrl: url.toString(), dataDir: e2eDataDir(process.cwd()),
-      ...(inFlight ? { settings: { INGEST_MAX_CHUNKS_IN_FLIGHT: String(inFlight) } } : {}),
+      settings: {
+        ...(inFlight ? { INGEST_MAX_CHUNKS_IN_FLIGHT: String(inFlight) } : {}),
+        ...(partMiB ? { UPLOAD_PART_BYTES: String(partMiB * 2 ** 20) } : {}),
+      },
     });
   }
   console.log(`${rows} rows, ${(sizeBytes / 1e6).toFixed(0)} MB (generated in ${generateSeconds.toFixed(1)} s); ${runs} round(s) of baseline, engine${stack ? `, end to end (chunks in flight: ${inFlight ?? 'app default'})` : ''}`);

@@ -1,7 +1,9 @@
-// Upload from the page: the resumable upload API every client uses (README: resumable uploads in parts). The file
-// goes up in parts, three at once, each with its SHA-256 as Content-Digest; the session's URL is kept in
-// localStorage under the file's name, size and date, so after a reload picking the same file again sends only the
-// parts the server does not hold yet. Once committed, the page opens the upload's own view, which shows ingestion.
+// Upload from the page: the resumable upload API every client uses (README: resumable uploads in parts). The whole
+// file's SHA-256 is computed first, in slices (hash-wasm, sha256.js: Web Crypto cannot hash incrementally), and sent
+// when the upload opens, so the server verifies the file before storing it. The file goes up in parts, three at once,
+// each with its SHA-256 as Content-Digest; the session's URL is kept in localStorage under the file's name, size and
+// date, so after a reload picking the same file again sends only the parts the server does not hold yet. Once
+// committed, the page opens the upload's own view, which shows ingestion.
 import { accessToken } from './signIn.js';
 
 const PARALLEL = 3;
@@ -42,6 +44,20 @@ async function sha256Base64(blob) {
   return btoa(binary);
 }
 
+const SLICE = 8 * 2 ** 20;
+
+/** The whole file's SHA-256 (hex), read slice by slice so memory stays flat; null where WebAssembly is unavailable. */
+async function fileSha256(file, report) {
+  if (!globalThis.hashwasm) return null;
+  const hasher = await globalThis.hashwasm.createSHA256();
+  hasher.init();
+  for (let offset = 0; offset < file.size; offset += SLICE) {
+    hasher.update(new Uint8Array(await file.slice(offset, offset + SLICE).arrayBuffer()));
+    report(Math.min(file.size, offset + SLICE), file.size, 0, 'hashing');
+  }
+  return hasher.digest('hex');
+}
+
 const storageKey = (state, file) => `bulkflow.upload:${state}:${file.name}:${file.size}:${file.lastModified}`;
 
 /** Uploads `file` for `state`; resolves to the committed upload's ids. */
@@ -53,11 +69,13 @@ async function upload(state, file, report) {
   const open = listed.filter((s) => s.status === 'open' || s.status === 'verifying');
   // The session this browser opened before a reload, or any open one of the same name and size.
   const remembered = localStorage.getItem(key);
-  let session = open.find((s) => s.url === remembered) ?? open.find((s) => s.fileName === file.name && s.size === file.size);
+  const sha256 = await fileSha256(file, report);
+  const same = (s) => s.fileName === file.name && s.size === file.size && (s.sha256 === null || sha256 === null || s.sha256 === sha256);
+  let session = open.find((s) => s.url === remembered && same(s)) ?? open.find(same);
   if (!session) {
     const other = open.find((s) => s.fileName === file.name);
     if (other) throw new Error(`Another upload of ${file.name} is in progress for ${state} (a different file): wait for it or choose another name.`);
-    session = await call('POST', sessions, { fileName: file.name, size: file.size });
+    session = await call('POST', sessions, { fileName: file.name, size: file.size, ...(sha256 ? { sha256 } : {}) });
   }
   localStorage.setItem(key, session.url);
   const resumed = session.receivedBytes;
@@ -95,7 +113,8 @@ async function untilCommitted(accepted, report) {
       throw new Error(`${session.failure?.title ?? 'Commit failed'}: ${session.failure?.detail ?? 'choose the same file again to commit it'}`);
     }
     report(session.size, session.size, 0, 'verifying');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Beside the page's own polling, inside the per-caller budget.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
   }
 }
 
@@ -120,6 +139,8 @@ export function setupUpload(states) {
         const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
         status.textContent = phase === 'verifying'
           ? `Uploaded ${file.name}; the server is checking it (SHA-256) before storing it.`
+          : phase === 'hashing'
+          ? `Checking ${file.name} (SHA-256): ${mib(done)} of ${mib(total)} MiB`
           : `Uploading ${file.name}: ${mib(done)} of ${mib(total)} MiB${resumed > 0 ? ` (resumed: ${mib(resumed)} MiB were already there)` : ''}`;
       });
       status.textContent = `Uploaded ${file.name}; ingesting it now.`;

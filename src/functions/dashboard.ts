@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { AppClients } from '../composition.js';
 import { json, problem } from './httpEncoders.js';
@@ -14,6 +16,15 @@ const ASSETS: Record<string, string> = {
   'dashboard.js': 'text/javascript; charset=utf-8',
   'signIn.js': 'text/javascript; charset=utf-8',
   'upload.js': 'text/javascript; charset=utf-8',
+  'sha256.js': 'text/javascript; charset=utf-8',
+};
+
+/**
+ * Files served from the app's own dependencies: hash-wasm's SHA-256 (Web Crypto cannot hash a file in slices, and a
+ * caseload does not fit in the browser's memory at once). Its WebAssembly needs 'wasm-unsafe-eval' in script-src.
+ */
+const DEPENDENCY_ASSETS: Record<string, () => URL> = {
+  'sha256.js': () => pathToFileURL(createRequire(import.meta.url).resolve('hash-wasm/dist/sha256.umd.min.js')),
 };
 
 /** Where the page signs its user in (authorization code + PKCE); from the app settings. */
@@ -27,7 +38,7 @@ export interface DashboardSignIn {
 function securityHeaders(signIn: DashboardSignIn | undefined): Record<string, string> {
   const connect = ["'self'", ...(signIn ? [new URL(signIn.authority).origin] : [])].join(' ');
   return {
-    'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${connect}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    'content-security-policy': `default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src ${connect}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
   };
@@ -61,7 +72,7 @@ export function dashboard({ settings }: Pick<AppClients, 'settings'>) {
     return {
       status: 200,
       headers: { 'content-type': contentType, 'cache-control': 'no-cache', ...headers },
-      body: await readFile(new URL(asset, ASSET_DIR)),
+      body: await readFile(Object.hasOwn(DEPENDENCY_ASSETS, asset) ? DEPENDENCY_ASSETS[asset]!() : new URL(asset, ASSET_DIR)),
     };
   };
 }

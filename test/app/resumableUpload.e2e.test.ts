@@ -182,6 +182,22 @@ describe('resumable upload: /api/states/{state}/upload-sessions', () => {
     expect(rows[0].n).toBe(1);
   }, 60_000);
 
+  it('gives the session back, parts listed, when its commit fails past its retries (the orchestration reopens it)', async () => {
+    const file = csvOf(97_000, 97_600);
+    const session = (await open('lost.csv', file)).body as SessionBody;
+    for (let n = 1; n <= session.partCount; n += 1) expect((await sendPart(session, n, partOf(file, n))).status).toBe(200);
+    // The staged blocks vanish behind the app's back: every attempt to put the file together fails.
+    await createStagedUploads(() => t.uploads).discard('ca', session.id);
+    expect((await commit(session)).status).toBe(202);
+    const back = await waitFor('the commit to give up', async () => {
+      const now = await read(session);
+      return now.status === 'open' ? now : undefined;
+    }, 150_000);
+    expect(back).toMatchObject({ status: 'open', failure: { title: 'Commit failed' }, receivedBytes: file.length, missingParts: [] });
+    expect(await t.uploads.getBlobClient('ca/lost.csv').exists()).toBe(false);
+    expect((await call('DELETE', new URL(session.url).pathname, ca)).status).toBe(204);
+  }, 180_000);
+
   it('lets one of two uploads of one name win; the other gets 409, never a 500 (many rounds, single PUTs too)', async () => {
     const file = csvOf(50_000, 50_400);
     const [a, b] = await Promise.all([open('same.csv', file), open('same.csv', file)]);

@@ -125,6 +125,11 @@ describe('upload dashboard in chromium', () => {
     expect(await html.text()).toContain('<script type="module" src="dashboard.js">');
     expect((await checkedFetch(`${url}dashboard.js`)).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect((await checkedFetch(`${url}dashboard.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
+    // hash-wasm's SHA-256, from the app's own dependency: WebAssembly, allowed to compile and nothing more.
+    expect(html.headers.get('content-security-policy')).toContain("script-src 'self' 'wasm-unsafe-eval';");
+    const sha256Script = await checkedFetch(`${url}sha256.js`);
+    expect(sha256Script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await sha256Script.text()).toContain('createSHA256');
 
     // Relative asset URLs need the trailing slash: the bare path redirects, keeping the key.
     const bare = await checkedFetch(`${t.url}/api/dashboard?code=abc`, { redirect: 'manual' });
@@ -382,36 +387,57 @@ describe('upload dashboard in chromium', () => {
     });
   });
 
-  it('uploads a file a state user picks, in parts, resuming the upload an earlier page left open, and shows its ingest to the end', async () => {
+  it('uploads a file a state user picks, in parts with its SHA-256, and after a reload mid-upload resumes it and shows its ingest to the end', async () => {
     const file = join(t.stack.dataDir, `picked-${process.pid}.csv`);
     await generateParticipantsCsv(file, { rows: 3_000, badShare: 0, seed: 9 });
     const bytes = await readFile(file);
-    // A page that was reloaded mid-upload: its session is open with parts 1 and 2 held.
     const wyToken = await t.token({ states: ['WY'] });
-    const opened = await t.api('/api/states/WY/upload-sessions', { method: 'POST', token: wyToken, body: JSON.stringify({ fileName: 'picked.csv', size: bytes.length }) });
-    const session = (await opened.json()) as { url: string; partCount: number; partBytes: number };
-    for (const n of [1, 2]) {
-      const part = bytes.subarray((n - 1) * session.partBytes, n * session.partBytes);
-      const sent = await t.api(`${new URL(session.url).pathname}/parts/${n}`, {
-        method: 'PUT', token: wyToken, body: part, headers: { 'content-digest': `sha-256=:${createHash('sha256').update(part).digest('base64')}:` },
-      });
-      expect(sent.status).toBe(200);
-    }
+    const listed = async () =>
+      ((await (await t.api('/api/states/WY/upload-sessions', { token: wyToken })).json()) as { sessions: Array<{ fileName: string; sha256: string | null; status: string; receivedBytes: number; partCount: number; url: string; uploadId?: string }> })
+        .sessions.filter((s) => s.fileName === 'picked.csv');
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const wyPage = await context.newPage();
+    const problems: string[] = [];
+    wyPage.on('pageerror', (error) => problems.push(error.message));
     const partsSent: number[] = [];
-    const watchParts = (wyPage: Page) => wyPage.on('request', (request) => {
+    wyPage.on('request', (request) => {
       const part = /\/parts\/(\d+)$/.exec(request.url());
       if (part && request.method() === 'PUT') partsSent.push(Number(part[1]));
     });
-    await asStateUser('WY', async (wyPage) => {
+    try {
+      await signIn(wyPage, dashboardUrl(t.url), { states: 'WY' });
       await wyPage.locator('#upload-panel').waitFor({ state: 'visible' });
+      // Parts 1 and 2 go through; the page's later parts hang, as on a connection that stalls, until it is reloaded.
+      await wyPage.route(/\/parts\/(\d+)$/, (route) => (Number(/(\d+)$/.exec(route.request().url())![1]) <= 2 ? route.continue() : undefined));
+      await wyPage.locator('#upload-file').setInputFiles({ name: 'picked.csv', mimeType: 'text/csv', buffer: bytes });
+      const opened = await waitFor('two parts held', async () => {
+        const [session] = await listed();
+        return session && session.receivedBytes > 0 && session.receivedBytes === 2 * (64 << 10) ? session : undefined;
+      });
+      // The page sent the whole file's SHA-256 when it opened the upload.
+      expect(opened.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+      expect(opened.status).toBe('open');
+      // Reloaded mid-upload (the tab keeps its sign-in; the stalled parts never reached the server): picking the same
+      // file again resumes the open upload.
+      await wyPage.reload();
+      await wyPage.unrouteAll({ behavior: 'ignoreErrors' });
+      partsSent.length = 0;
+      await wyPage.locator('#upload-panel').waitFor({ state: 'visible' });
+      const [beforePick] = await listed();
+      expect(beforePick!.receivedBytes).toBe(2 * (64 << 10));
       await wyPage.locator('#upload-file').setInputFiles({ name: 'picked.csv', mimeType: 'text/csv', buffer: bytes });
       // Committed: the page opens the upload's own view, which follows ingestion to the end.
       await waitFor('the upload view', async () => ((await wyPage.locator('#detail-title').textContent()) === 'Upload wy/picked.csv' ? true : undefined), 120_000);
       await waitFor('the upload to complete', async () => ((await valueOf(wyPage.locator('#detail-progress'))) === 100 ? true : undefined), 120_000);
-      expect(partsSent.sort((a, b) => a - b)).toEqual(Array.from({ length: session.partCount - 2 }, (_, i) => i + 3));
+      expect(partsSent.sort((a, b) => a - b)).toEqual(Array.from({ length: opened.partCount - 2 }, (_, i) => i + 3));
+      const [committed] = await listed();
+      expect(committed).toMatchObject({ url: opened.url, status: 'committed' });
       const status = await getJson<UploadStatusBody>(`${t.url}/api/uploads?blob=${encodeURIComponent('wy/picked.csv')}`);
-      expect(status).toMatchObject({ status: 'complete', rowsCommitted: 3_000, rowsRejected: 0 });
+      expect(status).toMatchObject({ uploadId: committed!.uploadId, status: 'complete', rowsCommitted: 3_000, rowsRejected: 0 });
       expect(await seriousViolations(wyPage)).toEqual([]);
-    }, watchParts);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
   }, 240_000);
 });

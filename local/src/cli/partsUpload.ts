@@ -167,7 +167,8 @@ async function untilCommitted(options: Pick<UploadOptions, 'token' | 'signal'>, 
     if (session.status === 'open') {
       throw new UploadError(`${session.failure?.title ?? 'Commit failed'}: ${session.failure?.detail ?? 'run again to commit'}`, session.failure?.title === 'Parts missing' ? 409 : undefined);
     }
-    await sleep(1_000, undefined, options.signal ? { signal: options.signal } : {});
+    // Every 2 s, as the commit's Retry-After says: the reads spend the API's per-caller budget.
+    await sleep(2_000, undefined, options.signal ? { signal: options.signal } : {});
     session = await withRetries(options, () => call<SessionBody>(options, 'GET', accepted.url));
   }
 }
