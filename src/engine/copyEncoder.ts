@@ -36,25 +36,15 @@ function identifierValue(check: Check, out: CopyBinaryWriter, b: Buffer, start: 
 }
 
 function closingDateValue(out: CopyBinaryWriter, b: Buffer, start: number, end: number): string | undefined {
-  if (end === start) {
-    out.null();
-    return undefined;
-  }
+  if (end === start) return void out.null();
   const date = closingDateOf(b, start, end);
-  if (typeof date === 'string') return date;
-  out.date(date);
-  return undefined;
+  return typeof date === 'string' ? date : void out.date(date);
 }
 
 function issuanceDatesValue(out: CopyBinaryWriter, b: Buffer, start: number, end: number): string | undefined {
-  if (end === start) {
-    out.null();
-    return undefined;
-  }
+  if (end === start) return void out.null();
   const count = readIntervals(b, start, end);
-  if (typeof count === 'string') return count;
-  out.dateRanges(count);
-  return undefined;
+  return typeof count === 'string' ? count : void out.dateRanges(count);
 }
 
 function booleanValueOf(out: CopyBinaryWriter, b: Buffer, start: number, end: number): string | undefined {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { startAzurite, type RunningAzurite } from '../../src/azurite.js';
 import { startBlobCreatedSource } from '../../src/eventGrid/blobCreatedSource.js';
 import { EventGridDelivery } from '../../src/eventGrid/delivery.js';
 import type { LocalSubscription } from '../../src/eventGrid/subscriptions.js';
+import { startWebhook } from './webhook.js';
 
 type Delivered = { subject: string; data: { api: string; eTag: string; contentLength: number } };
 
@@ -29,15 +30,10 @@ beforeAll(async () => {
   uploads = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('uploads');
   await uploads.create();
   // The Functions host's Event Grid webhook, as far as delivery goes: it takes every event.
-  webhook = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk)).on('end', () => {
-      delivered.push(...(JSON.parse(body) as Delivered[]));
-      response.writeHead(202).end();
-    });
-  });
-  await new Promise<void>((done) => webhook.listen(0, '127.0.0.1', done));
-  hostUrl = `http://127.0.0.1:${(webhook.address() as { port: number }).port}`;
+  ({ server: webhook, hostUrl } = await startWebhook((events) => {
+    delivered.push(...(events as Delivered[]));
+    return 202;
+  }));
 });
 afterAll(async () => {
   webhook?.close();

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { startAzurite, type RunningAzurite } from '../../src/azurite.js';
 import { deadLetterWriter } from '../../src/eventGrid/deadLetters.js';
 import { EventGridDelivery, type DeadLetter } from '../../src/eventGrid/delivery.js';
 import type { LocalSubscription } from '../../src/eventGrid/subscriptions.js';
+import { startWebhook } from './webhook.js';
 
 const subscription: LocalSubscription = {
   name: 'uploads-to-starter', functionName: 'OnUpload', storageConnection: 'Storage', includedEventTypes: ['Microsoft.Storage.BlobCreated'],
@@ -29,16 +30,11 @@ beforeAll(async () => {
   azurite = await startAzurite({ location: join(dir, 'azurite') });
   deadLetters = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('eventgrid-deadletter');
   await deadLetters.create(); // as infra/bicep creates it
-  webhook = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk)).on('end', () => {
-      const [event] = JSON.parse(body) as Array<{ id: string }>;
-      calls.set(event!.id, (calls.get(event!.id) ?? 0) + 1);
-      response.writeHead(answers.get(event!.id) ?? 202).end();
-    });
-  });
-  await new Promise<void>((done) => webhook.listen(0, '127.0.0.1', done));
-  hostUrl = `http://127.0.0.1:${(webhook.address() as { port: number }).port}`;
+  ({ server: webhook, hostUrl } = await startWebhook((events) => {
+    const [event] = events as Array<{ id: string }>;
+    calls.set(event!.id, (calls.get(event!.id) ?? 0) + 1);
+    return answers.get(event!.id) ?? 202;
+  }));
 });
 afterAll(async () => {
   webhook?.close();
