@@ -19,12 +19,12 @@ import { rowErrorPage, stateSummaryList, stateUploadList } from './uploadBodies.
 
 /** GET /api/uploads/{uploadId} (an upload id or instance id), or GET /api/uploads?blob=ca/file.csv */
 export function uploadStatus({ db }: Pick<AppClients, 'db'>) {
-  return async ({ params, query, client }: { params: { uploadId?: UploadRef }; query: { blob?: UploadRef }; client: DurableClient }): Promise<HttpResponseInit> => {
+  return async ({ params, query, client, caller }: { params: { uploadId?: UploadRef }; query: { blob?: UploadRef }; client: DurableClient; caller: Principal }): Promise<HttpResponseInit> => {
     const ref = params.uploadId ?? query.blob;
     if (!ref) return problem(400, 'Bad request', 'give an upload id in the path or a blob name as ?blob=ca/file.csv');
     const view = await getUpload(await db(), ref);
     if (!view) return uploadNotFound();
-    return json(uploadStatusBody, statusBody(view, await liveProgress(client, view.uploadId), new Date()));
+    return json(uploadStatusBody, statusBody(view, await liveProgress(client, view.uploadId), new Date(), caller.operator));
   };
 }
 
@@ -47,8 +47,8 @@ export function uploadErrors({ db }: Pick<AppClients, 'db'>) {
 
 /** GET /api/states/{state}/uploads?limit= : newest first, the active one marked. */
 export function stateUploads({ db }: Pick<AppClients, 'db'>) {
-  return async ({ params: { state }, query, client }: { params: { state: Jurisdiction }; query: { limit: number }; client: DurableClient }): Promise<HttpResponseInit> => {
-    const uploads = await withLiveProgress(client, await listStateUploads(await db(), state, query.limit));
+  return async ({ params: { state }, query, client, caller }: { params: { state: Jurisdiction }; query: { limit: number }; client: DurableClient; caller: Principal }): Promise<HttpResponseInit> => {
+    const uploads = await withLiveProgress(client, await listStateUploads(await db(), state, query.limit), caller);
     return json(stateUploadList, { state, activeUploadId: uploads.find((u) => u.isActive)?.uploadId ?? null, uploads });
   };
 }
@@ -65,16 +65,16 @@ export function stateSummaries({ db }: Pick<AppClients, 'db'>) {
     if (query.uploads === 0) return json(stateSummaryList, { states });
     const withUploads = await Promise.all(states.map(async (summary) => ({
       ...summary,
-      recentUploads: summary.uploads === 0 ? [] : await withLiveProgress(client, await listStateUploads(pool, summary.state, query.uploads)),
+      recentUploads: summary.uploads === 0 ? [] : await withLiveProgress(client, await listStateUploads(pool, summary.state, query.uploads), caller),
     })));
     return json(stateSummaryList, { states: withUploads });
   };
 }
 
 /** Status bodies; uploads still running get their live progress from the progress entity. */
-async function withLiveProgress(client: DurableClient, views: UploadView[]): Promise<UploadStatusBody[]> {
+async function withLiveProgress(client: DurableClient, views: UploadView[], caller: Principal): Promise<UploadStatusBody[]> {
   const now = new Date();
-  return Promise.all(views.map(async (view) => statusBody(view, isFinal(view.status) ? undefined : await liveProgress(client, view.uploadId), now)));
+  return Promise.all(views.map(async (view) => statusBody(view, isFinal(view.status) ? undefined : await liveProgress(client, view.uploadId), now, caller.operator)));
 }
 
 /** The upload's progress entity, while it exists. */

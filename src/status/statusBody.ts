@@ -29,7 +29,11 @@ export const uploadStatusBody = z
       .meta({ description: 'Why the whole file was refused (failed uploads).' }),
     errorCounts: z.record(z.string(), count).meta({ description: 'Rejected rows by error code.' }),
     warnings: z.array(z.object({ code: z.literal('unknown_column'), column: z.string() })),
-    links: z.object({ self: z.string(), errors: z.string(), orchestration: z.string() }),
+    links: z.object({
+      self: z.string(),
+      errors: z.string(),
+      orchestration: z.string().optional().meta({ description: 'The orchestration\'s steps (the operator console\'s API): given to operators only, the callers it answers.' }),
+    }),
   })
   .meta({ id: 'UploadStatus', description: 'One upload: ids, counts and times, never row values.' });
 export type UploadStatusBody = z.output<typeof uploadStatusBody>;
@@ -37,8 +41,9 @@ export type UploadStatusBody = z.output<typeof uploadStatusBody>;
 /**
  * Combines the database (the truth once final, and the committed-chunk ledger while running) with the progress
  * entity (live while running, updated per wave of committed chunks, so it may run ahead of or behind the ledger).
+ * `operator`: the caller may read the orchestration console, so the body links to it.
  */
-export function statusBody(view: UploadView, live: UploadProgressState | undefined, now: Date): UploadStatusBody {
+export function statusBody(view: UploadView, live: UploadProgressState | undefined, now: Date, operator = false): UploadStatusBody {
   const running = !isFinal(view.status);
   const useLive = running && live !== undefined && live.chunksDone >= view.chunksCommitted;
   const rowsCommitted = useLive ? live.rowsCommitted : view.rowsCommitted;
@@ -75,7 +80,7 @@ export function statusBody(view: UploadView, live: UploadProgressState | undefin
     links: {
       self: `/api/uploads/${view.uploadId}`,
       errors: `/api/uploads/${view.uploadId}/errors`,
-      orchestration: `/runtime/webhooks/durabletask/instances/${instanceId}`,
+      ...(operator ? { orchestration: `/api/uploads/${view.uploadId}/orchestration` } : {}),
     },
   };
 }

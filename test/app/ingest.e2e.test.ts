@@ -44,7 +44,7 @@ describe('ingest end to end through the local host', () => {
 
     // The orchestration finishes after activation: it still publishes the completion event.
     const instance = await waitFor('the orchestration to complete', async () => {
-      const body = (await (await checkedFetch(`${t.url}${status.links.orchestration}`)).json()) as { runtimeStatus: string; output: { status: string } };
+      const body = (await (await checkedFetch(`${t.url}/runtime/webhooks/durabletask/instances/${status.instanceId}`)).json()) as { runtimeStatus: string; output: { status: string } };
       return body.runtimeStatus === 'Running' || body.runtimeStatus === 'Pending' ? undefined : body;
     });
     expect(instance.runtimeStatus).toBe('Completed');

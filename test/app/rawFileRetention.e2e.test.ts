@@ -21,7 +21,7 @@ describe('raw file retention (UPLOAD_BLOB_RETENTION_HOURS=0)', () => {
       .blob_deleted_at;
   const orchestration = (status: UploadStatusBody) =>
     waitFor('the orchestration to finish', async () => {
-      const body = (await (await checkedFetch(`${t.url}${status.links.orchestration}?showHistory=true`)).json()) as {
+      const body = (await (await checkedFetch(`${t.url}/runtime/webhooks/durabletask/instances/${status.instanceId}?showHistory=true`)).json()) as {
         runtimeStatus: string;
         output: { status: string };
         historyEvents: Array<{ EventType: string; FunctionName?: string }>;
@@ -60,7 +60,7 @@ describe('raw file retention (UPLOAD_BLOB_RETENTION_HOURS=0)', () => {
     expect((await checkedFetch(`${t.url}/runtime/webhooks/durabletask/instances/${status.instanceId}`, { method: 'DELETE' })).status).toBe(200);
     expect((await deliver()).status).toBeLessThan(300);
     const again = await waitFor('the late event\'s orchestration', async () => {
-      const response = await checkedFetch(`${t.url}${status.links.orchestration}`);
+      const response = await checkedFetch(`${t.url}/runtime/webhooks/durabletask/instances/${status.instanceId}`);
       if (response.status === 404) return undefined;
       const body = (await response.json()) as { runtimeStatus: string; output: { status: string; chunksTotal: number } };
       return body.runtimeStatus === 'Completed' || body.runtimeStatus === 'Failed' ? body : undefined;

@@ -101,7 +101,7 @@ describe('no row value leaves the participants table', () => {
       await get(`/api/uploads?blob=${encodeURIComponent(status.blobName)}`);
       responses.push(JSON.stringify(await allRowErrors(t, status)));
       await waitFor(`${status.instanceId} to end`, async () => {
-        const body = await get<{ runtimeStatus: string }>(`${status.links.orchestration}?showHistory=true&showHistoryOutput=true&showInput=true`);
+        const body = await get<{ runtimeStatus: string }>(`/runtime/webhooks/durabletask/instances/${status.instanceId}?showHistory=true&showHistoryOutput=true&showInput=true`);
         return ['Running', 'Pending'].includes(body.runtimeStatus) ? undefined : body;
       });
     }

@@ -8,7 +8,7 @@ describe('the contract check of answers', () => {
     uploadId: 'ca-0123456789abcdef0123', instanceId: 'ingest-ca-0123456789abcdef0123', state: 'CA', blobName: 'ca/a.csv', status: 'complete',
     isActive: true, rowsTotal: 3, rowsCommitted: 3, rowsRejected: 0, chunksDone: 1, chunksTotal: 1, percent: 100,
     startedAt: '2026-12-07T05:00:00.000Z', completedAt: '2026-12-07T05:00:01.000Z', rowsPerSecond: 3, error: null, errorCounts: {}, warnings: [],
-    links: { self: '/api/uploads/x', errors: '/api/uploads/x/errors', orchestration: '/runtime/webhooks/durabletask/instances/x' },
+    links: { self: '/api/uploads/x', errors: '/api/uploads/x/errors', orchestration: '/api/uploads/x/orchestration' },
   };
   const answer = (body: unknown, init: ResponseInit = {}) =>
     new Response(JSON.stringify(body), { status: 200, ...init, headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });

@@ -89,8 +89,15 @@ describe('upload status read model', () => {
       links: {
         self: '/api/uploads/ca-14f6b4c5016e0e0e1e94',
         errors: '/api/uploads/ca-14f6b4c5016e0e0e1e94/errors',
-        orchestration: '/runtime/webhooks/durabletask/instances/ingest-ca-14f6b4c5016e0e0e1e94',
       },
+    });
+  });
+
+  it('links operators to the orchestration console\'s API, never to the durable management API (it needs the host\'s key)', () => {
+    expect(statusBody(view(), undefined, NOW, true).links).toEqual({
+      self: '/api/uploads/ca-14f6b4c5016e0e0e1e94',
+      errors: '/api/uploads/ca-14f6b4c5016e0e0e1e94/errors',
+      orchestration: '/api/uploads/ca-14f6b4c5016e0e0e1e94/orchestration',
     });
   });
 });

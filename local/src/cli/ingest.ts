@@ -108,7 +108,7 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
       event: event ? { id: event.id, type: event.type, subject: event.subject } : null,
       matchAnalysis: matches?.results ?? null,
       statusUrl: `${stack.url}/api/uploads/${uploadId}`,
-      managementUrl: `${stack.url}${status.links.orchestration}`,
+      managementUrl: `${stack.url}/runtime/webhooks/durabletask/instances/${status.instanceId}`,
       uploadBytes: sent.uploadBytes,
       resumedBytes: sent.resumedBytes,
     };
