@@ -641,7 +641,8 @@ async function loadAuditPage() {
       element('td', {}, element('code', { textContent: r.clientId })),
       element('td', { textContent: r.roles.join(', ') }),
       element('td', { textContent: r.states.join(', ') }),
-      element('td', { textContent: `${r.method} ${r.route}` }),
+      element('td', { textContent: `${r.method} ${r.route}${r.action ? ` (${r.action})` : ''}` }),
+      element('td', { className: 'num', textContent: r.personsQueried === null ? '–' : number.format(r.personsQueried) }),
       element('td', { className: 'num', textContent: r.recordsReturned === null ? '–' : number.format(r.recordsReturned) }),
       element('td', { className: 'num', textContent: String(r.outcome) }),
       element('td', { textContent: r.objectIds.length > 3 ? `${r.objectIds.slice(0, 3).join(', ')} and ${r.objectIds.length - 3} more` : r.objectIds.join(', ') }))));

@@ -11,6 +11,8 @@ export interface AuditEntry {
   /** The function name of the route, and the HTTP method. */
   readonly route: string;
   readonly method: string;
+  /** Which of the route's actions the request took, when it takes several (the console's rewind, restart, terminate). */
+  readonly action?: string;
   /** Upload, match or instance ids the request named or the answer returned. */
   readonly objectIds: readonly string[];
   /** Participant-level records returned; null when the answer carries none (a change). */
@@ -22,7 +24,8 @@ export interface AuditEntry {
   readonly requestId: string;
 }
 
-export interface AuditRecord extends Omit<AuditEntry, 'personsQueried'> {
+export interface AuditRecord extends Omit<AuditEntry, 'personsQueried' | 'action'> {
+  readonly action: string | null;
   readonly personsQueried: number | null;
   readonly id: string;
   readonly at: string;
@@ -36,10 +39,10 @@ export const MIN_AUDIT_RETENTION_DAYS = 30;
 /** Appends one record. Rejects when it cannot be written: the caller must then not return the data. */
 export async function writeAuditRecord(pool: pg.Pool, entry: AuditEntry): Promise<void> {
   await pool.query(
-    `INSERT INTO bulkflow.audit_records (caller_id, client_id, roles, states, route, method, object_ids, records_returned, persons_queried, outcome, request_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    `INSERT INTO bulkflow.audit_records (caller_id, client_id, roles, states, route, method, action, object_ids, records_returned, persons_queried, outcome, request_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
     [
-      entry.callerId, entry.clientId, [...entry.roles], [...new Set(entry.states)].sort(), entry.route, entry.method,
+      entry.callerId, entry.clientId, [...entry.roles], [...new Set(entry.states)].sort(), entry.route, entry.method, entry.action ?? null,
       entry.objectIds.slice(0, MAX_AUDIT_OBJECT_IDS), entry.recordsReturned, entry.personsQueried ?? null, entry.outcome, entry.requestId,
     ],
   );
@@ -64,7 +67,7 @@ export interface AuditPage {
 /** Records newest first (by id, the order they were written), filtered by state and time. */
 export async function listAuditRecords(pool: pg.Pool, query: AuditQuery): Promise<AuditPage> {
   const { rows } = await pool.query<AuditRow>(
-    `SELECT id::text, at, caller_id, client_id, roles, states, route, method, object_ids, records_returned, persons_queried, outcome, request_id
+    `SELECT id::text, at, caller_id, client_id, roles, states, route, method, action, object_ids, records_returned, persons_queried, outcome, request_id
        FROM bulkflow.audit_records
       WHERE ($1::text[] IS NULL OR states && $1::text[])
         AND ($2::timestamptz IS NULL OR at >= $2) AND ($3::timestamptz IS NULL OR at < $3)
@@ -95,6 +98,7 @@ interface AuditRow {
   states: string[];
   route: string;
   method: string;
+  action: string | null;
   object_ids: string[];
   records_returned: number | null;
   persons_queried: number | null;
@@ -112,6 +116,7 @@ function toRecord(row: AuditRow): AuditRecord {
     states: row.states,
     route: row.route,
     method: row.method,
+    action: row.action,
     objectIds: row.object_ids,
     recordsReturned: row.records_returned,
     personsQueried: row.persons_queried,

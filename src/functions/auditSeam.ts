@@ -17,10 +17,12 @@ export interface Returned {
 /**
  * A route's audit rule in the route table (httpRoutes.ts): declaring one makes every granted request to the route
  * write one audit record before its answer leaves. `requested` names the ids the request asked for (also kept when
- * the answer is an error); `returned` reads a successful answer's JSON body.
+ * the answer is an error), `action` what it asked to do; `returned` reads a successful answer's JSON body.
  */
 export interface AuditRule {
   readonly requested?: (request: HttpRequest) => readonly string[];
+  /** Which of the route's actions the request took, when the route takes several (kept also for a refused one). */
+  readonly action?: (request: HttpRequest) => string;
   readonly returned?: (body: unknown) => Returned;
 }
 
@@ -49,6 +51,7 @@ export async function answerAudited(write: WriteAudit, rule: AuditRule, call: Au
     states: [...(call.state ? [call.state] : []), ...(returned.states ?? [])],
     route: call.name,
     method: request.method,
+    ...(rule.action ? { action: rule.action(request) } : {}),
     objectIds: [...new Set([...(rule.requested?.(request) ?? []), ...(returned.objectIds ?? [])])],
     recordsReturned: returned.records ?? null,
     ...(returned.personsQueried === undefined ? {} : { personsQueried: returned.personsQueried }),

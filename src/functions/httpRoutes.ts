@@ -358,7 +358,8 @@ export const httpRoutes = {
   orchestrationAction: row({
     route: 'uploads/{uploadId}/orchestration/{action}', methods: ['POST'], policy: { kind: 'operator', admin: true }, durableClient: true,
     params: { uploadId: uploadIdParam, action: consoleActionParam }, query: {}, handler: orchestrationAction,
-    audit: { requested: (request) => [request.params.uploadId ?? ''] },
+    // The edge decoded `{action}` before the audit: one of rewind, restart, terminate.
+    audit: { requested: (request) => [request.params.uploadId ?? ''], action: (request) => request.params.action ?? '' },
     answers: {
       202: { description: 'Asked of the orchestration.', body: orchestrationActionAccepted },
       404: 'No orchestration to act on.',

@@ -16,6 +16,7 @@ export const auditPage = z
       states: z.array(z.string()).meta({ description: 'Every state whose data the request touched.' }),
       route: z.string().meta({ description: 'The route\'s function name (the operation id).' }),
       method: z.string(),
+      action: z.string().nullable().meta({ description: 'Which of the route\'s actions the request took, when it takes several (the console\'s `rewind`, `restart`, `terminate`); null otherwise.' }),
       objectIds: z.array(z.string()).meta({ description: 'Upload, match or instance ids the request named or the answer returned.' }),
       recordsReturned: z.number().int().min(0).nullable(),
       personsQueried: z.number().int().min(0).nullable().meta({ description: 'Persons a real-time match query asked about; null for other requests.' }),

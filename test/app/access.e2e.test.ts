@@ -7,12 +7,12 @@ import { startTestStack, waitFor, type TestStack } from '../support/localStack.j
 import { CSV_HEADER, finalStatus, hashOf, validRows } from '../support/uploads.js';
 import { checkedFetch } from '../support/contract.js';
 
-type Who = 'stateA' | 'stateB' | 'operator' | 'none' | 'expired' | 'tampered' | 'wrongAudience';
-const WHO: Who[] = ['stateA', 'stateB', 'operator', 'none', 'expired', 'tampered', 'wrongAudience'];
+type Who = 'stateA' | 'stateB' | 'operator' | 'admin' | 'none' | 'expired' | 'tampered' | 'wrongAudience';
+const WHO: Who[] = ['stateA', 'stateB', 'operator', 'admin', 'none', 'expired', 'tampered', 'wrongAudience'];
 
 /**
  * Every route × every kind of caller, against the local stack with real tokens: state A (CA), state B (TX), an
- * operator, and four callers without a valid token. Exact statuses, and no denied body carries A's ids or counts.
+ * operator (Operator.Read), an operator admin (Operator.Admin), and four callers without a valid token. Exact statuses, and no denied body carries A's ids or counts.
  */
 describe('access to every route', () => {
   let t: TestStack;
@@ -30,6 +30,7 @@ describe('access to every route', () => {
     tokens.stateA = await t.token({ states: ['CA'], clientId: 'ca-system' });
     tokens.stateB = await t.token({ states: ['TX'], clientId: 'tx-system' });
     tokens.operator = await t.token({ operator: true, clientId: 'ops' });
+    tokens.admin = await t.token({ admin: true, clientId: 'ops-admin' });
     tokens.none = undefined;
     tokens.expired = await t.token({ states: ['CA'], expiresInSeconds: -600 });
     // State B's token with its roles widened to CA: the signature no longer matches.
@@ -68,8 +69,13 @@ describe('access to every route', () => {
     method: 'PUT', body: sessionFile, headers: { 'content-digest': `sha-256=:${createHash('sha256').update(sessionFile).digest('base64')}:` },
   });
 
-  /** `passed`: callers the edge let through whose request the handler refused (audited with that outcome, unlike a refusal at the edge). */
+  /**
+   * `expected`: the status per caller, 401 when not given; the admin gets the operator's unless given. `passed`:
+   * callers the edge let through whose request the handler refused (audited with that outcome, unlike a refusal at
+   * the edge).
+   */
   interface Case { fn: HttpFunctionName; label: string; path: () => string; init?: RequestInit; expected: Partial<Record<Who, number>>; passed?: readonly Who[] }
+  const expectedOf = (c: Case, who: Who) => c.expected[who] ?? (who === 'admin' ? c.expected.operator : undefined) ?? 401;
   const cases: Case[] = [
     { fn: 'uploadFile', label: 'PUT A upload', path: () => '/api/states/CA/uploads/table.csv', init: { method: 'PUT', body: small }, expected: { stateA: 202, stateB: 403, operator: 403 } },
     {
@@ -96,7 +102,12 @@ describe('access to every route', () => {
       init: { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ vulnerable_individual: false }) },
       expected: { stateA: 428, stateB: 403, operator: 404 }, passed: ['stateA'],
     },
-    { fn: 'matchReopen', label: 'reopen an A–B match record', path: () => `/api/matches/${matchId}/reopen`, init: { method: 'POST' }, expected: { stateA: 403, stateB: 403, operator: 403 } },
+    // Only an Operator.Admin reopens, and only a record its states closed: this one an upload closed (409, audited).
+    {
+      fn: 'matchReopen', label: 'reopen an A–B match record', path: () => `/api/matches/${matchId}/reopen`,
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'state_request' }) },
+      expected: { stateA: 403, stateB: 403, operator: 403, admin: 409 }, passed: ['admin'],
+    },
     {
       fn: 'matchQuery', label: 'a real-time match query of A', path: () => '/api/states/CA/match-queries',
       init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [{ lds_hash: hashOf(987_654) }] }) },
@@ -107,8 +118,12 @@ describe('access to every route', () => {
     // B passes the edge (a state role may read audit) and the handler refuses A's trail: the attempt is audited.
     { fn: 'auditRecords', label: "A's audit trail", path: () => '/api/audit?state=CA', expected: { stateA: 200, stateB: 403, operator: 200 }, passed: ['stateB'] },
     { fn: 'orchestration', label: "A's upload's orchestration steps", path: () => `/api/uploads/${ca.uploadId}/orchestration`, expected: { stateA: 403, stateB: 403, operator: 200 } },
-    // Operator.Admin only: the operator here holds Operator.Read (test/dashboard/console.e2e.test.ts acts as an admin).
-    { fn: 'orchestrationAction', label: "terminate A's orchestration", path: () => `/api/uploads/${ca.uploadId}/orchestration/terminate`, init: { method: 'POST' }, expected: { stateA: 403, stateB: 403, operator: 403 } },
+    // Operator.Admin only; A's orchestration completed, so terminate does not apply (409, audited). The 202 paths:
+    // test/dashboard/console.e2e.test.ts.
+    {
+      fn: 'orchestrationAction', label: "terminate A's orchestration", path: () => `/api/uploads/${ca.uploadId}/orchestration/terminate`, init: { method: 'POST' },
+      expected: { stateA: 403, stateB: 403, operator: 403, admin: 409 }, passed: ['admin'],
+    },
     { fn: 'dashboard', label: 'dashboard page', path: () => '/api/dashboard/', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
     { fn: 'dashboard', label: 'dashboard sign-in settings', path: () => '/api/dashboard/config.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
     { fn: 'openApi', label: 'the OpenAPI document', path: () => '/api/openapi.json', expected: { stateA: 200, stateB: 200, operator: 200, none: 200, expired: 200, tampered: 200, wrongAudience: 200 } },
@@ -133,7 +148,7 @@ describe('access to every route', () => {
     expect(audited.sort()).toEqual([...AUDITED].sort());
   });
 
-  const CALLER_IDS: Partial<Record<Who, string>> = { stateA: 'ca-system', stateB: 'tx-system', operator: 'ops' };
+  const CALLER_IDS: Partial<Record<Who, string>> = { stateA: 'ca-system', stateB: 'tx-system', operator: 'ops', admin: 'ops-admin' };
   const lastAuditId = async () => (await t.pool.query<{ id: string }>('SELECT coalesce(max(id), 0)::text AS id FROM bulkflow.audit_records')).rows[0]!.id;
   const auditSince = async (id: string) =>
     (await t.pool.query<{ caller_id: string; route: string; method: string; states: string[]; object_ids: string[]; records_returned: number | null; outcome: number; request_id: string; roles: string[] }>(
@@ -175,7 +190,7 @@ describe('access to every route', () => {
       expect(body).not.toContain('participant');
       expect(body).not.toContain(matchId);
     } finally {
-      await t.pool.query(`GRANT INSERT (caller_id, client_id, roles, states, route, method, object_ids, records_returned, persons_queried, outcome, request_id)
+      await t.pool.query(`GRANT INSERT (caller_id, client_id, roles, states, route, method, action, object_ids, records_returned, persons_queried, outcome, request_id)
         ON bulkflow.audit_records TO bulkflow_app`);
     }
     expect((await call('stateB', `/api/matches/${matchId}`)).status).toBe(200);
@@ -183,12 +198,12 @@ describe('access to every route', () => {
 
   for (const c of cases) {
     const audited = (httpRoutes[c.fn] as { audit?: unknown }).audit !== undefined;
-    it(`${c.label}: ${WHO.map((who) => `${who} ${c.expected[who] ?? 401}`).join(', ')}${audited ? '; each granted call audited once' : ''}`, async () => {
+    it(`${c.label}: ${WHO.map((who) => `${who} ${expectedOf(c, who)}`).join(', ')}${audited ? '; each granted call audited once' : ''}`, async () => {
       for (const who of WHO) {
         const before = await lastAuditId();
         const response = await call(who, c.path(), c.init);
         const body = await response.text();
-        const expected = c.expected[who] ?? 401;
+        const expected = expectedOf(c, who);
         expect(response.status, `${who}: ${body}`).toBe(expected);
         // One audit record per granted call of an audited route, written before the answer left; none for a refusal.
         const records = await auditSince(before);

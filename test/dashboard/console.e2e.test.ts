@@ -31,6 +31,10 @@ describe('operator console in chromium', () => {
   let browser: Browser;
   let uploadId = '';
   let restartedId = '';
+  /** The console's audited actions on an upload: outcome, which action, ids, roles. */
+  const actionsAudited = async (id: string) => (await t.pool.query<{ outcome: number; action: string; object_ids: string[]; roles: string[] }>(
+    "SELECT outcome, action, object_ids, roles FROM bulkflow.audit_records WHERE route = 'orchestrationAction' AND $1 = ANY(object_ids) ORDER BY id", [id],
+  )).rows.map((r) => [r.outcome, r.action, r.object_ids, r.roles]);
 
   beforeAll(async () => {
     [t, browser] = await Promise.all([startTestStack(), launchChromium(CHROMIUM_ARGS)]);
@@ -91,9 +95,12 @@ describe('operator console in chromium', () => {
     // Repeating it changes nothing: the orchestration is no longer Failed.
     const again = await t.api(`/api/uploads/${uploadId}/orchestration/rewind`, { method: 'POST', token: await t.token({ admin: true }) });
     expect(again.status).toBe(409);
-    const { rows } = await t.pool.query<{ outcome: number; object_ids: string[]; roles: string[] }>(
-      "SELECT outcome, object_ids, roles FROM bulkflow.audit_records WHERE route = 'orchestrationAction' AND $1 = ANY(object_ids) ORDER BY id", [uploadId]);
-    expect(rows.map((r) => [r.outcome, r.object_ids, r.roles])).toEqual([[202, [uploadId], ['Operator.Admin']], [409, [uploadId], ['Operator.Admin']]]);
+    expect(await actionsAudited(uploadId)).toEqual([[202, 'rewind', [uploadId], ['Operator.Admin']], [409, 'rewind', [uploadId], ['Operator.Admin']]]);
+
+    // The audit trail page shows the admin what was done, the action named.
+    await page.goto(`${dashboardUrl(t.url)}#/audit/CA`);
+    const auditRows = () => page.$$eval('#audit-list tbody tr', (rows) => rows.map((row) => [...row.querySelectorAll('td')].map((td) => td.textContent)));
+    await expect.poll(async () => (await auditRows()).filter((cells) => cells[5] === 'POST orchestrationAction (rewind)').map((cells) => cells[8])).toEqual(['409', '202']);
     await page.close();
   }, 200_000);
 
@@ -104,6 +111,7 @@ describe('operator console in chromium', () => {
     const status = (await (await t.api(`/api/uploads/${restartedId}`)).json()) as { status: string; rowsCommitted: number };
     expect([status.status, status.rowsCommitted]).toEqual(['complete', 500]);
     expect((await t.api(`/api/uploads/${restartedId}/orchestration/restart`, { method: 'POST', token: admin })).status).toBe(409);
+    expect(await actionsAudited(restartedId)).toEqual([[202, 'restart', [restartedId], ['Operator.Admin']], [409, 'restart', [restartedId], ['Operator.Admin']]]);
   }, 120_000);
 
   it('shows an Operator.Read user the steps and no action; the action routes answer it 403', async () => {
@@ -117,8 +125,16 @@ describe('operator console in chromium', () => {
       const refused = await t.api(`/api/uploads/${uploadId}/orchestration/${action}`, { method: 'POST', token: await t.token({ operator: true }) });
       expect(refused.status, action).toBe(403);
     }
-    const state = await t.api(`/api/uploads/${uploadId}/orchestration`, { token: await t.token({ states: ['CA'] }) });
+    const caToken = await t.token({ states: ['CA'] });
+    const state = await t.api(`/api/uploads/${uploadId}/orchestration`, { token: caToken });
     expect(state.status).toBe(403);
+    // The status API links each caller to what it may follow: an operator to these steps, a state to no console.
+    const operatorToken = await t.token({ operator: true });
+    const asOperator = (await (await t.api(`/api/uploads/${uploadId}`, { token: operatorToken })).json()) as { links: Record<string, string> };
+    expect(asOperator.links.orchestration).toBe(`/api/uploads/${uploadId}/orchestration`);
+    expect((await t.api(asOperator.links.orchestration!, { token: operatorToken })).status).toBe(200);
+    const asState = (await (await t.api(`/api/uploads/${uploadId}`, { token: caToken })).json()) as { links: Record<string, string> };
+    expect(asState.links).toEqual({ self: `/api/uploads/${uploadId}`, errors: `/api/uploads/${uploadId}/errors` });
     await page.close();
   });
 });

@@ -22,11 +22,11 @@ async function sqlState(pool: pg.Pool, sql: string, values: unknown[] = []): Pro
 
 describe('the audit trail', () => {
   it('is appended and read by the app role, field for field', async () => {
-    await writeAuditRecord(app, entry({ states: ['TX', 'CA', 'TX'] }));
+    await writeAuditRecord(app, entry({ states: ['TX', 'CA', 'TX'], action: 'rewind' }));
     const page = await listAuditRecords(app, { limit: 10 });
     expect(page.records).toHaveLength(1);
     const { id, at, ...rest } = page.records[0]!;
-    expect(rest).toEqual({ ...entry(), states: ['CA', 'TX'] });
+    expect(rest).toEqual({ ...entry(), action: 'rewind', states: ['CA', 'TX'] });
     expect(Math.abs(Date.parse(at) - Date.now())).toBeLessThan(60_000);
     expect(id).toMatch(/^\d+$/);
   });
