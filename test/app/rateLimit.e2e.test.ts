@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/src/freePort.js';
 import { spawnHost, stopHost, waitForOutput, type HostProcess } from '../../local/src/hostProcess.js';
@@ -40,5 +41,19 @@ describe('API rate limit per caller', () => {
     // Another caller has its own budget.
     const other = await t.token({ states: ['TX'], clientId: 'tx-system', callerId: 'tx-system' });
     expect((await checkedFetch(`${secondUrl}/api/states`, { headers: { authorization: `Bearer ${other}` } })).status).toBe(200);
+  });
+
+  it('counts a real-time match query of 50 persons as one request', async () => {
+    const token = await t.token({ states: ['NV'], clientId: 'nv-caseworkers', callerId: 'nv-caseworkers' });
+    const persons = Array.from({ length: 50 }, (_, i) => ({ lds_hash: createHash('sha512').update(`applicant ${i}`).digest('hex') }));
+    const query = (url: string) => checkedFetch(`${url}/api/states/NV/match-queries`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ data: persons }),
+    });
+    const get = (url: string) => checkedFetch(`${url}/api/states`, { headers: { authorization: `Bearer ${token}` } });
+    // Every third of the 60 requests asks about 50 persons (20 queries, 1,000 persons): all inside the budget of 60.
+    const statuses: number[] = [];
+    for (let i = 0; i < 60; i++) statuses.push((await (i % 3 === 0 ? query : get)(i % 2 ? secondUrl : t.url)).status);
+    expect(statuses).toEqual(Array(60).fill(200));
+    expect((await query(t.url)).status).toBe(429);
   });
 });

@@ -387,6 +387,39 @@ describe('upload dashboard in chromium', () => {
     });
   });
 
+  it('shows a state user the audit of its own data, a real-time query with the persons it asked about and its hits; another state\'s audit refused', async () => {
+    // NV asks about three applicants: one CA holds (a hit), two nobody holds. Its audit record touches NV and CA.
+    const { rows: [held] } = await t.pool.query<{ hash: string }>(
+      `SELECT encode(lds_hash, 'hex') AS hash FROM bulkflow.active_participants WHERE state = 'CA' ORDER BY participant_id LIMIT 1`);
+    const nobody = (n: number) => createHash('sha512').update(`nobody ${n}`).digest('hex');
+    const asked = await t.api('/api/states/NV/match-queries', {
+      token: await t.token({ states: ['NV'] }), method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ data: [{ lds_hash: held!.hash }, { lds_hash: nobody(1) }, { lds_hash: nobody(2) }] }),
+    });
+    expect(asked.status).toBe(200);
+    const auditRows = (p: Page) => p.$$eval('#audit-list tbody tr', (rows) => rows.map((row) => [...row.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    await asStateUser('CA', async (caPage) => {
+      await caPage.getByRole('link', { name: 'Audit trail' }).click();
+      await waitFor('the audit trail', async () => ((await auditRows(caPage)).length > 0 ? true : undefined));
+      expect(await caPage.locator('#audit-title').textContent()).toBe('Audit trail');
+      // Columns: time, caller, client, roles, states, request, persons asked, records returned, outcome, ids.
+      const rows = await auditRows(caPage);
+      const query = rows.find((cells) => cells[5] === 'POST matchQuery')!;
+      expect([query[3], query[4], query[6], query[7], query[8]]).toEqual(['State.NV', 'CA, NV', '3', '1', '200']);
+      // CA's own disposition changes of the test before: no persons asked; the refused save (412) returned nothing.
+      const changes = rows.filter((cells) => cells[5] === 'PATCH matchDisposition').map((cells) => cells.slice(6, 9));
+      expect(changes).toEqual([['–', '–', '412'], ['–', '1', '200'], ['–', '1', '200']]);
+      // Only records touching CA: every row names it.
+      expect(rows.every((cells) => cells[4]!.split(', ').includes('CA'))).toBe(true);
+      expect(await seriousViolations(caPage)).toEqual([]);
+      expect(await caPage.content()).not.toMatch(/[0-9a-f]{128}/i);
+
+      await caPage.locator('#audit-state').fill('nv');
+      await caPage.getByRole('button', { name: 'Show' }).click();
+      await waitFor('the refusal', async () => ((await caPage.locator('#problem').textContent()) === 'Forbidden: your roles do not let you read the audit of state NV' ? true : undefined));
+    });
+  });
+
   it('uploads a file a state user picks, in parts with its SHA-256, and after a reload mid-upload resumes it and shows its ingest to the end', async () => {
     const file = join(t.stack.dataDir, `picked-${process.pid}.csv`);
     await generateParticipantsCsv(file, { rows: 3_000, badShare: 0, seed: 9 });
