@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateUpload, cleanupUploads } from '../../src/engine/index.js';
 import { matchRunInTransaction, runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
 import { getMatch, listStateMatches, matchPairCounts, matchStates, type MatchView } from '../../src/engine/matchReads.js';
+import { runMatchQuery } from '../../src/engine/matchQuery.js';
 import { candidateKeysSql, MERGE_JOIN_SETTINGS, purgeClosedMatches } from '../../src/engine/matchRecords.js';
 import { createEngineDatabase, ingest, type EngineDatabase } from '../support/engineDatabase.js';
-import { CSV_HEADER, hashOf } from '../support/uploads.js';
+import { CSV_HEADER, hashOf, numberOf } from '../support/uploads.js';
 
 /** Each scenario's states (by first letter) share hashes among themselves only. */
 const base = (state: string) => 10_000 * 'NOPQRST'.indexOf(state[0]!);
@@ -61,20 +62,21 @@ describe('match records', () => {
 
   async function records(states: string[]): Promise<MatchRow[]> {
     const { rows } = await engine.pool.query(
-      `SELECT * FROM bulkflow.matches WHERE state_a = ANY($1) AND state_b = ANY($1) ORDER BY state_a, state_b, lds_hash`,
+      `SELECT * FROM bulkflow.matches WHERE state_a = ANY($1) AND state_b = ANY($1)`,
       [states],
     );
-    return rows.map((row) => ({
+    // In order of the hashes' numbers (the hashes themselves start with a random lookup key).
+    return rows.map((row): MatchRow => ({
       matchId: row.match_id,
       pair: `${row.state_a}-${row.state_b}`,
-      hash: parseInt((row.lds_hash as Buffer).toString('hex'), 16) - base(row.state_a),
+      hash: numberOf((row.lds_hash as Buffer).toString('hex')) - base(row.state_a),
       initiatingState: row.initiating_state,
       a: { participantId: row.a_participant_id, caseId: row.a_case_id, uploadId: row.a_upload_id },
       b: { participantId: row.b_participant_id, caseId: row.b_case_id, uploadId: row.b_upload_id },
       closedAt: row.closed_at,
       closedByUpload: row.closed_by_upload,
       openedAt: row.opened_at,
-    }));
+    })).sort((x, y) => x.pair.localeCompare(y.pair) || x.hash - y.hash);
   }
 
   const open = (rows: MatchRow[], pair: string) => rows.filter((r) => r.pair === pair && !r.closedAt).map((r) => r.hash);
@@ -378,8 +380,7 @@ describe('match records', () => {
   });
 
   it('finds the same candidate keys in either form of the key merge, per pair or in one pass, as the sizes pick', async () => {
-    // Hashes with distinct lookup keys (the scenarios' hashes all start with zeros): TN holds 0-299, the others share
-    // 40, 25 and none of them.
+    // TN holds 0-299, the others share 40, 25 and none of them.
     const sha = (n: number) => createHash('sha512').update(`key ${n}`).digest('hex');
     const keyed = (state: string, hashes: number[]) => `${CSV_HEADER}\n${hashes.map((n) => `${sha(n)},${state}${n},C${n}`).join('\n')}\n`;
     const own = await upload('TN', keyed('TN', range(0, 300)), { activate: false });
@@ -402,6 +403,21 @@ describe('match records', () => {
     expect(perPair.sql).not.toEqual(onePass.sql);
     expect(perPair.found).toHaveLength(40 + 25);
     expect(onePass.found).toEqual(perPair.found);
+  });
+
+  it('matches on the whole hash: rows whose lookup keys collide but whose hashes differ meet no record, in bulk or by query', async () => {
+    // Four hashes sharing one lookup key (the first 8 bytes), different after it: UA holds 1 and 2, UB 2 and 3.
+    const key = hashOf(90_000).slice(0, 16);
+    const twin = (n: number) => `${key}${n.toString(16).padStart(112, 'e')}`;
+    const rows = (state: string, ns: number[]) => `${CSV_HEADER}\n${ns.map((n) => `${twin(n)},${state}${n},C${n}`).join('\n')}\n`;
+    await run(await upload('UA', rows('UA', [1, 2])));
+    await run(await upload('UB', rows('UB', [2, 3])));
+    const { rows: made } = await engine.pool.query(
+      `SELECT a_participant_id AS a, b_participant_id AS b, encode(lds_hash, 'hex') AS hash FROM bulkflow.matches WHERE state_a = 'UA' AND state_b = 'UB'`);
+    expect(made).toEqual([{ a: 'UA2', b: 'UB2', hash: twin(2) }]);
+    // A query probes the key's rows in both uploads (their filters hold the key) and keeps only the equal hash.
+    const answer = await runMatchQuery(engine.pool, 'UC', [{ ldsHash: twin(3) }, { ldsHash: twin(4) }, { ldsHash: twin(1) }], 'twins');
+    expect(answer.results.map((r) => r.matches.map((m) => `${m.otherState}:${m.otherParticipant.participantId}`))).toEqual([['UB:UB3'], [], ['UA:UA1']]);
   });
 
   it('purges records closed longer ago than the retention, and no others', async () => {

@@ -168,7 +168,9 @@ describe('migrating to the 8-byte lookup key', () => {
       `SELECT count(*) FILTER (WHERE lds_key IS DISTINCT FROM bulkflow.lds_key(lds_hash))::int AS wrong, array_agg(lds_key::text ORDER BY line) AS keys
        FROM ${uploadTable(dd).qualified}`,
     );
-    expect(engine).toEqual({ wrong: 0, keys: ['-1', '-8608480567731124088', '0', '0'] });
+    // hashOf's keys: its first 8 bytes as a signed big-endian integer.
+    const keyOf = (hash: string) => BigInt.asIntN(64, BigInt(`0x${hash.slice(0, 16)}`)).toString();
+    expect(engine).toEqual({ wrong: 0, keys: ['-1', '-8608480567731124088', keyOf(hashOf(7)), keyOf(hashOf(33))] });
 
     // Matching finds the same pairs under the same ids: AA-BB's records stay as they were, not opened again.
     const run = await runMatchAnalysis(pool, `${bb}.completed`, bb);

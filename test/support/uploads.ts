@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { COLUMNS, isFinal } from '../../src/engine/index.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { waitFor, type TestStack } from './localStack.js';
@@ -6,8 +7,13 @@ import { waitFor, type TestStack } from './localStack.js';
 export const CSV_HEADER = 'lds_hash,participant_id,case_id';
 /** Every column of the format, in its order. */
 export const FULL_HEADER = COLUMNS.join(',');
-/** A valid 128-hex lds_hash derived from n (distinct per n). */
-export const hashOf = (n: number) => n.toString(16).padStart(128, '0');
+/**
+ * A valid 128-hex lds_hash derived from n (distinct per n). Its first 8 bytes, the lookup key (lds_key) the indexes
+ * and key filters work on, are as random as a real SHA-512's; the other 56 bytes hold n, which numberOf reads back.
+ */
+export const hashOf = (n: number) => createHash('sha512').update(`participant ${n}`).digest('hex').slice(0, 16) + n.toString(16).padStart(112, '0');
+/** The n of a hashOf(n). */
+export const numberOf = (hash: string) => parseInt(hash.slice(16), 16);
 /** Valid rows `from .. to-1` (participant ids P{n}), each ending in `eol`. */
 export const validRows = (from: number, to: number, eol = '\n') => {
   let out = '';
