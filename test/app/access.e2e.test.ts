@@ -16,6 +16,8 @@ const WHO: Who[] = ['stateA', 'stateB', 'operator', 'admin', 'none', 'expired', 
  */
 describe('access to every route', () => {
   let t: TestStack;
+  /** The host's warnings and errors. */
+  const logLines: string[] = [];
   const tokens = {} as Record<Who, string | undefined>;
   let ca: UploadStatusBody;
   let tx: UploadStatusBody;
@@ -26,7 +28,7 @@ describe('access to every route', () => {
   const TX_ROWS = 2341;
 
   beforeAll(async () => {
-    t = await startTestStack();
+    t = await startTestStack({}, { log: (line) => logLines.push(line) });
     tokens.stateA = await t.token({ states: ['CA'], clientId: 'ca-system' });
     tokens.stateB = await t.token({ states: ['TX'], clientId: 'tx-system' });
     tokens.operator = await t.token({ operator: true, clientId: 'ops' });
@@ -180,7 +182,7 @@ describe('access to every route', () => {
     expect(reads.find((r) => r.route === 'auditRecords')!.states).toEqual(expect.arrayContaining(['CA', 'TX']));
   });
 
-  it('withholds the data when its audit record cannot be written (503), and returns it once it can', async () => {
+  it('withholds the data when its audit record cannot be written (503, the audit-write-failed alert\'s line), and returns it once it can', async () => {
     await t.pool.query('REVOKE INSERT ON bulkflow.audit_records FROM bulkflow_app');
     try {
       const refused = await call('stateB', `/api/matches/${matchId}`);
@@ -189,6 +191,8 @@ describe('access to every route', () => {
       expect(refused.headers.get('content-type')).toBe('application/problem+json');
       expect(body).not.toContain('participant');
       expect(body).not.toContain(matchId);
+      // What infra/bicep/modules/alerts.bicep's audit-write-failed alert matches, with the database's reason code.
+      await waitFor('the audit failure logged', async () => (logLines.some((line) => /audit record not written: function=matchRecord request=\S+ reason="42501"/.test(line)) ? true : undefined), 10_000);
     } finally {
       await t.pool.query(`GRANT INSERT (caller_id, client_id, roles, states, route, method, action, object_ids, records_returned, persons_queried, outcome, request_id)
         ON bulkflow.audit_records TO bulkflow_app`);
