@@ -616,7 +616,8 @@ export interface components {
             links: {
                 self: string;
                 errors: string;
-                orchestration: string;
+                /** @description The orchestration's steps (the operator console's API): given to operators only, the callers it answers. */
+                orchestration?: string;
             };
         };
         StateSummaries: {
@@ -764,6 +765,8 @@ export interface components {
                 /** @description The route's function name (the operation id). */
                 route: string;
                 method: string;
+                /** @description Which of the route's actions the request took, when it takes several (the console's `rewind`, `restart`, `terminate`); null otherwise. */
+                action: string | null;
                 /** @description Upload, match or instance ids the request named or the answer returned. */
                 objectIds: string[];
                 recordsReturned: number | null;
