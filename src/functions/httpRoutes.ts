@@ -371,7 +371,7 @@ export const httpRoutes = {
     policy: { kind: 'public', why: 'the page, its assets and its sign-in settings hold no data; every figure comes from the API' },
     durableClient: false, params: { asset: z.string().optional() }, query: {}, handler: dashboard,
     answers: {
-      200: { description: 'The page, a script or style, or `config.json` (its sign-in settings).', body: dashboardConfig, media: ['text/html', 'text/css', 'text/javascript'] },
+      200: { description: 'The page, the API reference (`api.html`, rendering this document), a script or style, or `config.json` (its sign-in settings).', body: dashboardConfig, media: ['text/html', 'text/css', 'text/javascript'] },
       308: { description: 'The page is addressed as a directory: to `/api/dashboard/`.', headers: { location: 'The same path, with a slash.' } },
       404: 'The dashboard has no such file.',
     },
