@@ -2266,7 +2266,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description The record changed since the If-Match given. */
+            /** @description The record changed since it was read (the current ETag is sent), or If-Match is not an ETag. */
             412: {
                 headers: {
                     [name: string]: unknown;
