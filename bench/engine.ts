@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { activateUpload, cleanupUploads, commitChunk, fileByteSource, migrate, planUpload, registerUpload } from '../src/engine/index.js';
+import { activateUpload, cleanupUploads, commitChunk, fileByteSource, planUpload, registerUpload } from '../src/engine/index.js';
 import { resolvePostgres } from '../local/src/embeddedPostgres.js';
 import { APP_ROLE } from '../local/src/appDatabase.js';
 import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
@@ -16,6 +16,7 @@ import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, percent
 import { measureMatches, type MatchRound } from './matches.js';
 import { formatQueryPhase, measureQueries, type QueryPhaseOptions } from './matchQueries.js';
 import { SameWorkFloor } from './floor.js';
+import { createBenchDatabase } from './database.js';
 
 /**
  * `npm run bench -- --rows N [--runs R] [--concurrency C] [--chunk-mb M] [--bad SHARE] [--in-flight F] [--part-mib P] [--engine-only] [--compare]
@@ -105,14 +106,9 @@ if (!existsSync(cleanFile)) await generateParticipantsCsv(cleanFile, { rows, bad
 const floor = await SameWorkFloor.prepare(cleanFile, concurrency);
 
 const postgres = await resolvePostgres({ dataDir: join(dataDir, `bench-postgres-${process.pid}`), persistent: false });
-const database = `bench_${randomBytes(4).toString('hex')}`;
-const admin = new pg.Client({ connectionString: postgres.url });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${database}`);
-const url = new URL(postgres.url);
-url.pathname = `/${database}`;
-const pool = new pg.Pool({ connectionString: url.toString(), max: concurrency + 2 });
-pool.on('error', () => {}); // an idle connection closed by the server is dropped by the pool
+const database = await createBenchDatabase(postgres.url, 'bench', concurrency + 2);
+const { pool } = database;
+const url = new URL(database.url);
 // The engine acts as the app does (the least-privilege app role), so the tables it makes are the app's: the end-to-end
 // rounds' match analysis, run by the host as that role, reads the engine rounds' active upload.
 const appUrl = new URL(url);
@@ -121,7 +117,6 @@ const appPool = new pg.Pool({ connectionString: appUrl.toString(), max: concurre
 appPool.on('error', () => {});
 let stack: EndToEndStack | undefined;
 try {
-  await migrate(url.toString());
 
   // Both raw loaders write into the same unindexed all-text table, dropped and checkpointed after each run.
   const createBaseline = () => pool.query(`CREATE TABLE baseline (${BASELINE_COLUMNS.map((c) => `${c} text`).join(', ')})`);
@@ -338,10 +333,8 @@ try {
   );
 } finally {
   await stack?.stop();
-  await pool.end();
   await appPool.end();
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.end();
+  await database.drop();
   await postgres.stop();
   await floor.remove();
   if (process.argv.includes('--remove-file')) await Promise.all([file, cleanFile].map((path) => rm(path, { force: true })));

@@ -1,18 +1,18 @@
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { isFinal, migrate } from '../src/engine/index.js';
+import { isFinal } from '../src/engine/index.js';
 import { resolvePostgres } from '../local/src/embeddedPostgres.js';
 import { appPackagePath } from '../local/src/packageRoot.js';
 import { startLocalStack } from '../local/src/stack.js';
 import { uploadFile, type UploadResult } from '../local/src/cli/partsUpload.js';
 import { generateParticipantsCsv } from './generate.js';
+import { createBenchDatabase } from './database.js';
 import { memory } from './processMemory.js';
 
 /**
@@ -108,22 +108,15 @@ const size = (await stat(file)).size;
 console.log(`${rows} rows, ${(size / 1e6).toFixed(0)} MB (ready in ${((Date.now() - generateStart) / 1000).toFixed(1)} s)`);
 
 const postgres = await resolvePostgres({ dataDir: join(dataDir, `bench-postgres-${process.pid}`), persistent: false });
-const database = `bench_resume_${randomBytes(4).toString('hex')}`;
-const admin = new pg.Client({ connectionString: postgres.url });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${database}`);
-const url = new URL(postgres.url);
-url.pathname = `/${database}`;
-const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
-pool.on('error', () => {});
+const database = await createBenchDatabase(postgres.url, 'bench_resume', 2);
+const { pool, url } = database;
 const stackDir = join(dataDir, `bench-resume-stack-${process.pid}`);
 let stack: Awaited<ReturnType<typeof startLocalStack>> | undefined;
 let relay: Awaited<ReturnType<typeof countingRelay>> | undefined;
 try {
-  await migrate(url.toString());
   stack = await startLocalStack({
     appDir: appPackagePath(), dataDir: stackDir, port: 0, eventHubsPort: 0, persistent: false, logLevel: 'warning', hostProcess: true,
-    settings: { DATABASE_URL: url.toString(), TASK_HUB_NAME: 'benchresume', ...(partMiB ? { UPLOAD_PART_BYTES: String(Number(partMiB) * MiB) } : {}) },
+    settings: { DATABASE_URL: url, TASK_HUB_NAME: 'benchresume', ...(partMiB ? { UPLOAD_PART_BYTES: String(Number(partMiB) * MiB) } : {}) },
   });
   relay = await countingRelay(Number(new URL(stack.url).port));
   const baseUrl = `http://127.0.0.1:${relay.port}`;
@@ -225,9 +218,7 @@ try {
 } finally {
   relay?.server.close();
   await stack?.stop();
-  await pool.end();
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.end();
+  await database.drop();
   await postgres.stop();
   await rm(stackDir, { recursive: true, force: true });
   if (!process.argv.includes('--keep-file')) await rm(file, { force: true });

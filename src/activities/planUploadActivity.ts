@@ -1,16 +1,17 @@
 import { failUpload, isTransient, planUpload } from '../engine/index.js';
 import type { AppClients } from '../composition.js';
 import type { PlanResult, UploadFile } from '../ingestContracts.js';
+import { blobOf, type Queued } from './queuedInput.js';
 
 /**
  * Plans once (the plan is stored in PostgreSQL); the orchestrator gets counts, never rows. A bad file, or a
  * blob that is gone or changed, fails the upload with its reason; only transient faults throw (and are retried).
  */
 export function makePlanUploadActivity({ db, settings, uploadByteSource }: Pick<AppClients, 'db' | 'settings' | 'uploadByteSource'>) {
-  return async function planUploadActivity(input: UploadFile): Promise<PlanResult> {
+  return async function planUploadActivity(input: Queued<UploadFile>): Promise<PlanResult> {
     const pool = await db();
     try {
-      const outcome = await planUpload(pool, input.uploadId, uploadByteSource(input.blob), {
+      const outcome = await planUpload(pool, input.uploadId, uploadByteSource(await blobOf(input, db)), {
         targetChunkBytes: settings().ingest.chunkBytes,
       });
       if (!outcome.ok) return { ok: false, code: outcome.error.code, message: outcome.error.message };

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { registeredAs, type UploadIdentity, type UploadSource } from './uploadIdentity.js';
+import { identityOf, registeredAs, type UploadIdentity, type UploadSource } from './uploadIdentity.js';
 import type { UploadStatus } from './uploadStatus.js';
 
 export interface Registration {
@@ -20,4 +20,11 @@ export async function registerUpload(pool: pg.Pool, upload: UploadIdentity | Upl
   if (inserted.rows[0]) return { uploadId, status: inserted.rows[0].status, created: true };
   const existing = await pool.query<{ status: UploadStatus }>('SELECT status FROM bulkflow.uploads WHERE upload_id = $1', [uploadId]);
   return { uploadId, status: existing.rows[0]!.status, created: false };
+}
+
+/** The blob version an upload was registered for: the inverse of registering a blob. */
+export async function registeredBlob(pool: pg.Pool, uploadId: string): Promise<UploadIdentity> {
+  const { rows } = await pool.query<UploadSource>('SELECT state, source, etag FROM bulkflow.uploads WHERE upload_id = $1', [uploadId]);
+  if (!rows[0]) throw new Error(`upload ${uploadId} is not registered`);
+  return identityOf(rows[0]);
 }

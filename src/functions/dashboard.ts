@@ -17,14 +17,23 @@ const ASSETS: Record<string, string> = {
   'signIn.js': 'text/javascript; charset=utf-8',
   'upload.js': 'text/javascript; charset=utf-8',
   'sha256.js': 'text/javascript; charset=utf-8',
+  'api.html': 'text/html; charset=utf-8',
+  'apiDocs.js': 'text/javascript; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'swagger-ui.css': 'text/css; charset=utf-8',
 };
+
+const dependencyFile = (path: string) => () => pathToFileURL(createRequire(import.meta.url).resolve(path));
 
 /**
  * Files served from the app's own dependencies: hash-wasm's SHA-256 (Web Crypto cannot hash a file in slices, and a
- * caseload does not fit in the browser's memory at once). Its WebAssembly needs 'wasm-unsafe-eval' in script-src.
+ * caseload does not fit in the browser's memory at once; its WebAssembly needs 'wasm-unsafe-eval' in script-src), and
+ * Swagger UI, which renders the OpenAPI document as the API reference (api.html).
  */
 const DEPENDENCY_ASSETS: Record<string, () => URL> = {
-  'sha256.js': () => pathToFileURL(createRequire(import.meta.url).resolve('hash-wasm/dist/sha256.umd.min.js')),
+  'sha256.js': dependencyFile('hash-wasm/dist/sha256.umd.min.js'),
+  'swagger-ui-bundle.js': dependencyFile('swagger-ui-dist/swagger-ui-bundle.js'),
+  'swagger-ui.css': dependencyFile('swagger-ui-dist/swagger-ui.css'),
 };
 
 /** Where the page signs its user in (authorization code + PKCE); from the app settings. */

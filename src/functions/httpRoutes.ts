@@ -14,8 +14,8 @@ import { matchPairs, matchRecord, stateMatches } from './matchApi.js';
 import {
   dispositionPatch, matchPage, matchPairList, matchQueryAnswer, matchQueryRequest, matchView, reopened, reopenRequest,
 } from './matchBodies.js';
-import { matchQuery } from './matchQueryApi.js';
-import { reopen, updateOwnDisposition } from './matchResolutionApi.js';
+import { MATCH_QUERY_MAX_BYTES, matchQuery } from './matchQueryApi.js';
+import { MATCH_CHANGE_MAX_BYTES, reopen, updateOwnDisposition } from './matchResolutionApi.js';
 import { asyncApi, asyncApiBody, eventSchema, eventTypeParam, jsonSchemaBody } from './eventContracts.js';
 import { openApi } from './openApi.js';
 import { auditPage, dashboardConfig, openApiBody, orchestrationActionAccepted, orchestrationTimelineBody } from './operationsBodies.js';
@@ -145,6 +145,46 @@ const CONTENT_DIGEST_OPTIONAL = { description: 'The body\'s SHA-256 (RFC 9530), 
 const SESSION_NOT_FOUND = 'No such session among the state\'s: committed, aborted or expired.';
 const ETAG = 'The record\'s version, for If-Match.';
 
+/** Audits the id of what a request created, as its answer's body names it under `key`. */
+const auditsCreated = (key: string): AuditRule => ({ returned: (body) => ({ objectIds: [String((body as Record<string, unknown>)[key])] }) });
+
+/** Audits the id a path parameter names: what the request reads or changes. */
+const paramId = (name: string) => (request: HttpRequest): string[] => [request.params[name] ?? ''];
+
+/** The refusals of a JSON body (jsonBody.ts) of at most `maxBytes`. */
+const jsonBodyRefusals = (maxBytes: number) => ({ 413: `A body over ${maxBytes / 1024} KiB.`, 415: 'A body that is not JSON.' });
+
+/**
+ * The body and answers of a change to a match record (matchResolutionApi.ts): a JSON body guarded by the ETag of the
+ * record as the caller read it (If-Match), answered with the record's new ETag or the guard's refusals beside its own.
+ */
+function matchChange(change: {
+  ifMatch: 'required' | 'optional';
+  body: Omit<RequestBody, 'headers'>;
+  changed: { description: string; body: z.ZodType };
+  refused: { 400: string; 409: string };
+}): Pick<HttpRoute, 'requestBody' | 'answers'> {
+  const required = change.ifMatch === 'required';
+  const answers: Record<number, Answer> = {
+    200: { ...change.changed, headers: { etag: ETAG } },
+    ...change.refused,
+    412: 'The record changed since it was read (the current ETag is sent), or If-Match is not an ETag.',
+    ...jsonBodyRefusals(MATCH_CHANGE_MAX_BYTES),
+  };
+  if (required) answers[428] = 'No If-Match.';
+  return {
+    requestBody: {
+      ...change.body,
+      headers: { 'if-match': { description: required ? 'The ETag of the record as read.' : 'Optional: the ETag of the record as read.', required, example: '"3"' } },
+    },
+    answers,
+  };
+}
+
+/** What every row of the resumable upload shares: a session of the path's state, for that state's role only. */
+const SESSIONS = 'states/{state}/upload-sessions';
+const OWN_STATE_SESSION = { policy: { kind: 'stateUpload' }, durableClient: false, query: {} } as const;
+
 /** Any row, as the edge and app.ts handle them all alike (each row's own types were checked where it is written). */
 export type AnyHttpRoute = Omit<HttpRoute, 'handler'> & { readonly handler: (clients: AppClients) => (call: never) => Promise<HttpResponseInit> };
 
@@ -188,13 +228,12 @@ export const httpRoutes = {
       411: 'No Content-Length (chunked bodies are not accepted).',
       413: 'Larger than one request takes: the detail names the resumable upload.',
     },
-    audit: { returned: (body) => ({ objectIds: [(body as { uploadId: string }).uploadId] }) },
+    audit: auditsCreated('uploadId'),
   }),
   // The resumable upload (uploadSessions.ts): sessions of the caller's own state; a session id of another state is
   // not found (404), like one that never existed. Parts spend their own rate budget (UPLOAD_PARTS_PER_MINUTE).
   createUploadSession: row({
-    route: 'states/{state}/upload-sessions', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: false,
-    params: { state: stateParam }, query: {}, handler: (clients) => sessionApi(clients).create,
+    route: SESSIONS, methods: ['POST'], ...OWN_STATE_SESSION, params: { state: stateParam }, handler: (clients) => sessionApi(clients).create,
     requestBody: { description: 'The file to upload in parts.', content: { 'application/json': uploadSessionRequest } },
     answers: {
       201: { description: 'The session: where to send each part.', body: uploadSession, headers: { location: 'The session\'s URL.' } },
@@ -202,27 +241,26 @@ export const httpRoutes = {
       409: 'An upload of this file name is in progress: `session` is its URL.',
       413: 'Larger than the largest file accepted (UPLOAD_MAX_BYTES).',
     },
-    audit: { returned: (body) => ({ objectIds: [(body as { id: string }).id] }) },
+    audit: auditsCreated('id'),
   }),
   uploadSessions: row({
-    route: 'states/{state}/upload-sessions', methods: ['GET'], policy: { kind: 'stateUpload' }, durableClient: false,
-    params: { state: stateParam }, query: {}, handler: (clients) => sessionApi(clients).list,
+    route: SESSIONS, methods: ['GET'], ...OWN_STATE_SESSION, params: { state: stateParam }, handler: (clients) => sessionApi(clients).list,
     answers: { 200: { description: 'The state\'s uploads in progress, and the limits to plan with.', body: uploadSessionList } },
   }),
   uploadSession: row({
-    route: 'states/{state}/upload-sessions/{sessionId}', methods: ['GET', 'DELETE'], policy: { kind: 'stateUpload' }, durableClient: false,
-    params: { state: stateParam, sessionId: z.string() }, query: {}, handler: (clients) => sessionApi(clients).session,
+    route: `${SESSIONS}/{sessionId}`, methods: ['GET', 'DELETE'], ...OWN_STATE_SESSION,
+    params: { state: stateParam, sessionId: z.string() }, handler: (clients) => sessionApi(clients).session,
     answers: {
       200: { description: 'The session: the parts held and those still missing.', body: uploadSession, method: 'GET' },
       204: { description: 'Aborted: its parts are deleted.', method: 'DELETE' },
       404: SESSION_NOT_FOUND,
       409: 'Being committed: it can no longer be aborted.',
     },
-    audit: { requested: (request) => (request.method === 'DELETE' ? [request.params.sessionId ?? ''] : []) },
+    audit: { requested: (request) => (request.method === 'DELETE' ? paramId('sessionId')(request) : []) },
   }),
   uploadSessionPart: row({
-    route: 'states/{state}/upload-sessions/{sessionId}/parts/{partNumber}', methods: ['PUT'], policy: { kind: 'stateUpload' }, durableClient: false,
-    params: { state: stateParam, sessionId: z.string(), partNumber: z.string() }, query: {}, budget: 'uploadParts', handler: (clients) => sessionApi(clients).part,
+    route: `${SESSIONS}/{sessionId}/parts/{partNumber}`, methods: ['PUT'], ...OWN_STATE_SESSION, budget: 'uploadParts',
+    params: { state: stateParam, sessionId: z.string(), partNumber: z.string() }, handler: (clients) => sessionApi(clients).part,
     requestBody: {
       description: 'The part\'s bytes: `partBytes` long, but the last (`lastPartBytes`). Sent again, the last good one counts.',
       content: { 'application/octet-stream': 'bytes' },
@@ -235,12 +273,12 @@ export const httpRoutes = {
       409: 'The session is being committed, or ended while the part arrived.',
       411: 'No Content-Length.',
     },
-    audit: { requested: (request) => [request.params.sessionId ?? ''] },
+    audit: { requested: paramId('sessionId') },
   }),
   commitUploadSession: row({
-    route: 'states/{state}/upload-sessions/{sessionId}/commit', methods: ['POST'], policy: { kind: 'stateUpload' }, durableClient: true,
-    params: { state: stateParam, sessionId: z.string() }, query: {}, handler: (clients) => sessionApi(clients).commit,
-    audit: { requested: (request) => [request.params.sessionId ?? ''] },
+    route: `${SESSIONS}/{sessionId}/commit`, methods: ['POST'], ...OWN_STATE_SESSION, durableClient: true,
+    params: { state: stateParam, sessionId: z.string() }, handler: (clients) => sessionApi(clients).commit,
+    audit: { requested: paramId('sessionId') },
     answers: {
       200: { description: 'Committed (asked again after the commit ran): the session, with `uploadId` and `statusUrl`.', body: uploadSession, headers: { location: 'The session\'s URL.' } },
       202: {
@@ -281,46 +319,38 @@ export const httpRoutes = {
   matchRecord: row({
     route: 'matches/{matchId}', methods: ['GET'], policy: { kind: 'matchRead' }, durableClient: false,
     params: { matchId: matchIdParam }, query: {}, handler: matchRecord,
-    audit: { requested: (request) => [request.params.matchId ?? ''], returned: matchReturned },
+    audit: { requested: paramId('matchId'), returned: matchReturned },
     answers: { 200: { description: 'The record as the caller\'s state sees it.', body: matchView, headers: { etag: ETAG } } },
   }),
   // A state records what it did about a match, on its own side (If-Match; the other state is notified).
   matchDisposition: row({
     route: 'matches/{matchId}/dispositions/{state}', methods: ['PATCH'], policy: { kind: 'matchSideWrite' }, durableClient: false,
     params: { matchId: matchIdParam, state: stateParam }, query: {}, handler: updateOwnDisposition,
-    audit: { requested: (request) => [request.params.matchId ?? ''], returned: matchReturned },
-    requestBody: {
-      description: 'A JSON merge patch (RFC 7396) of the side\'s disposition: null clears a field.',
-      content: { 'application/merge-patch+json': dispositionPatch, 'application/json': dispositionPatch },
-      headers: { 'if-match': { description: 'The ETag of the record as read.', required: true, example: '"3"' } },
-    },
-    answers: {
-      200: { description: 'Changed (or already so): the record and its new ETag.', body: matchView, headers: { etag: ETAG } },
-      400: 'A body that is not JSON, or fields that break a rule: the detail names each field, never its value.',
-      409: 'The record is closed: an operator can reopen it.',
-      412: 'The record changed since it was read (the current ETag is sent), or If-Match is not an ETag.',
-      413: 'A body over 16 KiB.',
-      415: 'A body that is not JSON.',
-      428: 'No If-Match.',
-    },
+    audit: { requested: paramId('matchId'), returned: matchReturned },
+    ...matchChange({
+      ifMatch: 'required',
+      body: {
+        description: 'A JSON merge patch (RFC 7396) of the side\'s disposition: null clears a field.',
+        content: { 'application/merge-patch+json': dispositionPatch, 'application/json': dispositionPatch },
+      },
+      changed: { description: 'Changed (or already so): the record and its new ETag.', body: matchView },
+      refused: {
+        400: 'A body that is not JSON, or fields that break a rule: the detail names each field, never its value.',
+        409: 'The record is closed: an operator can reopen it.',
+      },
+    }),
   }),
   // An operator reopens a record its states closed: the one change a closed record takes, audited.
   matchReopen: row({
     route: 'matches/{matchId}/reopen', methods: ['POST'], policy: { kind: 'operator', admin: true }, durableClient: false,
     params: { matchId: matchIdParam }, query: {}, handler: reopen,
-    audit: { requested: (request) => [request.params.matchId ?? ''] },
-    requestBody: {
-      description: 'Why it is reopened.', content: { 'application/json': reopenRequest },
-      headers: { 'if-match': { description: 'Optional: the ETag of the record as read.', required: false, example: '"3"' } },
-    },
-    answers: {
-      200: { description: 'Open again: its id, status and new ETag (never its participants).', body: reopened, headers: { etag: ETAG } },
-      400: 'No reason, or one that is not listed.',
-      409: 'Not closed by its states (open, or closed by an upload).',
-      412: 'The record changed since the If-Match given.',
-      413: 'A body over 16 KiB.',
-      415: 'A body that is not JSON.',
-    },
+    audit: { requested: paramId('matchId') },
+    ...matchChange({
+      ifMatch: 'optional',
+      body: { description: 'Why it is reopened.', content: { 'application/json': reopenRequest } },
+      changed: { description: 'Open again: its id, status and new ETag (never its participants).', body: reopened },
+      refused: { 400: 'No reason, or one that is not listed.', 409: 'Not closed by its states (open, or closed by an upload).' },
+    }),
   }),
   // A caseworker checks applicants against the other states' active uploads; audited with the hits' ids and count.
   matchQuery: row({
@@ -330,8 +360,7 @@ export const httpRoutes = {
     answers: {
       200: { description: 'Each person\'s matches in the other states\' active uploads: one match record per hit, created or reused.', body: matchQueryAnswer },
       400: 'A body that is not the JSON described: the detail names each position and rule, never a value.',
-      413: 'A body over 64 KiB.',
-      415: 'A body that is not JSON.',
+      ...jsonBodyRefusals(MATCH_QUERY_MAX_BYTES),
     },
   }),
   // Counts per state pair, no participant fields: an operator every pair, a state role the pairs of its states.
@@ -358,7 +387,7 @@ export const httpRoutes = {
   orchestrationAction: row({
     route: 'uploads/{uploadId}/orchestration/{action}', methods: ['POST'], policy: { kind: 'operator', admin: true }, durableClient: true,
     params: { uploadId: uploadIdParam, action: consoleActionParam }, query: {}, handler: orchestrationAction,
-    audit: { requested: (request) => [request.params.uploadId ?? ''] },
+    audit: { requested: paramId('uploadId') },
     answers: {
       202: { description: 'Asked of the orchestration.', body: orchestrationActionAccepted },
       404: 'No orchestration to act on.',
@@ -371,7 +400,7 @@ export const httpRoutes = {
     policy: { kind: 'public', why: 'the page, its assets and its sign-in settings hold no data; every figure comes from the API' },
     durableClient: false, params: { asset: z.string().optional() }, query: {}, handler: dashboard,
     answers: {
-      200: { description: 'The page, a script or style, or `config.json` (its sign-in settings).', body: dashboardConfig, media: ['text/html', 'text/css', 'text/javascript'] },
+      200: { description: 'The page, the API reference (`api.html`, rendering this document), a script or style, or `config.json` (its sign-in settings).', body: dashboardConfig, media: ['text/html', 'text/css', 'text/javascript'] },
       308: { description: 'The page is addressed as a directory: to `/api/dashboard/`.', headers: { location: 'The same path, with a slash.' } },
       404: 'The dashboard has no such file.',
     },

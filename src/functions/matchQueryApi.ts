@@ -6,7 +6,7 @@ import { readJsonBody } from './jsonBody.js';
 import { matchQueryAnswer } from './matchBodies.js';
 
 /** 50 persons of ~200 bytes each, with room for formatting. */
-const MAX_BODY_BYTES = 64 * 1024;
+export const MATCH_QUERY_MAX_BYTES = 64 * 1024;
 
 /**
  * POST /api/states/{state}/match-queries `{"data": [{"lds_hash", "participant_id"?, "case_id"?}, ...]}` (the state's
@@ -15,7 +15,7 @@ const MAX_BODY_BYTES = 64 * 1024;
  */
 export function matchQuery({ db }: Pick<AppClients, 'db'>) {
   return async ({ request, params: { state }, context }: { request: HttpRequest; params: { state: Jurisdiction }; context: InvocationContext }): Promise<HttpResponseInit> => {
-    const body = await readJsonBody(request, MAX_BODY_BYTES);
+    const body = await readJsonBody(request, MATCH_QUERY_MAX_BYTES);
     if (!body.ok) return body.response;
     const parsed = parseMatchQuery(body.body);
     if (!parsed.ok) return problem(400, 'Bad request', parsed.errors.join('; '));

@@ -7,7 +7,7 @@ import { readJsonBody } from './jsonBody.js';
 import { matchView, reopened } from './matchBodies.js';
 
 /** A disposition change is a few fields; 16 KiB leaves room for the longest free text many times over. */
-const MAX_BODY_BYTES = 16 * 1024;
+export const MATCH_CHANGE_MAX_BYTES = 16 * 1024;
 const ETAG = /^"(\d{1,9})"$/;
 
 /** The ETag of a record: its version (the number of changes to its dispositions). */
@@ -31,7 +31,7 @@ export function updateOwnDisposition({ db, publishPendingEvents }: Pick<AppClien
   return async ({ request, caller, params: { matchId, state }, context }: ResolutionCall<{ matchId: string; state: Jurisdiction }>): Promise<HttpResponseInit> => {
     const version = ifMatchVersion(request);
     if (!version.ok) return version.response;
-    const body = await readJsonBody(request, MAX_BODY_BYTES, ['application/merge-patch+json', 'application/json']);
+    const body = await readJsonBody(request, MATCH_CHANGE_MAX_BYTES, ['application/merge-patch+json', 'application/json']);
     if (!body.ok) return body.response;
     const { patch, errors } = parsePatch(body.body, new Date());
     if (errors.length > 0) return invalid(errors);
@@ -59,7 +59,7 @@ export function reopen({ db, publishPendingEvents }: Pick<AppClients, 'db' | 'pu
   return async ({ request, caller, params: { matchId }, context }: ResolutionCall<{ matchId: string }>): Promise<HttpResponseInit> => {
     const version = request.headers.get('if-match') === null ? undefined : ifMatchVersion(request);
     if (version && !version.ok) return version.response;
-    const body = await readJsonBody(request, MAX_BODY_BYTES);
+    const body = await readJsonBody(request, MATCH_CHANGE_MAX_BYTES);
     if (!body.ok) return body.response;
     const reason = (body.body as { reason?: unknown } | null)?.reason;
     if (typeof reason !== 'string' || !(REOPEN_REASONS as readonly string[]).includes(reason)) {

@@ -225,6 +225,25 @@ describe('upload dashboard in chromium', () => {
     expect(pageProblems).toEqual([]);
   }, 240_000); // the upload spans many polls by design; on a loaded 2-core machine that is over a minute
 
+  it('renders the API reference beside the dashboard from the app\'s own OpenAPI document, under the page\'s CSP', async () => {
+    const document = (await (await checkedFetch(`${t.url}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const operations = Object.values(document.paths).reduce((total, item) => total + Object.keys(item).length, 0);
+    const reference = await browser.newPage();
+    const problems: string[] = [];
+    reference.on('console', (message) => { if (message.type() === 'error') problems.push(message.text()); });
+    reference.on('pageerror', (error) => problems.push(error.message));
+    try {
+      await reference.goto(`${dashboardUrl(t.url)}api.html`);
+      await waitFor('every operation listed', async () => ((await reference.locator('.opblock').count()) === operations ? true : undefined));
+      expect(await reference.locator('.opblock-summary-path').allTextContents()).toContain('/api/states/{state}/uploads/{filename}');
+      await reference.locator('.opblock-summary-path', { hasText: '/api/matches/{matchId}/dispositions/{state}' }).first().click();
+      await waitFor('the operation\'s responses', async () => ((await reference.locator('.response-col_status', { hasText: '428' }).count()) > 0 ? true : undefined));
+      expect(problems).toEqual([]);
+    } finally {
+      await reference.close();
+    }
+  });
+
   it('lists states newest activity first and filters to one state', async () => {
     const file = join(t.stack.dataDir, `dashboard-tx-${process.pid}.csv`);
     await generateParticipantsCsv(file, { rows: 1_000, seed: 5 });

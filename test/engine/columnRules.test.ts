@@ -5,45 +5,43 @@ import { FULL_HEADER } from '../support/uploads.js';
 
 const HASH = 'a'.repeat(64) + '0123456789abcdef'.repeat(4);
 
-/** [what, row fields after the hash and participant id are filled in, expected error (column:code) or null]. */
-type Case = [string, Partial<Record<'lds_hash' | 'case_id' | 'participant_closing_date' | 'recent_benefit_issuance_dates' | 'vulnerable_individual' | 'participant_id', string>>, string | null];
+type Column = 'lds_hash' | 'case_id' | 'participant_id' | 'participant_closing_date' | 'recent_benefit_issuance_dates' | 'vulnerable_individual';
 
+/**
+ * Per column, values that are stored and values refused with each error code. Each value is tried in a row of its
+ * own, every other field valid (a hash, a participant id, the optional ones empty).
+ */
+const rules: Record<Column, { stored: string[]; refused: Record<string, string[]> }> = {
+  lds_hash: { stored: [], refused: { required: [''], invalid_format: [HASH.toUpperCase(), HASH.slice(1), `${HASH}a`, `${HASH.slice(1)}g`] } },
+  case_id: { stored: ['Ab-9_z', 'c'.repeat(20)], refused: { too_long: ['c'.repeat(21)], invalid_format: ['a b', 'a.b'] } },
+  participant_id: { stored: ['p'.repeat(20)], refused: { required: [''], too_long: ['p'.repeat(21)], invalid_format: ['p/1'] } },
+  participant_closing_date: { stored: ['2024-02-29'], refused: { invalid_date: ['2024-02-30', '2023-02-29'], invalid_format: ['2024-2-01', '02/01/2024'] } },
+  recent_benefit_issuance_dates: {
+    stored: ['2024-01-01/2024-01-31', '2024-1-1/2024-1-31 2024-2-1/2024-2-29 2024-3-1/2024-3-1'],
+    refused: {
+      too_many_intervals: ['2024-1-1/2024-1-2 2024-2-1/2024-2-2 2024-3-1/2024-3-2 2024-4-1/2024-4-2'],
+      invalid_interval: ['2024-1-1/2024-1-2 2024-3-01/2024-2-01'],
+      invalid_date: ['2024-02-30/2024-03-01'],
+      // No end; a 3-digit month; compact dates; two spaces between intervals; a comma-separated list.
+      invalid_format: ['2024-01-01', '2024-001-01/2024-01-02', '20240101/20240102', '2024-1-1/2024-1-2  2024-2-1/2024-2-2', '"2024-1-1/2024-1-2,2024-2-1/2024-2-2"'],
+    },
+  },
+  vulnerable_individual: { stored: ['true', 'false'], refused: { invalid_boolean: ['TRUE', '1'] } },
+};
+
+/** [what, the row's field that differs from a minimal valid row, expected error (column:code) or null]. */
+type Case = [string, Partial<Record<Column, string>>, string | null];
+
+const shown = (value: string) => (value.length > 40 ? `${JSON.stringify(value.slice(0, 12))}... (${value.length} chars)` : JSON.stringify(value));
 const cases: Case[] = [
   ['a minimal valid row', {}, null],
-  ['lds_hash missing', { lds_hash: '' }, 'lds_hash:required'],
-  ['lds_hash uppercase', { lds_hash: HASH.toUpperCase() }, 'lds_hash:invalid_format'],
-  ['lds_hash 127 chars', { lds_hash: HASH.slice(1) }, 'lds_hash:invalid_format'],
-  ['lds_hash 129 chars', { lds_hash: `${HASH}a` }, 'lds_hash:invalid_format'],
-  ['lds_hash non-hex', { lds_hash: `${HASH.slice(1)}g` }, 'lds_hash:invalid_format'],
-  ['case_id with - and _', { case_id: 'Ab-9_z' }, null],
-  ['case_id of 20 chars', { case_id: 'c'.repeat(20) }, null],
-  ['case_id of 21 chars', { case_id: 'c'.repeat(21) }, 'case_id:too_long'],
-  ['case_id with a space', { case_id: 'a b' }, 'case_id:invalid_format'],
-  ['case_id with a dot', { case_id: 'a.b' }, 'case_id:invalid_format'],
-  ['participant_id missing', { participant_id: '' }, 'participant_id:required'],
-  ['participant_id of 20 chars', { participant_id: 'p'.repeat(20) }, null],
-  ['participant_id of 21 chars', { participant_id: 'p'.repeat(21) }, 'participant_id:too_long'],
-  ['participant_id with a slash', { participant_id: 'p/1' }, 'participant_id:invalid_format'],
-  ['closing date valid', { participant_closing_date: '2024-02-29' }, null],
-  ['closing date Feb 30', { participant_closing_date: '2024-02-30' }, 'participant_closing_date:invalid_date'],
-  ['closing date 2023-02-29', { participant_closing_date: '2023-02-29' }, 'participant_closing_date:invalid_date'],
-  ['closing date 1-digit month', { participant_closing_date: '2024-2-01' }, 'participant_closing_date:invalid_format'],
-  ['closing date US style', { participant_closing_date: '02/01/2024' }, 'participant_closing_date:invalid_format'],
-  ['one interval', { recent_benefit_issuance_dates: '2024-01-01/2024-01-31' }, null],
-  ['three short intervals', { recent_benefit_issuance_dates: '2024-1-1/2024-1-31 2024-2-1/2024-2-29 2024-3-1/2024-3-1' }, null],
-  ['four intervals', { recent_benefit_issuance_dates: '2024-1-1/2024-1-2 2024-2-1/2024-2-2 2024-3-1/2024-3-2 2024-4-1/2024-4-2' }, 'recent_benefit_issuance_dates:too_many_intervals'],
-  ['a reversed interval', { recent_benefit_issuance_dates: '2024-1-1/2024-1-2 2024-3-01/2024-2-01' }, 'recent_benefit_issuance_dates:invalid_interval'],
-  ['an unreal date in an interval', { recent_benefit_issuance_dates: '2024-02-30/2024-03-01' }, 'recent_benefit_issuance_dates:invalid_date'],
-  ['an interval without end', { recent_benefit_issuance_dates: '2024-01-01' }, 'recent_benefit_issuance_dates:invalid_format'],
-  ['a 3-digit month', { recent_benefit_issuance_dates: '2024-001-01/2024-01-02' }, 'recent_benefit_issuance_dates:invalid_format'],
-  ['compact dates', { recent_benefit_issuance_dates: '20240101/20240102' }, 'recent_benefit_issuance_dates:invalid_format'],
-  ['two spaces between intervals', { recent_benefit_issuance_dates: '2024-1-1/2024-1-2  2024-2-1/2024-2-2' }, 'recent_benefit_issuance_dates:invalid_format'],
-  ['a comma-separated list', { recent_benefit_issuance_dates: '"2024-1-1/2024-1-2,2024-2-1/2024-2-2"' }, 'recent_benefit_issuance_dates:invalid_format'],
-  ['vulnerable true', { vulnerable_individual: 'true' }, null],
-  ['vulnerable false', { vulnerable_individual: 'false' }, null],
-  ['vulnerable TRUE', { vulnerable_individual: 'TRUE' }, 'vulnerable_individual:invalid_boolean'],
-  ['vulnerable 1', { vulnerable_individual: '1' }, 'vulnerable_individual:invalid_boolean'],
+  ...Object.entries(rules).flatMap(([column, { stored, refused }]): Case[] => [
+    ...stored.map((value): Case => [`${column} ${shown(value)}`, { [column]: value }, null]),
+    ...Object.entries(refused).flatMap(([code, values]) => values.map((value): Case => [`${column} ${shown(value)}`, { [column]: value }, `${column}:${code}`])),
+  ]),
 ];
+/** The line of the row that tries `value` in `column` (the header is line 1). */
+const lineOf = (column: Column, value: string) => cases.findIndex(([, fields]) => fields[column] === value) + 2;
 
 describe('column rules', () => {
   const engine = useEngineDatabase();
@@ -75,7 +73,7 @@ describe('column rules', () => {
     const { rows } = await engine.pool.query(
       `SELECT participant_closing_date::text AS closing, recent_benefit_issuance_dates::text AS issuance, vulnerable_individual, case_id
        FROM bulkflow.active_participants WHERE line = ANY($1) ORDER BY line`,
-      [[2, 17, 23, 32]],
+      [[2, lineOf('participant_closing_date', '2024-02-29'), lineOf('recent_benefit_issuance_dates', rules.recent_benefit_issuance_dates.stored[1]!), lineOf('vulnerable_individual', 'true')]],
     );
     expect(rows).toEqual([
       { closing: null, issuance: null, vulnerable_individual: null, case_id: null },

@@ -1,49 +1,33 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type RunningAzurite } from '../../local/src/azurite.js';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { describe, expect, it } from 'vitest';
 import { uploadBlobRemover } from '../../src/adapters/uploadBlobRemover.js';
+import { blobSource } from '../../src/engine/index.js';
 import { purgeOutbox } from '../../src/engine/outboxDelivery.js';
 import { deleteUploadBlob, sweepUploadBlobs } from '../../src/engine/rawFileRetention.js';
-import { createEngineDatabase, ingest, type EngineDatabase } from '../support/engineDatabase.js';
+import { ingest, useEngineDatabase } from '../support/engineDatabase.js';
+import { useUploadStorage } from '../support/uploadStorage.js';
 import { CSV_HEADER, validRows } from '../support/uploads.js';
 
 const HOUR_MS = 3_600_000;
 
 /** Deleting uploaded files against real Azurite and PostgreSQL: what is due, what storage refuses, what stays. */
 describe('raw file retention', () => {
-  let engine: EngineDatabase;
-  let azurite: RunningAzurite;
-  let dataDir: string;
-  let uploads: ContainerClient;
-
-  beforeAll(async () => {
-    engine = await createEngineDatabase();
-    dataDir = await mkdtemp(join(process.cwd(), '.data', 'retention-'));
-    azurite = await startAzurite({ location: dataDir });
-    uploads = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('uploads');
-    await uploads.createIfNotExists();
-  });
-  afterAll(async () => {
-    await engine?.close();
-    await azurite?.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const engine = useEngineDatabase();
+  const storage = useUploadStorage();
 
   /** A blob in Azurite and its upload, ingested to a final state (the engine as the app drives it). */
   async function finalUpload(name: string, from: number, content?: string) {
     const body = content ?? `${CSV_HEADER}\n${validRows(from, from + 20)}`;
-    const etag = (await uploads.getBlockBlobClient(name).upload(body, Buffer.byteLength(body))).etag!.replaceAll('"', '');
-    const { uploadId, activation } = await ingest(engine.pool, body, { state: name.slice(0, 2), source: `uploads/${name}`, etag });
+    const etag = (await storage.uploads.getBlockBlobClient(name).upload(body, Buffer.byteLength(body))).etag!.replaceAll('"', '');
+    const { uploadId, activation } = await ingest(engine.pool, body, { state: name.slice(0, 2), source: blobSource('uploads', name), etag });
     return { uploadId, status: activation?.status };
   }
-  const exists = (name: string) => uploads.getBlobClient(name).exists();
+  const exists = (name: string) => storage.uploads.getBlobClient(name).exists();
   const deletedAt = async (uploadId: string) =>
     (await engine.pool.query<{ at: Date | null }>('SELECT blob_deleted_at AS at FROM bulkflow.uploads WHERE upload_id = $1', [uploadId])).rows[0]!.at;
 
   it('deletes at final when the retention is 0, and keeps the file until a retention has passed', async () => {
-    const remove = uploadBlobRemover(BlobServiceClient.fromConnectionString(azurite.connectionString));
+    const remove = uploadBlobRemover(BlobServiceClient.fromConnectionString(storage.azurite.connectionString));
     const kept = await finalUpload('ak/kept.csv', 0);
     expect(kept.status).toBe('complete');
     expect(await deleteUploadBlob(engine.pool, kept.uploadId, remove, { retentionMs: 24 * HOUR_MS })).toBe('not-due');
@@ -59,25 +43,25 @@ describe('raw file retention', () => {
   });
 
   it('leaves an upload in flight alone, and a newer file at the same name (another upload\'s) in place', async () => {
-    const remove = uploadBlobRemover(BlobServiceClient.fromConnectionString(azurite.connectionString));
+    const remove = uploadBlobRemover(BlobServiceClient.fromConnectionString(storage.azurite.connectionString));
     const body = `${CSV_HEADER}\n${validRows(100, 110)}`;
-    const etag = (await uploads.getBlockBlobClient('hi/flight.csv').upload(body, body.length)).etag!.replaceAll('"', '');
-    const flight = await ingest(engine.pool, body, { state: 'HI', source: 'uploads/hi/flight.csv', etag, skipActivation: true });
+    const etag = (await storage.uploads.getBlockBlobClient('hi/flight.csv').upload(body, body.length)).etag!.replaceAll('"', '');
+    const flight = await ingest(engine.pool, body, { state: 'HI', source: blobSource('uploads', 'hi/flight.csv'), etag, skipActivation: true });
     expect(await deleteUploadBlob(engine.pool, flight.uploadId, remove, { retentionMs: 0 })).toBe('not-due');
     expect(await exists('hi/flight.csv')).toBe(true);
 
     const replaced = await finalUpload('al/replaced.csv', 200);
     const newer = `${CSV_HEADER}\n${validRows(300, 301)}`;
-    await uploads.getBlockBlobClient('al/replaced.csv').upload(newer, newer.length);
+    await storage.uploads.getBlockBlobClient('al/replaced.csv').upload(newer, newer.length);
     expect(await deleteUploadBlob(engine.pool, replaced.uploadId, remove, { retentionMs: 0 })).toBe('gone');
     expect(await exists('al/replaced.csv')).toBe(true);
     expect(await deletedAt(replaced.uploadId)).toBeInstanceOf(Date);
   });
 
   it('counts a deletion storage refuses (a lease) as failed, keeps it due, and deletes it on a later sweep', async () => {
-    const remove = uploadBlobRemover(BlobServiceClient.fromConnectionString(azurite.connectionString));
+    const remove = uploadBlobRemover(BlobServiceClient.fromConnectionString(storage.azurite.connectionString));
     const leased = await finalUpload('co/leased.csv', 400);
-    const lease = uploads.getBlobClient('co/leased.csv').getBlobLeaseClient();
+    const lease = storage.uploads.getBlobClient('co/leased.csv').getBlobLeaseClient();
     await lease.acquireLease(-1);
     await expect(deleteUploadBlob(engine.pool, leased.uploadId, remove, { retentionMs: 0 })).rejects.toThrow(/co\/leased\.csv: storage answered LeaseIdMissing/);
     expect(await sweepUploadBlobs(engine.pool, remove, { retentionMs: 0 })).toEqual({ removed: 0, failed: 1 });

@@ -6,9 +6,10 @@ import pg from 'pg';
 import {
   getMatchRun, isFinal, type MatchRun, type OutboxEvent, UPLOAD_COMPLETED, UPLOAD_FAILED, type UploadStatus,
 } from '../../../src/engine/index.js';
-import type { UploadStatusBody } from '../../../src/status/statusBody.js';
+import createClient, { type Client } from 'openapi-fetch';
 import type { LocalStack } from '../stack.js';
 import { parseCommandLine, stateCodes, tcpPort } from './args.js';
+import type { components, paths } from './bulkflowApi.js';
 import { uploadFile, type UploadResult } from './partsUpload.js';
 import { runOnStack, STACK_OPTIONS, STACK_OPTIONS_USAGE, stackOptions } from './runOnStack.js';
 
@@ -87,8 +88,9 @@ export async function ingestFile(stack: LocalStack, file: string, state: string,
     const name = basename(file).replace(/[^A-Za-z0-9._-]/g, '-');
     const sent = await sendFile(stack, file, state, name, token, options);
     const { uploadId } = sent;
-    const status = await followProgress(stack.url, uploadId, token, options);
-    const errors = await getJson<{ errors: IngestSummary['errors'] }>(`${stack.url}/api/uploads/${uploadId}/errors?limit=10`, token, signal);
+    const api = createClient<paths>({ baseUrl: stack.url, headers: { authorization: `Bearer ${token}` } });
+    const status = await followProgress(api, uploadId, options);
+    const errors = await getJson(() => api.GET('/api/uploads/{uploadId}/errors', { params: { path: { uploadId }, query: { limit: 10 } }, ...(signal ? { signal } : {}) }), signal);
     const final = Date.now();
     const event = await events.waitFor(uploadId, 30_000, signal);
     const eventWaitMs = event ? Date.now() - final : null;
@@ -147,7 +149,9 @@ async function sendFile(stack: LocalStack, file: string, state: string, fileName
   }
 }
 
-async function followProgress(hostUrl: string, uploadId: string, token: string, options: IngestOptions): Promise<UploadStatusBody> {
+type UploadStatusBody = components['schemas']['UploadStatus'];
+
+async function followProgress(api: Client<paths>, uploadId: string, options: IngestOptions): Promise<UploadStatusBody> {
   const bar = options.progress
     ? new cliProgress.SingleBar(
         { format: ' {bar} {percentage}% | {rows} rows | {rate} rows/s | {rejected} rejected | {phase}', stream: process.stderr, hideCursor: true },
@@ -158,7 +162,8 @@ async function followProgress(hostUrl: string, uploadId: string, token: string, 
   try {
     for (;;) {
       // 404 until the blob's event has registered the upload.
-      const status = await getJson<UploadStatusBody>(`${hostUrl}/api/uploads/${uploadId}`, token, options.signal);
+      const { signal } = options;
+      const status = await getJson(() => api.GET('/api/uploads/{uploadId}', { params: { path: { uploadId } }, ...(signal ? { signal } : {}) }), signal);
       if (status) {
         bar?.update(Math.floor(status.percent), {
           rows: status.rowsCommitted + status.rowsRejected,
@@ -176,17 +181,17 @@ async function followProgress(hostUrl: string, uploadId: string, token: string, 
   }
 }
 
-/** GET with the token; undefined for 404; waits out a 429 as its Retry-After says. */
-async function getJson<T>(url: string, token: string, signal?: AbortSignal): Promise<T | undefined> {
+/** A GET through the generated client: undefined for 404; waits out a 429 as its Retry-After says. */
+async function getJson<T>(get: () => Promise<{ data?: T; response: Response }>, signal?: AbortSignal): Promise<T | undefined> {
   for (;;) {
-    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, ...(signal ? { signal } : {}) });
+    const { data, response } = await get();
     if (response.status === 404) return undefined;
     if (response.status === 429) {
       await pause(Number(response.headers.get('retry-after') ?? 5) * 1000, signal);
       continue;
     }
-    if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
-    return (await response.json()) as T;
+    if (data === undefined) throw new Error(`GET ${new URL(response.url).pathname}: HTTP ${response.status}`);
+    return data;
   }
 }
 

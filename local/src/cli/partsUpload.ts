@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import createClient, { type Client } from 'openapi-fetch';
+import type { components, paths } from './bulkflowApi.js';
 
 /**
  * A client of the upload API, as a state's own system would write one: a file up to the server's part size in one
@@ -37,24 +38,8 @@ export interface UploadResult {
   parts: number;
 }
 
-export interface SessionBody {
-  id: string;
-  fileName: string;
-  size: number;
-  sha256: string | null;
-  partBytes: number;
-  partCount: number;
-  status: 'open' | 'verifying' | 'committed' | 'failed';
-  receivedBytes: number;
-  missingParts: number[];
-  url: string;
-  /** Once committed: the upload the file became. */
-  uploadId?: string;
-  instanceId?: string;
-  statusUrl?: string;
-  /** Why the commit was refused (failed) or gave up (open again). */
-  failure?: { title: string; detail: string };
-}
+/** A resumable upload as the API describes it (types generated from its OpenAPI document). */
+export type SessionBody = components['schemas']['UploadSession'];
 
 /** Answers worth trying again: the connection, the server or the rate limit, not the request itself. */
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
@@ -68,8 +53,10 @@ export class UploadError extends Error {
 
 export async function uploadFile(options: UploadOptions): Promise<UploadResult> {
   const { size } = await stat(options.file);
-  const sessionsUrl = `${options.baseUrl}/api/states/${options.state.toUpperCase()}/upload-sessions`;
-  const listing = await call<{ partBytes: number; sessions: SessionBody[] }>(options, 'GET', sessionsUrl);
+  const api = createClient<paths>({ baseUrl: options.baseUrl, headers: { authorization: `Bearer ${options.token}` } });
+  const state = options.state.toUpperCase();
+  const init = options.signal ? { signal: options.signal } : {};
+  const listing = await answer(options, 'GET', () => api.GET('/api/states/{state}/upload-sessions', { params: { path: { state } }, ...init }));
   // Committed and refused sessions stay listed for a while; only a live one is this file's to resume.
   const mine = listing.sessions.find(
     (session) => session.fileName.toLowerCase() === options.fileName.toLowerCase() && (session.status === 'open' || session.status === 'verifying'),
@@ -78,12 +65,12 @@ export async function uploadFile(options: UploadOptions): Promise<UploadResult> 
     // Small enough for one request: nothing to resume.
     options.onProgress?.({ sentBytes: 0, resumedBytes: 0, totalBytes: size, phase: 'uploading' });
     const accepted = await withRetries(options, () =>
-      send<{ uploadId: string; instanceId: string; statusUrl: string }>(options, 'PUT', `${options.baseUrl}/api/states/${options.state.toUpperCase()}/uploads/${options.fileName}`, {
-        file: options.file,
-        start: 0,
-        length: size,
-        onBytes: (sent) => options.onProgress?.({ sentBytes: sent, resumedBytes: 0, totalBytes: size, phase: 'uploading' }),
-      }),
+      answer(options, 'PUT', () =>
+        api.PUT('/api/states/{state}/uploads/{filename}', {
+          params: { path: { state, filename: options.fileName } },
+          ...fileRange(options.file, 0, size, 'text/csv', (sent) => options.onProgress?.({ sentBytes: sent, resumedBytes: 0, totalBytes: size, phase: 'uploading' })),
+          ...init,
+        })),
     );
     return { ...accepted, uploadBytes: size, resumedBytes: 0, parts: 1 };
   }
@@ -94,14 +81,15 @@ export async function uploadFile(options: UploadOptions): Promise<UploadResult> 
   if (mine) {
     if (mine.size !== size || (mine.sha256 !== null && mine.sha256 !== sha256)) {
       throw new UploadError(
-        `another upload of ${options.fileName} is in progress for ${options.state.toUpperCase()} with a different file: ` +
+        `another upload of ${options.fileName} is in progress for ${state} with a different file: ` +
           `wait for it, or abort it (DELETE ${mine.url})`,
         409,
       );
     }
     session = mine;
   } else {
-    session = await call<SessionBody>(options, 'POST', sessionsUrl, { fileName: options.fileName, size, sha256 });
+    session = await answer(options, 'POST', () =>
+      api.POST('/api/states/{state}/upload-sessions', { params: { path: { state } }, body: { fileName: options.fileName, size, sha256 }, ...init }));
   }
   const resumedBytes = session.receivedBytes;
   let sent = 0;
@@ -114,6 +102,7 @@ export async function uploadFile(options: UploadOptions): Promise<UploadResult> 
   report('uploading');
 
   for (;;) {
+    const path = { state, sessionId: session.id };
     const queue = [...session.missingParts];
     const worker = async () => {
       for (let part = queue.shift(); part !== undefined; part = queue.shift()) {
@@ -124,16 +113,15 @@ export async function uploadFile(options: UploadOptions): Promise<UploadResult> 
         await withRetries(options, async () => {
           inFlight.set(partNumber, 0);
           try {
-            await send(options, 'PUT', `${session.url}/parts/${partNumber}`, {
-              file: options.file,
-              start,
-              length,
-              headers: { 'content-digest': `sha-256=:${digest}:` },
-              onBytes: (bytes) => {
-                inFlight.set(partNumber, bytes);
-                report('uploading');
-              },
-            });
+            await answer(options, 'PUT', () =>
+              api.PUT('/api/states/{state}/upload-sessions/{sessionId}/parts/{partNumber}', {
+                params: { path: { ...path, partNumber: String(partNumber) }, header: { 'content-digest': `sha-256=:${digest}:` } },
+                ...fileRange(options.file, start, length, 'application/octet-stream', (bytes) => {
+                  inFlight.set(partNumber, bytes);
+                  report('uploading');
+                }),
+                ...init,
+              }));
             sent += length;
           } finally {
             inFlight.delete(partNumber);
@@ -145,13 +133,16 @@ export async function uploadFile(options: UploadOptions): Promise<UploadResult> 
     await Promise.all(Array.from({ length: Math.min(options.parallel ?? 4, queue.length) }, worker));
     report('committing');
     try {
-      if (session.status === 'open') session = await withRetries(options, () => call<SessionBody>(options, 'POST', `${session.url}/commit`));
-      const committed = await untilCommitted(options, session);
+      if (session.status === 'open') {
+        session = await withRetries(options, () =>
+          answer(options, 'POST', () => api.POST('/api/states/{state}/upload-sessions/{sessionId}/commit', { params: { path }, ...init })));
+      }
+      const committed = await untilCommitted(options, api, session);
       return { uploadId: committed.uploadId!, instanceId: committed.instanceId!, statusUrl: committed.statusUrl!, uploadBytes: sent, resumedBytes, parts: session.partCount };
     } catch (error) {
       // Parts missing (one was refused or the session changed meanwhile): read where it stands and send the rest.
       if (!(error instanceof UploadError) || error.status !== 409 || !/parts missing/i.test(error.message)) throw error;
-      session = await call<SessionBody>(options, 'GET', session.url);
+      session = await answer(options, 'GET', () => api.GET('/api/states/{state}/upload-sessions/{sessionId}', { params: { path }, ...init }));
     }
   }
 }
@@ -160,7 +151,8 @@ export async function uploadFile(options: UploadOptions): Promise<UploadResult> 
  * The server verifies the whole file and stores it after the commit has answered (a file of gigabytes takes longer
  * than an HTTP request may): the session is read until it is committed, refused, or open again.
  */
-async function untilCommitted(options: Pick<UploadOptions, 'token' | 'signal'>, accepted: SessionBody): Promise<SessionBody> {
+async function untilCommitted(options: Pick<UploadOptions, 'state' | 'signal'>, api: Client<paths>, accepted: SessionBody): Promise<SessionBody> {
+  const params = { path: { state: options.state.toUpperCase(), sessionId: accepted.id } };
   for (let session = accepted; ; ) {
     if (session.status === 'committed') return session;
     if (session.status === 'failed') throw new UploadError(`${session.failure?.title ?? 'Upload refused'}: ${session.failure?.detail ?? ''}`, 409);
@@ -169,7 +161,8 @@ async function untilCommitted(options: Pick<UploadOptions, 'token' | 'signal'>, 
     }
     // Every 2 s, as the commit's Retry-After says: the reads spend the API's per-caller budget.
     await sleep(2_000, undefined, options.signal ? { signal: options.signal } : {});
-    session = await withRetries(options, () => call<SessionBody>(options, 'GET', accepted.url));
+    session = await withRetries(options, () =>
+      answer(options, 'GET', () => api.GET('/api/states/{state}/upload-sessions/{sessionId}', { params, ...(options.signal ? { signal: options.signal } : {}) })));
   }
 }
 
@@ -193,68 +186,52 @@ async function withRetries<T>(options: Pick<UploadOptions, 'signal'>, attempt: (
   }
 }
 
-/** A JSON request; the problem detail of a refusal becomes the error's message. */
-async function call<T>(options: Pick<UploadOptions, 'token' | 'signal'>, method: string, url: string, body?: unknown): Promise<T> {
-  let response: Response;
+/** A call through the generated client; a refusal's problem detail (or a host's text/plain answer) becomes the error's message. */
+async function answer<T>(
+  options: Pick<UploadOptions, 'signal'>,
+  method: string,
+  request: () => Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<T> {
+  let result: { data?: T; error?: unknown; response: Response };
   try {
-    response = await fetch(url, {
-      method,
-      headers: { authorization: `Bearer ${options.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    result = await request();
   } catch (error) {
     options.signal?.throwIfAborted();
-    throw new UploadError(`${method} ${url}: ${(error as Error).message}`);
+    // fetch's own message ("fetch failed") hides the reason in its cause.
+    const { message, cause } = error as Error & { cause?: Error };
+    throw new UploadError(`${method}: ${message}${cause?.message ? ` (${cause.message})` : ''}`);
   }
-  const text = await response.text();
-  if (!response.ok) throw refusal(method, url, response.status, text);
-  return JSON.parse(text) as T;
+  const { data, error, response } = result;
+  if (data === undefined) throw new UploadError(`${method} ${new URL(response.url).pathname}: HTTP ${response.status} ${problemText(error)}`, response.status);
+  return data;
 }
 
-function refusal(method: string, url: string, status: number, text: string): UploadError {
-  let detail = text;
-  try {
-    const problem = JSON.parse(text) as { title?: string; detail?: string };
-    detail = `${problem.title ?? ''}: ${problem.detail ?? ''}`;
-  } catch {
-    // not a problem detail (a host's text/plain answer): shown as it came
-  }
-  return new UploadError(`${method} ${new URL(url).pathname}: HTTP ${status} ${detail}`, status);
+function problemText(body: unknown): string {
+  if (typeof body !== 'object' || body === null) return String(body ?? '');
+  const { title, detail } = body as { title?: string; detail?: string };
+  return `${title ?? ''}: ${detail ?? ''}`;
 }
 
-/** A request whose body is a byte range of the file, streamed with its length declared. */
-function send<T>(
-  options: Pick<UploadOptions, 'token' | 'signal'>,
-  method: string,
-  url: string,
-  body: { file: string; start: number; length: number; headers?: Record<string, string>; onBytes?: (sent: number) => void },
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const headers = { authorization: `Bearer ${options.token}`, 'content-type': 'text/csv', 'content-length': String(body.length), ...body.headers };
-    const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { method, headers, ...(options.signal ? { signal: options.signal } : {}) }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('error', (error) => reject(new UploadError(`${method} ${url}: ${error.message}`)));
-      response.on('end', () => {
-        const status = response.statusCode ?? 0;
-        if (status >= 200 && status < 300) resolve((text ? JSON.parse(text) : {}) as T);
-        else reject(refusal(method, url, status, text));
-      });
-    });
-    request.on('error', (error) => reject(options.signal?.aborted ? options.signal.reason : new UploadError(`${method} ${url}: ${error.message}`)));
-    if (body.length === 0) {
-      request.end();
-      return;
-    }
+/**
+ * A request body that is a byte range of the file, streamed from disk with its length declared (the API takes no
+ * chunked bodies), counting the bytes as they go.
+ */
+function fileRange(file: string, start: number, length: number, contentType: string, onBytes: (sent: number) => void) {
+  let body: Blob | ReadableStream<Uint8Array> = new Blob([]);
+  if (length > 0) {
     let sent = 0;
-    const source = createReadStream(body.file, { start: body.start, end: body.start + body.length - 1, highWaterMark: 1 << 20 });
+    const source = createReadStream(file, { start, end: start + length - 1, highWaterMark: 1 << 20 });
     source.on('data', (chunk) => {
       sent += chunk.length;
-      body.onBytes?.(sent);
+      onBytes(sent);
     });
-    source.on('error', (error) => request.destroy(error));
-    source.pipe(request);
-  });
+    body = Readable.toWeb(source) as ReadableStream<Uint8Array>;
+  }
+  return {
+    body,
+    bodySerializer: (raw: unknown) => raw,
+    headers: { 'content-type': contentType, 'content-length': String(length) },
+    // A streamed request body is sent whole before the answer is read.
+    duplex: 'half' as const,
+  };
 }

@@ -1,4 +1,3 @@
-import { DEV_ACCOUNT, DEV_ACCOUNT_KEY } from '../azurite.js';
 import { startEventHubTrigger, type EventHubTriggerBindings } from '../eventhubs/trigger.js';
 import { registerTriggerDispatcher } from './dispatchers.js';
 
@@ -8,11 +7,11 @@ import { registerTriggerDispatcher } from './dispatchers.js';
  * invocation throws, so the trigger delivers the same batch again and does not checkpoint.
  */
 registerTriggerDispatcher('eventHubTrigger', async (fn, { invoke, logger, env }) => {
-  const storage = env.AzureWebJobsStorage ?? '';
   return startEventHubTrigger({
     functionName: fn.name,
     bindings: fn.trigger as unknown as EventHubTriggerBindings,
-    checkpointStoreConnectionString: /UseDevelopmentStorage=true/i.test(storage) ? developmentStorage() : storage,
+    // The blob SDK reads `UseDevelopmentStorage=true` as Azurite's well-known account, as Core Tools does.
+    checkpointStoreConnectionString: env.AzureWebJobsStorage ?? '',
     settings: env,
     invoke: async (input, metadata) => {
       const triggerMetadata = Object.fromEntries(Object.entries(metadata).map(([key, value]) => [key, { json: JSON.stringify(value) }]));
@@ -26,7 +25,3 @@ registerTriggerDispatcher('eventHubTrigger', async (fn, { invoke, logger, env })
   });
 });
 
-/** `UseDevelopmentStorage=true`: Azurite's well-known account on its default port, as Core Tools reads it. */
-function developmentStorage(): string {
-  return `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_ACCOUNT_KEY};BlobEndpoint=http://127.0.0.1:10000/${DEV_ACCOUNT};`;
-}
