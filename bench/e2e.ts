@@ -35,6 +35,8 @@ export interface EndToEndRun {
   uploadSeconds: number;
   /** Upload throughput through the API (hashing the file, its parts and the commit included). */
   uploadMiBps: number;
+  /** Requests the file went up in: 1 (one PUT, at most UPLOAD_PART_BYTES) or its parts. */
+  uploadParts: number;
   /** Blob uploaded -> the upload is final (its status, as the status API reports it). */
   ingestSeconds: number;
   /** Final status seen -> completion event consumed by match analysis. */
@@ -148,6 +150,7 @@ export class EndToEndStack {
       seconds: span(startedAt, consumedAt),
       uploadSeconds: span(startedAt, uploadedAt),
       uploadMiBps: sent.uploadBytes / 2 ** 20 / span(startedAt, uploadedAt),
+      uploadParts: sent.parts,
       ingestSeconds: span(uploadedAt, finalAt),
       eventSeconds: span(finalAt, consumedAt),
       firstRowSeconds: span(uploadedAt, firstRowAt ?? finalAt),

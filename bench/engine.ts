@@ -279,7 +279,7 @@ try {
     const hostPeak = rounds.every((r) => r.e2e!.hostPeakMiB !== null) ? e2eOf((e) => e.hostPeakMiB!) : undefined;
     table.push(
       ['end to end', `${formatSpread(e2eOf((e) => e.seconds), secs)}  (${formatSpread(e2eOf((e) => rows / e.seconds), rate)} rows/s)`],
-      ['  upload (API, in parts)', `${formatSpread(e2eOf((e) => e.uploadSeconds), secs)} (${formatSpread(e2eOf((e) => e.uploadMiBps), (v) => `${v.toFixed(0)} MiB/s`)})`],
+      [`  upload (API, ${rounds[0]!.e2e!.uploadParts > 1 ? `${rounds[0]!.e2e!.uploadParts} parts` : 'one PUT'})`, `${formatSpread(e2eOf((e) => e.uploadSeconds), secs)} (${formatSpread(e2eOf((e) => e.uploadMiBps), (v) => `${v.toFixed(0)} MiB/s`)})`],
       ['  ingest', `${formatSpread(e2eOf((e) => e.ingestSeconds), secs)} (CPU ${formatSpread(e2eOf((e) => e.ingestCpu), secs)}, engine: ${formatSpread(of((r) => r.engine.cpu.plan + r.engine.cpu.commit + r.engine.cpu.activate), secs)})`],
       ['    CPU by process', `host ${formatSpread(e2eOf((e) => e.ingestCpuParts.host), secs)}; PostgreSQL ${formatSpread(e2eOf((e) => e.ingestCpuParts.postgres), secs)}; storage (Azurite) ${formatSpread(e2eOf((e) => e.ingestCpuParts.storage), secs)}; bench ${formatSpread(e2eOf((e) => e.ingestCpuParts.bench), secs)}`],
       ['    to orchestration start', formatSpread(e2eOf((e) => e.phases.start), secs)],
@@ -298,6 +298,7 @@ try {
     if (hostPeak) table.push(['host peak RSS', formatSpread(hostPeak, mib)]);
     e2eSummary =
       ` e2e=${Math.round(e2eOf((e) => rows / e.seconds).median)} rows/s e2e_ratio=${fixed2(e2eRatio.median)}` +
+      ` upload_mib_s=${e2eOf((e) => e.uploadMiBps).median.toFixed(1)}` +
       ` overhead=${Math.round(overhead.median * 100)}% first_row=${e2eOf((e) => e.firstRowSeconds).median.toFixed(2)}s` +
       ` starter_p99=${Math.round(p99.median)}ms` + (hostPeak ? ` host_rss=${Math.round(hostPeak.median)} MiB` : '');
   }

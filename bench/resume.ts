@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { resolvePostgres } from '../local/src/embeddedPostgres.js';
 import { appPackagePath } from '../local/src/packageRoot.js';
 import { startLocalStack } from '../local/src/stack.js';
 import { uploadFile, type UploadResult } from '../local/src/cli/partsUpload.js';
+import { sessionCommitInstanceId } from '../src/functions/uploadSessions.js';
 import { generateParticipantsCsv } from './generate.js';
 import { createBenchDatabase } from './database.js';
 import { memory } from './processMemory.js';
@@ -21,8 +23,9 @@ import { memory } from './processMemory.js';
  * what `bulkflow ingest` runs, four parts at once) in a process of its own, which is killed with SIGKILL once the
  * server holds SHARE (default 0.4) of the file. A second client process resumes it; then the file is ingested and its
  * rows compared with the file: their count, and a digest of each row's hash, case id, participant id, closing date
- * and vulnerable flag (summed, so order does not matter). Prints the bytes sent again, the host's RSS growth during
- * the upload, upload MB/s, the commit's time (whole-file SHA-256 read back and copy) and whether every row is exact.
+ * and vulnerable flag (summed, so order does not matter). Prints the bytes and parts sent again (a part counts as re-sent
+ * when both runs started it), the host's RSS before and at its peak during the upload, upload MiB/s, the commit's time
+ * (whole-file SHA-256 read back and copy), the ingest's time from the commit and whether every row is exact.
  * The file is deleted afterwards unless --keep-file.
  */
 
@@ -72,9 +75,13 @@ async function fileDigest(file: string): Promise<{ n: bigint; digest: bigint }> 
   return { n, digest };
 }
 
-/** A TCP relay in front of the host that counts what clients send: every byte of every attempt, headers included. */
-function countingRelay(targetPort: number): Promise<{ server: Server; port: number; sent: () => number; sendingMs: () => number }> {
+/**
+ * A TCP relay in front of the host that counts what clients send: every byte of every attempt, headers included,
+ * and each part request started (its request line), so a part sent by both runs is seen as sent again.
+ */
+function countingRelay(targetPort: number): Promise<{ server: Server; port: number; sent: () => number; sendingMs: () => number; partsStarted: () => number[] }> {
   let sent = 0;
+  const started: number[] = [];
   // Time spent sending: gaps between received chunks under a second (not the hashing, the commit or the kill).
   let sendingMs = 0;
   let lastAt = 0;
@@ -82,6 +89,10 @@ function countingRelay(targetPort: number): Promise<{ server: Server; port: numb
     const upstream = connect(targetPort, '127.0.0.1');
     client.on('data', (chunk: Buffer) => {
       sent += chunk.length;
+      // A request line starts a chunk of its own in practice (the client writes headers, then the body); CSV rows
+      // never look like one.
+      const line = /^PUT \S+\/parts\/(\d+) HTTP\//.exec(chunk.subarray(0, 300).toString('latin1'));
+      if (line) started.push(Number(line[1]));
       const now = Date.now();
       if (now - lastAt < 1000) sendingMs += now - lastAt;
       lastAt = now;
@@ -96,7 +107,16 @@ function countingRelay(targetPort: number): Promise<{ server: Server; port: numb
     client.on('close', close);
     upstream.on('close', close);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, sent: () => sent, sendingMs: () => sendingMs })));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, sent: () => sent, sendingMs: () => sendingMs, partsStarted: () => [...started] })));
+}
+
+/** The commit orchestration's `verifyUploadSession` activity, scheduled to completed, from its durable history (s). */
+async function commitActivity(hostUrl: string, uploadId: string): Promise<number> {
+  const { rows: [session] } = await pool.query<{ id: string }>('SELECT id FROM bulkflow.upload_sessions WHERE upload_id = $1', [uploadId]);
+  const response = await fetch(`${hostUrl}/runtime/webhooks/durabletask/instances/${sessionCommitInstanceId(session!.id)}?showHistory=true`);
+  const { historyEvents } = (await response.json()) as { historyEvents: Array<{ EventType: string; Timestamp: string; FunctionName?: string; ScheduledTime?: string }> };
+  const done = historyEvents.find((e) => e.EventType === 'TaskCompleted' && e.FunctionName === 'verifyUploadSession' && e.ScheduledTime);
+  return done ? (Date.parse(done.Timestamp) - Date.parse(done.ScheduledTime!)) / 1000 : NaN;
 }
 
 const dataDir = join(process.cwd(), '.data');
@@ -150,10 +170,14 @@ try {
   first.kill('SIGKILL');
   await firstExit;
   const seconds1 = (Date.now() - started1) / 1000;
-  const sentByFirst = relay.sent();
-  // The cut parts are given up by the host as their connections close.
+  // The cut parts are given up by the host as their connections close (and the relay passes on what it still had).
   await sleep(3000);
+  const sentByFirst = relay.sent();
+  const startedByFirst = relay.partsStarted();
   const heldAfterKill = await held();
+  const { rows: heldRows } = await pool.query<{ part_number: number }>('SELECT part_number FROM bulkflow.upload_session_parts');
+  const heldParts = new Set(heldRows.map((row) => row.part_number));
+  const inFlightAtKill = [...new Set(startedByFirst)].filter((n) => !heldParts.has(n)).sort((a, b) => a - b);
   const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
   console.log(`run 1: sent ${mb(sentByFirst)} MB in ${seconds1.toFixed(1)} s, killed (SIGKILL) with ${mb(heldAfterKill)} MB held by the server`);
 
@@ -182,18 +206,32 @@ try {
   const sentTotal = relay.sent();
   const resent = sentTotal - size;
   const commitSeconds = verifyingAt !== undefined && committedAt !== undefined ? (committedAt - verifyingAt) / 1000 : NaN;
+  const activity = await commitActivity(stack.url, result.uploadId);
   const uploadMBps = sentTotal / 1e6 / (relay.sendingMs() / 1000);
+  const uploadMiBps = (uploadMBps * 1e6) / MiB;
+  // Parts the second run sent that the first had started: re-sent after the kill (at most the parts in flight).
+  const startedBySecond = relay.partsStarted().slice(startedByFirst.length);
+  const resentParts = startedBySecond.filter((n) => startedByFirst.includes(n));
   console.log(
     `run 2: resumed with ${mb(result.resumedBytes)} MB held, sent ${mb(result.uploadBytes)} MB (${result.parts} parts in all) in ${seconds2.toFixed(1)} s ` +
       `(hashing the file, the parts, the commit)`,
   );
-  console.log(`commit: verifying -> committed in ${commitSeconds.toFixed(1)} s (whole-file SHA-256 read back, then the copy; in a durable activity)`);
+  const GiB = size / 2 ** 30;
+  console.log(
+    `commit: verifying -> committed in ${commitSeconds.toFixed(1)} s; its activity (assemble, whole-file SHA-256 read back, copy, record) ` +
+      `${activity.toFixed(1)} s = ${(activity / GiB).toFixed(1)} s/GiB`,
+  );
   console.log(`bytes sent again: ${mb(resent)} MB over the file's ${mb(size)} MB (the parts in flight at the kill: ${mb(sentByFirst - heldAfterKill)} MB; headers included)`);
-  console.log(`upload: ${uploadMBps.toFixed(1)} MB/s while sending (${(relay.sendingMs() / 1000).toFixed(1)} s in all)`);
+  console.log(
+    `parts: ${result.parts} of ${partMiB ?? 64} MiB; in flight at the kill: ${inFlightAtKill.length} [${inFlightAtKill.join(' ')}]; ` +
+      `re-sent by the second run: ${resentParts.length} [${resentParts.join(' ')}]; the second run sent ${startedBySecond.length} part requests`,
+  );
+  console.log(`upload: ${uploadMiBps.toFixed(1)} MiB/s (${uploadMBps.toFixed(1)} MB/s) while sending (${(relay.sendingMs() / 1000).toFixed(1)} s in all)`);
   console.log(`host RSS: ${rssBefore} MiB before, ${rssMax} MiB at most during the upload: +${rssMax - rssBefore} MiB`);
 
   // Ingestion to the end, then every row compared with the file.
-  const ingestStart = Date.now();
+  // From the commit: the BlobCreated event starts ingestion as soon as the file is stored.
+  const ingestStart = committedAt ?? Date.now();
   let status = '';
   for (;;) {
     const { rows: [row] } = await pool.query<{ status: string }>('SELECT status FROM bulkflow.uploads WHERE upload_id = $1', [result.uploadId]);
@@ -211,10 +249,12 @@ try {
   console.log(`ingest: ${status} in ${ingestSeconds.toFixed(1)} s; rows ${stored.n} of ${expected.n}, digest ${stored.digest === expected.digest ? 'equal' : 'DIFFERENT'}`);
   console.log(
     `bench:resume rows=${rows} bytes=${size} resent_bytes=${resent} resumed_bytes=${result.resumedBytes} run2_upload_bytes=${result.uploadBytes} ` +
-      `host_rss_growth_mib=${rssMax - rssBefore} upload_mbps=${uploadMBps.toFixed(1)} commit_s=${commitSeconds.toFixed(1)} ` +
-      `rows_exact=${exact}`,
+      `parts=${result.parts} parts_in_flight_at_kill=${inFlightAtKill.length} parts_resent=${resentParts.length} ` +
+      `host_rss_before_mib=${rssBefore} host_rss_peak_mib=${rssMax} host_rss_growth_mib=${rssMax - rssBefore} upload_mib_s=${uploadMiBps.toFixed(1)} ` +
+      `commit_s=${commitSeconds.toFixed(1)} commit_activity_s_per_gib=${(activity / GiB).toFixed(1)} ingest_s=${ingestSeconds.toFixed(1)} load=${loadavg().map((l) => l.toFixed(1)).join('/')} rows_exact=${exact}`,
   );
-  if (!exact || result.uploadBytes !== size - result.resumedBytes) process.exitCode = 1;
+  const resentOnlyInFlight = resentParts.every((n) => inFlightAtKill.includes(n)) && new Set(resentParts).size === resentParts.length;
+  if (!exact || result.uploadBytes !== size - result.resumedBytes || !resentOnlyInFlight) process.exitCode = 1;
 } finally {
   relay?.server.close();
   await stack?.stop();

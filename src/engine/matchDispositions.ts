@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * What each state of a match record records about it (Piipan's match resolution): the fields, their rules, and the
  * fold that makes a side's current disposition from its events. No I/O here (matchResolution.ts stores them).
@@ -41,60 +43,63 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** Printable text: no control characters (line breaks included), so it can never forge a log or CSV line downstream. */
 const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u;
 
-type FieldRule = (value: unknown, today: string) => string | undefined;
-const oneOf = (values: readonly string[]): FieldRule => (value) =>
-  typeof value === 'string' && values.includes(value) ? undefined : `must be one of ${values.join(', ')}`;
-const bool: FieldRule = (value) => (typeof value === 'boolean' ? undefined : 'must be true or false');
-/** A real calendar date, not later than today anywhere (UTC+14): a state's "today" is never refused. */
-const pastDate: FieldRule = (value, today) => {
-  const match = typeof value === 'string' ? DATE.exec(value) : null;
-  if (!match) return 'must be a date written YYYY-MM-DD';
-  const date = new Date(`${value as string}T00:00:00Z`);
-  if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value || Number(match[1]) < 1900) return 'is not a real calendar date';
-  return (value as string) > today ? 'must not be in the future' : undefined;
-};
-const freeText: FieldRule = (value) => {
-  if (typeof value !== 'string' || value.trim() === '') return 'must be non-empty text';
-  if (value.length > MAX_FREE_TEXT) return `must be at most ${MAX_FREE_TEXT} characters`;
-  return PRINTABLE.test(value) ? undefined : 'must not contain control characters or line breaks';
-};
-
-const RULES: Record<DispositionField, FieldRule> = {
-  initial_action_taken: oneOf(INITIAL_ACTIONS),
-  initial_action_at: pastDate,
-  invalid_match: bool,
-  invalid_match_reason: oneOf(INVALID_MATCH_REASONS),
-  other_reasoning_for_invalid_match: freeText,
-  final_disposition: oneOf(FINAL_DISPOSITIONS),
-  final_disposition_date: pastDate,
-  vulnerable_individual: bool,
-};
-
 /** The latest date that is today somewhere (UTC+14). */
 export function latestToday(now: Date): string {
   return new Date(now.getTime() + 14 * 3600_000).toISOString().slice(0, 10);
 }
 
-/** Checks a request body as a patch: an object of known fields, each null or valid. */
-export function parsePatch(body: unknown, now: Date): { patch: DispositionPatch; errors: FieldError[] } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { patch: {}, errors: [{ field: '', message: 'the body must be a JSON object of disposition fields' }] };
-  }
-  const errors: FieldError[] = [];
-  const patch: Record<string, unknown> = {};
-  const today = latestToday(now);
-  for (const [field, value] of Object.entries(body)) {
-    if (!(DISPOSITION_FIELDS as readonly string[]).includes(field)) {
+/** A field's rule as a check of its schema: each message names the field, never the value. */
+const rule = (field: DispositionField, message: (value: string) => string | undefined) => (payload: { value: string; issues: unknown[] }) => {
+  const broken = message(payload.value);
+  if (broken) payload.issues.push({ code: 'custom', message: `${field} ${broken}`, input: payload.value });
+};
+const oneOf = <const V extends readonly [string, ...string[]]>(field: DispositionField, values: V) =>
+  z.enum(values, { error: `${field} must be one of ${values.join(', ')}` });
+const bool = (field: DispositionField) => z.boolean({ error: `${field} must be true or false` });
+/** A real calendar date, not later than today anywhere (UTC+14): a state's "today" is never refused. */
+const pastDate = (field: DispositionField, now: () => Date) =>
+  z.string({ error: `${field} must be a date written YYYY-MM-DD` })
+    .check(rule(field, (value) => {
+      const match = DATE.exec(value);
+      if (!match) return 'must be a date written YYYY-MM-DD';
+      const date = new Date(`${value}T00:00:00Z`);
+      if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value || Number(match[1]) < 1900) return 'is not a real calendar date';
+      return value > latestToday(now()) ? 'must not be in the future' : undefined;
+    }))
+    .meta({ format: 'date', description: 'A calendar date (YYYY-MM-DD), not in the future.' });
+const freeText = (field: DispositionField) =>
+  z.string({ error: `${field} must be non-empty text` })
+    .check(rule(field, (value) => {
+      if (value.trim() === '') return 'must be non-empty text';
+      if (value.length > MAX_FREE_TEXT) return `must be at most ${MAX_FREE_TEXT} characters`;
+      return PRINTABLE.test(value) ? undefined : 'must not contain control characters or line breaks';
+    }))
+    .meta({ maxLength: MAX_FREE_TEXT, description: 'Printable text: no control characters or line breaks.' });
+
+/**
+ * A request body as a patch (JSON merge patch, RFC 7396): an object of known fields, each null (cleared) or valid,
+ * changing at least one. The edge decodes the PATCH body with it (httpRoutes.ts); the OpenAPI document describes it.
+ * `now` dates the "not in the future" rule.
+ */
+export function dispositionPatchSchema(now: () => Date) {
+  const clearable = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
+  return z
+    .strictObject({
+      initial_action_taken: clearable(oneOf('initial_action_taken', INITIAL_ACTIONS)),
+      initial_action_at: clearable(pastDate('initial_action_at', now)),
+      invalid_match: clearable(bool('invalid_match')),
+      invalid_match_reason: clearable(oneOf('invalid_match_reason', INVALID_MATCH_REASONS)),
+      other_reasoning_for_invalid_match: clearable(freeText('other_reasoning_for_invalid_match')),
+      final_disposition: clearable(oneOf('final_disposition', FINAL_DISPOSITIONS)),
+      final_disposition_date: clearable(pastDate('final_disposition_date', now)),
+      vulnerable_individual: clearable(bool('vulnerable_individual')),
+    }, {
       // The name of an unknown field is the caller's own text: it is not echoed either.
-      errors.push({ field: '', message: `unknown field; the fields are ${DISPOSITION_FIELDS.join(', ')}` });
-      continue;
-    }
-    const message = value === null ? undefined : RULES[field as DispositionField](value, today);
-    if (message) errors.push({ field, message });
-    else patch[field] = value;
-  }
-  if (errors.length === 0 && Object.keys(patch).length === 0) errors.push({ field: '', message: 'the body changes no field' });
-  return { patch: patch as DispositionPatch, errors };
+      error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field; the fields are ${DISPOSITION_FIELDS.join(', ')}` : 'the body must be a JSON object of disposition fields'),
+    })
+    .check((payload) => {
+      if (payload.issues.length === 0 && Object.keys(payload.value).length === 0) payload.issues.push({ code: 'custom', message: 'the body changes no field', input: payload.value });
+    });
 }
 
 /** A side's disposition with a patch applied (null clears a field). */

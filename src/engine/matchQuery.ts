@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type pg from 'pg';
 import { withTransaction } from './db.js';
 import { keyFilters } from './keyFilter.js';
@@ -33,41 +34,49 @@ export interface QueryAnswer {
   hits: number;
 }
 
-const PERSON_FIELDS: Record<string, Check> = { lds_hash: ldsHash, participant_id: identifier(false), case_id: identifier(false) };
+/** A person's field, checked by the upload's own column rule for it: its messages are the row errors'. */
+function column(name: 'lds_hash' | 'participant_id' | 'case_id', check: Check) {
+  const message = (code: string) => ROW_ERROR_MESSAGES[`${name}:${code}`]!;
+  return z.string({ error: (issue) => message(issue.input === undefined || issue.input === null ? 'required' : 'invalid_format') })
+    .check((payload) => {
+      const code = check(Buffer.from(payload.value), 0, Buffer.byteLength(payload.value));
+      if (code) payload.issues.push({ code: 'custom', message: message(code), input: payload.value });
+    });
+}
+
+/** The identifier rule (rowRules.ts), for the OpenAPI document. */
+const IDENTIFIER = { pattern: '^[A-Za-z0-9_-]*$', maxLength: 20, description: 'The asking state\'s own id (optional).' };
 
 /**
  * The query body `{"data": [{"lds_hash": "...", "participant_id"?: "...", "case_id"?: "..."}, ...]}`: 1-50 persons,
- * each field checked by the upload's own column rules. Errors name the position and the rule, never a value.
+ * each field checked by the upload's own column rules. The edge decodes the request with it (httpRoutes.ts); its
+ * messages name the position and the rule, never a value.
  */
-export function parseMatchQuery(body: unknown): { ok: true; persons: QueryPerson[] } | { ok: false; errors: string[] } {
-  const data = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { data?: unknown }).data : undefined;
-  if (!Array.isArray(data)) return { ok: false, errors: ['the body must be {"data": [persons]}'] };
-  if (data.length === 0 || data.length > MAX_QUERY_PERSONS) {
-    return { ok: false, errors: [`data holds ${data.length} persons: a query takes 1 to ${MAX_QUERY_PERSONS}`] };
-  }
-  const errors: string[] = [];
-  const persons = data.map((item: unknown, index): QueryPerson => {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-      errors.push(`data[${index}]: each person must be an object with lds_hash`);
-      return { ldsHash: '' };
-    }
-    const fields = item as Record<string, unknown>;
-    for (const name of Object.keys(fields)) {
-      if (!(name in PERSON_FIELDS)) errors.push(`data[${index}]: unknown field; a person has lds_hash, participant_id and case_id`);
-    }
-    for (const [name, check] of Object.entries(PERSON_FIELDS)) {
-      const value = fields[name] ?? (name === 'lds_hash' ? '' : undefined);
-      if (value === undefined) continue;
-      const code = typeof value === 'string' ? check(Buffer.from(value), 0, Buffer.byteLength(value)) : 'invalid_format';
-      if (code) errors.push(`data[${index}].${name}: ${ROW_ERROR_MESSAGES[`${name}:${code}`]}`);
-    }
-    return {
-      ldsHash: String(fields.lds_hash ?? ''),
-      ...(typeof fields.participant_id === 'string' && fields.participant_id ? { participantId: fields.participant_id } : {}),
-      ...(typeof fields.case_id === 'string' && fields.case_id ? { caseId: fields.case_id } : {}),
-    };
-  });
-  return errors.length > 0 ? { ok: false, errors: [...new Set(errors)] } : { ok: true, persons };
+export const matchQuerySchema = z.object({
+  data: z
+    .array(
+      z.strictObject({
+        lds_hash: column('lds_hash', ldsHash).meta({ pattern: '^[0-9a-f]{128}$', description: 'The person\'s SHA-512 hash (as in the uploads).' }),
+        participant_id: column('participant_id', identifier(false)).meta(IDENTIFIER).nullish(),
+        case_id: column('case_id', identifier(false)).meta(IDENTIFIER).nullish(),
+      }, {
+        error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field; a person has lds_hash, participant_id and case_id' : 'each person must be an object with lds_hash'),
+      }),
+      { error: 'the body must be {"data": [persons]}' },
+    )
+    .min(1, { error: (issue) => persons(issue.input) })
+    .max(MAX_QUERY_PERSONS, { error: (issue) => persons(issue.input) }),
+}, { error: 'the body must be {"data": [persons]}' });
+
+const persons = (data: unknown) => `data holds ${(data as unknown[]).length} persons: a query takes 1 to ${MAX_QUERY_PERSONS}`;
+
+/** The persons of a decoded query (an empty id is no id). */
+export function queryPersons(query: z.output<typeof matchQuerySchema>): QueryPerson[] {
+  return query.data.map((person) => ({
+    ldsHash: person.lds_hash,
+    ...(person.participant_id ? { participantId: person.participant_id } : {}),
+    ...(person.case_id ? { caseId: person.case_id } : {}),
+  }));
 }
 
 interface Hit {

@@ -8,6 +8,7 @@ import { matchStates, type UploadRef, uploadStateOf, writeAuditRecord } from '..
 import { answerAudited, type WriteAudit } from './auditSeam.js';
 import { STATE_POLICIES, type AccessPolicy, type AnyHttpRoute } from './httpRoutes.js';
 import { matchNotFound, problem, uploadNotFound } from './httpEncoders.js';
+import { jsonBodyReader } from './jsonBody.js';
 
 export interface AccessGuardDeps {
   readonly authenticate: Authenticate;
@@ -57,7 +58,8 @@ type Decoded = { params: Record<string, unknown>; query: Record<string, unknown>
  * The HTTP edge: every route of the table (httpRoutes.ts) runs through it. In order: authenticate (401) → a bulkflow
  * role (403) → the per-caller rate limit (429) → decode the path and query (400 naming the parameter; the route's
  * 404 for an id no upload or match can have) → the route's policy (403 for a state you do not hold, 404 for an
- * upload or match of another state) → the handler, with the decoded values. Routes are registered
+ * upload or match of another state) → its JSON body, decoded by its schema (jsonBody.ts: 415, 413, 400 naming each
+ * position) → the handler, with the decoded values. Routes are registered
  * `authLevel: 'anonymous'` because this check replaces function keys: a key is one shared secret that reads every
  * state, a token names its caller and its states.
  */
@@ -70,6 +72,7 @@ export function createAccessGuard(deps: AccessGuardDeps) {
       const needed = STATE_POLICIES.has(policy.kind) ? 'state' : subject?.required ? subject.param : undefined;
       if (needed !== undefined && !(needed in route.params)) throw new Error(`route ${name}: a ${policy.kind} route decodes a ${needed} parameter`);
       const decode = decoder(route, subject);
+      const readBody = jsonBodyReader(name, route.requestBody);
       return async (request: HttpRequest, ...rest: unknown[]): Promise<HttpResponseInit> => {
         const context = rest[rest.length - 1] as InvocationContext;
         let caller: Principal | undefined;
@@ -97,7 +100,15 @@ export function createAccessGuard(deps: AccessGuardDeps) {
           context.log(`access: function=${name} ${callerLabel(caller)}${state ? ` state=${state}` : ''}`);
         }
         const client = route.durableClient ? rest[0] : undefined;
-        const answer = () => handler({ request, caller, params: input.params, query: input.query, client, context } as never);
+        // Inside the audited answer: a body the route refuses is a request the caller was allowed to make.
+        const answer = async () => {
+          const body = await readBody(request);
+          if (!body.ok) {
+            context.log(`refused: function=${name} status=${body.response.status} ${caller ? `${callerLabel(caller)} ` : ''}reason="${body.reason}"`);
+            return body.response;
+          }
+          return handler({ request, caller, params: input.params, query: input.query, client, context, body: body.value } as never);
+        };
         if (!caller || !route.audit) return answer();
         return answerAudited(deps.writeAudit, route.audit, { name, request, principal: caller, context, ...(state ? { state } : {}) }, answer);
       };

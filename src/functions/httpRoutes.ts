@@ -14,8 +14,8 @@ import { matchPairs, matchRecord, stateMatches } from './matchApi.js';
 import {
   dispositionPatch, matchPage, matchPairList, matchQueryAnswer, matchQueryRequest, matchView, reopened, reopenRequest,
 } from './matchBodies.js';
-import { MATCH_QUERY_MAX_BYTES, matchQuery } from './matchQueryApi.js';
-import { MATCH_CHANGE_MAX_BYTES, reopen, updateOwnDisposition } from './matchResolutionApi.js';
+import { matchQuery } from './matchQueryApi.js';
+import { reopen, updateOwnDisposition } from './matchResolutionApi.js';
 import { asyncApi, asyncApiBody, eventSchema, eventTypeParam, jsonSchemaBody } from './eventContracts.js';
 import { openApi } from './openApi.js';
 import { auditPage, dashboardConfig, openApiBody, orchestrationActionAccepted, orchestrationTimelineBody } from './operationsBodies.js';
@@ -77,7 +77,8 @@ export type Decoders = Readonly<Record<string, z.ZodType>>;
  * One answer of a route, for its OpenAPI document (openApi.ts) and the tests that check every answer against it:
  * a success with its JSON body's schema (the one the handler's `json` takes) or its media types, or, as a plain
  * string, a refusal with a problem detail and when it is given. The edge's own refusals (401, 403, 404 of a lookup
- * policy, 429, 400 of a decoder, 503 of an audit) are added from the row's policy and decoders.
+ * policy, 429, 400 of a decoder, 400, 413 and 415 of a JSON body, 503 of an audit) are added from the row's policy,
+ * decoders and request body.
  */
 export type Answer =
   | string
@@ -99,10 +100,21 @@ export interface RequestBody {
   readonly content: Readonly<Record<string, z.ZodType | 'bytes'>>;
   /** Request headers the route reads, and what they carry. */
   readonly headers?: Readonly<Record<string, { readonly description: string; readonly required: boolean; readonly example?: string }>>;
+  /**
+   * The largest JSON body. The edge reads a JSON body (415 for a media type the row does not list, 413 above this,
+   * 400 when it is not JSON), decodes it with the row's schema (400 naming each position and rule, never a value)
+   * and calls the handler with the decoded value as `body`: the handler does not check it again.
+   */
+  readonly maxBytes?: number;
 }
 
+/** The schemas of a request body's JSON media types. */
+type JsonSchemaOf<R> = R extends { readonly content: infer C } ? Exclude<C[keyof C], 'bytes'> : never;
+/** What a row's handler gets as `body`: its JSON request body decoded, or undefined when it takes none. */
+export type DecodedBody<R> = [JsonSchemaOf<R>] extends [never] ? undefined : z.output<JsonSchemaOf<R>>;
+
 /** What a handler is called with: the request, decoded, and the caller the edge authorised. */
-export interface HttpCall<P, Q, D extends boolean, Public extends boolean> {
+export interface HttpCall<P, Q, D extends boolean, Public extends boolean, B = undefined> {
   readonly request: HttpRequest;
   /** The caller, authenticated and allowed by the route's policy; none on a public route. */
   readonly caller: Public extends true ? undefined : Principal;
@@ -113,9 +125,14 @@ export interface HttpCall<P, Q, D extends boolean, Public extends boolean> {
   /** The durable client, bound when the route says `durableClient: true`. */
   readonly client: D extends true ? DurableClient : undefined;
   readonly context: InvocationContext;
+  /** The JSON request body, decoded by the row's `requestBody` schema. */
+  readonly body: B;
 }
 
-export interface HttpRoute<P extends Decoders = Decoders, Q extends Decoders = Decoders, D extends boolean = boolean, K extends AccessPolicy = AccessPolicy> {
+export interface HttpRoute<
+  P extends Decoders = Decoders, Q extends Decoders = Decoders, D extends boolean = boolean, K extends AccessPolicy = AccessPolicy,
+  R extends RequestBody | undefined = RequestBody | undefined,
+> {
   /** The Functions route template under /api. */
   readonly route: string;
   readonly methods: readonly HttpMethod[];
@@ -126,7 +143,7 @@ export interface HttpRoute<P extends Decoders = Decoders, Q extends Decoders = D
   readonly query: Q;
   /** Its answers by status: at least its success. The OpenAPI document is built from these (openApi.ts). */
   readonly answers: Readonly<Record<number, Answer>>;
-  readonly requestBody?: RequestBody;
+  readonly requestBody?: R;
   /**
    * Declared on every route that returns participant-level data or changes anything: each granted request writes
    * one audit record (auditSeam.ts), and its answer is withheld when the record cannot be written.
@@ -138,7 +155,7 @@ export interface HttpRoute<P extends Decoders = Decoders, Q extends Decoders = D
    */
   readonly budget?: 'uploadParts';
   /** Builds the handler from the app's clients; it runs only for a request the edge decoded and authorised. */
-  readonly handler: (clients: AppClients) => (call: HttpCall<z.output<z.ZodObject<P>>, z.output<z.ZodObject<Q>>, D, K extends { kind: 'public' } ? true : false>) => Promise<HttpResponseInit>;
+  readonly handler: (clients: AppClients) => (call: HttpCall<z.output<z.ZodObject<P>>, z.output<z.ZodObject<Q>>, D, K extends { kind: 'public' } ? true : false, DecodedBody<R>>) => Promise<HttpResponseInit>;
 }
 
 const CONTENT_DIGEST_OPTIONAL = { description: 'The body\'s SHA-256 (RFC 9530), checked before it is kept.', required: false, example: 'sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:' };
@@ -151,31 +168,29 @@ const auditsCreated = (key: string): AuditRule => ({ returned: (body) => ({ obje
 /** Audits the id a path parameter names: what the request reads or changes. */
 const paramId = (name: string) => (request: HttpRequest): string[] => [request.params[name] ?? ''];
 
-/** The refusals of a JSON body (jsonBody.ts) of at most `maxBytes`. */
-const jsonBodyRefusals = (maxBytes: number) => ({ 413: `A body over ${maxBytes / 1024} KiB.`, 415: 'A body that is not JSON.' });
-
 /**
  * The body and answers of a change to a match record (matchResolutionApi.ts): a JSON body guarded by the ETag of the
  * record as the caller read it (If-Match), answered with the record's new ETag or the guard's refusals beside its own.
  */
-function matchChange(change: {
+function matchChange<const B extends Omit<RequestBody, 'headers' | 'maxBytes'>>(change: {
   ifMatch: 'required' | 'optional';
-  body: Omit<RequestBody, 'headers'>;
+  body: B;
   changed: { description: string; body: z.ZodType };
-  refused: { 400: string; 409: string };
-}): Pick<HttpRoute, 'requestBody' | 'answers'> {
+  refused: { 409: string };
+}) {
   const required = change.ifMatch === 'required';
   const answers: Record<number, Answer> = {
     200: { ...change.changed, headers: { etag: ETAG } },
     ...change.refused,
     412: 'The record changed since it was read (the current ETag is sent), or If-Match is not an ETag.',
-    ...jsonBodyRefusals(MATCH_CHANGE_MAX_BYTES),
   };
   if (required) answers[428] = 'No If-Match.';
   return {
     requestBody: {
       ...change.body,
       headers: { 'if-match': { description: required ? 'The ETag of the record as read.' : 'Optional: the ETag of the record as read.', required, example: '"3"' } },
+      // A change is a few fields: room for the longest free text many times over.
+      maxBytes: 16 * 1024,
     },
     answers,
   };
@@ -189,7 +204,9 @@ const OWN_STATE_SESSION = { policy: { kind: 'stateUpload' }, durableClient: fals
 export type AnyHttpRoute = Omit<HttpRoute, 'handler'> & { readonly handler: (clients: AppClients) => (call: never) => Promise<HttpResponseInit> };
 
 /** A row of the table, typed so that its handler is checked against its decoders, policy and bindings. */
-function row<const P extends Decoders, const Q extends Decoders, const D extends boolean, const K extends AccessPolicy>(route: HttpRoute<P, Q, D, K>): HttpRoute<P, Q, D, K> {
+function row<const P extends Decoders, const Q extends Decoders, const D extends boolean, const K extends AccessPolicy, const R extends RequestBody | undefined = undefined>(
+  route: HttpRoute<P, Q, D, K, R>,
+): HttpRoute<P, Q, D, K, R> {
   return route;
 }
 
@@ -234,10 +251,9 @@ export const httpRoutes = {
   // not found (404), like one that never existed. Parts spend their own rate budget (UPLOAD_PARTS_PER_MINUTE).
   createUploadSession: row({
     route: SESSIONS, methods: ['POST'], ...OWN_STATE_SESSION, params: { state: stateParam }, handler: (clients) => sessionApi(clients).create,
-    requestBody: { description: 'The file to upload in parts.', content: { 'application/json': uploadSessionRequest } },
+    requestBody: { description: 'The file to upload in parts.', content: { 'application/json': uploadSessionRequest }, maxBytes: 4 * 1024 },
     answers: {
       201: { description: 'The session: where to send each part.', body: uploadSession, headers: { location: 'The session\'s URL.' } },
-      400: 'A body that is not the JSON object described, a file name that is not a safe `.csv` name, a size or sha256 that is not one.',
       409: 'An upload of this file name is in progress: `session` is its URL.',
       413: 'Larger than the largest file accepted (UPLOAD_MAX_BYTES).',
     },
@@ -334,10 +350,7 @@ export const httpRoutes = {
         content: { 'application/merge-patch+json': dispositionPatch, 'application/json': dispositionPatch },
       },
       changed: { description: 'Changed (or already so): the record and its new ETag.', body: matchView },
-      refused: {
-        400: 'A body that is not JSON, or fields that break a rule: the detail names each field, never its value.',
-        409: 'The record is closed: an operator can reopen it.',
-      },
+      refused: { 409: 'The record is closed: an operator can reopen it.' },
     }),
   }),
   // An operator reopens a record its states closed: the one change a closed record takes, audited.
@@ -349,18 +362,17 @@ export const httpRoutes = {
       ifMatch: 'optional',
       body: { description: 'Why it is reopened.', content: { 'application/json': reopenRequest } },
       changed: { description: 'Open again: its id, status and new ETag (never its participants).', body: reopened },
-      refused: { 400: 'No reason, or one that is not listed.', 409: 'Not closed by its states (open, or closed by an upload).' },
+      refused: { 409: 'Not closed by its states (open, or closed by an upload).' },
     }),
   }),
   // A caseworker checks applicants against the other states' active uploads; audited with the hits' ids and count.
   matchQuery: row({
     route: 'states/{state}/match-queries', methods: ['POST'], policy: { kind: 'stateMatchQuery' }, durableClient: false,
     params: { state: stateParam }, query: {}, handler: matchQuery, audit: { returned: queryReturned },
-    requestBody: { description: 'The applicants to check: 1 to 50 persons.', content: { 'application/json': matchQueryRequest } },
+    // 50 persons of ~200 bytes each, with room for formatting.
+    requestBody: { description: 'The applicants to check: 1 to 50 persons.', content: { 'application/json': matchQueryRequest }, maxBytes: 64 * 1024 },
     answers: {
       200: { description: 'Each person\'s matches in the other states\' active uploads: one match record per hit, created or reused.', body: matchQueryAnswer },
-      400: 'A body that is not the JSON described: the detail names each position and rule, never a value.',
-      ...jsonBodyRefusals(MATCH_QUERY_MAX_BYTES),
     },
   }),
   // Counts per state pair, no participant fields: an operator every pair, a state role the pairs of its states.

@@ -1,21 +1,56 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { z } from 'zod';
 import { problem } from './httpEncoders.js';
+import type { RequestBody } from './httpRoutes.js';
+
+type Read = { ok: true; value: unknown } | { ok: false; reason: string; response: HttpResponseInit };
 
 /**
- * A small JSON request body (a disposition change, a match query), or the problem to answer: 415 unless JSON, 413
- * above `maxBytes`, 400 when it does not parse. The body is never logged or echoed.
+ * The edge's reader of a row's JSON request body (accessGuard.ts): 415 unless the media type is one the row lists,
+ * 413 above its `maxBytes`, 400 when it does not parse, 400 naming each position and rule its schema refuses; else
+ * the decoded value the handler gets as `body`. A row without a JSON body reads none. The body is never logged or
+ * echoed: a refusal names positions and rules only.
  */
-export async function readJsonBody(request: HttpRequest, maxBytes: number, types: readonly string[] = ['application/json']): Promise<{ ok: true; body: unknown } | { ok: false; response: HttpResponseInit }> {
-  const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (!types.includes(type)) return { ok: false, response: problem(415, 'Unsupported media type', `send the body as ${types.join(' or ')}`) };
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  const tooLarge = () => ({ ok: false as const, response: problem(413, 'Body too large', `the body may be at most ${maxBytes} bytes`) });
-  if (declared > maxBytes) return tooLarge();
-  const text = await request.text();
-  if (Buffer.byteLength(text) > maxBytes) return tooLarge();
-  try {
-    return { ok: true, body: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false, response: problem(400, 'Bad request', 'the body is not valid JSON') };
-  }
+export function jsonBodyReader(name: string, requestBody: RequestBody | undefined): (request: HttpRequest) => Promise<Read> {
+  const schemas = new Map(Object.entries(requestBody?.content ?? {}).filter((entry): entry is [string, z.ZodType] => entry[1] !== 'bytes'));
+  if (schemas.size === 0) return async () => ({ ok: true, value: undefined });
+  const maxBytes = requestBody?.maxBytes;
+  if (maxBytes === undefined) throw new Error(`route ${name}: a JSON request body needs its maxBytes`);
+  const types = [...schemas.keys()];
+  return async (request) => {
+    const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const schema = schemas.get(type);
+    if (!schema) return refused('body media type', problem(415, 'Unsupported media type', `send the body as ${types.join(' or ')}`));
+    const tooLarge = () => refused('body too large', problem(413, 'Body too large', `the body may be at most ${maxBytes} bytes`));
+    if (Number(request.headers.get('content-length') ?? '0') > maxBytes) return tooLarge();
+    const text = await request.text();
+    if (Buffer.byteLength(text) > maxBytes) return tooLarge();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return refused('body not JSON', problem(400, 'Bad request', 'the body is not valid JSON'));
+    }
+    const decoded = schema.safeParse(body);
+    if (decoded.success) return { ok: true, value: decoded.data };
+    const issues = decoded.error.issues.map((issue) => [positionOf(issue.path), issue.message] as const);
+    return refused(`bad body at ${[...new Set(issues.map(([position]) => position || '(body)'))].join(', ')}`, problem(400, 'Bad request', describe(issues)));
+  };
+}
+
+const refused = (reason: string, response: HttpResponseInit): Read => ({ ok: false, reason, response });
+
+/** `data[1].lds_hash`: where in the body an issue is. */
+function positionOf(path: readonly PropertyKey[]): string {
+  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i > 0 ? '.' : ''}${String(key)}`)).join('');
+}
+
+/**
+ * Each issue once, with its position first unless its message already starts with it (`initial_action_at must not
+ * be in the future`) or speaks of the whole body.
+ */
+function describe(issues: ReadonlyArray<readonly [string, string]>): string {
+  const named = issues.map(([position, message]) =>
+    position === '' || message.startsWith(`${position} `) || message.startsWith('the body') ? message : `${position}: ${message}`);
+  return [...new Set(named)].join('; ');
 }

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { FINAL_DISPOSITIONS, INITIAL_ACTIONS, INVALID_MATCH_REASONS, MAX_FREE_TEXT, MAX_QUERY_PERSONS, REOPEN_REASONS } from '../engine/index.js';
+import {
+  dispositionPatchSchema, FINAL_DISPOSITIONS, INITIAL_ACTIONS, INVALID_MATCH_REASONS, matchQuerySchema, MAX_FREE_TEXT, REOPEN_REASONS,
+} from '../engine/index.js';
 
 /**
  * The bodies of the match routes, as the OpenAPI document declares them and the handlers send them (httpEncoders.ts
@@ -25,9 +27,8 @@ export const disposition = z
   })
   .meta({ id: 'Disposition' });
 
-/** PATCH …/dispositions/{state}: a JSON merge patch of the side's disposition (null clears a field). */
-export const dispositionPatch = z
-  .object(Object.fromEntries(Object.entries(disposition.shape).map(([field, schema]) => [field, schema.unwrap().nullable().optional()])))
+/** PATCH …/dispositions/{state}: a JSON merge patch of the side's disposition (null clears a field), the engine's rules. */
+export const dispositionPatch = dispositionPatchSchema(() => new Date())
   .meta({ id: 'DispositionPatch', example: { initial_action_taken: 'notice_sent', initial_action_at: '2026-12-01' } });
 
 const participant = z.object({ participantId: z.string().nullable(), caseId: z.string().nullable() });
@@ -70,22 +71,12 @@ export const matchPairList = z
   })
   .meta({ id: 'MatchPairs', description: 'Open and closed records per state pair: counts only.' });
 
-export const reopenRequest = z.object({ reason: z.enum(REOPEN_REASONS) }).meta({ id: 'ReopenRequest' });
+const reopenReason = `reason must be one of ${REOPEN_REASONS.join(', ')}`;
+export const reopenRequest = z.object({ reason: z.enum(REOPEN_REASONS, { error: reopenReason }) }, { error: reopenReason }).meta({ id: 'ReopenRequest' });
 export const reopened = z.object({ matchId, status: z.literal('open'), version: z.number().int().min(0) }).meta({ id: 'Reopened' });
 
 /** POST …/match-queries: the applicants to check, validated by the upload's own column rules. */
-export const matchQueryRequest = z
-  .object({
-    data: z
-      .array(z.object({
-        lds_hash: z.string().regex(/^[0-9a-f]{128}$/).meta({ description: 'The person\'s SHA-512 hash (as in the uploads).' }),
-        participant_id: z.string().optional(),
-        case_id: z.string().optional(),
-      }).strict())
-      .min(1)
-      .max(MAX_QUERY_PERSONS),
-  })
-  .meta({ id: 'MatchQuery' });
+export const matchQueryRequest = matchQuerySchema.meta({ id: 'MatchQuery' });
 
 export const matchQueryAnswer = z
   .object({

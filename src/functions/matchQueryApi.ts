@@ -1,12 +1,9 @@
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { z } from 'zod';
 import type { AppClients } from '../composition.js';
-import { type Jurisdiction, parseMatchQuery, runMatchQuery } from '../engine/index.js';
-import { json, problem } from './httpEncoders.js';
-import { readJsonBody } from './jsonBody.js';
-import { matchQueryAnswer } from './matchBodies.js';
-
-/** 50 persons of ~200 bytes each, with room for formatting. */
-export const MATCH_QUERY_MAX_BYTES = 64 * 1024;
+import { type Jurisdiction, queryPersons, runMatchQuery } from '../engine/index.js';
+import { json } from './httpEncoders.js';
+import { matchQueryAnswer, type matchQueryRequest } from './matchBodies.js';
 
 /**
  * POST /api/states/{state}/match-queries `{"data": [{"lds_hash", "participant_id"?, "case_id"?}, ...]}` (the state's
@@ -14,14 +11,11 @@ export const MATCH_QUERY_MAX_BYTES = 64 * 1024;
  * `{"data": {"results": [{"index", "matches": [...]}]}}`. Logs counts only: never a hash or an id of a person.
  */
 export function matchQuery({ db }: Pick<AppClients, 'db'>) {
-  return async ({ request, params: { state }, context }: { request: HttpRequest; params: { state: Jurisdiction }; context: InvocationContext }): Promise<HttpResponseInit> => {
-    const body = await readJsonBody(request, MATCH_QUERY_MAX_BYTES);
-    if (!body.ok) return body.response;
-    const parsed = parseMatchQuery(body.body);
-    if (!parsed.ok) return problem(400, 'Bad request', parsed.errors.join('; '));
-    const answer = await runMatchQuery(await db(), state, parsed.persons, context.invocationId);
+  return async ({ params: { state }, context, body }: { params: { state: Jurisdiction }; context: InvocationContext; body: z.output<typeof matchQueryRequest> }): Promise<HttpResponseInit> => {
+    const persons = queryPersons(body);
+    const answer = await runMatchQuery(await db(), state, persons, context.invocationId);
     const created = answer.results.reduce((total, result) => total + result.matches.filter((match) => match.created).length, 0);
-    context.log(`match query: state=${state} persons=${parsed.persons.length} hits=${answer.hits} created=${created}`);
+    context.log(`match query: state=${state} persons=${persons.length} hits=${answer.hits} created=${created}`);
     return json(matchQueryAnswer, { state, data: { results: answer.results } });
   };
 }

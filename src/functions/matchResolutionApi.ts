@@ -1,24 +1,22 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
-import { type FieldError, type Jurisdiction, parsePatch, REOPEN_REASONS, reopenMatch, updateDisposition } from '../engine/index.js';
+import type { z } from 'zod';
+import { type FieldError, type Jurisdiction, reopenMatch, updateDisposition } from '../engine/index.js';
 import { json, matchNotFound, problem } from './httpEncoders.js';
-import { readJsonBody } from './jsonBody.js';
-import { matchView, reopened } from './matchBodies.js';
-
-/** A disposition change is a few fields; 16 KiB leaves room for the longest free text many times over. */
-export const MATCH_CHANGE_MAX_BYTES = 16 * 1024;
+import { type dispositionPatch, matchView, reopened, type reopenRequest } from './matchBodies.js';
 const ETAG = /^"(\d{1,9})"$/;
 
 /** The ETag of a record: its version (the number of changes to its dispositions). */
 export const matchEtag = (version: number): string => `"${version}"`;
 
 /** What the match resolution handlers are called with (the edge decoded and authorised it). */
-interface ResolutionCall<P> {
+interface ResolutionCall<P, B> {
   request: HttpRequest;
   caller: Principal;
   params: P;
   context: InvocationContext;
+  body: B;
 }
 
 /**
@@ -28,13 +26,9 @@ interface ResolutionCall<P> {
  * The change is announced to the other state through the outbox.
  */
 export function updateOwnDisposition({ db, publishPendingEvents }: Pick<AppClients, 'db' | 'publishPendingEvents'>) {
-  return async ({ request, caller, params: { matchId, state }, context }: ResolutionCall<{ matchId: string; state: Jurisdiction }>): Promise<HttpResponseInit> => {
+  return async ({ request, caller, params: { matchId, state }, context, body: patch }: ResolutionCall<{ matchId: string; state: Jurisdiction }, z.output<typeof dispositionPatch>>): Promise<HttpResponseInit> => {
     const version = ifMatchVersion(request);
     if (!version.ok) return version.response;
-    const body = await readJsonBody(request, MATCH_CHANGE_MAX_BYTES, ['application/merge-patch+json', 'application/json']);
-    if (!body.ok) return body.response;
-    const { patch, errors } = parsePatch(body.body, new Date());
-    if (errors.length > 0) return invalid(errors);
     const result = await updateDisposition(await db(), { matchId, state, actor: actorOf(caller), ifMatch: version.value, patch });
     if (!result.ok) {
       switch (result.reason) {
@@ -56,18 +50,10 @@ export function updateOwnDisposition({ db, publishPendingEvents }: Pick<AppClien
  * operator never reads a record's participants. If-Match is optional (nothing but a reopening changes a closed record).
  */
 export function reopen({ db, publishPendingEvents }: Pick<AppClients, 'db' | 'publishPendingEvents'>) {
-  return async ({ request, caller, params: { matchId }, context }: ResolutionCall<{ matchId: string }>): Promise<HttpResponseInit> => {
+  return async ({ request, caller, params: { matchId }, context, body: { reason } }: ResolutionCall<{ matchId: string }, z.output<typeof reopenRequest>>): Promise<HttpResponseInit> => {
     const version = request.headers.get('if-match') === null ? undefined : ifMatchVersion(request);
     if (version && !version.ok) return version.response;
-    const body = await readJsonBody(request, MATCH_CHANGE_MAX_BYTES);
-    if (!body.ok) return body.response;
-    const reason = (body.body as { reason?: unknown } | null)?.reason;
-    if (typeof reason !== 'string' || !(REOPEN_REASONS as readonly string[]).includes(reason)) {
-      return problem(400, 'Bad request', `reason must be one of ${REOPEN_REASONS.join(', ')}`);
-    }
-    const result = await reopenMatch(await db(), {
-      matchId, actor: actorOf(caller), reason: reason as (typeof REOPEN_REASONS)[number], ...(version ? { ifMatch: version.value } : {}),
-    });
+    const result = await reopenMatch(await db(), { matchId, actor: actorOf(caller), reason, ...(version ? { ifMatch: version.value } : {}) });
     if (!result.ok) {
       if (result.reason === 'not_found') return matchNotFound();
       if (result.reason === 'stale') return stale(result.version);

@@ -35,7 +35,7 @@ export function openApiDocument(routes: Readonly<Record<string, AnyHttpRoute>>):
           requestParams: { path: z.object(params), query: z.object(route.query), ...(body?.headers ? { header: headerParams(body.headers) } : {}) },
           security: securityOf(route.policy),
           ...(body ? { requestBody: requestBodyOf(body) } : {}),
-          responses: responsesOf(route, method, decodes),
+          responses: responsesOf(route, method, decodes, body),
         };
       }
     });
@@ -119,7 +119,7 @@ function requestBodyOf(body: RequestBody): ZodOpenApiRequestBodyObject {
 }
 
 /** The answers of one method of a row: its own, then the refusals of the edge, its decoders and its policy. */
-function responsesOf(route: AnyHttpRoute, method: string, decodes: boolean): ZodOpenApiResponsesObject {
+function responsesOf(route: AnyHttpRoute, method: string, decodes: boolean, body: RequestBody | undefined): ZodOpenApiResponsesObject {
   const { kind } = route.policy;
   const refusals = new Map<number, string[]>();
   const refuse = (status: number, description: string) => refusals.set(status, [...(refusals.get(status) ?? []), description]);
@@ -129,6 +129,12 @@ function responsesOf(route: AnyHttpRoute, method: string, decodes: boolean): Zod
     else if (!answer.method || answer.method === method) responses[status as `${1 | 2 | 3}${string}`] = answerOf(answer);
   }
   if (decodes) refuse(400, 'A path or query value the route cannot read: the detail names the parameter.');
+  const json = Object.entries(body?.content ?? {}).filter(([, schema]) => schema !== 'bytes').map(([media]) => media);
+  if (json.length > 0) {
+    refuse(400, 'A body that is not JSON, or not the JSON described: the detail names each position and rule, never a value.');
+    refuse(413, `A body over ${(body!.maxBytes ?? 0) / 1024} KiB.`);
+    refuse(415, `A body that is not ${json.join(' or ')}.`);
+  }
   if (kind !== 'public') {
     refuse(401, 'No valid bearer token (WWW-Authenticate says why).');
     refuse(403, STATE_POLICIES.has(kind) || kind === 'operator' || kind === 'matchSideWrite' ? 'No bulkflow role, or none that allows this.' : 'No bulkflow role.');

@@ -9,6 +9,8 @@ import { uploadStatusBody } from '../status/statusBody.js';
 const count = z.number().int().min(0);
 const time = z.iso.datetime();
 const stateCode = z.string().meta({ example: 'CA' });
+const SIZE_RULE = 'size must be the file\'s length in bytes (an empty file has nothing to upload)';
+const SHA256_RULE = 'sha256 must be the file\'s SHA-256 as 64 hex digits';
 
 /** 202 of the single PUT and of a commit: the ids the file's BlobCreated event starts. */
 export const uploadAccepted = z
@@ -19,13 +21,22 @@ export const uploadAccepted = z
   })
   .meta({ id: 'UploadAccepted', description: 'The file is stored; ingestion starts from its BlobCreated event. Poll `statusUrl`.' });
 
-/** POST …/upload-sessions: what the file is. */
+/** A file name the blob path, logs and the dashboard can carry as is: no path, no spaces, no control characters. */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,195}\.csv$/i;
+export const FILE_NAME_RULE = 'the file name must end in .csv and use only letters, digits, ".", "_" and "-" (at most 200 characters)';
+export const isSafeFileName = (name: string): boolean => SAFE_NAME.test(name) && !name.includes('..');
+
+/** POST …/upload-sessions: what the file is (the edge decodes the request with it; the size limit is a setting). */
 export const uploadSessionRequest = z
   .object({
-    fileName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,195}\.csv$/i).meta({ example: 'participants.csv' }),
-    size: z.number().int().min(1).meta({ description: 'The file\'s length in bytes.', example: 1_073_741_824 }),
-    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/).nullable().optional().meta({ description: 'The whole file\'s SHA-256 (hex), checked before the commit.' }),
-  })
+    fileName: z.string({ error: FILE_NAME_RULE })
+      .refine(isSafeFileName, { error: FILE_NAME_RULE })
+      .meta({ pattern: SAFE_NAME.source, example: 'participants.csv' }),
+    size: z.number({ error: SIZE_RULE }).int({ error: SIZE_RULE }).min(1, { error: SIZE_RULE }).max(Number.MAX_SAFE_INTEGER, { error: SIZE_RULE })
+      .meta({ description: 'The file\'s length in bytes.', example: 1_073_741_824 }),
+    sha256: z.string({ error: SHA256_RULE }).regex(/^[0-9a-fA-F]{64}$/, { error: SHA256_RULE }).nullish()
+      .meta({ description: 'The whole file\'s SHA-256 (hex), checked before the commit.' }),
+  }, { error: 'send a JSON object: { "fileName": "x.csv", "size": <bytes>, "sha256": "<hex, optional>" }' })
   .meta({ id: 'UploadSessionRequest' });
 
 export const partReceived = z

@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import type pg from 'pg';
+import type { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { AppClients } from '../composition.js';
 import { createStagedUploads, IncompleteBodyError, type StagedUploads } from '../adapters/stagedUploads.js';
@@ -13,10 +14,10 @@ import { functionNames, triggerContracts } from '../functionNames.js';
 import type { SessionRef } from '../ingestContracts.js';
 import { missingParts, verifyAndPublish } from './sessionPublish.js';
 import { json, problem } from './httpEncoders.js';
-import { partReceived, uploadAccepted, uploadSession, uploadSessionList } from './uploadBodies.js';
+import {
+  FILE_NAME_RULE, isSafeFileName, partReceived, uploadAccepted, uploadSession, uploadSessionList, type uploadSessionRequest,
+} from './uploadBodies.js';
 
-/** A file name the blob path, logs and the dashboard can carry as is: no path, no spaces, no control characters. */
-export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,195}\.csv$/i;
 const HOUR_MS = 3_600_000;
 
 export interface UploadSessionDeps {
@@ -65,10 +66,9 @@ export function declaredLength(request: HttpRequest): number {
   return length;
 }
 
-export function checkFileName(fileName: unknown): string {
-  if (typeof fileName !== 'string' || !SAFE_NAME.test(fileName) || fileName.includes('..')) {
-    throw new Refusal(problem(400, 'Bad file name', 'the file name must end in .csv and use only letters, digits, ".", "_" and "-" (at most 200 characters)'));
-  }
+/** The single PUT's `{filename}` (the resumable upload's is decoded with its request body). */
+export function checkFileName(fileName: string): string {
+  if (!isSafeFileName(fileName)) throw new Refusal(problem(400, 'Bad file name', FILE_NAME_RULE));
   return fileName;
 }
 
@@ -244,20 +244,12 @@ export function createUploadSessionApi(deps: UploadSessionDeps) {
 
   return {
     /** POST /api/states/{state}/upload-sessions `{ fileName, size, sha256? }` → 201 with the session. */
-    create: answering(async ({ request, caller, params, context }: SessionCall) => {
-      const body = (await request.json().catch(() => undefined)) as { fileName?: unknown; size?: unknown; sha256?: unknown } | undefined;
-      if (!body || typeof body !== 'object') throw new Refusal(problem(400, 'Bad request', 'send a JSON object: { "fileName": "x.csv", "size": <bytes>, "sha256": "<hex, optional>" }'));
-      const fileName = checkFileName(body.fileName);
+    create: answering(async ({ request, caller, params, context, body }: SessionCall & { body: z.output<typeof uploadSessionRequest> }) => {
+      const { fileName, size } = body;
       const { maxBytes, partBytes, abandonHours } = deps.limits();
-      if (typeof body.size !== 'number' || !Number.isSafeInteger(body.size) || body.size < 1) {
-        throw new Refusal(problem(400, 'Bad request', 'size must be the file\'s length in bytes (an empty file has nothing to upload)'));
-      }
-      if (body.size > maxBytes) throw new Refusal(problem(413, 'File too large', `the largest file accepted is ${maxBytes} bytes; this one is ${body.size}`));
-      if (body.sha256 !== undefined && body.sha256 !== null && (typeof body.sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(body.sha256))) {
-        throw new Refusal(problem(400, 'Bad request', 'sha256 must be the file\'s SHA-256 as 64 hex digits'));
-      }
-      const sha256 = typeof body.sha256 === 'string' ? Buffer.from(body.sha256, 'hex') : undefined;
-      const opened = await openSession(await deps.db(), { state: params.state, fileName, size: body.size, partBytes, ...(sha256 ? { sha256 } : {}) });
+      if (size > maxBytes) throw new Refusal(problem(413, 'File too large', `the largest file accepted is ${maxBytes} bytes; this one is ${size}`));
+      const sha256 = body.sha256 ? Buffer.from(body.sha256, 'hex') : undefined;
+      const opened = await openSession(await deps.db(), { state: params.state, fileName, size, partBytes, ...(sha256 ? { sha256 } : {}) });
       if ('existing' in opened) throw inProgress(opened.existing, request);
       const { session } = opened;
       context.log(`upload session opened: session=${session.id} client=${caller.clientId} state=${session.state} bytes=${session.size}`);

@@ -42,7 +42,9 @@ describe('access to every route', () => {
     expect((await put('ca', CA_ROWS, tokens.stateA)).status).toBe(202);
     expect((await put('tx', TX_ROWS, tokens.stateB)).status).toBe(202);
     [ca, tx] = await Promise.all([finalStatus(t, 'ca/access.csv'), finalStatus(t, 'tx/access.csv')]);
-    const opened = await t.api('/api/states/CA/upload-sessions', { method: 'POST', token: tokens.stateA, body: JSON.stringify({ fileName: 'parts.csv', size: sessionFile.length }) });
+    const opened = await t.api('/api/states/CA/upload-sessions', {
+      method: 'POST', token: tokens.stateA, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fileName: 'parts.csv', size: sessionFile.length }),
+    });
     sessionId = ((await opened.json()) as { id: string }).id;
     expect([ca.rowsCommitted, tx.rowsCommitted]).toEqual([CA_ROWS, TX_ROWS]);
     // The two files share their first CA_ROWS hashes: a CA–TX match record for each, once both runs are done.
@@ -74,7 +76,7 @@ describe('access to every route', () => {
     { fn: 'uploadFile', label: 'PUT A upload', path: () => '/api/states/CA/uploads/table.csv', init: { method: 'PUT', body: small }, expected: { stateA: 202, stateB: 403, operator: 403 } },
     {
       fn: 'createUploadSession', label: 'open an upload in parts for A', path: () => '/api/states/CA/upload-sessions',
-      init: { method: 'POST', body: JSON.stringify({ fileName: 'opened.csv', size: 1000 }) }, expected: { stateA: 201, stateB: 403, operator: 403 },
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fileName: 'opened.csv', size: 1000 }) }, expected: { stateA: 201, stateB: 403, operator: 403 },
     },
     { fn: 'uploadSessions', label: "A's uploads in parts", path: () => '/api/states/CA/upload-sessions', expected: { stateA: 200, stateB: 403, operator: 403 } },
     { fn: 'uploadSession', label: "A's upload in parts", path: sessionPath, expected: { stateA: 200, stateB: 403, operator: 403 } },

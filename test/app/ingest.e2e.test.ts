@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateParticipantsCsv } from '../../bench/generate.js';
+import { blobSource } from '../../src/engine/index.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { useTestStack, waitFor } from '../support/localStack.js';
 import { finalStatus } from '../support/uploads.js';
@@ -80,7 +81,7 @@ describe('ingest end to end through the local host', () => {
     expect(await instance()).toEqual(finished);
 
     expect(status.rowsCommitted).toBe(5_000);
-    const uploads = await t.pool.query(`SELECT upload_id FROM bulkflow.uploads WHERE source = 'uploads/tx/dup.csv'`);
+    const uploads = await t.pool.query('SELECT upload_id FROM bulkflow.uploads WHERE source = $1', [blobSource('uploads', 'tx/dup.csv')]);
     expect(uploads.rowCount).toBe(1);
     const rows = await t.pool.query<{ n: number; d: number }>(
       `SELECT count(*)::int AS n, count(DISTINCT participant_id)::int AS d FROM bulkflow.active_participants WHERE state = 'TX'`,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { blobSource } from '../../src/engine/index.js';
 import { functionNames } from '../../src/functionNames.js';
 import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { useTestStack, waitFor } from '../support/localStack.js';
@@ -68,7 +69,7 @@ describe('raw file retention (UPLOAD_BLOB_RETENTION_HOURS=0)', () => {
     expect(again.runtimeStatus).toBe('Completed');
     expect(again.output).toMatchObject({ status: 'complete', chunksTotal: 0 });
     expect(await getJson<UploadStatusBody>(t, `/api/uploads/${status.uploadId}`)).toMatchObject({ status: 'complete', rowsCommitted: 200, isActive: true });
-    const uploads = await t.pool.query(`SELECT upload_id FROM bulkflow.uploads WHERE source = $1`, [`uploads/${name}`]);
+    const uploads = await t.pool.query('SELECT upload_id FROM bulkflow.uploads WHERE source = $1', [blobSource('uploads', name)]);
     expect(uploads.rowCount).toBe(1);
     expect(await blobExists(name)).toBe(false);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
-import { foldDispositions, parsePatch, type DispositionPatch } from '../../src/engine/matchDispositions.js';
+import { dispositionPatchSchema, foldDispositions, type DispositionPatch } from '../../src/engine/matchDispositions.js';
 import { getMatch, listNeedsAction, listStateMatches } from '../../src/engine/matchReads.js';
 import { runMatchQuery } from '../../src/engine/matchQuery.js';
 import { recordEvents, reopenMatch, updateDisposition, type Actor } from '../../src/engine/matchResolution.js';
@@ -140,25 +140,29 @@ describe('match resolution and real-time queries', () => {
 
   describe('patch parsing', () => {
     const now = new Date('2026-03-10T12:00:00Z');
+    /** Each issue of a body as the edge reports it: where, and the message (jsonBody.ts). */
+    const issuesOf = (body: unknown) => dispositionPatchSchema(() => now).safeParse(body).error?.issues.map((issue) => [issue.path.join('.'), issue.message]) ?? [];
     it('checks every field and names the field, never its value', () => {
-      const { errors } = parsePatch({
+      const issues = issuesOf({
         initial_action_taken: 'phoned', initial_action_at: '2026-03-12', invalid_match: 'yes', final_disposition_date: '2026-02-30',
         other_reasoning_for_invalid_match: 'x'.repeat(501), secret_field: 1,
-      }, now);
-      expect(errors).toEqual([
-        { field: 'initial_action_taken', message: 'must be one of notice_sent, client_provided_required_verification' },
-        { field: 'initial_action_at', message: 'must not be in the future' },
-        { field: 'invalid_match', message: 'must be true or false' },
-        { field: 'final_disposition_date', message: 'is not a real calendar date' },
-        { field: 'other_reasoning_for_invalid_match', message: 'must be at most 500 characters' },
-        { field: '', message: expect.stringMatching(/^unknown field/) },
+      });
+      expect(issues).toEqual([
+        ['initial_action_taken', 'initial_action_taken must be one of notice_sent, client_provided_required_verification'],
+        ['initial_action_at', 'initial_action_at must not be in the future'],
+        ['invalid_match', 'invalid_match must be true or false'],
+        ['other_reasoning_for_invalid_match', 'other_reasoning_for_invalid_match must be at most 500 characters'],
+        ['final_disposition_date', 'final_disposition_date is not a real calendar date'],
+        ['', expect.stringMatching(/^unknown field/)],
       ]);
-      expect(JSON.stringify(errors)).not.toMatch(/phoned|secret_field|2026-03-12/);
+      expect(JSON.stringify(issues)).not.toMatch(/phoned|secret_field|2026-03-12/);
       // Today somewhere on Earth (UTC+14) is not the future.
-      expect(parsePatch({ initial_action_at: '2026-03-11' }, now).errors).toEqual([]);
-      expect(parsePatch({ other_reasoning_for_invalid_match: 'line\nbreak' }, now).errors[0]!.message).toMatch(/control characters/);
-      expect(parsePatch({}, now).errors).toEqual([{ field: '', message: 'the body changes no field' }]);
-      expect(parsePatch([], now).errors[0]!.message).toMatch(/JSON object/);
+      expect(issuesOf({ initial_action_at: '2026-03-11' })).toEqual([]);
+      expect(issuesOf({ other_reasoning_for_invalid_match: 'line\nbreak' })[0]![1]).toMatch(/control characters/);
+      expect(issuesOf({})).toEqual([['', 'the body changes no field']]);
+      expect(issuesOf([])[0]![1]).toMatch(/JSON object/);
+      // null clears a field.
+      expect(dispositionPatchSchema(() => now).parse({ invalid_match: null, initial_action_taken: 'notice_sent' })).toEqual({ invalid_match: null, initial_action_taken: 'notice_sent' });
     });
   });
 

@@ -1,7 +1,7 @@
 import { InvocationContext } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { reported } from '../../src/activities/activateUploadActivity.js';
-import { failUpload, registerUpload } from '../../src/engine/index.js';
+import { blobSource, failUpload, registerUpload } from '../../src/engine/index.js';
 import { OPS_LOG, opsWarnings, readOpsSignals } from '../../src/engine/opsSignals.js';
 import { OUTBOX_BEHIND_MINUTES, STALLED_AFTER_MINUTES, UNMATCHED_AFTER_MINUTES } from '../../src/functions/operationsProbe.js';
 import { ingest, useEngineDatabase } from '../support/engineDatabase.js';
@@ -18,13 +18,13 @@ describe('the operations signals', () => {
   const age = (sql: string, values: unknown[]) => engine.pool.query(sql, values);
 
   it('stay quiet for a fresh upload, a just-completed one and a new outbox event', async () => {
-    await registerUpload(engine.pool, { state: 'NV', source: 'uploads/nv/fresh.csv', etag: '"1"' });
-    await ingest(engine.pool, `${CSV_HEADER}\n${validRows(0, 10)}`, { state: 'NV', source: 'uploads/nv/done.csv' });
+    await registerUpload(engine.pool, { state: 'NV', source: blobSource('uploads', 'nv/fresh.csv'), etag: '"1"' });
+    await ingest(engine.pool, `${CSV_HEADER}\n${validRows(0, 10)}`, { state: 'NV', source: blobSource('uploads', 'nv/done.csv') });
     expect(await warnings()).toEqual([]);
   });
 
   it('name an upload with no step for 30 minutes (stuck upload)', async () => {
-    const { uploadId } = await registerUpload(engine.pool, { state: 'CA', source: 'uploads/ca/stuck.csv', etag: '"1"' });
+    const { uploadId } = await registerUpload(engine.pool, { state: 'CA', source: blobSource('uploads', 'ca/stuck.csv'), etag: '"1"' });
     await age(`UPDATE bulkflow.uploads SET registered_at = now() - interval '31 minutes' WHERE upload_id = $1`, [uploadId]);
     expect(await warnings()).toContainEqual(expect.stringMatching(new RegExp(`^${OPS_LOG.uploadStalled} upload=${uploadId} state=CA idle_minutes=3[01]$`)));
   });
@@ -37,13 +37,13 @@ describe('the operations signals', () => {
   });
 
   it('name an active upload with no match run 15 minutes after it completed (match analysis behind)', async () => {
-    const { uploadId } = await ingest(engine.pool, `${CSV_HEADER}\n${validRows(0, 20)}`, { state: 'TX', source: 'uploads/tx/unmatched.csv' });
+    const { uploadId } = await ingest(engine.pool, `${CSV_HEADER}\n${validRows(0, 20)}`, { state: 'TX', source: blobSource('uploads', 'tx/unmatched.csv') });
     await age(`UPDATE bulkflow.uploads SET completed_at = now() - interval '20 minutes' WHERE upload_id = $1`, [uploadId]);
     expect(await warnings()).toContainEqual(expect.stringMatching(new RegExp(`^${OPS_LOG.matchAnalysisBehind} upload=${uploadId} state=TX minutes=(19|20)$`)));
   });
 
   it('write the upload-failed warning when an activity fails an upload (failed upload)', async () => {
-    const { uploadId } = await registerUpload(engine.pool, { state: 'OR', source: 'uploads/or/bad.csv', etag: '"1"' });
+    const { uploadId } = await registerUpload(engine.pool, { state: 'OR', source: blobSource('uploads', 'or/bad.csv'), etag: '"1"' });
     const logged: string[] = [];
     const context = new InvocationContext({ functionName: 'failUpload', logHandler: (level, ...args) => { if (level === 'warning') logged.push(args.join(' ')); } });
     const result = reported(context, uploadId, await failUpload(engine.pool, uploadId, { code: 'plan_failed', message: 'planning failed' }));

@@ -466,8 +466,8 @@ export interface components {
             data: {
                 /** @description The person's SHA-512 hash (as in the uploads). */
                 lds_hash: string;
-                participant_id?: string;
-                case_id?: string;
+                participant_id?: string | null;
+                case_id?: string | null;
             }[];
         };
         /** @description The file is stored; ingestion starts from its BlobCreated event. Poll `statusUrl`. */
@@ -1066,7 +1066,7 @@ export interface operations {
                     "application/json": components["schemas"]["UploadSession"];
                 };
             };
-            /** @description A body that is not the JSON object described, a file name that is not a safe `.csv` name, a size or sha256 that is not one. Or: A path or query value the route cannot read: the detail names the parameter. */
+            /** @description A path or query value the route cannot read: the detail names the parameter. Or: A body that is not JSON, or not the JSON described: the detail names each position and rule, never a value. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1104,8 +1104,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description Larger than the largest file accepted (UPLOAD_MAX_BYTES). */
+            /** @description Larger than the largest file accepted (UPLOAD_MAX_BYTES). Or: A body over 4 KiB. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description A body that is not application/json. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2075,7 +2084,7 @@ export interface operations {
                     "application/json": components["schemas"]["Match"];
                 };
             };
-            /** @description A body that is not JSON, or fields that break a rule: the detail names each field, never its value. Or: A path or query value the route cannot read: the detail names the parameter. */
+            /** @description A path or query value the route cannot read: the detail names the parameter. Or: A body that is not JSON, or not the JSON described: the detail names each position and rule, never a value. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2140,7 +2149,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description A body that is not JSON. */
+            /** @description A body that is not application/merge-patch+json or application/json. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2210,7 +2219,7 @@ export interface operations {
                     "application/json": components["schemas"]["Reopened"];
                 };
             };
-            /** @description No reason, or one that is not listed. Or: A path or query value the route cannot read: the detail names the parameter. */
+            /** @description A path or query value the route cannot read: the detail names the parameter. Or: A body that is not JSON, or not the JSON described: the detail names each position and rule, never a value. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2275,7 +2284,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description A body that is not JSON. */
+            /** @description A body that is not application/json. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2332,7 +2341,7 @@ export interface operations {
                     "application/json": components["schemas"]["MatchQueryAnswer"];
                 };
             };
-            /** @description A body that is not the JSON described: the detail names each position and rule, never a value. Or: A path or query value the route cannot read: the detail names the parameter. */
+            /** @description A path or query value the route cannot read: the detail names the parameter. Or: A body that is not JSON, or not the JSON described: the detail names each position and rule, never a value. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2370,7 +2379,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
-            /** @description A body that is not JSON. */
+            /** @description A body that is not application/json. */
             415: {
                 headers: {
                     [name: string]: unknown;
