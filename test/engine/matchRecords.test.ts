@@ -1,14 +1,14 @@
 import { createHash, createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateUpload, cleanupUploads } from '../../src/engine/index.js';
-import { matchRunInTransaction, runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
+import { matchRunInTransaction, runMatchAnalyses, runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
 import { getMatch, listStateMatches, matchPairCounts, matchStates, type MatchView } from '../../src/engine/matchReads.js';
 import { candidateKeysSql, MERGE_JOIN_SETTINGS, purgeClosedMatches } from '../../src/engine/matchRecords.js';
 import { createEngineDatabase, ingest, type EngineDatabase } from '../support/engineDatabase.js';
 import { CSV_HEADER, hashOf } from '../support/uploads.js';
 
 /** Each scenario's states (by first letter) share hashes among themselves only. */
-const base = (state: string) => 10_000 * 'NOPQRST'.indexOf(state[0]!);
+const base = (state: string) => 10_000 * 'NOPQRSTUV'.indexOf(state[0]!);
 const stateHash = (state: string, n: number) => hashOf(base(state) + n);
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
@@ -402,6 +402,27 @@ describe('match records', () => {
     expect(perPair.sql).not.toEqual(onePass.sql);
     expect(perPair.found).toHaveLength(40 + 25);
     expect(onePass.found).toEqual(perPair.found);
+  });
+
+  it('records the same matches for a batch of runs as for the runs one by one', async () => {
+    // Eight states, each sharing hashes with its neighbours: V* run one by one after each activation, U* activate
+    // first and run as one batch (as lagging runs arrive together), their keys found before any run takes its locks.
+    const states = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];
+    const held = (i: number) => range(10 * i, 10 * i + 45);
+    for (const [i, s] of states.entries()) await run(await activate(`V${s}`, held(i)));
+    const batch = [];
+    for (const [i, s] of states.entries()) batch.push(await activate(`U${s}`, held(i)));
+    const runs = await runMatchAnalyses(engine.pool, batch.map((uploadId) => ({ eventId: `${uploadId}.completed`, uploadId })));
+    expect(runs.map((r) => [r.outcome, r.computed])).toEqual(states.map(() => ['matched', true]));
+    expect(runs[0]!.results.filter((r) => r.state.startsWith('U'))).toEqual(
+      ['UB', 'UC', 'UD', 'UE'].map((state, i) => ({ state, matches: 35 - 10 * i, new: 35 - 10 * i, closed: 0 })),
+    );
+    const strip = (rows: MatchRow[]) => rows.map((r) => ({ pair: r.pair.replace(/V/g, 'U'), hash: r.hash, open: !r.closedAt, a: r.a.participantId.slice(1), b: r.b.participantId.slice(1) }));
+    const batched = await records(states.map((s) => `U${s}`));
+    expect(batched).toHaveLength(7 * 35 + 6 * 25 + 5 * 15 + 4 * 5); // neighbours 1, 2, 3, 4 apart
+    expect(strip(batched)).toEqual(strip(await records(states.map((s) => `V${s}`))));
+    // Delivered again, the batch changes nothing.
+    expect((await runMatchAnalyses(engine.pool, batch.map((uploadId) => ({ eventId: `${uploadId}.completed`, uploadId })))).map((r) => r.computed)).toEqual(states.map(() => false));
   });
 
   it('purges records closed longer ago than the retention, and no others', async () => {
