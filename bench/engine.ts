@@ -12,7 +12,7 @@ import { APP_ROLE } from '../local/src/appDatabase.js';
 import { BAD_KINDS, generateParticipantsCsv } from './generate.js';
 import { BENCH_STATE, e2eDataDir, EndToEndStack, type EndToEndRun, type StarterLatency } from './e2e.js';
 import { PGLOADER_INSTALL_HINT, pgloaderVersion, runPgloader } from './pgloader.js';
-import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, percent, rate, secs, spread } from './stats.js';
+import { cpuSnapshot, fixed2, formatSpread, load1, mib, ms, othersCores, partsDelta, percent, rate, secs, spread } from './stats.js';
 import { measureMatches, type MatchRound } from './matches.js';
 import { formatQueryPhase, measureQueries, type QueryPhaseOptions } from './matchQueries.js';
 import { SameWorkFloor } from './floor.js';
@@ -73,6 +73,8 @@ interface EngineRun {
   firstRow: number;
   /** CPU seconds of this process and PostgreSQL per step: unlike wall time, barely moved by other work on the machine. */
   cpu: { plan: number; commit: number; activate: number };
+  /** The whole engine run's CPU seconds by process: this one (Node: scan, validation, encoding) and PostgreSQL. */
+  cpuBy: { node: number; postgres: number };
   chunks: number;
   rowsCommitted: number;
   rowsRejected: number;
@@ -86,6 +88,8 @@ interface Round {
   baseline: number;
   /** The same-work floor (bench/floor.ts). */
   floor: number;
+  /** Its CPU seconds, PostgreSQL's (the rows were encoded beforehand). */
+  floorCpu: number;
   engine: EngineRun;
   e2e?: EndToEndRun;
 }
@@ -183,7 +187,8 @@ try {
     const [plan0, commit0, activate0, end] = cpuAt.map((c) => c.ours) as [number, number, number, number];
     if (result.status !== 'complete') throw new Error(`upload ended ${result.status}: ${result.errorMessage}`);
     const cpu = { plan: commit0 - plan0, commit: activate0 - commit0, activate: end - activate0 };
-    return { seconds, plan, commit, activate, firstRow: firstRow!, cpu, chunks: chunks.length, rowsCommitted: result.rowsCommitted, rowsRejected: result.rowsRejected };
+    const by = partsDelta(cpuAt[0]!, cpuAt[3]!);
+    return { seconds, plan, commit, activate, firstRow: firstRow!, cpu, cpuBy: { node: by.bench, postgres: by.postgres }, chunks: chunks.length, rowsCommitted: result.rowsCommitted, rowsRejected: result.rowsRejected };
   };
 
   const pgloader = compare ? pgloaderVersion() : undefined;
@@ -212,18 +217,21 @@ try {
     const load = load1();
     const cpuBefore = cpuSnapshot();
     const { seconds: baseline, cpu: baselineCpu } = await measureBaseline();
+    const floorCpuBefore = cpuSnapshot();
     const floorSeconds = await floor.measure(pool);
+    const floorCpu = partsDelta(floorCpuBefore, cpuSnapshot()).postgres;
     const engine = await measureEngine();
     await settle();
     const e2e = stack ? await stack.measure(file, run) : undefined;
     if (e2e) await settle();
     const others = othersCores(cpuBefore, cpuSnapshot());
-    rounds.push({ load, baselineCpu, others, baseline, floor: floorSeconds, engine, ...(e2e ? { e2e } : {}) });
+    rounds.push({ load, baselineCpu, others, baseline, floor: floorSeconds, floorCpu, engine, ...(e2e ? { e2e } : {}) });
     console.log(
       `round ${run}/${runs} (load ${load.toFixed(1)}, others ${others.toFixed(2)} cores): baseline ${secs(baseline)} (CPU ${baselineCpu.toFixed(2)} s); floor ${secs(floorSeconds)}; ` +
         `engine ${secs(engine.seconds)} ratio ${fixed2(baseline / engine.seconds)} floor ratio ${fixed2(floorSeconds / engine.seconds)} ` +
         `(plan ${secs(engine.plan)}, commit ${secs(engine.commit)}, activate ${secs(engine.activate)}, first row ${secs(engine.firstRow)}; ` +
-        `CPU ${engine.cpu.plan.toFixed(2)}/${engine.cpu.commit.toFixed(2)}/${engine.cpu.activate.toFixed(2)} s)` +
+        `CPU ${engine.cpu.plan.toFixed(2)}/${engine.cpu.commit.toFixed(2)}/${engine.cpu.activate.toFixed(2)} s, Node ${engine.cpuBy.node.toFixed(2)} s, ` +
+        `PostgreSQL ${engine.cpuBy.postgres.toFixed(2)} s; floor's PostgreSQL ${floorCpu.toFixed(2)} s)` +
         (e2e
           ? `; end to end ${secs(e2e.seconds)} ratio ${fixed2(baseline / e2e.seconds)} (upload ${secs(e2e.uploadSeconds)}, ingest ${secs(e2e.ingestSeconds)}, ` +
             `CPU ${e2e.ingestCpu.toFixed(2)} s, event ${secs(e2e.eventSeconds)}, first row ${secs(e2e.firstRowSeconds)}, ${e2e.status}, host peak ${e2e.hostPeakMiB ?? '?'} MiB)`
@@ -257,6 +265,9 @@ try {
     ['  activate', formatSpread(of((r) => r.engine.activate), secs)],
     ['  first committed row', formatSpread(of((r) => r.engine.firstRow), secs)],
     ['  CPU plan/commit/activate', `${formatSpread(of((r) => r.engine.cpu.plan), secs)}; ${formatSpread(of((r) => r.engine.cpu.commit), secs)}; ${formatSpread(of((r) => r.engine.cpu.activate), secs)} (this process and PostgreSQL)`],
+    ['  CPU by process', `Node ${formatSpread(of((r) => r.engine.cpuBy.node), secs)}; PostgreSQL ${formatSpread(of((r) => r.engine.cpuBy.postgres), secs)}; the floor's PostgreSQL ${formatSpread(of((r) => r.floorCpu), secs)}`],
+    // On C cores the engine needs at least its CPU / C: the floor ratio it could reach with its CPU as it is.
+    ['floor ratio ceiling', `${formatSpread(of((r) => r.floor / ((r.engine.cpuBy.node + r.engine.cpuBy.postgres) / cpus().length)), fixed2)}  (floor / (engine CPU / ${cpus().length} cores))`],
     ['engine ratio', `${formatSpread(ratio, fixed2)}  pairwise: ${rounds.map((r) => fixed2(r.baseline / r.engine.seconds)).join(', ')}`],
     ['engine vs floor', `${formatSpread(floorRatio, fixed2)}  pairwise: ${rounds.map((r) => fixed2(r.floor / r.engine.seconds)).join(', ')}`],
   ];

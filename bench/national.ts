@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -11,7 +11,7 @@ import { appPackagePath } from '../local/src/packageRoot.js';
 import { startLocalStack } from '../local/src/stack.js';
 import { HEADER, mulberry32 } from './generate.js';
 import { memory, resetPeak } from './processMemory.js';
-import { load1 } from './stats.js';
+import { cpuSnapshot, load1, partsDelta, type CpuSnapshot } from './stats.js';
 
 /**
  * `npm run bench:national [-- --scale F] [--overlap S]`: the national caseload through the product's own path. The 53
@@ -64,10 +64,18 @@ function pairShare(rowsOf: Map<string, number>, overlap: number, a: string, b: s
 async function writeCaseload(path: string, state: string, rows: number, sharedWith: Map<string, number>, variant: number, dropped: Set<string>): Promise<void> {
   const out = createWriteStream(path);
   const random = mulberry32(JURISDICTIONS.findIndex(([code]) => code === state) * 7919 + variant * 104729 + 1);
+  // Hashes of its own: 64 random bytes each, drawn in blocks. Not from the seeded stream: its 32-bit state repeats
+  // across states' streams at national scale (a chance shared hash the count by construction would not know), and
+  // building them 32 bits at a time was most of the generation time.
+  const pool = Buffer.alloc(64 * 16_384);
+  let used = pool.length;
   const own = () => {
-    let hex = '';
-    for (let i = 0; i < 16; i++) hex += random().toString(16).padStart(8, '0');
-    return hex;
+    if (used === pool.length) {
+      randomFillSync(pool);
+      used = 0;
+    }
+    used += 64;
+    return pool.toString('hex', used - 64, used);
   };
   const blocks = [...sharedWith].filter(([, n]) => n > 0);
   let block = 0;
@@ -198,6 +206,7 @@ async function main(): Promise<void> {
     // From empty: every state uploads, largest first, four blob uploads at a time.
     await resetPeak(stack.hostPid);
     t0 = Date.now();
+    const cpuStart = cpuSnapshot(stack.hostPid);
     const queue = [...files].sort((x, y) => y.rows - x.rows);
     const uploads: Upload[] = [];
     await Promise.all(Array.from({ length: 4 }, async () => {
@@ -205,12 +214,19 @@ async function main(): Promise<void> {
     }));
     const loaded = await follow(db, uploads, Number(values['timeout-min']) * 60_000);
     const loadSeconds = (Math.max(...[...loaded.values()].map((s) => s.matchedAt || s.finalAt)) - t0) / 1000;
+    const cpuLoaded = cpuSnapshot(stack.hostPid);
+    await phases(db, uploads, loaded, t0, 'load');
+    printCpu('load', cpuStart, cpuLoaded);
     await verify(db, uploads, expected(new Set()), 'load');
     console.log(`load: ${loadSeconds.toFixed(1)} s; load average ${load1().toFixed(1)}`);
 
     // The largest re-uploads its caseload.
     const again = await upload(container, reuploadPath, largest, 'caseload-2.csv');
-    const [reupload] = (await follow(db, [again], Number(values['timeout-min']) * 60_000)).values();
+    const cpuReupload = cpuSnapshot(stack.hostPid);
+    const followed = await follow(db, [again], Number(values['timeout-min']) * 60_000);
+    printCpu('re-upload', cpuReupload, cpuSnapshot(stack.hostPid));
+    await phases(db, [again], followed, again.uploadedAt, 're-upload');
+    const [reupload] = followed.values();
     const reuploadSeconds = (reupload!.matchedAt - again.uploadedAt) / 1000;
     const matchSeconds = (reupload!.matchedAt - reupload!.finalAt) / 1000;
     await verify(db, [...uploads.filter((u) => u.state !== largest), again], expected(dropped), 're-upload');
@@ -221,6 +237,46 @@ async function main(): Promise<void> {
     await stack.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where the time went, from the database's own timestamps (seconds after `t0`): per upload, its blob uploaded, its
+ * orchestration registered it, planned, finalized (duplicates, indexes), active, its match run started, and matched
+ * (seen by the poll); then the sums over uploads of each step.
+ */
+async function phases(db: pg.Pool, uploads: Upload[], seen: Map<string, { finalAt: number; matchedAt: number }>, t0: number, phase: string): Promise<void> {
+  const { rows } = await db.query<{ upload_id: string; rows: string; registered: number; planned: number; first_commit: number; last_commit: number; finalized: number; completed: number; match_start: number | null }>(
+    `SELECT u.upload_id, u.rows_total AS rows,
+            extract(epoch FROM u.registered_at) * 1000 AS registered, extract(epoch FROM u.planned_at) * 1000 AS planned,
+            extract(epoch FROM l.first) * 1000 AS first_commit, extract(epoch FROM l.last) * 1000 AS last_commit,
+            extract(epoch FROM u.finalized_at) * 1000 AS finalized, extract(epoch FROM u.completed_at) * 1000 AS completed,
+            extract(epoch FROM (SELECT min(r.computed_at) FROM bulkflow.match_runs r WHERE r.upload_id = u.upload_id)) * 1000 AS match_start
+     FROM bulkflow.uploads u
+     JOIN LATERAL (SELECT min(committed_at) AS first, max(committed_at) AS last FROM bulkflow.chunk_ledger c WHERE c.upload_id = u.upload_id) l ON true
+     WHERE u.upload_id = ANY($1)`,
+    [uploads.map((u) => u.uploadId)],
+  );
+  const byId = new Map(rows.map((row) => [row.upload_id, row]));
+  const at = (ms: number | null) => (ms === null ? '?' : ((Number(ms) - t0) / 1000).toFixed(1));
+  const sums = { event: 0, commit: 0, activate: 0, matchWait: 0, match: 0 };
+  console.log(`${phase} phases (s after start): state rows uploaded registered planned last_commit finalized active match_start matched`);
+  for (const u of uploads) {
+    const row = byId.get(u.uploadId)!;
+    const { matchedAt } = seen.get(u.uploadId)!;
+    sums.event += (Number(row.registered) - u.uploadedAt) / 1000;
+    sums.commit += (Number(row.last_commit) - Number(row.registered)) / 1000;
+    sums.activate += (Number(row.completed) - Number(row.last_commit)) / 1000;
+    sums.matchWait += (Number(row.match_start) - Number(row.completed)) / 1000;
+    sums.match += (matchedAt - Number(row.match_start)) / 1000;
+    console.log(`  ${u.state} ${row.rows} ${at(u.uploadedAt)} ${at(row.registered)} ${at(row.planned)} ${at(row.last_commit)} ${at(row.finalized)} ${at(row.completed)} ${at(row.match_start)} ${at(matchedAt)}`);
+  }
+  console.log(`${phase} sums over uploads (s): ${Object.entries(sums).map(([k, v]) => `${k}=${v.toFixed(1)}`).join(' ')}`);
+}
+
+function printCpu(phase: string, from: CpuSnapshot, to: CpuSnapshot): void {
+  const wall = to.at - from.at;
+  const parts = partsDelta(from, to);
+  console.log(`${phase} cpu (s over ${wall.toFixed(0)} s wall): ${Object.entries(parts).map(([k, v]) => `${k}=${v.toFixed(0)}`).join(' ')}, machine ${(to.machine - from.machine).toFixed(0)}`);
 }
 
 /**

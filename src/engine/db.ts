@@ -26,17 +26,20 @@ export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient)
 
 /** Runs `work` in one transaction on one pooled connection (see withClient). */
 export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return withClient(pool, async (client) => {
-    await client.query('BEGIN');
-    try {
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    }
-  });
+  return withClient(pool, (client) => inTransaction(client, work));
+}
+
+/** Runs `work` in one transaction on a connection the caller holds. */
+export async function inTransaction<T>(client: pg.PoolClient, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
 }
 
 /** The upload's own participants table (a partition once active); the id is checked before it becomes SQL. */

@@ -36,7 +36,7 @@ export * from './eventData.js';
 export * from './outboxDelivery.js';
 
 // Matches: analysis after an upload, real-time queries, reads, dispositions and their resolution.
-export { getMatchRun, runMatchAnalysis, type MatchCount, type MatchRun } from './matchAnalysis.js';
+export { getMatchRun, runMatchAnalyses, runMatchAnalysis, type MatchCount, type MatchEvent, type MatchRun } from './matchAnalysis.js';
 export { purgeClosedMatches } from './matchRecords.js';
 export * from './matchReads.js';
 export * from './matchQuery.js';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { LOCK_CLASS } from './advisoryLocks.js';
-import { withTransaction } from './db.js';
-import { evaluatePairs, type PairChanges } from './matchRecords.js';
+import { inTransaction, type Queryable, withClient } from './db.js';
+import { candidateKeysSql, evaluatePairs, MERGE_JOIN_SETTINGS, type PairChanges } from './matchRecords.js';
 import { writeMatchesEvent } from './outbox.js';
 
 /** A run's result for one other state: its open records with the run's state after the run, and what changed. */
@@ -35,15 +35,83 @@ export interface MatchRun {
  * - Nothing here locks what activation touches (activation never waits for a run); runs only wait for each other.
  */
 export async function runMatchAnalysis(pool: pg.Pool, eventId: string, uploadId: string): Promise<MatchRun> {
-  const computed = await withTransaction(pool, (client) => matchRunInTransaction(client, eventId, uploadId));
-  if (computed) return computed;
-  const stored = await storedRun(pool, 'event_id', eventId);
-  if (!stored) throw new Error(`match analysis: upload ${uploadId} is unknown`);
-  return stored;
+  const [run] = await runMatchAnalyses(pool, [{ eventId, uploadId }]);
+  return run!;
+}
+
+const UNDEFINED_TABLE = '42P01';
+
+/** A completion event to run match analysis for. */
+export interface MatchEvent {
+  eventId: string;
+  uploadId: string;
+}
+
+/**
+ * Match runs for a batch of completion events (as the Event Hubs trigger delivers them), in order, each as
+ * runMatchAnalysis would run it alone. The expensive part of a run, the merge of its key index with the other active
+ * uploads' (candidateKeysSql), reads only immutable tables: it is done first for every run of the batch, outside the
+ * pair locks, which serialize the runs of all states (any two share a pair). Runs of other partitions' batches then
+ * merge side by side instead of one after another; a run finds the keys of uploads activated since, under its locks.
+ */
+export async function runMatchAnalyses(pool: pg.Pool, events: readonly MatchEvent[]): Promise<MatchRun[]> {
+  if (events.length === 0) return [];
+  return withClient(pool, async (client) => {
+    const precomputed = await precomputeCandidates(client, events);
+    try {
+      const runs: MatchRun[] = [];
+      for (const { eventId, uploadId } of events) {
+        const computed = await inTransaction(client, (tx) => matchRunInTransaction(tx, eventId, uploadId, precomputed.get(uploadId)));
+        const run = computed ?? (await storedRun(client, 'event_id', eventId));
+        if (!run) throw new Error(`match analysis: upload ${uploadId} is unknown`);
+        runs.push(run);
+      }
+      return runs;
+    } finally {
+      await client.query('DROP TABLE IF EXISTS match_candidates');
+    }
+  });
+}
+
+/**
+ * Fills the session's match_candidates with the keys each event's upload (when active and not yet run) shares with each
+ * other active upload; per upload, the other uploads its keys were found with.
+ */
+async function precomputeCandidates(client: pg.PoolClient, events: readonly MatchEvent[]): Promise<Map<string, ReadonlySet<string>>> {
+  const { rows } = await client.query<{ upload_id: string; rows: string; pending: boolean }>(
+    `SELECT a.upload_id, coalesce(u.rows_committed, u.rows_total, 0) AS rows,
+            a.upload_id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM bulkflow.match_runs r WHERE r.event_id = ANY($2::text[]) AND r.upload_id = a.upload_id) AS pending
+     FROM bulkflow.active_uploads a JOIN bulkflow.uploads u USING (upload_id)`,
+    [events.map((event) => event.uploadId), events.map((event) => event.eventId)],
+  );
+  const sized = rows.map((row) => ({ uploadId: row.upload_id, rows: Number(row.rows) }));
+  const found = new Map<string, ReadonlySet<string>>();
+  await client.query('CREATE TEMP TABLE IF NOT EXISTS match_candidates (own text, other text, lds_key bigint)');
+  for (const [i, own] of sized.entries()) {
+    if (!rows[i]!.pending) continue;
+    const others = sized.filter((other) => other.uploadId !== own.uploadId);
+    if (others.length === 0) continue;
+    try {
+      await inTransaction(client, async (tx) => {
+        await tx.query(MERGE_JOIN_SETTINGS);
+        await tx.query(
+          `INSERT INTO match_candidates SELECT $1, ($2::text[])[k.other + 1], k.lds_key FROM (${candidateKeysSql(own, others)}) k`,
+          [own.uploadId, others.map((other) => other.uploadId)],
+        );
+      });
+      found.set(own.uploadId, new Set(others.map((other) => other.uploadId)));
+    } catch (error) {
+      // Superseded meanwhile and its table dropped by housekeeping: the run finds its keys under its locks.
+      if ((error as { code?: string }).code !== UNDEFINED_TABLE) throw error;
+    }
+  }
+  await client.query('CREATE INDEX IF NOT EXISTS match_candidates_own ON match_candidates (own, other)');
+  await client.query('ANALYZE match_candidates');
+  return found;
 }
 
 /** The run inside the caller's transaction; undefined when the event was processed before (or the upload is unknown). */
-export async function matchRunInTransaction(client: pg.PoolClient, eventId: string, uploadId: string): Promise<MatchRun | undefined> {
+export async function matchRunInTransaction(client: pg.PoolClient, eventId: string, uploadId: string, precomputed?: ReadonlySet<string>): Promise<MatchRun | undefined> {
   const claim = await client.query<{ state: string }>(
     `INSERT INTO bulkflow.match_runs (event_id, upload_id, state, outcome, results)
      SELECT $1, upload_id, state, 'skipped', '[]' FROM bulkflow.uploads WHERE upload_id = $2
@@ -65,6 +133,7 @@ export async function matchRunInTransaction(client: pg.PoolClient, eventId: stri
     uploadId,
     state,
     others: others.map((other) => ({ state: other, uploadId: current.get(other)! })),
+    ...(precomputed ? { precomputed } : {}),
   });
   const results = changes.map(({ state: other, open, opened, closed }) => ({ state: other, matches: open, new: opened, closed }));
   await announce(client, eventId, uploadId, state, changes);
@@ -99,7 +168,7 @@ async function activeUploads(client: pg.PoolClient): Promise<Map<string, string>
   return new Map(rows.map((row) => [row.state, row.upload_id]));
 }
 
-async function storedRun(pool: pg.Pool, key: 'event_id' | 'upload_id', value: string): Promise<MatchRun | undefined> {
+async function storedRun(pool: Queryable, key: 'event_id' | 'upload_id', value: string): Promise<MatchRun | undefined> {
   const { rows } = await pool.query<{ event_id: string; upload_id: string; state: string; outcome: MatchRun['outcome']; results: MatchCount[] }>(
     `SELECT event_id, upload_id, state, outcome, results FROM bulkflow.match_runs WHERE ${key} = $1 ORDER BY computed_at DESC LIMIT 1`,
     [value],

@@ -17,6 +17,11 @@ export interface Evaluation {
   state: string;
   /** The other states and their active uploads as read under the pair locks. */
   others: Array<{ state: string; uploadId: string }>;
+  /**
+   * Uploads whose candidate keys with this one were found beforehand, outside the pair locks (runMatchAnalyses), and
+   * are in the session's temporary table match_candidates (own, other, lds_key); the others' are found here.
+   */
+  precomputed?: ReadonlySet<string>;
 }
 
 /**
@@ -51,7 +56,7 @@ export const MERGE_JOIN_SETTINGS = 'SET LOCAL enable_hashjoin = off; SET LOCAL e
  * computed here once per record: computed in the statement that joins the existing records by id, it was evaluated
  * twice, for the join and for the output.
  */
-async function findShared(client: pg.PoolClient, { uploadId, state, others }: Evaluation): Promise<void> {
+async function findShared(client: pg.PoolClient, { uploadId, state, others, precomputed }: Evaluation): Promise<void> {
   await client.query(
     `CREATE TEMP TABLE match_found (match_id text, other_state text, other_upload text, lds_hash bytea, own_participant text, own_case text,
                                     other_participant text, other_case text) ON COMMIT DROP`,
@@ -63,9 +68,25 @@ async function findShared(client: pg.PoolClient, { uploadId, state, others }: Ev
   );
   const rowsOf = new Map(counts.map((count) => [count.upload_id, Number(count.rows)]));
   const sized = (id: string): UploadRows => ({ uploadId: id, rows: rowsOf.get(id) ?? 0 });
-  await client.query(MERGE_JOIN_SETTINGS);
-  await client.query(`CREATE TEMP TABLE match_keys ON COMMIT DROP AS ${candidateKeysSql(sized(uploadId), others.map((other) => sized(other.uploadId)))}`);
-  await client.query('RESET enable_hashjoin; RESET enable_nestloop; RESET max_parallel_workers_per_gather');
+  await client.query('CREATE TEMP TABLE match_keys (lds_key bigint, other int) ON COMMIT DROP');
+  const positions = others.map((other, i) => ({ ...other, i }));
+  const known = positions.filter((other) => precomputed?.has(other.uploadId));
+  const rest = positions.filter((other) => !precomputed?.has(other.uploadId));
+  if (known.length > 0) {
+    await client.query(
+      `INSERT INTO match_keys SELECT DISTINCT c.lds_key, m.i FROM match_candidates c JOIN unnest($2::text[], $3::int[]) m (upload_id, i) ON m.upload_id = c.other
+       WHERE c.own = $1`,
+      [uploadId, known.map((other) => other.uploadId), known.map((other) => other.i)],
+    );
+  }
+  if (rest.length > 0) {
+    await client.query(MERGE_JOIN_SETTINGS);
+    await client.query(
+      `INSERT INTO match_keys SELECT k.lds_key, ($1::int[])[k.other + 1] FROM (${candidateKeysSql(sized(uploadId), rest.map((other) => sized(other.uploadId)))}) k`,
+      [rest.map((other) => other.i)],
+    );
+    await client.query('RESET enable_hashjoin; RESET enable_nestloop; RESET max_parallel_workers_per_gather');
+  }
   // The planner then knows the candidates are few: it looks each up through the lookup indexes.
   await client.query('CREATE INDEX ON match_keys (other)');
   await client.query('ANALYZE match_keys');

@@ -1,5 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
-import { runMatchAnalysis, UPLOAD_COMPLETED } from '../engine/index.js';
+import { runMatchAnalyses, UPLOAD_COMPLETED, type MatchEvent } from '../engine/index.js';
 import type { AppClients } from '../composition.js';
 
 interface CloudEventLike {
@@ -17,16 +17,17 @@ interface CloudEventLike {
 export function makeMatchAnalysis({ db, publishPendingEvents }: Pick<AppClients, 'db' | 'publishPendingEvents'>) {
   return async function matchAnalysis(messages: unknown[], context: InvocationContext): Promise<void> {
     const pool = await db();
-    let runs = 0;
-    let evaluated = 0;
+    const events: MatchEvent[] = [];
     for (const message of messages) {
       const event = (typeof message === 'string' ? JSON.parse(message) : message) as CloudEventLike;
       if (event.type !== UPLOAD_COMPLETED || typeof event.id !== 'string' || typeof event.data?.uploadId !== 'string') continue;
       if (event.data.activated === false) continue;
-      const run = await runMatchAnalysis(pool, event.id, event.data.uploadId);
-      runs++;
-      if (run.computed && run.outcome === 'matched') evaluated++;
+      events.push({ eventId: event.id, uploadId: event.data.uploadId });
     }
+    // One batch: runs that lag behind activations find their candidate keys together (see runMatchAnalyses).
+    const done = await runMatchAnalyses(pool, events);
+    const runs = done.length;
+    const evaluated = done.filter((run) => run.computed && run.outcome === 'matched').length;
     if (runs === 0) return;
     context.log(`match analysis: ${runs} run(s) for ${messages.length} event(s), ${evaluated} evaluated`);
     if (evaluated === 0) return;

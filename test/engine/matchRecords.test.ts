@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateUpload, cleanupUploads } from '../../src/engine/index.js';
-import { matchRunInTransaction, runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
+import { matchRunInTransaction, runMatchAnalyses, runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
 import { getMatch, listStateMatches, matchPairCounts, matchStates, type MatchView } from '../../src/engine/matchReads.js';
 import { runMatchQuery } from '../../src/engine/matchQuery.js';
 import { candidateKeysSql, MERGE_JOIN_SETTINGS, purgeClosedMatches } from '../../src/engine/matchRecords.js';
@@ -9,7 +9,7 @@ import { createEngineDatabase, ingest, type EngineDatabase } from '../support/en
 import { CSV_HEADER, hashOf, numberOf } from '../support/uploads.js';
 
 /** Each scenario's states (by first letter) share hashes among themselves only. */
-const base = (state: string) => 10_000 * 'NOPQRST'.indexOf(state[0]!);
+const base = (state: string) => 10_000 * 'NOPQRSTUV'.indexOf(state[0]!);
 const stateHash = (state: string, n: number) => hashOf(base(state) + n);
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
@@ -406,18 +406,39 @@ describe('match records', () => {
   });
 
   it('matches on the whole hash: rows whose lookup keys collide but whose hashes differ meet no record, in bulk or by query', async () => {
-    // Four hashes sharing one lookup key (the first 8 bytes), different after it: UA holds 1 and 2, UB 2 and 3.
+    // Four hashes sharing one lookup key (the first 8 bytes), different after it: WA holds 1 and 2, WB 2 and 3.
     const key = hashOf(90_000).slice(0, 16);
     const twin = (n: number) => `${key}${n.toString(16).padStart(112, 'e')}`;
     const rows = (state: string, ns: number[]) => `${CSV_HEADER}\n${ns.map((n) => `${twin(n)},${state}${n},C${n}`).join('\n')}\n`;
-    await run(await upload('UA', rows('UA', [1, 2])));
-    await run(await upload('UB', rows('UB', [2, 3])));
+    await run(await upload('WA', rows('WA', [1, 2])));
+    await run(await upload('WB', rows('WB', [2, 3])));
     const { rows: made } = await engine.pool.query(
-      `SELECT a_participant_id AS a, b_participant_id AS b, encode(lds_hash, 'hex') AS hash FROM bulkflow.matches WHERE state_a = 'UA' AND state_b = 'UB'`);
-    expect(made).toEqual([{ a: 'UA2', b: 'UB2', hash: twin(2) }]);
+      `SELECT a_participant_id AS a, b_participant_id AS b, encode(lds_hash, 'hex') AS hash FROM bulkflow.matches WHERE state_a = 'WA' AND state_b = 'WB'`);
+    expect(made).toEqual([{ a: 'WA2', b: 'WB2', hash: twin(2) }]);
     // A query probes the key's rows in both uploads (their filters hold the key) and keeps only the equal hash.
-    const answer = await runMatchQuery(engine.pool, 'UC', [{ ldsHash: twin(3) }, { ldsHash: twin(4) }, { ldsHash: twin(1) }], 'twins');
-    expect(answer.results.map((r) => r.matches.map((m) => `${m.otherState}:${m.otherParticipant.participantId}`))).toEqual([['UB:UB3'], [], ['UA:UA1']]);
+    const answer = await runMatchQuery(engine.pool, 'WC', [{ ldsHash: twin(3) }, { ldsHash: twin(4) }, { ldsHash: twin(1) }], 'twins');
+    expect(answer.results.map((r) => r.matches.map((m) => `${m.otherState}:${m.otherParticipant.participantId}`))).toEqual([['WB:WB3'], [], ['WA:WA1']]);
+  });
+
+  it('records the same matches for a batch of runs as for the runs one by one', async () => {
+    // Eight states, each sharing hashes with its neighbours: V* run one by one after each activation, U* activate
+    // first and run as one batch (as lagging runs arrive together), their keys found before any run takes its locks.
+    const states = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];
+    const held = (i: number) => range(10 * i, 10 * i + 45);
+    for (const [i, s] of states.entries()) await run(await activate(`V${s}`, held(i)));
+    const batch = [];
+    for (const [i, s] of states.entries()) batch.push(await activate(`U${s}`, held(i)));
+    const runs = await runMatchAnalyses(engine.pool, batch.map((uploadId) => ({ eventId: `${uploadId}.completed`, uploadId })));
+    expect(runs.map((r) => [r.outcome, r.computed])).toEqual(states.map(() => ['matched', true]));
+    expect(runs[0]!.results.filter((r) => r.state.startsWith('U'))).toEqual(
+      ['UB', 'UC', 'UD', 'UE'].map((state, i) => ({ state, matches: 35 - 10 * i, new: 35 - 10 * i, closed: 0 })),
+    );
+    const strip = (rows: MatchRow[]) => rows.map((r) => ({ pair: r.pair.replace(/V/g, 'U'), hash: r.hash, open: !r.closedAt, a: r.a.participantId.slice(1), b: r.b.participantId.slice(1) }));
+    const batched = await records(states.map((s) => `U${s}`));
+    expect(batched).toHaveLength(7 * 35 + 6 * 25 + 5 * 15 + 4 * 5); // neighbours 1, 2, 3, 4 apart
+    expect(strip(batched)).toEqual(strip(await records(states.map((s) => `V${s}`))));
+    // Delivered again, the batch changes nothing.
+    expect((await runMatchAnalyses(engine.pool, batch.map((uploadId) => ({ eventId: `${uploadId}.completed`, uploadId })))).map((r) => r.computed)).toEqual(states.map(() => false));
   });
 
   it('purges records closed longer ago than the retention, and no others', async () => {
