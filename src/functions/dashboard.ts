@@ -23,18 +23,18 @@ const ASSETS: Record<string, string> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
 };
 
-const dependencyFile = (path: string) => () => pathToFileURL(createRequire(import.meta.url).resolve(path));
-
 /**
- * Files served from the app's own dependencies: hash-wasm's SHA-256 (Web Crypto cannot hash a file in slices, and a
- * caseload does not fit in the browser's memory at once; its WebAssembly needs 'wasm-unsafe-eval' in script-src), and
- * Swagger UI, which renders the OpenAPI document as the API reference (api.html).
+ * Files served from the app's own dependencies, by the module path they resolve from: hash-wasm's SHA-256 (Web Crypto
+ * cannot hash a file in slices, and a caseload does not fit in the browser's memory at once; its WebAssembly needs
+ * 'wasm-unsafe-eval' in script-src), and Swagger UI, which renders the OpenAPI document as the API reference (api.html).
+ * They are production dependencies: the deployment package test resolves each there.
  */
-const DEPENDENCY_ASSETS: Record<string, () => URL> = {
-  'sha256.js': dependencyFile('hash-wasm/dist/sha256.umd.min.js'),
-  'swagger-ui-bundle.js': dependencyFile('swagger-ui-dist/swagger-ui-bundle.js'),
-  'swagger-ui.css': dependencyFile('swagger-ui-dist/swagger-ui.css'),
+export const DEPENDENCY_ASSETS: Readonly<Record<string, string>> = {
+  'sha256.js': 'hash-wasm/dist/sha256.umd.min.js',
+  'swagger-ui-bundle.js': 'swagger-ui-dist/swagger-ui-bundle.js',
+  'swagger-ui.css': 'swagger-ui-dist/swagger-ui.css',
 };
+const dependencyFile = (asset: string) => pathToFileURL(createRequire(import.meta.url).resolve(DEPENDENCY_ASSETS[asset]!));
 
 /** Where the page signs its user in (authorization code + PKCE); from the app settings. */
 export interface DashboardSignIn {
@@ -81,7 +81,7 @@ export function dashboard({ settings }: Pick<AppClients, 'settings'>) {
     return {
       status: 200,
       headers: { 'content-type': contentType, 'cache-control': 'no-cache', ...headers },
-      body: await readFile(Object.hasOwn(DEPENDENCY_ASSETS, asset) ? DEPENDENCY_ASSETS[asset]!() : new URL(asset, ASSET_DIR)),
+      body: await readFile(Object.hasOwn(DEPENDENCY_ASSETS, asset) ? dependencyFile(asset) : new URL(asset, ASSET_DIR)),
     };
   };
 }

@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import ignore from 'ignore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionNames } from '../../src/functionNames.js';
+import { DEPENDENCY_ASSETS } from '../../src/functions/dashboard.js';
 import { httpRoutes } from '../../src/functions/httpRoutes.js';
 
 /**
@@ -87,6 +89,11 @@ describe('the Azure deployment package', () => {
     expect(existsSync(join(dir, 'dist', 'src', 'app.js'))).toBe(true);
     expect(existsSync(join(dir, 'dist', 'local'))).toBe(false);
     expect(LOCAL_ONLY.filter((name) => existsSync(join(dir, 'node_modules', name)))).toEqual([]);
+  });
+
+  it('keeps the files the dashboard serves from its dependencies (the SHA-256, the API reference\'s renderer)', () => {
+    const resolve = createRequire(join(dir, 'dist', 'src', 'app.js')).resolve;
+    for (const path of Object.values(DEPENDENCY_ASSETS)) expect(resolve(path).startsWith(join(dir, 'node_modules')), path).toBe(true);
   });
 
   it('loads the entry as the Node worker does and registers every function', () => {
