@@ -7,7 +7,7 @@ import type { AppClients } from '../composition.js';
 import { matchStates, type UploadRef, uploadStateOf, writeAuditRecord } from '../engine/index.js';
 import { answerAudited, type WriteAudit } from './auditSeam.js';
 import { STATE_POLICIES, type AccessPolicy, type AnyHttpRoute } from './httpRoutes.js';
-import { matchNotFound, problem, uploadNotFound } from './httpEncoders.js';
+import { issuesDetail, matchNotFound, problem, uploadNotFound } from './httpEncoders.js';
 import { jsonBodyReader } from './jsonBody.js';
 
 export interface AccessGuardDeps {
@@ -152,8 +152,7 @@ function decoder(route: AnyHttpRoute, subject: { param: string; notFound: () => 
     if (decodedParams.success && decodedQuery.success) return { ok: true, params: decodedParams.data, query: decodedQuery.data };
     const names = [...new Set(issues.map((issue) => String(issue.path[0])))];
     if (subject && names.includes(subject.param)) return { ok: false, reason: `malformed ${subject.param}`, response: subject.notFound() };
-    const detail = [...new Set(issues.map((issue) => (issue.message.startsWith(`${String(issue.path[0])} `) ? issue.message : `${String(issue.path[0])}: ${issue.message}`)))].join('; ');
-    return { ok: false, reason: `bad ${names.join(', ')}`, response: problem(400, 'Bad request', detail) };
+    return { ok: false, reason: `bad ${names.join(', ')}`, response: problem(400, 'Bad request', issuesDetail(issues)) };
   };
 }
 

@@ -23,6 +23,23 @@ export function problem(status: ProblemStatus, title: string, detail: string, he
   return { status, headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', ...headers }, jsonBody: body };
 }
 
+/** `data[1].lds_hash`: where in a decoded value (a path parameter, a query value, a body) an issue is. */
+export function positionOf(path: readonly PropertyKey[]): string {
+  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i > 0 ? '.' : ''}${String(key)}`)).join('');
+}
+
+/**
+ * A 400's detail for decode issues: each once, with its position first unless its message already starts with it
+ * (`initial_action_at must not be in the future`) or speaks of the whole body.
+ */
+export function issuesDetail(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  const named = issues.map(({ path, message }) => {
+    const position = positionOf(path);
+    return position === '' || message.startsWith(`${position} `) || message.startsWith('the body') ? message : `${position}: ${message}`;
+  });
+  return [...new Set(named)].join('; ');
+}
+
 /** A body as a handler holds it: what the schema's JSON reads, with arrays and objects that may be read-only. */
 export type Sendable<T> = T extends readonly (infer U)[] ? readonly Sendable<U>[] : T extends object ? { readonly [K in keyof T]: Sendable<T[K]> } : T;
 

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
-import { problem } from './httpEncoders.js';
+import { issuesDetail, positionOf, problem } from './httpEncoders.js';
 import type { RequestBody } from './httpRoutes.js';
 
 type Read = { ok: true; value: unknown } | { ok: false; reason: string; response: HttpResponseInit };
@@ -33,24 +33,10 @@ export function jsonBodyReader(name: string, requestBody: RequestBody | undefine
     }
     const decoded = schema.safeParse(body);
     if (decoded.success) return { ok: true, value: decoded.data };
-    const issues = decoded.error.issues.map((issue) => [positionOf(issue.path), issue.message] as const);
-    return refused(`bad body at ${[...new Set(issues.map(([position]) => position || '(body)'))].join(', ')}`, problem(400, 'Bad request', describe(issues)));
+    const { issues } = decoded.error;
+    const positions = [...new Set(issues.map((issue) => positionOf(issue.path) || '(body)'))];
+    return refused(`bad body at ${positions.join(', ')}`, problem(400, 'Bad request', issuesDetail(issues)));
   };
 }
 
 const refused = (reason: string, response: HttpResponseInit): Read => ({ ok: false, reason, response });
-
-/** `data[1].lds_hash`: where in the body an issue is. */
-function positionOf(path: readonly PropertyKey[]): string {
-  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i > 0 ? '.' : ''}${String(key)}`)).join('');
-}
-
-/**
- * Each issue once, with its position first unless its message already starts with it (`initial_action_at must not
- * be in the future`) or speaks of the whole body.
- */
-function describe(issues: ReadonlyArray<readonly [string, string]>): string {
-  const named = issues.map(([position, message]) =>
-    position === '' || message.startsWith(`${position} `) || message.startsWith('the body') ? message : `${position}: ${message}`);
-  return [...new Set(named)].join('; ');
-}
