@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { uploadTable } from '../src/engine/db.js';
-import { buildKeyFilter } from '../src/engine/keyFilter.js';
+import { ensureKeyFilter } from '../src/engine/keyFilter.js';
 import { runMatchQuery, type QueryPerson } from '../src/engine/matchQuery.js';
 import { createBenchDatabase } from './database.js';
 import { load } from './matches.js';
@@ -61,7 +61,7 @@ export async function measureQueries(options: QueryPhaseOptions): Promise<QueryP
     const setupSeconds = Number(process.hrtime.bigint() - setupStart) / 1e9;
     await pool.query('DELETE FROM bulkflow.upload_key_filters WHERE upload_id = $1', [uploads[1]]);
     const filterStart = process.hrtime.bigint();
-    await buildKeyFilter(pool, uploads[1]!);
+    await ensureKeyFilter(pool, uploads[1]!);
     const filterMs = ms(filterStart);
 
     const asking = states[0]!;

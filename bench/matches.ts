@@ -5,9 +5,9 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import pg from 'pg';
 import { activateUpload, commitChunk, fileByteSource, planUpload, registerUpload } from '../src/engine/index.js';
-import { withTransaction } from '../src/engine/db.js';
+import { uploadTable, withTransaction } from '../src/engine/db.js';
 import { runMatchAnalysis } from '../src/engine/matchAnalysis.js';
-import { candidateKeysSql, MERGE_JOIN_SETTINGS, pairKeysSql, sharedRowsSql } from '../src/engine/matchRecords.js';
+import { sharedRowsSql } from '../src/engine/matchRecords.js';
 import { createBenchDatabase } from './database.js';
 import { cpuSnapshot, load1 } from './stats.js';
 
@@ -90,13 +90,17 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
     };
     const viewJoin = `SELECT count(*) AS n FROM bulkflow.active_participants n JOIN bulkflow.active_participants o ON o.lds_hash = n.lds_hash
                       WHERE n.upload_id = $1 AND o.upload_id = ANY($2::text[])`;
-    // As the run finds candidates: the key index merge in the form the run picks for these sizes (equal keys are the
-    // shared hashes here: the counts below are checked against the rows planted).
-    const indexJoin = `SELECT count(*) AS n FROM (${candidateKeysSql({ uploadId: fresh, rows: options.rows }, otherUploads.map((uploadId) => ({ uploadId, rows: options.rows })))}) j`;
+    // PostgreSQL's fastest form of the join: the new upload's lookup index merged with each other upload's, from the
+    // indexes alone (equal keys are the shared hashes here: the counts below are checked against the rows planted).
+    const pairKeys = (other: string) =>
+      `SELECT DISTINCT n.lds_key FROM ${uploadTable(fresh).qualified} n JOIN ${uploadTable(other).qualified} o ON o.lds_key = n.lds_key`;
+    const indexJoin = `SELECT count(*) AS n FROM (${otherUploads.map(pairKeys).join(' UNION ALL ')}) j`;
     // The same join returning each side's participant and case id: the record's content without its id and writes.
     const fieldsJoin = `SELECT count(*) AS n, sum(length(concat(own_participant, own_case, other_participant, other_case))) AS chars FROM (${otherUploads
-      .map((other) => `SELECT n.participant_id AS own_participant, n.case_id AS own_case, o.participant_id AS other_participant, o.case_id AS other_case ${sharedRowsSql(fresh, other, `(${pairKeysSql(fresh, other)})`)}`)
+      .map((other) => `SELECT n.participant_id AS own_participant, n.case_id AS own_case, o.participant_id AS other_participant, o.case_id AS other_case ${sharedRowsSql(fresh, other, `(${pairKeys(other)})`)}`)
       .join(' UNION ALL ')}) j`;
+    // Left alone, the planner probes every other upload's index once per row or hashes whole tables.
+    const MERGE_JOIN = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_nestloop = off; SET LOCAL max_parallel_workers_per_gather = 0';
     const expected = shared * others.length;
     const rounds: Omit<MatchRound, 'joinSeconds'>[] = [];
     for (let round = 1; round <= options.runs; round++) {
@@ -105,8 +109,8 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
       await pool.query(`DELETE FROM bulkflow.outbox WHERE type = 'gov.bulkflow.matches.updated'`);
       await pool.query('CHECKPOINT');
       const load = load1();
-      const fields = await timed(fieldsJoin, MERGE_JOIN_SETTINGS);
-      const join = await timed(indexJoin, MERGE_JOIN_SETTINGS);
+      const fields = await timed(fieldsJoin, MERGE_JOIN);
+      const join = await timed(indexJoin, MERGE_JOIN);
       const cpuBefore = cpuSnapshot().ours;
       const runStart = process.hrtime.bigint();
       const run = await runMatchAnalysis(pool, `${fresh}.completed`, fresh);

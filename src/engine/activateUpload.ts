@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { lockStateActivation, lockUpload, UPLOAD_LOCK } from './advisoryLocks.js';
 import { ledgerTotalsSql, uploadTable, withTransaction } from './db.js';
-import { buildKeyFilter } from './keyFilter.js';
+import { ensureKeyFilter } from './keyFilter.js';
 import { DEFAULT_MAX_ERROR_ROWS, DEFAULT_MAX_REJECTED_SHARE } from './ingestPolicy.js';
 import { UPLOAD_COMPLETED, type UploadEventData } from './eventData.js';
 import { writeUploadEvent } from './outbox.js';
@@ -65,7 +65,7 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
   const rejectedTooMany = Number(upload.rows_rejected) > maxShare * Number(upload.rows_total);
   if (!rejectedTooMany) {
     await buildLookupIndex(pool, uploadId);
-    await buildKeyFilter(pool, uploadId); // before the upload is active: a query must never miss its keys
+    await ensureKeyFilter(pool, uploadId); // before the upload is active: a query must never miss its keys
     await attachPartition(pool, uploadId);
   }
 

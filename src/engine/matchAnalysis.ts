@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { LOCK_CLASS } from './advisoryLocks.js';
 import { inTransaction, type Queryable, withClient } from './db.js';
-import { candidateKeysSql, evaluatePairs, MERGE_JOIN_SETTINGS, type PairChanges } from './matchRecords.js';
+import { candidateKeys } from './matchCandidates.js';
+import { evaluatePairs, type PairChanges } from './matchRecords.js';
 import { writeMatchesEvent } from './outbox.js';
 
 /** A run's result for one other state: its open records with the run's state after the run, and what changed. */
@@ -49,10 +50,10 @@ export interface MatchEvent {
 
 /**
  * Match runs for a batch of completion events (as the Event Hubs trigger delivers them), in order, each as
- * runMatchAnalysis would run it alone. The expensive part of a run, the merge of its key index with the other active
- * uploads' (candidateKeysSql), reads only immutable tables: it is done first for every run of the batch, outside the
+ * runMatchAnalysis would run it alone. The expensive part of a run, probing its keys against the other active uploads'
+ * key filters (candidateKeys), reads only immutable data: it is done first for every run of the batch, outside the
  * pair locks, which serialize the runs of all states (any two share a pair). Runs of other partitions' batches then
- * merge side by side instead of one after another; a run finds the keys of uploads activated since, under its locks.
+ * probe side by side instead of one after another; a run finds the keys of uploads activated since, under its locks.
  */
 export async function runMatchAnalyses(pool: pg.Pool, events: readonly MatchEvent[]): Promise<MatchRun[]> {
   if (events.length === 0) return [];
@@ -74,32 +75,30 @@ export async function runMatchAnalyses(pool: pg.Pool, events: readonly MatchEven
 }
 
 /**
- * Fills the session's match_candidates with the keys each event's upload (when active and not yet run) shares with each
+ * Fills the session's match_candidates with the keys each event's upload (when active and not yet run) may share with each
  * other active upload; per upload, the other uploads its keys were found with.
  */
 async function precomputeCandidates(client: pg.PoolClient, events: readonly MatchEvent[]): Promise<Map<string, ReadonlySet<string>>> {
-  const { rows } = await client.query<{ upload_id: string; rows: string; pending: boolean }>(
-    `SELECT a.upload_id, coalesce(u.rows_committed, u.rows_total, 0) AS rows,
+  const { rows } = await client.query<{ upload_id: string; pending: boolean }>(
+    `SELECT a.upload_id,
             a.upload_id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM bulkflow.match_runs r WHERE r.event_id = ANY($2::text[]) AND r.upload_id = a.upload_id) AS pending
-     FROM bulkflow.active_uploads a JOIN bulkflow.uploads u USING (upload_id)`,
+     FROM bulkflow.active_uploads a`,
     [events.map((event) => event.uploadId), events.map((event) => event.eventId)],
   );
-  const sized = rows.map((row) => ({ uploadId: row.upload_id, rows: Number(row.rows) }));
   const found = new Map<string, ReadonlySet<string>>();
   await client.query('CREATE TEMP TABLE IF NOT EXISTS match_candidates (own text, other text, lds_key bigint)');
-  for (const [i, own] of sized.entries()) {
-    if (!rows[i]!.pending) continue;
-    const others = sized.filter((other) => other.uploadId !== own.uploadId);
+  for (const { upload_id: own, pending } of rows) {
+    if (!pending) continue;
+    const others = rows.map((row) => row.upload_id).filter((other) => other !== own);
     if (others.length === 0) continue;
     try {
       await inTransaction(client, async (tx) => {
-        await tx.query(MERGE_JOIN_SETTINGS);
-        await tx.query(
-          `INSERT INTO match_candidates SELECT $1, ($2::text[])[k.other + 1], k.lds_key FROM (${candidateKeysSql(own, others)}) k`,
-          [own.uploadId, others.map((other) => other.uploadId)],
-        );
+        const candidates = await candidateKeys(tx, own, others);
+        await tx.query('INSERT INTO match_candidates SELECT $1, ($2::text[])[c.other + 1], c.lds_key FROM unnest($3::bigint[], $4::int[]) c (lds_key, other)', [
+          own, others, candidates.keys, candidates.others,
+        ]);
       });
-      found.set(own.uploadId, new Set(others.map((other) => other.uploadId)));
+      found.set(own, new Set(others));
     } catch (error) {
       // Superseded meanwhile and its table dropped by housekeeping: the run finds its keys under its locks.
       if ((error as { code?: string }).code !== UNDEFINED_TABLE) throw error;

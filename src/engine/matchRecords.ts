@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { uploadTable } from './db.js';
+import { candidateKeys } from './matchCandidates.js';
 
 /** What one evaluation did to the records of the pair {own state, other state}. */
 export interface PairChanges {
@@ -43,18 +44,12 @@ export async function evaluatePairs(client: pg.PoolClient, evaluation: Evaluatio
   return writeRecords(client, evaluation);
 }
 
-/** The planner settings the shared hashes are found under (see findShared); RESET after. */
-export const MERGE_JOIN_SETTINGS = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_nestloop = off; SET LOCAL max_parallel_workers_per_gather = 0';
-
 /**
  * Each shared hash once per other state, under its match id, with the lowest participant_id holding it on each side.
- * Two steps. 1) Candidate keys: the own upload's lookup index (lds_key, the hash's first 8 bytes) merged with the
- * other uploads' indexes, all from the indexes alone (candidateKeysSql). 2) Only the candidates are looked up in both
- * tables, their full hashes compared, and each side's participant read.
- * Left alone, the planner probes every other upload's index once per row (the same join through the active view, 1M
- * rows against 10 x 1M: ~50 s of CPU, against ~4 s merged) or hashes whole tables. The id, an HMAC (~5 us each), is
- * computed here once per record: computed in the statement that joins the existing records by id, it was evaluated
- * twice, for the join and for the output.
+ * Two steps. 1) Candidate keys: the own upload's lookup keys (lds_key, the hash's first 8 bytes) that the other
+ * uploads' key filters may hold (candidateKeys). 2) Only the candidates are looked up in both tables, their full hashes
+ * compared, and each side's participant read. The id, an HMAC (~5 us each), is computed here once per record: computed
+ * in the statement that joins the existing records by id, it was evaluated twice, for the join and for the output.
  */
 async function findShared(client: pg.PoolClient, { uploadId, state, others, precomputed }: Evaluation): Promise<void> {
   await client.query(
@@ -62,12 +57,6 @@ async function findShared(client: pg.PoolClient, { uploadId, state, others, prec
                                     other_participant text, other_case text) ON COMMIT DROP`,
   );
   if (others.length === 0) return;
-  const { rows: counts } = await client.query<{ upload_id: string; rows: string }>(
-    'SELECT upload_id, coalesce(rows_committed, rows_total, 0) AS rows FROM bulkflow.uploads WHERE upload_id = ANY($1::text[])',
-    [[uploadId, ...others.map((other) => other.uploadId)]],
-  );
-  const rowsOf = new Map(counts.map((count) => [count.upload_id, Number(count.rows)]));
-  const sized = (id: string): UploadRows => ({ uploadId: id, rows: rowsOf.get(id) ?? 0 });
   await client.query('CREATE TEMP TABLE match_keys (lds_key bigint, other int) ON COMMIT DROP');
   const positions = others.map((other, i) => ({ ...other, i }));
   const known = positions.filter((other) => precomputed?.has(other.uploadId));
@@ -80,12 +69,10 @@ async function findShared(client: pg.PoolClient, { uploadId, state, others, prec
     );
   }
   if (rest.length > 0) {
-    await client.query(MERGE_JOIN_SETTINGS);
-    await client.query(
-      `INSERT INTO match_keys SELECT k.lds_key, ($1::int[])[k.other + 1] FROM (${candidateKeysSql(sized(uploadId), rest.map((other) => sized(other.uploadId)))}) k`,
-      [rest.map((other) => other.i)],
-    );
-    await client.query('RESET enable_hashjoin; RESET enable_nestloop; RESET max_parallel_workers_per_gather');
+    const found = await candidateKeys(client, uploadId, rest.map((other) => other.uploadId));
+    await client.query('INSERT INTO match_keys SELECT c.lds_key, ($3::int[])[c.other + 1] FROM unnest($1::bigint[], $2::int[]) c (lds_key, other)', [
+      found.keys, found.others, rest.map((other) => other.i),
+    ]);
   }
   // The planner then knows the candidates are few: it looks each up through the lookup indexes.
   await client.query('CREATE INDEX ON match_keys (other)');
@@ -94,53 +81,15 @@ async function findShared(client: pg.PoolClient, { uploadId, state, others, prec
     const otherState = `$${2 * i + 2}::text`;
     const id = `bulkflow.match_id(k.key, least($1::text, ${otherState}), greatest($1::text, ${otherState}), n.lds_hash)`;
     return `SELECT ${id}, ${otherState}, $${2 * i + 3}::text, n.lds_hash, n.participant_id, n.case_id, o.participant_id, o.case_id
-            ${sharedRowsSql(uploadId, otherId, `(SELECT lds_key FROM match_keys WHERE other = ${i})`)} CROSS JOIN bulkflow.match_id_key k`;
+            ${sharedRowsSql(uploadId, otherId, `(SELECT lds_key FROM match_keys WHERE other = ${i} ORDER BY lds_key)`)} CROSS JOIN bulkflow.match_id_key k`;
   });
   await client.query(`INSERT INTO match_found ${branches.join(' UNION ALL ')}`, [state, ...others.flatMap((other) => [other.state, other.uploadId])]);
   await client.query('DROP TABLE match_keys');
 }
 
-/** An upload and its committed rows (what the candidate merge reads of its lookup index). */
-export interface UploadRows {
-  uploadId: string;
-  rows: number;
-}
-
-/**
- * A merge append over S indexes costs about MERGE_APPEND_FACTOR x log2(S) times a plain merge per entry (its heap),
- * fitted to two measurements: 1M own rows against 10 x 1M (one pass 7.3 s, quiet machine) and 0.3M against 50 x 44k
- * (per pair 12.0 s, one pass 6.8 s, load 16).
- */
-const MERGE_APPEND_FACTOR = 0.7;
-
-/**
- * The lookup keys the own upload shares with any of the others, each once per other upload (`other`: its position in
- * `others`), in whichever of two forms reads less; run under MERGE_JOIN_SETTINGS. Per pair, the own key index is
- * merged with each other's: it is read once per other state (S x own + all others' entries), which dominates when the
- * own upload is large. In one pass, it is merged once with all the others' read in one ordered pass (a merge append):
- * own + ~0.7 log2(S) x all others' entries, which costs more whenever the own upload is not several times the others'
- * average (at 10 states of 1M each: per pair 6.2 s, one pass 7.3 s). Keys are 64 bits of a hash: equal keys are the
- * shared hashes but for a practically impossible collision, which the full comparison after sorts out.
- */
-export function candidateKeysSql(own: UploadRows, others: UploadRows[]): string {
-  const othersRows = others.reduce((sum, other) => sum + other.rows, 0);
-  const perPair = others.length * own.rows + othersRows;
-  const onePass = own.rows + MERGE_APPEND_FACTOR * Math.log2(Math.max(2, others.length)) * othersRows;
-  if (onePass < perPair) {
-    const all = others.map((other, i) => `SELECT lds_key, ${i} AS other FROM ${uploadTable(other.uploadId).qualified}`).join(' UNION ALL ');
-    return `SELECT DISTINCT n.lds_key, o.other FROM ${uploadTable(own.uploadId).qualified} n JOIN (${all}) o ON o.lds_key = n.lds_key`;
-  }
-  return others.map((other, i) => `SELECT k.lds_key, ${i} AS other FROM (${pairKeysSql(own.uploadId, other.uploadId)}) k`).join(' UNION ALL ');
-}
-
-/** The lookup keys two uploads share, each once: a merge of their key indexes under MERGE_JOIN_SETTINGS. */
-export function pairKeysSql(ownUploadId: string, otherUploadId: string): string {
-  return `SELECT DISTINCT n.lds_key FROM ${uploadTable(ownUploadId).qualified} n JOIN ${uploadTable(otherUploadId).qualified} o ON o.lds_key = n.lds_key`;
-}
-
 /**
  * FROM clause of one pair's shared hashes (n.lds_hash), each with the lowest participant_id holding it in the own
- * upload (n) and in the other (o). `keys`: a subquery of candidate lds_key values, each once (candidateKeysSql); only
+ * upload (n) and in the other (o). `keys`: a subquery of candidate lds_key values, each once (candidateKeys); only
  * those are looked up, once in each upload's lookup index: the own rows of the key, one per hash, then the other's
  * rows of the same key and hash (a join of both sides and a lookup of each side again took four probes a key).
  */

@@ -4,7 +4,8 @@ import { activateUpload, cleanupUploads } from '../../src/engine/index.js';
 import { matchRunInTransaction, runMatchAnalyses, runMatchAnalysis } from '../../src/engine/matchAnalysis.js';
 import { getMatch, listStateMatches, matchPairCounts, matchStates, type MatchView } from '../../src/engine/matchReads.js';
 import { runMatchQuery } from '../../src/engine/matchQuery.js';
-import { candidateKeysSql, MERGE_JOIN_SETTINGS, purgeClosedMatches } from '../../src/engine/matchRecords.js';
+import { candidateKeys } from '../../src/engine/matchCandidates.js';
+import { purgeClosedMatches } from '../../src/engine/matchRecords.js';
 import { createEngineDatabase, ingest, type EngineDatabase } from '../support/engineDatabase.js';
 import { CSV_HEADER, hashOf, numberOf } from '../support/uploads.js';
 
@@ -379,30 +380,33 @@ describe('match records', () => {
     expect(open(await records(['TA', 'TB']), 'TA-TB')).toEqual(range(10, 20));
   });
 
-  it('finds the same candidate keys in either form of the key merge, per pair or in one pass, as the sizes pick', async () => {
-    // TN holds 0-299, the others share 40, 25 and none of them.
+  it('finds candidates by the other uploads\' key filters: every shared key, each once, and builds a filter an upload lacks', async () => {
+    // TN holds 0-299 (hash 7 twice, under two participants), the others share 40, 25 and none of them.
     const sha = (n: number) => createHash('sha512').update(`key ${n}`).digest('hex');
+    const key = (n: number) => BigInt.asIntN(64, BigInt(`0x${sha(n).slice(0, 16)}`)).toString();
     const keyed = (state: string, hashes: number[]) => `${CSV_HEADER}\n${hashes.map((n) => `${sha(n)},${state}${n},C${n}`).join('\n')}\n`;
-    const own = await upload('TN', keyed('TN', range(0, 300)), { activate: false });
+    const own = await upload('TN', keyed('TN', range(0, 300)).replace(/\n$/, `\n${sha(7)},TN7b,C7\n`));
     const others = [await upload('TX', keyed('TX', range(260, 340))), await upload('TA', keyed('TA', range(0, 25))), await upload('TB', keyed('TB', range(900, 950)))];
-    const keys = async (ownRows: number, otherRows: number) => {
-      const sql = candidateKeysSql({ uploadId: own, rows: ownRows }, others.map((uploadId) => ({ uploadId, rows: otherRows })));
-      const client = await engine.pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query(MERGE_JOIN_SETTINGS);
-        const { rows } = await client.query<{ lds_key: string; other: number }>(`SELECT lds_key::text, other FROM (${sql}) k ORDER BY other, lds_key`);
-        await client.query('COMMIT');
-        return { sql, found: rows.map((row) => `${row.other}:${row.lds_key}`) };
-      } finally {
-        client.release();
-      }
-    };
-    const perPair = await keys(1, 1_000_000); // a small own upload: each other state's index merged with it in turn
-    const onePass = await keys(1_000_000, 1); // a large one: merged once with all the others' in one ordered pass
-    expect(perPair.sql).not.toEqual(onePass.sql);
-    expect(perPair.found).toHaveLength(40 + 25);
-    expect(onePass.found).toEqual(perPair.found);
+    // TX activated before filters changed layout: it has none, and the run builds it.
+    await engine.pool.query('DELETE FROM bulkflow.upload_key_filters WHERE upload_id = $1', [others[0]]);
+
+    const found = await candidateKeys(engine.pool, own, others);
+    const byOther = others.map((_, position) => found.keys.filter((_, i) => found.others[i] === position));
+    for (const keys of byOther) expect(new Set(keys).size).toBe(keys.length);
+    expect(byOther[0]).toEqual(expect.arrayContaining(range(260, 300).map(key)));
+    expect(byOther[1]).toEqual(expect.arrayContaining(range(0, 25).map(key)));
+    // Beyond those, only the filters' false positives (0.13 % of 3 x 300 probes): keys of TN's own.
+    expect(found.keys.length - 65).toBeLessThan(6);
+    expect(range(0, 300).map(key)).toEqual(expect.arrayContaining(found.keys));
+    const { rows: built } = await engine.pool.query('SELECT keys FROM bulkflow.upload_key_filters WHERE upload_id = $1', [others[0]]);
+    expect(built).toEqual([{ keys: '80' }]);
+
+    // The run opens one record per shared hash, with TN's lowest participant for hash 7.
+    const result = await run(own);
+    expect(result.results.map(({ state, matches }) => [state, matches])).toEqual([['TA', 25], ['TB', 0], ['TX', 40]].filter(([, n]) => n));
+    const { rows: seven } = await engine.pool.query(
+      `SELECT a_participant_id, b_participant_id FROM bulkflow.matches WHERE state_a = 'TA' AND state_b = 'TN' AND lds_hash = decode($1, 'hex')`, [sha(7)]);
+    expect(seven).toEqual([{ a_participant_id: 'TA7', b_participant_id: 'TN7' }]);
   });
 
   it('matches on the whole hash: rows whose lookup keys collide but whose hashes differ meet no record, in bulk or by query', async () => {
