@@ -1,6 +1,6 @@
 import { createHash, randomFillSync } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, statfs, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,9 @@ import { memory, resetPeak } from './processMemory.js';
 import { cpuSnapshot, load1, partsDelta, type CpuSnapshot } from './stats.js';
 
 /**
- * `npm run bench:national [-- --scale F] [--overlap S]`: the national caseload through the product's own path. The 53
+ * `npm run bench:national [-- --scale F] [--overlap S] [--keep-files | --generate-only]`: the national caseload
+ * through the product's own path (--keep-files keeps the generated files under .data for the next run of the same
+ * scale and overlap; --generate-only writes them and stops, so they need not be made while the machine is held). The 53
  * SNAP jurisdictions at their real relative sizes (JURISDICTIONS; F = 1 is ~42M rows) are loaded from empty (each
  * file a blob upload: Event Grid -> orchestration -> activation -> completion event -> match analysis), then the
  * largest re-uploads its whole caseload with some of its matches gone. Prints
@@ -149,6 +151,8 @@ async function main(): Promise<void> {
       scale: { type: 'string', default: '1' },
       overlap: { type: 'string', default: '0.01' },
       'timeout-min': { type: 'string', default: '180' },
+      'keep-files': { type: 'boolean', default: false },
+      'generate-only': { type: 'boolean', default: false },
     },
   });
   const scale = Number(values.scale);
@@ -191,17 +195,23 @@ async function main(): Promise<void> {
   try {
     const container = BlobServiceClient.fromConnectionString(stack.settings.UploadStorage!).getContainerClient('uploads');
     await container.createIfNotExists();
-    // Generated before the clock starts: the files stand for what states have ready when they upload.
+    // Generated before the clock starts: the files stand for what states have ready when they upload. With
+    // --keep-files they are kept for the next run of the same scale and overlap (the generation is deterministic).
     let t0 = Date.now();
-    const paths = new Map<string, string>();
-    for (const f of files) {
-      const path = join(dataDir, `${f.state}-1.csv`);
-      await writeCaseload(path, f.state, f.rows, f.shared, 1, new Set());
-      paths.set(f.state, path);
+    const filesDir = values['keep-files'] || values['generate-only'] ? join(root, '.data', `national-files-${scale}-${overlap}`) : dataDir;
+    const paths = new Map(files.map((f) => [f.state, join(filesDir, `${f.state}-1.csv`)]));
+    const reuploadPath = join(filesDir, `${largest}-2.csv`);
+    const generated = join(filesDir, 'generated');
+    if (existsSync(generated)) {
+      console.log(`files of an earlier run reused from ${filesDir}`);
+    } else {
+      await mkdir(filesDir, { recursive: true });
+      for (const f of files) await writeCaseload(paths.get(f.state)!, f.state, f.rows, f.shared, 1, new Set());
+      await writeCaseload(reuploadPath, largest, rowsOf.get(largest)!, files.find((f) => f.state === largest)!.shared, 2, dropped);
+      await writeFile(generated, '');
+      console.log(`generated in ${((Date.now() - t0) / 1000).toFixed(0)} s; load average ${load1().toFixed(1)}`);
     }
-    const reuploadPath = join(dataDir, `${largest}-2.csv`);
-    await writeCaseload(reuploadPath, largest, rowsOf.get(largest)!, files.find((f) => f.state === largest)!.shared, 2, dropped);
-    console.log(`generated in ${((Date.now() - t0) / 1000).toFixed(0)} s; load average ${load1().toFixed(1)}`);
+    if (values['generate-only']) return;
 
     // From empty: every state uploads, largest first, four blob uploads at a time.
     await resetPeak(stack.hostPid);
