@@ -97,7 +97,7 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
     const indexJoin = `SELECT count(*) AS n FROM (${otherUploads.map(pairKeys).join(' UNION ALL ')}) j`;
     // The same join returning each side's participant and case id: the record's content without its id and writes.
     const fieldsJoin = `SELECT count(*) AS n, sum(length(concat(own_participant, own_case, other_participant, other_case))) AS chars FROM (${otherUploads
-      .map((other) => `SELECT n.participant_id AS own_participant, n.case_id AS own_case, o.participant_id AS other_participant, o.case_id AS other_case ${sharedRowsSql(fresh, other, `(${pairKeys(other)})`)}`)
+      .map((other) => sharedRowsSql(fresh, other, `(${pairKeys(other)})`))
       .join(' UNION ALL ')}) j`;
     // Left alone, the planner probes every other upload's index once per row or hashes whole tables.
     const MERGE_JOIN = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_nestloop = off; SET LOCAL max_parallel_workers_per_gather = 0';

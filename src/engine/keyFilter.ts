@@ -69,17 +69,26 @@ export class KeyFilter {
   /** The positions (key numbers) of the keys that may be held, in the order given. */
   mayHoldOf(keys: KeyWords): number[] {
     const found: number[] = [];
-    for (let i = 0; i + 1 < keys.length; i += 2) if (this.holds(keys[i]!, keys[i + 1]!)) found.push(i >>> 1);
+    const n = keys.length >>> 1;
+    for (let i = 0; i < n; i++) if (this.holds(keys[2 * i]!, keys[2 * i + 1]!)) found.push(i);
     return found;
   }
 
+  /** All eight words tested without a branch: an early exit per word mispredicted about every other probe. */
   private holds(high: number, low: number): boolean {
     const words = this.words;
     const first = this.blockOf(high);
-    for (let w = 0; w < WORDS_PER_BLOCK; w++) {
-      if ((words[first + w]! & (1 << (Math.imul(low, SALT[w]!) >>> 27))) === 0) return false;
-    }
-    return true;
+    return (
+      ((words[first]! >>> (Math.imul(low, 0x47b6137b) >>> 27)) &
+        (words[first + 1]! >>> (Math.imul(low, 0x44974d91) >>> 27)) &
+        (words[first + 2]! >>> (Math.imul(low, 0x8824ad5b) >>> 27)) &
+        (words[first + 3]! >>> (Math.imul(low, 0xa2b7289d) >>> 27)) &
+        (words[first + 4]! >>> (Math.imul(low, 0x705495c7) >>> 27)) &
+        (words[first + 5]! >>> (Math.imul(low, 0x2df1424b) >>> 27)) &
+        (words[first + 6]! >>> (Math.imul(low, 0x9efc4947) >>> 27)) &
+        (words[first + 7]! >>> (Math.imul(low, 0x5c6bfb31) >>> 27)) &
+        1) !== 0
+    );
   }
 
   /**
