@@ -23,27 +23,57 @@ const SALT = Uint32Array.of(0x47b6137b, 0x44974d91, 0x8824ad5b, 0xa2b7289d, 0x70
 export type KeyWords = Uint32Array;
 
 
+/** The blocks of a filter of `keys` keys. */
+export function filterBlocks(keys: number, bitsPerKey = FILTER_BITS_PER_KEY): number {
+  return Math.max(1, Math.ceil((keys * bitsPerKey) / (32 * WORDS_PER_BLOCK)));
+}
+
+/** Bytes per block as stored. */
+const BLOCK_BYTES = 4 * WORDS_PER_BLOCK;
+
+/**
+ * A filter, or a window of consecutive blocks of one (`firstBlock` on, of `blocks` in all): the window answers for
+ * keys between two keys (blockRange), so a probe of keys in a key range needs only that part of each filter.
+ */
 export class KeyFilter {
-  private readonly blocks: number;
   /** Blocks per value of the high word: block = floor(high' x blocks / 2^32), high' the high word in signed order. */
   private readonly scale: number;
+  private readonly firstWord: number;
 
-  private constructor(readonly words: Uint32Array) {
-    this.blocks = words.length / WORDS_PER_BLOCK;
-    this.scale = this.blocks / 2 ** 32;
+  private constructor(
+    readonly words: Uint32Array,
+    readonly blocks = words.length / WORDS_PER_BLOCK,
+    firstBlock = 0,
+  ) {
+    this.scale = blocks / 2 ** 32;
+    this.firstWord = firstBlock * WORDS_PER_BLOCK;
   }
 
   static empty(keys: number, bitsPerKey = FILTER_BITS_PER_KEY): KeyFilter {
-    return new KeyFilter(new Uint32Array(WORDS_PER_BLOCK * Math.max(1, Math.ceil((keys * bitsPerKey) / (32 * WORDS_PER_BLOCK)))));
+    return new KeyFilter(new Uint32Array(WORDS_PER_BLOCK * filterBlocks(keys, bitsPerKey)));
   }
 
-  /** A filter as stored (bytes()): 32-bit words, little-endian. */
-  static of(stored: Uint8Array): KeyFilter {
-    if (stored.length === 0 || stored.length % (4 * WORDS_PER_BLOCK) !== 0) throw new Error(`key filter: ${stored.length} bytes is not a whole number of blocks`);
+  /**
+   * A filter as stored (bytes()): 32-bit words, little-endian; or the window of it from `firstBlock` of a filter of
+   * `blocks` blocks (a substring of the stored bytes, see blockRange).
+   */
+  static of(stored: Uint8Array, window?: { blocks: number; firstBlock: number }): KeyFilter {
+    if (stored.length === 0 || stored.length % BLOCK_BYTES !== 0) throw new Error(`key filter: ${stored.length} bytes is not a whole number of blocks`);
     const view = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
     const words = new Uint32Array(stored.length / 4);
     for (let i = 0; i < words.length; i++) words[i] = view.getUint32(i * 4, true);
-    return new KeyFilter(words);
+    return window ? new KeyFilter(words, window.blocks, window.firstBlock) : new KeyFilter(words);
+  }
+
+  /**
+   * The stored bytes (offset and length) of the blocks of a filter of `blocks` blocks that answer for the keys from
+   * `first` to `last` (their high words; first <= last in key order).
+   */
+  static blockRange(blocks: number, first: number, last: number): { firstBlock: number; offset: number; length: number } {
+    const probe = new KeyFilter(new Uint32Array(0), blocks);
+    const firstBlock = probe.blockOf(first) / WORDS_PER_BLOCK;
+    const lastBlock = probe.blockOf(last) / WORDS_PER_BLOCK;
+    return { firstBlock, offset: firstBlock * BLOCK_BYTES, length: (lastBlock - firstBlock + 1) * BLOCK_BYTES };
   }
 
   bytes(): Buffer {
@@ -92,41 +122,42 @@ export class KeyFilter {
   }
 
   /**
-   * The first word of the key's block. Flipping the sign bit puts the blocks in the keys' signed order. The product is
-   * below `blocks` (rounded to within blocks x 2^-53 of high' x blocks / 2^32 <= blocks - blocks / 2^32) and below 2^31.
+   * The first word of the key's block in `words`. Flipping the sign bit puts the blocks in the keys' signed order. The
+   * product is below `blocks` (rounded to within blocks x 2^-53 of high' x blocks / 2^32 <= blocks - blocks / 2^32)
+   * and below 2^28.
    */
   private blockOf(high: number): number {
-    return (((high ^ 0x80000000) >>> 0) * this.scale) << 3;
+    return ((((high ^ 0x80000000) >>> 0) * this.scale) << 3) - this.firstWord;
   }
 }
 
 /** Keys read per statement (8 MB of keys). */
 const KEYS_PER_BATCH = 1_000_000;
 
+/** One statement's keys, packed as 8-byte strings, and the last of them. */
+interface KeyBatch {
+  keys: Buffer | null;
+  last: string | null;
+}
+
 /**
- * Every lookup key of an upload, each once, in key order, from its lookup index alone (the table was vacuumed at activation), a
- * million per statement as packed 8-byte strings. `rows`: the upload's committed rows, to size the result.
+ * Every lookup key of an upload, each once, in key order, from its lookup index alone (the table was vacuumed at
+ * activation), handed to `batch` a million at a time: a caller holds one batch (8 MB), never all of an upload's keys.
  */
-export async function readKeys(db: Queryable, uploadId: string, rows: number): Promise<KeyWords> {
+export async function forEachKeyBatch(db: Queryable, uploadId: string, batch: (keys: KeyWords) => unknown): Promise<void> {
   const table = uploadTable(uploadId).qualified;
-  let words = new Uint32Array(2 * rows);
-  let length = 0;
   let after: string | null = null;
   for (;;) {
-    const result = await db.query<{ keys: Buffer | null; last: string | null }>(
+    const result: pg.QueryResult<KeyBatch> = await db.query<KeyBatch>(
       `SELECT string_agg(int8send(lds_key), ''::bytea) AS keys, max(lds_key)::text AS last
          FROM (SELECT lds_key FROM ${table} WHERE $1::bigint IS NULL OR lds_key > $1::bigint ORDER BY lds_key LIMIT $2) k`,
       [after, KEYS_PER_BATCH],
     );
-    const batch: { keys: Buffer | null; last: string | null } = result.rows[0]!;
-    if (!batch.keys) break;
-    const bytes = batch.keys;
-    if (length + bytes.length / 4 > words.length) {
-      const grown = new Uint32Array(Math.max(length + bytes.length / 4, 2 * words.length));
-      grown.set(words.subarray(0, length));
-      words = grown;
-    }
+    const { keys: bytes, last } = result.rows[0]!;
+    if (!bytes) return;
     // Each key once: a hash two rows hold (and, across batches, lds_key > last) is one key to a filter and a match.
+    const words = new Uint32Array(bytes.length / 4);
+    let length = 0;
     for (let offset = 0; offset < bytes.length; offset += 8) {
       const high = bytes.readUInt32BE(offset);
       const low = bytes.readUInt32BE(offset + 4);
@@ -134,29 +165,46 @@ export async function readKeys(db: Queryable, uploadId: string, rows: number): P
       words[length++] = high;
       words[length++] = low;
     }
-    if (bytes.length < KEYS_PER_BATCH * 8) break;
-    after = batch.last;
+    await batch(words.subarray(0, length));
+    if (bytes.length < KEYS_PER_BATCH * 8) return;
+    after = last;
   }
-  return words.subarray(0, length);
 }
 
 /**
- * Builds the upload's key filter and stores it (once: a repeated activation finds it, and match analysis builds the
- * filter of an upload that has none). Returns the filter.
+ * Builds the upload's key filter and stores it, once: a repeated activation finds it, and match analysis builds the
+ * filter of an upload that has none. Returns its number of blocks.
  */
-export async function ensureKeyFilter(db: Queryable, uploadId: string): Promise<KeyFilter> {
-  const { rows: [stored] } = await db.query<{ bits: Buffer }>('SELECT bits FROM bulkflow.upload_key_filters WHERE upload_id = $1', [uploadId]);
-  if (stored) return KeyFilter.of(stored.bits);
+export async function ensureKeyFilter(db: Queryable, uploadId: string): Promise<number> {
+  const { rows: [stored] } = await db.query<{ blocks: number }>(
+    `SELECT octet_length(bits) / ${BLOCK_BYTES} AS blocks FROM bulkflow.upload_key_filters WHERE upload_id = $1`,
+    [uploadId],
+  );
+  if (stored) return stored.blocks;
   // Exact once the upload is finalized (duplicates removed): the rows its table holds.
   const { rows: [upload] } = await db.query<{ rows: string }>('SELECT rows_committed AS rows FROM bulkflow.uploads WHERE upload_id = $1', [uploadId]);
   const keys = Number(upload!.rows);
   const filter = KeyFilter.empty(keys);
-  filter.addAll(await readKeys(db, uploadId, keys));
+  await forEachKeyBatch(db, uploadId, (batch) => filter.addAll(batch));
   await db.query(
     'INSERT INTO bulkflow.upload_key_filters (upload_id, keys, bits) VALUES ($1, $2, $3) ON CONFLICT (upload_id) DO NOTHING',
     [uploadId, keys, filter.bytes()],
   );
-  return filter;
+  return filter.blocks;
+}
+
+/**
+ * The window of an upload's stored filter (of `blocks` blocks) that answers for the keys from `first` to `last`
+ * (their high words, in key order): read as a substring of the stored bytes, which are kept uncompressed for that.
+ */
+export async function keyFilterWindow(db: Queryable, uploadId: string, blocks: number, first: number, last: number): Promise<KeyFilter> {
+  const range = KeyFilter.blockRange(blocks, first, last);
+  const { rows: [row] } = await db.query<{ bits: Buffer }>(
+    'SELECT substring(bits FROM $2 FOR $3) AS bits FROM bulkflow.upload_key_filters WHERE upload_id = $1',
+    [uploadId, range.offset + 1, range.length],
+  );
+  if (!row) throw new Error(`key filter: upload ${uploadId} has none`);
+  return KeyFilter.of(row.bits, { blocks, firstBlock: range.firstBlock });
 }
 
 /** Filters of immutable uploads, per pool: an upload's keys never change once it is active. */

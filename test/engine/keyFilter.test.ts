@@ -41,6 +41,30 @@ describe('key filters: a real-time query probes only the uploads that may hold a
     expect(again.mayHoldOf(held.words)).toHaveLength(100_000);
   });
 
+  it('answers from a window of its stored blocks as the whole filter does, for keys in the window\'s key range', () => {
+    const held = randomKeys(50_000);
+    const filter = KeyFilter.empty(50_000);
+    filter.addAll(held.words);
+    // High words in the keys' (signed) order: the range from the 10,000th to the 30,000th of the held keys.
+    const order = (high: number) => (high ^ 0x80000000) >>> 0;
+    const highs = Array.from({ length: 50_000 }, (_, i) => held.words[2 * i]!).sort((x, y) => order(x) - order(y));
+    const [first, last] = [highs[10_000]!, highs[30_000]!];
+    const range = KeyFilter.blockRange(filter.blocks, first, last);
+    expect(range.length).toBeLessThan(filter.bytes().length / 2);
+    const window = KeyFilter.of(filter.bytes().subarray(range.offset, range.offset + range.length), { blocks: filter.blocks, firstBlock: range.firstBlock });
+    const inRange = (keys: Uint32Array) => {
+      const words: number[] = [];
+      for (let i = 0; i < keys.length; i += 2) if (order(keys[i]!) >= order(first) && order(keys[i]!) <= order(last)) words.push(keys[i]!, keys[i + 1]!);
+      return Uint32Array.from(words);
+    };
+    const heldInRange = inRange(held.words);
+    // 20,001 keys, or a few more when a boundary's high word repeats.
+    expect(heldInRange.length / 2).toBeGreaterThanOrEqual(20_001);
+    expect(window.mayHoldOf(heldInRange)).toHaveLength(heldInRange.length / 2);
+    const othersInRange = inRange(randomKeys(100_000).words);
+    expect(window.mayHoldOf(othersInRange)).toEqual(filter.mayHoldOf(othersInRange));
+  });
+
   it('refuses stored bytes that are not whole blocks', () => {
     expect(() => KeyFilter.of(Buffer.alloc(33))).toThrow(/33 bytes is not a whole number of blocks/);
   });
