@@ -136,8 +136,9 @@ async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): 
        WHERE e.upload_id = $1 AND (e.line, coalesce(e."column", '')) >= (cut.line, cut.col)`,
       [uploadId, maxErrorRows],
     );
+    // The clock, not now() (this transaction's start, before the index build): when the duplicates were settled.
     await client.query(
-      `UPDATE bulkflow.uploads u SET finalized_at = now(),
+      `UPDATE bulkflow.uploads u SET finalized_at = clock_timestamp(),
          rows_committed = t.committed - $2, rows_rejected = t.rejected + $2, rows_duplicate = $2,
          error_counts = CASE WHEN $2 > 0 THEN t.counts || jsonb_build_object('duplicate_participant_id', $2) ELSE t.counts END
        FROM (${ledgerTotalsSql('$1')}
