@@ -56,9 +56,9 @@ async function main(): Promise<void> {
     appDir: root, dataDir, port: 0, eventHubsPort: 0, persistent: false, logLevel: 'warning', hostProcess: true,
     // It polls 200 uploads a second: far above the per-caller API limit, which is not what it measures.
     settings: { API_RATE_LIMIT_PER_MINUTE: '1000000' },
+    postgresSettings: values['embedded-wal'] ? {} : AZURE_WAL,
   });
   try {
-    if (!values['embedded-wal']) await setServer(stack.adminDatabaseUrl, AZURE_WAL);
     console.log(`server: ${JSON.stringify(await serverSettings(stack.adminDatabaseUrl))}`);
     let scaleLine = '';
     if (rows > 0) {
@@ -91,7 +91,8 @@ async function oneFile(stack: LocalStack, dataDir: string, rows: number, state: 
     const after = await memory(stack.hostPid);
     const phases = await durablePhases(stack.url, summary.instanceId, t0);
     const server = await serverDelta(stack.adminDatabaseUrl, serverBefore);
-    const activationSteps = await activationTimeline(stack.adminDatabaseUrl, summary.uploadId);
+    const { finalize, rest } = await activationTimeline(stack.adminDatabaseUrl, summary.uploadId);
+    const activationSteps = { vacuum: Number((phases.activate - finalize - rest).toFixed(2)), finalize, rest };
     const hostPeakRssMiB = peakReset ? after.peakMiB : null;
     console.log(JSON.stringify({
       phase: 'one big file', rows, status: summary.status, rowsCommitted: summary.rowsCommitted, rowsRejected: summary.rowsRejected,
@@ -113,13 +114,6 @@ async function withDatabase<T>(url: string, use: (db: pg.Client) => Promise<T>):
   } finally {
     await db.end();
   }
-}
-
-async function setServer(adminUrl: string, settings: Record<string, string>): Promise<void> {
-  await withDatabase(adminUrl, async (db) => {
-    for (const [name, value] of Object.entries(settings)) await db.query(`ALTER SYSTEM SET ${name} = ${db.escapeLiteral(value)}`);
-    await db.query('SELECT pg_reload_conf()');
-  });
 }
 
 async function serverSettings(adminUrl: string): Promise<Record<string, string>> {
@@ -154,22 +148,20 @@ async function serverDelta(adminUrl: string, before: ServerCounters): Promise<{ 
 }
 
 /**
- * Where activation went, from the database's clocks: the last chunk's commit to the end of VACUUM (ANALYZE) (its
- * statistics' timestamps; includes the activity's start), then the participant_id build and the duplicate search beside
- * the lookup index build (to finalized_at), then the rest (key filter, attach) to the transaction that activates it.
+ * Where activation went after its VACUUM (ANALYZE), from the database's clocks: its statistics' timestamp to
+ * finalized_at (the participant_id build and the duplicate search, beside the lookup index build), then the rest (key
+ * filter, attach) to the transaction that activates it. The activity's time less these is its VACUUM (and start).
  */
-async function activationTimeline(adminUrl: string, uploadId: string): Promise<Record<string, number>> {
+async function activationTimeline(adminUrl: string, uploadId: string): Promise<{ finalize: number; rest: number }> {
   return withDatabase(adminUrl, async (db) => {
-    const { rows: [row] } = await db.query<Record<string, string>>(
-      `SELECT extract(epoch FROM s.last_analyze - l.last) AS vacuum, extract(epoch FROM u.finalized_at - s.last_analyze) AS finalize,
-              extract(epoch FROM u.completed_at - u.finalized_at) AS rest
-         FROM bulkflow.uploads u
-         JOIN pg_stat_all_tables s ON s.schemaname = 'bulkflow' AND s.relname = $2
-         CROSS JOIN LATERAL (SELECT max(committed_at) AS last FROM bulkflow.chunk_ledger c WHERE c.upload_id = u.upload_id) l
+    const { rows: [row] } = await db.query<{ finalize: string; rest: string }>(
+      `SELECT extract(epoch FROM u.finalized_at - s.last_analyze) AS finalize, extract(epoch FROM u.completed_at - u.finalized_at) AS rest
+         FROM bulkflow.uploads u JOIN pg_stat_all_tables s ON s.schemaname = 'bulkflow' AND s.relname = $2
         WHERE u.upload_id = $1`,
       [uploadId, uploadTable(uploadId).name],
     );
-    return Object.fromEntries(Object.entries(row ?? {}).map(([step, seconds]) => [step, Number(Number(seconds).toFixed(2))]));
+    const seconds = (text: string | undefined) => Number(Number(text).toFixed(2));
+    return { finalize: seconds(row?.finalize), rest: seconds(row?.rest) };
   });
 }
 
