@@ -21,16 +21,8 @@ import { durablePhases } from './e2e.js';
  * states at once: all final, the newest upload of each state active, the host's peak RSS. Prints one
  * `scale: rows= seconds= activation_1m= activation_10m= activation_growth=` line (1m, 10m: the two files' activations).
  * Each file's line also has where its activation went (from the database's timestamps) and the WAL, checkpoints and
- * sort spill of its whole run. The embedded server runs with the Azure server's checkpoint settings (AZURE_WAL) unless
- * `--embedded-wal`.
+ * sort spill of its whole run.
  */
-/**
- * Azure Database for PostgreSQL flexible server's defaults for the deployed server (infra/bicep: 128 GiB of storage):
- * max_wal_size follows the disk size (128 GiB: 12 GB) and checkpoint_timeout is 600 s. The embedded server's own
- * (4 GB, 15 min) checkpoint a 10M-row upload's ~5 GB of WAL where the Azure server would not.
- */
-const AZURE_WAL = { max_wal_size: '12GB', checkpoint_timeout: '10min' };
-
 const STATES = ['AL', 'AK', 'AZ', 'AR', 'CA', 'CO', 'CT', 'DE', 'FL', 'GA', 'HI', 'ID', 'IL', 'IN', 'IA', 'KS', 'KY', 'LA', 'ME', 'MD',
   'MA', 'MI', 'MN', 'MS', 'MO', 'MT', 'NE', 'NV', 'NH', 'NJ', 'NM', 'NY', 'NC', 'ND', 'OH', 'OK', 'OR', 'PA', 'RI', 'SC',
   'SD', 'TN', 'TX', 'UT', 'VT', 'VA', 'WA', 'WV', 'WI', 'WY'];
@@ -43,7 +35,6 @@ async function main(): Promise<void> {
       uploads: { type: 'string', default: '200' },
       states: { type: 'string', default: '50' },
       'rows-per-upload': { type: 'string', default: '500' },
-      'embedded-wal': { type: 'boolean', default: false },
     },
   });
   const rows = Number(values.rows);
@@ -56,7 +47,6 @@ async function main(): Promise<void> {
     appDir: root, dataDir, port: 0, eventHubsPort: 0, persistent: false, logLevel: 'warning', hostProcess: true,
     // It polls 200 uploads a second: far above the per-caller API limit, which is not what it measures.
     settings: { API_RATE_LIMIT_PER_MINUTE: '1000000' },
-    postgresSettings: values['embedded-wal'] ? {} : AZURE_WAL,
   });
   try {
     console.log(`server: ${JSON.stringify(await serverSettings(stack.adminDatabaseUrl))}`);

@@ -38,8 +38,6 @@ export interface EmbeddedPostgresOptions {
   notice?: (line: string) => void;
   /** Aborting it while the server starts stops it and rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Server settings over the defaults below (a bench that mirrors a target server's). */
-  settings?: Record<string, string>;
 }
 
 const USER = 'postgres';
@@ -92,8 +90,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   const { postgres } = await binaries();
   const user = IS_ROOT ? userIds(SERVER_USER) : undefined;
-  const settings = Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
-  const server = spawnService('PostgreSQL', postgres, ['-D', dataDir, '-p', String(port), ...FLAGS, ...settings], {
+  const server = spawnService('PostgreSQL', postgres, ['-D', dataDir, '-p', String(port), ...FLAGS], {
     // The readiness line is matched in English.
     env: { ...process.env, LC_MESSAGES: 'C' },
     ...user,

@@ -46,8 +46,6 @@ export interface LocalStackOptions {
   notice?: (line: string) => void;
   /** Aborting it stops a start in progress: what already runs is stopped and the start rejects. */
   signal?: AbortSignal;
-  /** Settings for an embedded PostgreSQL over its defaults (see startEmbeddedPostgres). */
-  postgresSettings?: Record<string, string>;
   /**
    * Run the Functions host as its own process (`bulkflow host`), as on Azure, where the app's worker is alone in
    * its process: what it uses (memory, CPU) can then be measured apart from the callers. Default: in this process.
@@ -103,7 +101,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const storage = setting('UploadStorage');
     // PostgreSQL and Azurite are independent and take seconds each: they start together.
     const [postgres, azurite] = await Promise.allSettled([
-      setting('DATABASE_URL') ? undefined : resolvePostgres({ dataDir: join(options.dataDir, 'postgres'), persistent, notice, settings: options.postgresSettings, ...abortable }),
+      setting('DATABASE_URL') ? undefined : resolvePostgres({ dataDir: join(options.dataDir, 'postgres'), persistent, notice, ...abortable }),
       storage && storage !== 'UseDevelopmentStorage=true'
         ? undefined
         : startAzurite({ location: join(options.dataDir, 'azurite'), ports: options.storagePorts ?? 'free', notice, ...abortable }),
