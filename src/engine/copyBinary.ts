@@ -16,10 +16,19 @@ const RANGE_LB_INC = 0x02;
 const PG_EPOCH_DAYS = 10957;
 
 
+/** A DataView over exactly a Buffer's bytes: big-endian integers in one call (a byte at a time cost a store each). */
+function viewOf(buf: Buffer): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.length);
+}
+
 /** Builds one COPY (FORMAT binary) stream: call `begin` once, rows of fields, then `finish`; `take` hands over bytes. */
 export class CopyBinaryWriter {
   private out = Buffer.allocUnsafe(256 * 1024);
+  private view = viewOf(this.out);
   private used = 0;
+  /** The input buffer hexBytes last read, and a view of it (rows come from the same input buffer for a while). */
+  private input: Buffer | undefined;
+  private inputView: DataView | undefined;
 
   get length(): number {
     return this.used;
@@ -32,7 +41,7 @@ export class CopyBinaryWriter {
 
   /** Starts a row of `fields` fields (after `reserve` for all the row will write). */
   row(fields: number): void {
-    this.out.writeInt16BE(fields, this.used);
+    this.view.setInt16(this.used, fields);
     this.used += 2;
   }
 
@@ -56,20 +65,34 @@ export class CopyBinaryWriter {
   }
 
   /**
-   * A bytea from lowercase hex digits, checked as it is decoded: false at the first pair that is not two lowercase hex
-   * digits (what was written is then garbage: the caller rolls the row back).
+   * A bytea from lowercase hex digits, `end - start` a multiple of 8, checked as it is decoded: false when any pair is
+   * not two lowercase hex digits (what was written is then garbage: the caller rolls the row back). Eight digits are
+   * read as two big-endian words and their four bytes written as one: a third of the loads and stores of a pair at a
+   * time.
    */
   hexBytes(b: Buffer, start: number, end: number): boolean {
     this.int32((end - start) >> 1);
-    const out = this.out;
+    if (this.input !== b) {
+      this.input = b;
+      this.inputView = viewOf(b);
+    }
+    const input = this.inputView!;
+    const view = this.view;
     let at = this.used;
-    for (let i = start; i < end; i += 2) {
-      const byte = HEX_PAIRS[(b[i]! << 8) | b[i + 1]!]!;
-      if (byte < 0) return false;
-      out[at++] = byte;
+    let invalid = 0; // negative once any pair was not hex (HEX_PAIRS gives -1)
+    for (let i = start; i < end; i += 8) {
+      const high = input.getUint32(i);
+      const low = input.getUint32(i + 4);
+      const b0 = HEX_PAIRS[high >>> 16]!;
+      const b1 = HEX_PAIRS[high & 0xffff]!;
+      const b2 = HEX_PAIRS[low >>> 16]!;
+      const b3 = HEX_PAIRS[low & 0xffff]!;
+      invalid |= b0 | b1 | b2 | b3;
+      view.setInt32(at, (b0 << 24) | (b1 << 16) | (b2 << 8) | b3);
+      at += 4;
     }
     this.used = at;
-    return true;
+    return invalid >= 0;
   }
 
   /**
@@ -77,8 +100,10 @@ export class CopyBinaryWriter {
    * PostgreSQL's binary form, so SQL's bulkflow.lds_key(lds_hash) gives the same value).
    */
   keyOf(at: number): void {
+    const view = this.view;
     this.int32(8);
-    this.out.copyWithin(this.used, at, at + 8);
+    view.setInt32(this.used, view.getInt32(at));
+    view.setInt32(this.used + 4, view.getInt32(at + 4));
     this.used += 8;
   }
 
@@ -116,7 +141,7 @@ export class CopyBinaryWriter {
 
   finish(): void {
     this.reserve(2);
-    this.out.writeInt16BE(-1, this.used);
+    this.view.setInt16(this.used, -1);
     this.used += 2;
   }
 
@@ -124,18 +149,14 @@ export class CopyBinaryWriter {
   take(): Buffer {
     const bytes = this.out.subarray(0, this.used);
     this.out = Buffer.allocUnsafe(this.out.length);
+    this.view = viewOf(this.out);
     this.used = 0;
     return bytes;
   }
 
   private int32(value: number): void {
-    const out = this.out;
-    const at = this.used;
-    out[at] = value >>> 24;
-    out[at + 1] = value >>> 16;
-    out[at + 2] = value >>> 8;
-    out[at + 3] = value;
-    this.used = at + 4;
+    this.view.setInt32(this.used, value);
+    this.used += 4;
   }
 
   /** Makes room for `extra` more bytes. */
@@ -144,5 +165,6 @@ export class CopyBinaryWriter {
     const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.used + extra));
     this.out.copy(bigger, 0, 0, this.used);
     this.out = bigger;
+    this.view = viewOf(bigger);
   }
 }

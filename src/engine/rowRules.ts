@@ -48,13 +48,17 @@ export function identifier(required: boolean): Check {
 const INVALID_FORMAT = -1e8;
 const INVALID_DATE = -2e8;
 
+/** Where the last scanDate stopped: the index after the date's last digit (module state: no object per date). */
+let scanEnd = 0;
+
 /**
- * A date YYYY-MM-DD (month and day of 1 or 2 digits when `short`), as its day number (days since 1970-01-01, which
- * compare as the dates do), or INVALID_FORMAT / INVALID_DATE (not a calendar date; year 0 does not exist, as in
- * PostgreSQL). One pass over the bytes.
+ * A date YYYY-MM-DD (month and day of 1 or 2 digits when `short`) read from `start`, as its day number (days since
+ * 1970-01-01, which compare as the dates do), or INVALID_FORMAT / INVALID_DATE (not a calendar date; year 0 does not
+ * exist, as in PostgreSQL). It stops at the first byte after the day's digits (scanEnd) and reads nothing at or
+ * after `end`: a caller decides what may follow (the field's end, `/`, a space), so a field is read in one pass.
  */
-function parseDate(b: Buffer, start: number, end: number, short: boolean): number {
-  if (end - start < 8 || end - start > 10) return INVALID_FORMAT;
+function scanDate(b: Buffer, start: number, end: number, short: boolean): number {
+  if (end - start < 8) return INVALID_FORMAT; // the shortest date, YYYY-M-D
   let year = 0;
   for (let i = start; i < start + 4; i++) {
     const digit = b[i]! - 0x30;
@@ -70,8 +74,7 @@ function parseDate(b: Buffer, start: number, end: number, short: boolean): numbe
     if (digit < 0 || digit > 9) break;
     month = month * 10 + digit;
   }
-  if (digits !== 2 && !(digits === 1 && short)) return INVALID_FORMAT;
-  if (b[i] !== DASH) return INVALID_FORMAT;
+  if ((digits !== 2 && !(digits === 1 && short)) || i === end || b[i] !== DASH) return INVALID_FORMAT;
   let day = 0;
   digits = 0;
   for (i++; i < end && digits < 3; i++, digits++) {
@@ -79,9 +82,16 @@ function parseDate(b: Buffer, start: number, end: number, short: boolean): numbe
     if (digit < 0 || digit > 9) break;
     day = day * 10 + digit;
   }
-  if ((digits !== 2 && !(digits === 1 && short)) || i !== end) return INVALID_FORMAT;
+  if (digits !== 2 && !(digits === 1 && short)) return INVALID_FORMAT;
+  scanEnd = i;
   if (year === 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return INVALID_DATE;
   return daysFromCivil(year, month, day);
+}
+
+/** A date that is the whole of [start, end) (see scanDate). */
+function parseDate(b: Buffer, start: number, end: number, short: boolean): number {
+  const date = scanDate(b, start, end, short);
+  return date === INVALID_FORMAT || scanEnd !== end ? INVALID_FORMAT : date;
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date of year 1 or later (H. Hinnant's days_from_civil). */
@@ -127,24 +137,25 @@ export const issuanceDates: Check = (b, start, end) => {
   return typeof read === 'string' ? read : undefined;
 };
 
-/** A non-empty issuance field's rule (see issuanceDates): its intervals' count, their dates in INTERVAL_DATES, or the error code. */
+/**
+ * A non-empty issuance field's rule (see issuanceDates): its intervals' count, their dates in INTERVAL_DATES, or the
+ * error code. One pass: each interval is a date, `/`, a date, then a space and the next interval or the field's end.
+ */
 export function readIntervals(b: Buffer, start: number, end: number): number | string {
   const dates = INTERVAL_DATES;
   let count = 0;
-  for (let token = start; ; ) {
-    const stop = find(b, SPACE, token, end);
-    const slash = find(b, SLASH, token, stop);
-    if (slash === stop) return 'invalid_format'; // also an empty interval (doubled, leading or trailing space)
-    const from = parseDate(b, token, slash, true);
-    const to = parseDate(b, slash + 1, stop, true);
-    if (from === INVALID_FORMAT || to === INVALID_FORMAT) return 'invalid_format';
+  for (let at = start; ; at++) {
+    const from = scanDate(b, at, end, true);
+    if (from === INVALID_FORMAT || scanEnd === end || b[scanEnd] !== SLASH) return 'invalid_format';
+    const to = scanDate(b, scanEnd + 1, end, true);
+    if (to === INVALID_FORMAT || (scanEnd !== end && b[scanEnd] !== SPACE)) return 'invalid_format';
     if (count < MAX_INTERVALS) {
       dates[2 * count] = from;
       dates[2 * count + 1] = to;
     }
     count++;
-    if (stop === end) break;
-    token = stop + 1;
+    at = scanEnd; // at the space before the next interval (the loop steps past it), or the end
+    if (at === end) break;
   }
   if (count > MAX_INTERVALS) return 'too_many_intervals';
   for (let i = 0; i < 2 * count; i += 2) {
@@ -152,12 +163,6 @@ export function readIntervals(b: Buffer, start: number, end: number): number | s
     if (dates[i]! > dates[i + 1]!) return 'invalid_interval';
   }
   return count;
-}
-
-/** Index of `byte` in [from, to), or `to`. */
-function find(b: Buffer, byte: number, from: number, to: number): number {
-  for (let i = from; i < to; i++) if (b[i] === byte) return i;
-  return to;
 }
 
 /** vulnerable_individual: exactly true or false, or empty. */
