@@ -173,24 +173,30 @@ export async function forEachKeyBatch(db: Queryable, uploadId: string, batch: (k
 
 /**
  * Builds the upload's key filter and stores it, once: a repeated activation finds it, and match analysis builds the
- * filter of an upload that has none. Returns its number of blocks.
+ * filter of an upload that has none. Sized for `keys` keys, by default the rows the finalized upload holds. Returns
+ * its number of blocks.
  */
-export async function ensureKeyFilter(db: Queryable, uploadId: string): Promise<number> {
+export async function ensureKeyFilter(db: Queryable, uploadId: string, keys?: number): Promise<number> {
   const { rows: [stored] } = await db.query<{ blocks: number }>(
     `SELECT octet_length(bits) / ${BLOCK_BYTES} AS blocks FROM bulkflow.upload_key_filters WHERE upload_id = $1`,
     [uploadId],
   );
   if (stored) return stored.blocks;
-  // Exact once the upload is finalized (duplicates removed): the rows its table holds.
-  const { rows: [upload] } = await db.query<{ rows: string }>('SELECT rows_committed AS rows FROM bulkflow.uploads WHERE upload_id = $1', [uploadId]);
-  const keys = Number(upload!.rows);
-  const filter = KeyFilter.empty(keys);
+  const size = keys ?? (await finalizedRows(db, uploadId));
+  const filter = KeyFilter.empty(size);
   await forEachKeyBatch(db, uploadId, (batch) => filter.addAll(batch));
   await db.query(
     'INSERT INTO bulkflow.upload_key_filters (upload_id, keys, bits) VALUES ($1, $2, $3) ON CONFLICT (upload_id) DO NOTHING',
-    [uploadId, keys, filter.bytes()],
+    [uploadId, size, filter.bytes()],
   );
   return filter.blocks;
+}
+
+/** The rows a finalized upload holds (duplicates removed). */
+async function finalizedRows(db: Queryable, uploadId: string): Promise<number> {
+  const { rows: [upload] } = await db.query<{ rows: string | null }>('SELECT rows_committed AS rows FROM bulkflow.uploads WHERE upload_id = $1', [uploadId]);
+  if (upload?.rows == null) throw new Error(`key filter: upload ${uploadId} is not finalized`);
+  return Number(upload.rows);
 }
 
 /**
