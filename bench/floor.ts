@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { fileByteSource, planChunks, DEFAULT_MAX_LINE_BYTES } from '../src/engine/index.js';
-import { buildIndex, lookupIndexSql, participantIdIndexSql } from '../src/engine/activateUpload.js';
+import { buildIndex, lookupIndexSql, participantIdIndexSql, vacuumSql } from '../src/engine/activateUpload.js';
 import { COPY_COLUMNS, COPY_OPTIONS, CopyEncoder } from '../src/engine/copyEncoder.js';
 import { uploadTable, withClient, withTransaction } from '../src/engine/db.js';
 import { createUploadTable } from '../src/engine/planUpload.js';
@@ -59,7 +59,7 @@ export class SameWorkFloor {
           ),
         ),
       );
-      await pool.query(`VACUUM (ANALYZE) ${table}`);
+      await pool.query(vacuumSql(uploadId));
       await Promise.all([participantIdIndexSql(uploadId), lookupIndexSql(uploadId)].map((sql) => withTransaction(pool, (client) => buildIndex(client, sql))));
       return Number(process.hrtime.bigint() - started) / 1e9;
     } finally {

@@ -5,6 +5,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import pg from 'pg';
 import { ingestFile } from '../local/src/cli/ingest.js';
 import { isFinal } from '../src/engine/index.js';
+import { uploadTable } from '../src/engine/db.js';
 import type { UploadStatusBody } from '../src/status/statusBody.js';
 import { appPackagePath } from '../local/src/packageRoot.js';
 import { startLocalStack, type LocalStack } from '../local/src/stack.js';
@@ -19,6 +20,8 @@ import { durablePhases } from './e2e.js';
  * activation's growth with the rows is measured in one invocation on one machine state; 2) many small uploads from many
  * states at once: all final, the newest upload of each state active, the host's peak RSS. Prints one
  * `scale: rows= seconds= activation_1m= activation_10m= activation_growth=` line (1m, 10m: the two files' activations).
+ * Each file's line also has where its activation went (from the database's timestamps) and the WAL, checkpoints and
+ * sort spill of its whole run.
  */
 const STATES = ['AL', 'AK', 'AZ', 'AR', 'CA', 'CO', 'CT', 'DE', 'FL', 'GA', 'HI', 'ID', 'IL', 'IN', 'IA', 'KS', 'KY', 'LA', 'ME', 'MD',
   'MA', 'MI', 'MN', 'MS', 'MO', 'MT', 'NE', 'NV', 'NH', 'NJ', 'NM', 'NY', 'NC', 'ND', 'OH', 'OK', 'OR', 'PA', 'RI', 'SC',
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
     settings: { API_RATE_LIMIT_PER_MINUTE: '1000000' },
   });
   try {
+    console.log(`server: ${JSON.stringify(await serverSettings(stack.adminDatabaseUrl))}`);
     let scaleLine = '';
     if (rows > 0) {
       const small = await oneFile(stack, dataDir, Number(values['small-rows']), 'PR');
@@ -70,15 +74,19 @@ async function oneFile(stack: LocalStack, dataDir: string, rows: number, state: 
   try {
     const peakReset = await resetPeak(stack.hostPid);
     const before = await memory(stack.hostPid);
+    const serverBefore = await serverCounters(stack.adminDatabaseUrl);
     t0 = Date.now();
     const summary = await ingestFile(stack, file, state, { progress: false });
     const seconds = (Date.now() - t0) / 1000;
     const after = await memory(stack.hostPid);
     const phases = await durablePhases(stack.url, summary.instanceId, t0);
+    const server = await serverDelta(stack.adminDatabaseUrl, serverBefore);
+    const { finalize, rest } = await activationTimeline(stack.adminDatabaseUrl, summary.uploadId);
+    const activationSteps = { vacuum: Number((phases.activate - finalize - rest).toFixed(2)), finalize, rest };
     const hostPeakRssMiB = peakReset ? after.peakMiB : null;
     console.log(JSON.stringify({
       phase: 'one big file', rows, status: summary.status, rowsCommitted: summary.rowsCommitted, rowsRejected: summary.rowsRejected,
-      expectedRejected: generated.badRows, seconds: Math.round(seconds), rowsPerSecond: Math.round(rows / seconds), phases,
+      expectedRejected: generated.badRows, seconds: Math.round(seconds), rowsPerSecond: Math.round(rows / seconds), phases, activationSteps, server,
       eventPublished: summary.event !== null, peakReset, hostRssMiBBefore: before.rssMiB, hostPeakRssMiB, hostRssMiBAfter: after.rssMiB,
     }));
     if (summary.status !== 'complete' || summary.rowsRejected !== generated.badRows || summary.rowsCommitted !== rows - generated.badRows) process.exitCode = 1;
@@ -86,6 +94,65 @@ async function oneFile(stack: LocalStack, dataDir: string, rows: number, state: 
   } finally {
     await rm(file, { force: true });
   }
+}
+
+async function withDatabase<T>(url: string, use: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    return await use(db);
+  } finally {
+    await db.end();
+  }
+}
+
+async function serverSettings(adminUrl: string): Promise<Record<string, string>> {
+  return withDatabase(adminUrl, async (db) => {
+    const { rows } = await db.query<{ name: string; setting: string }>(
+      `SELECT name, current_setting(name) AS setting FROM pg_settings
+        WHERE name IN ('max_wal_size', 'checkpoint_timeout', 'shared_buffers', 'data_checksums', 'server_version') ORDER BY name`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.name, r.setting]));
+  });
+}
+
+interface ServerCounters { lsn: string; checkpoints: number; tempBytes: number }
+
+/** The server's WAL position, checkpoints begun and bytes sorts spilled to disk (the counters lag up to a second). */
+async function serverCounters(adminUrl: string): Promise<ServerCounters> {
+  return withDatabase(adminUrl, async (db) => {
+    const { rows: [row] } = await db.query<{ lsn: string; checkpoints: number; temp: string }>(
+      `SELECT pg_current_wal_lsn()::text AS lsn, (SELECT num_timed + num_requested FROM pg_stat_checkpointer)::int AS checkpoints,
+              (SELECT sum(temp_bytes) FROM pg_stat_database)::text AS temp`,
+    );
+    return { lsn: row!.lsn, checkpoints: row!.checkpoints, tempBytes: Number(row!.temp) };
+  });
+}
+
+async function serverDelta(adminUrl: string, before: ServerCounters): Promise<{ walMiB: number; checkpoints: number; tempMiB: number }> {
+  await new Promise((done) => setTimeout(done, 1500));
+  const now = await serverCounters(adminUrl);
+  const wal = await withDatabase(adminUrl, (db) => db.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($1, $2)::text AS bytes', [now.lsn, before.lsn]));
+  const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+  return { walMiB: mib(Number(wal.rows[0]!.bytes)), checkpoints: now.checkpoints - before.checkpoints, tempMiB: mib(now.tempBytes - before.tempBytes) };
+}
+
+/**
+ * Where activation went after its VACUUM (ANALYZE), from the database's clocks: its statistics' timestamp to
+ * finalized_at (the participant_id build and the duplicate search, beside the lookup index build), then the rest (key
+ * filter, attach) to the transaction that activates it. The activity's time less these is its VACUUM (and start).
+ */
+async function activationTimeline(adminUrl: string, uploadId: string): Promise<{ finalize: number; rest: number }> {
+  return withDatabase(adminUrl, async (db) => {
+    const { rows: [row] } = await db.query<{ finalize: string; rest: string }>(
+      `SELECT extract(epoch FROM u.finalized_at - s.last_analyze) AS finalize, extract(epoch FROM u.completed_at - u.finalized_at) AS rest
+         FROM bulkflow.uploads u JOIN pg_stat_all_tables s ON s.schemaname = 'bulkflow' AND s.relname = $2
+        WHERE u.upload_id = $1`,
+      [uploadId, uploadTable(uploadId).name],
+    );
+    const seconds = (text: string | undefined) => Number(Number(text).toFixed(2));
+    return { finalize: seconds(row?.finalize), rest: seconds(row?.rest) };
+  });
 }
 
 async function manyUploads(stack: LocalStack, count: number, states: string[], rowsEach: number): Promise<void> {

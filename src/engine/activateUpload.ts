@@ -56,9 +56,7 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
       [uploadId],
     );
     const mayPass = Number(ledger.rows[0]!.rejected) <= maxShare * Number(upload.rows_total);
-    // Once, before the index builds: sets every row's hint bits (instead of each scan dirtying pages) and the
-    // visibility map, so duplicate detection and later lookups can read the indexes alone; statistics for readers.
-    await pool.query(`VACUUM (ANALYZE) ${uploadTable(uploadId).qualified}`);
+    await pool.query(vacuumSql(uploadId));
     await Promise.all([finalize(pool, uploadId, maxErrorRows), mayPass ? buildLookupIndex(pool, uploadId) : undefined]);
   }
   upload = await readUpload(pool, uploadId);
@@ -138,8 +136,9 @@ async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): 
        WHERE e.upload_id = $1 AND (e.line, coalesce(e."column", '')) >= (cut.line, cut.col)`,
       [uploadId, maxErrorRows],
     );
+    // The clock, not now() (this transaction's start, before the index build): when the duplicates were settled.
     await client.query(
-      `UPDATE bulkflow.uploads u SET finalized_at = now(),
+      `UPDATE bulkflow.uploads u SET finalized_at = clock_timestamp(),
          rows_committed = t.committed - $2, rows_rejected = t.rejected + $2, rows_duplicate = $2,
          error_counts = CASE WHEN $2 > 0 THEN t.counts || jsonb_build_object('duplicate_participant_id', $2) ELSE t.counts END
        FROM (${ledgerTotalsSql('$1')}
@@ -191,6 +190,20 @@ async function buildLookupIndex(pool: pg.Pool, uploadId: string): Promise<void> 
 export function participantIdIndexSql(uploadId: string): string {
   const table = uploadTable(uploadId);
   return `CREATE INDEX IF NOT EXISTS ${table.name}_participant_id ON ${table.qualified} (participant_id, line) WITH (fillfactor = 100)`;
+}
+
+/**
+ * Once, before the index builds (VACUUM and a build lock each other out): sets every row's hint bits (instead of each
+ * scan dirtying pages) and the visibility map, so duplicate detection and later lookups can read the indexes alone;
+ * statistics for readers. Its cost is writing the pages back with their WAL: each page's first change after a
+ * checkpoint logs the whole page (data checksums), which at 10M rows is ~2 GB of WAL. In its default 2 MB ring VACUUM
+ * must flush WAL each time it reuses a dirty buffer; a 64 MB ring flushes 32 times less often and still leaves the rest
+ * of shared_buffers to readers. Measured alone, after a checkpoint: 10M rows 12.1-13.3 s -> 11.2 s (no ring at all:
+ * 11.2-11.7 s), 1M rows 1.44-1.57 -> 1.35-1.36 s; without a checkpoint since the rows were written (no page images):
+ * 1M rows 0.76-0.82 -> 0.70-0.78 s.
+ */
+export function vacuumSql(uploadId: string): string {
+  return `VACUUM (ANALYZE, BUFFER_USAGE_LIMIT '64MB') ${uploadTable(uploadId).qualified}`;
 }
 
 /** The lookup index matching reads (see buildLookupIndex). */
