@@ -114,10 +114,11 @@ interface Upload {
   uploadedAt: number;
 }
 
-async function upload(container: ContainerClient, path: string, state: string, name: string): Promise<Upload> {
+/** Uploads a file as a state's blob; the file is removed after (the disk holds the database too) unless `keep`. */
+async function upload(container: ContainerClient, path: string, state: string, name: string, keep: boolean): Promise<Upload> {
   const blobName = `${state.toLowerCase()}/${name}`;
   const result = await container.getBlockBlobClient(blobName).uploadFile(path, { blockSize: 8 << 20, concurrency: 2 });
-  await rm(path, { force: true });
+  if (!keep) await rm(path, { force: true });
   return { state, uploadId: uploadIdOf({ state, container: container.containerName, blobName, etag: result.etag! }), uploadedAt: Date.now() };
 }
 
@@ -198,7 +199,8 @@ async function main(): Promise<void> {
     // Generated before the clock starts: the files stand for what states have ready when they upload. With
     // --keep-files they are kept for the next run of the same scale and overlap (the generation is deterministic).
     let t0 = Date.now();
-    const filesDir = values['keep-files'] || values['generate-only'] ? join(root, '.data', `national-files-${scale}-${overlap}`) : dataDir;
+    const keep = values['keep-files'] || values['generate-only'];
+    const filesDir = keep ? join(root, '.data', `national-files-${scale}-${overlap}`) : dataDir;
     const paths = new Map(files.map((f) => [f.state, join(filesDir, `${f.state}-1.csv`)]));
     const reuploadPath = join(filesDir, `${largest}-2.csv`);
     const generated = join(filesDir, 'generated');
@@ -220,7 +222,7 @@ async function main(): Promise<void> {
     const queue = [...files].sort((x, y) => y.rows - x.rows);
     const uploads: Upload[] = [];
     await Promise.all(Array.from({ length: 4 }, async () => {
-      for (let f = queue.shift(); f; f = queue.shift()) uploads.push(await upload(container, paths.get(f.state)!, f.state, 'caseload-1.csv'));
+      for (let f = queue.shift(); f; f = queue.shift()) uploads.push(await upload(container, paths.get(f.state)!, f.state, 'caseload-1.csv', keep));
     }));
     const loaded = await follow(db, uploads, Number(values['timeout-min']) * 60_000);
     const loadSeconds = (Math.max(...[...loaded.values()].map((s) => s.matchedAt || s.finalAt)) - t0) / 1000;
@@ -231,7 +233,7 @@ async function main(): Promise<void> {
     console.log(`load: ${loadSeconds.toFixed(1)} s; load average ${load1().toFixed(1)}`);
 
     // The largest re-uploads its caseload.
-    const again = await upload(container, reuploadPath, largest, 'caseload-2.csv');
+    const again = await upload(container, reuploadPath, largest, 'caseload-2.csv', keep);
     const cpuReupload = cpuSnapshot(stack.hostPid);
     const followed = await follow(db, [again], Number(values['timeout-min']) * 60_000);
     printCpu('re-upload', cpuReupload, cpuSnapshot(stack.hostPid));
