@@ -9,10 +9,11 @@ export interface CandidateKeys {
 
 /**
  * The lookup keys an upload may share with each of the others (`others[i]` for position i): its keys, read once from
- * its lookup index a million at a time, each batch probed in memory against the window of each other upload's key
+ * its lookup index a batch at a time, each batch probed in memory against the window of each other upload's key
  * filter that covers the batch's key range (a filter is built first for an upload that has none), so a run holds one
- * batch and one window, ~10 MB however large the uploads. Only these candidates are then looked up in the tables (sharedRowsSql), where the full
- * hashes are compared and a filter's false positives (0.13 % of the keys per other upload) find nothing.
+ * batch and one window, a few MB however large the uploads. Only these candidates are then looked up in the tables
+ * (sharedRowsSql), where the full hashes are compared and a filter's false positives (0.13 % of the keys per other
+ * upload) find nothing.
  *
  * This replaced merging the upload's key index with every other one's in PostgreSQL, which read the other uploads'
  * indexes whole in every run (S x N index entries over a national load): a run now reads its own keys once and the
