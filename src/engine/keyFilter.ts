@@ -22,9 +22,8 @@ const SALT = Uint32Array.of(0x47b6137b, 0x44974d91, 0x8824ad5b, 0xa2b7289d, 0x70
 /** Lookup keys as pairs of 32-bit words (high, low) in one array: what the filters read, without a Buffer per key. */
 export type KeyWords = Uint32Array;
 
-
 /** The blocks of a filter of `keys` keys. */
-export function filterBlocks(keys: number, bitsPerKey = FILTER_BITS_PER_KEY): number {
+function filterBlocks(keys: number, bitsPerKey = FILTER_BITS_PER_KEY): number {
   return Math.max(1, Math.ceil((keys * bitsPerKey) / (32 * WORDS_PER_BLOCK)));
 }
 
@@ -108,17 +107,8 @@ export class KeyFilter {
   private holds(high: number, low: number): boolean {
     const words = this.words;
     const first = this.blockOf(high);
-    return (
-      ((words[first]! >>> (Math.imul(low, 0x47b6137b) >>> 27)) &
-        (words[first + 1]! >>> (Math.imul(low, 0x44974d91) >>> 27)) &
-        (words[first + 2]! >>> (Math.imul(low, 0x8824ad5b) >>> 27)) &
-        (words[first + 3]! >>> (Math.imul(low, 0xa2b7289d) >>> 27)) &
-        (words[first + 4]! >>> (Math.imul(low, 0x705495c7) >>> 27)) &
-        (words[first + 5]! >>> (Math.imul(low, 0x2df1424b) >>> 27)) &
-        (words[first + 6]! >>> (Math.imul(low, 0x9efc4947) >>> 27)) &
-        (words[first + 7]! >>> (Math.imul(low, 0x5c6bfb31) >>> 27)) &
-        1) !== 0
-    );
+    const bit = (w: number) => words[first + w]! >>> (Math.imul(low, SALT[w]!) >>> 27);
+    return (bit(0) & bit(1) & bit(2) & bit(3) & bit(4) & bit(5) & bit(6) & bit(7) & 1) !== 0;
   }
 
   /**
