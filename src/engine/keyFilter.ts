@@ -12,8 +12,8 @@ import { type Queryable, uploadTable } from './db.js';
  * at memory speed however large it is (a standard Bloom filter's random reads made a 5.4M-key build 12x a 1M one). The
  * keys are already uniformly random (a SHA-512 prefix): no further hashing. 24 bits per key: false positives 0.018 %;
  * 5.4M keys (California) take 16.2 MB. Each false positive is a key looked up in two tables for nothing: at 16 bits
- * (0.13 %) California's run against 52 states looked up 377k candidate keys, ~97 % of them false positives. Filters keep the size
- * they were built with (the probe reads it from the stored bytes), so older ones stay valid.
+ * (0.13 %) California's run against 52 states looked up 377k candidate keys, ~97 % of them false positives. Filters
+ * keep the size they were built with (the probe reads it from the stored bytes), so older ones stay valid.
  */
 export const FILTER_BITS_PER_KEY = 24;
 
