@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { escapeLiteral } from 'pg';
+import { readBytea, readRawRows } from './byteaReads.js';
 import { type Queryable, uploadTable } from './db.js';
 
 /**
@@ -185,9 +187,10 @@ export async function forEachKeyRange<T>(
   const table = uploadTable(uploadId).qualified;
   const read = (range: KeyRange) => {
     const both = Promise.all([
-      db.query<{ keys: Buffer | null }>(
-        `SELECT string_agg(int8send(lds_key), ''::bytea) AS keys FROM (SELECT lds_key FROM ${table} WHERE lds_key BETWEEN $1 AND $2 ORDER BY lds_key) k`,
-        [range.from, range.to],
+      readBytea(
+        db,
+        `SELECT string_agg(int8send(lds_key), ''::bytea)
+           FROM (SELECT lds_key FROM ${table} WHERE lds_key BETWEEN '${range.from}'::bigint AND '${range.to}'::bigint ORDER BY lds_key) k`,
       ),
       alongside(range),
     ]);
@@ -197,9 +200,9 @@ export async function forEachKeyRange<T>(
   const ranges = keyRanges(parts);
   let next = read(ranges[0]!);
   for (let j = 0; j < ranges.length; j++) {
-    const [{ rows: [row] }, fetched] = await next;
+    const [bytes, fetched] = await next;
     if (j + 1 < ranges.length) next = read(ranges[j + 1]!);
-    const words = keyWords(row?.keys ?? null);
+    const words = keyWords(bytes);
     if (words.length > 0) await visit(words, fetched);
   }
 }
@@ -264,16 +267,21 @@ export async function finalizedRows(db: Queryable, uploadId: string): Promise<nu
 
 /**
  * The windows of the uploads' stored filters (`blocks[i]` blocks for `uploadIds[i]`) that answer for the keys of
- * `range`, in one statement: each a substring of the stored bytes, which are kept uncompressed for that.
+ * `range`, in one statement: each a substring of the stored bytes, which are kept uncompressed for that, read as bytes
+ * (readRawRows), not as hex text.
  */
 export async function keyFilterWindows(db: Queryable, uploadIds: readonly string[], blocks: readonly number[], range: KeyRange): Promise<KeyFilter[]> {
   const parts = blocks.map((count) => KeyFilter.blockRange(count, range.firstHigh, range.lastHigh));
-  const { rows } = await db.query<{ upload_id: string; bits: Buffer }>(
-    `SELECT w.upload_id, substring(f.bits FROM w.start FOR w.length) AS bits
-     FROM unnest($1::text[], $2::int[], $3::int[]) w (upload_id, start, length) JOIN bulkflow.upload_key_filters f USING (upload_id)`,
-    [uploadIds, parts.map((part) => part.offset + 1), parts.map((part) => part.length)],
+  const list = (values: ReadonlyArray<string | number>, type: string) => `ARRAY[${values.join(', ')}]::${type}[]`;
+  const ids = list(uploadIds.map(escapeLiteral), 'text');
+  const starts = list(parts.map((part) => part.offset + 1), 'int');
+  const lengths = list(parts.map((part) => part.length), 'int');
+  const rows = await readRawRows(
+    db,
+    `SELECT w.upload_id, substring(f.bits FROM w.start FOR w.length)
+     FROM unnest(${ids}, ${starts}, ${lengths}) w (upload_id, start, length) JOIN bulkflow.upload_key_filters f USING (upload_id)`,
   );
-  const bits = new Map(rows.map((row) => [row.upload_id, row.bits]));
+  const bits = new Map(rows.map(([uploadId, window]) => [uploadId!.toString(), window!]));
   return uploadIds.map((uploadId, i) => {
     const stored = bits.get(uploadId);
     if (!stored) throw new Error(`key filter: upload ${uploadId} has none`);
@@ -299,8 +307,8 @@ export async function keyFilters(pool: pg.Pool, db: Queryable, uploadIds: readon
     // One statement per upload, one after another on the caller's connection (a query holding one never waits for
     // another): a first query at national scale loads ~84 MB, never all of it in one answer.
     const one = previous
-      .then(() => db.query<{ bits: Buffer }>('SELECT bits FROM bulkflow.upload_key_filters WHERE upload_id = $1', [uploadId]))
-      .then(({ rows: [row] }) => (row ? KeyFilter.of(row.bits) : null));
+      .then(() => readBytea(db, `SELECT bits FROM bulkflow.upload_key_filters WHERE upload_id = ${escapeLiteral(uploadId)}`))
+      .then((bits) => (bits ? KeyFilter.of(bits) : null));
     previous = one.catch(() => undefined);
     byUpload.set(uploadId, one);
     // A failed load, or a filter not built yet (match analysis builds it), is tried again by the next query.
