@@ -97,7 +97,7 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
     const indexJoin = `SELECT count(*) AS n FROM (${otherUploads.map(pairKeys).join(' UNION ALL ')}) j`;
     // The same join returning each side's participant and case id: the record's content without its id and writes.
     const fieldsJoin = `SELECT count(*) AS n, sum(length(concat(own_participant, own_case, other_participant, other_case))) AS chars FROM (${otherUploads
-      .map((other) => sharedRowsSql(fresh, other, `(${pairKeys(other)})`))
+      .map((other) => `(${sharedRowsSql(fresh, other, `(${pairKeys(other)})`)})`)
       .join(' UNION ALL ')}) j`;
     // Left alone, the planner probes every other upload's index once per row or hashes whole tables.
     const MERGE_JOIN = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_nestloop = off; SET LOCAL max_parallel_workers_per_gather = 0';
@@ -105,7 +105,7 @@ export async function measureMatches(options: MatchPhaseOptions): Promise<MatchP
     const rounds: Omit<MatchRound, 'joinSeconds'>[] = [];
     for (let round = 1; round <= options.runs; round++) {
       // Every round opens all the records again, from the same starting point.
-      await pool.query(`TRUNCATE bulkflow.matches, bulkflow.match_runs CASCADE`); // and what references the records (their disposition events)
+      await pool.query(`TRUNCATE bulkflow.matches, bulkflow.match_runs, bulkflow.pair_evaluations CASCADE`); // and what references the records (their disposition events)
       await pool.query(`DELETE FROM bulkflow.outbox WHERE type = 'gov.bulkflow.matches.updated'`);
       await pool.query('CHECKPOINT');
       const load = load1();
