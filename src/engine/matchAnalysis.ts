@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { LOCK_CLASS } from './advisoryLocks.js';
 import { inTransaction, type Queryable, withClient } from './db.js';
 import { candidateKeys } from './matchCandidates.js';
-import { evaluatePairs, type PairChanges } from './matchRecords.js';
+import { candidatesByUpload, evaluatePairs, type CandidatesByUpload, type PairChanges } from './matchRecords.js';
 import { writeMatchesEvent } from './outbox.js';
 
 /** A run's result for one other state: its open records with the run's state after the run, and what changed. */
@@ -61,34 +61,30 @@ export async function runMatchAnalyses(pool: pg.Pool, events: readonly MatchEven
   if (events.length === 0) return [];
   return withClient(pool, async (client) => {
     const precomputed = await precomputeCandidates(client, events);
-    try {
-      const runs: MatchRun[] = [];
-      for (const { eventId, uploadId } of events) {
-        const computed = await inTransaction(client, (tx) => matchRunInTransaction(tx, eventId, uploadId, precomputed.get(uploadId)));
-        const run = computed ?? (await storedRun(client, 'event_id', eventId));
-        if (!run) throw new Error(`match analysis: upload ${uploadId} is unknown`);
-        runs.push(run);
-      }
-      return runs;
-    } finally {
-      await client.query('DROP TABLE IF EXISTS match_candidates');
+    const runs: MatchRun[] = [];
+    for (const { eventId, uploadId } of events) {
+      const computed = await inTransaction(client, (tx) => matchRunInTransaction(tx, eventId, uploadId, precomputed.get(uploadId)));
+      const run = computed ?? (await storedRun(client, 'event_id', eventId));
+      if (!run) throw new Error(`match analysis: upload ${uploadId} is unknown`);
+      runs.push(run);
     }
+    return runs;
   });
 }
 
 /**
- * Fills the session's match_candidates with the keys each event's upload (when active and not yet run) may share with each
- * other active upload; per upload, the other uploads its keys were found with.
+ * The keys each event's upload (when active and not yet run) may share with each other active upload: per upload, its
+ * candidate keys by other upload. Kept in memory for the runs (a few MB: shared keys and the filters' false positives);
+ * a temporary table for them, with its index, cost ~0.5 s per 100k candidates.
  */
-async function precomputeCandidates(client: pg.PoolClient, events: readonly MatchEvent[]): Promise<Map<string, ReadonlySet<string>>> {
+async function precomputeCandidates(client: pg.PoolClient, events: readonly MatchEvent[]): Promise<Map<string, CandidatesByUpload>> {
   const { rows } = await client.query<{ state: string; upload_id: string; pending: boolean }>(
     `SELECT a.state, a.upload_id,
             a.upload_id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM bulkflow.match_runs r WHERE r.event_id = ANY($2::text[]) AND r.upload_id = a.upload_id) AS pending
      FROM bulkflow.active_uploads a`,
     [events.map((event) => event.uploadId), events.map((event) => event.eventId)],
   );
-  const found = new Map<string, ReadonlySet<string>>();
-  await client.query('CREATE TEMP TABLE IF NOT EXISTS match_candidates (own text, other text, lds_key bigint)');
+  const found = new Map<string, CandidatesByUpload>();
   // The batch's runs go in event order, and the first of two runs sharing a pair evaluates it: the later one's
   // candidates with the earlier one's upload would not be used.
   const position = (uploadId: string) => events.findIndex((event) => event.uploadId === uploadId);
@@ -103,25 +99,17 @@ async function precomputeCandidates(client: pg.PoolClient, events: readonly Matc
     const others = partners.filter((other) => !settled.has(other.state)).map((other) => other.uploadId);
     if (others.length === 0) continue;
     try {
-      await inTransaction(client, async (tx) => {
-        const candidates = await candidateKeys(tx, own, others);
-        await tx.query('INSERT INTO match_candidates SELECT $1, ($2::text[])[c.other + 1], c.lds_key FROM unnest($3::bigint[], $4::int[]) c (lds_key, other)', [
-          own, others, candidates.keys, candidates.others,
-        ]);
-      });
-      found.set(own, new Set(others));
+      found.set(own, await inTransaction(client, async (tx) => candidatesByUpload(others, await candidateKeys(tx, own, others))));
     } catch (error) {
       // Superseded meanwhile and its table dropped by housekeeping: the run finds its keys under its locks.
       if ((error as { code?: string }).code !== UNDEFINED_TABLE) throw error;
     }
   }
-  await client.query('CREATE INDEX IF NOT EXISTS match_candidates_own ON match_candidates (own, other)');
-  await client.query('ANALYZE match_candidates');
   return found;
 }
 
 /** The run inside the caller's transaction; undefined when the event was processed before (or the upload is unknown). */
-export async function matchRunInTransaction(client: pg.PoolClient, eventId: string, uploadId: string, precomputed?: ReadonlySet<string>): Promise<MatchRun | undefined> {
+export async function matchRunInTransaction(client: pg.PoolClient, eventId: string, uploadId: string, precomputed?: CandidatesByUpload): Promise<MatchRun | undefined> {
   const claim = await client.query<{ state: string }>(
     `INSERT INTO bulkflow.match_runs (event_id, upload_id, state, outcome, results)
      SELECT $1, upload_id, state, 'skipped', '[]' FROM bulkflow.uploads WHERE upload_id = $2

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { uploadTable } from './db.js';
-import { candidateKeys } from './matchCandidates.js';
+import { candidateKeys, type CandidateKeys } from './matchCandidates.js';
 
 /** What one evaluation did to the records of the pair {own state, other state}. */
 export interface PairChanges {
@@ -18,11 +18,18 @@ export interface Evaluation {
   state: string;
   /** The other states and their active uploads as read under the pair locks. */
   others: Array<{ state: string; uploadId: string }>;
-  /**
-   * Uploads whose candidate keys with this one were found beforehand, outside the pair locks (runMatchAnalyses), and
-   * are in the session's temporary table match_candidates (own, other, lds_key); the others' are found here.
-   */
-  precomputed?: ReadonlySet<string>;
+  /** Candidate keys found beforehand, outside the pair locks (runMatchAnalyses); other uploads' are found here. */
+  precomputed?: CandidatesByUpload;
+}
+
+/** An upload's candidate keys (bigint as text) by other upload. */
+export type CandidatesByUpload = ReadonlyMap<string, readonly string[]>;
+
+/** candidateKeys' parallel arrays (positions in `others`) by other upload. */
+export function candidatesByUpload(others: readonly string[], found: CandidateKeys): CandidatesByUpload {
+  const byUpload = new Map<string, string[]>(others.map((other) => [other, []]));
+  for (const [i, key] of found.keys.entries()) byUpload.get(others[found.others[i]!]!)!.push(key);
+  return byUpload;
 }
 
 /**
@@ -32,90 +39,68 @@ export interface Evaluation {
  * record's side that a real-time query named (no upload) is never closed by an upload. The caller holds the pair locks, so no other evaluation of these
  * pairs runs meanwhile.
  *
- * Two statements, both over the uploads' own tables (never the partitioned table or the active view, whose plans
- * probe every row). The first finds the shared hashes and their ids, pair by pair (an upload's rows never change once
- * it is complete). The second writes the records and only counts a pair while both uploads are the active ones in its
- * snapshot: a partial, failed or superseded upload never opens or closes a record.
+ * The candidate keys (found beforehand or here, see candidateKeys) go straight into one statement, over the uploads'
+ * own tables (never the partitioned table or the active view, whose plans probe every row): it looks the candidates
+ * up, names each shared hash by its id and writes the records, and only counts a pair while both uploads are the
+ * active ones in its snapshot: a partial, failed or superseded upload never opens or closes a record.
  */
 export async function evaluatePairs(client: pg.PoolClient, evaluation: Evaluation): Promise<PairChanges[]> {
-  // Both statements keep ~100k-row intermediate results: in memory rather than in temporary files.
-  await client.query(`SET LOCAL work_mem = '64MB'`);
-  await findShared(client, evaluation);
-  return writeRecords(client, evaluation);
+  if (evaluation.others.length === 0) return [];
+  // The statement keeps ~100k-row intermediate results: in memory rather than in temporary files. A cache in front of
+  // each lookup never hits (each candidate is looked up once) and cost ~10 % of the lookups.
+  await client.query(`SET LOCAL work_mem = '64MB'; SET LOCAL enable_memoize = off`);
+  return writeRecords(client, evaluation, await candidateSources(client, evaluation));
 }
 
 /**
- * Each shared hash once per other state, under its match id, with the lowest participant_id holding it on each side.
- * Two steps. 1) Candidate keys: the own upload's lookup keys (lds_key, the hash's first 8 bytes) that the other
- * uploads' key filters may hold (candidateKeys). 2) Only the candidates are looked up in both tables, their full hashes
- * compared, and each side's participant read. The id, an HMAC (~5 us each), is computed here once per record: computed
- * in the statement that joins the existing records by id, it was evaluated twice, for the join and for the output.
+ * Per other upload, its candidate keys in key order as a subquery over an array parameter ($5 on: writeRecords' own
+ * parameters come first): found beforehand (precomputed) or now.
  */
-async function findShared(client: pg.PoolClient, { uploadId, state, others, precomputed }: Evaluation): Promise<void> {
-  await client.query(
-    `CREATE TEMP TABLE match_found (match_id text, other_state text, other_upload text, lds_hash bytea, own_participant text, own_case text,
-                                    other_participant text, other_case text) ON COMMIT DROP`,
-  );
-  if (others.length === 0) return;
-  await client.query('CREATE TEMP TABLE match_keys (lds_key bigint, other int) ON COMMIT DROP');
-  const positions = others.map((other, i) => ({ ...other, i }));
-  const known = positions.filter((other) => precomputed?.has(other.uploadId));
-  const rest = positions.filter((other) => !precomputed?.has(other.uploadId));
-  if (known.length > 0) {
-    await client.query(
-      `INSERT INTO match_keys SELECT DISTINCT c.lds_key, m.i FROM match_candidates c JOIN unnest($2::text[], $3::int[]) m (upload_id, i) ON m.upload_id = c.other
-       WHERE c.own = $1`,
-      [uploadId, known.map((other) => other.uploadId), known.map((other) => other.i)],
-    );
-  }
-  if (rest.length > 0) {
-    const found = await candidateKeys(client, uploadId, rest.map((other) => other.uploadId));
-    await client.query('INSERT INTO match_keys SELECT c.lds_key, ($3::int[])[c.other + 1] FROM unnest($1::bigint[], $2::int[]) c (lds_key, other)', [
-      found.keys, found.others, rest.map((other) => other.i),
-    ]);
-  }
-  // The planner then knows the candidates are few: it looks each up through the lookup indexes.
-  await client.query('CREATE INDEX ON match_keys (other)');
-  await client.query('ANALYZE match_keys');
-  const branches = others.map(({ uploadId: otherId }, i) => {
-    const otherState = `$${2 * i + 2}::text`;
-    const id = `bulkflow.match_id(k.key, least($1::text, ${otherState}), greatest($1::text, ${otherState}), s.lds_hash)`;
-    return `SELECT ${id}, ${otherState}, $${2 * i + 3}::text, s.lds_hash, s.own_participant, s.own_case, s.other_participant, s.other_case
-            FROM (${sharedRowsSql(uploadId, otherId, `(SELECT lds_key FROM match_keys WHERE other = ${i} ORDER BY lds_key)`)}) s CROSS JOIN bulkflow.match_id_key k`;
-  });
-  await client.query(LOOKUP_SETTINGS);
-  await client.query(`INSERT INTO match_found ${branches.join(' UNION ALL ')}`, [state, ...others.flatMap((other) => [other.state, other.uploadId])]);
-  await client.query('RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_memoize');
-  await client.query('DROP TABLE match_keys');
+async function candidateSources(client: pg.PoolClient, { uploadId, others, precomputed }: Evaluation): Promise<{ keys: string[]; params: unknown[] }> {
+  const rest = others.map((other) => other.uploadId).filter((other) => !precomputed?.has(other));
+  const found = rest.length > 0 ? candidatesByUpload(rest, await candidateKeys(client, uploadId, rest)) : undefined;
+  const params = others.map((other) => precomputed?.get(other.uploadId) ?? found!.get(other.uploadId)!);
+  return { keys: params.map((_, i) => `(SELECT lds_key FROM unnest($${i + 5}::bigint[]) lds_key ORDER BY lds_key)`), params };
 }
 
 /**
  * One pair's shared hashes, each once with the lowest participant_id holding it in the own upload and in the other
  * (columns lds_hash, own_participant, own_case, other_participant, other_case). `keys`: a subquery of candidate lds_key
- * values, each once, in key order (candidateKeys); only those are looked up, once in each upload's lookup index, under
- * LOOKUP_SETTINGS. The lowest participants are picked in one sort of the rows found: picked per key by a sort each
- * (DISTINCT ON and ORDER BY .. LIMIT 1 in a lateral subquery), two tiny sorts per candidate cost ~30 % more.
+ * values in key order (candidateKeys); only those are looked up, once in each upload's lookup index, and the full
+ * hashes compared. Each lookup is a lateral subquery the planner cannot flatten (OFFSET 0), so it is always an index
+ * probe per candidate whatever the rest of the statement's plan: left to choose, the planner hashes or merges whole
+ * tables. The lowest participants are picked in one sort of the rows found: picked per key by a sort each (DISTINCT
+ * ON and ORDER BY .. LIMIT 1 in the lateral subquery), two tiny sorts per candidate cost ~30 % more.
  */
 export function sharedRowsSql(ownUploadId: string, otherUploadId: string, keys: string): string {
   return `SELECT DISTINCT ON (x.lds_hash) x.lds_hash, x.participant_id AS own_participant, x.case_id AS own_case,
                  y.participant_id AS other_participant, y.case_id AS other_case
           FROM ${keys} c
-          JOIN ${uploadTable(ownUploadId).qualified} x ON x.lds_key = c.lds_key
-          JOIN ${uploadTable(otherUploadId).qualified} y ON y.lds_key = c.lds_key AND y.lds_hash = x.lds_hash
+          CROSS JOIN LATERAL (SELECT lds_hash, participant_id, case_id FROM ${uploadTable(ownUploadId).qualified} WHERE lds_key = c.lds_key OFFSET 0) x
+          CROSS JOIN LATERAL (SELECT participant_id, case_id FROM ${uploadTable(otherUploadId).qualified}
+                              WHERE lds_key = c.lds_key AND lds_hash = x.lds_hash OFFSET 0) y
           ORDER BY x.lds_hash, x.participant_id, y.participant_id`;
 }
 
 /**
- * sharedRowsSql's plan: each candidate looked up through both lookup indexes (nested loops). Left alone, the planner
- * hashes or merges whole tables, or puts a cache in front of each lookup that never hits (candidate keys are distinct).
+ * The records' statement. `shared`: each pair's shared hashes under their ids; the id, an HMAC (~3 us each), is
+ * computed there once per hash: computed where the existing records are joined by id, it was evaluated twice, for the
+ * join and for the output. `found`: the same beside each record as it is, for the pairs still active.
  */
-export const LOOKUP_SETTINGS = 'SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL enable_memoize = off';
-
-async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Promise<PairChanges[]> {
+async function writeRecords(client: pg.PoolClient, evaluation: Evaluation, candidates: { keys: string[]; params: unknown[] }): Promise<PairChanges[]> {
+  const branches = evaluation.others.map(({ uploadId: otherId }, i) => {
+    const otherState = `($4::text[])[${i + 1}]`;
+    return `SELECT bulkflow.match_id((SELECT key FROM bulkflow.match_id_key), least($3::text, ${otherState}), greatest($3::text, ${otherState}), s.lds_hash) AS match_id,
+                   ${otherState} AS other_state, ($2::text[])[${i + 1}] AS other_upload, s.*
+            FROM (${sharedRowsSql(evaluation.uploadId, otherId, candidates.keys[i]!)}) s`;
+  });
   const { rows } = await client.query<{ state: string; open: number; opened: number; closed: number; collisions: number }>(
     `WITH pairs AS MATERIALIZED (
        SELECT a.state, a.upload_id FROM bulkflow.active_uploads a
        WHERE a.upload_id = ANY($2::text[]) AND EXISTS (SELECT 1 FROM bulkflow.active_uploads own WHERE own.upload_id = $1)
+     ),
+     shared AS MATERIALIZED (
+       ${branches.join('\n       UNION ALL\n       ')}
      ),
      -- Every (pair, hash) both uploads hold, under its id, beside the record as it is (if any).
      found AS MATERIALIZED (
@@ -133,7 +118,7 @@ async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Prom
                 CASE WHEN $3 < f.other_state THEN f.other_participant ELSE f.own_participant END AS b_participant_id,
                 CASE WHEN $3 < f.other_state THEN f.other_case ELSE f.own_case END AS b_case_id,
                 CASE WHEN $3 < f.other_state THEN f.other_upload ELSE $1 END AS b_upload_id
-         FROM match_found f JOIN pairs p ON p.upload_id = f.other_upload
+         FROM shared f JOIN pairs p ON p.upload_id = f.other_upload
        ) s
        LEFT JOIN bulkflow.matches m USING (match_id)
      ),
@@ -161,14 +146,18 @@ async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Prom
      closed AS (
        UPDATE bulkflow.matches m
        SET closed_at = now(), updated_at = now(), closed_reason = 'upload',
-           -- The upload that no longer holds the hash: this one, or else the other state's.
+           -- The upload that no longer holds the hash: this one, or else the other state's. One index probe per record
+           -- (OFFSET 0): hashed instead, it read the whole upload, and per record when the planner misjudged.
            closed_by_upload = CASE WHEN EXISTS (SELECT 1 FROM ${uploadTable(evaluation.uploadId).qualified} n
-                                                WHERE n.lds_key = bulkflow.lds_key(m.lds_hash) AND n.lds_hash = m.lds_hash)
+                                                WHERE n.lds_key = bulkflow.lds_key(m.lds_hash) AND n.lds_hash = m.lds_hash OFFSET 0)
                                    THEN p.upload_id ELSE $1 END
        FROM pairs p
        WHERE m.closed_at IS NULL
          AND ((m.state_a = $3 AND m.state_b = p.state) OR (m.state_b = $3 AND m.state_a = p.state))
-         AND NOT EXISTS (SELECT 1 FROM found f WHERE f.match_id = m.match_id)
+         -- The state's open records that found lacks, as a set difference: hashed or sorted, never a scan of found per
+         -- record, whatever the planner guesses of found's size (its estimate of the lookups' rows is no guide).
+         AND m.match_id IN (SELECT o.match_id FROM bulkflow.matches o WHERE o.closed_at IS NULL AND (o.state_a = $3 OR o.state_b = $3)
+                            EXCEPT SELECT match_id FROM found)
          -- A side a real-time query named (an applicant no upload held) is not an upload's to close: its states close it.
          AND m.a_upload_id IS NOT NULL AND m.b_upload_id IS NOT NULL
        RETURNING p.state
@@ -182,7 +171,7 @@ async function writeRecords(client: pg.PoolClient, evaluation: Evaluation): Prom
        SELECT state, 0, 0, count(*), 0 FROM closed GROUP BY state
      ) counts
      GROUP BY state ORDER BY state`,
-    [evaluation.uploadId, evaluation.others.map((other) => other.uploadId), evaluation.state],
+    [evaluation.uploadId, evaluation.others.map((other) => other.uploadId), evaluation.state, evaluation.others.map((other) => other.state), ...candidates.params],
   );
   // 96-bit ids make a collision practically impossible; were one to happen, the run fails instead of merging records.
   if (rows.some((row) => row.collisions > 0)) throw new Error(`match analysis: match id collision for upload ${evaluation.uploadId}`);
