@@ -1,13 +1,19 @@
 import type { InvocationContext } from '@azure/functions';
+import { publishNowOrDefer } from '../adapters/eventPublisher.js';
 import { activateUpload, OPS_LOG, type ActivationResult } from '../engine/index.js';
 import type { AppClients } from '../composition.js';
 import type { ActivateResult, UploadRef } from '../ingestContracts.js';
 
 /** All chunks are in: resolve duplicates, apply the rejected-row policy and switch the state's active upload atomically. */
-export function makeActivateUploadActivity({ db, settings }: Pick<AppClients, 'db' | 'settings'>) {
+export function makeActivateUploadActivity({ db, settings, publishPendingEvents }: Pick<AppClients, 'db' | 'settings' | 'publishPendingEvents'>) {
   return async function activateUploadActivity(input: UploadRef, context: InvocationContext): Promise<ActivateResult> {
     const { maxRejectedShare, maxErrorRows } = settings().ingest;
-    return reported(context, input.uploadId, await activateUpload(await db(), input.uploadId, { maxRejectedShare, maxErrorRows }));
+    const result = await activateUpload(await db(), input.uploadId, { maxRejectedShare, maxErrorRows });
+    // The completion event (written with the activation) goes out now, not after the orchestration's next two queue
+    // hops (up to maxQueuePollingInterval each when the hub is idle): match analysis starts seconds sooner. The
+    // orchestration's publish step still runs and finds it sent, or sends it.
+    await publishNowOrDefer(publishPendingEvents, context, 'activation');
+    return reported(context, input.uploadId, result);
   };
 }
 

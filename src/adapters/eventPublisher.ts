@@ -1,4 +1,5 @@
 import type { EventHubProducerClient } from '@azure/event-hubs';
+import type { InvocationContext } from '@azure/functions';
 import type pg from 'pg';
 import { deliverOutbox, eventSchemaUrl, isEventType, type OutboxEvent } from '../engine/index.js';
 
@@ -8,6 +9,18 @@ import { deliverOutbox, eventSchemaUrl, isEventType, type OutboxEvent } from '..
  */
 export function publishPendingEvents(pool: pg.Pool, producer: () => EventHubProducerClient, publicHostName: string | undefined): Promise<number> {
   return deliverOutbox(pool, (events) => publishCloudEvents(producer(), events.map((event) => withDataschema(event, publicHostName))));
+}
+
+/**
+ * Sends what waits in the outbox now, right after the transaction that wrote it. Never fails the caller: when Event
+ * Hubs is unreachable the events stay in the outbox and the outbox sweeper sends them (a warning says so).
+ */
+export async function publishNowOrDefer(publish: () => Promise<number>, context: Pick<InvocationContext, 'warn'>, who: string): Promise<void> {
+  try {
+    await publish();
+  } catch (error) {
+    context.warn(`${who}: events deferred to the outbox sweeper: ${(error as Error).message}`);
+  }
 }
 
 /** The URL the API serves the event's data schema at (CloudEvents `dataschema`), when the app's host name is known. */

@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { escapeLiteral } from 'pg';
+import { readBytea, readRawRows } from './byteaReads.js';
 import { type Queryable, uploadTable } from './db.js';
 
 /**
@@ -10,10 +12,12 @@ import { type Queryable, uploadTable } from './db.js';
  * words of one 256-bit block, so a probe reads one cache line. The block comes from the key's high 32 bits, in the
  * order PostgreSQL sorts the keys (signed), so keys read from the lookup index build and probe a filter front to back,
  * at memory speed however large it is (a standard Bloom filter's random reads made a 5.4M-key build 12x a 1M one). The
- * keys are already uniformly random (a SHA-512 prefix): no further hashing. 16 bits per key: false positives 0.13 %;
- * 5.4M keys (California) take 10.8 MB.
+ * keys are already uniformly random (a SHA-512 prefix): no further hashing. 24 bits per key: false positives 0.018 %;
+ * 5.4M keys (California) take 16.2 MB. Each false positive is a key looked up in two tables for nothing: at 16 bits
+ * (0.13 %) California's run against 52 states looked up 377k candidate keys, ~97 % of them false positives. Filters keep the size
+ * they were built with (the probe reads it from the stored bytes), so older ones stay valid.
  */
-export const FILTER_BITS_PER_KEY = 16;
+export const FILTER_BITS_PER_KEY = 24;
 
 const WORDS_PER_BLOCK = 8; // blockOf's << 3
 /** Parquet's salts: word i's bit is the top 5 bits of (low 32 bits of the key) x SALT[i]. */
@@ -122,48 +126,86 @@ export class KeyFilter {
 }
 
 /**
- * Keys read per statement: 2 MB of keys (4 MB as the bytea's hex text). At a million per statement (8 and 16 MB),
- * building eleven 1M-key filters and one match run's candidates left a process at 157 MiB after a full GC, against
- * 116 MiB at this size: large buffers freed are memory the allocator keeps.
+ * Keys per range read (about): 2 MB of keys per statement. At a million per statement, building eleven 1M-key filters
+ * and one match run's candidates left a process at 157 MiB after a full GC, against 116 MiB at this size: large
+ * buffers freed are memory the allocator keeps.
  */
-const KEYS_PER_BATCH = 250_000;
+const KEYS_PER_RANGE = 250_000;
 
-/** One statement's keys, packed as 8-byte strings, and the last of them. */
-interface KeyBatch {
-  keys: Buffer | null;
-  last: string | null;
+/**
+ * One part of the key space: the keys from `from` to `to` (bigint text, inclusive), whose high words run from
+ * `firstHigh` to `lastHigh` (in key order). Cut by the high word alone, so a range and the blocks of any filter that
+ * answer for it are known before its keys are read.
+ */
+export interface KeyRange {
+  from: string;
+  to: string;
+  firstHigh: number;
+  lastHigh: number;
+}
+
+/** The signed 64-bit key space in equal parts, about KEYS_PER_RANGE of `keys` uniformly random keys each. */
+function keyRanges(keys: number): KeyRange[] {
+  const parts = Math.max(1, Math.ceil(keys / KEYS_PER_RANGE));
+  // Part j: high words h' (the sign bit flipped, so h' runs in key order) from floor(j x 2^32 / parts).
+  const start = (j: number) => Math.floor((j * 2 ** 32) / parts);
+  return Array.from({ length: parts }, (_, j) => ({
+    from: (BigInt(start(j) - 2 ** 31) << 32n).toString(),
+    to: ((BigInt(start(j + 1) - 2 ** 31) << 32n) - 1n).toString(),
+    firstHigh: (start(j) ^ 0x80000000) >>> 0,
+    lastHigh: ((start(j + 1) - 1) ^ 0x80000000) >>> 0,
+  }));
 }
 
 /**
- * Every lookup key of an upload, each once, in key order, from its lookup index alone (the table was vacuumed at
- * activation), handed to `batch` a batch at a time (the same array, overwritten by the next batch): a caller holds one
- * batch, never all of an upload's keys.
+ * Every lookup key of an upload (of about `keys` keys), each once, in key order, from its lookup index alone (the table
+ * was vacuumed at activation), handed to `visit` a range at a time with what `alongside` fetched for that range: a
+ * caller holds a range or two, never all of an upload's keys. The next range's statements are sent before `visit`
+ * runs, so PostgreSQL reads ahead while Node works.
  */
-export async function forEachKeyBatch(db: Queryable, uploadId: string, batch: (keys: KeyWords) => unknown): Promise<void> {
+export async function forEachKeyRange<T>(
+  db: Queryable,
+  uploadId: string,
+  keys: number,
+  visit: (keys: KeyWords, fetched: T) => unknown,
+  alongside: (range: KeyRange) => Promise<T>,
+): Promise<void> {
   const table = uploadTable(uploadId).qualified;
-  const words = new Uint32Array(2 * KEYS_PER_BATCH);
-  let after: string | null = null;
-  for (;;) {
-    const result: pg.QueryResult<KeyBatch> = await db.query<KeyBatch>(
-      `SELECT string_agg(int8send(lds_key), ''::bytea) AS keys, max(lds_key)::text AS last
-         FROM (SELECT lds_key FROM ${table} WHERE $1::bigint IS NULL OR lds_key > $1::bigint ORDER BY lds_key LIMIT $2) k`,
-      [after, KEYS_PER_BATCH],
-    );
-    const { keys: bytes, last } = result.rows[0]!;
-    if (!bytes) return;
-    // Each key once: a hash two rows hold (and, across batches, lds_key > last) is one key to a filter and a match.
-    let length = 0;
-    for (let offset = 0; offset < bytes.length; offset += 8) {
-      const high = bytes.readUInt32BE(offset);
-      const low = bytes.readUInt32BE(offset + 4);
-      if (length > 0 && words[length - 1] === low && words[length - 2] === high) continue;
-      words[length++] = high;
-      words[length++] = low;
-    }
-    await batch(words.subarray(0, length));
-    if (bytes.length < KEYS_PER_BATCH * 8) return;
-    after = last;
+  const read = (range: KeyRange) => {
+    const both = Promise.all([
+      readBytea(
+        db,
+        `SELECT string_agg(int8send(lds_key), ''::bytea)
+           FROM (SELECT lds_key FROM ${table} WHERE lds_key BETWEEN '${range.from}'::bigint AND '${range.to}'::bigint ORDER BY lds_key) k`,
+      ),
+      alongside(range),
+    ]);
+    both.catch(() => undefined); // awaited below; a failure while `visit` runs is not an unhandled rejection
+    return both;
+  };
+  const ranges = keyRanges(keys);
+  let next = read(ranges[0]!);
+  for (let j = 0; j < ranges.length; j++) {
+    const [bytes, fetched] = await next;
+    if (j + 1 < ranges.length) next = read(ranges[j + 1]!);
+    const words = keyWords(bytes);
+    if (words.length > 0) await visit(words, fetched);
   }
+}
+
+/** Keys packed as 8-byte big-endian strings, as (high, low) words, each key once (a hash two rows hold is one key). */
+function keyWords(bytes: Buffer | null): KeyWords {
+  if (!bytes) return new Uint32Array(0);
+  const words = new Uint32Array(bytes.length / 4);
+  let length = 0;
+  for (let offset = 0; offset < bytes.length; offset += 8) {
+    const high = bytes.readUInt32BE(offset);
+    const low = bytes.readUInt32BE(offset + 4);
+    if (length > 0 && words[length - 1] === low && words[length - 2] === high) continue;
+    words[length++] = high;
+    words[length++] = low;
+  }
+  return words.subarray(0, length);
 }
 
 /**
@@ -179,7 +221,7 @@ export async function ensureKeyFilter(db: Queryable, uploadId: string, keys?: nu
   if (stored) return stored.blocks;
   const size = keys ?? (await finalizedRows(db, uploadId));
   const filter = KeyFilter.empty(size);
-  await forEachKeyBatch(db, uploadId, (batch) => filter.addAll(batch));
+  await forEachKeyRange(db, uploadId, size, (range) => filter.addAll(range), async () => undefined);
   await db.query(
     'INSERT INTO bulkflow.upload_key_filters (upload_id, keys, bits) VALUES ($1, $2, $3) ON CONFLICT (upload_id) DO NOTHING',
     [uploadId, size, filter.bytes()],
@@ -188,24 +230,34 @@ export async function ensureKeyFilter(db: Queryable, uploadId: string, keys?: nu
 }
 
 /** The rows a finalized upload holds (duplicates removed). */
-async function finalizedRows(db: Queryable, uploadId: string): Promise<number> {
+export async function finalizedRows(db: Queryable, uploadId: string): Promise<number> {
   const { rows: [upload] } = await db.query<{ rows: string | null }>('SELECT rows_committed AS rows FROM bulkflow.uploads WHERE upload_id = $1', [uploadId]);
   if (upload?.rows == null) throw new Error(`key filter: upload ${uploadId} is not finalized`);
   return Number(upload.rows);
 }
 
 /**
- * The window of an upload's stored filter (of `blocks` blocks) that answers for the keys from `first` to `last`
- * (their high words, in key order): read as a substring of the stored bytes, which are kept uncompressed for that.
+ * The windows of the uploads' stored filters (`blocks[i]` blocks for `uploadIds[i]`) that answer for the keys of
+ * `range`, in one statement: each a substring of the stored bytes, which are kept uncompressed for that, read as bytes
+ * (readRawRows), not as hex text.
  */
-export async function keyFilterWindow(db: Queryable, uploadId: string, blocks: number, first: number, last: number): Promise<KeyFilter> {
-  const range = KeyFilter.blockRange(blocks, first, last);
-  const { rows: [row] } = await db.query<{ bits: Buffer }>(
-    'SELECT substring(bits FROM $2 FOR $3) AS bits FROM bulkflow.upload_key_filters WHERE upload_id = $1',
-    [uploadId, range.offset + 1, range.length],
+export async function keyFilterWindows(db: Queryable, uploadIds: readonly string[], blocks: readonly number[], range: KeyRange): Promise<KeyFilter[]> {
+  const parts = blocks.map((count) => KeyFilter.blockRange(count, range.firstHigh, range.lastHigh));
+  const list = (values: ReadonlyArray<string | number>, type: string) => `ARRAY[${values.join(', ')}]::${type}[]`;
+  const ids = list(uploadIds.map(escapeLiteral), 'text');
+  const starts = list(parts.map((part) => part.offset + 1), 'int');
+  const lengths = list(parts.map((part) => part.length), 'int');
+  const rows = await readRawRows(
+    db,
+    `SELECT w.upload_id, substring(f.bits FROM w.start FOR w.length)
+     FROM unnest(${ids}, ${starts}, ${lengths}) w (upload_id, start, length) JOIN bulkflow.upload_key_filters f USING (upload_id)`,
   );
-  if (!row) throw new Error(`key filter: upload ${uploadId} has none`);
-  return KeyFilter.of(row.bits, { blocks, firstBlock: range.firstBlock });
+  const bits = new Map(rows.map(([uploadId, window]) => [uploadId!.toString(), window!]));
+  return uploadIds.map((uploadId, i) => {
+    const stored = bits.get(uploadId);
+    if (!stored) throw new Error(`key filter: upload ${uploadId} has none`);
+    return KeyFilter.of(stored, { blocks: blocks[i]!, firstBlock: parts[i]!.firstBlock });
+  });
 }
 
 /** Filters of immutable uploads, per pool: an upload's keys never change once it is active. */
@@ -226,8 +278,8 @@ export async function keyFilters(pool: pg.Pool, db: Queryable, uploadIds: readon
     // One statement per upload, one after another on the caller's connection (a query holding one never waits for
     // another): a first query at national scale loads ~84 MB, never all of it in one answer.
     const one = previous
-      .then(() => db.query<{ bits: Buffer }>('SELECT bits FROM bulkflow.upload_key_filters WHERE upload_id = $1', [uploadId]))
-      .then(({ rows: [row] }) => (row ? KeyFilter.of(row.bits) : null));
+      .then(() => readBytea(db, `SELECT bits FROM bulkflow.upload_key_filters WHERE upload_id = ${escapeLiteral(uploadId)}`))
+      .then((bits) => (bits ? KeyFilter.of(bits) : null));
     previous = one.catch(() => undefined);
     byUpload.set(uploadId, one);
     // A failed load, or a filter not built yet (match analysis builds it), is tried again by the next query.

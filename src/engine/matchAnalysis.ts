@@ -34,6 +34,8 @@ export interface MatchRun {
  *   one global order), and each evaluates against the active uploads as they are once it holds the locks: whichever
  *   runs last sees both states' newest uploads.
  * - Nothing here locks what activation touches (activation never waits for a run); runs only wait for each other.
+ * - A pair last evaluated with the same two uploads is not evaluated again (evaluatedPairs): when two states' runs
+ *   both come after both activations, the first evaluates their pair and the second counts its records.
  */
 export async function runMatchAnalysis(pool: pg.Pool, eventId: string, uploadId: string): Promise<MatchRun> {
   const [run] = await runMatchAnalyses(pool, [{ eventId, uploadId }]);
@@ -79,17 +81,26 @@ export async function runMatchAnalyses(pool: pg.Pool, events: readonly MatchEven
  * other active upload; per upload, the other uploads its keys were found with.
  */
 async function precomputeCandidates(client: pg.PoolClient, events: readonly MatchEvent[]): Promise<Map<string, ReadonlySet<string>>> {
-  const { rows } = await client.query<{ upload_id: string; pending: boolean }>(
-    `SELECT a.upload_id,
+  const { rows } = await client.query<{ state: string; upload_id: string; pending: boolean }>(
+    `SELECT a.state, a.upload_id,
             a.upload_id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM bulkflow.match_runs r WHERE r.event_id = ANY($2::text[]) AND r.upload_id = a.upload_id) AS pending
      FROM bulkflow.active_uploads a`,
     [events.map((event) => event.uploadId), events.map((event) => event.eventId)],
   );
   const found = new Map<string, ReadonlySet<string>>();
   await client.query('CREATE TEMP TABLE IF NOT EXISTS match_candidates (own text, other text, lds_key bigint)');
-  for (const { upload_id: own, pending } of rows) {
+  // The batch's runs go in event order, and the first of two runs sharing a pair evaluates it: the later one's
+  // candidates with the earlier one's upload would not be used.
+  const position = (uploadId: string) => events.findIndex((event) => event.uploadId === uploadId);
+  const runsBefore = (x: string, y: string) => position(x) < position(y);
+  for (const { state, upload_id: own, pending } of rows) {
     if (!pending) continue;
-    const others = rows.map((row) => row.upload_id).filter((other) => other !== own);
+    const partners = rows
+      .filter((row) => row.upload_id !== own && !(row.pending && runsBefore(row.upload_id, own)))
+      .map((row) => ({ state: row.state, uploadId: row.upload_id }));
+    // Read outside the pair locks: a pair evaluated meanwhile is skipped under them all the same.
+    const settled = await evaluatedPairs(client, state, own, partners);
+    const others = partners.filter((other) => !settled.has(other.state)).map((other) => other.uploadId);
     if (others.length === 0) continue;
     try {
       await inTransaction(client, async (tx) => {
@@ -128,12 +139,17 @@ export async function matchRunInTransaction(client: pg.PoolClient, eventId: stri
   // Read again under the locks: uploads activated while this run waited are the ones to evaluate.
   const current = await activeUploads(client);
   if (current.get(state) !== uploadId) return skipped;
+  const pairs = others.map((other) => ({ state: other, uploadId: current.get(other)! }));
+  const settled = await evaluatedPairs(client, state, uploadId, pairs);
   const changes = await evaluatePairs(client, {
     uploadId,
     state,
-    others: others.map((other) => ({ state: other, uploadId: current.get(other)! })),
+    others: pairs.filter((pair) => !settled.has(pair.state)),
     ...(precomputed ? { precomputed } : {}),
   });
+  await recordEvaluations(client, state, uploadId, pairs.filter((pair) => !settled.has(pair.state)));
+  changes.push(...(await openRecords(client, state, uploadId, pairs.filter((pair) => settled.has(pair.state)))));
+  changes.sort((x, y) => (x.state < y.state ? -1 : 1));
   const results = changes.map(({ state: other, open, opened, closed }) => ({ state: other, matches: open, new: opened, closed }));
   await announce(client, eventId, uploadId, state, changes);
   await client.query(`UPDATE bulkflow.match_runs SET outcome = 'matched', results = $2 WHERE event_id = $1`, [eventId, JSON.stringify(results)]);
@@ -160,6 +176,63 @@ async function announce(client: pg.PoolClient, runId: string, uploadId: string, 
   for (const pair of changes) {
     if (pair.opened + pair.closed > 0) await writeMatchesEvent(client, event(pair.state, [pair]));
   }
+}
+
+type Pair = { state: string; uploadId: string };
+
+/** The pairs {state, other} as stored (state_a < state_b, each with its upload), as four parallel arrays for unnest. */
+function pairColumns(state: string, uploadId: string, others: readonly Pair[]): [string[], string[], string[], string[]] {
+  const columns: [string[], string[], string[], string[]] = [[], [], [], []];
+  for (const other of others) {
+    const [a, b] = state < other.state ? [{ state, uploadId }, other] : [other, { state, uploadId }];
+    columns[0].push(a.state);
+    columns[1].push(b.state);
+    columns[2].push(a.uploadId);
+    columns[3].push(b.uploadId);
+  }
+  return columns;
+}
+
+/**
+ * The other states whose pair with this one was last evaluated with these same two uploads: its records are as an
+ * evaluation would leave them (an evaluation depends only on the two uploads, which never change once active, and the
+ * records, which only evaluations of the pair change as the uploads dictate), so it is not evaluated again.
+ */
+export async function evaluatedPairs(db: Queryable, state: string, uploadId: string, others: readonly Pair[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ state_a: string; state_b: string }>(
+    `SELECT e.state_a, e.state_b FROM bulkflow.pair_evaluations e
+     JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) p (state_a, state_b, upload_a, upload_b)
+       ON (e.state_a, e.state_b, e.upload_a, e.upload_b) = (p.state_a, p.state_b, p.upload_a, p.upload_b)`,
+    pairColumns(state, uploadId, others),
+  );
+  return new Set(rows.map((row) => (row.state_a === state ? row.state_b : row.state_a)));
+}
+
+async function recordEvaluations(client: pg.PoolClient, state: string, uploadId: string, others: readonly Pair[]): Promise<void> {
+  if (others.length === 0) return;
+  await client.query(
+    `INSERT INTO bulkflow.pair_evaluations (state_a, state_b, upload_a, upload_b)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+     ON CONFLICT (state_a, state_b) DO UPDATE SET upload_a = excluded.upload_a, upload_b = excluded.upload_b, evaluated_at = now()`,
+    pairColumns(state, uploadId, others),
+  );
+}
+
+/**
+ * A settled pair's part of the run's results: its open records that both uploads hold (what an evaluation counts as
+ * open), nothing opened or closed. Pairs without open records are left out, as an evaluation leaves them out.
+ */
+async function openRecords(client: pg.PoolClient, state: string, uploadId: string, others: readonly Pair[]): Promise<PairChanges[]> {
+  if (others.length === 0) return [];
+  const { rows } = await client.query<{ state_a: string; state_b: string; open: number }>(
+    `SELECT p.state_a, p.state_b, count(*)::int AS open
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) p (state_a, state_b, upload_a, upload_b)
+     JOIN bulkflow.matches m ON m.state_a = p.state_a AND m.state_b = p.state_b AND m.closed_at IS NULL
+                            AND m.a_upload_id = p.upload_a AND m.b_upload_id = p.upload_b
+     GROUP BY p.state_a, p.state_b`,
+    pairColumns(state, uploadId, others),
+  );
+  return rows.map((row) => ({ state: row.state_a === state ? row.state_b : row.state_a, open: row.open, opened: 0, closed: 0 }));
 }
 
 async function activeUploads(client: pg.PoolClient): Promise<Map<string, string>> {

@@ -1,4 +1,5 @@
 import type { InvocationContext } from '@azure/functions';
+import { publishNowOrDefer } from '../adapters/eventPublisher.js';
 import { runMatchAnalyses, UPLOAD_COMPLETED, type MatchEvent } from '../engine/index.js';
 import type { AppClients } from '../composition.js';
 
@@ -31,10 +32,6 @@ export function makeMatchAnalysis({ db, publishPendingEvents }: Pick<AppClients,
     if (runs === 0) return;
     context.log(`match analysis: ${runs} run(s) for ${messages.length} event(s), ${evaluated} evaluated`);
     if (evaluated === 0) return;
-    try {
-      await publishPendingEvents();
-    } catch (error) {
-      context.warn(`match analysis: announcements deferred to the outbox sweeper: ${(error as Error).message}`);
-    }
+    await publishNowOrDefer(publishPendingEvents, context, 'match analysis');
   };
 }

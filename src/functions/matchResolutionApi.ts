@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { Principal } from '../auth/principal.js';
+import { publishNowOrDefer } from '../adapters/eventPublisher.js';
 import type { AppClients } from '../composition.js';
 import type { z } from 'zod';
 import { type FieldError, type Jurisdiction, reopenMatch, updateDisposition } from '../engine/index.js';
@@ -39,7 +40,7 @@ export function updateOwnDisposition({ db, publishPendingEvents }: Pick<AppClien
         case 'not_closed_by_states': throw new Error('unreachable');
       }
     }
-    if (result.changed) await announce(publishPendingEvents, context);
+    if (result.changed) await publishNowOrDefer(publishPendingEvents, context, 'match resolution');
     return json(matchView, result.view, 200, { etag: matchEtag(result.view.version) });
   };
 }
@@ -59,18 +60,9 @@ export function reopen({ db, publishPendingEvents }: Pick<AppClients, 'db' | 'pu
       if (result.reason === 'stale') return stale(result.version);
       return problem(409, 'Match not closed by its states', 'only a match its states closed (final dispositions or an invalid match) can be reopened');
     }
-    await announce(publishPendingEvents, context);
+    await publishNowOrDefer(publishPendingEvents, context, 'match resolution');
     return json(reopened, { matchId: result.matchId, status: result.status, version: result.version }, 200, { etag: matchEtag(result.version) });
   };
-}
-
-/** Sends the change's notification now; when Event Hubs is unreachable the outbox sweeper sends it later. */
-async function announce(publishPendingEvents: AppClients['publishPendingEvents'], context: InvocationContext): Promise<void> {
-  try {
-    await publishPendingEvents();
-  } catch (error) {
-    context.warn(`match resolution: notification deferred to the outbox sweeper: ${(error as Error).message}`);
-  }
 }
 
 function ifMatchVersion(request: HttpRequest): { ok: true; value: number } | { ok: false; response: HttpResponseInit } {

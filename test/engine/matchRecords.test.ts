@@ -10,7 +10,7 @@ import { createEngineDatabase, ingest, type EngineDatabase } from '../support/en
 import { CSV_HEADER, hashOf, numberOf } from '../support/uploads.js';
 
 /** Each scenario's states (by first letter) share hashes among themselves only. */
-const base = (state: string) => 10_000 * 'NOPQRSTUV'.indexOf(state[0]!);
+const base = (state: string) => 10_000 * 'NOPQRSTUVX'.indexOf(state[0]!);
 const stateHash = (state: string, n: number) => hashOf(base(state) + n);
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
@@ -395,7 +395,7 @@ describe('match records', () => {
     for (const keys of byOther) expect(new Set(keys).size).toBe(keys.length);
     expect(byOther[0]).toEqual(expect.arrayContaining(range(260, 300).map(key)));
     expect(byOther[1]).toEqual(expect.arrayContaining(range(0, 25).map(key)));
-    // Beyond those, only the filters' false positives (0.13 % of 3 x 300 probes): keys of TN's own.
+    // Beyond those, only the filters' false positives (0.018 % of 3 x 300 probes): keys of TN's own.
     expect(found.keys.length - 65).toBeLessThan(6);
     expect(range(0, 300).map(key)).toEqual(expect.arrayContaining(found.keys));
     const { rows: built } = await engine.pool.query('SELECT keys FROM bulkflow.upload_key_filters WHERE upload_id = $1', [others[0]]);
@@ -443,6 +443,27 @@ describe('match records', () => {
     expect(strip(batched)).toEqual(strip(await records(states.map((s) => `V${s}`))));
     // Delivered again, the batch changes nothing.
     expect((await runMatchAnalyses(engine.pool, batch.map((uploadId) => ({ eventId: `${uploadId}.completed`, uploadId })))).map((r) => r.computed)).toEqual(states.map(() => false));
+  });
+
+  it('evaluates a pair once for the same two uploads: a later run counts its records, and a new upload evaluates it again', async () => {
+    const xa = await activate('XA', range(0, 30));
+    const xb1 = await activate('XB', range(20, 60));
+    expect((await run(xa)).results).toEqual([{ state: 'XB', matches: 10, new: 10, closed: 0 }]);
+    // Both uploads were active when XA's run evaluated the pair. Were XB's run to evaluate it again, it would put
+    // back the side altered here; it counts the open records instead and announces nothing to XA.
+    const altered = (await records(['XA', 'XB']))[0]!.matchId;
+    await engine.pool.query(`UPDATE bulkflow.matches SET a_participant_id = 'altered' WHERE match_id = $1`, [altered]);
+    expect((await run(xb1)).results).toEqual([{ state: 'XA', matches: 10, new: 0, closed: 0 }]);
+    expect((await matchEvents(`${xb1}.completed`)).map((e) => [e.data.state, e.data.new, e.data.stillOpen, e.data.closed])).toEqual([['XB', 0, 10, 0]]);
+    expect((await records(['XA', 'XB'])).find((r) => r.matchId === altered)!.a.participantId).toBe('altered');
+    const evaluated = await engine.pool.query(`SELECT upload_a, upload_b FROM bulkflow.pair_evaluations WHERE state_a = 'XA' AND state_b = 'XB'`);
+    expect(evaluated.rows).toEqual([{ upload_a: xa, upload_b: xb1 }]);
+
+    const xb2 = await activate('XB', range(25, 60));
+    expect((await run(xb2)).results).toEqual([{ state: 'XA', matches: 5, new: 0, closed: 5 }]);
+    const after = await records(['XA', 'XB']);
+    expect(open(after, 'XA-XB')).toEqual(range(25, 30));
+    expect(after.filter((r) => !r.closedAt).every((r) => r.a.participantId === `XA${r.hash}` && r.b.uploadId === xb2)).toBe(true);
   });
 
   it('purges records closed longer ago than the retention, and no others', async () => {
