@@ -14,8 +14,8 @@ import { type Queryable, uploadTable } from './db.js';
  * at memory speed however large it is (a standard Bloom filter's random reads made a 5.4M-key build 12x a 1M one). The
  * keys are already uniformly random (a SHA-512 prefix): no further hashing. 24 bits per key: false positives 0.018 %;
  * 5.4M keys (California) take 16.2 MB. Each false positive is a key looked up in two tables for nothing: at 16 bits
- * (0.13 %) California's run against 52 states looked up 377k candidate keys, ~97 % of them false positives. Filters keep the size
- * they were built with (the probe reads it from the stored bytes), so older ones stay valid.
+ * (0.13 %) California's run against 52 states looked up 377k candidate keys, ~97 % of them false positives. Filters
+ * keep the size they were built with (the probe reads it from the stored bytes), so older ones stay valid.
  */
 export const FILTER_BITS_PER_KEY = 24;
 
@@ -33,6 +33,11 @@ function filterBlocks(keys: number, bitsPerKey = FILTER_BITS_PER_KEY): number {
 
 /** Bytes per block as stored. */
 const BLOCK_BYTES = 4 * WORDS_PER_BLOCK;
+
+/** The stored size of filters of these numbers of blocks. */
+export function filterBytes(blocks: readonly number[]): number {
+  return blocks.reduce((sum, count) => sum + count * BLOCK_BYTES, 0);
+}
 
 /**
  * A filter, or a window of consecutive blocks of one (`firstBlock` on, of `blocks` in all): the window answers for
@@ -131,6 +136,16 @@ export class KeyFilter {
  * buffers freed are memory the allocator keeps.
  */
 const KEYS_PER_RANGE = 250_000;
+/**
+ * Filter bytes read per range (about), over all the windows a range needs: a small upload's one range would otherwise
+ * read every other upload's whole filter in one statement (110 MB, 220 MB as hex text, at national scale).
+ */
+const WINDOW_BYTES_PER_RANGE = 4 * 1024 * 1024;
+
+/** The ranges to read `keys` keys in, with `windowBytes` of other filters to probe them against. */
+export function rangesFor(keys: number, windowBytes = 0): number {
+  return Math.max(1, Math.ceil(keys / KEYS_PER_RANGE), Math.ceil(windowBytes / WINDOW_BYTES_PER_RANGE));
+}
 
 /**
  * One part of the key space: the keys from `from` to `to` (bigint text, inclusive), whose high words run from
@@ -144,9 +159,8 @@ export interface KeyRange {
   lastHigh: number;
 }
 
-/** The signed 64-bit key space in equal parts, about KEYS_PER_RANGE of `keys` uniformly random keys each. */
-function keyRanges(keys: number): KeyRange[] {
-  const parts = Math.max(1, Math.ceil(keys / KEYS_PER_RANGE));
+/** The signed 64-bit key space in `parts` equal parts (the keys are uniformly random: about as many in each). */
+function keyRanges(parts: number): KeyRange[] {
   // Part j: high words h' (the sign bit flipped, so h' runs in key order) from floor(j x 2^32 / parts).
   const start = (j: number) => Math.floor((j * 2 ** 32) / parts);
   return Array.from({ length: parts }, (_, j) => ({
@@ -158,15 +172,15 @@ function keyRanges(keys: number): KeyRange[] {
 }
 
 /**
- * Every lookup key of an upload (of about `keys` keys), each once, in key order, from its lookup index alone (the table
- * was vacuumed at activation), handed to `visit` a range at a time with what `alongside` fetched for that range: a
- * caller holds a range or two, never all of an upload's keys. The next range's statements are sent before `visit`
- * runs, so PostgreSQL reads ahead while Node works.
+ * Every lookup key of an upload, each once, in key order, from its lookup index alone (the table was vacuumed at
+ * activation), in `parts` ranges (rangesFor), handed to `visit` a range at a time with what `alongside` fetched for
+ * that range: a caller holds a range or two, never all of an upload's keys. The next range's statements are sent
+ * before `visit` runs, so PostgreSQL reads ahead while Node works.
  */
 export async function forEachKeyRange<T>(
   db: Queryable,
   uploadId: string,
-  keys: number,
+  parts: number,
   visit: (keys: KeyWords, fetched: T) => unknown,
   alongside: (range: KeyRange) => Promise<T>,
 ): Promise<void> {
@@ -183,7 +197,7 @@ export async function forEachKeyRange<T>(
     both.catch(() => undefined); // awaited below; a failure while `visit` runs is not an unhandled rejection
     return both;
   };
-  const ranges = keyRanges(keys);
+  const ranges = keyRanges(parts);
   let next = read(ranges[0]!);
   for (let j = 0; j < ranges.length; j++) {
     const [bytes, fetched] = await next;
@@ -214,19 +228,34 @@ function keyWords(bytes: Buffer | null): KeyWords {
  * its number of blocks.
  */
 export async function ensureKeyFilter(db: Queryable, uploadId: string, keys?: number): Promise<number> {
-  const { rows: [stored] } = await db.query<{ blocks: number }>(
-    `SELECT octet_length(bits) / ${BLOCK_BYTES} AS blocks FROM bulkflow.upload_key_filters WHERE upload_id = $1`,
-    [uploadId],
-  );
-  if (stored) return stored.blocks;
+  const [stored] = await storedBlocks(db, [uploadId]);
+  if (stored !== undefined) return stored;
   const size = keys ?? (await finalizedRows(db, uploadId));
   const filter = KeyFilter.empty(size);
-  await forEachKeyRange(db, uploadId, size, (range) => filter.addAll(range), async () => undefined);
+  await forEachKeyRange(db, uploadId, rangesFor(size), (range) => filter.addAll(range), async () => undefined);
   await db.query(
     'INSERT INTO bulkflow.upload_key_filters (upload_id, keys, bits) VALUES ($1, $2, $3) ON CONFLICT (upload_id) DO NOTHING',
     [uploadId, size, filter.bytes()],
   );
   return filter.blocks;
+}
+
+/** Each upload's filter size in blocks, as stored; undefined for an upload without one. */
+async function storedBlocks(db: Queryable, uploadIds: readonly string[]): Promise<Array<number | undefined>> {
+  const { rows } = await db.query<{ upload_id: string; blocks: number }>(
+    `SELECT upload_id, octet_length(bits) / ${BLOCK_BYTES} AS blocks FROM bulkflow.upload_key_filters WHERE upload_id = ANY($1)`,
+    [uploadIds],
+  );
+  const blocks = new Map(rows.map((row) => [row.upload_id, row.blocks]));
+  return uploadIds.map((uploadId) => blocks.get(uploadId));
+}
+
+/** The filter sizes in blocks of the uploads (in one statement), building any an upload lacks. */
+export async function ensureKeyFilters(db: Queryable, uploadIds: readonly string[]): Promise<number[]> {
+  const stored = await storedBlocks(db, uploadIds);
+  const blocks: number[] = [];
+  for (const [i, uploadId] of uploadIds.entries()) blocks.push(stored[i] ?? (await ensureKeyFilter(db, uploadId)));
+  return blocks;
 }
 
 /** The rows a finalized upload holds (duplicates removed). */

@@ -1,5 +1,5 @@
 import { type Queryable } from './db.js';
-import { ensureKeyFilter, finalizedRows, forEachKeyRange, keyFilterWindows, type KeyFilter, type KeyWords } from './keyFilter.js';
+import { ensureKeyFilters, filterBytes, finalizedRows, forEachKeyRange, keyFilterWindows, rangesFor, type KeyFilter, type KeyWords } from './keyFilter.js';
 
 /** Candidate keys of a match run, in two parallel arrays: the key (bigint as text) and the other upload's position. */
 export interface CandidateKeys {
@@ -11,7 +11,8 @@ export interface CandidateKeys {
  * The lookup keys an upload may share with each of the others (`others[i]` for position i): its keys, read once from
  * its lookup index a range at a time, each range probed in memory against the window of each other upload's key
  * filter that covers the range (a filter is built first for an upload that has none; the windows of a range come in
- * one statement with its keys), so a run holds a range or two and their windows, a few MB however large the uploads.
+ * one statement with its keys, and ranges are cut small enough that their windows stay a few MB), so a run holds a
+ * range or two and their windows, a few MB however large the uploads.
  * Only these candidates are then looked up in the tables (sharedRowsSql), where the full hashes are compared and a
  * filter's false positives (0.018 % of the keys per other upload) find nothing.
  *
@@ -22,12 +23,11 @@ export interface CandidateKeys {
 export async function candidateKeys(db: Queryable, ownUploadId: string, others: readonly string[]): Promise<CandidateKeys> {
   const found: CandidateKeys = { keys: [], others: [] };
   if (others.length === 0) return found;
-  const blocks: number[] = [];
-  for (const other of others) blocks.push(await ensureKeyFilter(db, other));
+  const blocks = await ensureKeyFilters(db, others);
   await forEachKeyRange(
     db,
     ownUploadId,
-    await finalizedRows(db, ownUploadId),
+    rangesFor(await finalizedRows(db, ownUploadId), filterBytes(blocks)),
     (keys, windows: KeyFilter[]) => {
       for (const [position, window] of windows.entries()) {
         for (const i of window.mayHoldOf(keys)) {
