@@ -247,15 +247,21 @@ async function removeDuplicates(client: pg.PoolClient, uploadId: string, maxErro
   // The search only reads the table, so it runs while the lookup index is being built; a DELETE would wait for that
   // build's lock first (with the search behind it: ~3 s at 10M rows while a core idled). Files rarely repeat an id:
   // then nothing is deleted and nothing waits.
+  // Only the count per id: each repeated id's first line is looked up after, for the few that repeat (1M rows, alone:
+  // 0.72 instead of 0.82 s with min(line) in the scan).
   const search = await client.query(
     `CREATE TEMP TABLE repeated_ids ON COMMIT DROP AS
-     SELECT participant_id, min(line) AS first_line FROM ${table} GROUP BY participant_id HAVING count(*) > 1`,
+     SELECT participant_id FROM ${table} GROUP BY participant_id HAVING count(*) > 1`,
   );
   let removed = 0;
   if ((search.rowCount ?? 0) > 0) {
     const { rows } = await client.query<{ removed: number }>(
-      `WITH removed AS (
-         DELETE FROM ${table} t USING repeated_ids r WHERE t.participant_id = r.participant_id AND t.line > r.first_line
+      `WITH firsts AS (
+         SELECT r.participant_id, (SELECT min(f.line) FROM ${table} f WHERE f.participant_id = r.participant_id) AS first_line
+         FROM repeated_ids r
+       ),
+       removed AS (
+         DELETE FROM ${table} t USING firsts r WHERE t.participant_id = r.participant_id AND t.line > r.first_line
          RETURNING t.line, r.first_line
        ),
        stored AS (

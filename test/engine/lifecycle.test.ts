@@ -7,6 +7,7 @@ import {
 } from '../../src/engine/index.js';
 import { csvSource, ingest, useEngineDatabase } from '../support/engineDatabase.js';
 import { LOCK_CLASS } from '../../src/engine/advisoryLocks.js';
+import { uploadTable } from '../../src/engine/db.js';
 import { FULL_HEADER, hashOf } from '../support/uploads.js';
 
 
@@ -207,6 +208,27 @@ describe('upload lifecycle', () => {
     } finally {
       await file.remove();
     }
+  });
+
+  it('leaves an active upload vacuumed, analyzed and indexed, its duplicates removed', async () => {
+    const tableState = async (uploadId: string) => {
+      const { name } = uploadTable(uploadId);
+      const { rows: [stats] } = await engine.pool.query(
+        `SELECT last_vacuum IS NOT NULL AS vacuumed, last_analyze IS NOT NULL AS analyzed,
+                (SELECT count(*)::int FROM pg_stats WHERE schemaname = 'bulkflow' AND tablename = $1 AND attname = 'lds_key') AS key_stats,
+                (SELECT array_agg(indexname::text ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'bulkflow' AND tablename = $1) AS indexes
+         FROM pg_stat_user_tables WHERE schemaname = 'bulkflow' AND relname = $1`,
+        [name],
+      );
+      return { ...stats, indexes: stats.indexes.map((index: string) => index.slice(name.length + 1)) };
+    };
+    const done = await ingest(engine.pool, csv(200, 'V', (i) => (i === 150 ? `${hashOf(i)},C${i},V3,,,` : undefined)), { state: 'VA', source: 'va.csv' });
+    expect(done.activation).toMatchObject({ status: 'complete', rowsCommitted: 199, rowsRejected: 1 });
+    expect(await tableState(done.uploadId)).toEqual({ vacuumed: true, analyzed: true, key_stats: 1, indexes: ['lds_key', 'participant_id'] });
+    const { errors } = await listRowErrors(engine.pool, done.uploadId, { limit: 10 });
+    expect(errors).toEqual([{ line: 151, column: 'participant_id', code: 'duplicate_participant_id', message: 'participant_id repeats line 4' }]);
+    const kept = await engine.pool.query(`SELECT line FROM ${uploadTable(done.uploadId).qualified} WHERE participant_id = 'V3'`);
+    expect(kept.rows).toEqual([{ line: 4 }]);
   });
 
   it('caps stored error rows per upload at the lowest lines while counts stay exact', async () => {
