@@ -229,7 +229,10 @@ function keyWords(bytes: Buffer | null): KeyWords {
  */
 export async function ensureKeyFilter(db: Queryable, uploadId: string, keys?: number): Promise<number> {
   const [stored] = await storedBlocks(db, [uploadId]);
-  if (stored !== undefined) return stored;
+  return stored ?? buildKeyFilter(db, uploadId, keys);
+}
+
+async function buildKeyFilter(db: Queryable, uploadId: string, keys?: number): Promise<number> {
   const size = keys ?? (await finalizedRows(db, uploadId));
   const filter = KeyFilter.empty(size);
   await forEachKeyRange(db, uploadId, rangesFor(size), (range) => filter.addAll(range), async () => undefined);
@@ -254,7 +257,7 @@ async function storedBlocks(db: Queryable, uploadIds: readonly string[]): Promis
 export async function ensureKeyFilters(db: Queryable, uploadIds: readonly string[]): Promise<number[]> {
   const stored = await storedBlocks(db, uploadIds);
   const blocks: number[] = [];
-  for (const [i, uploadId] of uploadIds.entries()) blocks.push(stored[i] ?? (await ensureKeyFilter(db, uploadId)));
+  for (const [i, uploadId] of uploadIds.entries()) blocks.push(stored[i] ?? (await buildKeyFilter(db, uploadId)));
   return blocks;
 }
 
@@ -305,7 +308,7 @@ export async function keyFilters(pool: pg.Pool, db: Queryable, uploadIds: readon
   for (const uploadId of uploadIds) {
     if (byUpload.has(uploadId)) continue;
     // One statement per upload, one after another on the caller's connection (a query holding one never waits for
-    // another): a first query at national scale loads ~84 MB, never all of it in one answer.
+    // another): a first query at national scale loads ~127 MB, never all of it in one answer.
     const one = previous
       .then(() => readBytea(db, `SELECT bits FROM bulkflow.upload_key_filters WHERE upload_id = ${escapeLiteral(uploadId)}`))
       .then((bits) => (bits ? KeyFilter.of(bits) : null));

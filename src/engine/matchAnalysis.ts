@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { LOCK_CLASS } from './advisoryLocks.js';
 import { inTransaction, type Queryable, withClient } from './db.js';
-import { candidateKeys } from './matchCandidates.js';
-import { candidatesByUpload, evaluatePairs, type CandidatesByUpload, type PairChanges } from './matchRecords.js';
+import { candidateKeys, type CandidatesByUpload } from './matchCandidates.js';
+import { evaluatePairs, type PairChanges } from './matchRecords.js';
 import { writeMatchesEvent } from './outbox.js';
 
 /** A run's result for one other state: its open records with the run's state after the run, and what changed. */
@@ -99,7 +99,7 @@ async function precomputeCandidates(client: pg.PoolClient, events: readonly Matc
     const others = partners.filter((other) => !settled.has(other.state)).map((other) => other.uploadId);
     if (others.length === 0) continue;
     try {
-      found.set(own, await inTransaction(client, async (tx) => candidatesByUpload(others, await candidateKeys(tx, own, others))));
+      found.set(own, await inTransaction(client, (tx) => candidateKeys(tx, own, others)));
     } catch (error) {
       // Superseded meanwhile and its table dropped by housekeeping: the run finds its keys under its locks.
       if ((error as { code?: string }).code !== UNDEFINED_TABLE) throw error;
@@ -129,13 +129,9 @@ export async function matchRunInTransaction(client: pg.PoolClient, eventId: stri
   if (current.get(state) !== uploadId) return skipped;
   const pairs = others.map((other) => ({ state: other, uploadId: current.get(other)! }));
   const settled = await evaluatedPairs(client, state, uploadId, pairs);
-  const changes = await evaluatePairs(client, {
-    uploadId,
-    state,
-    others: pairs.filter((pair) => !settled.has(pair.state)),
-    ...(precomputed ? { precomputed } : {}),
-  });
-  await recordEvaluations(client, state, uploadId, pairs.filter((pair) => !settled.has(pair.state)));
+  const pending = pairs.filter((pair) => !settled.has(pair.state));
+  const changes = await evaluatePairs(client, { uploadId, state, others: pending, ...(precomputed ? { precomputed } : {}) });
+  await recordEvaluations(client, state, uploadId, pending);
   changes.push(...(await openRecords(client, state, uploadId, pairs.filter((pair) => settled.has(pair.state)))));
   changes.sort((x, y) => (x.state < y.state ? -1 : 1));
   const results = changes.map(({ state: other, open, opened, closed }) => ({ state: other, matches: open, new: opened, closed }));

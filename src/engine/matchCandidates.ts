@@ -1,14 +1,11 @@
 import { type Queryable } from './db.js';
 import { ensureKeyFilters, filterBytes, finalizedRows, forEachKeyRange, keyFilterWindows, rangesFor, type KeyFilter, type KeyWords } from './keyFilter.js';
 
-/** Candidate keys of a match run, in two parallel arrays: the key (bigint as text) and the other upload's position. */
-export interface CandidateKeys {
-  keys: string[];
-  others: number[];
-}
+/** An upload's candidate keys (bigint as text, in key order) by other upload. */
+export type CandidatesByUpload = ReadonlyMap<string, readonly string[]>;
 
 /**
- * The lookup keys an upload may share with each of the others (`others[i]` for position i): its keys, read once from
+ * The lookup keys an upload may share with each of the others, by other upload: its keys, read once from
  * its lookup index a range at a time, each range probed in memory against the window of each other upload's key
  * filter that covers the range (a filter is built first for an upload that has none; the windows of a range come in
  * one statement with its keys, and ranges are cut small enough that their windows stay a few MB), so a run holds a
@@ -20,9 +17,9 @@ export interface CandidateKeys {
  * indexes whole in every run (S x N index entries over a national load): a run now reads its own keys once and the
  * others' filters (~3 bytes per key) about once.
  */
-export async function candidateKeys(db: Queryable, ownUploadId: string, others: readonly string[]): Promise<CandidateKeys> {
-  const found: CandidateKeys = { keys: [], others: [] };
-  if (others.length === 0) return found;
+export async function candidateKeys(db: Queryable, ownUploadId: string, others: readonly string[]): Promise<CandidatesByUpload> {
+  const found = others.map((): string[] => []);
+  if (others.length === 0) return new Map();
   const blocks = await ensureKeyFilters(db, others);
   await forEachKeyRange(
     db,
@@ -30,15 +27,12 @@ export async function candidateKeys(db: Queryable, ownUploadId: string, others: 
     rangesFor(await finalizedRows(db, ownUploadId), filterBytes(blocks)),
     (keys, windows: KeyFilter[]) => {
       for (const [position, window] of windows.entries()) {
-        for (const i of window.mayHoldOf(keys)) {
-          found.keys.push(keyText(keys, i));
-          found.others.push(position);
-        }
+        for (const i of window.mayHoldOf(keys)) found[position]!.push(keyText(keys, i));
       }
     },
     (range) => keyFilterWindows(db, others, blocks, range),
   );
-  return found;
+  return new Map(others.map((other, position) => [other, found[position]!]));
 }
 
 /** Key number i of `keys` as PostgreSQL's bigint text. */

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { uploadTable } from './db.js';
-import { candidateKeys, type CandidateKeys } from './matchCandidates.js';
+import { candidateKeys, type CandidatesByUpload } from './matchCandidates.js';
 
 /** What one evaluation did to the records of the pair {own state, other state}. */
 export interface PairChanges {
@@ -20,16 +20,6 @@ export interface Evaluation {
   others: Array<{ state: string; uploadId: string }>;
   /** Candidate keys found beforehand, outside the pair locks (runMatchAnalyses); other uploads' are found here. */
   precomputed?: CandidatesByUpload;
-}
-
-/** An upload's candidate keys (bigint as text) by other upload. */
-export type CandidatesByUpload = ReadonlyMap<string, readonly string[]>;
-
-/** candidateKeys' parallel arrays (positions in `others`) by other upload. */
-export function candidatesByUpload(others: readonly string[], found: CandidateKeys): CandidatesByUpload {
-  const byUpload = new Map<string, string[]>(others.map((other) => [other, []]));
-  for (const [i, key] of found.keys.entries()) byUpload.get(others[found.others[i]!]!)!.push(key);
-  return byUpload;
 }
 
 /**
@@ -58,7 +48,7 @@ export async function evaluatePairs(client: pg.PoolClient, evaluation: Evaluatio
  */
 async function candidateSources(client: pg.PoolClient, { uploadId, others, precomputed }: Evaluation): Promise<{ keys: string[]; params: unknown[] }> {
   const rest = others.map((other) => other.uploadId).filter((other) => !precomputed?.has(other));
-  const found = rest.length > 0 ? candidatesByUpload(rest, await candidateKeys(client, uploadId, rest)) : undefined;
+  const found = rest.length > 0 ? await candidateKeys(client, uploadId, rest) : undefined;
   const params = others.map((other) => precomputed?.get(other.uploadId) ?? found!.get(other.uploadId)!);
   return { keys: params.map((_, i) => `(SELECT lds_key FROM unnest($${i + 5}::bigint[]) lds_key ORDER BY lds_key)`), params };
 }
