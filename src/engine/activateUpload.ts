@@ -49,27 +49,30 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
   if (missing.rows.length > 0) throw new IncompleteUploadError(uploadId, missing.rows.map((r) => r.chunk_no));
 
   if (!upload.finalized_at) {
-    // The two index builds run side by side (one core each, no parallel workers); the lookup index is skipped when the
-    // rows rejected so far already fail the upload.
+    // The lookup index and key filter are skipped when the rows rejected so far already fail the upload.
     const ledger = await pool.query<{ committed: string; rejected: string }>(
       'SELECT coalesce(sum(rows_committed), 0) AS committed, coalesce(sum(rows_rejected), 0) AS rejected FROM bulkflow.chunk_ledger WHERE upload_id = $1',
       [uploadId],
     );
     const mayPass = Number(ledger.rows[0]!.rejected) <= maxShare * Number(upload.rows_total);
-    await pool.query(vacuumSql(uploadId));
-    // The key filter is built from the lookup index as soon as it exists, beside the participant_id build and the
-    // duplicate search (which then kept one core alone for ~10 s at 10M rows); sized by the rows committed, a
-    // duplicate removed meanwhile leaves its key in the filter: a false positive, never a miss.
-    const committed = Number(ledger.rows[0]!.committed);
+    // Two lanes throughout (one core each). The key filter reads the table's pages beside the VACUUM, sized by the rows
+    // committed: a duplicate removed later leaves its key in the filter, a false positive, never a miss. Then the two
+    // index builds; then the duplicate search in two halves of the ids. 5.4M rows, held quiet: VACUUM 5.4 s with the
+    // filter beside it (the filter after the lookup build took 3.2-4.2 s more), builds 7.6 s, search 2.1 s (3.6 s
+    // in one piece, which ran after the participant_id build while the other core built the filter).
+    await Promise.all([pool.query(vacuumSql(uploadId)), mayPass ? ensureKeyFilter(pool, uploadId, Number(ledger.rows[0]!.committed)) : undefined]);
     await Promise.all([
-      finalize(pool, uploadId, maxErrorRows),
-      mayPass ? buildLookupIndex(pool, uploadId).then(() => ensureKeyFilter(pool, uploadId, committed)) : undefined,
+      buildUploadIndex(pool, uploadId, UPLOAD_LOCK.idIndex, participantIdIndexSql(uploadId)),
+      mayPass ? buildUploadIndex(pool, uploadId, UPLOAD_LOCK.table, lookupIndexSql(uploadId)) : undefined,
     ]);
+    const halves = await idHalves(pool, uploadId);
+    await Promise.all(halves.map((half, i) => removeDuplicates(pool, uploadId, half, UPLOAD_LOCK.duplicates - i, maxErrorRows)));
+    await finalize(pool, uploadId, maxErrorRows);
   }
   upload = await readUpload(pool, uploadId);
   const rejectedTooMany = Number(upload.rows_rejected) > maxShare * Number(upload.rows_total);
   if (!rejectedTooMany) {
-    await buildLookupIndex(pool, uploadId);
+    await buildUploadIndex(pool, uploadId, UPLOAD_LOCK.table, lookupIndexSql(uploadId));
     await ensureKeyFilter(pool, uploadId); // before the upload is active: a query must never miss its keys
     await attachPartition(pool, uploadId);
   }
@@ -125,16 +128,16 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
 }
 
 /**
- * Unique participant_id (and, when duplicates exist, one set-based statement that keeps the first
- * occurrence by line and rejects the rest), exact totals, and the error rows trimmed to the cap.
+ * Exact totals once the duplicates are gone (the rows the table holds; the chunks' ledger says how many went in), and
+ * the error rows trimmed to the cap. In one transaction, once: counting what is left keeps the totals exact however
+ * often the searches ran before (each deletes and records its duplicates in its own transaction).
  */
 async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): Promise<void> {
   await withTransaction(pool, async (client) => {
     await lockUpload(client, uploadId, UPLOAD_LOCK.plan);
     const again = await readUpload(client, uploadId);
     if (again.finalized_at) return;
-    await buildIndex(client, participantIdIndexSql(uploadId));
-    const duplicates = await removeDuplicates(client, uploadId, maxErrorRows);
+    const { rows: [table] } = await client.query<{ held: string }>(`SELECT count(*) AS held FROM ${uploadTable(uploadId).qualified}`);
     await client.query(
       `DELETE FROM bulkflow.row_errors e USING (
          SELECT line, coalesce("column", '') AS col FROM bulkflow.row_errors WHERE upload_id = $1
@@ -143,16 +146,18 @@ async function finalize(pool: pg.Pool, uploadId: string, maxErrorRows: number): 
        WHERE e.upload_id = $1 AND (e.line, coalesce(e."column", '')) >= (cut.line, cut.col)`,
       [uploadId, maxErrorRows],
     );
-    // The clock, not now() (this transaction's start, before the index build): when the duplicates were settled.
-    await client.query(
+    // The clock, not now() (this transaction's start): when the duplicates were settled.
+    const { rows: [totals] } = await client.query<{ duplicates: string }>(
       `UPDATE bulkflow.uploads u SET finalized_at = clock_timestamp(),
-         rows_committed = t.committed - $2, rows_rejected = t.rejected + $2, rows_duplicate = $2,
-         error_counts = CASE WHEN $2 > 0 THEN t.counts || jsonb_build_object('duplicate_participant_id', $2) ELSE t.counts END
+         rows_committed = $2, rows_rejected = t.rejected + (t.committed - $2), rows_duplicate = t.committed - $2,
+         error_counts = CASE WHEN t.committed > $2 THEN t.counts || jsonb_build_object('duplicate_participant_id', t.committed - $2) ELSE t.counts END
        FROM (${ledgerTotalsSql('$1')}
        ) t
-       WHERE u.upload_id = $1`,
-      [uploadId, duplicates],
+       WHERE u.upload_id = $1
+       RETURNING t.committed - $2 AS duplicates`,
+      [uploadId, table!.held],
     );
+    if (Number(totals!.duplicates) < 0) throw new Error(`upload ${uploadId} holds ${table!.held} rows, more than its chunks committed`);
   });
 }
 
@@ -177,15 +182,13 @@ async function attachPartition(pool: pg.Pool, uploadId: string): Promise<void> {
 }
 
 /**
- * The index matching looks hashes up with: on lds_key, the hash's first 8 bytes (migration lds-key: less than half the
- * build time and a quarter of the size of the 64-byte index it replaced; the full hash is compared for equal keys
- * only). Keys hardly repeat, so deduplicating equal keys saves no space; skipping the check built the 64-byte index
- * 12 % faster.
+ * Builds one of the upload's indexes in a transaction of its own, under a lock of its own (two activations of one upload
+ * must not race on the name; the two builds run side by side).
  */
-async function buildLookupIndex(pool: pg.Pool, uploadId: string): Promise<void> {
+async function buildUploadIndex(pool: pg.Pool, uploadId: string, lock: number, sql: string): Promise<void> {
   await withTransaction(pool, async (client) => {
-    await lockUpload(client, uploadId, UPLOAD_LOCK.table); // two activations of one upload must not race on the name
-    await buildIndex(client, lookupIndexSql(uploadId));
+    await lockUpload(client, uploadId, lock);
+    await buildIndex(client, sql);
   });
 }
 
@@ -213,7 +216,12 @@ export function vacuumSql(uploadId: string): string {
   return `VACUUM (ANALYZE, BUFFER_USAGE_LIMIT '64MB') ${uploadTable(uploadId).qualified}`;
 }
 
-/** The lookup index matching reads (see buildLookupIndex). */
+/**
+ * The index matching looks hashes up with: on lds_key, the hash's first 8 bytes (migration lds-key: less than half the
+ * build time and a quarter of the size of the 64-byte index it replaced; the full hash is compared for equal keys
+ * only). Keys hardly repeat, so deduplicating equal keys saves no space; skipping the check built the 64-byte index
+ * 12 % faster.
+ */
 export function lookupIndexSql(uploadId: string): string {
   const table = uploadTable(uploadId);
   return `CREATE INDEX IF NOT EXISTS ${table.name}_lds_key ON ${table.qualified} (lds_key) WITH (fillfactor = 100, deduplicate_items = off)`;
@@ -232,30 +240,48 @@ export async function buildIndex(client: pg.PoolClient, sql: string): Promise<vo
   await client.query(sql);
 }
 
-async function removeDuplicates(client: pg.PoolClient, uploadId: string, maxErrorRows: number): Promise<number> {
-  const table = uploadTable(uploadId).qualified;
-  // Both steps read the (participant_id, line) index: the ids in order from the index alone (the table was
-  // vacuumed), then each repeated id's later lines, looked up one id at a time (nested loop). Without the join
-  // settings the planner, expecting a third of all ids to repeat, merged the whole index and table instead.
-  // Measured per 1M rows with 116 repeated ids: 0.8 s instead of 2.5 s (under load); a file without
-  // duplicates costs the one index-only scan.
-  await client.query('SET LOCAL enable_seqscan = off');
-  await client.query('SET LOCAL enable_hashagg = off');
-  await client.query('SET LOCAL enable_sort = off');
-  await client.query('SET LOCAL enable_mergejoin = off');
-  await client.query('SET LOCAL enable_hashjoin = off');
-  // The search only reads the table, so it runs while the lookup index is being built; a DELETE would wait for that
-  // build's lock first (with the search behind it: ~3 s at 10M rows while a core idled). Files rarely repeat an id:
-  // then nothing is deleted and nothing waits.
-  // Only the count per id: each repeated id's first line is looked up after, for the few that repeat (1M rows, alone:
-  // 0.72 instead of 0.82 s with min(line) in the scan).
-  const search = await client.query(
-    `CREATE TEMP TABLE repeated_ids ON COMMIT DROP AS
-     SELECT participant_id FROM ${table} GROUP BY participant_id HAVING count(*) > 1`,
+/** Part of the ids, split at `bound`: below it, or from it on; the whole when there is no bound. */
+type IdHalf = { below: string } | { from: string } | undefined;
+
+/**
+ * The ids in two halves at their median as ANALYZE estimated it (the VACUUM analyzed the table), so the two searches
+ * run side by side; a repeated id falls wholly in one. One part when there are no statistics to split by.
+ */
+async function idHalves(pool: pg.Pool, uploadId: string): Promise<IdHalf[]> {
+  const table = uploadTable(uploadId);
+  const { rows: [stats] } = await pool.query<{ median: string | null }>(
+    `SELECT bounds[array_length(bounds, 1) / 2 + 1] AS median
+     FROM (SELECT histogram_bounds::text::text[] AS bounds FROM pg_stats
+           WHERE schemaname = $1 AND tablename = $2 AND attname = 'participant_id') s`,
+    [table.schema, table.name],
   );
-  let removed = 0;
-  if ((search.rowCount ?? 0) > 0) {
-    const { rows } = await client.query<{ removed: number }>(
+  const median = stats?.median;
+  return median == null ? [undefined] : [{ below: median }, { from: median }];
+}
+
+/**
+ * Finds the ids of one half that repeat and keeps each one's first line: the later ones are deleted and recorded as
+ * row errors, in one transaction, under the half's own lock (a second activation of the upload waits, then finds
+ * nothing to delete). Both steps read the (participant_id, line) index: the ids in order from the index alone (the
+ * table was vacuumed), then each repeated id's later lines, looked up one id at a time (nested loop). Without the join
+ * settings the planner, expecting a third of all ids to repeat, merged the whole index and table instead. Measured per
+ * 1M rows with 116 repeated ids: 0.8 s instead of 2.5 s (under load); a file without duplicates costs the one
+ * index-only scan. Only the count per id is searched for: each repeated id's first line is looked up after, for the
+ * few that repeat (1M rows, alone: 0.72 instead of 0.82 s with min(line) in the scan).
+ */
+async function removeDuplicates(pool: pg.Pool, uploadId: string, half: IdHalf, lock: number, maxErrorRows: number): Promise<void> {
+  const table = uploadTable(uploadId).qualified;
+  const [range, bound] = !half ? ['', []] : 'below' in half ? ['WHERE participant_id < $1', [half.below]] : ['WHERE participant_id >= $1', [half.from]];
+  await withTransaction(pool, async (client) => {
+    await lockUpload(client, uploadId, lock);
+    for (const plan of ['seqscan', 'hashagg', 'sort', 'mergejoin', 'hashjoin']) await client.query(`SET LOCAL enable_${plan} = off`);
+    const search = await client.query(
+      `CREATE TEMP TABLE repeated_ids ON COMMIT DROP AS
+       SELECT participant_id FROM ${table} ${range} GROUP BY participant_id HAVING count(*) > 1`,
+      bound,
+    );
+    if ((search.rowCount ?? 0) === 0) return;
+    await client.query(
       `WITH firsts AS (
          SELECT r.participant_id, (SELECT min(f.line) FROM ${table} f WHERE f.participant_id = r.participant_id) AS first_line
          FROM repeated_ids r
@@ -263,17 +289,10 @@ async function removeDuplicates(client: pg.PoolClient, uploadId: string, maxErro
        removed AS (
          DELETE FROM ${table} t USING firsts r WHERE t.participant_id = r.participant_id AND t.line > r.first_line
          RETURNING t.line, r.first_line
-       ),
-       stored AS (
-         INSERT INTO bulkflow.row_errors (upload_id, line, "column", code, message)
-         SELECT $1, line, 'participant_id', 'duplicate_participant_id', $2::text || first_line FROM removed ORDER BY line LIMIT $3
        )
-       SELECT count(*)::int AS removed FROM removed`,
+       INSERT INTO bulkflow.row_errors (upload_id, line, "column", code, message)
+       SELECT $1, line, 'participant_id', 'duplicate_participant_id', $2::text || first_line FROM removed ORDER BY line LIMIT $3`,
       [uploadId, duplicateMessage(''), maxErrorRows],
     );
-    removed = rows[0]!.removed;
-  }
-  await client.query('DROP TABLE repeated_ids');
-  await client.query('RESET enable_seqscan; RESET enable_hashagg; RESET enable_sort; RESET enable_mergejoin; RESET enable_hashjoin');
-  return removed;
+  });
 }

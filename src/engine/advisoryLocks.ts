@@ -17,10 +17,14 @@ export const LOCK_CLASS = {
 
 /** Parts of one upload's lock `(hashtext(upload id), part)` beside its chunks' numbers (0 and up: one chunk's commit). */
 export const UPLOAD_LOCK = {
-  /** The plan's writes and finalize (duplicates, exact totals). */
+  /** The plan's writes and finalize (exact totals). */
   plan: -1,
   /** The upload's table as activation builds its lookup index and attaches it: two activations must not race on the names. */
   table: -2,
+  /** Activation's participant_id index build (beside the lookup index build). */
+  idIndex: -3,
+  /** Activation's duplicate search and removal in the first half of the ids; the second half's is the part below it. */
+  duplicates: -4,
 } as const;
 
 /** Locks one part of an upload: a chunk number or an `UPLOAD_LOCK` part. */

@@ -6,7 +6,7 @@ import {
   listStateUploads, planUpload, registerUpload, TransientError,
 } from '../../src/engine/index.js';
 import { csvSource, ingest, useEngineDatabase } from '../support/engineDatabase.js';
-import { LOCK_CLASS } from '../../src/engine/advisoryLocks.js';
+import { LOCK_CLASS, UPLOAD_LOCK } from '../../src/engine/advisoryLocks.js';
 import { uploadTable } from '../../src/engine/db.js';
 import { FULL_HEADER, hashOf } from '../support/uploads.js';
 
@@ -229,6 +229,54 @@ describe('upload lifecycle', () => {
     expect(errors).toEqual([{ line: 151, column: 'participant_id', code: 'duplicate_participant_id', message: 'participant_id repeats line 4' }]);
     const kept = await engine.pool.query(`SELECT line FROM ${uploadTable(done.uploadId).qualified} WHERE participant_id = 'V3'`);
     expect(kept.rows).toEqual([{ line: 4 }]);
+  });
+
+  it('searches each half of the ids for duplicates apart, and keeps the totals exact when activation stops between them', async () => {
+    // Later lines repeating ids from the whole id space, so both halves (split at the ids' median) hold duplicates.
+    const repeats = new Map([[300, 10], [320, 250], [340, 99], [360, 399], [380, 10]]);
+    const content = csv(400, 'H', (i) => (repeats.has(i) ? `${hashOf(i)},C${i},H${repeats.get(i)},,2024-1-1/2024-1-31,true` : undefined));
+    const staged = await ingest(engine.pool, content, { state: 'HV', source: 'hv.csv', skipActivation: true });
+    const { uploadId } = staged;
+    const table = uploadTable(uploadId).qualified;
+    const repeated = async () =>
+      (await engine.pool.query(`SELECT participant_id AS id FROM ${table} GROUP BY 1 HAVING count(*) > 1 ORDER BY 1`)).rows.map((r) => r.id);
+    expect(await repeated()).toEqual(['H10', 'H250', 'H399', 'H99']);
+
+    // The first half's search waits for its lock; the second half's commits meanwhile. Then the first is cancelled.
+    const holder = await engine.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock(hashtext($1), $2)', [uploadId, UPLOAD_LOCK.duplicates]);
+      const cut = activateUpload(engine.pool, uploadId);
+      cut.catch(() => undefined);
+      const waiting = async () => (await engine.pool.query(
+        `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%' AND pid <> $1`,
+        [(await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid],
+      )).rows.map((r) => r.pid as number);
+      for (let i = 0; i < 200 && ((await waiting()).length === 0 || (await repeated()).length === 4); i++) await new Promise((r) => setTimeout(r, 50));
+      const [first] = await waiting();
+      expect(first).toBeDefined();
+      const left = await repeated();
+      expect(left.length).toBeGreaterThan(0); // the first half's ids still repeat...
+      expect(left.length).toBeLessThan(4); // ...the second half's are gone
+      await engine.pool.query('SELECT pg_cancel_backend($1)', [first]);
+      await expect(cut).rejects.toThrow();
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      holder.release();
+    }
+    expect((await getUpload(engine.pool, { uploadId }))!.status).not.toBe('complete');
+
+    const done = await activateUpload(engine.pool, uploadId);
+    expect(done).toMatchObject({ status: 'complete', rowsCommitted: 395, rowsRejected: 5 });
+    expect(await repeated()).toEqual([]);
+    const { errors } = await listRowErrors(engine.pool, uploadId, { limit: 10 });
+    expect(errors.map((e) => [e.line, e.message])).toEqual([
+      [301, 'participant_id repeats line 11'], [321, 'participant_id repeats line 251'], [341, 'participant_id repeats line 100'],
+      [381, 'participant_id repeats line 11'], [400, 'participant_id repeats line 361'], // H399 comes first on line 361
+    ]);
+    const { rows: [upload] } = await engine.pool.query('SELECT rows_duplicate::int, error_counts FROM bulkflow.uploads WHERE upload_id = $1', [uploadId]);
+    expect(upload).toEqual({ rows_duplicate: 5, error_counts: { duplicate_participant_id: 5 } });
   });
 
   it('caps stored error rows per upload at the lowest lines while counts stay exact', async () => {
