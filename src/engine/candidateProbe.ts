@@ -57,7 +57,7 @@ export class ProbeWorker {
 
   private start(): Worker {
     // A small heap: the worker holds one job's answer at a time (the shared memory is the main thread's).
-    const worker = new Worker(this.url, { resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
+    const worker = new Worker(this.url, { resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 2 } });
     worker.unref();
     const fail = (error: Error) => {
       if (this.worker !== worker) return;
