@@ -46,6 +46,8 @@ export interface ScannerOptions {
  * bytes cost nothing in JavaScript; fields are split by the consumer (see copyEncoder).
  * LF ends a physical line (CRLF counts once); blank lines are not records. In the same pass it
  * rejects NUL bytes and invalid UTF-8, naming the line. Memory: the current record only.
+ * Planning a 1M-row file (189 MB) costs ~0.21 s of CPU warm, about half of it reading the file; a fast path for
+ * buffers without quotes or CRs (only the LF search per record) measured the same, so there is none.
  */
 export class RecordScanner {
   capture: boolean;
