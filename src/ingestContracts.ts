@@ -56,6 +56,16 @@ export interface ActivateResult {
   reason?: string;
 }
 
+/** activateUpload's answer when planned chunks have no ledger row (commits a database crash lost): commit them again. */
+export const CHUNKS_MISSING = 'chunks_missing';
+
+export interface ChunksMissing {
+  status: typeof CHUNKS_MISSING;
+  missingChunks: number[];
+  /** What the ledger holds without them: the upload's progress before they are committed again. */
+  committed: CommitCounts;
+}
+
 export interface PublishResult {
   published: number;
   /** Events still waiting (Event Hubs unreachable): the sweeper retries them. */
@@ -76,7 +86,7 @@ export interface ActivityContracts {
   registerUpload: { input: IngestInput; output: RegisterResult };
   planUpload: { input: UploadFile; output: PlanResult };
   commitChunk: { input: CommitInput; output: CommitResult };
-  activateUpload: { input: UploadRef; output: ActivateResult };
+  activateUpload: { input: UploadRef; output: ActivateResult | ChunksMissing };
   failUpload: { input: FailInput; output: ActivateResult };
   publishOutbox: { input: UploadRef; output: PublishResult };
   deleteUploadBlob: { input: UploadRef; output: BlobDeletion };

@@ -1,14 +1,25 @@
 import type { InvocationContext } from '@azure/functions';
 import { publishNowOrDefer } from '../adapters/eventPublisher.js';
-import { activateUpload, OPS_LOG, type ActivationResult } from '../engine/index.js';
+import { activateUpload, IncompleteUploadError, OPS_LOG, type ActivationResult } from '../engine/index.js';
 import type { AppClients } from '../composition.js';
-import type { ActivateResult, UploadRef } from '../ingestContracts.js';
+import { CHUNKS_MISSING, type ActivateResult, type ChunksMissing, type UploadRef } from '../ingestContracts.js';
 
-/** All chunks are in: resolve duplicates, apply the rejected-row policy and switch the state's active upload atomically. */
+/**
+ * All chunks are in: resolve duplicates, apply the rejected-row policy and switch the state's active upload atomically.
+ * Chunks found missing (commits a database crash lost) go back to the orchestrator to be committed again.
+ */
 export function makeActivateUploadActivity({ db, settings, publishPendingEvents }: Pick<AppClients, 'db' | 'settings' | 'publishPendingEvents'>) {
-  return async function activateUploadActivity(input: UploadRef, context: InvocationContext): Promise<ActivateResult> {
+  return async function activateUploadActivity(input: UploadRef, context: InvocationContext): Promise<ActivateResult | ChunksMissing> {
     const { maxRejectedShare, maxErrorRows } = settings().ingest;
-    const result = await activateUpload(await db(), input.uploadId, { maxRejectedShare, maxErrorRows });
+    let result: ActivationResult;
+    try {
+      result = await activateUpload(await db(), input.uploadId, { maxRejectedShare, maxErrorRows });
+    } catch (error) {
+      if (!(error instanceof IncompleteUploadError)) throw error;
+      const { missingChunks, committed: { chunksCommitted, rowsCommitted, rowsRejected } } = error;
+      context.warn(`chunks missing at activation: upload=${input.uploadId} chunks=${missingChunks.length} (the orchestrator commits them again)`);
+      return { status: CHUNKS_MISSING, missingChunks, committed: { chunksDone: chunksCommitted, rowsCommitted, rowsRejected } };
+    }
     // The completion event (written with the activation) goes out now, not after the orchestration's next two queue
     // hops (up to maxQueuePollingInterval each when the hub is idle): match analysis starts seconds sooner. The
     // orchestration's publish step still runs and finds it sent, or sends it.

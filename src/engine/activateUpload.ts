@@ -16,12 +16,24 @@ export interface ActivationOptions {
   maxErrorRows?: number;
 }
 
-/** Activation was asked for before every planned chunk was committed. */
+/** What the chunk ledger holds for an upload: its committed chunks and their rows. */
+export interface LedgerTotals {
+  chunksCommitted: number;
+  rowsCommitted: number;
+  rowsRejected: number;
+}
+
+/**
+ * Activation was asked for before every planned chunk was committed, or a commit was lost after it was reported (a
+ * server back from a crash or failover with a prefix of its WAL loses the last commits whole). Committing the missing
+ * chunks again (idempotent per chunk) and activating again completes the upload; `committed` is what the ledger holds.
+ */
 export class IncompleteUploadError extends Error {
   override readonly name = 'IncompleteUploadError';
   constructor(
     readonly uploadId: string,
     readonly missingChunks: number[],
+    readonly committed: LedgerTotals,
   ) {
     super(`upload ${uploadId} cannot activate: ${missingChunks.length} planned chunk(s) not committed (first: ${missingChunks.slice(0, 5).join(', ')})`);
   }
@@ -46,7 +58,12 @@ export async function activateUpload(pool: pg.Pool, uploadId: string, options: A
      WHERE c.upload_id = $1 AND l.chunk_no IS NULL ORDER BY c.chunk_no`,
     [uploadId],
   );
-  if (missing.rows.length > 0) throw new IncompleteUploadError(uploadId, missing.rows.map((r) => r.chunk_no));
+  if (missing.rows.length > 0) {
+    const { rows: [totals] } = await pool.query<{ committed: string; rejected: string; chunks_committed: number }>(ledgerTotalsSql('$1'), [uploadId]);
+    throw new IncompleteUploadError(uploadId, missing.rows.map((r) => r.chunk_no), {
+      chunksCommitted: totals!.chunks_committed, rowsCommitted: Number(totals!.committed), rowsRejected: Number(totals!.rejected),
+    });
+  }
 
   if (!upload.finalized_at) {
     // The two index builds run side by side (one core each, no parallel workers); the lookup index is skipped when the

@@ -18,7 +18,7 @@ export { planChunks, type Chunk, type Plan, type PlanOptions } from './planner.j
 export * from './jurisdictions.js';
 export { planUpload, type PlanOutcome, type StoredPlan } from './planUpload.js';
 export { commitChunk, type ChunkRef, type ChunkResult, type CommitOptions } from './commitChunk.js';
-export { activateUpload, IncompleteUploadError, type ActivationOptions } from './activateUpload.js';
+export { activateUpload, IncompleteUploadError, type ActivationOptions, type LedgerTotals } from './activateUpload.js';
 export * from './failUpload.js';
 export type { ActivationResult } from './uploadOutcome.js';
 export type { FailureReason } from './uploadFailure.js';

@@ -1,12 +1,18 @@
 import type { OrchestrationContext } from 'durable-functions';
 import { CHUNKS_PER_SUB_ORCHESTRATION } from '../engine/index.js';
-import type { ChunkRangeResult, CommitResult, IngestInput, IngestOutput, PlanResult, RegisterResult } from '../ingestContracts.js';
+import {
+  CHUNKS_MISSING, type ActivateResult, type ChunkFailure, type ChunkRangeResult, type CommitResult, type IngestInput, type IngestOutput,
+  type PlanResult, type RegisterResult,
+} from '../ingestContracts.js';
 import { commitChunkWaves } from './commitChunkWaves.js';
 import { Dispatcher, failureReason, type Step } from './dispatcher.js';
 import { ProgressReporter } from './progressReporter.js';
 
 /** A registered upload and the blob version the orchestration was started for (what planning and commits read). */
 type Upload = RegisterResult & { blob: IngestInput };
+
+/** Activations of one upload that may find chunks missing (each time committing them again) before it fails. */
+const MAX_ACTIVATION_ROUNDS = 3;
 
 /** A plan, and the result of committing its chunk 0 alongside it. */
 type Planned = Extract<PlanResult, { ok: true }> & { first: CommitResult };
@@ -85,14 +91,10 @@ export class IngestSteps {
   }
 
   /** Activate when every chunk is in; otherwise fail the upload with the chunk's reason. The active upload changes only on success. */
-  *settle(upload: RegisterResult, plan: Planned, committed: ChunkRangeResult): Step<IngestOutput> {
+  *settle(upload: Upload, plan: Planned, committed: ChunkRangeResult): Step<IngestOutput> {
     const { uploadId } = upload;
     this.progress.enter('activating');
-    const outcome = committed.failure
-      ? yield* this.calls.call('failUpload', {
-        uploadId, code: committed.failure.code, message: `chunk ${committed.failure.chunkNo}: ${committed.failure.message}`,
-      })
-      : yield* this.calls.call('activateUpload', { uploadId });
+    const outcome = committed.failure ? yield* this.failChunk(uploadId, committed.failure) : yield* this.activate(upload);
     return {
       uploadId,
       status: outcome.status,
@@ -101,6 +103,37 @@ export class IngestSteps {
       chunksTotal: plan.chunksTotal,
       ...(outcome.reason ? { reason: outcome.reason } : {}),
     };
+  }
+
+  /**
+   * Activates. A database back from a crash or failover with a prefix of its WAL can have lost the last few chunk
+   * commits after they were reported, each whole (rows and ledger row): activation finds them missing, and they are
+   * committed again before it runs again. A chunk still missing after MAX_ACTIVATION_ROUNDS activations fails the upload.
+   */
+  private *activate(upload: Upload): Step<ActivateResult> {
+    const { uploadId, blob, maxChunksInFlight } = upload;
+    for (let round = 1; ; round++) {
+      const result = yield* this.calls.call('activateUpload', { uploadId });
+      if (result.status !== CHUNKS_MISSING) return result;
+      const { missingChunks } = result;
+      if (round === MAX_ACTIVATION_ROUNDS) {
+        const listed = `${missingChunks.slice(0, 5).join(', ')}${missingChunks.length > 5 ? ', ...' : ''}`;
+        return yield* this.calls.call('failUpload', {
+          uploadId, code: 'chunks_lost', message: `${missingChunks.length} chunk(s) (${listed}) were missing at each of ${round} activations: their commits were lost`,
+        });
+      }
+      this.progress.reached(result.committed);
+      this.progress.enter('committing');
+      for (const [from, to] of ranges(missingChunks)) {
+        const again = yield* commitChunkWaves(this.calls, this.progress, { uploadId, blob, from, to, maxChunksInFlight });
+        if (again.failure) return yield* this.failChunk(uploadId, again.failure);
+      }
+      this.progress.enter('activating');
+    }
+  }
+
+  private *failChunk(uploadId: string, failure: ChunkFailure): Step<ActivateResult> {
+    return yield* this.calls.call('failUpload', { uploadId, code: failure.code, message: `chunk ${failure.chunkNo}: ${failure.message}` });
   }
 
   /**
@@ -123,4 +156,15 @@ export class IngestSteps {
     this.progress.enter('done');
     return output;
   }
+}
+
+/** The runs of consecutive numbers in an ascending list, as [from, to) ranges. */
+function ranges(numbers: number[]): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  for (const n of numbers) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === n) last[1] = n + 1;
+    else runs.push([n, n + 1]);
+  }
+  return runs;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type {
-  ActivateResult, ChunkRangeInput, ChunkRangeResult, CommitInput, IngestInput, IngestOutput, PlanResult, RegisterResult,
+  ActivateResult, ChunkRangeInput, ChunksMissing, ChunkRangeResult, CommitInput, IngestInput, IngestOutput, PlanResult, RegisterResult,
 } from '../../src/ingestContracts.js';
 import { functionNames } from '../../src/functionNames.js';
 import { runOrchestration, type Call } from '../support/orchestration.js';
@@ -15,7 +15,8 @@ interface Script {
   plan?: PlanResult | Error;
   commit?: (chunkNo: number) => unknown;
   range?: (input: ChunkRangeInput) => ChunkRangeResult;
-  activate?: ActivateResult;
+  /** activateUpload's answer, or a function of the activation's number (from 1). */
+  activate?: ActivateResult | ((round: number) => ActivateResult | ChunksMissing);
   fail?: ActivateResult;
   deleteBlob?: () => unknown;
   publish?: () => unknown;
@@ -23,6 +24,7 @@ interface Script {
 
 /** Runs ingestOrchestrator with each activity answered from `script` (defaults: a 3-chunk upload that completes). */
 async function ingest(script: Script = {}) {
+  let activations = 0;
   const run = await runOrchestration(functionNames.ingestOrchestrator, {
     input: INPUT,
     instanceId: 'ingest-u1',
@@ -40,7 +42,8 @@ async function ingest(script: Script = {}) {
         case 'ingestChunksOrchestrator':
           return script.range!(call.input as ChunkRangeInput);
         case 'activateUpload':
-          return script.activate ?? COMPLETE;
+          activations++;
+          return typeof script.activate === 'function' ? script.activate(activations) : script.activate ?? COMPLETE;
         case 'failUpload':
           return script.fail ?? { status: 'failed', rowsCommitted: 0, rowsRejected: 0, reason: 'failed' };
         case 'publishOutbox':
@@ -151,6 +154,34 @@ describe('ingestOrchestrator', () => {
     expect(run.call('failUpload')!.input).toEqual({ uploadId: 'u1', code: 'BlobChanged', message: 'chunk 1: blob changed' });
     expect(run.output).toEqual({ uploadId: 'u1', status: 'failed', rowsCommitted: 0, rowsRejected: 3, chunksTotal: 3, reason: 'chunk 1: blob changed' });
     expect(run.phases.slice(-4)).toEqual(['activating', 'publishing', 'publishing', 'done']);
+  });
+
+  it('commits again the chunks activation found missing (commits a database crash lost), consecutive ones in one range, and activates again', async () => {
+    const missing: ChunksMissing = { status: 'chunks_missing', missingChunks: [1, 2, 4], committed: { chunksDone: 3, rowsCommitted: 291, rowsRejected: 9 } };
+    const run = await ingest({ plan: { ok: true, chunksTotal: 6, rowsTotal: 600 }, activate: (round) => (round === 1 ? missing : COMPLETE) });
+    expect(run.calls.filter((call) => call.name === 'commitChunk').map((call) => (call.input as CommitInput).chunkNo)).toEqual([0, 1, 2, 3, 4, 5, 1, 2, 4]);
+    expect(run.yielded.filter((task) => task.kind === 'all').slice(-2).map((task) => task.tasks.map((t) => (t as Call & { input: CommitInput }).input.chunkNo)))
+      .toEqual([[1, 2], [4]]);
+    expect(run.names.filter((name) => name === 'activateUpload')).toHaveLength(2);
+    expect(run.names).not.toContain('failUpload');
+    // Progress restarts from what the ledger holds, so the chunks committed again are not counted twice.
+    expect(run.signals.filter((signal) => signal.operation === 'committed').map((signal) => signal.input).slice(-2)).toEqual([
+      { chunksDone: 5, rowsCommitted: 485, rowsRejected: 15 },
+      { chunksDone: 6, rowsCommitted: 582, rowsRejected: 18 },
+    ]);
+    expect(run.output).toEqual({ uploadId: 'u1', status: 'complete', rowsCommitted: 290, rowsRejected: 10, chunksTotal: 6 });
+  });
+
+  it('fails the upload with the chunk and its reason when a missing chunk cannot be committed again', async () => {
+    const missing: ChunksMissing = { status: 'chunks_missing', missingChunks: [2], committed: { chunksDone: 2, rowsCommitted: 194, rowsRejected: 6 } };
+    let commits = 0;
+    const run = await ingest({
+      activate: () => missing,
+      commit: (chunkNo) => (++commits > 3 ? { ok: false, chunkNo, transient: false, code: 'BlobChanged', message: 'blob changed' } : undefined),
+    });
+    expect(run.names.filter((name) => name === 'activateUpload')).toHaveLength(1);
+    expect(run.call('failUpload')!.input).toEqual({ uploadId: 'u1', code: 'BlobChanged', message: 'chunk 2: blob changed' });
+    expect(run.output.status).toBe('failed');
   });
 
   it('commits up to 500 chunks in its own history, in waves of maxChunksInFlight', async () => {

@@ -42,7 +42,10 @@ export interface OrchestrationRun<T> {
   retryDelays: number[];
 }
 
-/** Answers one call as the activity (or sub-orchestration) would; throwing fails that attempt, as the activity throwing would. */
+/**
+ * Answers one call as the activity (or sub-orchestration) would, or runs the real one (a promise is awaited: calls in
+ * one episode run one after another); throwing or rejecting fails that attempt, as the activity throwing would.
+ */
 export type Answer = (call: Call) => unknown;
 
 const START = new Date('2025-01-01T00:00:00Z');
@@ -97,7 +100,7 @@ export async function runOrchestration<T>(name: string, options: { input?: unkno
   const run = { statuses: [] as unknown[], executed: [] as Call[], delays: [] as number[], retryDelays: [] as number[] };
 
   /** The scheduling event for one newly allocated id; its answer (if any) is queued for a later episode. */
-  const schedule = (allocation: Allocation): HistoryEvent => {
+  const schedule = async (allocation: Allocation): Promise<HistoryEvent> => {
     const { id } = allocation;
     const work = scheduledWork(allocation);
     if (work.kind === 'fireAndForget') {
@@ -115,7 +118,7 @@ export async function runOrchestration<T>(name: string, options: { input?: unkno
         const call = toCall(action);
         const text = activityInputText(action);
         run.executed.push(call);
-        queue(now, answered(() => historyEvent(EventType.TaskCompleted, { TaskScheduledId: id, Result: resultJson(options.answer(call)) }),
+        queue(now, await answered(async () => historyEvent(EventType.TaskCompleted, { TaskScheduledId: id, Result: resultJson(await options.answer(call)) }),
           (error) => activityFailed(id, call.name, error)));
         return historyEvent(EventType.TaskScheduled, { Name: call.name, Version: '', Input: text }, id, now);
       }
@@ -123,7 +126,7 @@ export async function runOrchestration<T>(name: string, options: { input?: unkno
       case ActionType.CallSubOrchestratorWithRetry: {
         const call = toCall(action);
         run.executed.push(call);
-        queue(now, answered(() => subOrchestrationEnded(id, { result: resultJson(options.answer(call)) }), (error) => {
+        queue(now, await answered(async () => subOrchestrationEnded(id, { result: resultJson(await options.answer(call)) }), (error) => {
           const reason = `Orchestrator function '${call.name}' failed: ${(error as Error).message}`;
           return subOrchestrationEnded(id, { reason, details: JSON.stringify({ message: (error as Error).message }) });
         }));
@@ -163,7 +166,10 @@ export async function runOrchestration<T>(name: string, options: { input?: unkno
     const result = await invoker.invoke(fn, { trigger: { string: trigger } });
     const { state, failure } = replayOutcome(result);
     if (failure !== undefined || !state) throw new Error(`${name} failed: ${failure ?? 'no orchestrator state'}`);
-    const scheduled = (allocationsOf(result.context) ?? []).filter((allocation) => !history.scheduled.has(allocation.id)).map(schedule);
+    const scheduled: HistoryEvent[] = [];
+    for (const allocation of (allocationsOf(result.context) ?? []).filter((allocation) => !history.scheduled.has(allocation.id))) {
+      scheduled.push(await schedule(allocation));
+    }
     history.append([...newEvents, ...scheduled, historyEvent(EventType.OrchestratorCompleted, {}, -1, now)]);
     if (state.customStatus !== undefined) run.statuses.push(state.customStatus);
     if (!state.isDone) continue;
@@ -188,9 +194,9 @@ function resultJson(value: unknown): string {
 }
 
 /** The completion event, or the failure event when the answer throws. */
-function answered(complete: () => HistoryEvent, fail: (error: unknown) => HistoryEvent): HistoryEvent {
+async function answered(complete: () => Promise<HistoryEvent>, fail: (error: unknown) => HistoryEvent): Promise<HistoryEvent> {
   try {
-    return complete();
+    return await complete();
   } catch (error) {
     return fail(error);
   }
