@@ -56,7 +56,7 @@ export interface ActivateResult {
   reason?: string;
 }
 
-/** activateUpload's answer when planned chunks have no ledger row (commits a database crash lost): commit them again. */
+/** activateUpload's answer when planned chunks have no ledger row (commits a database failover lost): commit them again. */
 export const CHUNKS_MISSING = 'chunks_missing';
 
 export interface ChunksMissing {

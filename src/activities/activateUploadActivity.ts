@@ -6,7 +6,7 @@ import { CHUNKS_MISSING, type ActivateResult, type ChunksMissing, type UploadRef
 
 /**
  * All chunks are in: resolve duplicates, apply the rejected-row policy and switch the state's active upload atomically.
- * Chunks found missing (commits a database crash lost) go back to the orchestrator to be committed again.
+ * Chunks found missing (commits a database failover lost) go back to the orchestrator to be committed again.
  */
 export function makeActivateUploadActivity({ db, settings, publishPendingEvents }: Pick<AppClients, 'db' | 'settings' | 'publishPendingEvents'>) {
   return async function activateUploadActivity(input: UploadRef, context: InvocationContext): Promise<ActivateResult | ChunksMissing> {

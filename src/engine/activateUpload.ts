@@ -25,8 +25,9 @@ export interface LedgerTotals {
 
 /**
  * Activation was asked for before every planned chunk was committed, or a commit was lost after it was reported (a
- * server back from a crash or failover with a prefix of its WAL loses the last commits whole). Committing the missing
- * chunks again (idempotent per chunk) and activating again completes the upload; `committed` is what the ledger holds.
+ * server back with a prefix of its WAL, e.g. a failover to a replica that was behind, loses the last commits whole).
+ * Committing the missing chunks again (idempotent per chunk) and activating again completes the upload; `committed` is
+ * what the ledger holds.
  */
 export class IncompleteUploadError extends Error {
   override readonly name = 'IncompleteUploadError';

@@ -51,7 +51,7 @@ export class KeyFilter {
   private constructor(
     readonly words: Uint32Array,
     readonly blocks = words.length / WORDS_PER_BLOCK,
-    firstBlock = 0,
+    readonly firstBlock = 0,
   ) {
     this.scale = blocks / 2 ** 32;
     this.firstWord = firstBlock * WORDS_PER_BLOCK;
@@ -71,6 +71,14 @@ export class KeyFilter {
     const words = new Uint32Array(stored.length / 4);
     for (let i = 0; i < words.length; i++) words[i] = view.getUint32(i * 4, true);
     return window ? new KeyFilter(words, window.blocks, window.firstBlock) : new KeyFilter(words);
+  }
+
+  /**
+   * A window (or filter) over words already in memory, not copied: the candidate probe's worker reads the windows a
+   * range needs from memory it shares with the main thread.
+   */
+  static ofWords(words: Uint32Array, window: { blocks: number; firstBlock: number }): KeyFilter {
+    return new KeyFilter(words, window.blocks, window.firstBlock);
   }
 
   /**

@@ -106,9 +106,9 @@ export class IngestSteps {
   }
 
   /**
-   * Activates. A database back from a crash or failover with a prefix of its WAL can have lost the last few chunk
-   * commits after they were reported, each whole (rows and ledger row): activation finds them missing, and they are
-   * committed again before it runs again. A chunk still missing after MAX_ACTIVATION_ROUNDS activations fails the upload.
+   * Activates. A database back with a prefix of its WAL (a failover to a replica that was behind) can have lost the
+   * last chunk commits after they were reported, each whole (rows and ledger row): activation finds them missing, and
+   * they are committed again before it runs again. A chunk still missing after MAX_ACTIVATION_ROUNDS activations fails the upload.
    */
   private *activate(upload: Upload): Step<ActivateResult> {
     const { uploadId, blob, maxChunksInFlight } = upload;

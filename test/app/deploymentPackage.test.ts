@@ -91,6 +91,11 @@ describe('the Azure deployment package', () => {
     expect(LOCAL_ONLY.filter((name) => existsSync(join(dir, 'node_modules', name)))).toEqual([]);
   });
 
+  it('builds the candidate probe\'s worker beside the module that starts it (resolved relative to it)', () => {
+    expect(existsSync(join(dir, 'dist', 'src', 'engine', 'candidateProbe.js'))).toBe(true);
+    expect(existsSync(join(dir, 'dist', 'src', 'engine', 'candidateProbe.worker.js'))).toBe(true);
+  });
+
   it('keeps the files the dashboard serves from its dependencies (the SHA-256, the API reference\'s renderer)', () => {
     const resolve = createRequire(join(dir, 'dist', 'src', 'app.js')).resolve;
     for (const path of Object.values(DEPENDENCY_ASSETS)) expect(resolve(path).startsWith(join(dir, 'node_modules')), path).toBe(true);

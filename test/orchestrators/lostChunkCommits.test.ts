@@ -28,8 +28,8 @@ function csv(): string {
   return out;
 }
 
-// A database that comes back with a prefix of its WAL (a crash after commits that did not wait for their flush, or a
-// failover to a standby behind) can lose the last few chunk commits, each whole, after the orchestration saw them
+// A database that comes back with a prefix of its WAL (a failover to a replica that was behind, or a crash after
+// commits that did not wait for their flush) can lose the last few chunk commits, each whole, after the orchestration saw them
 // succeed. The test loses one the way recovery would (its rows, its error rows and its ledger row, nothing else) and
 // runs the real orchestrator (durable replay) with the real activities on PostgreSQL and Azurite.
 describe('a chunk commit lost after the orchestration saw it succeed', () => {
