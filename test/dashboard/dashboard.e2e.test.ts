@@ -10,6 +10,8 @@ import type { UploadStatusBody } from '../../src/status/statusBody.js';
 import { launchChromium } from '../support/browser.js';
 import { startTestStack, waitFor, type TestStack } from '../support/localStack.js';
 import { checkedFetch } from '../support/contract.js';
+import { LOCK_CLASS } from '../../src/engine/advisoryLocks.js';
+import { DEFAULT_MAX_CONCURRENT_COMMITS } from '../../src/engine/ingestPolicy.js';
 
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -155,9 +157,23 @@ describe('upload dashboard in chromium', () => {
     const generated = await generateParticipantsCsv(file, {
       rows: 100_000, badShare: 0.02, seed: 21, badKinds: ['lds_hash_format', 'closing_date_invalid', 'boolean_invalid', 'field_count'],
     });
-    await t.uploads.getBlockBlobClient('ca/dashboard.csv').uploadFile(file);
+    // Every commit slot held: the upload registers and plans, then its chunks wait (busy, retried) with the bar below
+    // 100 % until the slots are released, so the page is seen showing it run however fast the machine loads 100k rows.
+    const holder = await t.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock(hashtext($1), slot) FROM generate_series(0, $2 - 1) slot', [LOCK_CLASS.commitSlot, DEFAULT_MAX_CONCURRENT_COMMITS]);
+      await t.uploads.getBlockBlobClient('ca/dashboard.csv').uploadFile(file);
+      // The page picks the upload up without a reload.
+      await waitFor('the bar to show the upload while its chunks wait', async () =>
+        ((await page.evaluate('window.progressSeen')) as number[]).length > 0 || undefined, 60_000);
+      await holder.query('COMMIT');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      holder.release();
+    }
 
-    // The page picks the upload up without a reload and its bar climbs to 100 %.
+    // Its bar climbs to 100 %.
     const row = page.locator('#state-CA tbody tr').first();
     await row.waitFor({ timeout: 60_000 });
     const progress = row.locator('progress');
