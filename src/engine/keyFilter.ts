@@ -263,17 +263,18 @@ async function forEachTablePart(db: Queryable, uploadId: string, parts: number, 
   const { rows: [size] } = await db.query<{ blocks: number }>(
     `SELECT (pg_relation_size('${table}') / current_setting('block_size')::int)::int AS blocks`,
   );
-  const step = Math.max(1, Math.ceil(size!.blocks / parts));
+  const { blocks } = size!;
+  const step = Math.max(1, Math.ceil(blocks / parts));
   const read = (first: number) => {
-    const upTo = first + step < size!.blocks ? ` AND ctid < '(${first + step},0)'::tid` : '';
+    const upTo = first + step < blocks ? ` AND ctid < '(${first + step},0)'::tid` : '';
     const bytes = readBytea(db, `SELECT string_agg(int8send(lds_key), ''::bytea) FROM ${table} WHERE ctid >= '(${first},0)'::tid${upTo}`);
     bytes.catch(() => undefined); // awaited below; a failure while `visit` runs is not an unhandled rejection
     return bytes;
   };
   let next = read(0);
-  for (let first = 0; first < Math.max(1, size!.blocks); first += step) {
+  for (let first = 0; first < Math.max(1, blocks); first += step) {
     const bytes = await next;
-    if (first + step < size!.blocks) next = read(first + step);
+    if (first + step < blocks) next = read(first + step);
     const words = keyWords(bytes);
     if (words.length > 0) await visit(words);
   }
